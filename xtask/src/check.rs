@@ -1,0 +1,147 @@
+//! `cargo xtask check`: every local rule over the tree, every offender reported in one run.
+
+use std::collections::HashMap;
+use std::io::Read;
+
+use rayon::prelude::*;
+use xshell::Shell;
+
+use crate::findings::{Code, Finding, LineIndex, Severity};
+use crate::flags::{self, LintScope};
+use crate::lock::Lock;
+use crate::migrations::{self, Migration};
+use crate::report::CheckReport;
+use crate::rules;
+use crate::sql::{self, Analysis, LintSettings};
+use crate::tree::Repo;
+
+impl flags::Check {
+    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let repo = Repo::open(sh)?;
+        let report = check(&repo, self.lint)?;
+        print!("{}", report.render(self.output.format));
+        report.verdict()
+    }
+}
+
+/// One file, read once: its checksum when the lock knows it, its analysis when it is linted.
+struct Loaded {
+    checksum: Option<String>,
+    analysis: Option<Analysis>,
+    findings: Vec<Finding>,
+}
+
+pub fn check(repo: &Repo, scope: LintScope) -> anyhow::Result<CheckReport> {
+    let lock = repo.lock()?;
+    let discovery = repo.discover()?;
+    let overrides = repo.config.severities();
+    let squawk_rules = rules::squawk_rules(&overrides);
+    let settings = LintSettings { squawk_rules: &squawk_rules };
+    let max_bytes = repo.config.max_file_bytes();
+    let migrations = &discovery.migrations;
+
+    let lint_it = |m: &Migration| scope == LintScope::All || is_pending_somewhere(m, &lock);
+    let loaded: Vec<Loaded> = migrations
+        .par_iter()
+        .map(|m| load(m, lint_it(m), lock.files.contains_key(&m.file_name), max_bytes, &settings))
+        .collect();
+
+    let mut findings = discovery.findings.clone();
+    findings.extend(rules::file_names(migrations, chrono::Utc::now().naive_utc()));
+    findings.extend(rules::duplicate_versions(migrations));
+    findings.extend(rules::out_of_order(migrations, &lock));
+    // File name -> checksum; `None` for a file present but unreadable (reported as such, not as missing).
+    let current: HashMap<&str, Option<&str>> =
+        migrations.iter().zip(&loaded).map(|(m, l)| (m.file_name.as_str(), l.checksum.as_deref())).collect();
+    findings.extend(rules::applied_history(&current, &lock, &repo.migrations_rel()));
+
+    let analysed: Vec<(&Migration, &Analysis)> =
+        migrations.iter().zip(&loaded).filter_map(|(m, l)| l.analysis.as_ref().map(|a| (m, a))).collect();
+    for (m, a) in &analysed {
+        findings.extend(rules::destructive(m, a));
+        findings.extend(rules::concurrently(m, a));
+        findings.extend(rules::transaction_control(m, a));
+        findings.extend(rules::parse_errors(m, a));
+        findings.extend(rules::squawk(m, a));
+    }
+    for batch in batches(&analysed, &lock) {
+        findings.extend(rules::partition_phase_mix(&batch));
+    }
+    findings.extend(loaded.iter().flat_map(|l| l.findings.iter().cloned()));
+
+    let hashed = current.values().filter(|c| c.is_some()).count();
+    Ok(CheckReport::new(rules::apply_severities(findings, &overrides), analysed.len(), hashed))
+}
+
+/// Pending for at least one recorded target, or unknown to the lock altogether.
+fn is_pending_somewhere(m: &Migration, lock: &Lock) -> bool {
+    !lock.files.contains_key(&m.file_name) || lock.lowest_head().is_none_or(|head| m.version.as_str() > head)
+}
+
+/// The batch each recorded target would receive next; the whole tree when no target is recorded yet.
+fn batches<'a>(analysed: &[(&'a Migration, &'a Analysis)], lock: &Lock) -> Vec<Vec<(&'a Migration, &'a Analysis)>> {
+    if lock.targets.is_empty() {
+        return vec![analysed.to_vec()];
+    }
+    lock.targets
+        .values()
+        .map(|state| analysed.iter().filter(|(m, _)| m.version > state.head).copied().collect())
+        .collect()
+}
+
+fn load(m: &Migration, lint: bool, hash: bool, max_bytes: u64, settings: &LintSettings) -> Loaded {
+    let mut out = Loaded { checksum: None, analysis: None, findings: Vec::new() };
+    let finding = |code, sev, msg: String| Finding::new(code, sev, &m.rel_path, msg);
+    let meta = match std::fs::metadata(&m.path) {
+        Ok(meta) => meta,
+        Err(err) => {
+            out.findings.push(finding(Code::Unreadable, Severity::Error, format!("cannot read: {err}")).fix("fix the file (a broken or looping symlink?) or remove it"));
+            return out;
+        }
+    };
+    if !meta.is_file() {
+        // Reading a FIFO would block forever; a directory has no content.
+        out.findings.push(finding(Code::Unreadable, Severity::Error, "is not a regular file".into()).fix("replace it with a plain .sql file"));
+        return out;
+    }
+    let too_large = meta.len() > max_bytes;
+    if too_large && lint {
+        out.findings.push(
+            finding(Code::FileTooLarge, Severity::Error, format!("{} bytes is over the limit of {max_bytes} ([check] max_file_bytes in xtask.toml)", meta.len()))
+                .fix("load bulk data outside migrations (or split the file); raise max_file_bytes only if this really is schema"),
+        );
+    }
+    if !hash && (too_large || !lint) {
+        return out;
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    if let Err(err) = std::fs::File::open(&m.path).and_then(|mut f| f.read_to_end(&mut bytes)) {
+        out.findings.push(finding(Code::Unreadable, Severity::Error, format!("cannot read: {err}")).fix("fix the file's permissions (it must be readable by whoever runs the push)"));
+        return out;
+    }
+    if hash {
+        out.checksum = Some(migrations::checksum(&bytes));
+    }
+    if lint && !too_large {
+        match std::str::from_utf8(&bytes) {
+            Ok(text) => {
+                let analysis = sql::analyze(text, settings);
+                if analysis.statement_count == 0 && analysis.parse_errors.is_empty() {
+                    out.findings.push(finding(Code::EmptyFile, Severity::Warning, "has no SQL statement; it would still be recorded as applied".into()).fix("write the migration, or delete the file"));
+                }
+                out.analysis = Some(analysis);
+            }
+            Err(err) => {
+                let valid = &bytes[..err.valid_up_to()];
+                let text = String::from_utf8_lossy(valid);
+                let pos = LineIndex::new(&text).pos(&text, text.len());
+                out.findings.push(
+                    finding(Code::ParseError, Severity::Error, format!("not valid UTF-8 (byte {})", err.valid_up_to()))
+                        .at(pos)
+                        .fix("save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"),
+                );
+            }
+        }
+    }
+    out
+}

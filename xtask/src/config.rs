@@ -1,0 +1,186 @@
+//! `xtask.toml`: targets and check policy.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::findings::{Code, OWN_CODES, Severity};
+
+pub const FILE_NAME: &str = "xtask.toml";
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default = "default_migrations_dir")]
+    pub migrations_dir: PathBuf,
+    #[serde(default)]
+    pub targets: BTreeMap<String, Target>,
+    #[serde(default)]
+    pub check: CheckConfig,
+}
+
+#[derive(Debug, Deserialize, PartialEq, Eq)]
+#[serde(deny_unknown_fields)]
+pub struct Target {
+    /// A Postgres the xtask starts itself (`cargo xtask db start`).
+    #[serde(default)]
+    pub embedded: bool,
+    /// A hosted Supabase project, reached with `SUPABASE_ACCESS_TOKEN` through the CLI.
+    pub project_ref: Option<String>,
+    /// The name of an environment variable holding a direct `postgres://` URL for the target.
+    pub db_url_env: Option<String>,
+    /// Clean checkout, green checks, rehearsal and a typed confirmation before any push.
+    #[serde(default)]
+    pub protected: bool,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckConfig {
+    /// Pending files larger than this are refused unread (a data dump is no migration).
+    pub max_file_bytes: Option<u64>,
+    /// Rule code -> severity, for our rules and squawk's (`off` disables one).
+    #[serde(default)]
+    pub severity: BTreeMap<Spanned<String>, Severity>,
+}
+
+pub const DEFAULT_MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+fn default_migrations_dir() -> PathBuf {
+    PathBuf::from("migrations")
+}
+
+impl Config {
+    pub fn load(root: &Path) -> anyhow::Result<Config> {
+        let path = root.join(FILE_NAME);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        Config::parse(&text).with_context(|| format!("{FILE_NAME} is invalid; fix it and run the command again"))
+    }
+
+    pub fn parse(text: &str) -> anyhow::Result<Config> {
+        let config: Config = toml::from_str(text).map_err(|err| anyhow::anyhow!("{FILE_NAME}: {err}"))?;
+        config.validate(text)?;
+        Ok(config)
+    }
+
+    fn validate(&self, text: &str) -> anyhow::Result<()> {
+        let mut problems = Vec::new();
+        for (name, target) in &self.targets {
+            problems.extend(target.problems().into_iter().map(|p| format!("[targets.{name}]: {p}")));
+        }
+        for key in self.check.severity.keys() {
+            if Code::parse(key.get_ref()).is_none() {
+                let line = text[..key.span().start].matches('\n').count() + 1;
+                problems.push(format!(
+                    "line {line}: [check.severity] has unknown rule `{}`; use one of {} or a squawk rule name",
+                    key.get_ref(),
+                    OWN_CODES.iter().map(|c| c.to_string()).collect::<Vec<_>>().join(", ")
+                ));
+            }
+        }
+        if self.migrations_dir.is_absolute() {
+            problems.push("migrations_dir must be relative to the repository root".to_string());
+        }
+        if problems.is_empty() {
+            return Ok(());
+        }
+        bail!("{FILE_NAME}:\n  {}", problems.join("\n  "))
+    }
+
+    pub fn target(&self, name: &str) -> anyhow::Result<&Target> {
+        match self.targets.get(name) {
+            Some(target) => Ok(target),
+            None => bail!(
+                "unknown target `{name}`; {FILE_NAME} defines: {}. Add a [targets.{name}] table or pick one of those",
+                self.targets.keys().cloned().collect::<Vec<_>>().join(", ")
+            ),
+        }
+    }
+
+    /// Severity overrides by rule code, as configured.
+    pub fn severities(&self) -> HashMap<String, Severity> {
+        self.check.severity.iter().map(|(k, v)| (k.get_ref().clone(), *v)).collect()
+    }
+
+    pub fn max_file_bytes(&self) -> u64 {
+        self.check.max_file_bytes.unwrap_or(DEFAULT_MAX_FILE_BYTES)
+    }
+}
+
+impl Target {
+    fn problems(&self) -> Vec<String> {
+        let mut problems = Vec::new();
+        match (&self.project_ref, self.embedded) {
+            (Some(_), true) => problems.push("set either `embedded = true` or `project_ref`, not both".to_string()),
+            (None, false) if self.db_url_env.is_none() => {
+                problems.push("needs `embedded = true`, a `project_ref` or a `db_url_env`".to_string())
+            }
+            _ => {}
+        }
+        if let Some(project_ref) = &self.project_ref {
+            if project_ref.len() != 20 || !project_ref.bytes().all(|b| b.is_ascii_lowercase()) {
+                problems.push(format!(
+                    "project_ref `{project_ref}` is not a Supabase project ref (20 lower-case letters, as in the dashboard URL)"
+                ));
+            }
+        }
+        if self.embedded && self.protected {
+            problems.push("an embedded target cannot be protected; protect the hosted targets".to_string());
+        }
+        problems
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_the_designed_file() {
+        let config = Config::parse(
+            r#"
+migrations_dir = "migrations"
+[targets.local]
+embedded = true
+[targets.prod]
+project_ref = "srcaoozjkrughebmbvfb"
+db_url_env = "PROD_DB_URL"
+protected = true
+[check.severity]
+destructive = "error"
+require-lock-timeout = "off"
+"#,
+        )
+        .unwrap();
+        assert!(config.target("local").unwrap().embedded);
+        assert!(config.target("prod").unwrap().protected);
+        assert_eq!(config.severities()["require-lock-timeout"], Severity::Off);
+    }
+
+    #[test]
+    fn names_the_line_of_an_unknown_rule() {
+        let err = Config::parse("[check.severity]\ndestructive = \"error\"\nno-such-rule = \"off\"\n").unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("line 3: [check.severity] has unknown rule `no-such-rule`"), "{msg}");
+    }
+
+    #[test]
+    fn refuses_unknown_keys_and_bad_targets() {
+        let err = Config::parse("migration_dir = \"m\"\n").unwrap_err();
+        assert!(format!("{err:#}").contains("unknown field `migration_dir`"), "{err:#}");
+        let err = Config::parse("[targets.prod]\nproject_ref = \"PROD\"\nembedded = true\n").unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("[targets.prod]: set either `embedded = true` or `project_ref`, not both"), "{msg}");
+        assert!(msg.contains("project_ref `PROD` is not a Supabase project ref"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_target_lists_the_known_ones() {
+        let config = Config::parse("[targets.local]\nembedded = true\n[targets.prod]\ndb_url_env = \"X\"\n").unwrap();
+        let err = config.target("staging").unwrap_err().to_string();
+        assert!(err.contains("unknown target `staging`; xtask.toml defines: local, prod"), "{err}");
+    }
+}

@@ -1,0 +1,126 @@
+//! The whole command line of `cargo xtask`, declared in one place.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Checked promotion of the Supabase migrations in `migrations/`.
+///
+/// Exit codes: 0 success, 1 blocked (findings, stale output, mismatch), 2 error (bad input, tool failure).
+#[derive(Debug, Parser)]
+#[command(name = "cargo xtask", version, max_term_width = 110)]
+pub struct Xtask {
+    /// Repository to work on. Default: the nearest directory at or above the current one holding `xtask.toml`.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub repo: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    Check(Check),
+    Status(Status),
+    New(New),
+    Baseline(Baseline),
+    Bench(Bench),
+}
+
+/// Every local check on the migration tree; no database needed.
+///
+/// Exits 0 when clean (warnings allowed), 1 on blocking findings, 2 on an error.
+#[derive(Debug, Args)]
+pub struct Check {
+    #[command(flatten)]
+    pub output: OutputArgs,
+
+    /// Which files to lint. Applied files are always hashed against `migrations/promotion.lock`.
+    #[arg(long, value_enum, default_value_t = LintScope::Pending)]
+    pub lint: LintScope,
+}
+
+/// The recorded head of a target and the pending batch after it, as the runbook lists it.
+#[derive(Debug, Args)]
+pub struct Status {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Create a new, empty migration whose version sorts after every file and every recorded head.
+#[derive(Debug, Args)]
+pub struct New {
+    /// Lower-case words joined by `_`, e.g. `fix_problem_permission_helper`.
+    pub name: String,
+}
+
+/// Record the head of a target that was migrated before this tool managed it.
+///
+/// Writes `migrations/promotion.lock`: the head and the checksum of every file up to it. Refuses a target that
+/// already has a recorded head: from then on only `promote` moves it.
+#[derive(Debug, Args)]
+pub struct Baseline {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// The version the target's `supabase_migrations.schema_migrations` ends at.
+    #[arg(long, value_name = "VERSION")]
+    pub head: String,
+}
+
+/// The benchmarks behind the performance figures in the README.
+#[derive(Debug, Args)]
+pub struct Bench {
+    #[command(subcommand)]
+    pub what: BenchWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BenchWhat {
+    /// `check` over a generated tree of N migrations, against `squawk` on the same files when it is installed.
+    Check(BenchCheck),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchCheck {
+    /// How many migration files to generate.
+    #[arg(long, default_value_t = 5000)]
+    pub files: usize,
+
+    /// Timed runs of each side; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
+}
+
+/// Which target in `xtask.toml` a command acts on.
+#[derive(Debug, Args)]
+pub struct TargetArgs {
+    /// A target from `xtask.toml`. Protected targets are never the default.
+    #[arg(long, default_value = "local", value_name = "TARGET")]
+    pub target: String,
+}
+
+#[derive(Debug, Args)]
+pub struct OutputArgs {
+    /// `github` prints workflow annotations (`::error file=..,line=..::`).
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    pub format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Github,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LintScope {
+    /// Files not yet applied to every recorded target.
+    Pending,
+    /// Every file, applied ones too (slower; used by `bench check`).
+    All,
+}

@@ -1,0 +1,75 @@
+//! `cargo xtask`: the promotion runbook as checked commands. See README.md and `docs/` for the user's view.
+
+mod baseline;
+mod bench;
+mod check;
+mod config;
+mod findings;
+mod flags;
+mod fsutil;
+mod lock;
+mod migrations;
+mod new;
+mod plan;
+mod report;
+mod rules;
+mod sql;
+mod status;
+mod tree;
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use xshell::Shell;
+
+fn main() -> ExitCode {
+    let flags = flags::Xtask::parse();
+    match run(flags) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => match err.downcast_ref::<report::Blocked>() {
+            Some(blocked) => {
+                eprintln!("{blocked}");
+                ExitCode::from(1)
+            }
+            None => {
+                eprintln!("error: {err:#}");
+                ExitCode::from(2)
+            }
+        },
+    }
+}
+
+fn run(flags: flags::Xtask) -> anyhow::Result<()> {
+    let sh = Shell::new()?;
+    sh.change_dir(project_root(flags.repo.as_deref())?);
+    match flags.cmd {
+        flags::Cmd::Check(cmd) => cmd.run(&sh),
+        flags::Cmd::Status(cmd) => cmd.run(&sh),
+        flags::Cmd::New(cmd) => cmd.run(&sh),
+        flags::Cmd::Baseline(cmd) => cmd.run(&sh),
+        flags::Cmd::Bench(cmd) => cmd.run(&sh),
+    }
+}
+
+/// The repository root: `--repo`, or the nearest directory at or above the current one holding `xtask.toml`
+/// (the way git finds `.git`), so the xtask works on any checkout, including the temporary ones tests make.
+fn project_root(repo: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(repo) = repo {
+        let root = repo.canonicalize().with_context(|| format!("--repo {}", repo.display()))?;
+        if !root.join(config::FILE_NAME).is_file() {
+            bail!("--repo {}: no {} there; point --repo at the repository root", repo.display(), config::FILE_NAME);
+        }
+        return Ok(root);
+    }
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    match cwd.ancestors().find(|dir| dir.join(config::FILE_NAME).is_file()) {
+        Some(root) => Ok(root.to_path_buf()),
+        None => bail!(
+            "no {} in {} or any parent; run from inside the repository or pass `--repo DIR`",
+            config::FILE_NAME,
+            cwd.display()
+        ),
+    }
+}

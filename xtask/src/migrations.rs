@@ -1,0 +1,171 @@
+//! Migration files: which ones the Supabase CLI sees, in the order it applies them.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+use crate::findings::{Code, Finding, Severity};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    /// The digits before the first `_`: the key of `supabase_migrations.schema_migrations`.
+    pub version: String,
+    /// What follows the `_`, without `.sql`.
+    pub name: String,
+    pub file_name: String,
+    /// Relative to the repository root, `/`-separated: how findings name the file.
+    pub rel_path: String,
+    pub path: PathBuf,
+}
+
+/// What a directory listing yields: the files the CLI would apply, and what is wrong with the others.
+#[derive(Debug, Default)]
+pub struct Discovery {
+    pub migrations: Vec<Migration>,
+    pub findings: Vec<Finding>,
+}
+
+/// Splits a file name the way the CLI does (`^([0-9]+)_(.*)\.sql$`); `None` means the CLI skips the file.
+pub fn parse_file_name(file_name: &str) -> Option<(&str, &str)> {
+    let stem = file_name.strip_suffix(".sql")?;
+    let (version, name) = stem.split_once('_')?;
+    if version.is_empty() || !version.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    Some((version, name))
+}
+
+/// The house convention on top of the CLI's: a 14-digit UTC timestamp and a lower-case snake_case name.
+pub fn is_canonical_name(name: &str) -> bool {
+    !name.is_empty() && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+pub fn version_time(version: &str) -> Option<chrono::NaiveDateTime> {
+    if version.len() != 14 {
+        return None;
+    }
+    chrono::NaiveDateTime::parse_from_str(version, "%Y%m%d%H%M%S").ok()
+}
+
+/// Lists `dir` as the CLI would: top-level `*.sql` files in string order of (version, file name).
+pub fn discover(root: &Path, dir: &Path) -> anyhow::Result<Discovery> {
+    let mut out = Discovery::default();
+    let walk = walkdir::WalkDir::new(dir).min_depth(1).follow_links(false).sort_by_file_name();
+    for entry in walk {
+        match entry {
+            Ok(entry) => classify(root, &entry, &mut out),
+            Err(err) => {
+                let path = err.path().unwrap_or(dir);
+                out.findings.push(
+                    Finding::new(Code::Unreadable, Severity::Error, &rel(root, path), format!("cannot list: {err}"))
+                        .fix("fix the file's permissions or remove it"),
+                );
+            }
+        }
+    }
+    out.migrations.sort_by(|a, b| (&a.version, &a.file_name).cmp(&(&b.version, &b.file_name)));
+    Ok(out)
+}
+
+fn classify(root: &Path, entry: &walkdir::DirEntry, out: &mut Discovery) {
+    let file_name = entry.file_name().to_string_lossy();
+    let looks_like_sql = file_name.to_ascii_lowercase().ends_with(".sql");
+    let rel_path = rel(root, entry.path());
+    if entry.depth() > 1 {
+        if looks_like_sql && !entry.file_type().is_dir() {
+            out.findings.push(
+                Finding::new(Code::FileName, Severity::Error, &rel_path, "the Supabase CLI reads only the top level of the migrations directory; this file would never run")
+                    .fix("move it up into the migrations directory, or delete it"),
+            );
+        }
+        return;
+    }
+    if !looks_like_sql {
+        return;
+    }
+    if entry.file_type().is_dir() {
+        out.findings.push(
+            Finding::new(Code::Unreadable, Severity::Error, &rel_path, "is a directory, but is named like a migration")
+                .fix("rename or remove the directory"),
+        );
+        return;
+    }
+    match parse_file_name(&file_name) {
+        Some((version, name)) => out.migrations.push(Migration {
+            version: version.to_string(),
+            name: name.to_string(),
+            file_name: file_name.to_string(),
+            rel_path,
+            path: entry.path().to_path_buf(),
+        }),
+        None => out.findings.push(
+            Finding::new(
+                Code::FileName,
+                Severity::Error,
+                &rel_path,
+                "the Supabase CLI skips this file (it needs `<digits>_<name>.sql`), so it would never run",
+            )
+            .fix("rename it with `cargo xtask new <name>` and move the SQL into the new file"),
+        ),
+    }
+}
+
+pub fn rel(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+}
+
+/// SHA-256 of the file with CRLF folded to LF, so a Windows checkout (`core.autocrlf`) does not look modified.
+pub fn checksum(bytes: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    let mut rest = bytes;
+    while let Some(cr) = rest.windows(2).position(|w| w == b"\r\n") {
+        hasher.update(&rest[..cr]);
+        rest = &rest[cr + 1..];
+    }
+    hasher.update(rest);
+    hex(&hasher.finalize())
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_names_as_the_cli_reads_them() {
+        assert_eq!(parse_file_name("20260513041000_ce13_sequence_alignment.sql"), Some(("20260513041000", "ce13_sequence_alignment")));
+        assert_eq!(parse_file_name("1_x.sql"), Some(("1", "x")));
+        assert_eq!(parse_file_name("2026_.sql"), Some(("2026", "")));
+        assert_eq!(parse_file_name("init.sql"), None);
+        assert_eq!(parse_file_name("20260513041000-x.sql"), None);
+        assert_eq!(parse_file_name("20260513041000_x.SQL"), None);
+        assert_eq!(parse_file_name("v1_x.sql"), None);
+    }
+
+    #[test]
+    fn canonical_names_and_versions() {
+        assert!(is_canonical_name("ce13_sequence_alignment"));
+        assert!(!is_canonical_name("AddThing"));
+        assert!(!is_canonical_name(""));
+        assert!(version_time("20260512220528").is_some());
+        assert!(version_time("20261399000000").is_none());
+        assert!(version_time("2026051222052").is_none());
+    }
+
+    #[test]
+    fn checksum_ignores_crlf_but_not_other_changes() {
+        let lf = checksum(b"select 1;\nselect 2;\n");
+        assert_eq!(checksum(b"select 1;\r\nselect 2;\r\n"), lf);
+        assert_ne!(checksum(b"select 1;\nselect 3;\n"), lf);
+        assert_ne!(checksum(b"select 1;\rselect 2;\n"), lf, "a lone CR is a real change");
+        assert_eq!(checksum(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+    }
+}

@@ -1,0 +1,61 @@
+//! `cargo xtask new NAME`: a migration file whose version sorts after everything applied or present.
+
+use anyhow::bail;
+use xshell::Shell;
+
+use crate::flags;
+use crate::fsutil;
+use crate::migrations;
+use crate::plan;
+use crate::tree::Repo;
+
+impl flags::New {
+    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        validate_name(&self.name)?;
+        let repo = Repo::open(sh)?;
+        let lock = repo.lock()?;
+        let discovery = repo.discover()?;
+        let heads = lock.targets.values().map(|t| t.head.as_str());
+        let taken = discovery.migrations.iter().map(|m| m.version.as_str()).chain(heads);
+        let version = plan::next_version(chrono::Utc::now(), taken)?;
+        let file_name = format!("{version}_{}.sql", self.name);
+        let path = repo.migrations_dir().join(&file_name);
+        let header = format!(
+            "-- {file_name}\n-- Created by `cargo xtask new {}`. Once promoted, never edit this file: forward-fix instead.\n\n",
+            self.name
+        );
+        fsutil::create_new_atomic(&path, header.as_bytes())?;
+        println!("{}", migrations::rel(&repo.root, &path));
+        Ok(())
+    }
+}
+
+fn validate_name(name: &str) -> anyhow::Result<()> {
+    let stem = name.strip_suffix(".sql").unwrap_or(name);
+    if stem != name || !migrations::is_canonical_name(name) || name.len() > 80 {
+        let suggestion: String = stem
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
+            .collect();
+        bail!(
+            "`{name}` is not a migration name: use 1-80 lower-case letters, digits and `_`, e.g. `cargo xtask new {}`",
+            if suggestion.trim_matches('_').is_empty() { "fix_problem_permission_helper" } else { suggestion.trim_matches('_') }
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_the_check_would_flag_are_refused_with_a_suggestion() {
+        assert!(validate_name("fix_form_metrics").is_ok());
+        let err = validate_name("Fix Form-Metrics").unwrap_err().to_string();
+        assert!(err.ends_with("e.g. `cargo xtask new fix_form_metrics`"), "{err}");
+        assert!(validate_name("x.sql").is_err());
+        assert!(validate_name("").is_err());
+        assert!(validate_name(&"a".repeat(81)).is_err());
+    }
+}

@@ -1,0 +1,501 @@
+//! The rules of `check`, each a pure function from files, analyses and the lock to findings.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+
+use squawk_linter::Rule;
+
+use crate::findings::{Code, Finding, Severity};
+use crate::lock::Lock;
+use crate::migrations::{self, Migration};
+use crate::sql::{Analysis, Fact};
+
+/// squawk's lock-safety rules we run unless `xtask.toml` says otherwise. Its rules that duplicate ours
+/// (ban-drop-*, changing-column-type, transaction-nesting, ...) stay off so nothing is reported twice.
+pub const DEFAULT_SQUAWK: &[(Rule, Severity)] = &[
+    (Rule::RequireConcurrentIndexCreation, Severity::Warning),
+    (Rule::RequireConcurrentIndexDeletion, Severity::Warning),
+    (Rule::ConstraintMissingNotValid, Severity::Warning),
+    (Rule::AddingForeignKeyConstraint, Severity::Warning),
+    (Rule::AddingRequiredField, Severity::Error),
+    (Rule::AddingNotNullableField, Severity::Warning),
+    (Rule::AddingSerialPrimaryKeyField, Severity::Warning),
+    (Rule::AddingFieldWithDefault, Severity::Warning),
+    (Rule::DisallowedUniqueConstraint, Severity::Warning),
+    (Rule::RenamingColumn, Severity::Warning),
+    (Rule::RenamingTable, Severity::Warning),
+    (Rule::BanDropDatabase, Severity::Error),
+    (Rule::BanTruncateCascade, Severity::Warning),
+    (Rule::BanCreateDomainWithConstraint, Severity::Warning),
+    (Rule::BanAlterDomainWithAddConstraint, Severity::Warning),
+    (Rule::RequireConcurrentReindex, Severity::Warning),
+];
+
+/// The squawk rules to run: the defaults plus any configured, minus those configured `off`.
+pub fn squawk_rules(overrides: &HashMap<String, Severity>) -> Vec<Rule> {
+    let configured = overrides.iter().filter_map(|(code, sev)| match Code::parse(code) {
+        Some(Code::Squawk(rule)) => Some((rule, *sev)),
+        _ => None,
+    });
+    let mut rules: BTreeMap<String, (Rule, Severity)> =
+        DEFAULT_SQUAWK.iter().map(|&(rule, sev)| (rule.to_string(), (rule, sev))).collect();
+    rules.extend(configured.map(|(rule, sev)| (rule.to_string(), (rule, sev))));
+    rules.into_values().filter(|(_, sev)| *sev != Severity::Off).map(|(rule, _)| rule).collect()
+}
+
+fn squawk_default_severity(rule: Rule) -> Severity {
+    DEFAULT_SQUAWK.iter().find(|(r, _)| *r == rule).map_or(Severity::Warning, |(_, sev)| *sev)
+}
+
+/// Applies `xtask.toml`'s severities: `off` drops a finding; notes (acknowledged items) stay notes.
+pub fn apply_severities(findings: Vec<Finding>, overrides: &HashMap<String, Severity>) -> Vec<Finding> {
+    let mut out = Vec::with_capacity(findings.len());
+    for mut finding in findings {
+        match overrides.get(&finding.code.to_string()) {
+            Some(Severity::Off) => continue,
+            Some(sev) if finding.severity != Severity::Note => finding.severity = *sev,
+            _ => {}
+        }
+        out.push(finding);
+    }
+    out
+}
+
+const NEW_FIX: &str = "create a correctly named file with `cargo xtask new <name>` and move the SQL into it";
+
+pub fn file_names(migrations: &[Migration], now: chrono::NaiveDateTime) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for m in migrations {
+        let warn = |code, msg: String| Finding::new(code, Severity::Warning, &m.rel_path, msg);
+        if m.version.len() != 14 || !migrations::is_canonical_name(&m.name) {
+            out.push(warn(Code::FileName, format!("`{}` is not `<14-digit UTC timestamp>_<lower_snake_name>.sql`", m.file_name)).fix(NEW_FIX));
+        } else if let Some(time) = migrations::version_time(&m.version) {
+            if time > now + chrono::Duration::hours(1) {
+                out.push(
+                    warn(Code::FutureVersion, format!("version {} is in the future ({time} UTC): every later migration must sort after it", m.version))
+                        .fix(NEW_FIX),
+                );
+            }
+        } else {
+            out.push(warn(Code::FileName, format!("version {} is not a valid UTC time (YYYYMMDDHHMMSS)", m.version)).fix(NEW_FIX));
+        }
+    }
+    out
+}
+
+pub fn duplicate_versions(migrations: &[Migration]) -> Vec<Finding> {
+    let mut by_version: BTreeMap<&str, Vec<&Migration>> = BTreeMap::new();
+    for m in migrations {
+        by_version.entry(&m.version).or_default().push(m);
+    }
+    let mut out = Vec::new();
+    for (version, files) in by_version.into_iter().filter(|(_, files)| files.len() > 1) {
+        for m in &files {
+            let others: Vec<&str> = files.iter().filter(|o| o.file_name != m.file_name).map(|o| o.file_name.as_str()).collect();
+            out.push(
+                Finding::new(
+                    Code::DuplicateVersion,
+                    Severity::Error,
+                    &m.rel_path,
+                    format!("version {version} is also used by {}: the dry-run passes, the real push fails on the history table's primary key", others.join(", ")),
+                )
+                .fix("give the unapplied file a new version with `cargo xtask new <name>`"),
+            );
+        }
+    }
+    out
+}
+
+/// Files the lock does not know that sort at or before a recorded head: the CLI refuses the whole push.
+pub fn out_of_order(migrations: &[Migration], lock: &Lock) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for m in migrations.iter().filter(|m| !lock.files.contains_key(&m.file_name)) {
+        let behind: Vec<String> = lock
+            .targets
+            .iter()
+            .filter(|(_, state)| m.version.as_str() <= state.head.as_str())
+            .map(|(name, state)| format!("{name} (head {})", state.head))
+            .collect();
+        if !behind.is_empty() {
+            out.push(
+                Finding::new(
+                    Code::OutOfOrder,
+                    Severity::Error,
+                    &m.rel_path,
+                    format!("not applied, but its version is at or before the recorded head of {}: the CLI refuses the push", behind.join(", ")),
+                )
+                .fix("re-create it after the head with `cargo xtask new <name>`, move the SQL there, and delete this file"),
+            );
+        }
+    }
+    out
+}
+
+/// Applied files (in the lock) that changed or disappeared. `current` maps each file present to its checksum,
+/// `None` when it could not be read (reported elsewhere).
+pub fn applied_history(current: &HashMap<&str, Option<&str>>, lock: &Lock, migrations_dir: &str) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (file, recorded) in &lock.files {
+        let rel_path = format!("{migrations_dir}/{file}");
+        match current.get(file.as_str()) {
+            None => out.push(
+                Finding::new(Code::AppliedMissing, Severity::Error, &rel_path, "applied (recorded in promotion.lock) but the file is gone")
+                    .fix(format!("restore it with `git checkout -- {rel_path}`; undo its effect with a forward-fix migration (`cargo xtask new fix_<name>`)")),
+            ),
+            Some(Some(now)) if now != recorded => out.push(
+                Finding::new(Code::AppliedModified, Severity::Error, &rel_path, "applied, but its content changed since it was applied; the database will never run the new text")
+                    .fix(format!("restore it with `git checkout -- {rel_path}` and put the change in a forward-fix migration (`cargo xtask new fix_<name>`)")),
+            ),
+            Some(_) => {}
+        }
+    }
+    out
+}
+
+pub fn destructive(m: &Migration, a: &Analysis) -> Vec<Finding> {
+    let reason = a.directives.destructive_acks.iter().find_map(|(_, reason)| reason.clone());
+    let mut out: Vec<Finding> = a
+        .directives
+        .destructive_acks
+        .iter()
+        .filter(|(_, reason)| reason.is_none())
+        .map(|(pos, _)| {
+            Finding::new(Code::Destructive, Severity::Error, &m.rel_path, "acknowledgement without a reason")
+                .at(*pos)
+                .fix("say why it is safe: `-- xtask: ack destructive: <reason>`")
+        })
+        .collect();
+    for (pos, fact) in &a.facts {
+        let Fact::Destructive(stmt) = fact else { continue };
+        let finding = match &reason {
+            Some(reason) => Finding::new(Code::Destructive, Severity::Note, &m.rel_path, format!("`{stmt}` (acknowledged: {reason})")),
+            None => Finding::new(Code::Destructive, Severity::Error, &m.rel_path, format!("`{stmt}` destroys data or breaks readers"))
+                .fix("after review, acknowledge it in the file: `-- xtask: ack destructive: <reason>`; or avoid it"),
+        };
+        out.push(finding.at(*pos));
+    }
+    out
+}
+
+pub fn concurrently(m: &Migration, a: &Analysis) -> Vec<Finding> {
+    let mut out = Vec::new();
+    for (pos, fact) in &a.facts {
+        let Fact::Concurrently { what, rerunnable } = fact else { continue };
+        if a.statement_count > 1 {
+            out.push(
+                Finding::new(
+                    Code::Concurrently,
+                    Severity::Error,
+                    &m.rel_path,
+                    format!("{what} shares its file with {} other statement(s); the CLI runs it outside the file's transaction, so the file is no longer atomic", a.statement_count - 1),
+                )
+                .at(*pos)
+                .fix("move it into a migration of its own (`cargo xtask new <name>`)"),
+            );
+        }
+        if !rerunnable {
+            out.push(
+                Finding::new(Code::Concurrently, Severity::Error, &m.rel_path, format!("{what} is not re-runnable; a failed concurrent build leaves state behind"))
+                    .at(*pos)
+                    .fix("add IF NOT EXISTS (create) or IF EXISTS (drop)"),
+            );
+        }
+    }
+    out
+}
+
+pub fn transaction_control(m: &Migration, a: &Analysis) -> Vec<Finding> {
+    a.facts
+        .iter()
+        .filter_map(|(pos, fact)| match fact {
+            Fact::TransactionControl(what) => Some(
+                Finding::new(
+                    Code::TransactionControl,
+                    Severity::Error,
+                    &m.rel_path,
+                    format!("{what}: the CLI already runs each file in one transaction; after an explicit COMMIT the rest runs in autocommit"),
+                )
+                .at(*pos)
+                .fix("remove the statement; split work that must not share a transaction into separate migrations"),
+            ),
+            _ => None,
+        })
+        .collect()
+}
+
+pub fn parse_errors(m: &Migration, a: &Analysis) -> Vec<Finding> {
+    let syntax = a.parse_errors.iter().map(|(pos, msg)| {
+        Finding::new(Code::ParseError, Severity::Error, &m.rel_path, msg.clone())
+            .at(*pos)
+            .fix("fix the SQL; if Postgres accepts it, the parser is wrong: set `parse-error = \"warning\"` under [check.severity] in xtask.toml until squawk is updated")
+    });
+    let directives = a.directives.malformed.iter().map(|(pos, msg)| {
+        Finding::new(Code::ParseError, Severity::Error, &m.rel_path, msg.clone()).at(*pos).fix("correct the `-- xtask:` comment")
+    });
+    syntax.chain(directives).collect()
+}
+
+pub fn squawk(m: &Migration, a: &Analysis) -> Vec<Finding> {
+    a.violations
+        .iter()
+        .map(|v| {
+            let fix = v.help.clone().unwrap_or_else(|| format!("see https://squawkhq.com/docs/{}", v.rule));
+            Finding::new(Code::Squawk(v.rule), squawk_default_severity(v.rule), &m.rel_path, v.message.clone()).at(v.pos).fix(fix)
+        })
+        .collect()
+}
+
+/// Which phase of the runbook's two-phase partition procedure a file belongs to, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Phase {
+    One(String),
+    Two(String),
+    Unstated(String),
+}
+
+/// Classifies each file of one batch; names of partitioned tables come from the batch itself.
+pub fn partition_phases(batch: &[(&Migration, &Analysis)]) -> Vec<(usize, crate::findings::Pos, Phase)> {
+    let all_facts = || batch.iter().flat_map(|(_, a)| a.facts.iter().map(|(_, f)| f));
+    let mut partitioned = BTreeSet::new();
+    let mut partitions = BTreeSet::new();
+    for fact in all_facts() {
+        if let Fact::CreateTable { name, partitioned: p, partition_of } = fact {
+            if *p {
+                partitioned.insert(name.clone());
+            }
+            if partition_of.is_some() {
+                partitions.insert(name.clone());
+            }
+        }
+    }
+    let sync_fns: BTreeSet<&String> = all_facts()
+        .filter_map(|f| match f {
+            Fact::CreateFunction { name, returns_trigger: true, body, .. } if partitioned.iter().any(|t| mentions(body, t)) => Some(name),
+            _ => None,
+        })
+        .collect();
+    let synced: BTreeSet<&String> = all_facts()
+        .filter_map(|f| match f {
+            Fact::CreateTrigger { table, function } if sync_fns.contains(function) => Some(table),
+            _ => None,
+        })
+        .collect();
+    let involved = |t: &String| partitioned.contains(t) || partitions.contains(t) || synced.contains(t);
+    let touches_partitions = |body: &str| body.contains("partition") || partitioned.iter().any(|t| mentions(body, t));
+
+    let mut out = Vec::new();
+    for (i, (_, a)) in batch.iter().enumerate() {
+        if let Some((pos, phase)) = a.directives.partition_phase {
+            let why = "stated in the file".to_string();
+            out.push((i, pos, if phase == 1 { Phase::One(why) } else { Phase::Two(why) }));
+            continue;
+        }
+        for (pos, fact) in &a.facts {
+            let phase = match fact {
+                Fact::CreateTable { name, partitioned: true, .. } => Phase::One(format!("creates partitioned table {name}")),
+                Fact::CreateTable { name, partition_of: Some(parent), .. } => Phase::One(format!("creates partition {name} of {parent}")),
+                Fact::CreateFunction { name, .. } if sync_fns.contains(name) => Phase::One(format!("sync trigger function {name}")),
+                Fact::CreateTrigger { table, function } if sync_fns.contains(function) => Phase::One(format!("sync trigger on {table}")),
+                Fact::CreateFunction { name, dynamic_sql: true, body, .. } if touches_partitions(body) => {
+                    Phase::Unstated(format!("function {name} runs dynamic SQL on partitions"))
+                }
+                Fact::DoBlock { body } if touches_partitions(body) => Phase::Unstated("DO block touches partitions".to_string()),
+                Fact::RenameTable { from, to } if involved(from) || involved(to) => Phase::Two(format!("renames {from} to {to}")),
+                Fact::AttachPartition { parent } => Phase::Two(format!("attaches a partition to {parent}")),
+                Fact::DetachPartition { parent } => Phase::Two(format!("detaches a partition of {parent}")),
+                Fact::DropTables(names) if names.iter().any(|n| partitions.contains(n)) => Phase::Two("drops a partition".to_string()),
+                _ => continue,
+            };
+            out.push((i, *pos, phase));
+        }
+    }
+    out
+}
+
+pub fn partition_phase_mix(batch: &[(&Migration, &Analysis)]) -> Vec<Finding> {
+    let phases = partition_phases(batch);
+    let mut out = Vec::new();
+    let phase_one: Vec<&str> = phases
+        .iter()
+        .filter(|(_, _, p)| matches!(p, Phase::One(_)))
+        .map(|(i, _, _)| batch[*i].0.file_name.as_str())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    for (i, pos, phase) in &phases {
+        let m = batch[*i].0;
+        match phase {
+            Phase::Two(why) if !phase_one.is_empty() => out.push(
+                Finding::new(
+                    Code::PartitionPhaseMix,
+                    Severity::Error,
+                    &m.rel_path,
+                    format!("phase-2 partition work ({why}) in the same batch as phase-1 work in {}", phase_one.join(", ")),
+                )
+                .at(*pos)
+                .fix("promote phase 1 first (`cargo xtask promote --until <last phase-1 version>`), run `cargo xtask partition parity`, then promote the cutover as its own reviewed batch"),
+            ),
+            Phase::Unstated(why) => out.push(
+                Finding::new(Code::PartitionPhaseUnstated, Severity::Error, &m.rel_path, format!("{why}, and the file does not say which phase it is"))
+                    .at(*pos)
+                    .fix("state it in the file: `-- xtask: partition-phase 1` (setup) or `-- xtask: partition-phase 2` (cutover, retention)"),
+            ),
+            _ => {}
+        }
+    }
+    out
+}
+
+/// Whether `name` occurs in `body` as a whole identifier.
+fn mentions(body: &str, name: &str) -> bool {
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_' || c == '$';
+    body.match_indices(name).any(|(i, _)| {
+        let before = body[..i].chars().next_back().is_none_or(|c| !is_ident(c));
+        let after = body[i + name.len()..].chars().next().is_none_or(|c| !is_ident(c));
+        before && after
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lock::TargetState;
+    use crate::sql::{LintSettings, analyze};
+
+    fn m(file: &str) -> Migration {
+        let (version, name) = migrations::parse_file_name(file).unwrap();
+        Migration { version: version.into(), name: name.into(), file_name: file.into(), rel_path: format!("migrations/{file}"), path: Default::default() }
+    }
+
+    fn codes(findings: &[Finding]) -> Vec<String> {
+        findings.iter().map(|f| format!("{}:{}:{}:{}", f.severity.as_str(), f.code, f.file, f.pos.line)).collect()
+    }
+
+    fn lock_with_head(head_file: &str) -> Lock {
+        let mut lock = Lock::default();
+        lock.files.insert(head_file.into(), "x".into());
+        let (head, _) = migrations::parse_file_name(head_file).unwrap();
+        lock.targets.insert("prod".into(), TargetState { head: head.into(), recorded_at: String::new(), recorded_by: "baseline".into() });
+        lock
+    }
+
+    fn lint(sql: &str) -> Analysis {
+        analyze(sql, &LintSettings { squawk_rules: &squawk_rules(&HashMap::new()) })
+    }
+
+    #[test]
+    fn file_name_warnings() {
+        let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap().and_hms_opt(0, 0, 0).unwrap();
+        let files = [m("20260101000000_ok.sql"), m("20260101000001_BadName.sql"), m("20261399000000_x.sql"), m("1_short.sql"), m("20990101000000_later.sql")];
+        assert_eq!(
+            codes(&file_names(&files, now)),
+            [
+                "warning:file-name:migrations/20260101000001_BadName.sql:0",
+                "warning:file-name:migrations/20261399000000_x.sql:0",
+                "warning:file-name:migrations/1_short.sql:0",
+                "warning:future-version:migrations/20990101000000_later.sql:0",
+            ]
+        );
+    }
+
+    #[test]
+    fn duplicate_versions_name_each_other() {
+        let found = duplicate_versions(&[m("20260101000000_a.sql"), m("20260101000000_b.sql"), m("20260101000001_c.sql")]);
+        assert_eq!(codes(&found), ["error:duplicate-version:migrations/20260101000000_a.sql:0", "error:duplicate-version:migrations/20260101000000_b.sql:0"]);
+        assert!(found[0].message.contains("also used by 20260101000000_b.sql"));
+    }
+
+    #[test]
+    fn out_of_order_only_for_unapplied_files_at_or_before_a_head() {
+        let lock = lock_with_head("20260102000000_head.sql");
+        let files = [m("20260101000000_old.sql"), m("20260102000000_head.sql"), m("20260103000000_new.sql")];
+        assert_eq!(codes(&out_of_order(&files, &lock)), ["error:out-of-order:migrations/20260101000000_old.sql:0"]);
+    }
+
+    #[test]
+    fn applied_history_finds_changed_and_missing_files() {
+        let mut lock = lock_with_head("20260102000000_head.sql");
+        lock.files.insert("20260101000000_gone.sql".into(), "y".into());
+        let changed = HashMap::from([("20260102000000_head.sql", Some("z"))]);
+        assert_eq!(
+            codes(&applied_history(&changed, &lock, "migrations")),
+            ["error:applied-missing:migrations/20260101000000_gone.sql:0", "error:applied-modified:migrations/20260102000000_head.sql:0"]
+        );
+        let same = HashMap::from([("20260102000000_head.sql", Some("x")), ("20260101000000_gone.sql", None)]);
+        assert!(applied_history(&same, &lock, "migrations").is_empty());
+    }
+
+    #[test]
+    fn destructive_needs_an_acknowledgement_with_a_reason() {
+        let file = m("20260101000000_x.sql");
+        assert_eq!(codes(&destructive(&file, &lint("select 1;\ndrop table a;\n"))), ["error:destructive:migrations/20260101000000_x.sql:2"]);
+        let acked = destructive(&file, &lint("-- xtask: ack destructive: table unused since 2025\ndrop table a;\n"));
+        assert_eq!(codes(&acked), ["note:destructive:migrations/20260101000000_x.sql:2"]);
+        assert_eq!(acked[0].message, "`drop table a` (acknowledged: table unused since 2025)");
+        let no_reason = destructive(&file, &lint("-- xtask: ack destructive\ndrop table a;\n"));
+        assert_eq!(codes(&no_reason), ["error:destructive:migrations/20260101000000_x.sql:1", "error:destructive:migrations/20260101000000_x.sql:2"]);
+    }
+
+    #[test]
+    fn concurrently_must_be_alone_and_rerunnable() {
+        let file = m("20260101000000_x.sql");
+        assert!(concurrently(&file, &lint("create index concurrently if not exists i on t (a);\n")).is_empty());
+        assert_eq!(
+            codes(&concurrently(&file, &lint("create table t (a int);\ncreate index concurrently i on t (a);\n"))),
+            ["error:concurrently:migrations/20260101000000_x.sql:2", "error:concurrently:migrations/20260101000000_x.sql:2"]
+        );
+    }
+
+    #[test]
+    fn transaction_control_statements() {
+        let file = m("20260101000000_x.sql");
+        let found = transaction_control(&file, &lint("begin;\ncreate table t (a int);\ncommit;\n"));
+        assert_eq!(codes(&found), ["error:transaction-control:migrations/20260101000000_x.sql:1", "error:transaction-control:migrations/20260101000000_x.sql:3"]);
+    }
+
+    #[test]
+    fn squawk_findings_and_configured_severities() {
+        let file = m("20260101000000_x.sql");
+        let a = lint("alter table t add column c int not null;\n");
+        let found = squawk(&file, &a);
+        assert_eq!(codes(&found), ["error:adding-required-field:migrations/20260101000000_x.sql:1"]);
+        let overrides = HashMap::from([("adding-required-field".to_string(), Severity::Warning)]);
+        assert_eq!(apply_severities(found.clone(), &overrides)[0].severity, Severity::Warning);
+        let off = HashMap::from([("adding-required-field".to_string(), Severity::Off)]);
+        assert!(apply_severities(found, &off).is_empty());
+        assert!(!squawk_rules(&off).contains(&Rule::AddingRequiredField));
+    }
+
+    #[test]
+    fn partition_phases_mixed_in_one_batch() {
+        let (f1, f2, f3) = (m("20260101000000_shadow.sql"), m("20260102000000_cutover.sql"), m("20260103000000_do.sql"));
+        let a1 = lint(
+            "create table events_p (id bigint, at timestamptz) partition by range (at);\n\
+             create function sync_events() returns trigger language plpgsql as $$ begin insert into events_p values (new.*); return new; end $$;\n\
+             create trigger s after insert on events for each row execute function sync_events();\n",
+        );
+        let a2 = lint("alter table events rename to events_old;\nalter table events_p rename to events;\n");
+        let a3 = lint("do $$ begin execute format('alter table events_p detach partition %I', 'x'); end $$;\n");
+        let phases = partition_phases(&[(&f1, &a1), (&f2, &a2), (&f3, &a3)]);
+        assert_eq!(phases.iter().filter(|(i, _, p)| *i == 0 && matches!(p, Phase::One(_))).count(), 3);
+        let found = partition_phase_mix(&[(&f1, &a1), (&f2, &a2), (&f3, &a3)]);
+        assert_eq!(
+            codes(&found),
+            [
+                "error:partition-phase-mix:migrations/20260102000000_cutover.sql:1",
+                "error:partition-phase-mix:migrations/20260102000000_cutover.sql:2",
+                "error:partition-phase-unstated:migrations/20260103000000_do.sql:1",
+            ]
+        );
+        // Phase 2 alone, or phase 1 alone, is fine.
+        assert!(partition_phase_mix(&[(&f1, &a1)]).is_empty());
+        let stated = lint("-- xtask: partition-phase 2\ndo $$ begin execute 'alter table events_p detach partition x'; end $$;\n");
+        assert!(partition_phase_mix(&[(&f3, &stated)]).is_empty());
+    }
+
+    #[test]
+    fn mentions_matches_whole_identifiers() {
+        assert!(mentions("insert into public.events_p values", "events_p"));
+        assert!(!mentions("insert into events_p2 values", "events_p"));
+        assert!(!mentions("insert into my_events_p values", "events_p"));
+    }
+}

@@ -1,0 +1,300 @@
+//! One pass of squawk's parser over a migration: the facts the rules need, squawk's own lint findings, and our
+//! `-- xtask:` directives. Pure: text in, data out.
+
+use squawk_linter::{Linter, Rule};
+use squawk_syntax::ast::{self, AstNode};
+use squawk_syntax::{SourceFile, SyntaxKind, SyntaxNode};
+
+use crate::findings::{LineIndex, Pos};
+
+#[derive(Debug, Default)]
+pub struct Analysis {
+    /// Statements in the file, not counting empty ones (a lone `;`).
+    pub statement_count: usize,
+    pub facts: Vec<(Pos, Fact)>,
+    pub parse_errors: Vec<(Pos, String)>,
+    pub violations: Vec<Violation>,
+    pub directives: Directives,
+}
+
+#[derive(Debug)]
+pub struct Violation {
+    pub pos: Pos,
+    pub rule: Rule,
+    pub message: String,
+    pub help: Option<String>,
+}
+
+#[derive(Debug, Default)]
+pub struct Directives {
+    /// `-- xtask: ack destructive: <reason>`; `None` when the reason is missing.
+    pub destructive_acks: Vec<(Pos, Option<String>)>,
+    /// `-- xtask: partition-phase 1|2`.
+    pub partition_phase: Option<(Pos, u8)>,
+    pub malformed: Vec<(Pos, String)>,
+}
+
+/// What a statement does, as far as the rules care. Table and function names are normalised by `norm`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fact {
+    Destructive(String),
+    Concurrently { what: &'static str, rerunnable: bool },
+    TransactionControl(&'static str),
+    CreateTable { name: String, partitioned: bool, partition_of: Option<String> },
+    CreateFunction { name: String, returns_trigger: bool, body: String, dynamic_sql: bool },
+    CreateTrigger { table: String, function: String },
+    RenameTable { from: String, to: String },
+    AttachPartition { parent: String },
+    DetachPartition { parent: String },
+    DropTables(Vec<String>),
+    DoBlock { body: String },
+}
+
+pub struct LintSettings<'a> {
+    pub squawk_rules: &'a [Rule],
+}
+
+pub fn analyze(text: &str, settings: &LintSettings) -> Analysis {
+    let parse = SourceFile::parse(text);
+    let index = LineIndex::new(text);
+    let pos = |offset: u32| index.pos(text, offset as usize);
+    let mut out = Analysis::default();
+
+    for err in parse.errors() {
+        out.parse_errors.push((pos(err.range().start().into()), err.message().to_string()));
+    }
+    for stmt in parse.tree().stmts() {
+        if matches!(stmt, ast::Stmt::EmptyStmt(_)) {
+            continue;
+        }
+        out.statement_count += 1;
+        let at = pos(stmt.syntax().text_range().start().into());
+        out.facts.extend(facts(&stmt).into_iter().map(|fact| (at, fact)));
+    }
+    out.directives = directives(&parse.syntax_node(), &pos);
+
+    let mut linter = Linter::from(settings.squawk_rules.iter().copied());
+    linter.settings.assume_in_transaction = true; // the CLI wraps each file in one transaction
+    for v in linter.lint(&parse, text) {
+        let at = pos(v.text_range.start().into());
+        out.violations.push(Violation { pos: at, rule: v.code, message: v.message, help: v.help });
+    }
+    out
+}
+
+fn facts(stmt: &ast::Stmt) -> Vec<Fact> {
+    use ast::Stmt as S;
+    let text = |node: &dyn AstNode| squash(&node.syntax().text().to_string());
+    match stmt {
+        S::DropTable(s) => {
+            let names: Vec<String> = s.table_name_refs().map(|n| norm(&n.syntax().text().to_string())).collect();
+            vec![Fact::Destructive(text(s)), Fact::DropTables(names)]
+        }
+        S::DropFunction(s) => vec![Fact::Destructive(text(s))],
+        S::DropType(s) => vec![Fact::Destructive(text(s))],
+        S::DropSchema(s) => vec![Fact::Destructive(text(s))],
+        S::Truncate(s) => vec![Fact::Destructive(text(s))],
+        // ADD VALUE only adds; every other ALTER TYPE can break readers or rewrite data.
+        S::AlterType(s) if !matches!(s.action(), Some(ast::AlterTypeAction::AddValue(_))) => vec![Fact::Destructive(text(s))],
+        S::AlterTable(s) => alter_table_facts(s),
+        S::CreateIndex(s) if s.concurrently_token().is_some() => {
+            vec![Fact::Concurrently { what: "CREATE INDEX CONCURRENTLY", rerunnable: s.if_not_exists().is_some() }]
+        }
+        S::DropIndex(s) if s.concurrently_token().is_some() => {
+            vec![Fact::Concurrently { what: "DROP INDEX CONCURRENTLY", rerunnable: s.if_exists().is_some() }]
+        }
+        // REINDEX has no IF EXISTS, and running it twice is harmless.
+        S::Reindex(s) if has_token(s.syntax(), SyntaxKind::CONCURRENTLY_KW) => {
+            vec![Fact::Concurrently { what: "REINDEX CONCURRENTLY", rerunnable: true }]
+        }
+        S::Begin(_) => vec![Fact::TransactionControl("BEGIN")],
+        S::Commit(_) => vec![Fact::TransactionControl("COMMIT")],
+        S::Rollback(s) if !has_token(s.syntax(), SyntaxKind::TO_KW) => vec![Fact::TransactionControl("ROLLBACK")],
+        S::PrepareTransaction(_) => vec![Fact::TransactionControl("PREPARE TRANSACTION")],
+        S::CreateTable(s) => vec![Fact::CreateTable {
+            name: s.table_name().map(|n| norm(&n.syntax().text().to_string())).unwrap_or_default(),
+            partitioned: s.partition_by().is_some(),
+            partition_of: s.partition_of().and_then(|p| p.table_name_ref()).map(|n| norm(&n.syntax().text().to_string())),
+        }],
+        S::CreateFunction(s) => vec![create_function_fact(s)],
+        S::CreateTrigger(s) => vec![Fact::CreateTrigger {
+            table: s.on_relation().and_then(|r| r.relation_name_ref()).map(|n| norm(&n.syntax().text().to_string())).unwrap_or_default(),
+            function: s.call_expr().and_then(|c| c.expr()).map(|e| norm(&e.syntax().text().to_string())).unwrap_or_default(),
+        }],
+        S::Do(s) => vec![Fact::DoBlock { body: s.body().map(|b| b.syntax().text().to_string().to_lowercase()).unwrap_or_default() }],
+        _ => Vec::new(),
+    }
+}
+
+fn alter_table_facts(s: &ast::AlterTable) -> Vec<Fact> {
+    use ast::AlterTableAction as A;
+    let table = s.table_relation_name().map(|n| norm(&n.syntax().text().to_string())).unwrap_or_default();
+    let mut out = Vec::new();
+    for action in s.actions() {
+        match action {
+            A::DropColumn(a) => out.push(Fact::Destructive(format!("ALTER TABLE {table} {}", squash(&a.syntax().text().to_string())))),
+            A::AlterColumn(a) if matches!(a.option(), Some(ast::AlterColumnOption::SetType(_))) => {
+                out.push(Fact::Destructive(format!("ALTER TABLE {table} {}", squash(&a.syntax().text().to_string()))))
+            }
+            A::AttachPartition(_) => out.push(Fact::AttachPartition { parent: table.clone() }),
+            A::DetachPartition(a) => {
+                if has_token(a.syntax(), SyntaxKind::CONCURRENTLY_KW) {
+                    out.push(Fact::Concurrently { what: "DETACH PARTITION CONCURRENTLY", rerunnable: s.if_exists().is_some() });
+                }
+                out.push(Fact::DetachPartition { parent: table.clone() });
+            }
+            A::TableRenameTo(a) => {
+                let to = a.table_name().map(|n| norm(&n.syntax().text().to_string())).unwrap_or_default();
+                out.push(Fact::RenameTable { from: table.clone(), to });
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn create_function_fact(s: &ast::CreateFunction) -> Fact {
+    let returns_trigger = s
+        .ret_type()
+        .and_then(|r| r.func_type())
+        .is_some_and(|t| t.syntax().text().to_string().trim().eq_ignore_ascii_case("trigger"));
+    // The body is a string literal squawk does not parse; the rules only look for table names in it.
+    let body = s.option_list().map(|o| o.syntax().text().to_string().to_lowercase()).unwrap_or_default();
+    let dynamic_sql = body.contains("execute ") || body.contains("execute\n") || body.contains("execute format");
+    Fact::CreateFunction { name: s.name().map(|n| norm(&n.syntax().text().to_string())).unwrap_or_default(), returns_trigger, body, dynamic_sql }
+}
+
+fn has_token(node: &SyntaxNode, kind: SyntaxKind) -> bool {
+    node.descendants_with_tokens().any(|t| t.kind() == kind)
+}
+
+/// `"Public"."Orders"` and `public.orders` and `orders` name the same table for our purposes.
+pub fn norm(name: &str) -> String {
+    let name = name.trim().replace('"', "").to_lowercase();
+    let name = name.strip_prefix("only ").unwrap_or(&name).trim();
+    name.strip_prefix("public.").unwrap_or(name).to_string()
+}
+
+fn squash(text: &str) -> String {
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let line = words.join(" ");
+    let line = line.trim_end_matches(';');
+    if line.chars().count() > 100 { format!("{}…", line.chars().take(100).collect::<String>()) } else { line.to_string() }
+}
+
+fn directives(root: &SyntaxNode, pos: &dyn Fn(u32) -> Pos) -> Directives {
+    let mut out = Directives::default();
+    let comments = root.descendants_with_tokens().filter_map(|t| t.into_token()).filter(|t| t.kind() == SyntaxKind::COMMENT);
+    for token in comments {
+        let Some(body) = token.text().strip_prefix("--").map(str::trim) else { continue };
+        let Some(directive) = body.strip_prefix("xtask:").map(str::trim) else { continue };
+        let at = pos(token.text_range().start().into());
+        if let Some(rest) = directive.strip_prefix("ack destructive") {
+            let reason = rest.trim_start_matches(':').trim();
+            out.destructive_acks.push((at, (!reason.is_empty()).then(|| reason.to_string())));
+        } else if let Some(rest) = directive.strip_prefix("partition-phase") {
+            match rest.trim_start_matches(':').trim() {
+                "1" => out.partition_phase = Some((at, 1)),
+                "2" => out.partition_phase = Some((at, 2)),
+                other => out.malformed.push((at, format!("`partition-phase {other}`: the phase is 1 or 2"))),
+            }
+        } else {
+            out.malformed.push((at, format!("unknown directive `xtask: {directive}`; known: `ack destructive: <reason>`, `partition-phase 1|2`")));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts_of(sql: &str) -> Vec<Fact> {
+        let analysis = analyze(sql, &LintSettings { squawk_rules: &[] });
+        assert!(analysis.parse_errors.is_empty(), "{:?}", analysis.parse_errors);
+        analysis.facts.into_iter().map(|(_, f)| f).collect()
+    }
+
+    #[test]
+    fn destructive_statements() {
+        let sql = "drop table if exists public.a;\nalter table b drop column c;\nalter table b alter column d type bigint;\n\
+                   alter type e rename value 'x' to 'y';\nalter type e add value 'z';\ndrop function f(int);\n\
+                   drop type g;\ndrop schema h;\ntruncate i;\n";
+        let destructive: Vec<String> = facts_of(sql)
+            .into_iter()
+            .filter_map(|f| if let Fact::Destructive(s) = f { Some(s) } else { None })
+            .collect();
+        assert_eq!(
+            destructive,
+            [
+                "drop table if exists public.a",
+                "ALTER TABLE b drop column c",
+                "ALTER TABLE b alter column d type bigint",
+                "alter type e rename value 'x' to 'y'",
+                "drop function f(int)",
+                "drop type g",
+                "drop schema h",
+                "truncate i",
+            ]
+        );
+    }
+
+    #[test]
+    fn concurrent_and_transaction_statements() {
+        let facts = facts_of(
+            "create index concurrently if not exists i on t (a);\ndrop index concurrently i;\nreindex index concurrently i;\n\
+             begin;\ncommit;\nrollback;\nsavepoint s;\nrollback to savepoint s;\n",
+        );
+        assert_eq!(
+            facts,
+            [
+                Fact::Concurrently { what: "CREATE INDEX CONCURRENTLY", rerunnable: true },
+                Fact::Concurrently { what: "DROP INDEX CONCURRENTLY", rerunnable: false },
+                Fact::Concurrently { what: "REINDEX CONCURRENTLY", rerunnable: true },
+                Fact::TransactionControl("BEGIN"),
+                Fact::TransactionControl("COMMIT"),
+                Fact::TransactionControl("ROLLBACK"),
+            ]
+        );
+    }
+
+    #[test]
+    fn partition_work() {
+        let facts = facts_of(
+            "create table public.events_p (id bigint, at timestamptz) partition by range (at);\n\
+             create table events_p_2026 partition of events_p for values from ('2026-01-01') to ('2027-01-01');\n\
+             create function sync_events() returns trigger language plpgsql as $$ begin insert into public.events_p values (new.*); return new; end $$;\n\
+             create trigger events_sync after insert on public.events for each row execute function public.sync_events();\n\
+             alter table events rename to events_old;\n\
+             alter table events_p detach partition events_p_2026 concurrently;\n",
+        );
+        assert_eq!(facts[0], Fact::CreateTable { name: "events_p".into(), partitioned: true, partition_of: None });
+        assert_eq!(facts[1], Fact::CreateTable { name: "events_p_2026".into(), partitioned: false, partition_of: Some("events_p".into()) });
+        assert!(matches!(&facts[2], Fact::CreateFunction { name, returns_trigger: true, body, dynamic_sql: false } if name == "sync_events" && body.contains("insert into public.events_p")));
+        assert_eq!(facts[3], Fact::CreateTrigger { table: "events".into(), function: "sync_events".into() });
+        assert_eq!(facts[4], Fact::RenameTable { from: "events".into(), to: "events_old".into() });
+        assert_eq!(facts[5], Fact::Concurrently { what: "DETACH PARTITION CONCURRENTLY", rerunnable: false });
+        assert_eq!(facts[6], Fact::DetachPartition { parent: "events_p".into() });
+    }
+
+    #[test]
+    fn directives_in_comments() {
+        let a = analyze(
+            "-- xtask: ack destructive: replaced by v2, no callers left\n-- xtask: ack destructive\n-- xtask: partition-phase 2\n-- xtask: frobnicate\nselect 1;\n",
+            &LintSettings { squawk_rules: &[] },
+        );
+        assert_eq!(
+            a.directives.destructive_acks,
+            [(Pos { line: 1, col: 1 }, Some("replaced by v2, no callers left".to_string())), (Pos { line: 2, col: 1 }, None)]
+        );
+        assert_eq!(a.directives.partition_phase, Some((Pos { line: 3, col: 1 }, 2)));
+        assert_eq!(a.directives.malformed.len(), 1);
+        assert_eq!(a.statement_count, 1);
+    }
+
+    #[test]
+    fn parse_errors_have_positions() {
+        let a = analyze("select 1;\ncreate tabel x ();\n", &LintSettings { squawk_rules: &[] });
+        assert_eq!(a.parse_errors.first().map(|(pos, _)| pos.line), Some(2), "{:?}", a.parse_errors);
+    }
+}
