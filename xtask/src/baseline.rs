@@ -18,27 +18,43 @@ impl flags::Baseline {
         }
         let mut lock = repo.lock()?;
         if let Some(head) = lock.head(name) {
-            bail!("target `{name}` already has a recorded head ({head}); only `cargo xtask promote --target {name}` moves it");
+            bail!(
+                "target `{name}` already has a recorded head ({head}); only `cargo xtask promote --target {name}` moves it"
+            );
         }
         let discovery = repo.discover()?;
         let applied: Vec<_> = discovery.migrations.iter().filter(|m| m.version <= self.head).collect();
         if applied.iter().filter(|m| m.version == self.head).count() != 1 {
-            bail!("--head {}: no single migration file has that version; pass the version of the last file applied to `{name}`", self.head);
+            bail!(
+                "--head {}: no single migration file has that version; pass the version of the last file applied to `{name}`",
+                self.head
+            );
         }
         for m in &applied {
             let bytes = std::fs::read(&m.path).with_context(|| format!("reading {}", m.rel_path))?;
             let checksum = migrations::checksum(&bytes);
             match lock.files.get(&m.file_name) {
                 Some(recorded) if *recorded != checksum => {
-                    bail!("{} changed since another target applied it; run `cargo xtask check` and restore it first", m.rel_path)
+                    bail!(
+                        "{} changed since another target applied it; run `cargo xtask check` and restore it first",
+                        m.rel_path
+                    )
                 }
                 _ => lock.files.insert(m.file_name.clone(), checksum),
             };
         }
         let recorded_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        lock.targets.insert(name.clone(), TargetState { head: self.head.clone(), recorded_at, recorded_by: "baseline".to_string() });
+        lock.targets.insert(
+            name.clone(),
+            TargetState { head: self.head.clone(), recorded_at, recorded_by: "baseline".to_string() },
+        );
         lock.write(&repo.lock_path())?;
-        println!("{name}: recorded head {} and {} applied file checksum(s) in {}", self.head, applied.len(), migrations::rel(&repo.root, &repo.lock_path()));
+        println!(
+            "{name}: recorded head {} and {} applied file checksum(s) in {}",
+            self.head,
+            applied.len(),
+            migrations::rel(&repo.root, &repo.lock_path())
+        );
         Ok(())
     }
 }

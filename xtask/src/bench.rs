@@ -28,7 +28,11 @@ impl flags::BenchCheck {
         eprintln!("bench check: {} files, {:.1} MB, {} run(s) each", self.files, bytes as f64 / 1e6, self.runs);
         let xtask = median(self.runs, || {
             // Exit 1 (findings) is expected on a generated tree; only the time matters here.
-            cmd!(sh, "{exe} --repo {dir} check --lint all --format json").ignore_status().ignore_stdout().ignore_stderr().run()?;
+            cmd!(sh, "{exe} --repo {dir} check --lint all --format json")
+                .ignore_status()
+                .ignore_stdout()
+                .ignore_stderr()
+                .run()?;
             Ok(())
         })?;
         let squawk = if cmd!(sh, "squawk --version").ignore_stdout().ignore_stderr().run().is_ok() {
@@ -51,7 +55,10 @@ impl flags::BenchCheck {
         println!("xtask check  {:.3} s  (median, --lint all)", xtask.as_secs_f64());
         if let Some(squawk) = squawk {
             println!("squawk       {:.3} s  (median)", squawk.as_secs_f64());
-            println!("ratio        {:.2}x  (xtask / squawk; target <= 0.45x)", xtask.as_secs_f64() / squawk.as_secs_f64());
+            println!(
+                "ratio        {:.2}x  (xtask / squawk; target <= 0.45x)",
+                xtask.as_secs_f64() / squawk.as_secs_f64()
+            );
         }
         Ok(())
     }
@@ -80,7 +87,10 @@ fn file_name(i: usize) -> String {
 fn generate_tree(dir: &Path, files: usize) -> anyhow::Result<u64> {
     let migrations = dir.join("migrations");
     std::fs::create_dir_all(&migrations)?;
-    fsutil::write_atomic(&dir.join("xtask.toml"), b"migrations_dir = \"migrations\"\n\n[targets.local]\nembedded = true\n")?;
+    fsutil::write_atomic(
+        &dir.join("xtask.toml"),
+        b"migrations_dir = \"migrations\"\n\n[targets.local]\nembedded = true\n",
+    )?;
     let mut total = 0;
     for i in 0..files {
         let sql = bench_migration(i);

@@ -95,13 +95,19 @@ fn load(m: &Migration, lint: bool, hash: bool, max_bytes: u64, settings: &LintSe
     let meta = match std::fs::metadata(&m.path) {
         Ok(meta) => meta,
         Err(err) => {
-            out.findings.push(finding(Code::Unreadable, Severity::Error, format!("cannot read: {err}")).fix("fix the file (a broken or looping symlink?) or remove it"));
+            out.findings.push(
+                finding(Code::Unreadable, Severity::Error, format!("cannot read: {err}"))
+                    .fix("fix the file (a broken or looping symlink?) or remove it"),
+            );
             return out;
         }
     };
     if !meta.is_file() {
         // Reading a FIFO would block forever; a directory has no content.
-        out.findings.push(finding(Code::Unreadable, Severity::Error, "is not a regular file".into()).fix("replace it with a plain .sql file"));
+        out.findings.push(
+            finding(Code::Unreadable, Severity::Error, "is not a regular file".into())
+                .fix("replace it with a plain .sql file"),
+        );
         return out;
     }
     let too_large = meta.len() > max_bytes;
@@ -116,7 +122,10 @@ fn load(m: &Migration, lint: bool, hash: bool, max_bytes: u64, settings: &LintSe
     }
     let mut bytes = Vec::with_capacity(meta.len() as usize);
     if let Err(err) = std::fs::File::open(&m.path).and_then(|mut f| f.read_to_end(&mut bytes)) {
-        out.findings.push(finding(Code::Unreadable, Severity::Error, format!("cannot read: {err}")).fix("fix the file's permissions (it must be readable by whoever runs the push)"));
+        out.findings.push(
+            finding(Code::Unreadable, Severity::Error, format!("cannot read: {err}"))
+                .fix("fix the file's permissions (it must be readable by whoever runs the push)"),
+        );
         return out;
     }
     if hash {
@@ -127,7 +136,14 @@ fn load(m: &Migration, lint: bool, hash: bool, max_bytes: u64, settings: &LintSe
             Ok(text) => {
                 let analysis = sql::analyze(text, settings);
                 if analysis.statement_count == 0 && analysis.parse_errors.is_empty() {
-                    out.findings.push(finding(Code::EmptyFile, Severity::Warning, "has no SQL statement; it would still be recorded as applied".into()).fix("write the migration, or delete the file"));
+                    out.findings.push(
+                        finding(
+                            Code::EmptyFile,
+                            Severity::Warning,
+                            "has no SQL statement; it would still be recorded as applied".into(),
+                        )
+                        .fix("write the migration, or delete the file"),
+                    );
                 }
                 out.analysis = Some(analysis);
             }

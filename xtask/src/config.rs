@@ -120,12 +120,12 @@ impl Target {
             }
             _ => {}
         }
-        if let Some(project_ref) = &self.project_ref {
-            if project_ref.len() != 20 || !project_ref.bytes().all(|b| b.is_ascii_lowercase()) {
-                problems.push(format!(
-                    "project_ref `{project_ref}` is not a Supabase project ref (20 lower-case letters, as in the dashboard URL)"
-                ));
-            }
+        if let Some(project_ref) = &self.project_ref
+            && (project_ref.len() != 20 || !project_ref.bytes().all(|b| b.is_ascii_lowercase()))
+        {
+            problems.push(format!(
+                "project_ref `{project_ref}` is not a Supabase project ref (20 lower-case letters, as in the dashboard URL)"
+            ));
         }
         if self.embedded && self.protected {
             problems.push("an embedded target cannot be protected; protect the hosted targets".to_string());

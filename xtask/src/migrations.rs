@@ -74,8 +74,13 @@ fn classify(root: &Path, entry: &walkdir::DirEntry, out: &mut Discovery) {
     if entry.depth() > 1 {
         if looks_like_sql && !entry.file_type().is_dir() {
             out.findings.push(
-                Finding::new(Code::FileName, Severity::Error, &rel_path, "the Supabase CLI reads only the top level of the migrations directory; this file would never run")
-                    .fix("move it up into the migrations directory, or delete it"),
+                Finding::new(
+                    Code::FileName,
+                    Severity::Error,
+                    &rel_path,
+                    "the Supabase CLI reads only the top level of the migrations directory; this file would never run",
+                )
+                .fix("move it up into the migrations directory, or delete it"),
             );
         }
         return;
@@ -141,7 +146,10 @@ mod tests {
 
     #[test]
     fn file_names_as_the_cli_reads_them() {
-        assert_eq!(parse_file_name("20260513041000_ce13_sequence_alignment.sql"), Some(("20260513041000", "ce13_sequence_alignment")));
+        assert_eq!(
+            parse_file_name("20260513041000_ce13_sequence_alignment.sql"),
+            Some(("20260513041000", "ce13_sequence_alignment"))
+        );
         assert_eq!(parse_file_name("1_x.sql"), Some(("1", "x")));
         assert_eq!(parse_file_name("2026_.sql"), Some(("2026", "")));
         assert_eq!(parse_file_name("init.sql"), None);

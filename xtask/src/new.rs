@@ -33,13 +33,15 @@ impl flags::New {
 fn validate_name(name: &str) -> anyhow::Result<()> {
     let stem = name.strip_suffix(".sql").unwrap_or(name);
     if stem != name || !migrations::is_canonical_name(name) || name.len() > 80 {
-        let suggestion: String = stem
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' })
-            .collect();
+        let suggestion: String =
+            stem.chars().map(|c| if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '_' }).collect();
         bail!(
             "`{name}` is not a migration name: use 1-80 lower-case letters, digits and `_`, e.g. `cargo xtask new {}`",
-            if suggestion.trim_matches('_').is_empty() { "fix_problem_permission_helper" } else { suggestion.trim_matches('_') }
+            if suggestion.trim_matches('_').is_empty() {
+                "fix_problem_permission_helper"
+            } else {
+                suggestion.trim_matches('_')
+            }
         );
     }
     Ok(())

@@ -5,7 +5,11 @@ use anyhow::bail;
 use crate::migrations::Migration;
 
 /// The files after `head` (all of them when the target has none), up to and including `until`.
-pub fn pending<'a>(migrations: &'a [Migration], head: Option<&str>, until: Option<&str>) -> anyhow::Result<Vec<&'a Migration>> {
+pub fn pending<'a>(
+    migrations: &'a [Migration],
+    head: Option<&str>,
+    until: Option<&str>,
+) -> anyhow::Result<Vec<&'a Migration>> {
     let after_head = migrations.iter().filter(|m| head.is_none_or(|head| m.version.as_str() > head));
     let batch: Vec<&Migration> = after_head.collect();
     let Some(until) = until else { return Ok(batch) };
@@ -13,13 +17,20 @@ pub fn pending<'a>(migrations: &'a [Migration], head: Option<&str>, until: Optio
         Some(last) => Ok(batch[..=last].to_vec()),
         None => bail!(
             "--until {until} is not a pending version; pending: {}",
-            if batch.is_empty() { "none".to_string() } else { batch.iter().map(|m| m.version.as_str()).collect::<Vec<_>>().join(", ") }
+            if batch.is_empty() {
+                "none".to_string()
+            } else {
+                batch.iter().map(|m| m.version.as_str()).collect::<Vec<_>>().join(", ")
+            }
         ),
     }
 }
 
 /// The next version for `cargo xtask new`: now, but later than every existing version and head.
-pub fn next_version<'a>(now: chrono::DateTime<chrono::Utc>, taken: impl IntoIterator<Item = &'a str>) -> anyhow::Result<String> {
+pub fn next_version<'a>(
+    now: chrono::DateTime<chrono::Utc>,
+    taken: impl IntoIterator<Item = &'a str>,
+) -> anyhow::Result<String> {
     let now = now.format("%Y%m%d%H%M%S").to_string();
     // The CLI orders versions as strings, so "later" means string-greater.
     let Some(latest) = taken.into_iter().max().filter(|latest| *latest >= now.as_str()) else {
@@ -60,8 +71,14 @@ mod tests {
         let all = [m("20260101000000"), m("20260102000000"), m("20260103000000")];
         let versions = |b: Vec<&Migration>| b.iter().map(|m| m.version.clone()).collect::<Vec<_>>();
         assert_eq!(versions(pending(&all, None, None).unwrap()).len(), 3);
-        assert_eq!(versions(pending(&all, Some("20260101000000"), None).unwrap()), ["20260102000000", "20260103000000"]);
-        assert_eq!(versions(pending(&all, Some("20260101000000"), Some("20260102000000")).unwrap()), ["20260102000000"]);
+        assert_eq!(
+            versions(pending(&all, Some("20260101000000"), None).unwrap()),
+            ["20260102000000", "20260103000000"]
+        );
+        assert_eq!(
+            versions(pending(&all, Some("20260101000000"), Some("20260102000000")).unwrap()),
+            ["20260102000000"]
+        );
         let err = pending(&all, Some("20260102000000"), Some("20260101000000")).unwrap_err().to_string();
         assert_eq!(err, "--until 20260101000000 is not a pending version; pending: 20260103000000");
     }

@@ -39,7 +39,13 @@ impl CheckReport {
         findings.sort_by(|a, b| (&a.file, a.pos, a.code.to_string()).cmp(&(&b.file, b.pos, b.code.to_string())));
         findings.dedup();
         let count = |sev| findings.iter().filter(|f| f.severity == sev).count();
-        let summary = Summary { linted, hashed, errors: count(Severity::Error), warnings: count(Severity::Warning), notes: count(Severity::Note) };
+        let summary = Summary {
+            linted,
+            hashed,
+            errors: count(Severity::Error),
+            warnings: count(Severity::Warning),
+            notes: count(Severity::Note),
+        };
         CheckReport { summary, findings }
     }
 
@@ -55,14 +61,18 @@ impl CheckReport {
     pub fn verdict(&self) -> anyhow::Result<()> {
         match self.summary.errors {
             0 => Ok(()),
-            n => Err(Blocked(format!("check: {n} blocking finding(s); fix them and run `cargo xtask check` again")).into()),
+            n => {
+                Err(Blocked(format!("check: {n} blocking finding(s); fix them and run `cargo xtask check` again"))
+                    .into())
+            }
         }
     }
 
     fn human(&self) -> String {
         let mut out = String::new();
         for f in &self.findings {
-            let place = if f.pos.line == 0 { f.file.clone() } else { format!("{}:{}:{}", f.file, f.pos.line, f.pos.col) };
+            let place =
+                if f.pos.line == 0 { f.file.clone() } else { format!("{}:{}:{}", f.file, f.pos.line, f.pos.col) };
             let _ = writeln!(out, "{place}: {}[{}]: {}", f.severity.as_str(), f.code, f.message);
             if !f.fix.is_empty() {
                 let _ = writeln!(out, "    fix: {}", f.fix);
@@ -122,13 +132,28 @@ mod tests {
     fn sample() -> CheckReport {
         CheckReport::new(
             vec![
-                Finding::new(Code::Destructive, Severity::Note, "migrations/20260513132700_fix.sql", "`drop function f(uuid)` (acknowledged: replaced, 100% of callers moved)")
-                    .at(Pos { line: 3, col: 1 }),
-                Finding::new(Code::AppliedModified, Severity::Error, "migrations/20260105090000_core.sql", "applied, but its content changed")
-                    .fix("restore it with `git checkout -- migrations/20260105090000_core.sql`"),
-                Finding::new(Code::Concurrently, Severity::Error, "migrations/20260513050000_idx.sql", "CREATE INDEX CONCURRENTLY shares its file, with 1 other")
-                    .at(Pos { line: 2, col: 5 })
-                    .fix("move it into a migration of its own"),
+                Finding::new(
+                    Code::Destructive,
+                    Severity::Note,
+                    "migrations/20260513132700_fix.sql",
+                    "`drop function f(uuid)` (acknowledged: replaced, 100% of callers moved)",
+                )
+                .at(Pos { line: 3, col: 1 }),
+                Finding::new(
+                    Code::AppliedModified,
+                    Severity::Error,
+                    "migrations/20260105090000_core.sql",
+                    "applied, but its content changed",
+                )
+                .fix("restore it with `git checkout -- migrations/20260105090000_core.sql`"),
+                Finding::new(
+                    Code::Concurrently,
+                    Severity::Error,
+                    "migrations/20260513050000_idx.sql",
+                    "CREATE INDEX CONCURRENTLY shares its file, with 1 other",
+                )
+                .at(Pos { line: 2, col: 5 })
+                .fix("move it into a migration of its own"),
             ],
             14,
             9,

@@ -67,16 +67,31 @@ pub fn file_names(migrations: &[Migration], now: chrono::NaiveDateTime) -> Vec<F
     for m in migrations {
         let warn = |code, msg: String| Finding::new(code, Severity::Warning, &m.rel_path, msg);
         if m.version.len() != 14 || !migrations::is_canonical_name(&m.name) {
-            out.push(warn(Code::FileName, format!("`{}` is not `<14-digit UTC timestamp>_<lower_snake_name>.sql`", m.file_name)).fix(NEW_FIX));
+            out.push(
+                warn(
+                    Code::FileName,
+                    format!("`{}` is not `<14-digit UTC timestamp>_<lower_snake_name>.sql`", m.file_name),
+                )
+                .fix(NEW_FIX),
+            );
         } else if let Some(time) = migrations::version_time(&m.version) {
             if time > now + chrono::Duration::hours(1) {
                 out.push(
-                    warn(Code::FutureVersion, format!("version {} is in the future ({time} UTC): every later migration must sort after it", m.version))
-                        .fix(NEW_FIX),
+                    warn(
+                        Code::FutureVersion,
+                        format!(
+                            "version {} is in the future ({time} UTC): every later migration must sort after it",
+                            m.version
+                        ),
+                    )
+                    .fix(NEW_FIX),
                 );
             }
         } else {
-            out.push(warn(Code::FileName, format!("version {} is not a valid UTC time (YYYYMMDDHHMMSS)", m.version)).fix(NEW_FIX));
+            out.push(
+                warn(Code::FileName, format!("version {} is not a valid UTC time (YYYYMMDDHHMMSS)", m.version))
+                    .fix(NEW_FIX),
+            );
         }
     }
     out
@@ -90,7 +105,8 @@ pub fn duplicate_versions(migrations: &[Migration]) -> Vec<Finding> {
     let mut out = Vec::new();
     for (version, files) in by_version.into_iter().filter(|(_, files)| files.len() > 1) {
         for m in &files {
-            let others: Vec<&str> = files.iter().filter(|o| o.file_name != m.file_name).map(|o| o.file_name.as_str()).collect();
+            let others: Vec<&str> =
+                files.iter().filter(|o| o.file_name != m.file_name).map(|o| o.file_name.as_str()).collect();
             out.push(
                 Finding::new(
                     Code::DuplicateVersion,
@@ -167,9 +183,19 @@ pub fn destructive(m: &Migration, a: &Analysis) -> Vec<Finding> {
     for (pos, fact) in &a.facts {
         let Fact::Destructive(stmt) = fact else { continue };
         let finding = match &reason {
-            Some(reason) => Finding::new(Code::Destructive, Severity::Note, &m.rel_path, format!("`{stmt}` (acknowledged: {reason})")),
-            None => Finding::new(Code::Destructive, Severity::Error, &m.rel_path, format!("`{stmt}` destroys data or breaks readers"))
-                .fix("after review, acknowledge it in the file: `-- xtask: ack destructive: <reason>`; or avoid it"),
+            Some(reason) => Finding::new(
+                Code::Destructive,
+                Severity::Note,
+                &m.rel_path,
+                format!("`{stmt}` (acknowledged: {reason})"),
+            ),
+            None => Finding::new(
+                Code::Destructive,
+                Severity::Error,
+                &m.rel_path,
+                format!("`{stmt}` destroys data or breaks readers"),
+            )
+            .fix("after review, acknowledge it in the file: `-- xtask: ack destructive: <reason>`; or avoid it"),
         };
         out.push(finding.at(*pos));
     }
@@ -194,9 +220,14 @@ pub fn concurrently(m: &Migration, a: &Analysis) -> Vec<Finding> {
         }
         if !rerunnable {
             out.push(
-                Finding::new(Code::Concurrently, Severity::Error, &m.rel_path, format!("{what} is not re-runnable; a failed concurrent build leaves state behind"))
-                    .at(*pos)
-                    .fix("add IF NOT EXISTS (create) or IF EXISTS (drop)"),
+                Finding::new(
+                    Code::Concurrently,
+                    Severity::Error,
+                    &m.rel_path,
+                    format!("{what} is not re-runnable; a failed concurrent build leaves state behind"),
+                )
+                .at(*pos)
+                .fix("add IF NOT EXISTS (create) or IF EXISTS (drop)"),
             );
         }
     }
@@ -229,7 +260,9 @@ pub fn parse_errors(m: &Migration, a: &Analysis) -> Vec<Finding> {
             .fix("fix the SQL; if Postgres accepts it, the parser is wrong: set `parse-error = \"warning\"` under [check.severity] in xtask.toml until squawk is updated")
     });
     let directives = a.directives.malformed.iter().map(|(pos, msg)| {
-        Finding::new(Code::ParseError, Severity::Error, &m.rel_path, msg.clone()).at(*pos).fix("correct the `-- xtask:` comment")
+        Finding::new(Code::ParseError, Severity::Error, &m.rel_path, msg.clone())
+            .at(*pos)
+            .fix("correct the `-- xtask:` comment")
     });
     syntax.chain(directives).collect()
 }
@@ -239,7 +272,9 @@ pub fn squawk(m: &Migration, a: &Analysis) -> Vec<Finding> {
         .iter()
         .map(|v| {
             let fix = v.help.clone().unwrap_or_else(|| format!("see https://squawkhq.com/docs/{}", v.rule));
-            Finding::new(Code::Squawk(v.rule), squawk_default_severity(v.rule), &m.rel_path, v.message.clone()).at(v.pos).fix(fix)
+            Finding::new(Code::Squawk(v.rule), squawk_default_severity(v.rule), &m.rel_path, v.message.clone())
+                .at(v.pos)
+                .fix(fix)
         })
         .collect()
 }
@@ -269,7 +304,11 @@ pub fn partition_phases(batch: &[(&Migration, &Analysis)]) -> Vec<(usize, crate:
     }
     let sync_fns: BTreeSet<&String> = all_facts()
         .filter_map(|f| match f {
-            Fact::CreateFunction { name, returns_trigger: true, body, .. } if partitioned.iter().any(|t| mentions(body, t)) => Some(name),
+            Fact::CreateFunction { name, returns_trigger: true, body, .. }
+                if partitioned.iter().any(|t| mentions(body, t)) =>
+            {
+                Some(name)
+            }
             _ => None,
         })
         .collect();
@@ -291,18 +330,32 @@ pub fn partition_phases(batch: &[(&Migration, &Analysis)]) -> Vec<(usize, crate:
         }
         for (pos, fact) in &a.facts {
             let phase = match fact {
-                Fact::CreateTable { name, partitioned: true, .. } => Phase::One(format!("creates partitioned table {name}")),
-                Fact::CreateTable { name, partition_of: Some(parent), .. } => Phase::One(format!("creates partition {name} of {parent}")),
-                Fact::CreateFunction { name, .. } if sync_fns.contains(name) => Phase::One(format!("sync trigger function {name}")),
-                Fact::CreateTrigger { table, function } if sync_fns.contains(function) => Phase::One(format!("sync trigger on {table}")),
+                Fact::CreateTable { name, partitioned: true, .. } => {
+                    Phase::One(format!("creates partitioned table {name}"))
+                }
+                Fact::CreateTable { name, partition_of: Some(parent), .. } => {
+                    Phase::One(format!("creates partition {name} of {parent}"))
+                }
+                Fact::CreateFunction { name, .. } if sync_fns.contains(name) => {
+                    Phase::One(format!("sync trigger function {name}"))
+                }
+                Fact::CreateTrigger { table, function } if sync_fns.contains(function) => {
+                    Phase::One(format!("sync trigger on {table}"))
+                }
                 Fact::CreateFunction { name, dynamic_sql: true, body, .. } if touches_partitions(body) => {
                     Phase::Unstated(format!("function {name} runs dynamic SQL on partitions"))
                 }
-                Fact::DoBlock { body } if touches_partitions(body) => Phase::Unstated("DO block touches partitions".to_string()),
-                Fact::RenameTable { from, to } if involved(from) || involved(to) => Phase::Two(format!("renames {from} to {to}")),
+                Fact::DoBlock { body } if touches_partitions(body) => {
+                    Phase::Unstated("DO block touches partitions".to_string())
+                }
+                Fact::RenameTable { from, to } if involved(from) || involved(to) => {
+                    Phase::Two(format!("renames {from} to {to}"))
+                }
                 Fact::AttachPartition { parent } => Phase::Two(format!("attaches a partition to {parent}")),
                 Fact::DetachPartition { parent } => Phase::Two(format!("detaches a partition of {parent}")),
-                Fact::DropTables(names) if names.iter().any(|n| partitions.contains(n)) => Phase::Two("drops a partition".to_string()),
+                Fact::DropTables(names) if names.iter().any(|n| partitions.contains(n)) => {
+                    Phase::Two("drops a partition".to_string())
+                }
                 _ => continue,
             };
             out.push((i, *pos, phase));
@@ -363,7 +416,13 @@ mod tests {
 
     fn m(file: &str) -> Migration {
         let (version, name) = migrations::parse_file_name(file).unwrap();
-        Migration { version: version.into(), name: name.into(), file_name: file.into(), rel_path: format!("migrations/{file}"), path: Default::default() }
+        Migration {
+            version: version.into(),
+            name: name.into(),
+            file_name: file.into(),
+            rel_path: format!("migrations/{file}"),
+            path: Default::default(),
+        }
     }
 
     fn codes(findings: &[Finding]) -> Vec<String> {
@@ -374,7 +433,10 @@ mod tests {
         let mut lock = Lock::default();
         lock.files.insert(head_file.into(), "x".into());
         let (head, _) = migrations::parse_file_name(head_file).unwrap();
-        lock.targets.insert("prod".into(), TargetState { head: head.into(), recorded_at: String::new(), recorded_by: "baseline".into() });
+        lock.targets.insert(
+            "prod".into(),
+            TargetState { head: head.into(), recorded_at: String::new(), recorded_by: "baseline".into() },
+        );
         lock
     }
 
@@ -385,7 +447,13 @@ mod tests {
     #[test]
     fn file_name_warnings() {
         let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap().and_hms_opt(0, 0, 0).unwrap();
-        let files = [m("20260101000000_ok.sql"), m("20260101000001_BadName.sql"), m("20261399000000_x.sql"), m("1_short.sql"), m("20990101000000_later.sql")];
+        let files = [
+            m("20260101000000_ok.sql"),
+            m("20260101000001_BadName.sql"),
+            m("20261399000000_x.sql"),
+            m("1_short.sql"),
+            m("20990101000000_later.sql"),
+        ];
         assert_eq!(
             codes(&file_names(&files, now)),
             [
@@ -399,8 +467,15 @@ mod tests {
 
     #[test]
     fn duplicate_versions_name_each_other() {
-        let found = duplicate_versions(&[m("20260101000000_a.sql"), m("20260101000000_b.sql"), m("20260101000001_c.sql")]);
-        assert_eq!(codes(&found), ["error:duplicate-version:migrations/20260101000000_a.sql:0", "error:duplicate-version:migrations/20260101000000_b.sql:0"]);
+        let found =
+            duplicate_versions(&[m("20260101000000_a.sql"), m("20260101000000_b.sql"), m("20260101000001_c.sql")]);
+        assert_eq!(
+            codes(&found),
+            [
+                "error:duplicate-version:migrations/20260101000000_a.sql:0",
+                "error:duplicate-version:migrations/20260101000000_b.sql:0"
+            ]
+        );
         assert!(found[0].message.contains("also used by 20260101000000_b.sql"));
     }
 
@@ -418,7 +493,10 @@ mod tests {
         let changed = HashMap::from([("20260102000000_head.sql", Some("z"))]);
         assert_eq!(
             codes(&applied_history(&changed, &lock, "migrations")),
-            ["error:applied-missing:migrations/20260101000000_gone.sql:0", "error:applied-modified:migrations/20260102000000_head.sql:0"]
+            [
+                "error:applied-missing:migrations/20260101000000_gone.sql:0",
+                "error:applied-modified:migrations/20260102000000_head.sql:0"
+            ]
         );
         let same = HashMap::from([("20260102000000_head.sql", Some("x")), ("20260101000000_gone.sql", None)]);
         assert!(applied_history(&same, &lock, "migrations").is_empty());
@@ -427,12 +505,21 @@ mod tests {
     #[test]
     fn destructive_needs_an_acknowledgement_with_a_reason() {
         let file = m("20260101000000_x.sql");
-        assert_eq!(codes(&destructive(&file, &lint("select 1;\ndrop table a;\n"))), ["error:destructive:migrations/20260101000000_x.sql:2"]);
+        assert_eq!(
+            codes(&destructive(&file, &lint("select 1;\ndrop table a;\n"))),
+            ["error:destructive:migrations/20260101000000_x.sql:2"]
+        );
         let acked = destructive(&file, &lint("-- xtask: ack destructive: table unused since 2025\ndrop table a;\n"));
         assert_eq!(codes(&acked), ["note:destructive:migrations/20260101000000_x.sql:2"]);
         assert_eq!(acked[0].message, "`drop table a` (acknowledged: table unused since 2025)");
         let no_reason = destructive(&file, &lint("-- xtask: ack destructive\ndrop table a;\n"));
-        assert_eq!(codes(&no_reason), ["error:destructive:migrations/20260101000000_x.sql:1", "error:destructive:migrations/20260101000000_x.sql:2"]);
+        assert_eq!(
+            codes(&no_reason),
+            [
+                "error:destructive:migrations/20260101000000_x.sql:1",
+                "error:destructive:migrations/20260101000000_x.sql:2"
+            ]
+        );
     }
 
     #[test]
@@ -441,7 +528,10 @@ mod tests {
         assert!(concurrently(&file, &lint("create index concurrently if not exists i on t (a);\n")).is_empty());
         assert_eq!(
             codes(&concurrently(&file, &lint("create table t (a int);\ncreate index concurrently i on t (a);\n"))),
-            ["error:concurrently:migrations/20260101000000_x.sql:2", "error:concurrently:migrations/20260101000000_x.sql:2"]
+            [
+                "error:concurrently:migrations/20260101000000_x.sql:2",
+                "error:concurrently:migrations/20260101000000_x.sql:2"
+            ]
         );
     }
 
@@ -449,7 +539,13 @@ mod tests {
     fn transaction_control_statements() {
         let file = m("20260101000000_x.sql");
         let found = transaction_control(&file, &lint("begin;\ncreate table t (a int);\ncommit;\n"));
-        assert_eq!(codes(&found), ["error:transaction-control:migrations/20260101000000_x.sql:1", "error:transaction-control:migrations/20260101000000_x.sql:3"]);
+        assert_eq!(
+            codes(&found),
+            [
+                "error:transaction-control:migrations/20260101000000_x.sql:1",
+                "error:transaction-control:migrations/20260101000000_x.sql:3"
+            ]
+        );
     }
 
     #[test]
@@ -467,7 +563,8 @@ mod tests {
 
     #[test]
     fn partition_phases_mixed_in_one_batch() {
-        let (f1, f2, f3) = (m("20260101000000_shadow.sql"), m("20260102000000_cutover.sql"), m("20260103000000_do.sql"));
+        let (f1, f2, f3) =
+            (m("20260101000000_shadow.sql"), m("20260102000000_cutover.sql"), m("20260103000000_do.sql"));
         let a1 = lint(
             "create table events_p (id bigint, at timestamptz) partition by range (at);\n\
              create function sync_events() returns trigger language plpgsql as $$ begin insert into events_p values (new.*); return new; end $$;\n\
@@ -488,7 +585,9 @@ mod tests {
         );
         // Phase 2 alone, or phase 1 alone, is fine.
         assert!(partition_phase_mix(&[(&f1, &a1)]).is_empty());
-        let stated = lint("-- xtask: partition-phase 2\ndo $$ begin execute 'alter table events_p detach partition x'; end $$;\n");
+        let stated = lint(
+            "-- xtask: partition-phase 2\ndo $$ begin execute 'alter table events_p detach partition x'; end $$;\n",
+        );
         assert!(partition_phase_mix(&[(&f3, &stated)]).is_empty());
     }
 

@@ -60,8 +60,12 @@ pub fn analyze(text: &str, settings: &LintSettings) -> Analysis {
     let pos = |offset: u32| index.pos(text, offset as usize);
     let mut out = Analysis::default();
 
+    // The parser recovers token by token, so one typo yields a cascade: keep the first error of each line.
     for err in parse.errors() {
-        out.parse_errors.push((pos(err.range().start().into()), err.message().to_string()));
+        let at = pos(err.range().start().into());
+        if out.parse_errors.last().is_none_or(|(last, _)| last.line != at.line) {
+            out.parse_errors.push((at, err.message().to_string()));
+        }
     }
     for stmt in parse.tree().stmts() {
         if matches!(stmt, ast::Stmt::EmptyStmt(_)) {
@@ -95,7 +99,9 @@ fn facts(stmt: &ast::Stmt) -> Vec<Fact> {
         S::DropSchema(s) => vec![Fact::Destructive(text(s))],
         S::Truncate(s) => vec![Fact::Destructive(text(s))],
         // ADD VALUE only adds; every other ALTER TYPE can break readers or rewrite data.
-        S::AlterType(s) if !matches!(s.action(), Some(ast::AlterTypeAction::AddValue(_))) => vec![Fact::Destructive(text(s))],
+        S::AlterType(s) if !matches!(s.action(), Some(ast::AlterTypeAction::AddValue(_))) => {
+            vec![Fact::Destructive(text(s))]
+        }
         S::AlterTable(s) => alter_table_facts(s),
         S::CreateIndex(s) if s.concurrently_token().is_some() => {
             vec![Fact::Concurrently { what: "CREATE INDEX CONCURRENTLY", rerunnable: s.if_not_exists().is_some() }]
@@ -114,14 +120,27 @@ fn facts(stmt: &ast::Stmt) -> Vec<Fact> {
         S::CreateTable(s) => vec![Fact::CreateTable {
             name: s.table_name().map(|n| norm(&n.syntax().text().to_string())).unwrap_or_default(),
             partitioned: s.partition_by().is_some(),
-            partition_of: s.partition_of().and_then(|p| p.table_name_ref()).map(|n| norm(&n.syntax().text().to_string())),
+            partition_of: s
+                .partition_of()
+                .and_then(|p| p.table_name_ref())
+                .map(|n| norm(&n.syntax().text().to_string())),
         }],
         S::CreateFunction(s) => vec![create_function_fact(s)],
         S::CreateTrigger(s) => vec![Fact::CreateTrigger {
-            table: s.on_relation().and_then(|r| r.relation_name_ref()).map(|n| norm(&n.syntax().text().to_string())).unwrap_or_default(),
-            function: s.call_expr().and_then(|c| c.expr()).map(|e| norm(&e.syntax().text().to_string())).unwrap_or_default(),
+            table: s
+                .on_relation()
+                .and_then(|r| r.relation_name_ref())
+                .map(|n| norm(&n.syntax().text().to_string()))
+                .unwrap_or_default(),
+            function: s
+                .call_expr()
+                .and_then(|c| c.expr())
+                .map(|e| norm(&e.syntax().text().to_string()))
+                .unwrap_or_default(),
         }],
-        S::Do(s) => vec![Fact::DoBlock { body: s.body().map(|b| b.syntax().text().to_string().to_lowercase()).unwrap_or_default() }],
+        S::Do(s) => vec![Fact::DoBlock {
+            body: s.body().map(|b| b.syntax().text().to_string().to_lowercase()).unwrap_or_default(),
+        }],
         _ => Vec::new(),
     }
 }
@@ -132,14 +151,19 @@ fn alter_table_facts(s: &ast::AlterTable) -> Vec<Fact> {
     let mut out = Vec::new();
     for action in s.actions() {
         match action {
-            A::DropColumn(a) => out.push(Fact::Destructive(format!("ALTER TABLE {table} {}", squash(&a.syntax().text().to_string())))),
+            A::DropColumn(a) => {
+                out.push(Fact::Destructive(format!("ALTER TABLE {table} {}", squash(&a.syntax().text().to_string()))))
+            }
             A::AlterColumn(a) if matches!(a.option(), Some(ast::AlterColumnOption::SetType(_))) => {
                 out.push(Fact::Destructive(format!("ALTER TABLE {table} {}", squash(&a.syntax().text().to_string()))))
             }
             A::AttachPartition(_) => out.push(Fact::AttachPartition { parent: table.clone() }),
             A::DetachPartition(a) => {
                 if has_token(a.syntax(), SyntaxKind::CONCURRENTLY_KW) {
-                    out.push(Fact::Concurrently { what: "DETACH PARTITION CONCURRENTLY", rerunnable: s.if_exists().is_some() });
+                    out.push(Fact::Concurrently {
+                        what: "DETACH PARTITION CONCURRENTLY",
+                        rerunnable: s.if_exists().is_some(),
+                    });
                 }
                 out.push(Fact::DetachPartition { parent: table.clone() });
             }
@@ -161,7 +185,12 @@ fn create_function_fact(s: &ast::CreateFunction) -> Fact {
     // The body is a string literal squawk does not parse; the rules only look for table names in it.
     let body = s.option_list().map(|o| o.syntax().text().to_string().to_lowercase()).unwrap_or_default();
     let dynamic_sql = body.contains("execute ") || body.contains("execute\n") || body.contains("execute format");
-    Fact::CreateFunction { name: s.name().map(|n| norm(&n.syntax().text().to_string())).unwrap_or_default(), returns_trigger, body, dynamic_sql }
+    Fact::CreateFunction {
+        name: s.name().map(|n| norm(&n.syntax().text().to_string())).unwrap_or_default(),
+        returns_trigger,
+        body,
+        dynamic_sql,
+    }
 }
 
 fn has_token(node: &SyntaxNode, kind: SyntaxKind) -> bool {
@@ -179,12 +208,17 @@ fn squash(text: &str) -> String {
     let words: Vec<&str> = text.split_whitespace().collect();
     let line = words.join(" ");
     let line = line.trim_end_matches(';');
-    if line.chars().count() > 100 { format!("{}…", line.chars().take(100).collect::<String>()) } else { line.to_string() }
+    if line.chars().count() > 100 {
+        format!("{}…", line.chars().take(100).collect::<String>())
+    } else {
+        line.to_string()
+    }
 }
 
 fn directives(root: &SyntaxNode, pos: &dyn Fn(u32) -> Pos) -> Directives {
     let mut out = Directives::default();
-    let comments = root.descendants_with_tokens().filter_map(|t| t.into_token()).filter(|t| t.kind() == SyntaxKind::COMMENT);
+    let comments =
+        root.descendants_with_tokens().filter_map(|t| t.into_token()).filter(|t| t.kind() == SyntaxKind::COMMENT);
     for token in comments {
         let Some(body) = token.text().strip_prefix("--").map(str::trim) else { continue };
         let Some(directive) = body.strip_prefix("xtask:").map(str::trim) else { continue };
@@ -199,7 +233,12 @@ fn directives(root: &SyntaxNode, pos: &dyn Fn(u32) -> Pos) -> Directives {
                 other => out.malformed.push((at, format!("`partition-phase {other}`: the phase is 1 or 2"))),
             }
         } else {
-            out.malformed.push((at, format!("unknown directive `xtask: {directive}`; known: `ack destructive: <reason>`, `partition-phase 1|2`")));
+            out.malformed.push((
+                at,
+                format!(
+                    "unknown directive `xtask: {directive}`; known: `ack destructive: <reason>`, `partition-phase 1|2`"
+                ),
+            ));
         }
     }
     out
@@ -269,8 +308,17 @@ mod tests {
              alter table events_p detach partition events_p_2026 concurrently;\n",
         );
         assert_eq!(facts[0], Fact::CreateTable { name: "events_p".into(), partitioned: true, partition_of: None });
-        assert_eq!(facts[1], Fact::CreateTable { name: "events_p_2026".into(), partitioned: false, partition_of: Some("events_p".into()) });
-        assert!(matches!(&facts[2], Fact::CreateFunction { name, returns_trigger: true, body, dynamic_sql: false } if name == "sync_events" && body.contains("insert into public.events_p")));
+        assert_eq!(
+            facts[1],
+            Fact::CreateTable {
+                name: "events_p_2026".into(),
+                partitioned: false,
+                partition_of: Some("events_p".into())
+            }
+        );
+        assert!(
+            matches!(&facts[2], Fact::CreateFunction { name, returns_trigger: true, body, dynamic_sql: false } if name == "sync_events" && body.contains("insert into public.events_p"))
+        );
         assert_eq!(facts[3], Fact::CreateTrigger { table: "events".into(), function: "sync_events".into() });
         assert_eq!(facts[4], Fact::RenameTable { from: "events".into(), to: "events_old".into() });
         assert_eq!(facts[5], Fact::Concurrently { what: "DETACH PARTITION CONCURRENTLY", rerunnable: false });
@@ -285,7 +333,10 @@ mod tests {
         );
         assert_eq!(
             a.directives.destructive_acks,
-            [(Pos { line: 1, col: 1 }, Some("replaced by v2, no callers left".to_string())), (Pos { line: 2, col: 1 }, None)]
+            [
+                (Pos { line: 1, col: 1 }, Some("replaced by v2, no callers left".to_string())),
+                (Pos { line: 2, col: 1 }, None)
+            ]
         );
         assert_eq!(a.directives.partition_phase, Some((Pos { line: 3, col: 1 }, 2)));
         assert_eq!(a.directives.malformed.len(), 1);

@@ -45,7 +45,10 @@ impl flags::Status {
             protected: target.protected,
             head: head.map(str::to_string),
             recorded_at: state.map(|s| format!("{} by {}", s.recorded_at, s.recorded_by)),
-            pending: pending.iter().map(|m| PendingFile { version: m.version.clone(), name: m.name.clone(), file: m.file_name.clone() }).collect(),
+            pending: pending
+                .iter()
+                .map(|m| PendingFile { version: m.version.clone(), name: m.name.clone(), file: m.file_name.clone() })
+                .collect(),
             unapplied_before_head: discovery
                 .migrations
                 .iter()
@@ -91,7 +94,8 @@ impl StatusReport {
         if self.pending.is_empty() {
             let _ = writeln!(out, "{upper} is up to date: nothing pending.");
         } else {
-            let after = self.head.as_deref().map_or_else(|| "from the start".to_string(), |h| format!("after {upper} {h}"));
+            let after =
+                self.head.as_deref().map_or_else(|| "from the start".to_string(), |h| format!("after {upper} {h}"));
             let _ = writeln!(out, "Current catch-up batch ({after})\n");
             for (i, file) in self.pending.iter().enumerate() {
                 let _ = writeln!(out, "  {}. {}", i + 1, file.file);

@@ -1,0 +1,141 @@
+//! `status`, `new` and `baseline` on copies of the example tree.
+
+mod support;
+
+use support::Tree;
+
+const RUNBOOK_BATCH: [&str; 14] = [
+    "20260512231500_cl46_fix_problem_permission_helper.sql",
+    "20260513041000_ce13_sequence_alignment.sql",
+    "20260513042000_ce13_sequence_permissions.sql",
+    "20260513043000_ce13_sequence_executor_cron.sql",
+    "20260513050000_ce13_active_enrollment_index_concurrently.sql",
+    "20260513051000_ce13_reorder_sequence_steps_rpc.sql",
+    "20260513052000_ce13_sequence_delete_policies_admin.sql",
+    "20260513120123_permissions_sync_eba09871.sql",
+    "20260513122600_fix_fw_execution_worker_role_assignments.sql",
+    "20260513124500_ce08_enhancements_schema_foundation.sql",
+    "20260513125500_fix_form_analytics_cron_and_backfill.sql",
+    "20260513130700_fix_fw_enqueue_submission_automations_trigger.sql",
+    "20260513132700_fix_form_completion_metrics_rls_args.sql",
+    "20260513175000_permissions_sync_pf30_nav_permission_backfill.sql",
+];
+
+#[test]
+fn status_prod_lists_the_runbook_batch_in_the_runbook_order() {
+    let tree = Tree::example();
+    let run = tree.run_read_only(&["status", "--target", "prod"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let listed: Vec<&str> = run.stdout.lines().filter_map(|l| l.trim().split_once(". ").map(|(_, f)| f)).collect();
+    assert_eq!(listed, RUNBOOK_BATCH);
+    assert!(run.stdout.contains("Current catch-up batch (after PROD 20260512220528)\n\n  1. 20260512231500_cl46_fix_problem_permission_helper.sql\n"));
+
+    let run = tree.run_read_only(&["status", "--target", "prod", "--format", "json"]);
+    assert_eq!(run.code, 0);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["head"], "20260512220528");
+    let files: Vec<&str> = json["pending"].as_array().unwrap().iter().map(|p| p["file"].as_str().unwrap()).collect();
+    assert_eq!(files, RUNBOOK_BATCH);
+}
+
+#[test]
+fn status_snapshot() {
+    let tree = Tree::example();
+    for file in &RUNBOOK_BATCH[2..] {
+        tree.remove(&format!("migrations/{file}"));
+    }
+    let run = tree.run_read_only(&["status", "--target", "prod"]);
+    expect_test::expect![[r#"
+        Target: prod (project srcaoozjkrughebmbvfb, protected)
+        Recorded head: 20260512220528 (recorded 2026-11-24T18:34:16Z by baseline)
+
+        Current catch-up batch (after PROD 20260512220528)
+
+          1. 20260512231500_cl46_fix_problem_permission_helper.sql
+          2. 20260513041000_ce13_sequence_alignment.sql
+    "#]]
+    .assert_eq(&run.stdout);
+}
+
+#[test]
+fn status_without_a_recorded_head_lists_every_file() {
+    let run = Tree::example().run_read_only(&["status", "--format", "json"]);
+    assert_eq!(run.code, 0);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["target"], "local");
+    assert_eq!(json["head"], serde_json::Value::Null);
+    assert_eq!(json["pending"].as_array().unwrap().len(), 23);
+}
+
+#[test]
+fn status_refuses_unknown_target_and_flags_unapplied_old_files() {
+    let tree = Tree::example();
+    let run = tree.run_read_only(&["status", "--target", "staging"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("unknown target `staging`; xtask.toml defines: local, prod"), "{}", run.stderr);
+
+    tree.write("migrations/20260401000000_late.sql", "select 1;\n");
+    let run = tree.run_read_only(&["status", "--target", "prod"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("Not applied but before the head (the CLI refuses the push): 20260401000000_late.sql"));
+    assert!(run.stderr.contains("run `cargo xtask check`"));
+}
+
+#[test]
+fn new_creates_a_file_after_every_version_and_head() {
+    let tree = Tree::example();
+    let run = tree.run(&["new", "fix_sequence_executor_limit"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let rel = run.stdout.trim();
+    let name = rel.strip_prefix("migrations/").unwrap();
+    assert!(name.ends_with("_fix_sequence_executor_limit.sql"), "{name}");
+    assert!(name[..14] > *"20260513175000");
+    assert!(
+        String::from_utf8(tree.read(rel)).unwrap().contains("Created by `cargo xtask new fix_sequence_executor_limit`")
+    );
+    // The new file passes the name rules (it is only flagged as empty).
+    let check = tree.check();
+    assert!(check.findings().iter().all(|f| !f.contains("file-name")), "{:?}", check.findings());
+
+    tree.write("migrations/20991231235959_someday.sql", "select 1;\n");
+    let run = tree.run(&["new", "after_someday"]);
+    assert_eq!(run.stdout.trim(), "migrations/21000101000000_after_someday.sql");
+}
+
+#[test]
+fn new_refuses_names_the_check_would_flag() {
+    let tree = Tree::example();
+    for bad in ["Fix-Thing", "with space", "x.sql", ""] {
+        let run = tree.run_read_only(&["new", bad]);
+        assert_eq!(run.code, 2, "{bad}");
+        assert!(run.stderr.contains("is not a migration name"), "{}", run.stderr);
+    }
+}
+
+#[test]
+fn baseline_records_a_new_target_once() {
+    let tree = Tree::example();
+    let config = String::from_utf8(tree.read("xtask.toml")).unwrap();
+    tree.write("xtask.toml", format!("{config}\n[targets.staging]\ndb_url_env = \"STAGING_DB_URL\"\n"));
+
+    let run = tree.run(&["baseline", "--target", "staging", "--head", "20260513052000"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stdout.contains("staging: recorded head 20260513052000 and 16 applied file checksum(s)"),
+        "{}",
+        run.stdout
+    );
+    let status = tree.run_read_only(&["status", "--target", "staging", "--format", "json"]);
+    let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+    assert_eq!(json["pending"].as_array().unwrap().len(), 7);
+    assert_eq!(tree.check().code, 0, "the rewritten lock verifies");
+
+    let run = tree.run_read_only(&["baseline", "--target", "staging", "--head", "20260513175000"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains(
+        "already has a recorded head (20260513052000); only `cargo xtask promote --target staging` moves it"
+    ));
+    let run = tree.run_read_only(&["baseline", "--target", "local", "--head", "20260513175000"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("is embedded"));
+}
