@@ -29,16 +29,18 @@ impl flags::BenchCheck {
         let xtask = median(self.runs, || {
             // Exit 1 (findings) is expected on a generated tree; only the time matters here.
             cmd!(sh, "{exe} --repo {dir} check --lint all --format json")
+                .quiet()
                 .ignore_status()
                 .ignore_stdout()
                 .ignore_stderr()
                 .run()?;
             Ok(())
         })?;
-        let squawk = if cmd!(sh, "squawk --version").ignore_stdout().ignore_stderr().run().is_ok() {
+        let squawk = if cmd!(sh, "squawk --version").quiet().ignore_stdout().ignore_stderr().run().is_ok() {
             Some(median(self.runs, || {
                 let files = &files;
                 cmd!(sh, "squawk --pg-version 15 --assume-in-transaction --reporter gcc {files...}")
+                    .quiet()
                     .ignore_status()
                     .ignore_stdout()
                     .ignore_stderr()
