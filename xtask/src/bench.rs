@@ -13,6 +13,7 @@ impl flags::Bench {
     pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
         match self.what {
             flags::BenchWhat::Check(bench) => bench.run(sh),
+            flags::BenchWhat::Promote(bench) => bench.run(sh),
         }
     }
 }
@@ -150,5 +151,11 @@ fn bench_migration(i: usize) -> String {
             i - 3,
             i - 3
         ),
+    }
+}
+
+impl flags::BenchPromote {
+    fn run(self, _sh: &Shell) -> anyhow::Result<()> {
+        anyhow::bail!("bench promote: not yet")
     }
 }

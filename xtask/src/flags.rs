@@ -24,6 +24,8 @@ pub enum Cmd {
     Status(Status),
     New(New),
     Baseline(Baseline),
+    Db(Db),
+    Promote(Promote),
     Bench(Bench),
 }
 
@@ -48,6 +50,10 @@ pub struct Status {
 
     #[command(flatten)]
     pub output: OutputArgs,
+
+    /// Also read the target's live history and compare it with the recorded head (exit 1 on a mismatch).
+    #[arg(long)]
+    pub live: bool,
 }
 
 /// Create a new, empty migration whose version sorts after every file and every recorded head.
@@ -71,6 +77,55 @@ pub struct Baseline {
     pub head: String,
 }
 
+/// The embedded Postgres: system binaries, data under `target/xtask/pg/`, Supabase baseline applied at creation.
+#[derive(Debug, Args)]
+pub struct Db {
+    #[command(subcommand)]
+    pub cmd: DbCmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DbCmd {
+    /// Create (first time) and start the embedded database.
+    Start,
+    /// Stop it; the data stays.
+    Stop,
+    /// Whether it exists and runs, and where.
+    Status,
+    /// Its URL, without the password (use `PGPASSFILE=target/xtask/pg/pgpass`).
+    Url,
+    /// Throw it away and start a fresh one with only the baseline.
+    Reset,
+}
+
+/// The runbook's standard promotion path, end to end: check, batch, stage, rehearse, dry-run, confirm, push,
+/// verify, record.
+///
+/// Exits 0 when promoted or already up to date, 1 when blocked or a migration failed, 2 on an error.
+#[derive(Debug, Args)]
+pub struct Promote {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Push the pending files up to and including this version only.
+    #[arg(long, value_name = "VERSION")]
+    pub until: Option<String>,
+
+    /// Stop after the CLI's dry-run and the review: nothing is pushed, nothing recorded.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ConfirmArgs {
+    /// Do not ask for confirmation (CI). Protected targets otherwise ask for the project ref to be typed.
+    #[arg(long)]
+    pub yes: bool,
+}
+
 /// The benchmarks behind the performance figures in the README.
 #[derive(Debug, Args)]
 pub struct Bench {
@@ -82,6 +137,15 @@ pub struct Bench {
 pub enum BenchWhat {
     /// `check` over a generated tree of N migrations, against `squawk` on the same files when it is installed.
     Check(BenchCheck),
+    /// The example's 14-file batch pushed by `promote --yes` vs by a bare `supabase db push`, same run.
+    Promote(BenchPromote),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchPromote {
+    /// Timed runs of each side, each on a fresh database; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
 }
 
 #[derive(Debug, Args)]

@@ -4,17 +4,25 @@ mod baseline;
 mod bench;
 mod check;
 mod config;
+mod db;
 mod findings;
 mod flags;
 mod fsutil;
+mod git;
 mod lock;
 mod migrations;
 mod new;
+mod pg;
 mod plan;
+mod promote;
+mod record;
+mod redact;
 mod report;
 mod rules;
 mod sql;
 mod status;
+mod supabase;
+mod target;
 mod tree;
 
 use std::path::{Path, PathBuf};
@@ -28,16 +36,20 @@ fn main() -> ExitCode {
     let flags = flags::Xtask::parse();
     match run(flags) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => match err.downcast_ref::<report::Blocked>() {
-            Some(blocked) => {
-                eprintln!("{blocked}");
-                ExitCode::from(1)
+        // Every error passes the redactor: no token or password reaches a terminal or a CI log.
+        Err(err) => {
+            let redactor = redact::Redactor::from_env();
+            match err.downcast_ref::<report::Blocked>() {
+                Some(blocked) => {
+                    eprintln!("{}", redactor.redact(&blocked.to_string()));
+                    ExitCode::from(1)
+                }
+                None => {
+                    eprintln!("error: {}", redactor.redact(&format!("{err:#}")));
+                    ExitCode::from(2)
+                }
             }
-            None => {
-                eprintln!("error: {err:#}");
-                ExitCode::from(2)
-            }
-        },
+        }
     }
 }
 
@@ -49,6 +61,8 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Cmd::Status(cmd) => cmd.run(&sh),
         flags::Cmd::New(cmd) => cmd.run(&sh),
         flags::Cmd::Baseline(cmd) => cmd.run(&sh),
+        flags::Cmd::Db(cmd) => cmd.run(&sh),
+        flags::Cmd::Promote(cmd) => cmd.run(&sh),
         flags::Cmd::Bench(cmd) => cmd.run(&sh),
     }
 }

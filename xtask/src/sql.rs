@@ -48,6 +48,7 @@ pub enum Fact {
     DetachPartition { parent: String },
     DropTables(Vec<String>),
     DoBlock { body: String },
+    CreateExtension(String),
 }
 
 pub struct LintSettings<'a> {
@@ -141,6 +142,10 @@ fn facts(stmt: &ast::Stmt) -> Vec<Fact> {
                 .map(|e| norm(&e.syntax().text().to_string()))
                 .unwrap_or_default(),
         }],
+        S::CreateExtension(s) => {
+            let name = s.extension().map(|n| norm(&n.syntax().text().to_string()));
+            name.map(Fact::CreateExtension).into_iter().collect()
+        }
         S::Do(s) => vec![Fact::DoBlock {
             body: s.body().map(|b| b.syntax().text().to_string().to_lowercase()).unwrap_or_default(),
         }],
@@ -326,6 +331,14 @@ mod tests {
         assert_eq!(facts[4], Fact::RenameTable { from: "events".into(), to: "events_old".into() });
         assert_eq!(facts[5], Fact::Concurrently { what: "DETACH PARTITION CONCURRENTLY", rerunnable: false });
         assert_eq!(facts[6], Fact::DetachPartition { parent: "events_p".into() });
+    }
+
+    #[test]
+    fn extensions() {
+        let facts = facts_of(
+            "create extension if not exists \"uuid-ossp\" with schema extensions;\ncreate extension pg_cron;\n",
+        );
+        assert_eq!(facts, [Fact::CreateExtension("uuid-ossp".into()), Fact::CreateExtension("pg_cron".into())]);
     }
 
     #[test]

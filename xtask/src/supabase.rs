@@ -1,0 +1,361 @@
+//! The one place that runs the Supabase CLI: found in `node_modules/.bin` first (pinned by package.json), then on
+//! PATH. Every call names its target explicitly (`--remote=`), because CLI 3.x targets the local stack
+//! otherwise, and an exported SUPABASE_PROJECT_ID silently overrides the linked project.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::Deserialize;
+use xshell::{Shell, cmd};
+
+use crate::redact::Redactor;
+
+#[derive(Debug, Clone)]
+pub struct Cli {
+    pub path: PathBuf,
+    pub version: Version,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Version {
+    pub major: u32,
+    pub minor: u32,
+    pub patch: u32,
+}
+
+impl std::fmt::Display for Version {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}.{}", self.major, self.minor, self.patch)
+    }
+}
+
+impl Version {
+    pub fn parse(text: &str) -> Option<Version> {
+        let text = text.trim().trim_start_matches('v');
+        let mut parts = text.split(|c: char| !c.is_ascii_digit()).map(|p| p.parse::<u32>());
+        Some(Version { major: parts.next()?.ok()?, minor: parts.next()?.ok()?, patch: parts.next()?.ok()? })
+    }
+}
+
+/// Where a command points the CLI: a database URL (password inside) or a hosted project ref.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Remote {
+    Url(String),
+    Project(String),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PushMode {
+    DryRun,
+    Apply,
+}
+
+/// What `db push` said: the migrations it pushed (or would), its target, or its error.
+#[derive(Debug, Clone, Default)]
+pub struct PushOutput {
+    pub success: bool,
+    pub migrations: Vec<String>,
+    pub target: Option<serde_json::Value>,
+    pub error: Option<CliError>,
+    /// stdout and stderr, redacted: for records and error messages.
+    pub transcript: String,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
+pub struct CliError {
+    pub code: String,
+    pub message: String,
+}
+
+pub const NOT_FOUND: &str =
+    "the Supabase CLI is not installed: run `npm ci` (package.json pins it), or put `supabase` on PATH";
+
+impl Cli {
+    /// The CLI from `node_modules/.bin` (its version read from its package.json: each CLI start costs ~0.7 s),
+    /// else from PATH.
+    pub fn locate(sh: &Shell, root: &Path) -> anyhow::Result<Cli> {
+        let local = root.join("node_modules/.bin/supabase");
+        if local.exists() {
+            let manifest = root.join("node_modules/supabase/package.json");
+            let version = std::fs::read_to_string(&manifest)
+                .ok()
+                .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+                .and_then(|json| json["version"].as_str().and_then(Version::parse));
+            if let Some(version) = version {
+                return Ok(Cli { path: local, version });
+            }
+            return Cli::probe(sh, local);
+        }
+        let on_path = std::env::var_os("PATH")
+            .map(|paths| std::env::split_paths(&paths).map(|dir| dir.join("supabase")).find(|p| p.is_file()))
+            .unwrap_or_default();
+        match on_path {
+            Some(path) => Cli::probe(sh, path),
+            None => bail!(NOT_FOUND),
+        }
+    }
+
+    fn probe(sh: &Shell, path: PathBuf) -> anyhow::Result<Cli> {
+        let out = cmd!(sh, "{path} --version")
+            .quiet()
+            .ignore_stderr()
+            .read()
+            .with_context(|| format!("running {} --version", path.display()))?;
+        let version = Version::parse(&out)
+            .with_context(|| format!("{} --version printed `{}`, not a version", path.display(), out.trim()))?;
+        if version.major < 2 {
+            bail!("Supabase CLI {version} is too old (2.x or 3.x needed): run `npm ci`");
+        }
+        Ok(Cli { path, version })
+    }
+
+    pub fn push(
+        &self,
+        sh: &Shell,
+        workdir: &Path,
+        remote: &Remote,
+        mode: PushMode,
+        redactor: &Redactor,
+    ) -> anyhow::Result<PushOutput> {
+        let args = push_args(self.version, workdir, remote, mode);
+        let out = self.run(sh, &args)?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let mut parsed =
+            if self.version.major >= 3 { parse_push_json(&stdout) } else { parse_push_text(&stdout, &stderr) };
+        parsed.success = out.status.success() && parsed.error.is_none();
+        parsed.transcript = redactor.redact(&format!("{}{}", stderr, stdout));
+        if let Some(err) = &mut parsed.error {
+            err.message = redactor.redact(&err.message);
+        }
+        Ok(parsed)
+    }
+
+    /// `supabase db query --read-only`: rows as JSON objects.
+    pub fn query(
+        &self,
+        sh: &Shell,
+        workdir: &Path,
+        remote: &Remote,
+        sql: &str,
+        redactor: &Redactor,
+    ) -> anyhow::Result<Vec<serde_json::Value>> {
+        if self.version.major < 3 {
+            bail!(
+                "reading a hosted database needs Supabase CLI 3.x (`db query`); found {}: run `npm ci`",
+                self.version
+            );
+        }
+        let args = query_args(workdir, remote, sql);
+        let out = self.run(sh, &args)?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let json: serde_json::Value = serde_json::from_str(stdout.trim()).map_err(|_| {
+            anyhow::anyhow!(
+                "`supabase db query` printed no JSON: {}",
+                redactor.redact(&String::from_utf8_lossy(&out.stderr))
+            )
+        })?;
+        if let Some(err) = cli_error(&json) {
+            bail!("{}", explain(&CliError { code: err.code, message: redactor.redact(&err.message) }));
+        }
+        match json {
+            serde_json::Value::Array(rows) => Ok(rows),
+            other => bail!("`supabase db query` returned {other}, not rows"),
+        }
+    }
+
+    /// `supabase link --project-ref REF`, as the runbook's manual path does, into the staged workdir.
+    pub fn link(&self, sh: &Shell, workdir: &Path, project_ref: &str, redactor: &Redactor) -> anyhow::Result<()> {
+        let args = link_args(self.version, workdir, project_ref);
+        let out = self.run(sh, &args)?;
+        if out.status.success() {
+            return Ok(());
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        match serde_json::from_str::<serde_json::Value>(stdout.trim()).ok().as_ref().and_then(cli_error) {
+            Some(err) => bail!(
+                "supabase link failed: {}",
+                explain(&CliError { code: err.code, message: redactor.redact(&err.message) })
+            ),
+            None => bail!("supabase link failed: {}", redactor.redact(&String::from_utf8_lossy(&out.stderr))),
+        }
+    }
+
+    fn run(&self, sh: &Shell, args: &[String]) -> anyhow::Result<std::process::Output> {
+        let path = &self.path;
+        cmd!(sh, "{path} {args...}")
+            .env_remove("SUPABASE_PROJECT_ID")
+            .quiet()
+            .ignore_status()
+            .output()
+            .with_context(|| format!("running {}", path.display()))
+    }
+}
+
+/// The `db push` command line. 3.x: `--remote=<url|ref>` and JSON output; 2.x: `--db-url` or `--linked`.
+pub fn push_args(version: Version, workdir: &Path, remote: &Remote, mode: PushMode) -> Vec<String> {
+    let mut args = vec!["--workdir".to_string(), workdir.display().to_string(), "db".into(), "push".into()];
+    match (version.major >= 3, remote) {
+        (true, Remote::Url(url)) => args.push(format!("--remote={url}")),
+        (true, Remote::Project(r)) => args.push(format!("--remote={r}")),
+        (false, Remote::Url(url)) => args.extend(["--db-url".to_string(), url.clone()]),
+        (false, Remote::Project(_)) => args.push("--linked".into()),
+    }
+    if mode == PushMode::DryRun {
+        args.push("--dry-run".into());
+    }
+    args.push("--yes".into());
+    if version.major >= 3 {
+        args.extend(["--output-format".to_string(), "json".into()]);
+    }
+    args
+}
+
+pub fn query_args(workdir: &Path, remote: &Remote, sql: &str) -> Vec<String> {
+    let target = match remote {
+        Remote::Url(url) => url,
+        Remote::Project(r) => r,
+    };
+    vec![
+        "--workdir".into(),
+        workdir.display().to_string(),
+        "db".into(),
+        "query".into(),
+        format!("--remote={target}"),
+        "--read-only".into(),
+        "--output-format".into(),
+        "json".into(),
+        sql.into(),
+    ]
+}
+
+pub fn link_args(version: Version, workdir: &Path, project_ref: &str) -> Vec<String> {
+    let mut args = vec![
+        "--workdir".into(),
+        workdir.display().to_string(),
+        "link".into(),
+        "--project-ref".into(),
+        project_ref.into(),
+    ];
+    if version.major >= 3 {
+        args.extend(["--output-format".to_string(), "json".into()]);
+    }
+    args
+}
+
+fn cli_error(json: &serde_json::Value) -> Option<CliError> {
+    serde_json::from_value(json.get("error")?.clone()).ok()
+}
+
+fn parse_push_json(stdout: &str) -> PushOutput {
+    // The JSON document is the last line; earlier lines may be notices.
+    let json = stdout.lines().rev().find_map(|line| serde_json::from_str::<serde_json::Value>(line.trim()).ok());
+    let Some(json) = json else {
+        return PushOutput {
+            error: Some(CliError { code: "NoJsonOutput".into(), message: "the CLI printed no JSON result".into() }),
+            ..Default::default()
+        };
+    };
+    let migrations = json["migrations"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|m| m.as_str().map(str::to_string)).collect())
+        .unwrap_or_default();
+    PushOutput { migrations, target: json.get("target").cloned(), error: cli_error(&json), ..Default::default() }
+}
+
+/// 2.x prints a bullet list: ` • 20260101000000_x.sql`.
+fn parse_push_text(stdout: &str, stderr: &str) -> PushOutput {
+    let migrations = stdout
+        .lines()
+        .chain(stderr.lines())
+        .filter_map(|l| l.trim().strip_prefix('•').map(|f| f.trim().to_string()))
+        .filter(|f| f.ends_with(".sql"))
+        .collect();
+    PushOutput { migrations, ..Default::default() }
+}
+
+/// The CLI's error, with what to do about it.
+pub fn explain(err: &CliError) -> String {
+    let advice = match err.code.as_str() {
+        "AccessTokenRequiredError" => {
+            "set SUPABASE_ACCESS_TOKEN (a personal access token from the dashboard) in the environment or CI secrets"
+        }
+        "DbPushApplyError" => {
+            "a migration failed; the files before it stay applied. Forward-fix with `cargo xtask new fix_<name>`"
+        }
+        "DbPushMissingLocalError" => {
+            "the target has a migration no local file has: someone pushed from another branch; merge it, then retry"
+        }
+        "DbPushMissingRemoteError" => {
+            "a local file is older than the target's head and not applied; `cargo xtask check` names it"
+        }
+        "DbConfigIpv6Error" => {
+            "this network has no IPv6: set the target's db_url_env to the project's connection pooler URL"
+        }
+        "DbQueryExecError" => "the query failed on the target",
+        _ => "see the CLI's message above",
+    };
+    format!("{} ({}): {advice}", err.message.trim(), err.code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V3: Version = Version { major: 3, minor: 1, patch: 0 };
+    const V2: Version = Version { major: 2, minor: 122, patch: 1 };
+
+    #[test]
+    fn push_command_lines_name_the_target_explicitly() {
+        let wd = Path::new("/w");
+        let url = Remote::Url("postgresql://u:p@h:5432/db".into());
+        let project = Remote::Project("srcaoozjkrughebmbvfb".into());
+        assert_eq!(
+            push_args(V3, wd, &url, PushMode::DryRun).join(" "),
+            "--workdir /w db push --remote=postgresql://u:p@h:5432/db --dry-run --yes --output-format json"
+        );
+        assert_eq!(
+            push_args(V3, wd, &project, PushMode::Apply).join(" "),
+            "--workdir /w db push --remote=srcaoozjkrughebmbvfb --yes --output-format json"
+        );
+        assert_eq!(
+            push_args(V2, wd, &url, PushMode::Apply).join(" "),
+            "--workdir /w db push --db-url postgresql://u:p@h:5432/db --yes"
+        );
+        assert_eq!(
+            push_args(V2, wd, &project, PushMode::DryRun).join(" "),
+            "--workdir /w db push --linked --dry-run --yes"
+        );
+        assert_eq!(
+            link_args(V3, wd, "srcaoozjkrughebmbvfb").join(" "),
+            "--workdir /w link --project-ref srcaoozjkrughebmbvfb --output-format json"
+        );
+        assert_eq!(
+            query_args(wd, &project, "select 1").join(" "),
+            "--workdir /w db query --remote=srcaoozjkrughebmbvfb --read-only --output-format json select 1"
+        );
+    }
+
+    #[test]
+    fn parses_push_results_and_errors() {
+        let ok = parse_push_json(
+            r#"{"upToDate":false,"dryRun":true,"migrations":["1_a.sql","2_b.sql"],"target":{"kind":"db-url","host":"127.0.0.1","port":5432}}"#,
+        );
+        assert_eq!(ok.migrations, ["1_a.sql", "2_b.sql"]);
+        assert_eq!(ok.target.unwrap()["port"], 5432);
+        let failed = parse_push_json(
+            r#"{"target":{"kind":"db-url"},"_tag":"Error","error":{"code":"DbPushApplyError","message":"ERROR: boom"}}"#,
+        );
+        assert_eq!(failed.error, Some(CliError { code: "DbPushApplyError".into(), message: "ERROR: boom".into() }));
+        assert!(explain(&failed.error.unwrap()).ends_with("Forward-fix with `cargo xtask new fix_<name>`"));
+        let v2 = parse_push_text("Would push these migrations:\n • 1_a.sql\n • 2_b.sql\n", "");
+        assert_eq!(v2.migrations, ["1_a.sql", "2_b.sql"]);
+    }
+
+    #[test]
+    fn versions() {
+        assert_eq!(Version::parse("3.1.0\n"), Some(V3));
+        assert_eq!(Version::parse("v2.122.1"), Some(V2));
+        assert_eq!(Version::parse("dev"), None);
+    }
+}
