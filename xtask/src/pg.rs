@@ -336,7 +336,9 @@ pub fn connect(url: &str) -> anyhow::Result<postgres::Client> {
 /// Creates an empty database with the Supabase baseline in the cluster of `url`; returns its URL.
 pub fn create_database(url: &str, name: &str) -> anyhow::Result<String> {
     let mut admin = connect(url)?;
-    admin.batch_execute(&format!("drop database if exists {name} with (force); create database {name}"))?;
+    // Two calls: several statements in one batch run as one transaction, which CREATE DATABASE refuses.
+    admin.batch_execute(&format!("drop database if exists {name} with (force)"))?;
+    admin.batch_execute(&format!("create database {name}"))?;
     let db_url = replace_database(url, name);
     connect(&db_url)?
         .batch_execute(BASELINE_SQL)

@@ -217,13 +217,13 @@ impl<'a> Promotion<'a> {
         let mut problems = Vec::new();
         let cli = Cli::locate(self.sh, &self.repo.root).map_err(|e| problems.push(format!("{e:#}"))).ok();
         let config = self.repo.config.target(name)?;
-        if config.embedded || config.protected {
-            if let Err(e) = pg::check_binaries(self.sh) {
-                problems.push(format!(
-                    "{e:#} (needed for the {})",
-                    if config.protected { "rehearsal" } else { "embedded database" }
-                ));
-            }
+        if (config.embedded || config.protected)
+            && let Err(e) = pg::check_binaries(self.sh)
+        {
+            problems.push(format!(
+                "{e:#} (needed for the {})",
+                if config.protected { "rehearsal" } else { "embedded database" }
+            ));
         }
         let target = if problems.is_empty() || !config.embedded {
             Resolved::resolve(self.sh, self.repo, name, self.redactor).map_err(|e| problems.push(format!("{e:#}"))).ok()
@@ -339,14 +339,8 @@ impl<'a> Promotion<'a> {
             ))
             .into());
         }
-        let ours: Vec<&str> = batch.iter().map(|m| m.file_name.as_str()).collect();
-        if out.migrations != ours {
-            return Err(Blocked(format!(
-                "promote: the CLI's dry-run would push [{}], but the reviewed batch is [{}]; nothing was pushed",
-                out.migrations.join(", "),
-                ours.join(", ")
-            ))
-            .into());
+        if let Some(why) = dry_run_mismatch(batch, &out.migrations) {
+            return Err(Blocked(format!("promote: {why}; nothing was pushed")).into());
         }
         if let Some(mismatch) = target_mismatch(&target.remote, out.target.as_ref()) {
             return Err(Blocked(format!("promote: the CLI's dry-run targets {mismatch}; nothing was pushed")).into());
@@ -558,6 +552,14 @@ fn stage_workdir(dir: &Path, applied: &[&Migration], batch: &[&Migration]) -> an
     Ok(migrations_dir)
 }
 
+/// The CLI's list must be the reviewed batch, file for file and in order.
+fn dry_run_mismatch(batch: &[&Migration], listed: &[String]) -> Option<String> {
+    let ours: Vec<&str> = batch.iter().map(|m| m.file_name.as_str()).collect();
+    (listed != ours.as_slice()).then(|| {
+        format!("the CLI's dry-run would push [{}], but the reviewed batch is [{}]", listed.join(", "), ours.join(", "))
+    })
+}
+
 /// The CLI's idea of its target must be ours: same host and port, or same project.
 fn target_mismatch(remote: &Remote, reported: Option<&serde_json::Value>) -> Option<String> {
     let reported = reported?;
@@ -566,7 +568,8 @@ fn target_mismatch(remote: &Remote, reported: Option<&serde_json::Value>) -> Opt
             let authority = url.split("://").nth(1)?.split(['/', '?']).next()?;
             let host_port = authority.rsplit('@').next()?;
             let (host, port) = host_port.rsplit_once(':').map_or((host_port, "5432"), |(h, p)| (h, p));
-            let same = reported["host"].as_str() == Some(host) && reported["port"].to_string() == port;
+            let same = reported["host"].as_str() == Some(host)
+                && reported["port"].as_u64().map(|p| p.to_string()).as_deref() == Some(port);
             (!same).then(|| format!("{}:{} instead of {host}:{port}", reported["host"], reported["port"]))
         }
         Remote::Project(r) => {
@@ -646,6 +649,18 @@ mod tests {
         let live: BTreeSet<String> = ["1", "2", "3"].iter().map(|s| s.to_string()).collect();
         let (applied, failed, rest) = outcome(&batch, &live);
         assert_eq!((applied.len(), failed.map(|m| m.version.as_str()), rest.len()), (1, Some("4"), 1));
+    }
+
+    #[test]
+    fn dry_run_list_must_equal_the_batch() {
+        let files = [m("3"), m("4")];
+        let batch: Vec<&Migration> = files.iter().collect();
+        assert_eq!(dry_run_mismatch(&batch, &["3_m.sql".into(), "4_m.sql".into()]), None);
+        assert_eq!(
+            dry_run_mismatch(&batch, &["4_m.sql".into()]),
+            Some("the CLI's dry-run would push [4_m.sql], but the reviewed batch is [3_m.sql, 4_m.sql]".into())
+        );
+        assert!(dry_run_mismatch(&batch, &["4_m.sql".into(), "3_m.sql".into()]).is_some(), "order matters");
     }
 
     #[test]

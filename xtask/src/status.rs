@@ -7,7 +7,11 @@ use xshell::Shell;
 
 use crate::flags::{self, Format};
 use crate::plan;
+use crate::promote::{Reconcile, reconcile};
+use crate::redact::Redactor;
 use crate::report::Blocked;
+use crate::supabase::Cli;
+use crate::target::Resolved;
 use crate::tree::Repo;
 
 #[derive(Debug, Serialize)]
@@ -56,9 +60,33 @@ impl flags::Status {
                 .map(|m| m.file_name.clone())
                 .collect(),
         };
+        let live = if self.live { Some(live_check(sh, &repo, &name, &discovery.migrations, head)?) } else { None };
         match self.output.format {
-            Format::Json => println!("{}", serde_json::to_string_pretty(&report)?),
-            Format::Human | Format::Github => print!("{}", report.render()),
+            Format::Json => {
+                let mut json = serde_json::to_value(&report)?;
+                if let Some(live) = &live {
+                    json["live"] = serde_json::to_value(live)?;
+                }
+                println!("{}", serde_json::to_string_pretty(&json)?)
+            }
+            Format::Human | Format::Github => {
+                print!("{}", report.render());
+                if let Some(live) = &live {
+                    println!(
+                        "\nLive: head {} ({} applied). {}",
+                        live.head.as_deref().unwrap_or("(empty)"),
+                        live.applied,
+                        live.verdict
+                    );
+                }
+            }
+        }
+        if let Some(live) = live.filter(|l| !l.matches) {
+            return Err(Blocked(format!(
+                "status: {name}'s live history does not match the recorded head: {}",
+                live.verdict
+            ))
+            .into());
         }
         if !report.unapplied_before_head.is_empty() {
             return Err(Blocked(format!(
@@ -69,6 +97,44 @@ impl flags::Status {
         }
         Ok(())
     }
+}
+
+#[derive(Debug, Serialize)]
+pub struct LiveReport {
+    pub head: Option<String>,
+    pub applied: usize,
+    pub matches: bool,
+    pub verdict: String,
+}
+
+/// Reads the target's history (directly, or through `supabase db query`) and compares it with the record.
+fn live_check(
+    sh: &Shell,
+    repo: &Repo,
+    name: &str,
+    files: &[crate::migrations::Migration],
+    head: Option<&str>,
+) -> anyhow::Result<LiveReport> {
+    let mut redactor = Redactor::from_env();
+    let target = Resolved::resolve(sh, repo, name, &mut redactor)?;
+    let cli = Cli::locate(sh, &repo.root).ok();
+    let workdir = repo.root.join("target/xtask/stage").join(format!("status-{}", std::process::id()));
+    let live = target.history(sh, cli.as_ref(), &workdir, &redactor);
+    let _ = std::fs::remove_dir_all(&workdir);
+    let live = live?;
+    let head = if target.config.embedded { live.last().map(|a| a.version.as_str()) } else { head };
+    let pending = plan::pending(files, head, None)?;
+    let (matches, verdict) = match reconcile(files, head, &live, &pending) {
+        Ok(Reconcile::InSync) => (true, "It matches the recorded head.".to_string()),
+        Ok(Reconcile::Interrupted(n)) => (
+            false,
+            format!(
+                "{n} pending file(s) are applied but not recorded (an interrupted promotion): `cargo xtask promote --target {name}` records them"
+            ),
+        ),
+        Err(why) => (false, why),
+    };
+    Ok(LiveReport { head: live.last().map(|a| a.version.clone()), applied: live.len(), matches, verdict })
 }
 
 impl StatusReport {

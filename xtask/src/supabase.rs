@@ -359,3 +359,28 @@ mod tests {
         assert_eq!(Version::parse("dev"), None);
     }
 }
+
+#[cfg(test)]
+mod cli_tests {
+    use super::*;
+
+    /// The real CLI from `npm ci`, offline: the Management API paths fail before any network use.
+    fn cli(sh: &Shell) -> Cli {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        sh.set_var("SUPABASE_ACCESS_TOKEN", ""); // empty is "not provided" to the CLI
+        Cli::locate(sh, root).unwrap()
+    }
+
+    #[test]
+    fn link_and_query_without_a_token_say_which_variable_to_set() {
+        let sh = Shell::new().unwrap();
+        let cli = cli(&sh);
+        assert_eq!(cli.version.major, 3);
+        let dir = tempfile::tempdir().unwrap();
+        let err = cli.link(&sh, dir.path(), "srcaoozjkrughebmbvfb", &Redactor::default()).unwrap_err().to_string();
+        assert!(err.contains("(AccessTokenRequiredError): set SUPABASE_ACCESS_TOKEN"), "{err}");
+        let remote = Remote::Project("srcaoozjkrughebmbvfb".into());
+        let err = cli.query(&sh, dir.path(), &remote, "select 1", &Redactor::default()).unwrap_err().to_string();
+        assert!(err.contains("SUPABASE_ACCESS_TOKEN"), "{err}");
+    }
+}

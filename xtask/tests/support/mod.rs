@@ -46,7 +46,12 @@ impl Tree {
     /// `xtask.toml` and `migrations/` of this repository, copied.
     pub fn example() -> Tree {
         let dir = tempfile::tempdir().unwrap();
+        // As root the database server runs as `postgres`, which must be able to enter the tree.
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let root = repo_root();
+        if root.join("node_modules").exists() {
+            std::os::unix::fs::symlink(root.join("node_modules"), dir.path().join("node_modules")).unwrap();
+        }
         std::fs::copy(root.join("xtask.toml"), dir.path().join("xtask.toml")).unwrap();
         std::fs::create_dir(dir.path().join("migrations")).unwrap();
         for entry in std::fs::read_dir(root.join("migrations")).unwrap() {
@@ -76,6 +81,44 @@ impl Tree {
 
     pub fn run(&self, args: &[&str]) -> Run {
         self.run_cmd(Command::new(env!("CARGO_BIN_EXE_xtask")), args)
+    }
+
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        self.run_cmd(cmd, args)
+    }
+
+    pub fn append(&self, rel: &str, text: &str) {
+        let mut bytes = self.read(rel);
+        bytes.extend_from_slice(text.as_bytes());
+        self.write(rel, bytes);
+    }
+
+    /// Starts the tree's embedded database (`cargo xtask db start`) and returns its admin URL.
+    pub fn db_start(&self) -> String {
+        let run = self.run(&["db", "start"]);
+        assert_eq!(run.code, 0, "db start: {}", run.stderr);
+        self.admin_url("postgres")
+    }
+
+    pub fn admin_url(&self, database: &str) -> String {
+        let read =
+            |f: &str| std::fs::read_to_string(self.path(&format!("target/xtask/pg/{f}"))).unwrap().trim().to_string();
+        format!("postgresql://postgres:{}@127.0.0.1:{}/{database}", read("password"), read("port"))
+    }
+
+    /// A fresh database with the Supabase baseline, in the tree's embedded cluster.
+    pub fn create_db(&self, name: &str) -> String {
+        let mut admin = connect(&self.admin_url("postgres"));
+        admin.batch_execute(&format!("drop database if exists {name} with (force)")).unwrap();
+        admin.batch_execute(&format!("create database {name}")).unwrap();
+        let url = self.admin_url(name);
+        let baseline = std::fs::read_to_string(repo_root().join("xtask/sql/supabase_baseline.sql")).unwrap();
+        connect(&url).batch_execute(&baseline).unwrap();
+        url
     }
 
     pub fn run_cmd(&self, mut cmd: Command, args: &[&str]) -> Run {
@@ -110,6 +153,48 @@ impl Tree {
             .map(|e| (e.path().to_path_buf(), std::fs::read(e.path()).unwrap_or_default()))
             .collect()
     }
+}
+
+impl Drop for Tree {
+    fn drop(&mut self) {
+        if self.path("target/xtask/pg/data").exists() {
+            let _ = Command::new(env!("CARGO_BIN_EXE_xtask"))
+                .arg("--repo")
+                .arg(self.dir.path())
+                .args(["db", "stop"])
+                .output();
+        }
+    }
+}
+
+pub fn connect(url: &str) -> postgres::Client {
+    postgres::Client::connect(url, postgres::NoTls).unwrap_or_else(|e| panic!("connecting: {e}"))
+}
+
+/// The versions in a database's `supabase_migrations.schema_migrations`, oldest first.
+pub fn versions(url: &str) -> Vec<String> {
+    let mut client = connect(url);
+    let exists: Option<String> =
+        client.query_one("select to_regclass('supabase_migrations.schema_migrations')::text", &[]).unwrap().get(0);
+    if exists.is_none() {
+        return Vec::new();
+    }
+    client
+        .query("select version from supabase_migrations.schema_migrations order by 1", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+/// Versions of the files in the example tree, oldest first.
+pub fn example_versions() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(repo_root().join("migrations"))
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".sql").map(|s| s[..14].to_string()))
+        .collect();
+    v.sort();
+    v
 }
 
 pub const HEAD_FILE: &str = "migrations/20260512220528_nav_items_and_permissions.sql";

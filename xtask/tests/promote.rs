@@ -1,0 +1,413 @@
+//! `cargo xtask promote` end to end: a real PostgreSQL 15 (each tree's own embedded cluster) and the real
+//! Supabase CLI from `npm ci`.
+
+mod support;
+
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use support::{Tree, connect, example_versions, versions};
+
+const STAGING_ENV: &str = "XTASK_TEST_STAGING_URL";
+const EXAMPLE_HEAD: &str = "20260513175000";
+
+/// A tree with a non-protected `staging` target reached through a URL in `XTASK_TEST_STAGING_URL`.
+fn staging_tree() -> Tree {
+    let tree = Tree::example();
+    tree.append("xtask.toml", &format!("\n[targets.staging]\ndb_url_env = \"{STAGING_ENV}\"\n"));
+    tree
+}
+
+fn promote_staging(tree: &Tree, url: &str, extra: &[&str]) -> support::Run {
+    let mut args = vec!["promote", "--target", "staging", "--yes"];
+    args.extend_from_slice(extra);
+    tree.run_env(&args, &[(STAGING_ENV, url)])
+}
+
+fn status_json(tree: &Tree, target: &str, url: &str) -> serde_json::Value {
+    let run = tree.run_env(&["status", "--target", target, "--format", "json"], &[(STAGING_ENV, url)]);
+    serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}{}", run.stdout, run.stderr))
+}
+
+fn records(tree: &Tree, dir: &str) -> Vec<serde_json::Value> {
+    let Ok(entries) = std::fs::read_dir(tree.path(dir)) else { return Vec::new() };
+    let mut files: Vec<_> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    files.iter().map(|p| serde_json::from_str(&std::fs::read_to_string(p).unwrap()).unwrap()).collect()
+}
+
+#[test]
+fn promote_local_applies_the_example_then_is_a_no_op() {
+    let tree = Tree::example();
+    let run = tree.run(&["promote"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("Promoted 23 migration(s) to local; head is now 20260513175000"), "{}", run.stdout);
+    let url = tree.admin_url("postgres");
+    assert_eq!(versions(&url), example_versions());
+
+    let mut db = connect(&url);
+    let one = |db: &mut postgres::Client, sql: &str| -> String { db.query_one(sql, &[]).unwrap().get(0) };
+    assert_eq!(
+        one(&mut db, "select string_agg(tablename, ',' order by tablename) from pg_tables where schemaname = 'public'"),
+        "audit_log,contact_enrichments,contact_tag_assignments,contact_tags,contacts,form_analytics_daily,form_submissions,forms,\
+         fw_automations,fw_jobs,memberships,nav_item_permissions,nav_items,organizations,permissions,problems,profiles,role_permissions,\
+         sequence_enrollments,sequence_step_runs,sequence_steps,sequences"
+    );
+    assert_eq!(
+        one(&mut db, "select pg_get_function_identity_arguments('public.form_completion_metrics'::regproc)"),
+        "p_form_id uuid, p_from date, p_to date"
+    );
+    let valid: bool = db
+        .query_one(
+            "select indisvalid from pg_index where indexrelid = 'public.sequence_enrollments_active_due_idx'::regclass",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert!(valid, "the concurrently built index is valid");
+    let policies: i64 =
+        db.query_one("select count(*) from pg_policies where policyname like 'admins delete%'", &[]).unwrap().get(0);
+    assert_eq!(policies, 3);
+    let nav: i64 = db.query_one("select count(*) from public.nav_item_permissions", &[]).unwrap().get(0);
+    assert_eq!(nav, 5);
+    assert_eq!(records(&tree, "target/xtask/promotions").len(), 1);
+
+    let again = tree.run(&["promote"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    assert!(again.stdout.contains("local is up to date at 20260513175000: nothing to push."), "{}", again.stdout);
+    assert_eq!(versions(&url), example_versions());
+    assert_eq!(records(&tree, "target/xtask/promotions").len(), 1, "a no-op writes no record");
+}
+
+#[test]
+fn until_pushes_a_prefix_and_records_its_head() {
+    let tree = staging_tree();
+    tree.db_start();
+    let url = tree.create_db("staging");
+    let run = promote_staging(&tree, &url, &["--until", "20260513041000"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(versions(&url), example_versions()[..11]);
+    let status = status_json(&tree, "staging", &url);
+    assert_eq!(status["head"], "20260513041000");
+    assert_eq!(status["pending"].as_array().unwrap().len(), 12);
+    let recs = records(&tree, "docs/database/promotions");
+    assert_eq!(recs.len(), 1);
+    assert_eq!(recs[0]["outcome"], "promoted");
+    assert_eq!(recs[0]["applied"].as_array().unwrap().len(), 11);
+    assert_eq!(tree.check().code, 0, "the lock written by promote verifies");
+}
+
+#[test]
+fn a_failure_mid_batch_keeps_the_prefix_applied_and_recorded_then_a_fixed_rerun_completes() {
+    let tree = staging_tree();
+    tree.db_start();
+    let url = tree.create_db("staging");
+    assert_eq!(promote_staging(&tree, &url, &[]).code, 0);
+    tree.write(
+        "migrations/20260601000000_add_problem_labels.sql",
+        "create table public.problem_labels (id bigint primary key);\n",
+    );
+    tree.write(
+        "migrations/20260601000001_add_label_names.sql",
+        "alter table public.problem_labels add column name text;\n",
+    );
+    tree.write(
+        "migrations/20260601000002_add_label_colors.sql",
+        "alter table public.problem_labels add column color nosuchtype;\n",
+    );
+    tree.write(
+        "migrations/20260601000003_add_label_index.sql",
+        "create index problem_labels_name_idx on public.problem_labels (name);\n",
+    );
+
+    let run = promote_staging(&tree, &url, &[]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("20260601000002_add_label_colors.sql failed on staging"), "{}", run.stderr);
+    assert!(run.stderr.contains("type \"nosuchtype\" does not exist"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("2 file(s) before it are applied and recorded (head 20260601000001); 1 not attempted"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("cargo xtask new fix_add_label_colors"), "{}", run.stderr);
+    let mut expected = example_versions();
+    expected.extend(["20260601000000".to_string(), "20260601000001".to_string()]);
+    assert_eq!(versions(&url), expected);
+    assert_eq!(status_json(&tree, "staging", &url)["head"], "20260601000001");
+    let failed = records(&tree, "docs/database/promotions").pop().unwrap();
+    assert_eq!(failed["outcome"], "failed");
+    assert_eq!(failed["failed"]["file"], "20260601000002_add_label_colors.sql");
+
+    tree.write(
+        "migrations/20260601000002_add_label_colors.sql",
+        "alter table public.problem_labels add column color text;\n",
+    );
+    let run = promote_staging(&tree, &url, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    expected.extend(["20260601000002".to_string(), "20260601000003".to_string()]);
+    assert_eq!(versions(&url), expected);
+}
+
+#[test]
+fn postgres_stopped_mid_push_is_reported_and_a_rerun_reconciles() {
+    let tree = staging_tree();
+    let admin = tree.db_start();
+    let url = tree.create_db("staging");
+    assert_eq!(promote_staging(&tree, &url, &[]).code, 0);
+    tree.write("migrations/20260601000000_first.sql", "create table public.first_step (id bigint primary key);\n");
+    tree.write(
+        "migrations/20260601000001_slow.sql",
+        "select pg_sleep(30);\ncreate table public.slow_step (id bigint primary key);\n",
+    );
+    tree.write("migrations/20260601000002_last.sql", "create table public.last_step (id bigint primary key);\n");
+
+    let child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("--repo")
+        .arg(tree.dir.path())
+        .args(["promote", "--target", "staging", "--yes"])
+        .env(STAGING_ENV, &url)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let sleeping: i64 = connect(&admin)
+            .query_one("select count(*) from pg_stat_activity where query like 'select pg_sleep(30)%'", &[])
+            .unwrap()
+            .get(0);
+        if sleeping > 0 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the slow migration never started");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_eq!(tree.run(&["db", "stop"]).code, 0);
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("could not be read afterwards"), "{stderr}");
+    assert!(stderr.contains("re-run `cargo xtask promote --target staging`: it reconciles"), "{stderr}");
+
+    tree.db_start();
+    let mut expected = example_versions();
+    expected.push("20260601000000".into());
+    assert_eq!(versions(&url), expected, "the first file committed before the server stopped");
+    assert_eq!(status_json(&tree, "staging", &url)["head"], EXAMPLE_HEAD, "nothing unverified was recorded");
+
+    tree.write("migrations/20260601000001_slow.sql", "create table public.slow_step (id bigint primary key);\n");
+    let run = promote_staging(&tree, &url, &[]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    expected.extend(["20260601000001".to_string(), "20260601000002".to_string()]);
+    assert_eq!(versions(&url), expected);
+    let rec = records(&tree, "docs/database/promotions").pop().unwrap();
+    assert_eq!(rec["reconciled"], serde_json::json!(["20260601000000_first.sql"]));
+    assert_eq!(status_json(&tree, "staging", &url)["head"], "20260601000002");
+}
+
+#[test]
+fn two_concurrent_promotes_of_one_target_push_once() {
+    let a = staging_tree();
+    let b = staging_tree();
+    a.db_start();
+    let url = a.create_db("staging");
+    // A slow last file keeps the first promotion inside its push while the second arrives.
+    for tree in [&a, &b] {
+        tree.write("migrations/20260601000000_slow.sql", "select pg_sleep(3);\n");
+    }
+    let spawn = |tree: &Tree| {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .arg("--repo")
+            .arg(tree.dir.path())
+            .args(["promote", "--target", "staging", "--yes"])
+            .env(STAGING_ENV, &url)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let first = spawn(&a);
+    std::thread::sleep(Duration::from_millis(300));
+    let second = spawn(&b);
+    let outs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
+    let codes: Vec<i32> = outs.iter().map(|o| o.status.code().unwrap_or(-1)).collect();
+    let stderrs: Vec<String> = outs.iter().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).collect();
+    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 1, "{codes:?} {stderrs:?}");
+    let loser = &stderrs[codes.iter().position(|c| *c != 0).unwrap()];
+    assert!(
+        loser.contains("another promotion of staging is pushing")
+            || loser.contains("history changed")
+            || loser.contains("refused"),
+        "{loser}"
+    );
+    let mut expected = example_versions();
+    expected.push("20260601000000".into());
+    assert_eq!(versions(&url), expected);
+    let pushed: usize = [&a, &b].iter().map(|t| records(t, "docs/database/promotions").len()).sum();
+    assert_eq!(pushed, 1, "exactly one promotion pushed and recorded");
+}
+
+#[test]
+fn a_live_history_that_differs_from_the_record_is_refused() {
+    let tree = staging_tree();
+    tree.db_start();
+    let url = tree.create_db("staging");
+    assert_eq!(tree.run(&["baseline", "--target", "staging", "--head", "20260512220528"]).code, 0);
+    let run = promote_staging(&tree, &url, &[]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr
+            .contains("recorded as applied (at or before head 20260512220528) but missing from the target's history"),
+        "{}",
+        run.stderr
+    );
+    assert!(versions(&url).is_empty(), "nothing pushed");
+    let live = tree.run_env(&["status", "--target", "staging", "--live"], &[(STAGING_ENV, &url)]);
+    assert_eq!(live.code, 1, "{}", live.stdout);
+
+    let url2 = tree.create_db("other");
+    let mut db = connect(&url2);
+    db.batch_execute(
+        "create schema supabase_migrations; create table supabase_migrations.schema_migrations (version text primary key, statements text[], name text);\
+         insert into supabase_migrations.schema_migrations (version, name) values ('20990101000000', 'from_another_branch');",
+    )
+    .unwrap();
+    let run = tree.run_env(&["promote", "--target", "staging", "--yes"], &[(STAGING_ENV, &url2)]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("the target has migration(s) 20990101000000 that no file here has"), "{}", run.stderr);
+    assert_eq!(versions(&url2), ["20990101000000"]);
+}
+
+#[test]
+fn protected_target_rehearses_then_pushes_from_a_clean_checkout_only() {
+    let tree = staging_tree();
+    tree.db_start();
+    let url = tree.create_db("prod");
+    // Bring the "production" database to the recorded head 20260512220528, as the real one is.
+    assert_eq!(promote_staging(&tree, &url, &["--until", "20260512220528"]).code, 0);
+    git(&tree, &["init", "-q"]);
+    std::fs::copy(support::repo_root().join(".gitignore"), tree.path(".gitignore")).unwrap();
+    git(&tree, &["add", "-A"]);
+    git(&tree, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"]);
+
+    tree.append("migrations/20260513175000_permissions_sync_pf30_nav_permission_backfill.sql", "\n");
+    let env = [("PROD_DB_URL", url.as_str())];
+    let run = tree.run_env(&["promote", "--target", "prod", "--yes"], &env);
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.contains(
+            "the checkout is not clean (migrations/20260513175000_permissions_sync_pf30_nav_permission_backfill.sql)"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(versions(&url).len(), 9, "nothing pushed");
+    git(&tree, &["checkout", "-q", "--", "."]);
+
+    let run = tree.run_env(&["promote", "--target", "prod", "--yes"], &env);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("Rehearsal: passed on a local shadow (history + batch)."), "{}", run.stdout);
+    assert!(run.stdout.contains("Promotion of 14 migration(s) to prod"), "{}", run.stdout);
+    assert_eq!(versions(&url), example_versions());
+    assert_eq!(status_json(&tree, "prod", &url)["head"], EXAMPLE_HEAD);
+    let shadows: i64 = connect(&tree.admin_url("postgres"))
+        .query_one("select count(*) from pg_database where datname like 'xtask_rehearsal_%'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(shadows, 0, "the rehearsal database is dropped");
+}
+
+#[test]
+fn a_batch_failing_its_rehearsal_never_reaches_the_protected_target() {
+    let tree = staging_tree();
+    tree.db_start();
+    let url = tree.create_db("prod");
+    assert_eq!(promote_staging(&tree, &url, &["--until", "20260512220528"]).code, 0);
+    tree.write("migrations/20260601000000_broken.sql", "alter table public.problems add column x nosuchtype;\n");
+    git(&tree, &["init", "-q"]);
+    std::fs::copy(support::repo_root().join(".gitignore"), tree.path(".gitignore")).unwrap();
+    git(&tree, &["add", "-A"]);
+    git(&tree, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"]);
+    let run = tree.run_env(&["promote", "--target", "prod", "--yes"], &[("PROD_DB_URL", url.as_str())]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("rehearsal of the batch failed on a local shadow; nothing was pushed to prod"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(versions(&url).len(), 9, "the target is untouched");
+}
+
+#[test]
+fn missing_token_cli_and_postgres_binaries_are_refused_before_anything_runs() {
+    let tree = Tree::example();
+    let run = Tree::run_cmd(&tree, without_secrets(), &["promote", "--target", "prod", "--yes"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("SUPABASE_ACCESS_TOKEN is not set"), "{}", run.stderr);
+    assert!(run.stderr.contains("not a git checkout"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was pushed"), "{}", run.stderr);
+
+    std::fs::remove_file(tree.path("node_modules")).unwrap();
+    let mut cmd = without_secrets();
+    cmd.env("PATH", "/usr/bin:/bin");
+    let run = tree.run_cmd(cmd, &["promote", "--yes"]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("the Supabase CLI is not installed: run `npm ci`"), "{}", run.stderr);
+
+    let run = tree.run_env(&["promote"], &[("XTASK_PG_BINDIR", "/nonexistent")]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("no Postgres server binaries (initdb, pg_ctl) in /nonexistent"), "{}", run.stderr);
+    assert!(!tree.path("target/xtask/pg/data").exists());
+}
+
+#[test]
+fn no_output_or_record_contains_a_planted_token_or_password() {
+    let tree = staging_tree();
+    tree.db_start();
+    let url = tree.create_db("staging");
+    let password = std::fs::read_to_string(tree.path("target/xtask/pg/password")).unwrap().trim().to_string();
+    let token = "sbp_planted0123456789abcdefsecret";
+    tree.write("migrations/20260601000000_broken.sql", "select 1/0;\n");
+    let env = [(STAGING_ENV, url.as_str()), ("SUPABASE_ACCESS_TOKEN", token)];
+    let mut outputs = Vec::new();
+    for args in [
+        &["promote", "--target", "staging", "--yes"][..],
+        &["promote", "--target", "staging", "--dry-run"],
+        &["status", "--target", "staging", "--live"],
+        &["promote", "--target", "prod", "--yes"],
+    ] {
+        let run = tree.run_env(args, &env);
+        outputs.push(format!("{}{}", run.stdout, run.stderr));
+    }
+    let wrong = url.replace(&password, "wrongpass_planted_999");
+    let run = tree.run_env(&["promote", "--target", "staging", "--yes"], &[(STAGING_ENV, wrong.as_str())]);
+    assert_ne!(run.code, 0);
+    outputs.push(format!("{}{}", run.stdout, run.stderr));
+    assert!(outputs[0].contains("division by zero"), "the failure is reported: {}", outputs[0]);
+    for dir in ["docs/database/promotions", "target/xtask/promotions"] {
+        for entry in std::fs::read_dir(tree.path(dir)).into_iter().flatten().flatten() {
+            outputs.push(std::fs::read_to_string(entry.path()).unwrap());
+        }
+    }
+    assert!(outputs.len() > 5, "records were written");
+    for out in &outputs {
+        for secret in [password.as_str(), token, "wrongpass_planted_999"] {
+            assert!(!out.contains(secret), "leaked {secret} in:\n{out}");
+        }
+    }
+}
+
+fn without_secrets() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.env_remove("SUPABASE_ACCESS_TOKEN").env_remove("PROD_DB_URL");
+    cmd
+}
+
+fn git(tree: &Tree, args: &[&str]) {
+    let out = Command::new("git").current_dir(tree.dir.path()).args(args).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
