@@ -155,7 +155,72 @@ fn bench_migration(i: usize) -> String {
 }
 
 impl flags::BenchPromote {
-    fn run(self, _sh: &Shell) -> anyhow::Result<()> {
-        anyhow::bail!("bench promote: not yet")
+    /// Both sides push the example's 14-file batch to a fresh database at PROD's head 20260512220528, in the
+    /// embedded cluster: `promote` (non-protected target, so no rehearsal) against a bare `db push`.
+    fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        const HEAD: &str = "20260512220528";
+        let root = sh.current_dir();
+        let admin = crate::pg::Cluster::new(&root).start(sh)?;
+        let cli = crate::supabase::Cli::locate(sh, &root)?;
+        let redactor = crate::redact::Redactor::default();
+        let tree = root.join("target/xtask/bench-promote");
+        let _ = std::fs::remove_dir_all(&tree);
+        std::fs::create_dir_all(tree.join("migrations"))?;
+        let history = tree.join("history/supabase/migrations");
+        let full = tree.join("full/supabase/migrations");
+        std::fs::create_dir_all(&history)?;
+        std::fs::create_dir_all(&full)?;
+        for entry in std::fs::read_dir(root.join("migrations"))? {
+            let entry = entry?;
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".sql") {
+                std::fs::copy(entry.path(), tree.join("migrations").join(&name))?;
+                std::fs::copy(entry.path(), full.join(&name))?;
+                if name[..14] <= *HEAD {
+                    std::fs::copy(entry.path(), history.join(&name))?;
+                }
+            }
+        }
+        std::os::unix::fs::symlink(root.join("node_modules"), tree.join("node_modules")).ok();
+        fsutil::write_atomic(&tree.join("xtask.toml"), b"[targets.local]\nembedded = true\n[targets.bench]\ndb_url_env = \"XTASK_BENCH_URL\"\n")?;
+        let exe = std::env::current_exe()?;
+
+        // A fresh database at HEAD, prepared outside the timing.
+        let fresh = |name: &str| -> anyhow::Result<String> {
+            let url = crate::pg::create_database(&admin, name)?;
+            let remote = crate::supabase::Remote::Url(url.clone());
+            let out = cli.push(sh, &tree.join("history"), &remote, crate::supabase::PushMode::Apply, &redactor)?;
+            anyhow::ensure!(out.success, "preparing {name}: {}", out.transcript);
+            Ok(url)
+        };
+        let mut promote_times = Vec::new();
+        let mut push_times = Vec::new();
+        for run in 0..self.runs.max(1) {
+            let url = fresh(&format!("bench_promote_{run}"))?;
+            let _ = std::fs::remove_file(tree.join("migrations/promotion.lock"));
+            cmd!(sh, "{exe} --repo {tree} baseline --target bench --head {HEAD}").quiet().ignore_stdout().run()?;
+            let start = Instant::now();
+            cmd!(sh, "{exe} --repo {tree} promote --target bench --yes").env("XTASK_BENCH_URL", &url).quiet().ignore_stdout().ignore_stderr().run()?;
+            promote_times.push(start.elapsed());
+            anyhow::ensure!(crate::target::history_direct(&url)?.len() == 23, "promote did not apply the batch");
+
+            let url = fresh(&format!("bench_push_{run}"))?;
+            let remote = crate::supabase::Remote::Url(url.clone());
+            let start = Instant::now();
+            let out = cli.push(sh, &tree.join("full"), &remote, crate::supabase::PushMode::Apply, &redactor)?;
+            push_times.push(start.elapsed());
+            anyhow::ensure!(out.success && crate::target::history_direct(&url)?.len() == 23, "the bare push failed: {}", out.transcript);
+            for db in [format!("bench_promote_{run}"), format!("bench_push_{run}")] {
+                crate::pg::drop_database(&admin, &db)?;
+            }
+        }
+        promote_times.sort();
+        push_times.sort();
+        let (promote, push) = (promote_times[promote_times.len() / 2], push_times[push_times.len() / 2]);
+        println!("batch          14 files after {HEAD}, fresh database each run, {} run(s)", self.runs.max(1));
+        println!("xtask promote  {:.3} s  (median; check, live head, stage, CLI dry-run, lock, push, verify, record)", promote.as_secs_f64());
+        println!("bare db push   {:.3} s  (median; supabase db push --remote=<url> --yes)", push.as_secs_f64());
+        println!("ratio          {:.2}x  (target <= 1.25x)", promote.as_secs_f64() / push.as_secs_f64());
+        Ok(())
     }
 }
