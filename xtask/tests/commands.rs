@@ -72,7 +72,7 @@ fn status_refuses_unknown_target_and_flags_unapplied_old_files() {
     let tree = Tree::example();
     let run = tree.run_read_only(&["status", "--target", "staging"]);
     assert_eq!(run.code, 2);
-    assert!(run.stderr.contains("unknown target `staging`; xtask.toml defines: local, prod"), "{}", run.stderr);
+    assert!(run.stderr.contains("unknown target `staging`; xtask.toml defines: dev, local, prod"), "{}", run.stderr);
 
     tree.write("migrations/20260401000000_late.sql", "select 1;\n");
     let run = tree.run_read_only(&["status", "--target", "prod"]);

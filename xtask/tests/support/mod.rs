@@ -134,7 +134,9 @@ impl Tree {
     pub fn run_read_only(&self, args: &[&str]) -> Run {
         let before = self.contents();
         let run = self.run(args);
-        assert_eq!(self.contents(), before, "`{}` changed files on disk", args.join(" "));
+        let after = self.contents();
+        let changed: Vec<_> = before.keys().chain(after.keys()).filter(|k| before.get(*k) != after.get(*k)).collect();
+        assert!(changed.is_empty(), "`{}` changed files on disk: {changed:?}", args.join(" "));
         run
     }
 
@@ -143,11 +145,13 @@ impl Tree {
         self.run_read_only(&["check", "--format", "json"])
     }
 
-    /// Every regular file under the tree and its bytes.
+    /// Every regular file under the tree and its bytes, but for `target/` (the database server's own files).
     pub fn contents(&self) -> BTreeMap<PathBuf, Vec<u8>> {
+        let target = self.path("target");
         walkdir::WalkDir::new(self.dir.path())
             .follow_links(false)
             .into_iter()
+            .filter_entry(|e| e.path() != target)
             .filter_map(Result::ok)
             .filter(|e| e.file_type().is_file())
             .map(|e| (e.path().to_path_buf(), std::fs::read(e.path()).unwrap_or_default()))

@@ -1,0 +1,348 @@
+//! `cargo xtask catalog`: a snapshot of a target's live schema, read from pg_catalog in one statement
+//! (`xtask/sql/catalog.sql`), written to `docs/database/catalog/<target>.json`, sorted and stable: an unchanged
+//! schema gives a byte-identical file.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use xshell::Shell;
+
+use crate::flags;
+use crate::fsutil;
+use crate::pg;
+use crate::redact::Redactor;
+use crate::supabase::{Cli, Remote};
+use crate::target::Resolved;
+use crate::tree::Repo;
+
+const CATALOG_SQL: &str = include_str!("../sql/catalog.sql");
+
+/// Schemas Supabase manages; left out of the catalog unless `[catalog] exclude_schemas` says otherwise.
+pub const DEFAULT_EXCLUDED: &[&str] = &[
+    "auth",
+    "storage",
+    "realtime",
+    "vault",
+    "extensions",
+    "graphql",
+    "graphql_public",
+    "supabase_*",
+    "cron",
+    "net",
+    "pgsodium*",
+    "pgbouncer",
+    "_realtime",
+    "_analytics",
+];
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Snapshot {
+    /// The last version in `supabase_migrations.schema_migrations`.
+    pub head: Option<String>,
+    pub schemas: Vec<String>,
+    pub extensions: Vec<Extension>,
+    pub tables: Vec<Table>,
+    pub functions: Vec<Function>,
+    pub sequences: Vec<Sequence>,
+    pub enums: Vec<Enum>,
+    pub publications: Vec<Publication>,
+    /// `None` when the database has no pg_cron.
+    pub cron_jobs: Option<Vec<CronJob>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Extension {
+    pub name: String,
+    pub schema: String,
+    pub version: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Table {
+    pub schema: String,
+    pub name: String,
+    pub kind: String,
+    pub rls_enabled: bool,
+    pub rls_forced: bool,
+    pub definition: Option<String>,
+    pub columns: Vec<Column>,
+    pub constraints: Vec<Constraint>,
+    pub indexes: Vec<Index>,
+    pub policies: Vec<Policy>,
+    pub triggers: Vec<Trigger>,
+    pub grants: Vec<Grant>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub nullable: bool,
+    pub default: Option<String>,
+    pub identity: Option<String>,
+    pub generated: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Constraint {
+    pub name: String,
+    pub kind: String,
+    pub definition: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Index {
+    pub name: String,
+    pub definition: String,
+    pub valid: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Policy {
+    pub name: String,
+    pub command: String,
+    pub permissive: bool,
+    pub roles: Vec<String>,
+    pub using: Option<String>,
+    pub with_check: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Trigger {
+    pub name: String,
+    pub definition: String,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Grant {
+    pub grantee: String,
+    pub privileges: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Function {
+    pub schema: String,
+    pub name: String,
+    pub arguments: String,
+    pub kind: String,
+    pub returns: Option<String>,
+    pub language: String,
+    pub volatility: String,
+    pub security_definer: bool,
+    pub config: Vec<String>,
+    pub body_md5: String,
+    /// Supabase roles (and `public`) that may execute it.
+    pub execute: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sequence {
+    pub schema: String,
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
+    pub start: i64,
+    pub increment: i64,
+    pub owned_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Enum {
+    pub schema: String,
+    pub name: String,
+    pub values: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Publication {
+    pub name: String,
+    pub all_tables: bool,
+    pub tables: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CronJob {
+    pub name: Option<String>,
+    pub schedule: String,
+    pub command: String,
+    pub database: Option<String>,
+    pub active: Option<bool>,
+}
+
+impl flags::Catalog {
+    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let repo = Repo::open(sh)?;
+        let mut redactor = Redactor::from_env();
+        let target = Resolved::resolve(sh, &repo, &self.target.target, &mut redactor)?;
+        let snapshot = read(sh, &repo, &target, &redactor)?;
+        let path = write(&repo, &target.name, &snapshot)?;
+        eprintln!(
+            "catalog: {} table(s), {} function(s) of {} -> {path}",
+            snapshot.tables.len(),
+            snapshot.functions.len(),
+            target.describe()
+        );
+        Ok(())
+    }
+}
+
+/// The catalog query with the configured exclusions filled in.
+pub fn query(excluded: &[String]) -> String {
+    let patterns: Vec<String> =
+        excluded.iter().map(|p| format!("'{}'", p.replace('\'', "''").replace('_', "\\_").replace('*', "%"))).collect();
+    // Comment lines dropped: the CLI would read a leading `--` as a flag.
+    let sql: Vec<&str> = CATALOG_SQL.lines().filter(|l| !l.trim_start().starts_with("--")).collect();
+    sql.join("\n").replace(":excluded", &format!("array[{}]::text[]", patterns.join(", ")))
+}
+
+/// Reads the live snapshot: directly when the target has a URL, else through `supabase db query`.
+pub fn read(sh: &Shell, repo: &Repo, target: &Resolved, redactor: &Redactor) -> anyhow::Result<Snapshot> {
+    let sql = query(&repo.config.catalog_excluded());
+    let json = match &target.remote {
+        Remote::Url(url) => read_direct(url, &sql).map_err(|e| anyhow::anyhow!(redactor.redact(&format!("{e:#}"))))?,
+        Remote::Project(_) => {
+            let cli = Cli::locate(sh, &repo.root)?;
+            read_via_cli(sh, &cli, &repo.root.join("target/xtask/stage/catalog"), &target.remote, &sql, redactor)?
+        }
+    };
+    parse(&json).context("the catalog query returned an unexpected document")
+}
+
+pub fn read_direct(url: &str, sql: &str) -> anyhow::Result<String> {
+    let mut client = pg::connect(url)?;
+    let row = client.query_one(sql, &[]).context("running the catalog query")?;
+    Ok(row.get(0))
+}
+
+pub fn read_via_cli(
+    sh: &Shell,
+    cli: &Cli,
+    workdir: &Path,
+    remote: &Remote,
+    sql: &str,
+    redactor: &Redactor,
+) -> anyhow::Result<String> {
+    std::fs::create_dir_all(workdir)?;
+    let rows = cli.query(sh, workdir, remote, sql, redactor)?;
+    match rows.first().map(|r| &r["snapshot"]) {
+        Some(serde_json::Value::String(text)) => Ok(text.clone()),
+        Some(value) if !value.is_null() => Ok(value.to_string()),
+        _ => bail!("`supabase db query` returned no snapshot"),
+    }
+}
+
+pub fn parse(json: &str) -> anyhow::Result<Snapshot> {
+    Ok(serde_json::from_str(json)?)
+}
+
+/// Canonical text: pretty JSON in the struct's field order, arrays in the query's (sorted) order.
+pub fn render(snapshot: &Snapshot) -> String {
+    serde_json::to_string_pretty(snapshot).unwrap_or_default() + "\n"
+}
+
+pub fn path(repo: &Repo, target: &str) -> PathBuf {
+    repo.root.join("docs/database/catalog").join(format!("{target}.json"))
+}
+
+pub fn write(repo: &Repo, target: &str, snapshot: &Snapshot) -> anyhow::Result<String> {
+    let path = path(repo, target);
+    std::fs::create_dir_all(path.parent().context("catalog path")?)?;
+    fsutil::write_atomic(&path, render(snapshot).as_bytes())?;
+    Ok(crate::migrations::rel(&repo.root, &path))
+}
+
+/// A committed snapshot, with the file and the fix named when it is missing or malformed.
+pub fn load(path: &Path, rel: &str, target_hint: &str) -> anyhow::Result<Snapshot> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{rel} is missing; create it with `cargo xtask catalog --target {target_hint}`"))?;
+    parse(&text).with_context(|| {
+        format!("{rel} is not a catalog snapshot; regenerate it with `cargo xtask catalog --target {target_hint}`")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exclusion_patterns_become_like_patterns() {
+        let sql = query(&["auth".into(), "supabase_*".into(), "o'brien".into()]);
+        assert!(
+            sql.contains("not n.nspname like any (array['auth', 'supabase\\_%', 'o''brien']::text[])"),
+            "{}",
+            &sql[..600]
+        );
+    }
+
+    #[test]
+    fn malformed_snapshots_are_rejected_with_the_place() {
+        let err = parse("{\"head\": null, \"schemas\": []}").unwrap_err().to_string();
+        assert!(err.contains("missing field `extensions`"), "{err}");
+        let err = parse("{\"head\": 5}").unwrap_err().to_string();
+        assert!(err.contains("line 1 column"), "{err}");
+    }
+}
+
+#[cfg(test)]
+mod db_tests {
+    use super::*;
+
+    #[test]
+    fn direct_and_cli_reads_give_the_same_snapshot() {
+        let repo_root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let sh = Shell::new().unwrap();
+        let cluster = pg::Cluster::new(dir.path());
+        let admin = cluster.start(&sh).unwrap();
+        let result = std::panic::catch_unwind(|| {
+            let url = pg::create_database(&admin, "paths").unwrap();
+            let cli = Cli::locate(&sh, repo_root).unwrap();
+            let wd = dir.path().join("wd");
+            let remote = Remote::Url(url.clone());
+            let mut redactor = Redactor::default();
+            redactor.add_url(&url);
+            // Some schema of every kind the snapshot holds.
+            pg::connect(&url)
+                .unwrap()
+                .batch_execute(
+                    "create type public.mood as enum ('calm', 'busy');
+                     create table public.t (id bigint generated always as identity primary key, m public.mood, note text default 'x' check (note <> ''));
+                     alter table public.t enable row level security;
+                     create policy \"read | all\" on public.t for select to authenticated using (m = 'calm');
+                     create function public.f(a int) returns int language sql immutable set search_path = '' as $$ select a $$;
+                     create view public.v as select id from public.t;
+                     grant select on public.t to anon;",
+                )
+                .unwrap();
+            let sql = query(&DEFAULT_EXCLUDED.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            let direct = parse(&read_direct(&url, &sql).unwrap()).unwrap();
+            let via_cli = parse(&read_via_cli(&sh, &cli, &wd, &remote, &sql, &redactor).unwrap()).unwrap();
+            assert_eq!(direct, via_cli);
+            assert_eq!(render(&direct), render(&via_cli));
+            assert_eq!(direct.tables.len(), 2);
+            assert_eq!(direct.enums[0].values, ["calm", "busy"]);
+        });
+        let _ = cluster.stop(&sh);
+        if let Err(panic) = result {
+            std::panic::resume_unwind(panic);
+        }
+    }
+}
