@@ -2,7 +2,9 @@
 -- connection and `supabase db query` return the same bytes. `:excluded` is replaced by a text[] literal of
 -- LIKE patterns (schemas left out: Supabase-managed ones by default). Objects owned by extensions are left out.
 -- Tables that may not exist (cron.job, the history table) are read through query_to_xml inside CASE, so the
--- statement still plans on a database without them.
+-- statement still plans on a database without them. `:lo`/`:hi` bound the tables' oids so that parts can be
+-- read over concurrent connections (a range keeps the planner's row estimates right); `:rest` says whether
+-- this part also reads the functions. One part over the whole range is the whole document.
 with
 nsp as (
   select n.oid, n.nspname
@@ -24,6 +26,7 @@ rels as (
   join nsp n on n.oid = c.relnamespace
   where c.relkind in ('r', 'p', 'v', 'm', 'f')
     and c.oid not in (select objid from ext_objs)
+    and c.oid between :lo::oid and :hi::oid
 ),
 cols as (
   select a.attrelid,
@@ -140,6 +143,7 @@ procs as (
   from pg_proc p
   join nsp n on n.oid = p.pronamespace
   where p.oid not in (select objid from ext_objs)
+    and :rest
 ),
 proc_grants as (
   select g.oid, json_agg(g.grantee order by g.grantee) as v

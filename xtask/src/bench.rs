@@ -14,6 +14,7 @@ impl flags::Bench {
         match self.what {
             flags::BenchWhat::Check(bench) => bench.run(sh),
             flags::BenchWhat::Promote(bench) => bench.run(sh),
+            flags::BenchWhat::Catalog(bench) => bench.run(sh),
         }
     }
 }
@@ -238,4 +239,84 @@ impl flags::BenchPromote {
         println!("ratio          {:.2}x  (target <= 1.25x)", promote.as_secs_f64() / push.as_secs_f64());
         Ok(())
     }
+}
+
+impl flags::BenchCatalog {
+    /// A generated schema in the embedded cluster; `catalog` + `docs-refresh` (as a user runs them) against
+    /// `pg_dump --schema-only` of the same database, same run.
+    fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let root = sh.current_dir();
+        let cluster = crate::pg::Cluster::new(&root);
+        let admin = cluster.start(sh)?;
+        let name = format!("bench_catalog_{}", self.tables);
+        let url = crate::pg::replace_database(&admin, &name);
+        let ready = crate::pg::connect(&url)
+            .and_then(|mut c| {
+                Ok(c.query_one("select count(*) from pg_tables where schemaname = 'public'", &[])?.get::<_, i64>(0))
+            })
+            .is_ok_and(|n| n == self.tables as i64);
+        if !ready {
+            eprintln!("bench catalog: generating {} tables in {name} (once; kept for later runs)", self.tables);
+            crate::pg::create_database(&admin, &name)?;
+            let mut client = crate::pg::connect(&url)?;
+            // In chunks: one transaction holding thousands of new relations runs out of lock slots.
+            for start in (1..=self.tables).step_by(100) {
+                client.batch_execute(&schema_sql(start, (start + 99).min(self.tables)))?;
+            }
+        }
+        let tree = root.join("target/xtask/bench-catalog");
+        std::fs::create_dir_all(tree.join("migrations"))?;
+        fsutil::write_atomic(&tree.join("xtask.toml"), b"[targets.bench]\ndb_url_env = \"XTASK_BENCH_URL\"\n")?;
+        let exe = std::env::current_exe()?;
+        let pg_dump = crate::pg::bindir(sh)?.join("pg_dump");
+        let pgpass = root.join("target/xtask/pg/pgpass");
+        let dump_url = cluster.display_url(&name)?;
+
+        let xtask = median(self.runs, || {
+            cmd!(sh, "{exe} --repo {tree} catalog --target bench")
+                .env("XTASK_BENCH_URL", &url)
+                .quiet()
+                .ignore_stderr()
+                .run()?;
+            cmd!(sh, "{exe} --repo {tree} docs-refresh --target bench").quiet().ignore_stderr().run()?;
+            Ok(())
+        })?;
+        let dump = median(self.runs, || {
+            cmd!(sh, "{pg_dump} --schema-only --no-owner -f /dev/null {dump_url}")
+                .env("PGPASSFILE", &pgpass)
+                .quiet()
+                .run()?;
+            Ok(())
+        })?;
+        let snapshot = crate::catalog::parse(&std::fs::read_to_string(tree.join("docs/database/catalog/bench.json"))?)?;
+        let columns: usize = snapshot.tables.iter().map(|t| t.columns.len()).sum();
+        let policies: usize = snapshot.tables.iter().map(|t| t.policies.len()).sum();
+        let indexes: usize = snapshot.tables.iter().map(|t| t.indexes.len()).sum();
+        println!(
+            "schema         {} tables, {columns} columns, {policies} policies, {} functions, {indexes} indexes",
+            snapshot.tables.len(),
+            snapshot.functions.len()
+        );
+        println!("xtask catalog  {:.3} s  (median; catalog + docs-refresh, two processes)", xtask.as_secs_f64());
+        println!("pg_dump        {:.3} s  (median; pg_dump --schema-only)", dump.as_secs_f64());
+        println!("ratio          {:.2}x  (target <= 0.5x)", xtask.as_secs_f64() / dump.as_secs_f64());
+        Ok(())
+    }
+}
+
+/// Tables with 10 columns, a primary key and one more index, RLS with 2 policies, and a function each.
+fn schema_sql(first: usize, last: usize) -> String {
+    let body = r#"
+        execute format('create table public.t_%s (
+          id bigint generated always as identity primary key, org_id uuid not null, title text not null,
+          body text, status text not null default ''open'', amount numeric(12,2), tags text[],
+          created_by uuid, created_at timestamptz not null default now(), updated_at timestamptz)', i);
+        execute format('create index t_%s_org_idx on public.t_%s (org_id, created_at)', i, i);
+        execute format('alter table public.t_%s enable row level security', i);
+        execute format('create policy "members read" on public.t_%s for select to authenticated using (auth.uid() = created_by)', i);
+        execute format('create policy "members write" on public.t_%s for insert to authenticated with check (auth.uid() = created_by)', i);
+        execute format('create function public.t_%s_count(p_org uuid) returns bigint language sql stable set search_path = '''' as '
+          || '''select count(*) from public.t_%s where org_id = p_org''', i, i);
+    "#;
+    format!("do $$ begin for i in {first}..{last} loop {body} end loop; end $$;")
 }

@@ -203,26 +203,81 @@ impl flags::Catalog {
     }
 }
 
-/// The catalog query with the configured exclusions filled in.
+/// The catalog query with the configured exclusions filled in, reading the whole document in one statement.
 pub fn query(excluded: &[String]) -> String {
+    query_part(excluded, (0, u32::MAX), Rest::Included)
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Rest {
+    Included,
+    Excluded,
+}
+
+/// The tables whose oid lies in `range`; functions too when `rest` says so.
+fn query_part(excluded: &[String], range: (u32, u32), rest: Rest) -> String {
     let patterns: Vec<String> =
         excluded.iter().map(|p| format!("'{}'", p.replace('\'', "''").replace('_', "\\_").replace('*', "%"))).collect();
     // Comment lines dropped: the CLI would read a leading `--` as a flag.
     let sql: Vec<&str> = CATALOG_SQL.lines().filter(|l| !l.trim_start().starts_with("--")).collect();
-    sql.join("\n").replace(":excluded", &format!("array[{}]::text[]", patterns.join(", ")))
+    sql.join("\n")
+        .replace(":excluded", &format!("array[{}]::text[]", patterns.join(", ")))
+        .replace(":lo", &range.0.to_string())
+        .replace(":hi", &range.1.to_string())
+        .replace(":rest", if rest == Rest::Included { "true" } else { "false" })
 }
 
 /// Reads the live snapshot: directly when the target has a URL, else through `supabase db query`.
 pub fn read(sh: &Shell, repo: &Repo, target: &Resolved, redactor: &Redactor) -> anyhow::Result<Snapshot> {
-    let sql = query(&repo.config.catalog_excluded());
-    let json = match &target.remote {
-        Remote::Url(url) => read_direct(url, &sql).map_err(|e| anyhow::anyhow!(redactor.redact(&format!("{e:#}"))))?,
+    let excluded = repo.config.catalog_excluded();
+    match &target.remote {
+        Remote::Url(url) => {
+            read_parallel(url, &excluded).map_err(|e| anyhow::anyhow!(redactor.redact(&format!("{e:#}"))))
+        }
         Remote::Project(_) => {
             let cli = Cli::locate(sh, &repo.root)?;
-            read_via_cli(sh, &cli, &repo.root.join("target/xtask/stage/catalog"), &target.remote, &sql, redactor)?
+            let json = read_via_cli(
+                sh,
+                &cli,
+                &repo.root.join("target/xtask/stage/catalog"),
+                &target.remote,
+                &query(&excluded),
+                redactor,
+            )?;
+            parse(&json).context("the catalog query returned an unexpected document")
         }
-    };
-    parse(&json).context("the catalog query returned an unexpected document")
+    }
+}
+
+/// The statement split by table across two connections (the server's pg_get_*def calls dominate), merged
+/// into exactly the document the single statement gives: tables are ordered by (schema, name), both of type
+/// `name`, which sorts bytewise as Rust strings do.
+pub fn read_parallel(url: &str, excluded: &[String]) -> anyhow::Result<Snapshot> {
+    // Split the relations' oids at their median, so both halves carry about the same work.
+    let oids: Vec<u32> = pg::connect(url)?
+        .query("select oid from pg_class where relkind in ('r', 'p', 'v', 'm', 'f') order by oid", &[])?
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mid = oids.get(oids.len() / 2).copied().unwrap_or(u32::MAX).max(1);
+    let ranges = [((0, mid - 1), Rest::Included), ((mid, u32::MAX), Rest::Excluded)];
+    let parts: Vec<anyhow::Result<Snapshot>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = ranges
+            .into_iter()
+            .map(|(range, rest)| scope.spawn(move || parse(&read_direct(url, &query_part(excluded, range, rest))?)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(anyhow::anyhow!("catalog reader panicked"))))
+            .collect()
+    });
+    let mut parts = parts.into_iter();
+    let mut snapshot = parts.next().context("no catalog part")??;
+    for part in parts {
+        snapshot.tables.extend(part?.tables);
+    }
+    snapshot.tables.sort_by(|a, b| (&a.schema, &a.name).cmp(&(&b.schema, &b.name)));
+    Ok(snapshot)
 }
 
 pub fn read_direct(url: &str, sql: &str) -> anyhow::Result<String> {
@@ -332,8 +387,14 @@ mod db_tests {
                      grant select on public.t to anon;",
                 )
                 .unwrap();
-            let sql = query(&DEFAULT_EXCLUDED.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+            let excluded: Vec<String> = DEFAULT_EXCLUDED.iter().map(|s| s.to_string()).collect();
+            let sql = query(&excluded);
             let direct = parse(&read_direct(&url, &sql).unwrap()).unwrap();
+            assert_eq!(
+                read_parallel(&url, &excluded).unwrap(),
+                direct,
+                "the split read merges to the single statement's document"
+            );
             let via_cli = parse(&read_via_cli(&sh, &cli, &wd, &remote, &sql, &redactor).unwrap()).unwrap();
             assert_eq!(direct, via_cli);
             assert_eq!(render(&direct), render(&via_cli));

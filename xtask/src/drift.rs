@@ -74,8 +74,7 @@ fn replay(
                 out.error.map(|e| crate::supabase::explain(&e)).unwrap_or(out.transcript)
             );
         }
-        let sql = catalog::query(&repo.config.catalog_excluded());
-        catalog::parse(&catalog::read_direct(&url, &sql)?)
+        catalog::read_parallel(&url, &repo.config.catalog_excluded())
     })();
     let _ = std::fs::remove_dir_all(&dir);
     pg::drop_database(&admin, &name)?;

@@ -200,6 +200,19 @@ pub enum BenchWhat {
     Check(BenchCheck),
     /// The example's 14-file batch pushed by `promote --yes` vs by a bare `supabase db push`, same run.
     Promote(BenchPromote),
+    /// `catalog` + `docs-refresh` of a 2,000-table schema vs `pg_dump --schema-only` of the same database.
+    Catalog(BenchCatalog),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchCatalog {
+    /// Tables to generate (each with 10 columns, 2 indexes, 2 policies and 1 function).
+    #[arg(long, default_value_t = 2000)]
+    pub tables: usize,
+
+    /// Timed runs of each side; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
 }
 
 #[derive(Debug, Args)]

@@ -239,6 +239,11 @@ fn path(p: &Path) -> String {
     p.display().to_string()
 }
 
+/// The directory of the Postgres binaries (pg_dump, ...).
+pub fn bindir(sh: &Shell) -> anyhow::Result<PathBuf> {
+    Ok(binaries(sh)?.bindir)
+}
+
 /// Whether the server binaries the embedded database and rehearsals need are installed.
 pub fn check_binaries(sh: &Shell) -> anyhow::Result<()> {
     binaries(sh).map(|_| ())
