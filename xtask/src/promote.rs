@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use xshell::Shell;
 
-use crate::findings::Severity;
+use crate::findings::{Code, Severity};
 use crate::flags::{self, LintScope};
 use crate::lock::TargetState;
 use crate::migrations::{self, Migration};
@@ -19,7 +19,7 @@ use crate::sql::{self, Fact, LintSettings};
 use crate::supabase::{Cli, PushMode, Remote};
 use crate::target::{Applied, Resolved, TOKEN_ENV};
 use crate::tree::Repo;
-use crate::{check, fsutil, git, pg, plan};
+use crate::{check, fsutil, git, pg, plan, rules};
 
 /// Key of the session-level advisory lock held on a target while pushing ("xtask" + 1).
 const ADVISORY_KEY: i64 = 0x7874_6173_6b00_0001;
@@ -172,6 +172,7 @@ impl<'a> Promotion<'a> {
         if batch.is_empty() {
             return self.up_to_date(&target, &files, &mut lock, head);
         }
+        self.phase_gate(&target, &batch)?;
         self.record.batch = batch
             .iter()
             .map(|m| {
@@ -261,10 +262,21 @@ impl<'a> Promotion<'a> {
             }
         }
         let report = check::check(self.repo, LintScope::Pending)?;
-        if report.summary.errors > 0 {
+        // The partition phase mix is judged on the batch this promotion pushes (step 2), not on all that is pending.
+        let blocking = report
+            .findings
+            .iter()
+            .filter(|f| f.severity == Severity::Error && f.code != Code::PartitionPhaseMix)
+            .count();
+        if blocking > 0 {
             eprint!("{}", report.render(flags::Format::Human));
-            problems
-                .push(format!("`cargo xtask check` has {} blocking finding(s) (listed above)", report.summary.errors));
+            if config.protected {
+                problems.push(format!("`cargo xtask check` has {blocking} blocking finding(s) (listed above)"));
+            } else {
+                eprintln!(
+                    "note: {name} is not protected, so these findings do not stop this promotion; they would stop a protected one"
+                );
+            }
         }
         match (cli, target) {
             (Some(cli), Some(target)) if problems.is_empty() => Ok((cli, target)),
@@ -274,6 +286,39 @@ impl<'a> Promotion<'a> {
             ))
             .into()),
         }
+    }
+
+    /// The runbook: never phase-1 partition setup and phase-2 cutover in one promotion batch.
+    fn phase_gate(&self, target: &Resolved, batch: &[&Migration]) -> anyhow::Result<()> {
+        let texts: Vec<String> = batch.iter().map(|m| std::fs::read_to_string(&m.path)).collect::<Result<_, _>>()?;
+        let analyses: Vec<sql::Analysis> =
+            texts.iter().map(|t| sql::analyze(t, &LintSettings { squawk_rules: &[] })).collect();
+        let pairs: Vec<(&Migration, &sql::Analysis)> = batch.iter().copied().zip(&analyses).collect();
+        let mixed: Vec<_> =
+            rules::partition_phase_mix(&pairs).into_iter().filter(|f| f.code == Code::PartitionPhaseMix).collect();
+        if mixed.is_empty() {
+            return Ok(());
+        }
+        let last_phase_one = rules::partition_phases(&pairs)
+            .iter()
+            .filter(|(_, _, phase)| matches!(phase, rules::Phase::One(_)))
+            .map(|(i, _, _)| batch[*i].version.clone())
+            .max();
+        let until = last_phase_one
+            .map(|v| format!("`cargo xtask promote --target {} --until {v}`", target.name))
+            .unwrap_or_default();
+        let files: BTreeSet<&str> = mixed.iter().map(|f| f.file.as_str()).collect();
+        let what = format!(
+            "this batch mixes phase-1 partition setup with phase-2 work in {}",
+            files.into_iter().collect::<Vec<_>>().join(", ")
+        );
+        if target.config.protected {
+            return Err(
+                Blocked(format!("promote: {what}; nothing was pushed. Promote phase 1 alone first: {until}")).into()
+            );
+        }
+        eprintln!("note: {what}; allowed on {} (not protected), refused on a protected target", target.name);
+        Ok(())
     }
 
     fn batch_findings(&self, batch: &[&Migration]) -> anyhow::Result<Vec<crate::findings::Finding>> {

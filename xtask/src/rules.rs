@@ -238,6 +238,16 @@ pub fn transaction_control(m: &Migration, a: &Analysis) -> Vec<Finding> {
     a.facts
         .iter()
         .filter_map(|(pos, fact)| match fact {
+            Fact::TransactionControl("LOCK TABLE") => Some(
+                Finding::new(
+                    Code::TransactionControl,
+                    Severity::Error,
+                    &m.rel_path,
+                    "LOCK TABLE fails under the CLI: it runs a file as one implicit transaction, not a transaction block",
+                )
+                .at(*pos)
+                .fix("drop it and put first the statement that takes the lock (ALTER TABLE takes ACCESS EXCLUSIVE)"),
+            ),
             Fact::TransactionControl(what) => Some(
                 Finding::new(
                     Code::TransactionControl,
@@ -374,6 +384,7 @@ pub fn partition_phase_mix(batch: &[(&Migration, &Analysis)]) -> Vec<Finding> {
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
+    let last_phase_one = phase_one.last().and_then(|f| migrations::parse_file_name(f)).map_or("", |(v, _)| v);
     for (i, pos, phase) in &phases {
         let m = batch[*i].0;
         match phase {
@@ -385,7 +396,10 @@ pub fn partition_phase_mix(batch: &[(&Migration, &Analysis)]) -> Vec<Finding> {
                     format!("phase-2 partition work ({why}) in the same batch as phase-1 work in {}", phase_one.join(", ")),
                 )
                 .at(*pos)
-                .fix("promote phase 1 first (`cargo xtask promote --until <last phase-1 version>`), run `cargo xtask partition parity`, then promote the cutover as its own reviewed batch"),
+                .fix(format!(
+                    "promote phase 1 first (`cargo xtask promote --target <t> --until {}`), run `cargo xtask partition parity`, then promote the cutover as its own reviewed batch",
+                    last_phase_one
+                )),
             ),
             Phase::Unstated(why) => out.push(
                 Finding::new(Code::PartitionPhaseUnstated, Severity::Error, &m.rel_path, format!("{why}, and the file does not say which phase it is"))
@@ -533,6 +547,15 @@ mod tests {
                 "error:concurrently:migrations/20260101000000_x.sql:2"
             ]
         );
+    }
+
+    #[test]
+    fn lock_table_fails_under_the_cli() {
+        let file = m("20260101000000_x.sql");
+        let found =
+            transaction_control(&file, &lint("lock table t in access exclusive mode;\nalter table t rename to u;\n"));
+        assert_eq!(codes(&found), ["error:transaction-control:migrations/20260101000000_x.sql:1"]);
+        assert!(found[0].message.starts_with("LOCK TABLE fails under the CLI"), "{}", found[0].message);
     }
 
     #[test]

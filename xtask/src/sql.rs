@@ -121,6 +121,7 @@ fn facts(stmt: &ast::Stmt) -> Vec<Fact> {
         S::Commit(_) => vec![Fact::TransactionControl("COMMIT")],
         S::Rollback(s) if !has_token(s.syntax(), SyntaxKind::TO_KW) => vec![Fact::TransactionControl("ROLLBACK")],
         S::PrepareTransaction(_) => vec![Fact::TransactionControl("PREPARE TRANSACTION")],
+        S::Lock(_) => vec![Fact::TransactionControl("LOCK TABLE")],
         S::CreateTable(s) => vec![Fact::CreateTable {
             name: s.table_name().map(|n| norm(&n.syntax().text().to_string())).unwrap_or_default(),
             partitioned: s.partition_by().is_some(),

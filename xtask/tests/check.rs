@@ -15,6 +15,23 @@ fn example_tree_passes_with_its_acknowledged_drop_listed_for_review() {
 }
 
 #[test]
+fn the_full_example_shows_the_partition_gating_and_nothing_else_blocks() {
+    let run = Tree::full_example().check();
+    assert_eq!(run.code, 1, "{}", run.stdout);
+    assert_eq!(
+        run.findings(),
+        [
+            ACKED,
+            "error:partition-phase-mix:20260615090000_audit_log_partition_cutover.sql:3",
+            "warning:renaming-table:20260615090000_audit_log_partition_cutover.sql:8",
+            "note:destructive:20260615090000_audit_log_partition_cutover.sql:10",
+            "warning:renaming-table:20260615090000_audit_log_partition_cutover.sql:11",
+        ]
+    );
+    assert!(run.stdout.contains("--until 20260601091000"), "names the last phase-1 version: {}", run.stdout);
+}
+
+#[test]
 fn example_tree_human_output() {
     let run = Tree::example().run_read_only(&["check"]);
     assert_eq!(run.code, 0);

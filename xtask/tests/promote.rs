@@ -411,3 +411,33 @@ fn git(tree: &Tree, args: &[&str]) {
     let out = Command::new("git").current_dir(tree.dir.path()).args(args).output().unwrap();
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
 }
+
+#[test]
+fn a_protected_batch_mixing_partition_phases_is_refused_and_phase_one_alone_goes_through() {
+    let tree = Tree::full_example();
+    tree.append("xtask.toml", &format!("\n[targets.staging]\ndb_url_env = \"{STAGING_ENV}\"\n"));
+    tree.db_start();
+    let url = tree.create_db("prod");
+    assert_eq!(promote_staging(&tree, &url, &["--until", "20260512220528"]).code, 0);
+    git(&tree, &["init", "-q"]);
+    std::fs::copy(support::repo_root().join(".gitignore"), tree.path(".gitignore")).unwrap();
+    git(&tree, &["add", "-A"]);
+    git(&tree, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"]);
+    let env = [("PROD_DB_URL", url.as_str())];
+
+    let run = tree.run_env(&["promote", "--target", "prod", "--yes"], &env);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("this batch mixes phase-1 partition setup with phase-2 work in migrations/20260615090000_audit_log_partition_cutover.sql"), "{}", run.stderr);
+    assert!(run.stderr.contains("`cargo xtask promote --target prod --until 20260601091000`"), "{}", run.stderr);
+    assert_eq!(versions(&url).len(), 9, "nothing pushed");
+
+    let run =
+        tree.run_env(&["promote", "--target", "prod", "--yes", "--until", "20260601091000", "--skip-catalog"], &env);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(versions(&url).len(), 25);
+    let partitions: i64 = connect(&url)
+        .query_one("select count(*) from pg_inherits where inhparent = 'public.audit_log_p'::regclass", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(partitions, 13, "12 months and the default");
+}

@@ -43,8 +43,18 @@ pub fn repo_root() -> PathBuf {
 }
 
 impl Tree {
-    /// `xtask.toml` and `migrations/` of this repository, copied.
+    /// `xtask.toml` and `migrations/` of this repository, copied, without the partition batches (the runbook's
+    /// state: PROD's history and the 14-file catch-up batch).
     pub fn example() -> Tree {
+        let tree = Tree::full_example();
+        for file in PARTITION_FILES {
+            tree.remove(&format!("migrations/{file}"));
+        }
+        tree
+    }
+
+    /// The whole example, with the audit_log partition batches (phase 1 and the phase-2 cutover) pending.
+    pub fn full_example() -> Tree {
         let dir = tempfile::tempdir().unwrap();
         // As root the database server runs as `postgres`, which must be able to enter the tree.
         std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -191,11 +201,20 @@ pub fn versions(url: &str) -> Vec<String> {
         .collect()
 }
 
-/// Versions of the files in the example tree, oldest first.
+/// The example's partition batches: phase 1 (two files) and the phase-2 cutover.
+pub const PARTITION_FILES: [&str; 3] = [
+    "20260601090000_audit_log_partition_shadow.sql",
+    "20260601091000_audit_log_partition_sync_and_backfill.sql",
+    "20260615090000_audit_log_partition_cutover.sql",
+];
+
+/// Versions of the files in `Tree::example()`, oldest first.
 pub fn example_versions() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(repo_root().join("migrations"))
         .unwrap()
-        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".sql").map(|s| s[..14].to_string()))
+        .filter_map(|e| e.ok()?.file_name().to_str().map(str::to_string))
+        .filter(|name| !PARTITION_FILES.contains(&name.as_str()))
+        .filter_map(|name| name.strip_suffix(".sql").map(|s| s[..14].to_string()))
         .collect();
     v.sort();
     v
