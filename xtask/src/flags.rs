@@ -30,6 +30,7 @@ pub enum Cmd {
     DocsRefresh(DocsRefresh),
     Diff(Diff),
     Drift(Drift),
+    Partition(Partition),
     Bench(Bench),
 }
 
@@ -178,6 +179,88 @@ pub struct Drift {
 
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+/// The runbook's two-phase partition procedure: parity evidence before a cutover, and reviewed retention drops.
+#[derive(Debug, Args)]
+pub struct Partition {
+    #[command(subcommand)]
+    pub cmd: PartitionCmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PartitionCmd {
+    Parity(Parity),
+    Prune(Prune),
+}
+
+/// Row counts and sampled SHA-256 row hashes, source vs partitioned shadow, per partition and for the recent and
+/// overlap windows, in one REPEATABLE READ READ ONLY transaction. Writes evidence to `docs/database/evidence/`;
+/// exits 1 when a window fails.
+#[derive(Debug, Args)]
+pub struct Parity {
+    /// A target reached by a direct URL (parity needs one session).
+    #[arg(long, value_name = "TARGET")]
+    pub target: String,
+    /// The live table, `schema.table`.
+    #[arg(long)]
+    pub source: String,
+    /// Its partitioned shadow, `schema.table`.
+    #[arg(long)]
+    pub shadow: String,
+    /// The column both are partitioned / windowed by (timestamp, timestamptz or date).
+    #[arg(long)]
+    pub time_column: String,
+    /// Key columns, comma separated. Default: the source's primary key.
+    #[arg(long, value_delimiter = ',')]
+    pub key: Vec<String>,
+    /// The recent window: this long up to now.
+    #[arg(long, default_value = "30d")]
+    pub recent: String,
+    /// The overlap window: this long before the recent one.
+    #[arg(long, default_value = "7d")]
+    pub overlap: String,
+    /// Sampled share of each window's rows, in percent.
+    #[arg(long, default_value_t = 1.0)]
+    pub sample_pct: f64,
+    /// At most this many sampled rows per window and direction.
+    #[arg(long, default_value_t = 10_000)]
+    pub sample_cap: usize,
+    /// Seed of the key hash that picks the sample (the same seed picks the same rows).
+    #[arg(long, default_value_t = 20_200_513)]
+    pub seed: i64,
+    /// A window's counts may differ by this share of the source's count, in percent ...
+    #[arg(long, default_value_t = 0.1)]
+    pub max_variance_pct: f64,
+    /// ... or by this many rows, whichever is larger.
+    #[arg(long, default_value_t = 100)]
+    pub max_variance_rows: i64,
+    /// statement_timeout of each window's queries.
+    #[arg(long, default_value = "120s")]
+    pub window_timeout: String,
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Retention: list the partitions older than a cutoff into a plan (`--dry-run`), then run exactly that reviewed
+/// plan (`--execute PLAN`). Never the newest partition, never the default one, never without a plan.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("mode").required(true).args(["dry_run", "execute"])))]
+pub struct Prune {
+    #[arg(long, value_name = "TARGET")]
+    pub target: String,
+    /// The partitioned table, `schema.table`.
+    #[arg(long)]
+    pub table: String,
+    /// Partitions whose upper bound is at least this old (e.g. 90d) are listed.
+    #[arg(long, required_unless_present = "execute")]
+    pub older_than: Option<String>,
+    /// Write the plan; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Run the plan written by `--dry-run`, after checking it and the partitions.
+    #[arg(long, value_name = "PLAN")]
+    pub execute: Option<std::path::PathBuf>,
 }
 
 /// How a generator treats its output file.

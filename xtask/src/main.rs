@@ -17,6 +17,7 @@ mod git;
 mod lock;
 mod migrations;
 mod new;
+mod partition;
 mod pg;
 mod plan;
 mod promote;
@@ -72,6 +73,7 @@ fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Cmd::DocsRefresh(cmd) => cmd.run(&sh),
         flags::Cmd::Diff(cmd) => cmd.run(&sh),
         flags::Cmd::Drift(cmd) => cmd.run(&sh),
+        flags::Cmd::Partition(cmd) => cmd.run(&sh),
         flags::Cmd::Bench(cmd) => cmd.run(&sh),
     }
 }

@@ -1,0 +1,279 @@
+//! `partition parity` and `partition prune` on a real database with generated data: a year of events, every five
+//! minutes, and a partitioned shadow with a partition per month and a default.
+
+mod support;
+
+use support::{Tree, connect};
+
+const ENV: &str = "XTASK_TEST_STAGING_URL";
+const SEED: i64 = 20_200_513;
+
+fn setup() -> (Tree, String) {
+    let tree = Tree::example();
+    tree.append("xtask.toml", &format!("\n[targets.staging]\ndb_url_env = \"{ENV}\"\n"));
+    tree.db_start();
+    let url = tree.create_db("parity");
+    connect(&url)
+        .batch_execute(
+            "create table public.events (id bigint primary key, at timestamptz not null, payload text not null, note text);
+             insert into public.events
+               select i, timestamptz '2026-01-01 00:00:00+00' + (i - 1) * interval '5 minutes', 'payload ' || i, null
+               from generate_series(1, 105120) as i;
+             create index events_at_idx on public.events (at);
+             create table public.events_p (id bigint not null, at timestamptz not null, payload text not null, note text,
+               primary key (id, at)) partition by range (at);
+             create table public.events_p_default partition of public.events_p default;
+             do $$ begin for m in 0..11 loop
+               execute format('create table public.events_p_%s partition of public.events_p for values from (%L) to (%L)',
+                 to_char(date '2026-01-01' + m * interval '1 month', 'YYYY_MM'),
+                 (timestamptz '2026-01-01 00:00:00+00' + m * interval '1 month'),
+                 (timestamptz '2026-01-01 00:00:00+00' + (m + 1) * interval '1 month'));
+             end loop; end $$;
+             insert into public.events_p select * from public.events;",
+        )
+        .unwrap();
+    (tree, url)
+}
+
+fn parity(tree: &Tree, url: &str) -> (support::Run, serde_json::Value) {
+    let args = [
+        "partition",
+        "parity",
+        "--target",
+        "staging",
+        "--source",
+        "public.events",
+        "--shadow",
+        "public.events_p",
+        "--time-column",
+        "at",
+        "--format",
+        "json",
+    ];
+    let run = tree.run_env(&args, &[(ENV, url)]);
+    let json = serde_json::from_str(&run.stdout).unwrap_or(serde_json::Value::Null);
+    (run, json)
+}
+
+fn window<'a>(json: &'a serde_json::Value, name: &str) -> &'a serde_json::Value {
+    json["windows"].as_array().unwrap().iter().find(|w| w["name"] == name).unwrap_or_else(|| panic!("no window {name}"))
+}
+
+/// An id in the month whose key hash puts it in the 1% sample (the documented sampling rule).
+fn sampled_id(url: &str, month: u32, nth: i64) -> i64 {
+    let sql = format!(
+        "select id from public.events where at >= '2026-{month:02}-01' and at < timestamptz '2026-{month:02}-01' + interval '1 month'
+           and (hashint8extended(id, {SEED}) & 9223372036854775807) % 1000000 < 10000 order by id offset {nth} limit 1"
+    );
+    connect(url).query_one(&sql, &[]).unwrap().get(0)
+}
+
+fn not_sampled_ids(month: u32, offset: i64, n: i64) -> String {
+    format!(
+        "select id from public.events where at >= '2026-{month:02}-01' and at < timestamptz '2026-{month:02}-01' + interval '1 month'
+           and (hashint8extended(id, {SEED}) & 9223372036854775807) % 1000000 >= 10000 order by id offset {offset} limit {n}"
+    )
+}
+
+#[test]
+fn identical_tables_pass_and_the_same_inputs_give_the_same_sample() {
+    let (tree, url) = setup();
+    let (run, json) = parity(&tree, &url);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let windows = json["windows"].as_array().unwrap();
+    assert_eq!(windows.len(), 15, "12 months, the default partition, recent, overlap");
+    assert!(windows.iter().all(|w| w["passed"] == true));
+    let feb = window(&json, "events_p_2026_02");
+    assert_eq!(feb["source_rows"], 8064);
+    assert!(feb["sampled_source"].as_u64().unwrap() > 40, "{feb}");
+    assert_eq!(window(&json, "recent 30d")["kind"], "recent");
+    assert!(run.stderr.contains("Evidence: docs/database/evidence/"), "{}", run.stderr);
+    let evidence: Vec<_> = std::fs::read_dir(tree.path("docs/database/evidence"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(evidence.len(), 2, "{evidence:?}");
+
+    let (again, json2) = parity(&tree, &url);
+    assert_eq!(again.code, 0);
+    let digests = |j: &serde_json::Value| {
+        j["windows"].as_array().unwrap().iter().map(|w| w["sample_digest"].clone()).collect::<Vec<_>>()
+    };
+    assert_eq!(digests(&json), digests(&json2));
+}
+
+#[test]
+fn each_defect_is_found_in_its_window() {
+    let (tree, url) = setup();
+    let (deleted, changed, null_vs_empty) = (sampled_id(&url, 2, 0), sampled_id(&url, 3, 0), sampled_id(&url, 6, 0));
+    // A new id that the sample picks, placed in April: a row only the shadow has.
+    let extra: i64 = connect(&url)
+        .query_one(&format!("select i::bigint from generate_series(200000, 300000) i where (hashint8extended(i, {SEED}) & 9223372036854775807) % 1000000 < 10000 limit 1"), &[])
+        .unwrap()
+        .get(0);
+    connect(&url)
+        .batch_execute(&format!(
+            "delete from public.events_p where id = {deleted};
+             update public.events_p set payload = payload || '!' where id = {changed};
+             insert into public.events_p values ({extra}, '2026-04-10 12:00:00+00', 'ghost', null);
+             delete from public.events_p where at >= '2026-05-10' and at < '2026-05-11';
+             update public.events_p set note = '' where id = {null_vs_empty};"
+        ))
+        .unwrap();
+    let (run, json) = parity(&tree, &url);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("do not cut over"), "{}", run.stderr);
+    let key = |id: i64| serde_json::json!([format!("({id})")]);
+    assert_eq!(window(&json, "events_p_2026_02")["only_in_source"], key(deleted));
+    assert_eq!(window(&json, "events_p_2026_03")["differing"], key(changed));
+    assert_eq!(window(&json, "events_p_2026_04")["only_in_shadow"], key(extra));
+    let may = window(&json, "events_p_2026_05");
+    assert_eq!(
+        (may["variance"].clone(), may["counts_ok"].clone()),
+        (serde_json::json!(-288), serde_json::json!(false))
+    );
+    assert_eq!(window(&json, "events_p_2026_06")["differing"], key(null_vs_empty), "NULL and '' hash apart");
+    for month in ["01", "07", "08", "09", "12"] {
+        assert_eq!(window(&json, &format!("events_p_2026_{month}"))["passed"], true, "month {month}");
+    }
+}
+
+#[test]
+fn count_variance_at_the_threshold_passes_and_one_past_fails() {
+    let (tree, url) = setup();
+    let delete = |offset: i64, n: i64| {
+        connect(&url)
+            .batch_execute(&format!("delete from public.events_p where id in ({})", not_sampled_ids(2, offset, n)))
+            .unwrap()
+    };
+    delete(0, 100);
+    let (run, json) = parity(&tree, &url);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(window(&json, "events_p_2026_02")["variance"], -100);
+    delete(100, 1);
+    let (run, json) = parity(&tree, &url);
+    assert_eq!(run.code, 1);
+    let feb = window(&json, "events_p_2026_02");
+    assert_eq!(
+        (feb["variance"].clone(), feb["counts_ok"].clone(), feb["mismatches"].clone()),
+        (serde_json::json!(-101), serde_json::json!(false), serde_json::json!(0))
+    );
+}
+
+#[test]
+fn bad_inputs_are_refused_and_nothing_is_written() {
+    let (tree, url) = setup();
+    connect(&url).batch_execute("create table public.nopk (at timestamptz not null, v int); create table public.nopk_p (at timestamptz not null, v int) partition by range (at);").unwrap();
+    let cases: [(&[&str], &str); 4] = [
+        (
+            &["--source", "public.nope", "--shadow", "public.events_p", "--time-column", "at"],
+            "table public.nope does not exist",
+        ),
+        (
+            &["--source", "public.events", "--shadow", "public.events", "--time-column", "at"],
+            "public.events is not a partitioned table",
+        ),
+        (
+            &["--source", "public.events", "--shadow", "public.events_p", "--time-column", "payload"],
+            "--time-column payload of public.events is text",
+        ),
+        (
+            &["--source", "public.nopk", "--shadow", "public.nopk_p", "--time-column", "at"],
+            "public.nopk has no primary key; name the columns that identify a row with --key",
+        ),
+    ];
+    for (args, message) in cases {
+        let mut all = vec!["partition", "parity", "--target", "staging"];
+        all.extend_from_slice(args);
+        let run = tree.run_env(&all, &[(ENV, &url)]);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
+    }
+    assert!(!tree.path("docs/database/evidence").exists(), "no evidence for a refused run");
+}
+
+fn prune(tree: &Tree, url: &str, args: &[&str]) -> support::Run {
+    let mut all = vec!["partition", "prune", "--target", "staging"];
+    all.extend_from_slice(args);
+    tree.run_env(&all, &[(ENV, url)])
+}
+
+fn plan_path(run: &support::Run) -> String {
+    let start = run.stderr.find("--execute ").expect("the plan is named") + "--execute ".len();
+    run.stderr[start..].trim().to_string()
+}
+
+fn partitions(url: &str, table: &str) -> Vec<String> {
+    connect(url)
+        .query(&format!("select c.relname::text from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = '{table}'::regclass order by 1"), &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+fn prune_plans_never_list_the_newest_or_default_and_run_only_as_reviewed() {
+    let (tree, url) = setup();
+    connect(&url)
+        .batch_execute(
+            "create table public.old_events (id bigint, at timestamptz not null) partition by range (at);
+             create table public.old_events_2025_01 partition of public.old_events for values from ('2025-01-01 00:00:00+00') to ('2025-02-01 00:00:00+00');
+             create table public.old_events_2025_02 partition of public.old_events for values from ('2025-02-01 00:00:00+00') to ('2025-03-01 00:00:00+00');
+             create table public.old_events_2025_03 partition of public.old_events for values from ('2025-03-01 00:00:00+00') to ('2025-04-01 00:00:00+00');
+             create table public.old_events_default partition of public.old_events default;
+             insert into public.old_events select i, timestamptz '2025-01-01 00:00:00+00' + i * interval '1 hour' from generate_series(0, 2000) i;",
+        )
+        .unwrap();
+    let run = prune(&tree, &url, &["--table", "public.old_events", "--older-than", "1d", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let plan = plan_path(&run);
+    let json: serde_json::Value = serde_json::from_str(&String::from_utf8(tree.read(&plan)).unwrap()).unwrap();
+    let listed: Vec<&str> =
+        json["plan"]["partitions"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    assert_eq!(listed, ["old_events_2025_01", "old_events_2025_02"], "never the newest (2025_03) or the default");
+    assert_eq!(json["plan"]["partitions"][0]["rows"], 744);
+    assert_eq!(partitions(&url, "public.old_events").len(), 4, "a dry run changes nothing");
+
+    // A hand-edited plan is refused.
+    let text = String::from_utf8(tree.read(&plan)).unwrap();
+    tree.write("edited.plan.json", text.replace("\"rows\": 744", "\"rows\": 7"));
+    let run = prune(&tree, &url, &["--table", "public.old_events", "--execute", "edited.plan.json"]);
+    assert_eq!(run.code, 2);
+    assert!(run.stderr.contains("was edited after `--dry-run` wrote it"), "{}", run.stderr);
+    assert_eq!(partitions(&url, "public.old_events").len(), 4);
+
+    let run = prune(&tree, &url, &["--table", "public.old_events", "--execute", &plan]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(partitions(&url, "public.old_events"), ["old_events_2025_03", "old_events_default"]);
+    let gone: Option<String> =
+        connect(&url).query_one("select to_regclass('public.old_events_2025_01')::text", &[]).unwrap().get(0);
+    assert_eq!(gone, None, "detached and dropped");
+    assert!(
+        run.stdout.contains("detached old_events_2025_01")
+            && run.stdout.contains("dropped old_events_2025_01 (744 rows)"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn a_plan_is_refused_when_a_partition_changed_since_review() {
+    let (tree, url) = setup();
+    let run = prune(&tree, &url, &["--table", "public.events_p", "--older-than", "1d", "--dry-run"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let plan = plan_path(&run);
+    let json: serde_json::Value = serde_json::from_str(&String::from_utf8(tree.read(&plan)).unwrap()).unwrap();
+    let listed = json["plan"]["partitions"].as_array().unwrap();
+    assert!(
+        !listed.is_empty() && listed.iter().all(|p| p["name"] != "events_p_default" && p["name"] != "events_p_2026_12")
+    );
+
+    connect(&url).batch_execute("alter table public.events_p detach partition public.events_p_2026_01").unwrap();
+    let before = partitions(&url, "public.events_p");
+    let run = prune(&tree, &url, &["--table", "public.events_p", "--execute", &plan]);
+    assert_eq!(run.code, 1);
+    assert!(run.stderr.contains("events_p_2026_01 no longer exist(s) with the reviewed bound"), "{}", run.stderr);
+    assert_eq!(partitions(&url, "public.events_p"), before, "nothing detached or dropped");
+}
