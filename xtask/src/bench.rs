@@ -15,6 +15,7 @@ impl flags::Bench {
             flags::BenchWhat::Check(bench) => bench.run(sh),
             flags::BenchWhat::Promote(bench) => bench.run(sh),
             flags::BenchWhat::Catalog(bench) => bench.run(sh),
+            flags::BenchWhat::Parity(bench) => bench.run(sh),
         }
     }
 }
@@ -319,4 +320,73 @@ fn schema_sql(first: usize, last: usize) -> String {
           || '''select count(*) from public.t_%s where org_id = p_org''', i, i);
     "#;
     format!("do $$ begin for i in {first}..{last} loop {body} end loop; end $$;")
+}
+
+impl flags::BenchParity {
+    /// A source table over 2026 (index on its time column) and its shadow partitioned by month, both filled once;
+    /// then `partition parity` (the whole command, evidence included) against the floor: `count(*)` of each.
+    fn run(self, sh: &Shell) -> anyhow::Result<()> {
+        let root = sh.current_dir();
+        let admin = crate::pg::Cluster::new(&root).start(sh)?;
+        let name = format!("bench_parity_{}", self.rows);
+        let url = crate::pg::replace_database(&admin, &name);
+        let ready = crate::pg::connect(&url)
+            .and_then(|mut c| Ok(c.query_one("select count(*) from public.events_p", &[])?.get::<_, i64>(0)))
+            .is_ok_and(|n| n == self.rows);
+        if !ready {
+            eprintln!("bench parity: generating {} rows in {name} (once; kept for later runs)", self.rows);
+            crate::pg::create_database(&admin, &name)?;
+            let mut client = crate::pg::connect(&url)?;
+            client.batch_execute(&parity_sql(self.rows))?;
+            // Separately: VACUUM refuses to run inside the implicit transaction of a multi-statement batch.
+            client.batch_execute("vacuum analyze public.events")?;
+            client.batch_execute("vacuum analyze public.events_p")?;
+        }
+        let tree = root.join("target/xtask/bench-parity");
+        std::fs::create_dir_all(tree.join("migrations"))?;
+        fsutil::write_atomic(&tree.join("xtask.toml"), b"[targets.bench]\ndb_url_env = \"XTASK_BENCH_URL\"\n")?;
+        let exe = std::env::current_exe()?;
+        let parity = median(self.runs, || {
+            cmd!(sh, "{exe} --repo {tree} partition parity --target bench --source public.events --shadow public.events_p --time-column at")
+                .env("XTASK_BENCH_URL", &url)
+                .quiet()
+                .ignore_stdout()
+                .ignore_stderr()
+                .run()?;
+            Ok(())
+        })?;
+        let mut client = crate::pg::connect(&url)?;
+        let floor = median(self.runs, || {
+            client.query_one("select count(*) from public.events", &[])?;
+            client.query_one("select count(*) from public.events_p", &[])?;
+            Ok(())
+        })?;
+        println!("rows           {} in the source, {} in the shadow, 12 partitions", self.rows, self.rows);
+        println!(
+            "parity         {:.3} s  (median; the whole command: 14 windows, counts, 1% samples both ways, evidence)",
+            parity.as_secs_f64()
+        );
+        println!("floor          {:.3} s  (median; exact count(*) of both tables)", floor.as_secs_f64());
+        println!("ratio          {:.2}x  (target <= 1.5x)", parity.as_secs_f64() / floor.as_secs_f64());
+        Ok(())
+    }
+}
+
+fn parity_sql(rows: i64) -> String {
+    format!(
+        "create table public.events (id bigint primary key, at timestamptz not null, payload text not null, note text);
+         insert into public.events
+           select i, timestamptz '2026-01-01 00:00:00+00' + (i - 1) * (interval '365 days' / {rows}), md5(i::text), null
+           from generate_series(1, {rows}) as i;
+         create index events_at_idx on public.events (at);
+         create table public.events_p (id bigint not null, at timestamptz not null, payload text not null, note text,
+           primary key (id, at)) partition by range (at);
+         do $$ begin for m in 0..11 loop
+           execute format('create table public.events_p_%s partition of public.events_p for values from (%L) to (%L)',
+             to_char(date '2026-01-01' + m * interval '1 month', 'YYYY_MM'),
+             (timestamptz '2026-01-01 00:00:00+00' + m * interval '1 month'),
+             (timestamptz '2026-01-01 00:00:00+00' + (m + 1) * interval '1 month'));
+         end loop; end $$;
+         insert into public.events_p select * from public.events;"
+    )
 }

@@ -285,6 +285,19 @@ pub enum BenchWhat {
     Promote(BenchPromote),
     /// `catalog` + `docs-refresh` of a 2,000-table schema vs `pg_dump --schema-only` of the same database.
     Catalog(BenchCatalog),
+    /// `partition parity` of a 2,000,000-row table and its 12-partition shadow vs `count(*)` of both.
+    Parity(BenchParity),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchParity {
+    /// Rows in the source (and so in the shadow).
+    #[arg(long, default_value_t = 2_000_000)]
+    pub rows: i64,
+
+    /// Timed runs of each side; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
 }
 
 #[derive(Debug, Args)]

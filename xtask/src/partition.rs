@@ -345,7 +345,7 @@ impl flags::Parity {
         let started_at = utc_now();
         let mut client = pg::connect(&url)?;
         let evidence = self
-            .measure(&mut client, (recent, overlap), &started_at, &target)
+            .measure(&url, &mut client, (recent, overlap), &started_at, &target)
             .map_err(|e| anyhow::anyhow!(redactor.redact(&format!("{e:#}"))))?;
         let stem = format!("{}-parity-{}", started_at.replace(':', ""), self.source);
         let (md, _) = write_evidence(&repo, &stem, &evidence, &render_parity(&evidence))?;
@@ -363,6 +363,7 @@ impl flags::Parity {
 
     fn measure(
         &self,
+        url: &str,
         client: &mut postgres::Client,
         (recent, overlap): (chrono::Duration, chrono::Duration),
         started_at: &str,
@@ -375,7 +376,7 @@ impl flags::Parity {
             .read_only(true)
             .start()?;
         // Row text must not depend on the session: fixed time zone and formats.
-        tx.batch_execute("set local timezone = 'UTC'; set local datestyle = 'ISO, YMD'; set local intervalstyle = 'postgres'; set local extra_float_digits = 3; set local bytea_output = 'hex'")?;
+        tx.batch_execute(SESSION_SETTINGS)?;
         let TableInfo { columns: src_cols, pk, .. } = inspect_or_fail(&mut tx, &source)?;
         let TableInfo { kind, columns: shd_cols, .. } = inspect_or_fail(&mut tx, &shadow)?;
         if kind != 'p' {
@@ -436,18 +437,40 @@ impl flags::Parity {
         let thresholds = Thresholds { pct: self.max_variance_pct, rows: self.max_variance_rows, cap: self.sample_cap };
         let timeout = parse_duration(&self.window_timeout)?.num_milliseconds();
         let column = ident(&self.time_column);
-        let mut results = Vec::new();
-        for w in windows {
-            tx.batch_execute(&format!("set local statement_timeout = {timeout}"))?;
-            let pred = w.predicate(&column, &ty);
-            let s = scan(&mut tx, &source, &pred, &exprs)
-                .with_context(|| format!("window {}: reading {source}", w.name))?;
-            let h = scan(&mut tx, &shadow, &pred, &exprs)
-                .with_context(|| format!("window {}: reading {shadow}", w.name))?;
-            let mut r = compare(&s, &h, &thresholds);
-            r.window = Some(w);
-            results.push(r);
-        }
+        // A second session imports this transaction's snapshot (as pg_dump -j does) and takes every other
+        // window: the same consistent view, on two cores.
+        let snapshot: String = tx.query_one("select pg_export_snapshot()", &[])?.get(0);
+        let job = WindowJob {
+            source: &source,
+            shadow: &shadow,
+            column: &column,
+            ty: &ty,
+            exprs: &exprs,
+            thresholds: &thresholds,
+            timeout,
+        };
+        let (mine, theirs): (Vec<_>, Vec<_>) = windows.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
+        let (mine, other) = std::thread::scope(|scope| {
+            let helper = scope.spawn(|| -> anyhow::Result<Vec<(usize, WindowResult)>> {
+                let mut client = pg::connect(url)?;
+                let mut tx2 = client
+                    .build_transaction()
+                    .isolation_level(postgres::IsolationLevel::RepeatableRead)
+                    .read_only(true)
+                    .start()?;
+                tx2.batch_execute(&format!("set transaction snapshot '{}'", snapshot.replace('\'', "")))?;
+                tx2.batch_execute(SESSION_SETTINGS)?;
+                let out = job.run(&mut tx2, theirs)?;
+                tx2.commit()?;
+                Ok(out)
+            });
+            let mine = job.run(&mut tx, mine);
+            (mine, helper.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the second parity session panicked"))))
+        });
+        let mut results = mine?;
+        results.extend(other?);
+        results.sort_by_key(|(i, _)| *i);
+        let results: Vec<WindowResult> = results.into_iter().map(|(_, r)| r).collect();
         tx.commit()?;
         let passed = missing.is_empty() && results.iter().all(|r| r.passed);
         Ok(ParityEvidence {
@@ -473,6 +496,42 @@ impl flags::Parity {
             windows: results,
             passed,
         })
+    }
+}
+
+const SESSION_SETTINGS: &str = "set local timezone = 'UTC'; set local datestyle = 'ISO, YMD'; set local intervalstyle = 'postgres'; \
+     set local extra_float_digits = 3; set local bytea_output = 'hex'";
+
+/// What every window's scan needs, shared by the two sessions.
+struct WindowJob<'a> {
+    source: &'a TableRef,
+    shadow: &'a TableRef,
+    column: &'a str,
+    ty: &'a str,
+    exprs: &'a ScanExprs,
+    thresholds: &'a Thresholds,
+    timeout: i64,
+}
+
+impl WindowJob<'_> {
+    fn run(
+        &self,
+        tx: &mut postgres::Transaction,
+        windows: Vec<(usize, Window)>,
+    ) -> anyhow::Result<Vec<(usize, WindowResult)>> {
+        let mut out = Vec::new();
+        for (i, w) in windows {
+            tx.batch_execute(&format!("set local statement_timeout = {}", self.timeout))?;
+            let pred = w.predicate(self.column, self.ty);
+            let s = scan(tx, self.source, &pred, self.exprs)
+                .with_context(|| format!("window {}: reading {}", w.name, self.source))?;
+            let h = scan(tx, self.shadow, &pred, self.exprs)
+                .with_context(|| format!("window {}: reading {}", w.name, self.shadow))?;
+            let mut r = compare(&s, &h, self.thresholds);
+            r.window = Some(w);
+            out.push((i, r));
+        }
+        Ok(out)
     }
 }
 
