@@ -361,49 +361,39 @@ mod db_tests {
 
     #[test]
     fn direct_and_cli_reads_give_the_same_snapshot() {
-        let repo_root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let sh = Shell::new().unwrap();
-        let cluster = pg::Cluster::new(dir.path());
-        let admin = cluster.start(&sh).unwrap();
-        let result = std::panic::catch_unwind(|| {
-            let url = pg::create_database(&admin, "paths").unwrap();
-            let cli = Cli::locate(&sh, repo_root).unwrap();
-            let wd = dir.path().join("wd");
-            let remote = Remote::Url(url.clone());
-            let mut redactor = Redactor::default();
-            redactor.add_url(&url);
-            // Some schema of every kind the snapshot holds.
-            pg::connect(&url)
-                .unwrap()
-                .batch_execute(
-                    "create type public.mood as enum ('calm', 'busy');
-                     create table public.t (id bigint generated always as identity primary key, m public.mood, note text default 'x' check (note <> ''));
-                     alter table public.t enable row level security;
-                     create policy \"read | all\" on public.t for select to authenticated using (m = 'calm');
-                     create function public.f(a int) returns int language sql immutable set search_path = '' as $$ select a $$;
-                     create view public.v as select id from public.t;
-                     grant select on public.t to anon;",
-                )
-                .unwrap();
-            let excluded: Vec<String> = DEFAULT_EXCLUDED.iter().map(|s| s.to_string()).collect();
-            let sql = query(&excluded);
-            let direct = parse(&read_direct(&url, &sql).unwrap()).unwrap();
-            assert_eq!(
-                read_parallel(&url, &excluded).unwrap(),
-                direct,
-                "the split read merges to the single statement's document"
-            );
-            let via_cli = parse(&read_via_cli(&sh, &cli, &wd, &remote, &sql, &redactor).unwrap()).unwrap();
-            assert_eq!(direct, via_cli);
-            assert_eq!(render(&direct), render(&via_cli));
-            assert_eq!(direct.tables.len(), 2);
-            assert_eq!(direct.enums[0].values, ["calm", "busy"]);
-        });
-        let _ = cluster.stop(&sh);
-        if let Err(panic) = result {
-            std::panic::resume_unwind(panic);
-        }
+        let (tmp, admin) = pg::TempCluster::start();
+        let sh = &tmp.sh;
+        let url = pg::create_database(&admin, "paths").unwrap();
+        let cli = Cli::locate(sh, pg::TempCluster::repo_root()).unwrap();
+        let wd = tmp.dir.path().join("wd");
+        let remote = Remote::Url(url.clone());
+        let mut redactor = Redactor::default();
+        redactor.add_url(&url);
+        // Some schema of every kind the snapshot holds.
+        pg::connect(&url)
+            .unwrap()
+            .batch_execute(
+                "create type public.mood as enum ('calm', 'busy');
+                 create table public.t (id bigint generated always as identity primary key, m public.mood, note text default 'x' check (note <> ''));
+                 alter table public.t enable row level security;
+                 create policy \"read | all\" on public.t for select to authenticated using (m = 'calm');
+                 create function public.f(a int) returns int language sql immutable set search_path = '' as $$ select a $$;
+                 create view public.v as select id from public.t;
+                 grant select on public.t to anon;",
+            )
+            .unwrap();
+        let excluded: Vec<String> = DEFAULT_EXCLUDED.iter().map(|s| s.to_string()).collect();
+        let sql = query(&excluded);
+        let direct = parse(&read_direct(&url, &sql).unwrap()).unwrap();
+        assert_eq!(
+            read_parallel(&url, &excluded).unwrap(),
+            direct,
+            "the split read merges to the single statement's document"
+        );
+        let via_cli = parse(&read_via_cli(sh, &cli, &wd, &remote, &sql, &redactor).unwrap()).unwrap();
+        assert_eq!(direct, via_cli);
+        assert_eq!(render(&direct), render(&via_cli));
+        assert_eq!(direct.tables.len(), 2);
+        assert_eq!(direct.enums[0].values, ["calm", "busy"]);
     }
 }

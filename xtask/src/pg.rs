@@ -382,6 +382,40 @@ pub fn replace_database(url: &str, database: &str) -> String {
     }
 }
 
+/// For unit tests that need a real server: a cluster in a temporary directory, stopped when dropped.
+#[cfg(test)]
+pub struct TempCluster {
+    pub sh: Shell,
+    pub dir: tempfile::TempDir,
+    cluster: Cluster,
+}
+
+#[cfg(test)]
+impl TempCluster {
+    /// Starts it and returns it with the admin URL of its `postgres` database.
+    pub fn start() -> (TempCluster, String) {
+        let dir = tempfile::tempdir().unwrap();
+        // As root the server runs as `postgres`, which must be able to enter the directory.
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        let sh = Shell::new().unwrap();
+        let cluster = Cluster::new(dir.path());
+        let admin = cluster.start(&sh).unwrap();
+        (TempCluster { sh, dir, cluster }, admin)
+    }
+
+    /// The repository root, where `node_modules/.bin/supabase` is.
+    pub fn repo_root() -> &'static Path {
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+    }
+}
+
+#[cfg(test)]
+impl Drop for TempCluster {
+    fn drop(&mut self) {
+        let _ = self.cluster.stop(&self.sh);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

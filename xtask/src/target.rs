@@ -128,31 +128,19 @@ pub fn history_via_cli(
 mod tests {
     use super::*;
 
-    struct Stopped<'a>(&'a Shell, pg::Cluster);
-
-    impl Drop for Stopped<'_> {
-        fn drop(&mut self) {
-            let _ = self.1.stop(self.0);
-        }
-    }
-
     #[test]
     fn direct_and_cli_reads_of_the_history_agree() {
-        let repo_root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-        let sh = Shell::new().unwrap();
-        let cluster = Stopped(&sh, pg::Cluster::new(dir.path()));
-        let admin = cluster.1.start(&sh).unwrap();
+        let (tmp, admin) = pg::TempCluster::start();
+        let sh = &tmp.sh;
         let url = pg::create_database(&admin, "reads").unwrap();
-        let cli = Cli::locate(&sh, repo_root).unwrap();
+        let cli = Cli::locate(sh, pg::TempCluster::repo_root()).unwrap();
         let mut redactor = Redactor::default();
         redactor.add_url(&url);
-        let workdir = dir.path().join("wd");
+        let workdir = tmp.dir.path().join("wd");
         let remote = Remote::Url(url.clone());
 
         assert_eq!(history_direct(&url).unwrap(), []);
-        assert_eq!(history_via_cli(&sh, &cli, &workdir, &remote, &redactor).unwrap(), [], "no history table yet");
+        assert_eq!(history_via_cli(sh, &cli, &workdir, &remote, &redactor).unwrap(), [], "no history table yet");
 
         pg::connect(&url)
             .unwrap()
@@ -168,6 +156,6 @@ mod tests {
             direct.iter().map(|a| a.version.as_str()).collect::<Vec<_>>(),
             ["20260105090000", "20260118103000", "20260202141500"]
         );
-        assert_eq!(history_via_cli(&sh, &cli, &workdir, &remote, &redactor).unwrap(), direct);
+        assert_eq!(history_via_cli(sh, &cli, &workdir, &remote, &redactor).unwrap(), direct);
     }
 }

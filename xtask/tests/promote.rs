@@ -289,10 +289,7 @@ fn protected_target_rehearses_then_pushes_from_a_clean_checkout_only() {
     let url = tree.create_db("prod");
     // Bring the "production" database to the recorded head 20260512220528, as the real one is.
     assert_eq!(promote_staging(&tree, &url, &["--until", "20260512220528"]).code, 0);
-    git(&tree, &["init", "-q"]);
-    std::fs::copy(support::repo_root().join(".gitignore"), tree.path(".gitignore")).unwrap();
-    git(&tree, &["add", "-A"]);
-    git(&tree, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"]);
+    commit_all(&tree);
 
     tree.append("migrations/20260513175000_permissions_sync_pf30_nav_permission_backfill.sql", "\n");
     let env = [("PROD_DB_URL", url.as_str())];
@@ -328,10 +325,7 @@ fn a_batch_failing_its_rehearsal_never_reaches_the_protected_target() {
     let url = tree.create_db("prod");
     assert_eq!(promote_staging(&tree, &url, &["--until", "20260512220528"]).code, 0);
     tree.write("migrations/20260601000000_broken.sql", "alter table public.problems add column x nosuchtype;\n");
-    git(&tree, &["init", "-q"]);
-    std::fs::copy(support::repo_root().join(".gitignore"), tree.path(".gitignore")).unwrap();
-    git(&tree, &["add", "-A"]);
-    git(&tree, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"]);
+    commit_all(&tree);
     let run = tree.run_env(&["promote", "--target", "prod", "--yes"], &[("PROD_DB_URL", url.as_str())]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     assert!(
@@ -407,6 +401,14 @@ fn without_secrets() -> Command {
     cmd
 }
 
+/// Makes the tree a git checkout with everything committed: a clean checkout, as protected targets require.
+fn commit_all(tree: &Tree) {
+    git(tree, &["init", "-q"]);
+    std::fs::copy(support::repo_root().join(".gitignore"), tree.path(".gitignore")).unwrap();
+    git(tree, &["add", "-A"]);
+    git(tree, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"]);
+}
+
 fn git(tree: &Tree, args: &[&str]) {
     let out = Command::new("git").current_dir(tree.dir.path()).args(args).output().unwrap();
     assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
@@ -419,10 +421,7 @@ fn a_protected_batch_mixing_partition_phases_is_refused_and_phase_one_alone_goes
     tree.db_start();
     let url = tree.create_db("prod");
     assert_eq!(promote_staging(&tree, &url, &["--until", "20260512220528"]).code, 0);
-    git(&tree, &["init", "-q"]);
-    std::fs::copy(support::repo_root().join(".gitignore"), tree.path(".gitignore")).unwrap();
-    git(&tree, &["add", "-A"]);
-    git(&tree, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"]);
+    commit_all(&tree);
     let env = [("PROD_DB_URL", url.as_str())];
 
     let run = tree.run_env(&["promote", "--target", "prod", "--yes"], &env);
