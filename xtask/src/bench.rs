@@ -161,6 +161,8 @@ impl flags::BenchPromote {
     /// embedded cluster: `promote` (non-protected target, so no rehearsal) against a bare `db push`.
     fn run(self, sh: &Shell) -> anyhow::Result<()> {
         const HEAD: &str = "20260512220528";
+        // The runbook's batch ends here; later files (the partition batches) are not part of this benchmark.
+        const LAST: &str = "20260513175000";
         let root = sh.current_dir();
         let admin = crate::pg::Cluster::new(&root).start(sh)?;
         let cli = crate::supabase::Cli::locate(sh, &root)?;
@@ -175,7 +177,7 @@ impl flags::BenchPromote {
         for entry in std::fs::read_dir(root.join("migrations"))? {
             let entry = entry?;
             let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".sql") {
+            if name.ends_with(".sql") && name[..14] <= *LAST {
                 std::fs::copy(entry.path(), tree.join("migrations").join(&name))?;
                 std::fs::copy(entry.path(), full.join(&name))?;
                 if name[..14] <= *HEAD {
