@@ -344,9 +344,10 @@ impl flags::Parity {
         }
         let started_at = utc_now();
         let mut client = pg::connect(&url)?;
-        let evidence = self
+        let mut evidence = self
             .measure(&url, &mut client, (recent, overlap), &started_at, &target)
             .map_err(|e| anyhow::anyhow!(redactor.redact(&format!("{e:#}"))))?;
+        evidence.git_commit = git::head_commit(sh);
         let stem = format!("{}-parity-{}", started_at.replace(':', ""), self.source);
         let (md, _) = write_evidence(&repo, &stem, &evidence, &render_parity(&evidence))?;
         match self.output.format {
@@ -674,10 +675,7 @@ fn render_parity(e: &ParityEvidence) -> String {
 fn write_evidence<T: Serialize>(repo: &Repo, stem: &str, value: &T, md: &str) -> anyhow::Result<(String, String)> {
     let dir = repo.root.join(EVIDENCE_DIR);
     std::fs::create_dir_all(&dir)?;
-    let mut json = serde_json::to_value(value)?;
-    if json.get("git_commit").is_some_and(|v| v.is_null()) {
-        json["git_commit"] = serde_json::to_value(git::head_commit(&Shell::new()?))?;
-    }
+    let json = serde_json::to_value(value)?;
     let (json_path, md_path) = (dir.join(format!("{stem}.json")), dir.join(format!("{stem}.md")));
     fsutil::write_atomic(&json_path, (serde_json::to_string_pretty(&json)? + "\n").as_bytes())?;
     fsutil::write_atomic(&md_path, md.as_bytes())?;
