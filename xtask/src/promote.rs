@@ -150,10 +150,11 @@ impl<'a> Promotion<'a> {
         self.record.git_commit = git::head_commit(self.sh);
 
         self.step(2, "batch: recorded head vs live history");
-        let stage = self.repo.root.join("target/xtask/stage").join(format!("{name}-{}", std::process::id()));
+        let stage = StageDir(self.repo.root.join("target/xtask/stage").join(format!("{name}-{}", std::process::id())));
+        let stage = &stage.0;
         let files = self.repo.discover()?.migrations;
         let mut lock = self.repo.lock()?;
-        let live = target.history(self.sh, Some(&cli), &stage, self.redactor)?;
+        let live = target.history(self.sh, Some(&cli), stage, self.redactor)?;
         let head = if target.config.embedded {
             live.last().map(|a| a.version.clone())
         } else {
@@ -184,7 +185,7 @@ impl<'a> Promotion<'a> {
         self.step(3, "staging the applied files and the batch");
         let applied: Vec<&Migration> =
             files.iter().filter(|m| head.as_deref().is_some_and(|h| m.version.as_str() <= h)).collect();
-        stage_workdir(&stage, &applied, &batch)?;
+        stage_workdir(stage, &applied, &batch)?;
 
         self.step(
             4,
@@ -200,7 +201,7 @@ impl<'a> Promotion<'a> {
         self.preflight_extensions(&target, &batch)?;
 
         self.step(5, "dry-run through the CLI, review, confirmation");
-        self.dry_run(&cli, &target, &stage, &batch)?;
+        self.dry_run(&cli, &target, stage, &batch)?;
         self.review(&target, &batch);
         if options.mode == Mode::DryRun {
             eprintln!("dry run: nothing pushed, nothing recorded");
@@ -209,14 +210,13 @@ impl<'a> Promotion<'a> {
         confirm(&target, batch.len(), options.yes)?;
 
         self.step(6, "promotion lock");
-        let guard = self.lock_target(&target, &live_after_reconcile(&live))?;
+        let guard = self.lock_target(&target, &live.iter().map(|a| a.version.clone()).collect())?;
 
         self.step(7, "push and verify");
-        let push = cli.push(self.sh, &stage, &target.remote, PushMode::Apply, self.redactor)?;
+        let push = cli.push(self.sh, stage, &target.remote, PushMode::Apply, self.redactor)?;
         self.record.push_transcript = push.transcript.clone();
-        let verified = target.history(self.sh, Some(&cli), &stage, self.redactor);
+        let verified = target.history(self.sh, Some(&cli), stage, self.redactor);
         drop(guard);
-        let _ = std::fs::remove_dir_all(&stage);
 
         self.step(8, "record, catalog and docs");
         let verified_ok = verified.is_ok();
@@ -590,8 +590,13 @@ struct TargetLock {
     _client: Option<postgres::Client>,
 }
 
-fn live_after_reconcile(live: &[Applied]) -> BTreeSet<String> {
-    live.iter().map(|a| a.version.clone()).collect()
+/// The staged workdir, removed however the promotion ends.
+struct StageDir(PathBuf);
+
+impl Drop for StageDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
 }
 
 /// Moves `target`'s head to `head` and records the checksum of every file up to it.
