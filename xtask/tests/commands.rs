@@ -139,3 +139,54 @@ fn baseline_records_a_new_target_once() {
     assert_eq!(run.code, 2);
     assert!(run.stderr.contains("is embedded"));
 }
+
+#[test]
+fn the_repository_is_found_from_a_subdirectory() {
+    let tree = Tree::example();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .current_dir(tree.path("migrations"))
+        .args(["status", "--target", "prod", "--format", "json"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(json["head"], "20260512220528");
+}
+
+#[test]
+fn db_commands_manage_the_embedded_cluster_and_never_print_its_password() {
+    let tree = Tree::example();
+    let status = tree.run(&["db", "status"]);
+    assert_eq!((status.code, status.stdout.trim()), (0, "absent: `cargo xtask db start` creates it"));
+    assert_eq!(tree.run(&["db", "start"]).code, 0);
+    let password = std::fs::read_to_string(tree.path("target/xtask/pg/password")).unwrap();
+    let port = std::fs::read_to_string(tree.path("target/xtask/pg/port")).unwrap();
+    let url = tree.run(&["db", "url"]);
+    assert_eq!(url.stdout, format!("postgresql://postgres@127.0.0.1:{}/postgres\n", port.trim()));
+    assert!(url.stderr.contains("PGPASSFILE="), "{}", url.stderr);
+    assert!(tree.run(&["db", "status"]).stdout.starts_with("running: postgresql://postgres@127.0.0.1:"));
+
+    let admin = tree.admin_url("postgres");
+    support::connect(&admin).batch_execute("create table public.scratch (id int)").unwrap();
+    let baseline: i64 = support::connect(&admin)
+        .query_one("select count(*) from pg_roles where rolname in ('anon', 'authenticated', 'service_role')", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(baseline, 3, "the Supabase roles exist");
+    let reset = tree.run(&["db", "reset"]);
+    assert_eq!(reset.code, 0, "{}", reset.stderr);
+    let admin = tree.admin_url("postgres");
+    let scratch: Option<String> =
+        support::connect(&admin).query_one("select to_regclass('public.scratch')::text", &[]).unwrap().get(0);
+    assert_eq!(scratch, None, "reset starts from the baseline only");
+
+    let stop = tree.run(&["db", "stop"]);
+    assert!(stop.stderr.contains("embedded database stopped"), "{}", stop.stderr);
+    assert!(tree.run(&["db", "status"]).stdout.starts_with("stopped"));
+    let new_password = std::fs::read_to_string(tree.path("target/xtask/pg/password")).unwrap();
+    for run in [&status, &url, &reset, &stop] {
+        for secret in [password.trim(), new_password.trim()] {
+            assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "password printed");
+        }
+    }
+}
