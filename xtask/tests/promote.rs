@@ -285,10 +285,7 @@ fn a_live_history_that_differs_from_the_record_is_refused() {
 #[test]
 fn protected_target_rehearses_then_pushes_from_a_clean_checkout_only() {
     let tree = staging_tree();
-    tree.db_start();
-    let url = tree.create_db("prod");
-    // Bring the "production" database to the recorded head 20260512220528, as the real one is.
-    assert_eq!(promote_staging(&tree, &url, &["--until", "20260512220528"]).code, 0);
+    let url = prod_at_its_head(&tree);
     commit_all(&tree);
 
     tree.append("migrations/20260513175000_permissions_sync_pf30_nav_permission_backfill.sql", "\n");
@@ -321,9 +318,7 @@ fn protected_target_rehearses_then_pushes_from_a_clean_checkout_only() {
 #[test]
 fn a_batch_failing_its_rehearsal_never_reaches_the_protected_target() {
     let tree = staging_tree();
-    tree.db_start();
-    let url = tree.create_db("prod");
-    assert_eq!(promote_staging(&tree, &url, &["--until", "20260512220528"]).code, 0);
+    let url = prod_at_its_head(&tree);
     tree.write("migrations/20260601000000_broken.sql", "alter table public.problems add column x nosuchtype;\n");
     commit_all(&tree);
     let run = tree.run_env(&["promote", "--target", "prod", "--yes"], &[("PROD_DB_URL", url.as_str())]);
@@ -401,6 +396,14 @@ fn without_secrets() -> Command {
     cmd
 }
 
+/// A "production" database in the tree's cluster, brought to the recorded head 20260512220528 as the real one is.
+fn prod_at_its_head(tree: &Tree) -> String {
+    tree.db_start();
+    let url = tree.create_db("prod");
+    assert_eq!(promote_staging(tree, &url, &["--until", "20260512220528"]).code, 0);
+    url
+}
+
 /// Makes the tree a git checkout with everything committed: a clean checkout, as protected targets require.
 fn commit_all(tree: &Tree) {
     git(tree, &["init", "-q"]);
@@ -418,9 +421,7 @@ fn git(tree: &Tree, args: &[&str]) {
 fn a_protected_batch_mixing_partition_phases_is_refused_and_phase_one_alone_goes_through() {
     let tree = Tree::full_example();
     tree.append("xtask.toml", &format!("\n[targets.staging]\ndb_url_env = \"{STAGING_ENV}\"\n"));
-    tree.db_start();
-    let url = tree.create_db("prod");
-    assert_eq!(promote_staging(&tree, &url, &["--until", "20260512220528"]).code, 0);
+    let url = prod_at_its_head(&tree);
     commit_all(&tree);
     let env = [("PROD_DB_URL", url.as_str())];
 
