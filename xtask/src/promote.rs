@@ -61,6 +61,8 @@ struct Promotion<'a> {
     started: Instant,
     step_started: Instant,
     record: Record,
+    /// The findings of the `check` run in step 1, kept for the review of the batch.
+    checked: Vec<crate::findings::Finding>,
 }
 
 /// What the live history says about the recorded head.
@@ -128,7 +130,7 @@ impl<'a> Promotion<'a> {
     fn new(sh: &'a Shell, repo: &'a Repo, redactor: &'a mut Redactor) -> Promotion<'a> {
         let now = Instant::now();
         let record = Record { started_at: utc_now(), ..Default::default() };
-        Promotion { sh, repo, redactor, started: now, step_started: now, record }
+        Promotion { sh, repo, redactor, started: now, step_started: now, record, checked: Vec::new() }
     }
 
     fn step(&mut self, n: usize, what: &str) {
@@ -173,14 +175,15 @@ impl<'a> Promotion<'a> {
         if batch.is_empty() {
             return self.up_to_date(&target, &files, &mut lock, head);
         }
-        self.phase_gate(&target, &batch)?;
+        let analyses = analyze(&batch)?;
+        self.phase_gate(&target, &batch, &analyses)?;
         self.record.batch = batch
             .iter()
             .map(|m| {
                 Ok(RecordFile { file: m.file_name.clone(), sha256: migrations::checksum(&std::fs::read(&m.path)?) })
             })
             .collect::<anyhow::Result<_>>()?;
-        self.record.findings = self.batch_findings(&batch)?;
+        self.record.findings = self.batch_findings(&batch);
 
         self.step(3, "staging the applied files and the batch");
         let applied: Vec<&Migration> =
@@ -198,7 +201,7 @@ impl<'a> Promotion<'a> {
         if target.config.protected {
             self.rehearse(&cli, &applied, &batch, name)?;
         }
-        self.preflight_extensions(&target, &batch)?;
+        self.preflight_extensions(&target, &batch, &analyses)?;
 
         self.step(5, "dry-run through the CLI, review, confirmation");
         self.dry_run(&cli, &target, stage, &batch)?;
@@ -262,6 +265,7 @@ impl<'a> Promotion<'a> {
             }
         }
         let report = check::check(self.repo, LintScope::Pending)?;
+        self.checked = report.findings.clone();
         // The partition phase mix is judged on the batch this promotion pushes (step 2), not on all that is pending.
         let blocking = report
             .findings
@@ -289,11 +293,8 @@ impl<'a> Promotion<'a> {
     }
 
     /// The runbook: never phase-1 partition setup and phase-2 cutover in one promotion batch.
-    fn phase_gate(&self, target: &Resolved, batch: &[&Migration]) -> anyhow::Result<()> {
-        let texts: Vec<String> = batch.iter().map(|m| std::fs::read_to_string(&m.path)).collect::<Result<_, _>>()?;
-        let analyses: Vec<sql::Analysis> =
-            texts.iter().map(|t| sql::analyze(t, &LintSettings { squawk_rules: &[] })).collect();
-        let pairs: Vec<(&Migration, &sql::Analysis)> = batch.iter().copied().zip(&analyses).collect();
+    fn phase_gate(&self, target: &Resolved, batch: &[&Migration], analyses: &[sql::Analysis]) -> anyhow::Result<()> {
+        let pairs: Vec<(&Migration, &sql::Analysis)> = batch.iter().copied().zip(analyses).collect();
         let mixed: Vec<_> =
             rules::partition_phase_mix(&pairs).into_iter().filter(|f| f.code == Code::PartitionPhaseMix).collect();
         if mixed.is_empty() {
@@ -321,14 +322,13 @@ impl<'a> Promotion<'a> {
         Ok(())
     }
 
-    fn batch_findings(&self, batch: &[&Migration]) -> anyhow::Result<Vec<crate::findings::Finding>> {
-        let report = check::check(self.repo, LintScope::Pending)?;
+    fn batch_findings(&self, batch: &[&Migration]) -> Vec<crate::findings::Finding> {
         let files: BTreeSet<&str> = batch.iter().map(|m| m.rel_path.as_str()).collect();
-        Ok(report
-            .findings
-            .into_iter()
+        self.checked
+            .iter()
             .filter(|f| files.contains(f.file.as_str()) && f.severity != Severity::Off)
-            .collect())
+            .cloned()
+            .collect()
     }
 
     fn rehearse(&mut self, cli: &Cli, applied: &[&Migration], batch: &[&Migration], name: &str) -> anyhow::Result<()> {
@@ -358,14 +358,18 @@ impl<'a> Promotion<'a> {
     }
 
     /// Names every extension the batch creates that the target server cannot provide, before anything runs.
-    fn preflight_extensions(&self, target: &Resolved, batch: &[&Migration]) -> anyhow::Result<()> {
+    fn preflight_extensions(
+        &self,
+        target: &Resolved,
+        batch: &[&Migration],
+        analyses: &[sql::Analysis],
+    ) -> anyhow::Result<()> {
         let Remote::Url(url) = &target.remote else { return Ok(()) };
         let mut wanted = BTreeSet::new();
-        for m in batch {
-            let text = std::fs::read_to_string(&m.path).with_context(|| format!("reading {}", m.rel_path))?;
-            for (_, fact) in sql::analyze(&text, &LintSettings { squawk_rules: &[] }).facts {
+        for (m, analysis) in batch.iter().zip(analyses) {
+            for (_, fact) in &analysis.facts {
                 if let Fact::CreateExtension(name) = fact {
-                    wanted.insert((name, m.file_name.clone()));
+                    wanted.insert((name.clone(), m.file_name.clone()));
                 }
             }
         }
@@ -588,6 +592,17 @@ impl<'a> Promotion<'a> {
 struct TargetLock {
     _file: std::fs::File,
     _client: Option<postgres::Client>,
+}
+
+/// The batch's statements, parsed once for the phase gate and the extension preflight.
+fn analyze(batch: &[&Migration]) -> anyhow::Result<Vec<sql::Analysis>> {
+    batch
+        .iter()
+        .map(|m| {
+            let text = std::fs::read_to_string(&m.path).with_context(|| format!("reading {}", m.rel_path))?;
+            Ok(sql::analyze(&text, &LintSettings { squawk_rules: &[] }))
+        })
+        .collect()
 }
 
 /// The staged workdir, removed however the promotion ends.
