@@ -6,11 +6,10 @@ use xshell::Shell;
 use crate::flags;
 use crate::lock::TargetState;
 use crate::migrations;
-use crate::tree::Repo;
+use crate::repo::Repo;
 
 impl flags::Baseline {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let repo = Repo::open(sh)?;
+    pub fn run(self, _sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         let name = &self.target.target;
         let target = repo.config.target(name)?;
         if target.embedded {
@@ -43,7 +42,7 @@ impl flags::Baseline {
                 _ => lock.files.insert(m.file_name.clone(), checksum),
             };
         }
-        let recorded_at = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+        let recorded_at = crate::clock::utc_now();
         lock.targets.insert(
             name.clone(),
             TargetState { head: self.head.clone(), recorded_at, recorded_by: "baseline".to_string() },
@@ -53,7 +52,7 @@ impl flags::Baseline {
             "{name}: recorded head {} and {} applied file checksum(s) in {}",
             self.head,
             applied.len(),
-            migrations::rel(&repo.root, &repo.lock_path())
+            repo.rel(&repo.lock_path())
         );
         Ok(())
     }

@@ -8,21 +8,27 @@ use xshell::{Shell, cmd};
 
 use crate::flags;
 use crate::fsutil;
+use crate::pg::{self, Cluster};
+use crate::promote::history;
+use crate::redact::Redactor;
+use crate::repo::Repo;
+use crate::shadow::Shadow;
+use crate::supabase::{Cli, Push, Remote};
 
 impl flags::Bench {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+    pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         match self.what {
-            flags::BenchWhat::Check(bench) => bench.run(sh),
-            flags::BenchWhat::Promote(bench) => bench.run(sh),
-            flags::BenchWhat::Catalog(bench) => bench.run(sh),
-            flags::BenchWhat::Parity(bench) => bench.run(sh),
+            flags::BenchWhat::Check(bench) => bench.run(sh, repo),
+            flags::BenchWhat::Promote(bench) => bench.run(sh, repo),
+            flags::BenchWhat::Catalog(bench) => bench.run(sh, repo),
+            flags::BenchWhat::Parity(bench) => bench.run(sh, repo),
         }
     }
 }
 
 impl flags::BenchCheck {
-    fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let dir = sh.current_dir().join("target/xtask").join(format!("bench-check-{}", self.files));
+    fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
+        let dir = repo.bench_dir(&format!("check-{}", self.files));
         let bytes = generate_tree(&dir, self.files).context("generating the benchmark tree")?;
         let exe = std::env::current_exe().context("locating the xtask binary")?;
         let migrations = dir.join("migrations");
@@ -159,76 +165,60 @@ fn bench_migration(i: usize) -> String {
 impl flags::BenchPromote {
     /// Both sides push the example's 14-file batch to a fresh database at PROD's head 20260512220528, in the
     /// embedded cluster: `promote` (non-protected target, so no rehearsal) against a bare `db push`.
-    fn run(self, sh: &Shell) -> anyhow::Result<()> {
+    fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         const HEAD: &str = "20260512220528";
         // The runbook's batch ends here; later files (the partition batches) are not part of this benchmark.
         const LAST: &str = "20260513175000";
-        let root = sh.current_dir();
-        let admin = crate::pg::Cluster::new(&root).start(sh)?;
-        let cli = crate::supabase::Cli::locate(sh, &root)?;
-        let redactor = crate::redact::Redactor::default();
-        let tree = root.join("target/xtask/bench-promote");
+        let cli = Cli::locate(sh, &repo.root)?;
+        let mut redactor = Redactor::default();
+        let tree = repo.bench_dir("promote");
         let _ = std::fs::remove_dir_all(&tree);
         std::fs::create_dir_all(tree.join("migrations"))?;
-        let history = tree.join("history/supabase/migrations");
         let full = tree.join("full/supabase/migrations");
-        std::fs::create_dir_all(&history)?;
         std::fs::create_dir_all(&full)?;
-        for entry in std::fs::read_dir(root.join("migrations"))? {
-            let entry = entry?;
-            let name = entry.file_name().to_string_lossy().into_owned();
-            if name.ends_with(".sql") && name[..14] <= *LAST {
-                std::fs::copy(entry.path(), tree.join("migrations").join(&name))?;
-                std::fs::copy(entry.path(), full.join(&name))?;
-                if name[..14] <= *HEAD {
-                    std::fs::copy(entry.path(), history.join(&name))?;
-                }
-            }
+        let files = repo.discover()?.migrations;
+        let files: Vec<_> = files.iter().filter(|m| m.version.as_str() <= LAST).collect();
+        for m in &files {
+            std::fs::copy(&m.path, tree.join("migrations").join(&m.file_name))?;
+            std::fs::copy(&m.path, full.join(&m.file_name))?;
         }
-        std::os::unix::fs::symlink(root.join("node_modules"), tree.join("node_modules")).ok();
+        let history: Vec<_> = files.iter().copied().filter(|m| m.version.as_str() <= HEAD).collect();
+        std::os::unix::fs::symlink(repo.root.join("node_modules"), tree.join("node_modules")).ok();
         fsutil::write_atomic(
             &tree.join("xtask.toml"),
             b"[targets.local]\nembedded = true\n[targets.bench]\ndb_url_env = \"XTASK_BENCH_URL\"\n",
         )?;
         let exe = std::env::current_exe()?;
 
-        // A fresh database at HEAD, prepared outside the timing.
-        let fresh = |name: &str| -> anyhow::Result<String> {
-            let url = crate::pg::create_database(&admin, name)?;
-            let remote = crate::supabase::Remote::Url(url.clone());
-            let out = cli.push(sh, &tree.join("history"), &remote, crate::supabase::PushMode::Apply, &redactor)?;
-            anyhow::ensure!(out.success, "preparing {name}: {}", out.transcript);
-            Ok(url)
-        };
         let mut promote_times = Vec::new();
         let mut push_times = Vec::new();
         for run in 0..self.runs.max(1) {
-            let url = fresh(&format!("bench_promote_{run}"))?;
+            // A fresh database at HEAD, prepared outside the timing.
+            let shadow = Shadow::create(sh, repo, &format!("bench_promote_{run}"), &mut redactor)?;
+            shadow.replay(sh, &cli, &history, &[], &redactor)?;
             let _ = std::fs::remove_file(tree.join("migrations/promotion.lock"));
             cmd!(sh, "{exe} --repo {tree} baseline --target bench --head {HEAD}").quiet().ignore_stdout().run()?;
             let start = Instant::now();
             cmd!(sh, "{exe} --repo {tree} promote --target bench --yes --skip-catalog")
-                .env("XTASK_BENCH_URL", &url)
+                .env("XTASK_BENCH_URL", shadow.url())
                 .quiet()
                 .ignore_stdout()
                 .ignore_stderr()
                 .run()?;
             promote_times.push(start.elapsed());
-            anyhow::ensure!(crate::target::history_direct(&url)?.len() == 23, "promote did not apply the batch");
+            anyhow::ensure!(history::read_direct(shadow.url())?.len() == 23, "promote did not apply the batch");
 
-            let url = fresh(&format!("bench_push_{run}"))?;
-            let remote = crate::supabase::Remote::Url(url.clone());
+            let shadow = Shadow::create(sh, repo, &format!("bench_push_{run}"), &mut redactor)?;
+            shadow.replay(sh, &cli, &history, &[], &redactor)?;
+            let remote = Remote::Url(shadow.url().to_string());
             let start = Instant::now();
-            let out = cli.push(sh, &tree.join("full"), &remote, crate::supabase::PushMode::Apply, &redactor)?;
+            let out = cli.push(sh, &tree.join("full"), &remote, Push::Apply, &redactor)?;
             push_times.push(start.elapsed());
             anyhow::ensure!(
-                out.success && crate::target::history_direct(&url)?.len() == 23,
+                out.success && history::read_direct(shadow.url())?.len() == 23,
                 "the bare push failed: {}",
                 out.transcript
             );
-            for db in [format!("bench_promote_{run}"), format!("bench_push_{run}")] {
-                crate::pg::drop_database(&admin, &db)?;
-            }
         }
         promote_times.sort();
         push_times.sort();
@@ -247,32 +237,31 @@ impl flags::BenchPromote {
 impl flags::BenchCatalog {
     /// A generated schema in the embedded cluster; `catalog` + `docs-refresh` (as a user runs them) against
     /// `pg_dump --schema-only` of the same database, same run.
-    fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let root = sh.current_dir();
-        let cluster = crate::pg::Cluster::new(&root);
+    fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
+        let cluster = Cluster::new(&repo.cluster_dir());
         let admin = cluster.start(sh)?;
         let name = format!("bench_catalog_{}", self.tables);
-        let url = crate::pg::replace_database(&admin, &name);
-        let ready = crate::pg::connect(&url)
+        let url = pg::replace_database(&admin, &name);
+        let ready = pg::connect(&url)
             .and_then(|mut c| {
                 Ok(c.query_one("select count(*) from pg_tables where schemaname = 'public'", &[])?.get::<_, i64>(0))
             })
             .is_ok_and(|n| n == self.tables as i64);
         if !ready {
             eprintln!("bench catalog: generating {} tables in {name} (once; kept for later runs)", self.tables);
-            crate::pg::create_database(&admin, &name)?;
-            let mut client = crate::pg::connect(&url)?;
+            pg::create_database(&admin, &name)?;
+            let mut client = pg::connect(&url)?;
             // In chunks: one transaction holding thousands of new relations runs out of lock slots.
             for start in (1..=self.tables).step_by(100) {
                 client.batch_execute(&schema_sql(start, (start + 99).min(self.tables)))?;
             }
         }
-        let tree = root.join("target/xtask/bench-catalog");
+        let tree = repo.bench_dir("catalog");
         std::fs::create_dir_all(tree.join("migrations"))?;
         fsutil::write_atomic(&tree.join("xtask.toml"), b"[targets.bench]\ndb_url_env = \"XTASK_BENCH_URL\"\n")?;
         let exe = std::env::current_exe()?;
-        let pg_dump = crate::pg::bindir(sh)?.join("pg_dump");
-        let pgpass = root.join("target/xtask/pg/pgpass");
+        let pg_dump = pg::bindir(sh)?.join("pg_dump");
+        let pgpass = cluster.pgpass();
         let dump_url = cluster.display_url(&name)?;
 
         let xtask = median(self.runs, || {
@@ -291,7 +280,7 @@ impl flags::BenchCatalog {
                 .run()?;
             Ok(())
         })?;
-        let snapshot = crate::catalog::parse(&std::fs::read_to_string(tree.join("docs/database/catalog/bench.json"))?)?;
+        let snapshot = crate::catalog::parse(&std::fs::read_to_string(Repo::open(&tree)?.catalog_path("bench"))?)?;
         let columns: usize = snapshot.tables.iter().map(|t| t.columns.len()).sum();
         let policies: usize = snapshot.tables.iter().map(|t| t.policies.len()).sum();
         let indexes: usize = snapshot.tables.iter().map(|t| t.indexes.len()).sum();
@@ -327,24 +316,23 @@ fn schema_sql(first: usize, last: usize) -> String {
 impl flags::BenchParity {
     /// A source table over 2026 (index on its time column) and its shadow partitioned by month, both filled once;
     /// then `partition parity` (the whole command, evidence included) against the floor: `count(*)` of each.
-    fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let root = sh.current_dir();
-        let admin = crate::pg::Cluster::new(&root).start(sh)?;
+    fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
+        let admin = Cluster::new(&repo.cluster_dir()).start(sh)?;
         let name = format!("bench_parity_{}", self.rows);
-        let url = crate::pg::replace_database(&admin, &name);
-        let ready = crate::pg::connect(&url)
+        let url = pg::replace_database(&admin, &name);
+        let ready = pg::connect(&url)
             .and_then(|mut c| Ok(c.query_one("select count(*) from public.events_p", &[])?.get::<_, i64>(0)))
             .is_ok_and(|n| n == self.rows);
         if !ready {
             eprintln!("bench parity: generating {} rows in {name} (once; kept for later runs)", self.rows);
-            crate::pg::create_database(&admin, &name)?;
-            let mut client = crate::pg::connect(&url)?;
+            pg::create_database(&admin, &name)?;
+            let mut client = pg::connect(&url)?;
             client.batch_execute(&parity_sql(self.rows))?;
             // Separately: VACUUM refuses to run inside the implicit transaction of a multi-statement batch.
             client.batch_execute("vacuum analyze public.events")?;
             client.batch_execute("vacuum analyze public.events_p")?;
         }
-        let tree = root.join("target/xtask/bench-parity");
+        let tree = repo.bench_dir("parity");
         std::fs::create_dir_all(tree.join("migrations"))?;
         fsutil::write_atomic(&tree.join("xtask.toml"), b"[targets.bench]\ndb_url_env = \"XTASK_BENCH_URL\"\n")?;
         let exe = std::env::current_exe()?;
@@ -357,7 +345,7 @@ impl flags::BenchParity {
                 .run()?;
             Ok(())
         })?;
-        let mut client = crate::pg::connect(&url)?;
+        let mut client = pg::connect(&url)?;
         let floor = median(self.runs, || {
             client.query_one("select count(*) from public.events", &[])?;
             client.query_one("select count(*) from public.events_p", &[])?;

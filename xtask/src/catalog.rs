@@ -2,7 +2,7 @@
 //! (`xtask/sql/catalog.sql`), written to `docs/database/catalog/<target>.json`, sorted and stable: an unchanged
 //! schema gives a byte-identical file.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -11,30 +11,15 @@ use xshell::Shell;
 use crate::flags;
 use crate::fsutil;
 use crate::pg;
+use crate::progress::Spinner;
+use crate::promote::stage::Stage;
 use crate::redact::Redactor;
+use crate::repo::Repo;
+use crate::report::{self, Report};
 use crate::supabase::{Cli, Remote};
 use crate::target::Resolved;
-use crate::tree::Repo;
 
 const CATALOG_SQL: &str = include_str!("../sql/catalog.sql");
-
-/// Schemas Supabase manages; left out of the catalog unless `[catalog] exclude_schemas` says otherwise.
-pub const DEFAULT_EXCLUDED: &[&str] = &[
-    "auth",
-    "storage",
-    "realtime",
-    "vault",
-    "extensions",
-    "graphql",
-    "graphql_public",
-    "supabase_*",
-    "cron",
-    "net",
-    "pgsodium*",
-    "pgbouncer",
-    "_realtime",
-    "_analytics",
-];
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -187,19 +172,50 @@ pub struct CronJob {
 }
 
 impl flags::Catalog {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let repo = Repo::open(sh)?;
+    pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         let mut redactor = Redactor::from_env();
-        let target = Resolved::resolve(sh, &repo, &self.target.target, &mut redactor)?;
-        let snapshot = read(sh, &repo, &target, &redactor)?;
-        let path = write(&repo, &target.name, &snapshot)?;
-        eprintln!(
-            "catalog: {} table(s), {} function(s) of {} -> {path}",
-            snapshot.tables.len(),
-            snapshot.functions.len(),
-            target.describe()
-        );
-        Ok(())
+        let target = Resolved::resolve(sh, repo, &self.target.target, &mut redactor)?;
+        let snapshot = {
+            let _spinner = Spinner::start(&format!("reading the catalog of {}", target.name), self.output.format);
+            read(sh, repo, &target, &redactor)?
+        };
+        let path = write(repo, &target.name, &snapshot)?;
+        let report = CatalogReport {
+            target: target.name.clone(),
+            endpoint: target.describe(),
+            snapshot: path,
+            tables: snapshot.tables.len(),
+            functions: snapshot.functions.len(),
+            policies: snapshot.tables.iter().map(|t| t.policies.len()).sum(),
+        };
+        report::emit(&report, self.output.format)
+    }
+}
+
+/// What `catalog` reports: where the snapshot went and what it holds.
+#[derive(Debug, Serialize)]
+pub struct CatalogReport {
+    pub target: String,
+    pub endpoint: String,
+    pub snapshot: String,
+    pub tables: usize,
+    pub functions: usize,
+    pub policies: usize,
+}
+
+impl Report for CatalogReport {
+    fn human(&self) -> String {
+        format!(
+            "catalog: {} table(s), {} function(s), {} policy(ies) of {} -> {}\n",
+            self.tables, self.functions, self.policies, self.endpoint, self.snapshot
+        )
+    }
+
+    fn summary_md(&self) -> String {
+        format!(
+            "### Catalog of {}\n\n`{}`: {} table(s), {} function(s), {} policy(ies)\n",
+            self.target, self.snapshot, self.tables, self.functions, self.policies
+        )
     }
 }
 
@@ -236,14 +252,8 @@ pub fn read(sh: &Shell, repo: &Repo, target: &Resolved, redactor: &Redactor) -> 
         }
         Remote::Project(_) => {
             let cli = Cli::locate(sh, &repo.root)?;
-            let json = read_via_cli(
-                sh,
-                &cli,
-                &repo.root.join("target/xtask/stage/catalog"),
-                &target.remote,
-                &query(&excluded),
-                redactor,
-            )?;
+            let workdir = Stage::empty(repo.stage_dir("catalog"))?;
+            let json = read_via_cli(sh, &cli, workdir.path(), &target.remote, &query(&excluded), redactor)?;
             parse(&json).context("the catalog query returned an unexpected document")
         }
     }
@@ -312,15 +322,11 @@ pub fn render(snapshot: &Snapshot) -> String {
     serde_json::to_string_pretty(snapshot).unwrap_or_default() + "\n"
 }
 
-pub fn path(repo: &Repo, target: &str) -> PathBuf {
-    repo.root.join("docs/database/catalog").join(format!("{target}.json"))
-}
-
 pub fn write(repo: &Repo, target: &str, snapshot: &Snapshot) -> anyhow::Result<String> {
-    let path = path(repo, target);
+    let path = repo.catalog_path(target);
     std::fs::create_dir_all(path.parent().context("catalog path")?)?;
     fsutil::write_atomic(&path, render(snapshot).as_bytes())?;
-    Ok(crate::migrations::rel(&repo.root, &path))
+    Ok(repo.rel(&path))
 }
 
 /// A committed snapshot, with the file and the fix named when it is missing or malformed.
@@ -382,7 +388,7 @@ mod db_tests {
                  grant select on public.t to anon;",
             )
             .unwrap();
-        let excluded: Vec<String> = DEFAULT_EXCLUDED.iter().map(|s| s.to_string()).collect();
+        let excluded: Vec<String> = crate::config::DEFAULT_EXCLUDED.iter().map(|s| s.to_string()).collect();
         let sql = query(&excluded);
         let direct = parse(&read_direct(&url, &sql).unwrap()).unwrap();
         assert_eq!(

@@ -56,6 +56,24 @@ pub struct CheckConfig {
     pub severity: BTreeMap<Spanned<String>, Severity>,
 }
 
+/// Schemas Supabase manages; left out of the catalog unless `[catalog] exclude_schemas` says otherwise.
+pub const DEFAULT_EXCLUDED: &[&str] = &[
+    "auth",
+    "storage",
+    "realtime",
+    "vault",
+    "extensions",
+    "graphql",
+    "graphql_public",
+    "supabase_*",
+    "cron",
+    "net",
+    "pgsodium*",
+    "pgbouncer",
+    "_realtime",
+    "_analytics",
+];
+
 pub const DEFAULT_MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
 
 fn default_migrations_dir() -> PathBuf {
@@ -124,7 +142,7 @@ impl Config {
     pub fn catalog_excluded(&self) -> Vec<String> {
         match &self.catalog.exclude_schemas {
             Some(list) => list.clone(),
-            None => crate::catalog::DEFAULT_EXCLUDED.iter().map(|s| s.to_string()).collect(),
+            None => DEFAULT_EXCLUDED.iter().map(|s| s.to_string()).collect(),
         }
     }
 

@@ -3,13 +3,12 @@
 use xshell::Shell;
 
 use crate::flags::{self, DbCmd};
-use crate::migrations;
 use crate::pg::{Cluster, State};
+use crate::repo::Repo;
 
 impl flags::Db {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let root = sh.current_dir();
-        let cluster = Cluster::new(&root);
+    pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
+        let cluster = Cluster::new(&repo.cluster_dir());
         match self.cmd {
             DbCmd::Start => {
                 cluster.start(sh)?;
@@ -21,15 +20,13 @@ impl flags::Db {
             },
             DbCmd::Status => match cluster.state(sh)? {
                 State::Absent => println!("absent: `cargo xtask db start` creates it"),
-                State::Stopped => {
-                    println!("stopped (data in {})", migrations::rel(&root, &root.join("target/xtask/pg/data")))
-                }
+                State::Stopped => println!("stopped (data in {})", repo.rel(&cluster.data_dir())),
                 State::Running => println!("running: {}", cluster.display_url("postgres")?),
             },
             DbCmd::Url => {
                 cluster.start(sh)?;
                 println!("{}", cluster.display_url("postgres")?);
-                eprintln!("password: export PGPASSFILE={}", root.join("target/xtask/pg/pgpass").display());
+                eprintln!("password: export PGPASSFILE={}", cluster.pgpass().display());
             }
             DbCmd::Reset => {
                 cluster.remove(sh)?;

@@ -5,32 +5,30 @@ use std::path::Path;
 
 use xshell::Shell;
 
+use crate::blocked::blocked;
 use crate::catalog::{self, Snapshot};
-use crate::delta::{self, Delta, Expected};
+use crate::delta::{self, Delta, DeltaReport, Expected};
 use crate::flags;
-use crate::report::Blocked;
-use crate::tree::Repo;
-
-pub const EXPECTED_FILE: &str = "docs/database/expected-deltas.toml";
+use crate::repo::Repo;
+use crate::report;
 
 impl flags::Diff {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let repo = Repo::open(sh)?;
-        let (a, b) = (snapshot(&repo, &self.a)?, snapshot(&repo, &self.b)?);
-        let expected = expected(&repo)?;
+    pub fn run(self, _sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
+        let (a, b) = (snapshot(repo, &self.a)?, snapshot(repo, &self.b)?);
+        let expected = expected(repo)?;
         let (unexpected, accepted) = split(delta::diff(&a, &b), &expected);
-        print!("{}", delta::render(&unexpected, self.output.format, &self.a, &self.b));
-        eprintln!("diff: {} unexpected delta(s), {} expected (listed in {EXPECTED_FILE})", unexpected.len(), accepted);
-        if unexpected.is_empty() {
+        let count = unexpected.len();
+        let report = DeltaReport { deltas: unexpected, a: self.a.clone(), b: self.b.clone() };
+        report::emit(&report, self.output.format)?;
+        let listed_in = repo.rel(&repo.expected_deltas_path());
+        eprintln!("diff: {count} unexpected delta(s), {accepted} expected (listed in {listed_in})");
+        if count == 0 {
             return Ok(());
         }
-        Err(Blocked(format!(
-            "diff: {} unexpected delta(s) between {} and {}: fix the schema with a migration, or list them with a reason in {EXPECTED_FILE}",
-            unexpected.len(),
-            self.a,
-            self.b
-        ))
-        .into())
+        Err(blocked(format!(
+            "diff: {count} unexpected delta(s) between {} and {}: fix the schema with a migration, or list them with a reason in {listed_in}",
+            self.a, self.b
+        )))
     }
 }
 
@@ -42,13 +40,15 @@ fn snapshot(repo: &Repo, arg: &str) -> anyhow::Result<Snapshot> {
         return catalog::load(&path, arg, "<target>");
     }
     repo.config.target(arg)?;
-    let path = catalog::path(repo, arg);
-    catalog::load(&path, &crate::migrations::rel(&repo.root, &path), arg)
+    let path = repo.catalog_path(arg);
+    catalog::load(&path, &repo.rel(&path), arg)
 }
 
+/// `docs/database/expected-deltas.toml`, or nothing expected when it does not exist.
 pub fn expected(repo: &Repo) -> anyhow::Result<Expected> {
-    match std::fs::read_to_string(repo.root.join(EXPECTED_FILE)) {
-        Ok(text) => Expected::parse(&text, EXPECTED_FILE),
+    let path = repo.expected_deltas_path();
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Expected::parse(&text, &repo.rel(&path)),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Expected::default()),
         Err(err) => Err(err.into()),
     }

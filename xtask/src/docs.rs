@@ -5,50 +5,106 @@ use std::fmt::Write;
 
 use xshell::Shell;
 
+use serde::Serialize;
+
+use crate::blocked::blocked;
 use crate::catalog::{self, Snapshot, Table};
 use crate::flags::{self, Mode};
 use crate::fsutil;
-use crate::report::Blocked;
-use crate::tree::Repo;
+use crate::repo::Repo;
+use crate::report::{self, Report};
 
 impl flags::DocsRefresh {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let repo = Repo::open(sh)?;
+    pub fn run(self, _sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         let mode = if self.check { Mode::Check } else { Mode::Write };
-        refresh(&repo, &self.target.target, mode)
+        let report = refresh(repo, &self.target.target, mode)?;
+        report::emit(&report, self.output.format)?;
+        if report.state != DocState::Stale {
+            return Ok(());
+        }
+        Err(blocked(format!(
+            "{} is stale; regenerate it with `cargo xtask docs-refresh --target {}`",
+            report.doc, report.target
+        )))
     }
 }
 
-pub fn doc_path(repo: &Repo, target: &str) -> std::path::PathBuf {
-    repo.root.join("docs/database").join(format!("SCHEMA_CATALOG.{}.md", target.to_uppercase()))
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum DocState {
+    Written,
+    UpToDate,
+    /// `--check` found the committed file differs.
+    Stale,
 }
 
-/// Renders the target's doc from its committed snapshot; writes it, or checks the committed one.
-pub fn refresh(repo: &Repo, target: &str, mode: Mode) -> anyhow::Result<()> {
+/// What `docs-refresh` reports: the doc, what happened to it, and for a stale one the differing lines.
+#[derive(Debug, Serialize)]
+pub struct DocsReport {
+    pub target: String,
+    pub doc: String,
+    pub state: DocState,
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub diff: String,
+}
+
+impl Report for DocsReport {
+    fn human(&self) -> String {
+        match self.state {
+            DocState::Written => format!("docs-refresh: wrote {}\n", self.doc),
+            DocState::UpToDate => format!("docs-refresh: {} is up to date\n", self.doc),
+            DocState::Stale => self.diff.clone(),
+        }
+    }
+
+    fn annotations(&self) -> Vec<crate::report::Annotation> {
+        if self.state != DocState::Stale {
+            return Vec::new();
+        }
+        let fix = format!("regenerate it with `cargo xtask docs-refresh --target {}`", self.target);
+        vec![crate::report::Annotation {
+            level: crate::report::Level::Error,
+            file: Some(self.doc.clone()),
+            line: 0,
+            col: 0,
+            title: "xtask docs-refresh".into(),
+            message: format!("stale; {fix}"),
+        }]
+    }
+
+    fn summary_md(&self) -> String {
+        let state = match self.state {
+            DocState::Written => "written",
+            DocState::UpToDate => "up to date",
+            DocState::Stale => "**stale**",
+        };
+        format!("### {}\n\n`{}` is {state}.\n", self.target, self.doc)
+    }
+}
+
+/// Renders the target's doc from its committed snapshot; writes it (`Write`), or compares it with the
+/// committed one (`Check`, `DryRun`).
+pub fn refresh(repo: &Repo, target: &str, mode: Mode) -> anyhow::Result<DocsReport> {
     repo.config.target(target)?;
-    let snapshot_path = catalog::path(repo, target);
-    let snapshot_rel = crate::migrations::rel(&repo.root, &snapshot_path);
+    let snapshot_path = repo.catalog_path(target);
+    let snapshot_rel = repo.rel(&snapshot_path);
     let snapshot = catalog::load(&snapshot_path, &snapshot_rel, target)?;
     let rendered = render(&snapshot, target, &snapshot_rel);
-    let path = doc_path(repo, target);
-    let rel = crate::migrations::rel(&repo.root, &path);
-    match mode {
-        Mode::Write => {
-            fsutil::write_atomic(&path, rendered.as_bytes())?;
-            eprintln!("docs-refresh: wrote {rel}");
-            Ok(())
-        }
-        Mode::Check => {
-            let current = std::fs::read_to_string(&path).unwrap_or_default();
-            if current == rendered {
-                eprintln!("docs-refresh: {rel} is up to date");
-                return Ok(());
-            }
-            print!("{}", line_diff(&current, &rendered, 40));
-            Err(Blocked(format!("{rel} is stale; regenerate it with `cargo xtask docs-refresh --target {target}`"))
-                .into())
-        }
+    let path = repo.doc_path(target);
+    let mut report =
+        DocsReport { target: target.to_string(), doc: repo.rel(&path), state: DocState::Written, diff: String::new() };
+    if mode == Mode::Write {
+        fsutil::write_atomic(&path, rendered.as_bytes())?;
+        return Ok(report);
     }
+    let current = std::fs::read_to_string(&path).unwrap_or_default();
+    if current == rendered {
+        report.state = DocState::UpToDate;
+    } else {
+        report.state = DocState::Stale;
+        report.diff = line_diff(&current, &rendered, 40);
+    }
+    Ok(report)
 }
 
 /// A short unified-style listing of the lines that differ (first `limit`).

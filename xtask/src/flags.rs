@@ -127,6 +127,9 @@ pub struct Promote {
 
     #[command(flatten)]
     pub confirm: ConfirmArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 #[derive(Debug, Args)]
@@ -141,6 +144,9 @@ pub struct ConfirmArgs {
 pub struct Catalog {
     #[command(flatten)]
     pub target: TargetArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Render `docs/database/SCHEMA_CATALOG.<TARGET>.md` from the target's catalog snapshot.
@@ -154,6 +160,9 @@ pub struct DocsRefresh {
     /// Do not write: fail if the committed file differs from what would be written.
     #[arg(long)]
     pub check: bool,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Table, column, policy, function, index, trigger, grant and cron deltas between two snapshots, minus the
@@ -261,13 +270,18 @@ pub struct Prune {
     /// Run the plan written by `--dry-run`, after checking it and the partitions.
     #[arg(long, value_name = "PLAN")]
     pub execute: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
-/// How a generator treats its output file.
+/// What a command that changes something does: change it (`Write`), compare with what it would write and fail
+/// when stale (`Check`), or go as far as it can without changing anything (`DryRun`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
     Write,
     Check,
+    DryRun,
 }
 
 /// The benchmarks behind the performance figures in the README.
@@ -339,7 +353,8 @@ pub struct TargetArgs {
 
 #[derive(Debug, Args)]
 pub struct OutputArgs {
-    /// `github` prints workflow annotations (`::error file=..,line=..::`).
+    /// `json` for programs; `github` prints workflow annotations (`::error file=..,line=..::`) and appends
+    /// Markdown to `$GITHUB_STEP_SUMMARY` when it is set.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
 }

@@ -15,7 +15,13 @@ use crate::migrations;
 
 pub const FILE_NAME: &str = "promotion.lock";
 const FORMAT: u32 = 1;
-const RESTORE: &str = "restore it with `git checkout -- migrations/promotion.lock` (it is only written by `cargo xtask promote` and `cargo xtask baseline`)";
+
+/// The fix for a damaged lock, naming it where it is (`rel`, as the repository shows it).
+fn restore(rel: &str) -> String {
+    format!(
+        "restore it with `git checkout -- {rel}` (it is only written by `cargo xtask promote` and `cargo xtask baseline`)"
+    )
+}
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -64,13 +70,13 @@ impl Lock {
         migrations::hex(&Sha256::digest(&canonical))
     }
 
-    pub fn read(path: &Path) -> anyhow::Result<Option<Lock>> {
+    pub fn read(path: &Path, rel: &str) -> anyhow::Result<Option<Lock>> {
         let text = match std::fs::read_to_string(path) {
             Ok(text) => text,
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
         };
-        Lock::parse(&text).with_context(|| format!("{} is not a valid lock file; {RESTORE}", path.display())).map(Some)
+        Lock::parse(&text).with_context(|| format!("{rel} is not a valid lock file; {}", restore(rel))).map(Some)
     }
 
     pub fn parse(text: &str) -> anyhow::Result<Lock> {

@@ -3,21 +3,20 @@
 use anyhow::bail;
 use xshell::Shell;
 
+use crate::batch;
 use crate::flags;
 use crate::fsutil;
 use crate::migrations;
-use crate::plan;
-use crate::tree::Repo;
+use crate::repo::Repo;
 
 impl flags::New {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
+    pub fn run(self, _sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         validate_name(&self.name)?;
-        let repo = Repo::open(sh)?;
         let lock = repo.lock()?;
         let discovery = repo.discover()?;
         let heads = lock.targets.values().map(|t| t.head.as_str());
         let taken = discovery.migrations.iter().map(|m| m.version.as_str()).chain(heads);
-        let version = plan::next_version(chrono::Utc::now(), taken)?;
+        let version = batch::next_version(chrono::Utc::now(), taken)?;
         let file_name = format!("{version}_{}.sql", self.name);
         let path = repo.migrations_dir().join(&file_name);
         let header = format!(
@@ -25,7 +24,7 @@ impl flags::New {
             self.name
         );
         fsutil::create_new_atomic(&path, header.as_bytes())?;
-        println!("{}", migrations::rel(&repo.root, &path));
+        println!("{}", repo.rel(&path));
         Ok(())
     }
 }

@@ -39,8 +39,19 @@ struct RunAs {
 }
 
 impl Cluster {
-    pub fn new(root: &Path) -> Cluster {
-        Cluster { dir: root.join("target/xtask/pg") }
+    /// The cluster kept in `dir` (`Repo::cluster_dir`).
+    pub fn new(dir: &Path) -> Cluster {
+        Cluster { dir: dir.to_path_buf() }
+    }
+
+    /// Where its data directory is.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data()
+    }
+
+    /// The libpq password file for its `postgres` user.
+    pub fn pgpass(&self) -> PathBuf {
+        self.dir.join("pgpass")
     }
 
     fn data(&self) -> PathBuf {
@@ -398,7 +409,7 @@ impl TempCluster {
         // As root the server runs as `postgres`, which must be able to enter the directory.
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         let sh = Shell::new().unwrap();
-        let cluster = Cluster::new(dir.path());
+        let cluster = Cluster::new(&dir.path().join("target/xtask/pg"));
         let admin = cluster.start(&sh).unwrap();
         (TempCluster { sh, dir, cluster }, admin)
     }

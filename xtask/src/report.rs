@@ -1,118 +1,107 @@
-//! Rendering findings for people (human), programs (json) and GitHub (workflow annotations). Pure.
+//! One report path for every command that reports: a report renders itself for people (`human`), programs
+//! (`json`) and GitHub (`github`: workflow annotations, plus Markdown appended to `$GITHUB_STEP_SUMMARY`).
+//! Rendering is pure; `emit` is the only place that prints a report.
 
-use std::fmt::{self, Write};
+use std::fmt::Write as _;
+use std::io::Write as _;
 
 use serde::Serialize;
 
-use crate::findings::{Finding, Severity};
 use crate::flags::Format;
+use crate::redact::Redactor;
 
-/// A command ran to the end and its answer is "no" (blocking findings, a stale file, a mismatch): exit 1.
-#[derive(Debug)]
-pub struct Blocked(pub String);
+/// Where GitHub Actions collects a job's Markdown summary.
+pub const STEP_SUMMARY_ENV: &str = "GITHUB_STEP_SUMMARY";
 
-impl fmt::Display for Blocked {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub trait Report: Serialize {
+    /// The text people read.
+    fn human(&self) -> String;
 
-impl std::error::Error for Blocked {}
-
-#[derive(Debug, Default, Serialize)]
-pub struct Summary {
-    pub linted: usize,
-    pub hashed: usize,
-    pub errors: usize,
-    pub warnings: usize,
-    pub notes: usize,
-}
-
-#[derive(Debug, Default, Serialize)]
-pub struct CheckReport {
-    pub summary: Summary,
-    pub findings: Vec<Finding>,
-}
-
-impl CheckReport {
-    pub fn new(mut findings: Vec<Finding>, linted: usize, hashed: usize) -> CheckReport {
-        findings.sort_by(|a, b| (&a.file, a.pos, a.code.to_string()).cmp(&(&b.file, b.pos, b.code.to_string())));
-        findings.dedup();
-        let count = |sev| findings.iter().filter(|f| f.severity == sev).count();
-        let summary = Summary {
-            linted,
-            hashed,
-            errors: count(Severity::Error),
-            warnings: count(Severity::Warning),
-            notes: count(Severity::Note),
-        };
-        CheckReport { summary, findings }
+    /// Workflow annotations: the findings a pull request shows inline.
+    fn annotations(&self) -> Vec<Annotation> {
+        Vec::new()
     }
 
-    pub fn render(&self, format: Format) -> String {
-        match format {
-            Format::Human => self.human(),
-            Format::Json => serde_json::to_string_pretty(self).unwrap_or_default() + "\n",
-            Format::Github => self.github(),
-        }
-    }
-
-    /// `Err(Blocked)` when any finding is an error.
-    pub fn verdict(&self) -> anyhow::Result<()> {
-        match self.summary.errors {
-            0 => Ok(()),
-            n => {
-                Err(Blocked(format!("check: {n} blocking finding(s); fix them and run `cargo xtask check` again"))
-                    .into())
-            }
-        }
-    }
-
-    fn human(&self) -> String {
-        let mut out = String::new();
-        for f in &self.findings {
-            let place =
-                if f.pos.line == 0 { f.file.clone() } else { format!("{}:{}:{}", f.file, f.pos.line, f.pos.col) };
-            let _ = writeln!(out, "{place}: {}[{}]: {}", f.severity.as_str(), f.code, f.message);
-            if !f.fix.is_empty() {
-                let _ = writeln!(out, "    fix: {}", f.fix);
-            }
-        }
-        if !self.findings.is_empty() {
-            out.push('\n');
-        }
-        let s = &self.summary;
-        let _ = writeln!(
-            out,
-            "check: {} file(s) linted, {} applied file(s) hashed: {} error(s), {} warning(s), {} note(s)",
-            s.linted, s.hashed, s.errors, s.warnings, s.notes
-        );
-        out
-    }
-
+    /// The `github` format: the annotations, then the human text.
     fn github(&self) -> String {
-        let mut out = String::new();
-        for f in &self.findings {
-            let level = match f.severity {
-                Severity::Error => "error",
-                Severity::Warning => "warning",
-                Severity::Note | Severity::Off => "notice",
-            };
-            let mut props = format!("file={}", escape_property(&f.file));
-            if f.pos.line > 0 {
-                let _ = write!(props, ",line={},col={}", f.pos.line, f.pos.col);
-            }
-            let _ = write!(props, ",title={}", escape_property(&format!("xtask check: {}", f.code)));
-            let mut message = f.message.clone();
-            if !f.fix.is_empty() {
-                let _ = write!(message, "\nfix: {}", f.fix);
-            }
-            let _ = writeln!(out, "::{level} {props}::{}", escape_data(&message));
-        }
-        let s = &self.summary;
-        let _ = writeln!(out, "check: {} error(s), {} warning(s), {} note(s)", s.errors, s.warnings, s.notes);
-        out
+        render_annotations(&self.annotations()) + &self.human()
     }
+
+    /// Markdown for the job summary page.
+    fn summary_md(&self) -> String;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Level {
+    Error,
+    Warning,
+    Notice,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Annotation {
+    pub level: Level,
+    /// The file it points at, relative to the repository; none for a whole-run annotation.
+    pub file: Option<String>,
+    /// 1-based; 0 for "the whole file".
+    pub line: usize,
+    pub col: usize,
+    pub title: String,
+    pub message: String,
+}
+
+impl Annotation {
+    /// An annotation about the whole run, not a file.
+    pub fn run(level: Level, title: &str, message: impl Into<String>) -> Annotation {
+        Annotation { level, file: None, line: 0, col: 0, title: title.to_string(), message: message.into() }
+    }
+}
+
+/// The report in `format`. Pure.
+pub fn render<R: Report>(report: &R, format: Format) -> String {
+    match format {
+        Format::Human => report.human(),
+        Format::Json => serde_json::to_string_pretty(report).unwrap_or_default() + "\n",
+        Format::Github => report.github(),
+    }
+}
+
+/// Prints the report on stdout (secrets from the environment masked) and, for `github`, appends its Markdown
+/// to `$GITHUB_STEP_SUMMARY` when that is set.
+pub fn emit<R: Report>(report: &R, format: Format) -> anyhow::Result<()> {
+    let redactor = Redactor::from_env();
+    print!("{}", redactor.redact(&render(report, format)));
+    if format == Format::Github
+        && let Some(path) = std::env::var_os(STEP_SUMMARY_ENV).filter(|p| !p.is_empty())
+    {
+        let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| {
+            anyhow::anyhow!("appending to ${STEP_SUMMARY_ENV} ({}): {e}", std::path::Path::new(&path).display())
+        })?;
+        file.write_all(redactor.redact(&(report.summary_md() + "\n")).as_bytes())?;
+    }
+    Ok(())
+}
+
+/// `::error file=F,line=L,col=C,title=T::message`, one line each, as GitHub reads workflow commands.
+pub fn render_annotations(annotations: &[Annotation]) -> String {
+    let mut out = String::new();
+    for a in annotations {
+        let level = match a.level {
+            Level::Error => "error",
+            Level::Warning => "warning",
+            Level::Notice => "notice",
+        };
+        let mut props = Vec::new();
+        if let Some(file) = &a.file {
+            props.push(format!("file={}", escape_property(file)));
+            if a.line > 0 {
+                props.push(format!("line={},col={}", a.line, a.col));
+            }
+        }
+        props.push(format!("title={}", escape_property(&a.title)));
+        let _ = writeln!(out, "::{level} {}::{}", props.join(","), escape_data(&a.message));
+    }
+    out
 }
 
 fn escape_data(s: &str) -> String {
@@ -123,116 +112,7 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::findings::{Code, Pos};
-    use expect_test::expect;
-
-    fn sample() -> CheckReport {
-        CheckReport::new(
-            vec![
-                Finding::new(
-                    Code::Destructive,
-                    Severity::Note,
-                    "migrations/20260513132700_fix.sql",
-                    "`drop function f(uuid)` (acknowledged: replaced, 100% of callers moved)",
-                )
-                .at(Pos { line: 3, col: 1 }),
-                Finding::new(
-                    Code::AppliedModified,
-                    Severity::Error,
-                    "migrations/20260105090000_core.sql",
-                    "applied, but its content changed",
-                )
-                .fix("restore it with `git checkout -- migrations/20260105090000_core.sql`"),
-                Finding::new(
-                    Code::Concurrently,
-                    Severity::Error,
-                    "migrations/20260513050000_idx.sql",
-                    "CREATE INDEX CONCURRENTLY shares its file, with 1 other",
-                )
-                .at(Pos { line: 2, col: 5 })
-                .fix("move it into a migration of its own"),
-            ],
-            14,
-            9,
-        )
-    }
-
-    #[test]
-    fn human() {
-        expect![[r#"
-            migrations/20260105090000_core.sql: error[applied-modified]: applied, but its content changed
-                fix: restore it with `git checkout -- migrations/20260105090000_core.sql`
-            migrations/20260513050000_idx.sql:2:5: error[concurrently]: CREATE INDEX CONCURRENTLY shares its file, with 1 other
-                fix: move it into a migration of its own
-            migrations/20260513132700_fix.sql:3:1: note[destructive]: `drop function f(uuid)` (acknowledged: replaced, 100% of callers moved)
-
-            check: 14 file(s) linted, 9 applied file(s) hashed: 2 error(s), 0 warning(s), 1 note(s)
-        "#]]
-        .assert_eq(&sample().render(Format::Human));
-    }
-
-    #[test]
-    fn json() {
-        expect![[r#"
-            {
-              "summary": {
-                "linted": 14,
-                "hashed": 9,
-                "errors": 2,
-                "warnings": 0,
-                "notes": 1
-              },
-              "findings": [
-                {
-                  "code": "applied-modified",
-                  "severity": "error",
-                  "file": "migrations/20260105090000_core.sql",
-                  "line": 0,
-                  "col": 0,
-                  "message": "applied, but its content changed",
-                  "fix": "restore it with `git checkout -- migrations/20260105090000_core.sql`"
-                },
-                {
-                  "code": "concurrently",
-                  "severity": "error",
-                  "file": "migrations/20260513050000_idx.sql",
-                  "line": 2,
-                  "col": 5,
-                  "message": "CREATE INDEX CONCURRENTLY shares its file, with 1 other",
-                  "fix": "move it into a migration of its own"
-                },
-                {
-                  "code": "destructive",
-                  "severity": "note",
-                  "file": "migrations/20260513132700_fix.sql",
-                  "line": 3,
-                  "col": 1,
-                  "message": "`drop function f(uuid)` (acknowledged: replaced, 100% of callers moved)",
-                  "fix": ""
-                }
-              ]
-            }
-        "#]]
-        .assert_eq(&sample().render(Format::Json));
-    }
-
-    #[test]
-    fn github_annotations_escape_their_fields() {
-        expect![[r#"
-            ::error file=migrations/20260105090000_core.sql,title=xtask check%3A applied-modified::applied, but its content changed%0Afix: restore it with `git checkout -- migrations/20260105090000_core.sql`
-            ::error file=migrations/20260513050000_idx.sql,line=2,col=5,title=xtask check%3A concurrently::CREATE INDEX CONCURRENTLY shares its file, with 1 other%0Afix: move it into a migration of its own
-            ::notice file=migrations/20260513132700_fix.sql,line=3,col=1,title=xtask check%3A destructive::`drop function f(uuid)` (acknowledged: replaced, 100%25 of callers moved)
-            check: 2 error(s), 0 warning(s), 1 note(s)
-        "#]]
-        .assert_eq(&sample().render(Format::Github));
-    }
-
-    #[test]
-    fn verdict_blocks_only_on_errors() {
-        assert!(sample().verdict().is_err());
-        assert!(CheckReport::new(vec![], 0, 0).verdict().is_ok());
-    }
+/// A Markdown table cell: no pipes or line breaks.
+pub fn md_cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
 }

@@ -1,18 +1,22 @@
-//! `cargo xtask status`: a target's recorded head and the batch a promotion would push next.
+//! `cargo xtask status`: a target's recorded head and the batch a promotion would push next; with `--live`, the
+//! target's history compared with the record.
 
 use std::fmt::Write;
 
 use serde::Serialize;
 use xshell::Shell;
 
-use crate::flags::{self, Format};
-use crate::plan;
-use crate::promote::{Reconcile, reconcile};
+use crate::batch;
+use crate::blocked::blocked;
+use crate::flags;
+use crate::migrations::Migration;
+use crate::promote::history::{self, Reconcile};
+use crate::promote::stage::Stage;
 use crate::redact::Redactor;
-use crate::report::Blocked;
+use crate::repo::Repo;
+use crate::report::{self, Annotation, Level, Report};
 use crate::supabase::Cli;
 use crate::target::Resolved;
-use crate::tree::Repo;
 
 #[derive(Debug, Serialize)]
 pub struct StatusReport {
@@ -24,6 +28,9 @@ pub struct StatusReport {
     pub pending: Vec<PendingFile>,
     /// Files the lock does not know that sort at or before the head: the CLI would refuse the push.
     pub unapplied_before_head: Vec<String>,
+    /// With `--live`: the target's history against the record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub live: Option<LiveReport>,
 }
 
 #[derive(Debug, Serialize)]
@@ -33,17 +40,24 @@ pub struct PendingFile {
     pub file: String,
 }
 
+#[derive(Debug, Serialize)]
+pub struct LiveReport {
+    pub head: Option<String>,
+    pub applied: usize,
+    pub matches: bool,
+    pub verdict: String,
+}
+
 impl flags::Status {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let repo = Repo::open(sh)?;
+    pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         let name = self.target.target;
         let target = repo.config.target(&name)?;
         let lock = repo.lock()?;
         let discovery = repo.discover()?;
         let state = lock.targets.get(&name);
         let head = state.map(|s| s.head.as_str());
-        let pending = plan::pending(&discovery.migrations, head, None)?;
-        let report = StatusReport {
+        let pending = batch::pending(&discovery.migrations, head, None)?;
+        let mut report = StatusReport {
             target: name.clone(),
             project_ref: target.project_ref.clone(),
             protected: target.protected,
@@ -59,52 +73,14 @@ impl flags::Status {
                 .filter(|m| head.is_some_and(|h| m.version.as_str() <= h) && !lock.files.contains_key(&m.file_name))
                 .map(|m| m.file_name.clone())
                 .collect(),
+            live: None,
         };
-        let live = if self.live { Some(live_check(sh, &repo, &name, &discovery.migrations, head)?) } else { None };
-        match self.output.format {
-            Format::Json => {
-                let mut json = serde_json::to_value(&report)?;
-                if let Some(live) = &live {
-                    json["live"] = serde_json::to_value(live)?;
-                }
-                println!("{}", serde_json::to_string_pretty(&json)?)
-            }
-            Format::Human | Format::Github => {
-                print!("{}", report.render());
-                if let Some(live) = &live {
-                    println!(
-                        "\nLive: head {} ({} applied). {}",
-                        live.head.as_deref().unwrap_or("(empty)"),
-                        live.applied,
-                        live.verdict
-                    );
-                }
-            }
+        if self.live {
+            report.live = Some(live_check(sh, repo, &name, &discovery.migrations, &lock)?);
         }
-        if let Some(live) = live.filter(|l| !l.matches) {
-            return Err(Blocked(format!(
-                "status: {name}'s live history does not match the recorded head: {}",
-                live.verdict
-            ))
-            .into());
-        }
-        if !report.unapplied_before_head.is_empty() {
-            return Err(Blocked(format!(
-                "status: {} file(s) sort before {name}'s head but were never applied; run `cargo xtask check` for the fix",
-                report.unapplied_before_head.len()
-            ))
-            .into());
-        }
-        Ok(())
+        report::emit(&report, self.output.format)?;
+        report.verdict()
     }
-}
-
-#[derive(Debug, Serialize)]
-pub struct LiveReport {
-    pub head: Option<String>,
-    pub applied: usize,
-    pub matches: bool,
-    pub verdict: String,
 }
 
 /// Reads the target's history (directly, or through `supabase db query`) and compares it with the record.
@@ -112,19 +88,19 @@ fn live_check(
     sh: &Shell,
     repo: &Repo,
     name: &str,
-    files: &[crate::migrations::Migration],
-    head: Option<&str>,
+    files: &[Migration],
+    lock: &crate::lock::Lock,
 ) -> anyhow::Result<LiveReport> {
     let mut redactor = Redactor::from_env();
     let target = Resolved::resolve(sh, repo, name, &mut redactor)?;
     let cli = Cli::locate(sh, &repo.root).ok();
-    let workdir = repo.root.join("target/xtask/stage").join(format!("status-{}", std::process::id()));
-    let live = target.history(sh, cli.as_ref(), &workdir, &redactor);
-    let _ = std::fs::remove_dir_all(&workdir);
-    let live = live?;
-    let head = if target.config.embedded { live.last().map(|a| a.version.as_str()) } else { head };
-    let pending = plan::pending(files, head, None)?;
-    let (matches, verdict) = match reconcile(files, head, &live, &pending) {
+    let live = {
+        let workdir = Stage::empty(repo.stage_dir(&format!("status-{name}")))?;
+        history::read(sh, &target, cli.as_ref(), workdir.path(), &redactor)?
+    };
+    let head = history::head(name, target.config, lock, live.last().map(|a| a.version.as_str()));
+    let pending = batch::pending(files, head.as_deref(), None)?;
+    let (matches, verdict) = match history::reconcile(files, head.as_deref(), &live, &pending) {
         Ok(Reconcile::InSync) => (true, "It matches the recorded head.".to_string()),
         Ok(Reconcile::Interrupted(n)) => (
             false,
@@ -138,8 +114,28 @@ fn live_check(
 }
 
 impl StatusReport {
+    /// Exit 1 when the live history does not match, or a file sorts before the head unapplied.
+    fn verdict(&self) -> anyhow::Result<()> {
+        let name = &self.target;
+        if let Some(live) = self.live.as_ref().filter(|l| !l.matches) {
+            return Err(blocked(format!(
+                "status: {name}'s live history does not match the recorded head: {}",
+                live.verdict
+            )));
+        }
+        if !self.unapplied_before_head.is_empty() {
+            return Err(blocked(format!(
+                "status: {} file(s) sort before {name}'s head but were never applied; run `cargo xtask check` for the fix",
+                self.unapplied_before_head.len()
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl Report for StatusReport {
     /// The runbook's own layout: "Current catch-up batch (after PROD <head>)" and a numbered list.
-    pub fn render(&self) -> String {
+    fn human(&self) -> String {
         let mut out = String::new();
         let upper = self.target.to_uppercase();
         let what = match (&self.project_ref, self.protected) {
@@ -170,6 +166,130 @@ impl StatusReport {
         for file in &self.unapplied_before_head {
             let _ = writeln!(out, "\nNot applied but before the head (the CLI refuses the push): {file}");
         }
+        if let Some(live) = &self.live {
+            let head = live.head.as_deref().unwrap_or("(empty)");
+            let _ = writeln!(out, "\nLive: head {head} ({} applied). {}", live.applied, live.verdict);
+        }
         out
+    }
+
+    fn annotations(&self) -> Vec<Annotation> {
+        let mut out: Vec<Annotation> = self
+            .unapplied_before_head
+            .iter()
+            .map(|file| {
+                Annotation::run(
+                    Level::Error,
+                    "xtask status",
+                    format!("{file} sorts before {}'s head but was never applied", self.target),
+                )
+            })
+            .collect();
+        if let Some(live) = self.live.as_ref().filter(|l| !l.matches) {
+            out.push(Annotation::run(Level::Error, "xtask status", format!("{}: {}", self.target, live.verdict)));
+        }
+        out
+    }
+
+    fn summary_md(&self) -> String {
+        let mut out = format!("### {} status\n\n", self.target);
+        let _ = writeln!(out, "Recorded head: `{}`\n", self.head.as_deref().unwrap_or("none"));
+        if self.pending.is_empty() {
+            out.push_str("Nothing pending.\n");
+        }
+        for (i, file) in self.pending.iter().enumerate() {
+            let _ = writeln!(out, "{}. `{}`", i + 1, file.file);
+        }
+        if let Some(live) = &self.live {
+            let _ = writeln!(out, "\nLive head `{}`: {}", live.head.as_deref().unwrap_or("(empty)"), live.verdict);
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+
+    use super::*;
+    use crate::flags::Format;
+    use crate::report::render;
+
+    fn sample() -> StatusReport {
+        let file = |v: &str, n: &str| PendingFile { version: v.into(), name: n.into(), file: format!("{v}_{n}.sql") };
+        StatusReport {
+            target: "prod".into(),
+            project_ref: Some("srcaoozjkrughebmbvfb".into()),
+            protected: true,
+            head: Some("20260512220528".into()),
+            recorded_at: Some("2026-11-24T18:34:16Z by baseline".into()),
+            pending: vec![file("20260512231500", "cl46_fix"), file("20260513041000", "ce13_alignment")],
+            unapplied_before_head: vec![],
+            live: Some(LiveReport {
+                head: Some("20260512231500".into()),
+                applied: 24,
+                matches: false,
+                verdict: "1 pending file(s) are applied but not recorded".into(),
+            }),
+        }
+    }
+
+    #[test]
+    fn status_in_every_format() {
+        let report = sample();
+        expect![[r#"
+            Target: prod (project srcaoozjkrughebmbvfb, protected)
+            Recorded head: 20260512220528 (recorded 2026-11-24T18:34:16Z by baseline)
+
+            Current catch-up batch (after PROD 20260512220528)
+
+              1. 20260512231500_cl46_fix.sql
+              2. 20260513041000_ce13_alignment.sql
+
+            Live: head 20260512231500 (24 applied). 1 pending file(s) are applied but not recorded
+        "#]]
+        .assert_eq(&render(&report, Format::Human));
+        expect![[r#"
+            ::error title=xtask status::prod: 1 pending file(s) are applied but not recorded
+            Target: prod (project srcaoozjkrughebmbvfb, protected)
+            Recorded head: 20260512220528 (recorded 2026-11-24T18:34:16Z by baseline)
+
+            Current catch-up batch (after PROD 20260512220528)
+
+              1. 20260512231500_cl46_fix.sql
+              2. 20260513041000_ce13_alignment.sql
+
+            Live: head 20260512231500 (24 applied). 1 pending file(s) are applied but not recorded
+        "#]]
+        .assert_eq(&render(&report, Format::Github));
+        expect![[r#"
+            {
+              "target": "prod",
+              "project_ref": "srcaoozjkrughebmbvfb",
+              "protected": true,
+              "head": "20260512220528",
+              "recorded_at": "2026-11-24T18:34:16Z by baseline",
+              "pending": [
+                {
+                  "version": "20260512231500",
+                  "name": "cl46_fix",
+                  "file": "20260512231500_cl46_fix.sql"
+                },
+                {
+                  "version": "20260513041000",
+                  "name": "ce13_alignment",
+                  "file": "20260513041000_ce13_alignment.sql"
+                }
+              ],
+              "unapplied_before_head": [],
+              "live": {
+                "head": "20260512231500",
+                "applied": 24,
+                "matches": false,
+                "verdict": "1 pending file(s) are applied but not recorded"
+              }
+            }
+        "#]]
+        .assert_eq(&render(&report, Format::Json));
     }
 }

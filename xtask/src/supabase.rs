@@ -44,8 +44,9 @@ pub enum Remote {
     Project(String),
 }
 
+/// What `db push` is asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PushMode {
+pub enum Push {
     DryRun,
     Apply,
 }
@@ -114,11 +115,11 @@ impl Cli {
         sh: &Shell,
         workdir: &Path,
         remote: &Remote,
-        mode: PushMode,
+        mode: Push,
         redactor: &Redactor,
     ) -> anyhow::Result<PushOutput> {
         let args = push_args(self.version, workdir, remote, mode);
-        let out = self.run(sh, &args)?;
+        let out = self.run_push(sh, &args)?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         let mut parsed =
@@ -190,10 +191,27 @@ impl Cli {
             .output()
             .with_context(|| format!("running {}", path.display()))
     }
+
+    /// A push: through duct rather than xshell, because it is the one child that runs for minutes. stdin is
+    /// closed, so the CLI can never sit at a prompt nobody sees, and the child is a handle that is waited on
+    /// while the spinner turns.
+    fn run_push(&self, sh: &Shell, args: &[String]) -> anyhow::Result<std::process::Output> {
+        let path = &self.path;
+        duct::cmd(path, args)
+            .dir(sh.current_dir())
+            .env_remove("SUPABASE_PROJECT_ID")
+            .stdin_null()
+            .stdout_capture()
+            .stderr_capture()
+            .unchecked()
+            .start()
+            .and_then(|handle| handle.into_output())
+            .with_context(|| format!("running {}", path.display()))
+    }
 }
 
 /// The `db push` command line. 3.x: `--remote=<url|ref>` and JSON output; 2.x: `--db-url` or `--linked`.
-pub fn push_args(version: Version, workdir: &Path, remote: &Remote, mode: PushMode) -> Vec<String> {
+pub fn push_args(version: Version, workdir: &Path, remote: &Remote, mode: Push) -> Vec<String> {
     let mut args = vec!["--workdir".to_string(), workdir.display().to_string(), "db".into(), "push".into()];
     match (version.major >= 3, remote) {
         (true, Remote::Url(url)) => args.push(format!("--remote={url}")),
@@ -201,7 +219,7 @@ pub fn push_args(version: Version, workdir: &Path, remote: &Remote, mode: PushMo
         (false, Remote::Url(url)) => args.extend(["--db-url".to_string(), url.clone()]),
         (false, Remote::Project(_)) => args.push("--linked".into()),
     }
-    if mode == PushMode::DryRun {
+    if mode == Push::DryRun {
         args.push("--dry-run".into());
     }
     args.push("--yes".into());
@@ -311,19 +329,19 @@ mod tests {
         let url = Remote::Url("postgresql://u:p@h:5432/db".into());
         let project = Remote::Project("srcaoozjkrughebmbvfb".into());
         assert_eq!(
-            push_args(V3, wd, &url, PushMode::DryRun).join(" "),
+            push_args(V3, wd, &url, Push::DryRun).join(" "),
             "--workdir /w db push --remote=postgresql://u:p@h:5432/db --dry-run --yes --output-format json"
         );
         assert_eq!(
-            push_args(V3, wd, &project, PushMode::Apply).join(" "),
+            push_args(V3, wd, &project, Push::Apply).join(" "),
             "--workdir /w db push --remote=srcaoozjkrughebmbvfb --yes --output-format json"
         );
         assert_eq!(
-            push_args(V2, wd, &url, PushMode::Apply).join(" "),
+            push_args(V2, wd, &url, Push::Apply).join(" "),
             "--workdir /w db push --db-url postgresql://u:p@h:5432/db --yes"
         );
         assert_eq!(
-            push_args(V2, wd, &project, PushMode::DryRun).join(" "),
+            push_args(V2, wd, &project, Push::DryRun).join(" "),
             "--workdir /w db push --linked --dry-run --yes"
         );
         assert_eq!(

@@ -1,5 +1,7 @@
 //! `cargo xtask check`: every local rule over the tree, every offender reported in one run.
 
+pub mod report;
+
 use std::collections::HashMap;
 use std::io::Read;
 
@@ -10,16 +12,16 @@ use crate::findings::{Code, Finding, LineIndex, Severity};
 use crate::flags::{self, LintScope};
 use crate::lock::Lock;
 use crate::migrations::{self, Migration};
-use crate::report::CheckReport;
+use crate::repo::Repo;
 use crate::rules;
 use crate::sql::{self, Analysis, LintSettings};
-use crate::tree::Repo;
+
+pub use report::CheckReport;
 
 impl flags::Check {
-    pub fn run(self, sh: &Shell) -> anyhow::Result<()> {
-        let repo = Repo::open(sh)?;
-        let report = check(&repo, self.lint)?;
-        print!("{}", report.render(self.output.format));
+    pub fn run(self, _sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
+        let report = check(repo, self.lint)?;
+        crate::report::emit(&report, self.output.format)?;
         report.verdict()
     }
 }

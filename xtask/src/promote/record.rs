@@ -5,6 +5,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::findings::Finding;
+use crate::report::{Annotation, Level, Report};
 
 #[derive(Debug, Default, Serialize)]
 pub struct Record {
@@ -16,8 +17,11 @@ pub struct Record {
     pub git_commit: Option<String>,
     pub head_before: Option<String>,
     pub head_after: Option<String>,
-    /// `promoted`, `failed`, `unverified` or `up-to-date`.
+    /// `promoted`, `failed`, `unverified`, `up-to-date`, `dry-run`, `blocked` or `error`.
     pub outcome: String,
+    /// Why a `blocked` or `error` promotion stopped (redacted); records on disk never hold one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
     pub batch: Vec<RecordFile>,
     /// Applied by an earlier, interrupted promotion and recorded now.
     pub reconciled: Vec<String>,
@@ -30,6 +34,9 @@ pub struct Record {
     pub dry_run_transcript: String,
     pub push_transcript: String,
     pub timings_ms: Vec<(String, u128)>,
+    /// Where the Markdown record was written, as the repository shows it.
+    #[serde(skip)]
+    pub written: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
@@ -106,6 +113,48 @@ impl Record {
             let _ = writeln!(out, "- {step}: {ms} ms");
         }
         out
+    }
+}
+
+/// `promote`'s report: the record (as JSON: the record itself, plus `error` when it stopped early).
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct PromoteReport<'a>(pub &'a Record);
+
+impl Report for PromoteReport<'_> {
+    /// The outcome line; the review came before the confirmation, and a refusal goes to stderr.
+    fn human(&self) -> String {
+        let r = self.0;
+        let head = r.head_after.as_deref().unwrap_or("(empty)");
+        match r.outcome.as_str() {
+            "promoted" => format!(
+                "\nPromoted {} migration(s) to {}; head is now {head}. Record: {}\n",
+                r.applied.len(),
+                r.target,
+                r.written.as_deref().unwrap_or("(not written)")
+            ),
+            "up-to-date" => format!("{} is up to date at {head}: nothing to push.\n", r.target),
+            _ => String::new(),
+        }
+    }
+
+    /// The batch's findings where they are, and the outcome.
+    fn annotations(&self) -> Vec<Annotation> {
+        let r = self.0;
+        let mut out: Vec<Annotation> = r.findings.iter().map(crate::check::report::annotation).collect();
+        let (level, message) = match r.outcome.as_str() {
+            "promoted" | "up-to-date" | "dry-run" => (Level::Notice, format!("{}: {}", r.target, r.outcome)),
+            _ => (
+                Level::Error,
+                format!("{}: {}: {}", r.target, r.outcome, r.error.as_deref().unwrap_or("see the record")),
+            ),
+        };
+        out.push(Annotation::run(level, "xtask promote", message));
+        out
+    }
+
+    fn summary_md(&self) -> String {
+        self.0.render_md()
     }
 }
 

@@ -1,0 +1,246 @@
+//! What `check` reports: its findings and a summary, in every format. Pure.
+
+use std::fmt::Write;
+
+use serde::Serialize;
+
+use crate::blocked::Blocked;
+use crate::findings::{Finding, Severity};
+use crate::report::{Annotation, Level, Report, md_cell, render_annotations};
+
+#[derive(Debug, Default, Serialize)]
+pub struct Summary {
+    pub linted: usize,
+    pub hashed: usize,
+    pub errors: usize,
+    pub warnings: usize,
+    pub notes: usize,
+}
+
+#[derive(Debug, Default, Serialize)]
+pub struct CheckReport {
+    pub summary: Summary,
+    pub findings: Vec<Finding>,
+}
+
+impl CheckReport {
+    pub fn new(mut findings: Vec<Finding>, linted: usize, hashed: usize) -> CheckReport {
+        findings.sort_by(|a, b| (&a.file, a.pos, a.code.to_string()).cmp(&(&b.file, b.pos, b.code.to_string())));
+        findings.dedup();
+        let count = |sev| findings.iter().filter(|f| f.severity == sev).count();
+        let summary = Summary {
+            linted,
+            hashed,
+            errors: count(Severity::Error),
+            warnings: count(Severity::Warning),
+            notes: count(Severity::Note),
+        };
+        CheckReport { summary, findings }
+    }
+
+    /// `Err(Blocked)` when any finding is an error.
+    pub fn verdict(&self) -> anyhow::Result<()> {
+        match self.summary.errors {
+            0 => Ok(()),
+            n => {
+                Err(Blocked(format!("check: {n} blocking finding(s); fix them and run `cargo xtask check` again"))
+                    .into())
+            }
+        }
+    }
+}
+
+impl Report for CheckReport {
+    fn human(&self) -> String {
+        let mut out = String::new();
+        for f in &self.findings {
+            let place =
+                if f.pos.line == 0 { f.file.clone() } else { format!("{}:{}:{}", f.file, f.pos.line, f.pos.col) };
+            let _ = writeln!(out, "{place}: {}[{}]: {}", f.severity.as_str(), f.code, f.message);
+            if !f.fix.is_empty() {
+                let _ = writeln!(out, "    fix: {}", f.fix);
+            }
+        }
+        if !self.findings.is_empty() {
+            out.push('\n');
+        }
+        let s = &self.summary;
+        let _ = writeln!(
+            out,
+            "check: {} file(s) linted, {} applied file(s) hashed: {} error(s), {} warning(s), {} note(s)",
+            s.linted, s.hashed, s.errors, s.warnings, s.notes
+        );
+        out
+    }
+
+    fn annotations(&self) -> Vec<Annotation> {
+        self.findings.iter().map(annotation).collect()
+    }
+
+    /// The annotations and the one-line summary (the human text would repeat every finding in the log).
+    fn github(&self) -> String {
+        let s = &self.summary;
+        render_annotations(&self.annotations())
+            + &format!("check: {} error(s), {} warning(s), {} note(s)\n", s.errors, s.warnings, s.notes)
+    }
+
+    fn summary_md(&self) -> String {
+        let s = &self.summary;
+        let mut out = format!(
+            "### cargo xtask check\n\n{} file(s) linted, {} applied file(s) hashed: {} error(s), {} warning(s), {} note(s)\n",
+            s.linted, s.hashed, s.errors, s.warnings, s.notes
+        );
+        if !self.findings.is_empty() {
+            out.push_str("\n| file | line | severity | code | message |\n|---|---|---|---|---|\n");
+            for f in &self.findings {
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {} | {} | `{}` | {} |",
+                    f.file,
+                    f.pos.line,
+                    f.severity.as_str(),
+                    f.code,
+                    md_cell(&f.message)
+                );
+            }
+        }
+        out
+    }
+}
+
+/// A finding as GitHub shows it inline.
+pub fn annotation(f: &Finding) -> Annotation {
+    let level = match f.severity {
+        Severity::Error => Level::Error,
+        Severity::Warning => Level::Warning,
+        Severity::Note | Severity::Off => Level::Notice,
+    };
+    let mut message = f.message.clone();
+    if !f.fix.is_empty() {
+        let _ = write!(message, "\nfix: {}", f.fix);
+    }
+    Annotation {
+        level,
+        file: Some(f.file.clone()),
+        line: f.pos.line as usize,
+        col: f.pos.col as usize,
+        title: format!("xtask check: {}", f.code),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::{Code, Pos};
+    use crate::flags::Format;
+    use crate::report::render;
+    use expect_test::expect;
+
+    fn sample() -> CheckReport {
+        CheckReport::new(
+            vec![
+                Finding::new(
+                    Code::Destructive,
+                    Severity::Note,
+                    "migrations/20260513132700_fix.sql",
+                    "`drop function f(uuid)` (acknowledged: replaced, 100% of callers moved)",
+                )
+                .at(Pos { line: 3, col: 1 }),
+                Finding::new(
+                    Code::AppliedModified,
+                    Severity::Error,
+                    "migrations/20260105090000_core.sql",
+                    "applied, but its content changed",
+                )
+                .fix("restore it with `git checkout -- migrations/20260105090000_core.sql`"),
+                Finding::new(
+                    Code::Concurrently,
+                    Severity::Error,
+                    "migrations/20260513050000_idx.sql",
+                    "CREATE INDEX CONCURRENTLY shares its file, with 1 other",
+                )
+                .at(Pos { line: 2, col: 5 })
+                .fix("move it into a migration of its own"),
+            ],
+            14,
+            9,
+        )
+    }
+
+    #[test]
+    fn human() {
+        expect![[r#"
+            migrations/20260105090000_core.sql: error[applied-modified]: applied, but its content changed
+                fix: restore it with `git checkout -- migrations/20260105090000_core.sql`
+            migrations/20260513050000_idx.sql:2:5: error[concurrently]: CREATE INDEX CONCURRENTLY shares its file, with 1 other
+                fix: move it into a migration of its own
+            migrations/20260513132700_fix.sql:3:1: note[destructive]: `drop function f(uuid)` (acknowledged: replaced, 100% of callers moved)
+
+            check: 14 file(s) linted, 9 applied file(s) hashed: 2 error(s), 0 warning(s), 1 note(s)
+        "#]]
+        .assert_eq(&render(&sample(), Format::Human));
+    }
+
+    #[test]
+    fn json() {
+        expect![[r#"
+            {
+              "summary": {
+                "linted": 14,
+                "hashed": 9,
+                "errors": 2,
+                "warnings": 0,
+                "notes": 1
+              },
+              "findings": [
+                {
+                  "code": "applied-modified",
+                  "severity": "error",
+                  "file": "migrations/20260105090000_core.sql",
+                  "line": 0,
+                  "col": 0,
+                  "message": "applied, but its content changed",
+                  "fix": "restore it with `git checkout -- migrations/20260105090000_core.sql`"
+                },
+                {
+                  "code": "concurrently",
+                  "severity": "error",
+                  "file": "migrations/20260513050000_idx.sql",
+                  "line": 2,
+                  "col": 5,
+                  "message": "CREATE INDEX CONCURRENTLY shares its file, with 1 other",
+                  "fix": "move it into a migration of its own"
+                },
+                {
+                  "code": "destructive",
+                  "severity": "note",
+                  "file": "migrations/20260513132700_fix.sql",
+                  "line": 3,
+                  "col": 1,
+                  "message": "`drop function f(uuid)` (acknowledged: replaced, 100% of callers moved)",
+                  "fix": ""
+                }
+              ]
+            }
+        "#]]
+        .assert_eq(&render(&sample(), Format::Json));
+    }
+
+    #[test]
+    fn github_annotations_escape_their_fields() {
+        expect![[r#"
+            ::error file=migrations/20260105090000_core.sql,title=xtask check%3A applied-modified::applied, but its content changed%0Afix: restore it with `git checkout -- migrations/20260105090000_core.sql`
+            ::error file=migrations/20260513050000_idx.sql,line=2,col=5,title=xtask check%3A concurrently::CREATE INDEX CONCURRENTLY shares its file, with 1 other%0Afix: move it into a migration of its own
+            ::notice file=migrations/20260513132700_fix.sql,line=3,col=1,title=xtask check%3A destructive::`drop function f(uuid)` (acknowledged: replaced, 100%25 of callers moved)
+            check: 2 error(s), 0 warning(s), 1 note(s)
+        "#]]
+        .assert_eq(&render(&sample(), Format::Github));
+    }
+
+    #[test]
+    fn verdict_blocks_only_on_errors() {
+        assert!(sample().verdict().is_err());
+        assert!(CheckReport::new(vec![], 0, 0).verdict().is_ok());
+    }
+}

@@ -1,0 +1,97 @@
+//! `cargo xtask partition parity|prune`: the runbook's partition steps 2 (parity evidence before a cutover) and 4
+//! (retention drops from a reviewed plan), on a real database through direct sessions. `windows` is the pure
+//! part (bounds, windows, comparing two scans); `parity` and `prune` talk to the database.
+
+mod parity;
+mod prune;
+pub mod windows;
+
+use anyhow::{Context, bail};
+use xshell::Shell;
+
+use crate::flags::{self, PartitionCmd};
+use crate::repo::Repo;
+use crate::supabase::Remote;
+use crate::target::Resolved;
+
+pub use prune::{Plan, PlannedPartition};
+
+impl flags::Partition {
+    pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
+        match self.cmd {
+            PartitionCmd::Parity(cmd) => cmd.run(sh, repo),
+            PartitionCmd::Prune(cmd) => cmd.run(sh, repo),
+        }
+    }
+}
+
+/// `30d`, `7d`, `12h`, `90m`, `45s`, `2w`.
+pub fn parse_duration(text: &str) -> anyhow::Result<chrono::Duration> {
+    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
+    let n: i64 = digits.parse().with_context(|| format!("`{text}` is not a duration like 30d, 12h or 90m"))?;
+    Ok(match unit {
+        "s" => chrono::Duration::seconds(n),
+        "m" => chrono::Duration::minutes(n),
+        "h" => chrono::Duration::hours(n),
+        "d" => chrono::Duration::days(n),
+        "w" => chrono::Duration::weeks(n),
+        _ => bail!("`{text}` is not a duration like 30d, 12h or 90m (units: s, m, h, d, w)"),
+    })
+}
+
+/// `schema.table` (or `table` in public), quoted for SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableRef {
+    pub schema: String,
+    pub name: String,
+}
+
+impl TableRef {
+    pub fn parse(text: &str) -> anyhow::Result<TableRef> {
+        let (schema, name) = text.split_once('.').unwrap_or(("public", text));
+        if schema.is_empty() || name.is_empty() || name.contains('.') {
+            bail!("`{text}` is not a table name; write schema.table");
+        }
+        Ok(TableRef { schema: schema.to_string(), name: name.to_string() })
+    }
+
+    pub fn sql(&self) -> String {
+        format!("{}.{}", ident(&self.schema), ident(&self.name))
+    }
+}
+
+impl std::fmt::Display for TableRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}.{}", self.schema, self.name)
+    }
+}
+
+pub fn ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+/// The one direct URL parity and prune need; a token-only target has none.
+fn direct_url(target: &Resolved, what: &str) -> anyhow::Result<String> {
+    match &target.remote {
+        Remote::Url(url) => Ok(url.clone()),
+        Remote::Project(_) => bail!(
+            "{what} needs one direct session to {}: set ${} to its postgres:// URL (the pooler's session mode works)",
+            target.name,
+            target.config.db_url_env.as_deref().unwrap_or("<db_url_env>")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("30d").unwrap(), chrono::Duration::days(30));
+        assert_eq!(parse_duration("12h").unwrap(), chrono::Duration::hours(12));
+        assert!(parse_duration("30").is_err());
+        assert!(parse_duration("d").is_err());
+        assert!(parse_duration("3y").is_err());
+    }
+}

@@ -1,0 +1,368 @@
+//! `partition prune`: retention from a reviewed plan. `--dry-run` writes the plan (never the newest partition,
+//! never the default one) with a digest; `--execute` runs exactly that plan, after checking nobody edited it and
+//! every partition still has the reviewed bound.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use xshell::Shell;
+
+use crate::blocked::blocked;
+use crate::flags;
+use crate::redact::Redactor;
+use crate::repo::Repo;
+use crate::report::{self, Report};
+use crate::target::Resolved;
+use crate::{clock, evidence, migrations, pg};
+
+use super::windows::{Bound, parse_range_bound};
+use super::{TableRef, direct_url, parse_duration};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub target: String,
+    pub table: String,
+    pub older_than: String,
+    pub cutoff: String,
+    pub created_at: String,
+    pub partitions: Vec<PlannedPartition>,
+    pub kept: Vec<KeptPartition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PlannedPartition {
+    pub name: String,
+    pub bound: String,
+    pub rows: i64,
+    pub bytes: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct KeptPartition {
+    pub name: String,
+    pub reason: String,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlanFile {
+    digest: String,
+    plan: Plan,
+}
+
+impl Plan {
+    fn digest(&self) -> String {
+        migrations::hex(&Sha256::digest(serde_json::to_vec(self).unwrap_or_default()))
+    }
+
+    #[cfg(test)]
+    fn render_file(&self) -> String {
+        serde_json::to_string_pretty(&PlanFile { digest: self.digest(), plan: self.clone() }).unwrap_or_default() + "\n"
+    }
+
+    /// A plan file as written by `--dry-run`; an edited one is refused.
+    pub fn load(text: &str, rel: &str) -> anyhow::Result<Plan> {
+        let file: PlanFile = serde_json::from_str(text).with_context(|| format!("{rel} is not a prune plan"))?;
+        if file.plan.digest() != file.digest {
+            bail!(
+                "{rel} was edited after `--dry-run` wrote it (digest mismatch); write a new plan with `cargo xtask partition prune --dry-run` and review that"
+            );
+        }
+        Ok(file.plan)
+    }
+}
+
+impl flags::Prune {
+    pub(super) fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
+        let mut redactor = Redactor::from_env();
+        let target = Resolved::resolve(sh, repo, &self.target, &mut redactor)?;
+        let url = direct_url(&target, "partition prune")?;
+        let table = TableRef::parse(&self.table)?;
+        let mut client = pg::connect(&url)?;
+        let report = match &self.execute {
+            None => {
+                let older_than = self.older_than.as_deref().context("--dry-run needs --older-than (e.g. 90d)")?;
+                let plan = plan(&mut client, &target.name, &table, older_than)?;
+                let stem = format!("{}-prune-{table}.plan", clock::file_stamp(&plan.created_at));
+                let file = PlanFile { digest: plan.digest(), plan };
+                let written = evidence::write(&repo.evidence_dir(), &stem, &file, &render_plan(&file.plan), &redactor)?;
+                let rel = repo.rel(&written.json);
+                eprintln!(
+                    "prune: plan written to {rel}; nothing changed. After review: cargo xtask partition prune --target {} --table {table} --execute {rel}",
+                    target.name
+                );
+                PruneReport::Planned { plan_file: rel, plan: file.plan }
+            }
+            Some(plan_path) => execute(repo, &mut client, &target.name, &table, plan_path, &redactor)?,
+        };
+        report::emit(&report, self.output.format)
+    }
+}
+
+/// What `prune` reports: the plan it wrote (`--dry-run`), or what it did (`--execute`).
+#[derive(Debug, Serialize)]
+#[serde(tag = "mode", rename_all = "kebab-case")]
+pub enum PruneReport {
+    Planned { plan_file: String, plan: Plan },
+    Executed { record: String, executed: Executed },
+}
+
+impl Report for PruneReport {
+    fn human(&self) -> String {
+        match self {
+            PruneReport::Planned { plan, .. } => render_plan(plan),
+            PruneReport::Executed { executed, .. } => render_executed(executed) + "\n",
+        }
+    }
+
+    fn summary_md(&self) -> String {
+        match self {
+            PruneReport::Planned { plan, .. } => render_plan(plan),
+            PruneReport::Executed { executed, .. } => render_executed(executed),
+        }
+    }
+}
+
+struct LivePartition {
+    name: String,
+    bound: String,
+    upper_older: Option<bool>,
+}
+
+fn live_partitions(
+    client: &mut postgres::Client,
+    table: &TableRef,
+    cutoff_sql: &str,
+) -> anyhow::Result<Vec<LivePartition>> {
+    let kind: Option<String> = client
+        .query_opt("select c.relkind::text from pg_class c join pg_namespace n on n.oid = c.relnamespace where n.nspname = $1 and c.relname = $2", &[&table.schema, &table.name])?
+        .map(|r| r.get(0));
+    match kind.as_deref() {
+        None => bail!("table {table} does not exist in the target"),
+        Some("p") => {}
+        Some(_) => bail!("{table} is not a partitioned table"),
+    }
+    let rows = client.query(
+        "select c.relname::text, pg_get_expr(c.relpartbound, c.oid) from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = $1::text::regclass order by 1",
+        &[&table.sql()],
+    )?;
+    let mut out = Vec::new();
+    for r in rows {
+        let (name, bound): (String, String) = (r.get(0), r.get(1));
+        let upper_older = match parse_range_bound(&bound)? {
+            Some((_, Bound::Literal(upper))) => {
+                Some(client.query_one(&format!("select {upper}::timestamptz <= {cutoff_sql}"), &[])?.get(0))
+            }
+            Some(_) => Some(false),
+            None => None,
+        };
+        out.push(LivePartition { name, bound, upper_older });
+    }
+    Ok(out)
+}
+
+fn plan(client: &mut postgres::Client, target: &str, table: &TableRef, older_than: &str) -> anyhow::Result<Plan> {
+    let d = parse_duration(older_than)?;
+    let cutoff: String =
+        client.query_one(&format!("select (now() - interval '{} seconds')::text", d.num_seconds()), &[])?.get(0);
+    let cutoff_sql = format!("timestamptz '{cutoff}'");
+    let parts = live_partitions(client, table, &cutoff_sql)?;
+    // The newest partition (highest upper bound) always stays: new rows land there.
+    let newest = parts
+        .iter()
+        .filter_map(|p| parse_range_bound(&p.bound).ok().flatten().map(|(_, upper)| (p.name.clone(), upper)))
+        .max_by(|a, b| bound_order(&a.1).cmp(&bound_order(&b.1)).then_with(|| upper_cmp(client, &a.1, &b.1)))
+        .map(|(n, _)| n);
+    let mut plan = Plan {
+        target: target.into(),
+        table: table.to_string(),
+        older_than: older_than.into(),
+        cutoff,
+        created_at: clock::utc_now(),
+        partitions: vec![],
+        kept: vec![],
+    };
+    for p in parts {
+        if p.upper_older.is_none() {
+            plan.kept.push(KeptPartition { name: p.name, reason: "the default partition is never pruned".into() });
+        } else if Some(&p.name) == newest.as_ref() {
+            plan.kept.push(KeptPartition { name: p.name, reason: "the newest partition is never pruned".into() });
+        } else if p.upper_older == Some(true) {
+            let part = TableRef { schema: table.schema.clone(), name: p.name.clone() };
+            let row = client.query_one(
+                &format!(
+                    "select count(*), pg_total_relation_size('{}'::regclass) from {}",
+                    part.sql().replace('\'', "''"),
+                    part.sql()
+                ),
+                &[],
+            )?;
+            plan.partitions.push(PlannedPartition {
+                name: p.name,
+                bound: p.bound,
+                rows: row.get(0),
+                bytes: row.get(1),
+            });
+        }
+    }
+    Ok(plan)
+}
+
+fn bound_order(b: &Bound) -> u8 {
+    match b {
+        Bound::Min => 0,
+        Bound::Literal(_) => 1,
+        Bound::Max => 2,
+    }
+}
+
+fn upper_cmp(client: &mut postgres::Client, a: &Bound, b: &Bound) -> std::cmp::Ordering {
+    match (a, b) {
+        (Bound::Literal(x), Bound::Literal(y)) => {
+            let sql = format!("select sign(extract(epoch from {x}::timestamptz - {y}::timestamptz))::int");
+            match client.query_one(&sql, &[]).map(|r| r.get::<_, i32>(0)) {
+                Ok(1) => std::cmp::Ordering::Greater,
+                Ok(-1) => std::cmp::Ordering::Less,
+                _ => std::cmp::Ordering::Equal,
+            }
+        }
+        _ => std::cmp::Ordering::Equal,
+    }
+}
+
+fn render_plan(plan: &Plan) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "# Retention plan: {} on {}\n", plan.table, plan.target);
+    let _ = writeln!(
+        out,
+        "Partitions whose upper bound is at or before {} (now - {}), written {}. Nothing has changed yet.\n",
+        plan.cutoff, plan.older_than, plan.created_at
+    );
+    if plan.partitions.is_empty() {
+        let _ = writeln!(out, "No partition is old enough.\n");
+    } else {
+        let _ = writeln!(out, "| partition | bound | rows | size |\n|---|---|---|---|");
+        for p in &plan.partitions {
+            let _ = writeln!(out, "| {} | `{}` | {} | {} kB |", p.name, p.bound, p.rows, p.bytes / 1024);
+        }
+        out.push('\n');
+    }
+    for k in &plan.kept {
+        let _ = writeln!(out, "Kept: {} ({})", k.name, k.reason);
+    }
+    out
+}
+
+#[derive(Debug, Serialize)]
+pub struct Executed {
+    plan: String,
+    target: String,
+    table: String,
+    started_at: String,
+    steps: Vec<String>,
+    finished: bool,
+}
+
+fn render_executed(done: &Executed) -> String {
+    format!(
+        "# Retention executed: {} on {}\n\nPlan: `{}`\n\n{}\n",
+        done.table,
+        done.target,
+        done.plan,
+        done.steps.iter().map(|s| format!("- {s}")).collect::<Vec<_>>().join("\n")
+    )
+}
+
+fn execute(
+    repo: &Repo,
+    client: &mut postgres::Client,
+    target: &str,
+    table: &TableRef,
+    plan_path: &Path,
+    redactor: &Redactor,
+) -> anyhow::Result<PruneReport> {
+    let rel = plan_path.display().to_string();
+    let path = if plan_path.is_absolute() { plan_path.to_path_buf() } else { repo.root.join(plan_path) };
+    let text = std::fs::read_to_string(&path).with_context(|| format!("reading {rel}"))?;
+    let plan = Plan::load(&text, &rel)?;
+    if plan.target != target || plan.table != table.to_string() {
+        bail!("{rel} is a plan for {} on {}, not {table} on {target}", plan.table, plan.target);
+    }
+    // Every partition must still exist, attached, with the bound that was reviewed; otherwise nothing runs.
+    let live = live_partitions(client, table, "now()")?;
+    let changed: Vec<String> = plan
+        .partitions
+        .iter()
+        .filter(|p| !live.iter().any(|l| l.name == p.name && l.bound == p.bound))
+        .map(|p| p.name.clone())
+        .collect();
+    if !changed.is_empty() {
+        return Err(blocked(format!(
+            "prune: {} no longer exist(s) with the reviewed bound under {table}; nothing was detached or dropped. Write and review a new plan (`--dry-run`)",
+            changed.join(", ")
+        )));
+    }
+    let has_default = live.iter().any(|l| l.upper_older.is_none());
+    let mut done = Executed {
+        plan: rel.clone(),
+        target: target.into(),
+        table: table.to_string(),
+        started_at: clock::utc_now(),
+        steps: vec![],
+        finished: false,
+    };
+    let result = (|| -> anyhow::Result<()> {
+        for p in &plan.partitions {
+            let part = TableRef { schema: table.schema.clone(), name: p.name.clone() };
+            // CONCURRENTLY keeps writers running; Postgres refuses it while the table has a default partition.
+            let how = if has_default { "" } else { " concurrently" };
+            client.batch_execute(&format!("alter table {} detach partition {}{how}", table.sql(), part.sql()))?;
+            done.steps.push(format!("detached {}{how}", p.name));
+            client.batch_execute(&format!("drop table {}", part.sql()))?;
+            done.steps.push(format!("dropped {} ({} rows)", p.name, p.rows));
+        }
+        Ok(())
+    })();
+    done.finished = result.is_ok();
+    let stem = format!("{}-prune-{table}.executed", clock::file_stamp(&done.started_at));
+    let written = evidence::write(&repo.evidence_dir(), &stem, &done, &render_executed(&done), redactor)?;
+    let record = repo.rel(&written.md);
+    result.with_context(|| format!("prune stopped; what was done is recorded in {record}"))?;
+    eprintln!("prune: done; recorded in {record}");
+    Ok(PruneReport::Executed { record, executed: done })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plans_refuse_hand_edits() {
+        let plan = Plan {
+            target: "prod".into(),
+            table: "public.audit_log".into(),
+            older_than: "90d".into(),
+            cutoff: "2026-08-26".into(),
+            created_at: "2026-11-24T00:00:00Z".into(),
+            partitions: vec![PlannedPartition {
+                name: "audit_log_2026_01".into(),
+                bound: "FOR VALUES ...".into(),
+                rows: 5,
+                bytes: 8192,
+            }],
+            kept: vec![],
+        };
+        let text = plan.render_file();
+        assert_eq!(Plan::load(&text, "p.json").unwrap(), plan);
+        let edited = text.replace("audit_log_2026_01", "audit_log_2026_02");
+        assert!(
+            Plan::load(&edited, "p.json").unwrap_err().to_string().contains("was edited after `--dry-run` wrote it")
+        );
+    }
+}

@@ -1,0 +1,283 @@
+//! What must hold before anything is pushed: preconditions, the check gate, the partition phase gate, the
+//! rehearsal, the extension preflight, the CLI's dry-run (its list and its target must be ours) and the
+//! confirmation. Each refuses with `Blocked`, naming the fix; none of them writes to the target.
+
+use std::collections::BTreeSet;
+use std::io::{BufRead, IsTerminal, Write};
+
+use crate::blocked::{Blocked, blocked};
+use crate::check::CheckReport;
+use crate::findings::{Code, Finding, Severity};
+use crate::flags::{Format, LintScope};
+use crate::migrations::Migration;
+use crate::shadow::Shadow;
+use crate::sql::Fact;
+use crate::supabase::{self, Cli, Push, Remote};
+use crate::target::{Resolved, TOKEN_ENV};
+use crate::{check, git, pg, report, rules};
+
+use super::stage::Stage;
+use super::{Plan, Promotion};
+
+impl<'a> Promotion<'a> {
+    /// Step 1: tools, credentials and a clean checkout, all reported at once. Runs `check` too; its findings
+    /// are judged in step 2, on the batch.
+    pub(super) fn preconditions(&mut self) -> anyhow::Result<(Cli, Resolved<'a>)> {
+        let mut problems = Vec::new();
+        let cli = Cli::locate(self.sh, &self.repo.root).map_err(|e| problems.push(format!("{e:#}"))).ok();
+        let config = self.repo.config.target(&self.name)?;
+        if (config.embedded || config.protected)
+            && let Err(e) = pg::check_binaries(self.sh)
+        {
+            let what = if config.protected { "rehearsal" } else { "embedded database" };
+            problems.push(format!("{e:#} (needed for the {what})"));
+        }
+        let target = if problems.is_empty() || !config.embedded {
+            Resolved::resolve(self.sh, self.repo, &self.name, &mut self.redactor)
+                .map_err(|e| problems.push(format!("{e:#}")))
+                .ok()
+        } else {
+            None
+        };
+        if matches!(target.as_ref().map(|t| &t.remote), Some(Remote::Project(_)))
+            && std::env::var(TOKEN_ENV).map_or(true, |t| t.is_empty())
+        {
+            problems.push(format!("{TOKEN_ENV} is not set: the hosted target is reached through the Management API (or set ${} to a direct URL)", config.db_url_env.as_deref().unwrap_or("<db_url_env>")));
+        }
+        if config.protected {
+            problems.extend(clean_checkout(self.sh));
+        }
+        self.checked = check::check(self.repo, LintScope::Pending)?.findings;
+        if let Some(target) = &target {
+            self.record.endpoint = target.describe();
+        }
+        match (cli, target) {
+            (Some(cli), Some(target)) if problems.is_empty() => {
+                self.record.cli_version = cli.version.to_string();
+                self.record.git_commit = git::head_commit(self.sh);
+                Ok((cli, target))
+            }
+            _ => Err(blocked(format!(
+                "promote: preconditions not met; nothing was pushed:\n  - {}",
+                problems.join("\n  - ")
+            ))),
+        }
+    }
+
+    /// The check gate judges what this promotion pushes. Blocking findings in pending files beyond `--until`
+    /// are shown and do not block; anything else blocking (in the batch, or about the tree) does, on a
+    /// protected target. The partition phase mix is judged on the batch by `phase_gate`.
+    pub(super) fn check_gate(&mut self, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
+        let (blocking, beyond) = split_blocking(&self.checked, &plan.beyond);
+        let batch_files: BTreeSet<&str> = plan.batch.iter().map(|m| m.rel_path.as_str()).collect();
+        self.record.findings = self
+            .checked
+            .iter()
+            .filter(|f| batch_files.contains(f.file.as_str()) && f.severity != Severity::Off)
+            .cloned()
+            .collect();
+        if !beyond.is_empty() {
+            eprint!("{}", report::render(&CheckReport::new(beyond.clone(), 0, 0), Format::Human));
+            eprintln!(
+                "note: {} blocking finding(s) above are in pending files beyond --until; they are not promoted now and do not block",
+                beyond.len()
+            );
+        }
+        if blocking.is_empty() {
+            return Ok(());
+        }
+        eprint!("{}", report::render(&CheckReport::new(blocking.clone(), 0, 0), Format::Human));
+        if target.config.protected {
+            return Err(blocked(format!(
+                "promote: `cargo xtask check` has {} blocking finding(s) in what this promotion pushes (listed above); nothing was pushed. Fix them, or promote the files before them with --until",
+                blocking.len()
+            )));
+        }
+        eprintln!(
+            "note: {} is not protected, so these findings do not stop this promotion; they would stop a protected one",
+            target.name
+        );
+        Ok(())
+    }
+
+    /// The runbook: never phase-1 partition setup and phase-2 cutover in one promotion batch.
+    pub(super) fn phase_gate(&self, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
+        let pairs: Vec<(&Migration, &crate::sql::Analysis)> = plan.batch.iter().zip(&plan.analyses).collect();
+        let mixed: Vec<_> =
+            rules::partition_phase_mix(&pairs).into_iter().filter(|f| f.code == Code::PartitionPhaseMix).collect();
+        if mixed.is_empty() {
+            return Ok(());
+        }
+        let last_phase_one = rules::partition_phases(&pairs)
+            .iter()
+            .filter(|(_, _, phase)| matches!(phase, rules::Phase::One(_)))
+            .map(|(i, _, _)| plan.batch[*i].version.clone())
+            .max();
+        let until = last_phase_one
+            .map(|v| format!("`cargo xtask promote --target {} --until {v}`", target.name))
+            .unwrap_or_default();
+        let files: BTreeSet<&str> = mixed.iter().map(|f| f.file.as_str()).collect();
+        let what = format!(
+            "this batch mixes phase-1 partition setup with phase-2 work in {}",
+            files.into_iter().collect::<Vec<_>>().join(", ")
+        );
+        if target.config.protected {
+            return Err(blocked(format!("promote: {what}; nothing was pushed. Promote phase 1 alone first: {until}")));
+        }
+        eprintln!("note: {what}; allowed on {} (not protected), refused on a protected target", target.name);
+        Ok(())
+    }
+
+    /// Step 4 on protected targets: what the target has, then the batch, replayed on a throwaway local database,
+    /// so a failure names the right part.
+    pub(super) fn rehearse(&mut self, cli: &Cli, plan: &Plan) -> anyhow::Result<()> {
+        let shadow = Shadow::create(self.sh, self.repo, "rehearsal", &mut self.redactor)?;
+        let (applied, batch) = (plan.applied(), plan.batch());
+        for (part, files) in [("applied history", &[][..]), ("batch", &batch[..])] {
+            let _spinner = crate::progress::Spinner::start(&format!("rehearsing the {part}"), self.options.format);
+            if let Err(err) = shadow.replay(self.sh, cli, &applied, files, &self.redactor) {
+                return Err(blocked(format!(
+                    "promote: rehearsal of the {part} failed on a local shadow; nothing was pushed to {}:\n{err:#}",
+                    self.name
+                )));
+            }
+        }
+        self.record.rehearsal = Some("passed on a local shadow (history + batch)".into());
+        Ok(())
+    }
+
+    /// Names every extension the batch creates that the target server cannot provide, before anything runs.
+    pub(super) fn preflight_extensions(&self, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
+        let Remote::Url(url) = &target.remote else { return Ok(()) };
+        let wanted: BTreeSet<(String, String)> = plan
+            .batch
+            .iter()
+            .zip(&plan.analyses)
+            .flat_map(|(m, analysis)| {
+                analysis.facts.iter().filter_map(move |(_, fact)| match fact {
+                    Fact::CreateExtension(name) => Some((name.clone(), m.file_name.clone())),
+                    _ => None,
+                })
+            })
+            .collect();
+        if wanted.is_empty() {
+            return Ok(());
+        }
+        let mut client = pg::connect(url)?;
+        let available: BTreeSet<String> =
+            client.query("select name from pg_available_extensions", &[])?.iter().map(|r| r.get(0)).collect();
+        let missing: Vec<String> =
+            wanted.iter().filter(|(n, _)| !available.contains(n)).map(|(n, f)| format!("{n} (in {f})")).collect();
+        if missing.is_empty() {
+            return Ok(());
+        }
+        Err(blocked(format!(
+            "promote: the target server cannot provide extension(s) {}; nothing was pushed. Install them on the server first",
+            missing.join(", ")
+        )))
+    }
+
+    /// Step 5: the CLI's own dry-run against the target. Its list must be the batch and its target ours.
+    pub(super) fn dry_run(&mut self, cli: &Cli, target: &Resolved, stage: &Stage, plan: &Plan) -> anyhow::Result<()> {
+        if let Remote::Project(project_ref) = &target.remote {
+            cli.link(self.sh, stage.path(), project_ref, &self.redactor)?;
+        }
+        let out = cli.push(self.sh, stage.path(), &target.remote, Push::DryRun, &self.redactor)?;
+        self.record.dry_run_transcript = out.transcript.clone();
+        self.record.dry_run = out.migrations.clone();
+        if let Some(err) = &out.error {
+            return Err(blocked(format!(
+                "promote: the CLI's dry-run failed; nothing was pushed: {}",
+                supabase::explain(err)
+            )));
+        }
+        if let Some(why) = dry_run_mismatch(&plan.batch(), &out.migrations) {
+            return Err(blocked(format!("promote: {why}; nothing was pushed")));
+        }
+        if let Some(mismatch) = target_mismatch(&target.remote, out.target.as_ref()) {
+            return Err(blocked(format!("promote: the CLI's dry-run targets {mismatch}; nothing was pushed")));
+        }
+        Ok(())
+    }
+
+    /// Default No; `--yes` for CI; protected targets ask for the project ref to be typed; the embedded target
+    /// asks nothing (it is the xtask's own database, recreated by `db reset`).
+    pub(super) fn confirm(&self, target: &Resolved, count: usize) -> anyhow::Result<()> {
+        if self.options.yes || target.config.embedded {
+            return Ok(());
+        }
+        if !std::io::stdin().is_terminal() {
+            return Err(blocked(
+                "promote: confirmation required and there is no terminal: re-run with --yes (CI) or interactively. Nothing was pushed",
+            ));
+        }
+        let expected = match (target.config.protected, &target.config.project_ref) {
+            (true, Some(project_ref)) => project_ref.clone(),
+            (true, None) => target.name.clone(),
+            (false, _) => "y".to_string(),
+        };
+        if target.config.protected {
+            eprint!("Type `{expected}` to push {count} migration(s) to {}: ", target.name);
+        } else {
+            eprint!("Push {count} migration(s) to {}? [y/N] ", target.name);
+        }
+        std::io::stderr().flush()?;
+        let mut answer = String::new();
+        std::io::stdin().lock().read_line(&mut answer)?;
+        if answer.trim() != expected {
+            return Err(Blocked("promote: not confirmed; nothing was pushed".into()).into());
+        }
+        Ok(())
+    }
+}
+
+/// Problems with the checkout a protected target is promoted from.
+fn clean_checkout(sh: &xshell::Shell) -> Option<String> {
+    match git::dirty_paths(sh) {
+        Err(_) => Some("not a git checkout: a protected target is promoted only from a clean checkout".to_string()),
+        Ok(dirty) if !dirty.is_empty() => Some(format!(
+            "the checkout is not clean ({}{}): commit or stash, so what is pushed is what was reviewed",
+            dirty.iter().take(5).cloned().collect::<Vec<_>>().join(", "),
+            if dirty.len() > 5 { ", ..." } else { "" }
+        )),
+        Ok(_) => None,
+    }
+}
+
+/// The blocking findings that stop this promotion, and those in pending files beyond `--until` that do not.
+/// The partition phase mix is left out of both: `phase_gate` judges it on the batch.
+pub(super) fn split_blocking(findings: &[Finding], beyond: &[Migration]) -> (Vec<Finding>, Vec<Finding>) {
+    let beyond: BTreeSet<&str> = beyond.iter().map(|m| m.rel_path.as_str()).collect();
+    findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error && f.code != Code::PartitionPhaseMix)
+        .cloned()
+        .partition(|f| !beyond.contains(f.file.as_str()))
+}
+
+/// The CLI's list must be the reviewed batch, file for file and in order.
+pub(super) fn dry_run_mismatch(batch: &[&Migration], listed: &[String]) -> Option<String> {
+    let ours: Vec<&str> = batch.iter().map(|m| m.file_name.as_str()).collect();
+    (listed != ours.as_slice()).then(|| {
+        format!("the CLI's dry-run would push [{}], but the reviewed batch is [{}]", listed.join(", "), ours.join(", "))
+    })
+}
+
+/// The CLI's idea of its target must be ours: same host and port, or same project.
+pub(super) fn target_mismatch(remote: &Remote, reported: Option<&serde_json::Value>) -> Option<String> {
+    let reported = reported?;
+    match remote {
+        Remote::Url(url) => {
+            let authority = url.split("://").nth(1)?.split(['/', '?']).next()?;
+            let host_port = authority.rsplit('@').next()?;
+            let (host, port) = host_port.rsplit_once(':').map_or((host_port, "5432"), |(h, p)| (h, p));
+            let same = reported["host"].as_str() == Some(host)
+                && reported["port"].as_u64().map(|p| p.to_string()).as_deref() == Some(port);
+            (!same).then(|| format!("{}:{} instead of {host}:{port}", reported["host"], reported["port"]))
+        }
+        Remote::Project(r) => {
+            let theirs = reported["project_ref"].as_str()?;
+            (theirs != r).then(|| format!("project {theirs} instead of {r}"))
+        }
+    }
+}

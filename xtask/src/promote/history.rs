@@ -1,0 +1,182 @@
+//! A target's live migration history: reading it (directly, or through `supabase db query`), the head a
+//! target is at, and reconciling the live history with the record.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::Context;
+use xshell::Shell;
+
+use crate::config::Target;
+use crate::lock::Lock;
+use crate::migrations::Migration;
+use crate::pg;
+use crate::redact::Redactor;
+use crate::supabase::{Cli, Remote};
+use crate::target::Resolved;
+
+/// One row of `supabase_migrations.schema_migrations`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Applied {
+    pub version: String,
+    pub name: String,
+}
+
+const HISTORY_SQL: &str =
+    "select version, coalesce(name, '') as name from supabase_migrations.schema_migrations order by version";
+
+/// The head a target is at. The embedded database is the xtask's own and has no record: its live history's
+/// last version is its head. Every other target's head is what the lock recorded.
+pub fn head(name: &str, config: &Target, lock: &Lock, live_head: Option<&str>) -> Option<String> {
+    if config.embedded { live_head.map(str::to_string) } else { lock.head(name).map(str::to_string) }
+}
+
+/// The target's applied migrations, oldest first: a direct query when we have a URL, else `supabase db query`.
+pub fn read(
+    sh: &Shell,
+    target: &Resolved,
+    cli: Option<&Cli>,
+    workdir: &Path,
+    redactor: &Redactor,
+) -> anyhow::Result<Vec<Applied>> {
+    match &target.remote {
+        Remote::Url(url) => read_direct(url).map_err(|e| anyhow::anyhow!(redactor.redact(&format!("{e:#}")))),
+        Remote::Project(_) => {
+            let cli = cli.context(crate::supabase::NOT_FOUND)?;
+            read_via_cli(sh, cli, workdir, &target.remote, redactor)
+        }
+    }
+}
+
+pub fn read_direct(url: &str) -> anyhow::Result<Vec<Applied>> {
+    let mut client = pg::connect(url)?;
+    let exists: Option<String> =
+        client.query_one("select to_regclass('supabase_migrations.schema_migrations')::text", &[])?.get(0);
+    if exists.is_none() {
+        return Ok(Vec::new());
+    }
+    let rows = client.query(HISTORY_SQL, &[]).context("reading supabase_migrations.schema_migrations")?;
+    Ok(rows.iter().map(|r| Applied { version: r.get(0), name: r.get(1) }).collect())
+}
+
+pub fn read_via_cli(
+    sh: &Shell,
+    cli: &Cli,
+    workdir: &Path,
+    remote: &Remote,
+    redactor: &Redactor,
+) -> anyhow::Result<Vec<Applied>> {
+    std::fs::create_dir_all(workdir)?;
+    match cli.query(sh, workdir, remote, HISTORY_SQL, redactor) {
+        Ok(rows) => Ok(rows
+            .iter()
+            .map(|r| Applied {
+                version: r["version"].as_str().unwrap_or_default().to_string(),
+                name: r["name"].as_str().unwrap_or_default().to_string(),
+            })
+            .collect()),
+        // A database never pushed to has no history table yet.
+        Err(err) if format!("{err:#}").contains("supabase_migrations.schema_migrations\" does not exist") => {
+            Ok(Vec::new())
+        }
+        Err(err) => Err(err.context("reading the target's migration history")),
+    }
+}
+
+/// What the live history says about the recorded head.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reconcile {
+    InSync,
+    /// The first `n` pending files are already applied: an earlier promotion was interrupted after them.
+    Interrupted(usize),
+}
+
+/// Compares the target's live history with what the lock (or, for an embedded target, the history itself)
+/// says is applied. `Err` explains a history this checkout cannot account for.
+pub fn reconcile(
+    files: &[Migration],
+    head: Option<&str>,
+    live: &[Applied],
+    pending: &[&Migration],
+) -> Result<Reconcile, String> {
+    let known: BTreeSet<&str> = files.iter().map(|m| m.version.as_str()).collect();
+    let live_versions: BTreeSet<&str> = live.iter().map(|a| a.version.as_str()).collect();
+    let unknown: Vec<&str> = live_versions.iter().copied().filter(|v| !known.contains(v)).collect();
+    if !unknown.is_empty() {
+        return Err(format!(
+            "the target has migration(s) {} that no file here has (pushed from another branch, or by hand): merge them into this branch first",
+            unknown.join(", ")
+        ));
+    }
+    let missing: Vec<&str> = files
+        .iter()
+        .filter(|m| head.is_some_and(|h| m.version.as_str() <= h) && !live_versions.contains(m.version.as_str()))
+        .map(|m| m.file_name.as_str())
+        .collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "{} recorded as applied (at or before head {}) but missing from the target's history: wrong database, or one restored from a backup?",
+            missing.join(", "),
+            head.unwrap_or_default()
+        ));
+    }
+    let ahead: Vec<&str> = live_versions.iter().copied().filter(|v| head.is_none_or(|h| *v > h)).collect();
+    let prefix: Vec<&str> = pending.iter().take(ahead.len()).map(|m| m.version.as_str()).collect();
+    match (ahead.is_empty(), ahead == prefix) {
+        (true, _) => Ok(Reconcile::InSync),
+        (false, true) => Ok(Reconcile::Interrupted(ahead.len())),
+        (false, false) => Err(format!(
+            "the target's history is ahead of the recorded head {} by {}, which are not the next pending files: push order was broken; inspect with `cargo xtask status --live`",
+            head.unwrap_or("(none)"),
+            ahead.join(", ")
+        )),
+    }
+}
+
+/// After a push: the batch's longest applied prefix, the file that failed, and those never attempted.
+pub fn outcome<'m>(
+    batch: &[&'m Migration],
+    live: &BTreeSet<String>,
+) -> (Vec<&'m Migration>, Option<&'m Migration>, Vec<&'m Migration>) {
+    let applied = batch.iter().take_while(|m| live.contains(&m.version)).copied().collect::<Vec<_>>();
+    let failed = batch.get(applied.len()).copied();
+    let rest = batch.iter().skip(applied.len() + 1).copied().collect();
+    (applied, failed, rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::redact::Redactor;
+
+    #[test]
+    fn direct_and_cli_reads_of_the_history_agree() {
+        let (tmp, admin) = pg::TempCluster::start();
+        let sh = &tmp.sh;
+        let url = pg::create_database(&admin, "reads").unwrap();
+        let cli = Cli::locate(sh, pg::TempCluster::repo_root()).unwrap();
+        let mut redactor = Redactor::default();
+        redactor.add_url(&url);
+        let workdir = tmp.dir.path().join("wd");
+        let remote = Remote::Url(url.clone());
+
+        assert_eq!(read_direct(&url).unwrap(), []);
+        assert_eq!(read_via_cli(sh, &cli, &workdir, &remote, &redactor).unwrap(), [], "no history table yet");
+
+        pg::connect(&url)
+            .unwrap()
+            .batch_execute(
+                "create schema supabase_migrations;
+                 create table supabase_migrations.schema_migrations (version text primary key, statements text[], name text);
+                 insert into supabase_migrations.schema_migrations (version, name) values
+                   ('20260105090000', 'core'), ('20260118103000', 'permissions'), ('20260202141500', null);",
+            )
+            .unwrap();
+        let direct = read_direct(&url).unwrap();
+        assert_eq!(
+            direct.iter().map(|a| a.version.as_str()).collect::<Vec<_>>(),
+            ["20260105090000", "20260118103000", "20260202141500"]
+        );
+        assert_eq!(read_via_cli(sh, &cli, &workdir, &remote, &redactor).unwrap(), direct);
+    }
+}

@@ -1,0 +1,257 @@
+//! `cargo xtask promote`: the runbook's standard path as eight steps (docs/design.md, "promote").
+//!
+//! `Promotion::run` reads as the runbook; each step lives in its own room: `gates` (what must hold before a
+//! push), `push` (lock, push, verify, outcome), `review` (what people read before they confirm), `history` (the
+//! target's live history), `stage` (the staged workdir) and `record` (what is left behind).
+
+mod gates;
+pub mod history;
+mod push;
+pub mod record;
+mod review;
+pub mod stage;
+
+use std::time::Instant;
+
+use anyhow::Context;
+use xshell::Shell;
+
+use crate::blocked::Blocked;
+use crate::findings::Finding;
+use crate::flags::{self, Format, Mode};
+use crate::lock::Lock;
+use crate::migrations::{self, Migration};
+use crate::redact::Redactor;
+use crate::repo::Repo;
+use crate::report;
+use crate::sql::{self, LintSettings};
+use crate::supabase::Cli;
+use crate::target::Resolved;
+use crate::{batch, clock};
+
+use history::{Applied, Reconcile};
+use record::{Record, RecordFile};
+use stage::Stage;
+
+impl flags::Promote {
+    pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
+        let options = Options {
+            until: self.until,
+            mode: if self.dry_run { Mode::DryRun } else { Mode::Write },
+            yes: self.confirm.yes,
+            after_push: if self.skip_catalog { AfterPush::Nothing } else { AfterPush::RefreshCatalog },
+            format: self.output.format,
+        };
+        let mut promotion = Promotion::new(sh, repo, &self.target.target, options);
+        let result = promotion.run();
+        promotion.report(result)
+    }
+}
+
+struct Options {
+    until: Option<String>,
+    /// `DryRun` stops after the review; `Write` pushes.
+    mode: Mode,
+    yes: bool,
+    after_push: AfterPush,
+    format: Format,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum AfterPush {
+    RefreshCatalog,
+    Nothing,
+}
+
+/// What step 2 learned: every file, the live history, what is applied and what this promotion pushes.
+struct Plan {
+    files: Vec<Migration>,
+    lock: Lock,
+    live: Vec<Applied>,
+    applied: Vec<Migration>,
+    batch: Vec<Migration>,
+    /// Pending files after `--until`: shown, not promoted now.
+    beyond: Vec<Migration>,
+    /// The batch's statements, parsed once for the phase gate and the extension preflight.
+    analyses: Vec<sql::Analysis>,
+}
+
+impl Plan {
+    fn applied(&self) -> Vec<&Migration> {
+        self.applied.iter().collect()
+    }
+
+    fn batch(&self) -> Vec<&Migration> {
+        self.batch.iter().collect()
+    }
+}
+
+struct Promotion<'a> {
+    sh: &'a Shell,
+    repo: &'a Repo,
+    name: String,
+    options: Options,
+    redactor: Redactor,
+    started: Instant,
+    step_started: Instant,
+    record: Record,
+    /// The findings of the `check` run in step 1: judged in step 2 on the batch, and shown in the review.
+    checked: Vec<Finding>,
+}
+
+impl<'a> Promotion<'a> {
+    fn new(sh: &'a Shell, repo: &'a Repo, name: &str, options: Options) -> Promotion<'a> {
+        let now = Instant::now();
+        let record = Record { target: name.to_string(), started_at: clock::utc_now(), ..Default::default() };
+        let redactor = Redactor::from_env();
+        Promotion {
+            sh,
+            repo,
+            name: name.to_string(),
+            options,
+            redactor,
+            started: now,
+            step_started: now,
+            record,
+            checked: Vec::new(),
+        }
+    }
+
+    /// The runbook, one call per step. Any failure before step 7 pushes nothing.
+    fn run(&mut self) -> anyhow::Result<()> {
+        self.step(1, "preconditions");
+        let (cli, target) = self.preconditions()?;
+
+        self.step(2, "batch: recorded head vs live history");
+        let Some(plan) = self.plan(&cli, &target)? else { return Ok(()) };
+        self.check_gate(&target, &plan)?;
+        self.phase_gate(&target, &plan)?;
+
+        self.step(3, "staging the applied files and the batch");
+        let stage = Stage::new(self.repo.stage_dir(&self.name), &plan.applied(), &plan.batch())?;
+
+        self.step(
+            4,
+            if target.config.protected {
+                "rehearsal on a local shadow"
+            } else {
+                "rehearsal: not required (target not protected); extension preflight"
+            },
+        );
+        if target.config.protected {
+            self.rehearse(&cli, &plan)?;
+        }
+        self.preflight_extensions(&target, &plan)?;
+
+        self.step(5, "dry-run through the CLI, review, confirmation");
+        self.dry_run(&cli, &target, &stage, &plan)?;
+        self.show_review(&target, &plan);
+        if self.options.mode == Mode::DryRun {
+            self.record.outcome = "dry-run".into();
+            eprintln!("dry run: nothing pushed, nothing recorded");
+            return Ok(());
+        }
+        self.confirm(&target, plan.batch.len())?;
+
+        self.step(6, "promotion lock");
+        let guard = self.lock_target(&target, &plan)?;
+
+        self.step(7, "push and verify");
+        let pushed = self.push(&cli, &target, &stage, &plan)?;
+        drop(guard);
+
+        self.step(8, "record, catalog and docs");
+        self.finish(&target, &plan, pushed)
+    }
+
+    fn step(&mut self, n: usize, what: &str) {
+        let now = Instant::now();
+        if let Some(last) = self.record.timings_ms.last_mut() {
+            last.1 = (now - self.step_started).as_millis();
+        }
+        self.step_started = now;
+        self.record.timings_ms.push((what.to_string(), 0));
+        eprintln!("[{n}/8] {what}  (+{:.1}s)", (now - self.started).as_secs_f64());
+    }
+
+    /// Step 2: the recorded head, the live history reconciled with it, and the batch after it.
+    /// `None` when there is nothing to push (then the outcome is already reported).
+    fn plan(&mut self, cli: &Cli, target: &Resolved) -> anyhow::Result<Option<Plan>> {
+        let files = self.repo.discover()?.migrations;
+        let lock = self.repo.lock()?;
+        let live = {
+            let workdir = Stage::empty(self.repo.stage_dir(&format!("{}-history", self.name)))?;
+            history::read(self.sh, target, Some(cli), workdir.path(), &self.redactor)?
+        };
+        let head = history::head(&self.name, target.config, &lock, live.last().map(|a| a.version.as_str()));
+        let pending = batch::pending(&files, head.as_deref(), None)?;
+        let reconciled = match history::reconcile(&files, head.as_deref(), &live, &pending) {
+            Ok(Reconcile::InSync) => 0,
+            Ok(Reconcile::Interrupted(n)) => n,
+            Err(why) => return Err(Blocked(format!("promote: refused, nothing pushed: {why}")).into()),
+        };
+        self.record.reconciled = pending[..reconciled].iter().map(|m| m.file_name.clone()).collect();
+        let head = pending[..reconciled].last().map(|m| m.version.clone()).or(head);
+        self.record.head_before = head.clone();
+        let todo = batch::pending(&files, head.as_deref(), self.options.until.as_deref())?;
+        let rest = batch::pending(&files, head.as_deref(), None)?;
+        let (batch, beyond): (Vec<Migration>, Vec<Migration>) =
+            (todo.iter().map(|m| (*m).clone()).collect(), rest[todo.len()..].iter().map(|m| (*m).clone()).collect());
+        let applied =
+            files.iter().filter(|m| head.as_deref().is_some_and(|h| m.version.as_str() <= h)).cloned().collect();
+        let mut plan = Plan { files, lock, live, applied, batch, beyond, analyses: Vec::new() };
+        if plan.batch.is_empty() {
+            self.up_to_date(target, &mut plan, head)?;
+            return Ok(None);
+        }
+        plan.analyses = analyze(&plan.batch)?;
+        self.record.batch = plan
+            .batch
+            .iter()
+            .map(|m| {
+                let bytes = std::fs::read(&m.path).with_context(|| format!("reading {}", m.rel_path))?;
+                Ok(RecordFile { file: m.file_name.clone(), sha256: migrations::checksum(&bytes) })
+            })
+            .collect::<anyhow::Result<_>>()?;
+        Ok(Some(plan))
+    }
+
+    /// The review people read before they confirm (human and github formats; json waits for the record).
+    fn show_review(&self, target: &Resolved, plan: &Plan) {
+        if self.options.format != Format::Json {
+            print!("{}", review::render(&self.record, &target.describe(), &plan.beyond));
+        }
+    }
+
+    /// The outcome in the chosen format: the record as JSON, or the review's annotations and the step summary.
+    fn report(mut self, result: anyhow::Result<()>) -> anyhow::Result<()> {
+        if let Err(err) = &result {
+            let blocked = err.downcast_ref::<Blocked>().is_some();
+            if self.record.outcome.is_empty() || self.record.outcome == "dry-run" {
+                self.record.outcome = if blocked { "blocked" } else { "error" }.into();
+            }
+            self.record.error = Some(self.redactor.redact(&format!("{err:#}")));
+        }
+        report::emit(&record::PromoteReport(&self.record), self.options.format)?;
+        result
+    }
+}
+
+/// The batch's statements, parsed once.
+fn analyze(batch: &[Migration]) -> anyhow::Result<Vec<sql::Analysis>> {
+    batch
+        .iter()
+        .map(|m| {
+            let text = std::fs::read_to_string(&m.path).with_context(|| format!("reading {}", m.rel_path))?;
+            Ok(sql::analyze(&text, &LintSettings { squawk_rules: &[] }))
+        })
+        .collect()
+}
+
+/// Hosted targets' records are committed beside the docs; the embedded database's stay under `target/`.
+fn record_place(target: &Resolved) -> crate::repo::RecordPlace {
+    if target.config.embedded { crate::repo::RecordPlace::Scratch } else { crate::repo::RecordPlace::Committed }
+}
+
+#[cfg(test)]
+mod tests;

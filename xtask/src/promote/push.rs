@@ -1,0 +1,213 @@
+//! Steps 6 to 8: the promotion lock, the push, verification against the live history, and the outcome written
+//! down (the lock file, the record, the catalog and docs).
+
+use std::collections::BTreeSet;
+
+use anyhow::Context;
+
+use crate::blocked::blocked;
+use crate::lock::{Lock, TargetState};
+use crate::migrations::{self, Migration};
+use crate::progress::Spinner;
+use crate::supabase::{self, Cli, Push, PushOutput, Remote};
+use crate::target::Resolved;
+use crate::{clock, evidence, flags, pg};
+
+use super::history::{self, Applied};
+use super::record::Failure;
+use super::stage::Stage;
+use super::{AfterPush, Plan, Promotion, record_place};
+
+/// Key of the session-level advisory lock held on a target while pushing ("xtask" + 1).
+const ADVISORY_KEY: i64 = 0x7874_6173_6b00_0001;
+
+/// Held from step 6 until the push is verified: a file lock on this machine, and an advisory lock in a session
+/// on the target itself when it is reached by URL (every machine).
+pub(super) struct TargetLock {
+    _file: std::fs::File,
+    _session: Option<postgres::Client>,
+}
+
+/// What the push did, and what the target's history says afterwards.
+pub(super) struct Pushed {
+    output: PushOutput,
+    verified: anyhow::Result<Vec<Applied>>,
+}
+
+impl Promotion<'_> {
+    /// Step 6: takes the locks, then re-reads the history: it must not have moved since step 2.
+    pub(super) fn lock_target(&self, target: &Resolved, plan: &Plan) -> anyhow::Result<TargetLock> {
+        let dir = self.repo.locks_dir();
+        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+        let file = std::fs::File::create(dir.join(format!("{}.lock", target.name)))?;
+        let busy = || {
+            blocked(format!(
+                "promote: another promotion of {} is pushing right now; nothing was pushed. Wait for it, then re-run",
+                target.name
+            ))
+        };
+        if file.try_lock().is_err() {
+            return Err(busy());
+        }
+        // A hosted project without a URL has no session to hold a lock in: the workflow's concurrency group
+        // serialises CI, the file lock this machine.
+        let Remote::Url(url) = &target.remote else { return Ok(TargetLock { _file: file, _session: None }) };
+        let mut session = pg::connect(url)?;
+        let got: bool = session.query_one("select pg_try_advisory_lock($1)", &[&ADVISORY_KEY])?.get(0);
+        if !got {
+            return Err(busy());
+        }
+        let expected: BTreeSet<&str> = plan.live.iter().map(|a| a.version.as_str()).collect();
+        let now = history::read_direct(url)?;
+        if now.iter().map(|a| a.version.as_str()).collect::<BTreeSet<_>>() != expected {
+            return Err(blocked(format!(
+                "promote: {}'s history changed while this promotion was being prepared (another promotion?); nothing was pushed. Re-run",
+                target.name
+            )));
+        }
+        Ok(TargetLock { _file: file, _session: Some(session) })
+    }
+
+    /// Step 7: the push through the CLI, then the live history read again.
+    pub(super) fn push(&mut self, cli: &Cli, target: &Resolved, stage: &Stage, plan: &Plan) -> anyhow::Result<Pushed> {
+        let output = {
+            let what = format!("pushing {} migration(s) to {}", plan.batch.len(), target.name);
+            let _spinner = Spinner::start(&what, self.options.format);
+            cli.push(self.sh, stage.path(), &target.remote, Push::Apply, &self.redactor)?
+        };
+        self.record.push_transcript = output.transcript.clone();
+        let verified = history::read(self.sh, target, Some(cli), stage.path(), &self.redactor);
+        Ok(Pushed { output, verified })
+    }
+
+    /// Step 8: the outcome, from the live history: the lock, the record, then the catalog and docs.
+    pub(super) fn finish(&mut self, target: &Resolved, plan: &Plan, pushed: Pushed) -> anyhow::Result<()> {
+        let Pushed { output, verified } = pushed;
+        let live = match verified {
+            Ok(live) => live.into_iter().map(|a| a.version).collect::<BTreeSet<_>>(),
+            Err(err) => return self.unverified(target, plan, &output, &err),
+        };
+        let batch = plan.batch();
+        let (applied, failed, rest) = history::outcome(&batch, &live);
+        let new_head = applied.last().map(|m| m.version.clone()).or(self.record.head_before.clone());
+        if !target.config.embedded && (!applied.is_empty() || !self.record.reconciled.is_empty()) {
+            let mut lock = plan.lock.clone();
+            record_head(&mut lock, &target.name, &plan.files, new_head.as_deref(), "promote")?;
+            lock.write(&self.repo.lock_path())?;
+        }
+        self.record.applied = applied.iter().map(|m| m.file_name.clone()).collect();
+        self.record.not_attempted = rest.iter().map(|m| m.file_name.clone()).collect();
+        self.record.head_after = new_head.clone();
+        let error = output.error.as_ref().map(supabase::explain).unwrap_or_else(|| output.transcript.clone());
+        self.record.failed = failed.map(|m| Failure { file: m.file_name.clone(), error: error.clone() });
+        self.record.outcome = if failed.is_some() { "failed" } else { "promoted" }.into();
+        let md = self.write_record(target)?;
+        // The applied prefix changed the schema even when a later file failed.
+        if self.options.after_push == AfterPush::RefreshCatalog {
+            self.refresh_catalog(target);
+        }
+        let Some(m) = failed else { return Ok(()) };
+        Err(blocked(format!(
+            "promote: {} failed on {}: {error}\n{} file(s) before it are applied and recorded (head {}); {} not attempted.\n\
+             {} was rolled back and is not applied: correct it (or replace it with `cargo xtask new fix_{}`), then re-run promote. \
+             Never edit the applied files. Record: {md}",
+            m.file_name,
+            target.name,
+            applied.len(),
+            new_head.unwrap_or_else(|| "(none)".into()),
+            rest.len(),
+            m.file_name,
+            m.name
+        )))
+    }
+
+    /// The push did not finish cleanly and the target cannot be read: record nothing new, say how to recover.
+    fn unverified(
+        &mut self,
+        target: &Resolved,
+        plan: &Plan,
+        output: &PushOutput,
+        err: &anyhow::Error,
+    ) -> anyhow::Result<()> {
+        self.record.outcome = "unverified".into();
+        self.record.not_attempted = plan.batch.iter().map(|m| m.file_name.clone()).collect();
+        self.write_record(target)?;
+        let cli_error = output.error.as_ref().map(supabase::explain).unwrap_or_default();
+        Err(blocked(format!(
+            "promote: the push did not finish cleanly ({cli_error}) and the target could not be read afterwards: {}\n\
+             Nothing new is recorded. When the target is reachable again, re-run `cargo xtask promote --target {}`: it reconciles what was applied",
+            self.redactor.redact(&format!("{err:#}")),
+            target.name
+        )))
+    }
+
+    /// Nothing to push. Files an interrupted promotion applied are recorded now ("reconciled").
+    pub(super) fn up_to_date(
+        &mut self,
+        target: &Resolved,
+        plan: &mut Plan,
+        head: Option<String>,
+    ) -> anyhow::Result<()> {
+        if !self.record.reconciled.is_empty() && !target.config.embedded {
+            record_head(&mut plan.lock, &target.name, &plan.files, head.as_deref(), "promote (reconciled)")?;
+            plan.lock.write(&self.repo.lock_path())?;
+            eprintln!("reconciled: recorded {} applied by an interrupted promotion", self.record.reconciled.join(", "));
+        }
+        self.record.head_after = head;
+        self.record.outcome = "up-to-date".into();
+        if !self.record.reconciled.is_empty() {
+            self.write_record(target)?;
+        }
+        Ok(())
+    }
+
+    /// The runbook's post-promotion refresh: snapshot and SCHEMA_CATALOG.<TARGET>.md. The push already
+    /// happened, so a failure here is reported, not fatal.
+    fn refresh_catalog(&self, target: &Resolved) {
+        let result = {
+            let _spinner = Spinner::start("reading the catalog", self.options.format);
+            crate::catalog::read(self.sh, self.repo, target, &self.redactor)
+        }
+        .and_then(|snapshot| {
+            let path = crate::catalog::write(self.repo, &target.name, &snapshot)?;
+            crate::docs::refresh(self.repo, &target.name, flags::Mode::Write)?;
+            Ok(path)
+        });
+        match result {
+            Ok(path) => eprintln!("catalog: refreshed {path} and {}", self.repo.rel(&self.repo.doc_path(&target.name))),
+            Err(err) => eprintln!(
+                "warning: the catalog refresh failed ({}); run `cargo xtask catalog --target {1}` and `cargo xtask docs-refresh --target {1}`",
+                self.redactor.redact(&format!("{err:#}")),
+                target.name
+            ),
+        }
+    }
+
+    /// `<utc>-<target>.{md,json}`; returns the Markdown file's path as people see it.
+    fn write_record(&mut self, target: &Resolved) -> anyhow::Result<String> {
+        if let Some(last) = self.record.timings_ms.last_mut() {
+            last.1 = self.step_started.elapsed().as_millis();
+        }
+        let dir = self.repo.promotions_dir(record_place(target));
+        let stem = format!("{}-{}", clock::file_stamp(&self.record.started_at), target.name);
+        let md = self.record.render_md();
+        let written = evidence::write(&dir, &stem, &self.record, &md, &self.redactor)?;
+        let md = self.repo.rel(&written.md);
+        self.record.written = Some(md.clone());
+        Ok(md)
+    }
+}
+
+/// Moves `target`'s head to `head` and records the checksum of every file up to it.
+fn record_head(lock: &mut Lock, target: &str, files: &[Migration], head: Option<&str>, by: &str) -> anyhow::Result<()> {
+    let Some(head) = head else { return Ok(()) };
+    for m in files.iter().filter(|m| m.version.as_str() <= head) {
+        if !lock.files.contains_key(&m.file_name) {
+            let bytes = std::fs::read(&m.path).with_context(|| format!("reading {}", m.rel_path))?;
+            lock.files.insert(m.file_name.clone(), migrations::checksum(&bytes));
+        }
+    }
+    let state = TargetState { head: head.to_string(), recorded_at: clock::utc_now(), recorded_by: by.to_string() };
+    lock.targets.insert(target.to_string(), state);
+    Ok(())
+}

@@ -1,0 +1,35 @@
+//! The review printed before the confirmation: the batch, the findings to read, what the CLI's dry-run
+//! listed, the rehearsal. A pure function of the record, so it is snapshot-tested.
+
+use std::fmt::Write;
+
+use crate::migrations::Migration;
+
+use super::record::Record;
+
+/// `endpoint` is the target as people see it (never with a password); `beyond` the pending files after
+/// `--until`, which are named so nobody mistakes the cut for the whole backlog.
+pub fn render(record: &Record, endpoint: &str, beyond: &[Migration]) -> String {
+    let mut out = String::new();
+    let head = record.head_before.as_deref().unwrap_or("(none)");
+    let count = record.batch.len();
+    let _ = writeln!(out, "Promotion of {count} migration(s) to {} ({endpoint}), after head {head}:\n", record.target);
+    for (i, file) in record.batch.iter().enumerate() {
+        let _ = writeln!(out, "  {}. {}", i + 1, file.file);
+    }
+    if !record.findings.is_empty() {
+        let _ = writeln!(out, "\nTo review:");
+        for f in &record.findings {
+            let _ = writeln!(out, "  {}[{}] {}:{}: {}", f.severity.as_str(), f.code, f.file, f.pos.line, f.message);
+        }
+    }
+    if !beyond.is_empty() {
+        let names: Vec<&str> = beyond.iter().map(|m| m.file_name.as_str()).collect();
+        let _ = writeln!(out, "\nNot in this promotion (after --until): {}", names.join(", "));
+    }
+    let _ = writeln!(out, "\nThe CLI's dry-run (supabase {}) lists exactly these {count} file(s).", record.cli_version);
+    if let Some(r) = &record.rehearsal {
+        let _ = writeln!(out, "Rehearsal: {r}.");
+    }
+    out
+}

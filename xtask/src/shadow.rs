@@ -1,0 +1,63 @@
+//! A throwaway database on the embedded cluster: created with the Supabase baseline, fed migrations through the
+//! real CLI, and dropped when the guard goes out of scope (errors and panics included). The rehearsal, drift
+//! and the benchmarks use it.
+
+use xshell::Shell;
+
+use crate::migrations::Migration;
+use crate::pg;
+use crate::promote::stage::Stage;
+use crate::redact::Redactor;
+use crate::repo::Repo;
+use crate::supabase::{self, Cli, Push, Remote};
+
+pub struct Shadow {
+    admin_url: String,
+    name: String,
+    url: String,
+    stage: Stage,
+}
+
+impl Shadow {
+    /// Starts the embedded cluster if needed and creates `xtask_<what>_<pid>` in it. Its URL's password is added
+    /// to `redactor`.
+    pub fn create(sh: &Shell, repo: &Repo, what: &str, redactor: &mut Redactor) -> anyhow::Result<Shadow> {
+        let admin_url = pg::Cluster::new(&repo.cluster_dir()).start(sh)?;
+        redactor.add_url(&admin_url);
+        let name = format!("xtask_{what}_{}", std::process::id());
+        let stage = Stage::empty(repo.stage_dir(&name))?;
+        let url = pg::create_database(&admin_url, &name)?;
+        Ok(Shadow { admin_url, name, url, stage })
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Pushes `applied` + `batch` through the CLI (the files already in the shadow are skipped by the CLI, as on
+    /// any target). `Err` carries the CLI's explained error.
+    pub fn replay(
+        &self,
+        sh: &Shell,
+        cli: &Cli,
+        applied: &[&Migration],
+        batch: &[&Migration],
+        redactor: &Redactor,
+    ) -> anyhow::Result<()> {
+        if applied.is_empty() && batch.is_empty() {
+            return Ok(());
+        }
+        self.stage.fill(applied, batch)?;
+        let out = cli.push(sh, self.stage.path(), &Remote::Url(self.url.clone()), Push::Apply, redactor)?;
+        if out.success {
+            return Ok(());
+        }
+        anyhow::bail!("{}", out.error.map(|e| supabase::explain(&e)).unwrap_or(out.transcript))
+    }
+}
+
+impl Drop for Shadow {
+    fn drop(&mut self) {
+        let _ = pg::drop_database(&self.admin_url, &self.name);
+    }
+}
