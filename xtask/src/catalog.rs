@@ -12,10 +12,10 @@ use crate::flags;
 use crate::fsutil;
 use crate::pg;
 use crate::progress::Spinner;
-use crate::promote::stage::Stage;
 use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::report::{self, Report};
+use crate::stage::Stage;
 use crate::supabase::{Cli, Remote};
 use crate::target::Resolved;
 
@@ -341,6 +341,36 @@ pub fn load(path: &Path, rel: &str, target_hint: &str) -> anyhow::Result<Snapsho
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn catalog_report_in_every_format() {
+        use crate::flags::Format;
+        use crate::report::render;
+        let report = CatalogReport {
+            target: "prod".into(),
+            endpoint: "project srcaoozjkrughebmbvfb".into(),
+            snapshot: "docs/database/catalog/prod.json".into(),
+            tables: 22,
+            functions: 31,
+            policies: 40,
+        };
+        let all = [Format::Human, Format::Github, Format::Json].map(|f| render(&report, f)).join("---\n");
+        expect_test::expect![[r#"
+            catalog: 22 table(s), 31 function(s), 40 policy(ies) of project srcaoozjkrughebmbvfb -> docs/database/catalog/prod.json
+            ---
+            catalog: 22 table(s), 31 function(s), 40 policy(ies) of project srcaoozjkrughebmbvfb -> docs/database/catalog/prod.json
+            ---
+            {
+              "target": "prod",
+              "endpoint": "project srcaoozjkrughebmbvfb",
+              "snapshot": "docs/database/catalog/prod.json",
+              "tables": 22,
+              "functions": 31,
+              "policies": 40
+            }
+        "#]]
+        .assert_eq(&all);
+    }
 
     #[test]
     fn exclusion_patterns_become_like_patterns() {

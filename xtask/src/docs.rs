@@ -39,7 +39,7 @@ pub enum DocState {
 }
 
 /// What `docs-refresh` reports: the doc, what happened to it, and for a stale one the differing lines.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Clone, Serialize)]
 pub struct DocsReport {
     pub target: String,
     pub doc: String,
@@ -383,6 +383,45 @@ fn anchor(heading: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docs_report_in_every_format() {
+        use crate::flags::Format;
+        use crate::report::render;
+        let stale = DocsReport {
+            target: "prod".into(),
+            doc: "docs/database/SCHEMA_CATALOG.PROD.md".into(),
+            state: DocState::Stale,
+            diff: "-   12 | org_id | uuid | no |\n+   12 | org_id | uuid | yes |\n".into(),
+        };
+        let written = DocsReport { state: DocState::Written, diff: String::new(), ..stale.clone() };
+        let all = [Format::Human, Format::Github, Format::Json]
+            .map(|f| render(&stale, f) + &render(&written, f))
+            .join("---\n");
+        expect_test::expect![[r#"
+            -   12 | org_id | uuid | no |
+            +   12 | org_id | uuid | yes |
+            docs-refresh: wrote docs/database/SCHEMA_CATALOG.PROD.md
+            ---
+            ::error file=docs/database/SCHEMA_CATALOG.PROD.md,title=xtask docs-refresh::stale; regenerate it with `cargo xtask docs-refresh --target prod`
+            -   12 | org_id | uuid | no |
+            +   12 | org_id | uuid | yes |
+            docs-refresh: wrote docs/database/SCHEMA_CATALOG.PROD.md
+            ---
+            {
+              "target": "prod",
+              "doc": "docs/database/SCHEMA_CATALOG.PROD.md",
+              "state": "stale",
+              "diff": "-   12 | org_id | uuid | no |\n+   12 | org_id | uuid | yes |\n"
+            }
+            {
+              "target": "prod",
+              "doc": "docs/database/SCHEMA_CATALOG.PROD.md",
+              "state": "written"
+            }
+        "#]]
+        .assert_eq(&all);
+    }
 
     #[test]
     fn anchors_and_cells() {

@@ -32,6 +32,7 @@ pub mod report;
 pub mod rules;
 pub mod shadow;
 pub mod sql;
+pub mod stage;
 pub mod status;
 pub mod supabase;
 pub mod target;

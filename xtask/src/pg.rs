@@ -84,7 +84,9 @@ impl Cluster {
 
     pub fn port(&self) -> anyhow::Result<u16> {
         let text = std::fs::read_to_string(self.port_file()).context("reading the embedded database's port")?;
-        text.trim().parse().context("target/xtask/pg/port is corrupt; run `cargo xtask db reset`")
+        text.trim()
+            .parse()
+            .with_context(|| format!("{} is corrupt; run `cargo xtask db reset`", self.port_file().display()))
     }
 
     /// The URL of `database`, password included: for connections and the CLI, never for printing.

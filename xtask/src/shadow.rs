@@ -6,9 +6,9 @@ use xshell::Shell;
 
 use crate::migrations::Migration;
 use crate::pg;
-use crate::promote::stage::Stage;
 use crate::redact::Redactor;
 use crate::repo::Repo;
+use crate::stage::Stage;
 use crate::supabase::{self, Cli, Push, Remote};
 
 pub struct Shadow {

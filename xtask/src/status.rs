@@ -11,10 +11,10 @@ use crate::blocked::blocked;
 use crate::flags;
 use crate::migrations::Migration;
 use crate::promote::history::{self, Reconcile};
-use crate::promote::stage::Stage;
 use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::report::{self, Annotation, Level, Report};
+use crate::stage::Stage;
 use crate::supabase::Cli;
 use crate::target::Resolved;
 

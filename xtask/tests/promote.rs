@@ -441,3 +441,60 @@ fn a_protected_batch_mixing_partition_phases_is_refused_and_phase_one_alone_goes
         .get(0);
     assert_eq!(partitions, 13, "12 months and the default");
 }
+
+#[test]
+fn a_destructive_file_beyond_until_does_not_stop_the_safe_files_before_it() {
+    let tree = staging_tree();
+    let url = prod_at_its_head(&tree);
+    tree.write("migrations/20260601000000_drop_problems.sql", "drop table public.problems;\n");
+    commit_all(&tree);
+    let env = [("PROD_DB_URL", url.as_str())];
+
+    let run = tree.run_env(&["promote", "--target", "prod", "--yes", "--skip-catalog"], &env);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("20260601000000_drop_problems.sql:1:1: error[destructive]"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("`cargo xtask check` has 1 blocking finding(s) in what this promotion pushes"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(versions(&url).len(), 9, "nothing pushed");
+
+    let run = tree.run_env(
+        &["promote", "--target", "prod", "--yes", "--skip-catalog", "--until", EXAMPLE_HEAD, "--format", "json"],
+        &env,
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr
+            .contains("1 blocking finding(s) above are in pending files beyond --until; they are not promoted now"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(versions(&url), example_versions(), "the 14 safe files are promoted");
+    let record: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    assert_eq!((record["outcome"].as_str(), record["head_after"].as_str()), (Some("promoted"), Some(EXAMPLE_HEAD)));
+    assert_eq!(record["applied"].as_array().map(Vec::len), Some(14));
+}
+
+#[test]
+fn github_format_annotates_and_writes_the_step_summary() {
+    let tree = staging_tree();
+    tree.db_start();
+    let url = tree.create_db("staging");
+    let summary = tree.path("step-summary.md");
+    let run = tree.run_env(
+        &["promote", "--target", "staging", "--yes", "--skip-catalog", "--format", "github"],
+        &[(STAGING_ENV, url.as_str()), ("GITHUB_STEP_SUMMARY", summary.to_str().unwrap())],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("::notice title=xtask promote::staging: promoted"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("::notice file=migrations/20260513132700_fix_form_completion_metrics_rls_args.sql,line=5"),
+        "{}",
+        run.stdout
+    );
+    let md = std::fs::read_to_string(&summary).unwrap();
+    assert!(md.starts_with("# Promotion to staging: promoted\n"), "{md}");
+    assert!(!md.contains(&url), "the URL (and its password) stays out of the summary");
+}

@@ -1,9 +1,12 @@
 //! `cargo xtask partition parity|prune`: the runbook's partition steps 2 (parity evidence before a cutover) and 4
-//! (retention drops from a reviewed plan), on a real database through direct sessions. `windows` is the pure
-//! part (bounds, windows, comparing two scans); `parity` and `prune` talk to the database.
+//! (retention drops from a reviewed plan), on a real database through direct sessions. `windows` (bounds,
+//! windows, comparing two scans) and `evidence` (what a parity run leaves and reports) are pure; `parity`
+//! orchestrates the reads of `scan`; `prune` plans and runs retention drops.
 
+mod evidence;
 mod parity;
 mod prune;
+mod scan;
 pub mod windows;
 
 use anyhow::{Context, bail};

@@ -61,11 +61,6 @@ impl Plan {
         migrations::hex(&Sha256::digest(serde_json::to_vec(self).unwrap_or_default()))
     }
 
-    #[cfg(test)]
-    fn render_file(&self) -> String {
-        serde_json::to_string_pretty(&PlanFile { digest: self.digest(), plan: self.clone() }).unwrap_or_default() + "\n"
-    }
-
     /// A plan file as written by `--dry-run`; an edited one is refused.
     pub fn load(text: &str, rel: &str) -> anyhow::Result<Plan> {
         let file: PlanFile = serde_json::from_str(text).with_context(|| format!("{rel} is not a prune plan"))?;
@@ -342,6 +337,132 @@ fn execute(
 mod tests {
     use super::*;
 
+    /// The plan file as `--dry-run` writes it.
+    fn render_file(plan: &Plan) -> String {
+        serde_json::to_string_pretty(&PlanFile { digest: plan.digest(), plan: plan.clone() }).unwrap() + "\n"
+    }
+
+    #[test]
+    fn prune_report_in_every_format() {
+        use crate::flags::Format;
+        use crate::report::render;
+        let planned = PruneReport::Planned { plan_file: "docs/database/evidence/x.plan.json".into(), plan: sample() };
+        let executed = PruneReport::Executed {
+            record: "docs/database/evidence/y.executed.md".into(),
+            executed: Executed {
+                plan: "docs/database/evidence/x.plan.json".into(),
+                target: "prod".into(),
+                table: "public.audit_log".into(),
+                started_at: "2026-11-24T01:00:00Z".into(),
+                steps: vec![
+                    "detached audit_log_2026_01 concurrently".into(),
+                    "dropped audit_log_2026_01 (5 rows)".into(),
+                ],
+                finished: true,
+            },
+        };
+        let all = [Format::Human, Format::Github, Format::Json]
+            .map(|f| render(&planned, f) + &render(&executed, f))
+            .join("---\n");
+        expect_test::expect![[r##"
+            # Retention plan: public.audit_log on prod
+
+            Partitions whose upper bound is at or before 2026-08-26 (now - 90d), written 2026-11-24T00:00:00Z. Nothing has changed yet.
+
+            | partition | bound | rows | size |
+            |---|---|---|---|
+            | audit_log_2026_01 | `FOR VALUES ...` | 5 | 8 kB |
+
+            Kept: audit_log_2026_11 (the newest partition is never pruned)
+            # Retention executed: public.audit_log on prod
+
+            Plan: `docs/database/evidence/x.plan.json`
+
+            - detached audit_log_2026_01 concurrently
+            - dropped audit_log_2026_01 (5 rows)
+
+            ---
+            # Retention plan: public.audit_log on prod
+
+            Partitions whose upper bound is at or before 2026-08-26 (now - 90d), written 2026-11-24T00:00:00Z. Nothing has changed yet.
+
+            | partition | bound | rows | size |
+            |---|---|---|---|
+            | audit_log_2026_01 | `FOR VALUES ...` | 5 | 8 kB |
+
+            Kept: audit_log_2026_11 (the newest partition is never pruned)
+            # Retention executed: public.audit_log on prod
+
+            Plan: `docs/database/evidence/x.plan.json`
+
+            - detached audit_log_2026_01 concurrently
+            - dropped audit_log_2026_01 (5 rows)
+
+            ---
+            {
+              "mode": "planned",
+              "plan_file": "docs/database/evidence/x.plan.json",
+              "plan": {
+                "target": "prod",
+                "table": "public.audit_log",
+                "older_than": "90d",
+                "cutoff": "2026-08-26",
+                "created_at": "2026-11-24T00:00:00Z",
+                "partitions": [
+                  {
+                    "name": "audit_log_2026_01",
+                    "bound": "FOR VALUES ...",
+                    "rows": 5,
+                    "bytes": 8192
+                  }
+                ],
+                "kept": [
+                  {
+                    "name": "audit_log_2026_11",
+                    "reason": "the newest partition is never pruned"
+                  }
+                ]
+              }
+            }
+            {
+              "mode": "executed",
+              "record": "docs/database/evidence/y.executed.md",
+              "executed": {
+                "plan": "docs/database/evidence/x.plan.json",
+                "target": "prod",
+                "table": "public.audit_log",
+                "started_at": "2026-11-24T01:00:00Z",
+                "steps": [
+                  "detached audit_log_2026_01 concurrently",
+                  "dropped audit_log_2026_01 (5 rows)"
+                ],
+                "finished": true
+              }
+            }
+        "##]]
+        .assert_eq(&all);
+    }
+
+    fn sample() -> Plan {
+        Plan {
+            target: "prod".into(),
+            table: "public.audit_log".into(),
+            older_than: "90d".into(),
+            cutoff: "2026-08-26".into(),
+            created_at: "2026-11-24T00:00:00Z".into(),
+            partitions: vec![PlannedPartition {
+                name: "audit_log_2026_01".into(),
+                bound: "FOR VALUES ...".into(),
+                rows: 5,
+                bytes: 8192,
+            }],
+            kept: vec![KeptPartition {
+                name: "audit_log_2026_11".into(),
+                reason: "the newest partition is never pruned".into(),
+            }],
+        }
+    }
+
     #[test]
     fn plans_refuse_hand_edits() {
         let plan = Plan {
@@ -358,7 +479,7 @@ mod tests {
             }],
             kept: vec![],
         };
-        let text = plan.render_file();
+        let text = render_file(&plan);
         assert_eq!(Plan::load(&text, "p.json").unwrap(), plan);
         let edited = text.replace("audit_log_2026_01", "audit_log_2026_02");
         assert!(

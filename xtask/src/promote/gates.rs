@@ -16,8 +16,8 @@ use crate::supabase::{self, Cli, Push, Remote};
 use crate::target::{Resolved, TOKEN_ENV};
 use crate::{check, git, pg, report, rules};
 
-use super::stage::Stage;
 use super::{Plan, Promotion};
+use crate::stage::Stage;
 
 impl<'a> Promotion<'a> {
     /// Step 1: tools, credentials and a clean checkout, all reported at once. Runs `check` too; its findings

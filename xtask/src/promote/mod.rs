@@ -2,14 +2,14 @@
 //!
 //! `Promotion::run` reads as the runbook; each step lives in its own room: `gates` (what must hold before a
 //! push), `push` (lock, push, verify, outcome), `review` (what people read before they confirm), `history` (the
-//! target's live history), `stage` (the staged workdir) and `record` (what is left behind).
+//! target's live history) and `record` (what is left behind). The staged workdir is `crate::stage`, which the
+//! shadow databases share.
 
 mod gates;
 pub mod history;
 mod push;
 pub mod record;
 mod review;
-pub mod stage;
 
 use std::time::Instant;
 
@@ -29,9 +29,9 @@ use crate::supabase::Cli;
 use crate::target::Resolved;
 use crate::{batch, clock};
 
+use crate::stage::Stage;
 use history::{Applied, Reconcile};
 use record::{Record, RecordFile};
-use stage::Stage;
 
 impl flags::Promote {
     pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {

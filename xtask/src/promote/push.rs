@@ -15,8 +15,8 @@ use crate::{clock, evidence, flags, pg};
 
 use super::history::{self, Applied};
 use super::record::Failure;
-use super::stage::Stage;
 use super::{AfterPush, Plan, Promotion, record_place};
+use crate::stage::Stage;
 
 /// Key of the session-level advisory lock held on a target while pushing ("xtask" + 1).
 const ADVISORY_KEY: i64 = 0x7874_6173_6b00_0001;

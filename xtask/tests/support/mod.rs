@@ -1,4 +1,5 @@
-//! A copy of the example repository in a temporary directory, and a way to run the xtask on it.
+//! A copy of the example repository in a temporary directory, and a way to run the xtask on it. Database
+//! helpers are the library's own (`xtask::pg`, `xtask::promote::history`), not copies.
 
 #![allow(dead_code)]
 
@@ -115,20 +116,12 @@ impl Tree {
     }
 
     pub fn admin_url(&self, database: &str) -> String {
-        let read =
-            |f: &str| std::fs::read_to_string(self.path(&format!("target/xtask/pg/{f}"))).unwrap().trim().to_string();
-        format!("postgresql://postgres:{}@127.0.0.1:{}/{database}", read("password"), read("port"))
+        xtask::pg::Cluster::new(&self.path("target/xtask/pg")).url(database).unwrap()
     }
 
     /// A fresh database with the Supabase baseline, in the tree's embedded cluster.
     pub fn create_db(&self, name: &str) -> String {
-        let mut admin = connect(&self.admin_url("postgres"));
-        admin.batch_execute(&format!("drop database if exists {name} with (force)")).unwrap();
-        admin.batch_execute(&format!("create database {name}")).unwrap();
-        let url = self.admin_url(name);
-        let baseline = std::fs::read_to_string(repo_root().join("xtask/sql/supabase_baseline.sql")).unwrap();
-        connect(&url).batch_execute(&baseline).unwrap();
-        url
+        xtask::pg::create_database(&self.admin_url("postgres"), name).unwrap()
     }
 
     pub fn run_cmd(&self, mut cmd: Command, args: &[&str]) -> Run {
@@ -182,23 +175,12 @@ impl Drop for Tree {
 }
 
 pub fn connect(url: &str) -> postgres::Client {
-    postgres::Client::connect(url, postgres::NoTls).unwrap_or_else(|e| panic!("connecting: {e}"))
+    xtask::pg::connect(url).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// The versions in a database's `supabase_migrations.schema_migrations`, oldest first.
 pub fn versions(url: &str) -> Vec<String> {
-    let mut client = connect(url);
-    let exists: Option<String> =
-        client.query_one("select to_regclass('supabase_migrations.schema_migrations')::text", &[]).unwrap().get(0);
-    if exists.is_none() {
-        return Vec::new();
-    }
-    client
-        .query("select version from supabase_migrations.schema_migrations order by 1", &[])
-        .unwrap()
-        .iter()
-        .map(|r| r.get(0))
-        .collect()
+    xtask::promote::history::read_direct(url).unwrap().into_iter().map(|a| a.version).collect()
 }
 
 /// The example's partition batches: phase 1 (two files) and the phase-2 cutover.

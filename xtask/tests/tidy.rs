@@ -1,0 +1,246 @@
+//! House rules checked on the source itself, in the manner of rust-analyzer's tidy test: the docs' command
+//! tables match `--help`, no `unwrap()` outside tests, every module says what it is for, no module depends on
+//! itself through others, and no source file grows past what a reader takes in.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use clap::CommandFactory;
+
+const MAX_LINES: usize = 500;
+
+fn src_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
+}
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// Every source file, keyed by its module path (`promote::gates`; `promote` for `promote/mod.rs`).
+fn modules() -> BTreeMap<String, String> {
+    let src = src_dir();
+    walkdir::WalkDir::new(&src)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter(|e| e.path().extension().is_some_and(|x| x == "rs"))
+        .map(|e| {
+            let rel = e.path().strip_prefix(&src).unwrap().with_extension("");
+            let mut parts: Vec<String> = rel.iter().map(|p| p.to_string_lossy().into_owned()).collect();
+            if parts.last().is_some_and(|p| p == "mod") {
+                parts.pop();
+            }
+            (parts.join("::"), std::fs::read_to_string(e.path()).unwrap())
+        })
+        .collect()
+}
+
+/// The text before the file's first `#[cfg(test)]`: test code goes at the end of a file.
+fn non_test(text: &str) -> &str {
+    text.find("#[cfg(test)]").map_or(text, |i| &text[..i])
+}
+
+#[test]
+fn every_module_starts_with_a_doc_comment_saying_what_it_is_for() {
+    let missing: Vec<String> =
+        modules().into_iter().filter(|(_, text)| !text.starts_with("//! ")).map(|(name, _)| name).collect();
+    assert!(missing.is_empty(), "modules without a leading `//!` line: {missing:?}");
+}
+
+#[test]
+fn no_unwrap_or_expect_outside_tests() {
+    let mut offenders = Vec::new();
+    for (name, text) in modules() {
+        if name.ends_with("::tests") {
+            continue;
+        }
+        for (i, line) in non_test(&text).lines().enumerate() {
+            if line.contains(".unwrap()") || line.contains(".expect(") {
+                offenders.push(format!("{name}:{}: {}", i + 1, line.trim()));
+            }
+        }
+    }
+    assert!(offenders.is_empty(), "handle these errors with `?` and `.context(..)`:\n{}", offenders.join("\n"));
+}
+
+#[test]
+fn no_source_file_is_longer_than_a_reader_takes_in() {
+    let long: Vec<String> = modules()
+        .into_iter()
+        .map(|(name, text)| (name, text.lines().count()))
+        .filter(|(_, lines)| *lines > MAX_LINES)
+        .map(|(name, lines)| format!("{name}: {lines} lines"))
+        .collect();
+    assert!(long.is_empty(), "split these (at most {MAX_LINES} lines): {long:?}");
+}
+
+/// The modules a module names (`crate::x`, `crate::{x, y}`, `super::x` in a folder module), at top level: a
+/// folder module and its files are one node, since their files implement one type between them.
+fn dependencies(name: &str, text: &str, tops: &BTreeSet<String>) -> BTreeSet<String> {
+    let me = name.split("::").next().unwrap().to_string();
+    let mut out = BTreeSet::new();
+    let mut add = |word: &str| {
+        if tops.contains(word) && word != me {
+            out.insert(word.to_string());
+        }
+    };
+    let text = non_test(text);
+    for (i, _) in text.match_indices("crate::") {
+        let rest = &text[i + "crate::".len()..];
+        if let Some(group) = rest.strip_prefix('{') {
+            let end = group.find('}').unwrap_or(group.len());
+            for item in group[..end].split(',') {
+                add(item.trim().split("::").next().unwrap_or("").trim());
+            }
+        } else {
+            add(rest.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or(""));
+        }
+    }
+    out
+}
+
+#[test]
+fn no_module_depends_on_itself_through_others() {
+    let modules = modules();
+    let tops: BTreeSet<String> = modules
+        .keys()
+        .map(|m| m.split("::").next().unwrap().to_string())
+        .filter(|m| m != "lib" && m != "main")
+        .collect();
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (name, text) in &modules {
+        let top = name.split("::").next().unwrap();
+        if top == "lib" || top == "main" {
+            continue;
+        }
+        graph.entry(top.to_string()).or_default().extend(dependencies(name, text, &tops));
+    }
+    let cycles = cycles(&graph);
+    assert!(cycles.is_empty(), "module cycles:\n{}", cycles.into_iter().collect::<Vec<_>>().join("\n"));
+}
+
+#[test]
+fn the_cycle_finder_finds_cycles() {
+    let graph = |edges: &[(&str, &str)]| {
+        let mut g: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (a, b) in edges {
+            g.entry(a.to_string()).or_default().insert(b.to_string());
+        }
+        g
+    };
+    assert_eq!(cycles(&graph(&[("a", "b"), ("b", "c"), ("c", "a"), ("c", "d")])), ["a -> b -> c".to_string()].into());
+    assert!(cycles(&graph(&[("a", "b"), ("b", "c"), ("a", "c")])).is_empty());
+}
+
+/// Every cycle, as the path from its smallest module back to it.
+fn cycles(graph: &BTreeMap<String, BTreeSet<String>>) -> BTreeSet<String> {
+    let mut cycles = BTreeSet::new();
+    for start in graph.keys() {
+        let mut stack = vec![(start.clone(), vec![start.clone()])];
+        let mut seen = BTreeSet::new();
+        while let Some((node, path)) = stack.pop() {
+            for next in graph.get(&node).into_iter().flatten() {
+                if next == start {
+                    let mut cycle = path.clone();
+                    let min = cycle.iter().enumerate().min_by_key(|(_, n)| n.as_str()).unwrap().0;
+                    cycle.rotate_left(min);
+                    cycles.insert(cycle.join(" -> "));
+                } else if seen.insert(next.clone()) {
+                    let mut p = path.clone();
+                    p.push(next.clone());
+                    stack.push((next.clone(), p));
+                }
+            }
+        }
+    }
+    cycles
+}
+
+/// The subcommands `--help` lists, nested ones as `db start`, and each one's long options.
+fn commands() -> BTreeMap<String, Vec<String>> {
+    fn walk(cmd: &clap::Command, prefix: &str, out: &mut BTreeMap<String, Vec<String>>) {
+        for sub in cmd.get_subcommands() {
+            let name = format!("{prefix}{}", sub.get_name()).trim().to_string();
+            if sub.has_subcommands() {
+                walk(sub, &format!("{name} "), out);
+            } else {
+                let flags = sub
+                    .get_arguments()
+                    .filter_map(|a| a.get_long().map(|l| format!("--{l}")))
+                    .filter(|l| l != "--repo" && l != "--help")
+                    .collect();
+                out.insert(name, flags);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    walk(&xtask::flags::Xtask::command(), "", &mut out);
+    out
+}
+
+/// A table row's cells; `\|` inside a cell is no separator.
+fn cells(row: &str) -> Vec<String> {
+    row.replace("\\|", "\u{1}").split('|').map(|c| c.replace('\u{1}', "|")).collect()
+}
+
+/// The rows of the first Markdown table under `heading` whose first cell starts with a backquoted command.
+fn table_rows(doc: &str, heading: &str) -> Vec<String> {
+    let start = doc.find(heading).unwrap_or_else(|| panic!("no `{heading}` section"));
+    doc[start..]
+        .lines()
+        .skip_while(|l| !l.starts_with('|'))
+        .take_while(|l| l.starts_with('|'))
+        .filter(|l| l.starts_with("| `"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn the_design_command_table_matches_help() {
+    let design = std::fs::read_to_string(repo_root().join("docs/design.md")).unwrap();
+    let rows = table_rows(&design, "## Commands");
+    let mut problems = Vec::new();
+    for (name, flags) in commands() {
+        let top = name.split(' ').next().unwrap();
+        // `db start|stop|...` and `partition parity ...` rows cover their subcommands.
+        let row = rows.iter().find(|r| {
+            let cell = cells(r).swap_remove(1);
+            cell.contains(&format!("`{name} ")) || cell.contains(&format!("`{name}`")) || {
+                let sub = name.split(' ').nth(1).unwrap_or("");
+                cell.starts_with(&format!(" `{top} ")) && cell.contains(sub)
+            }
+        });
+        let Some(row) = row else {
+            problems.push(format!("`{name}` has no row in docs/design.md's command table"));
+            continue;
+        };
+        let cell = cells(row).swap_remove(1);
+        let documented = |flag: &str| cell.contains(flag) || (top == "bench" && row.contains("bench"));
+        for flag in flags.iter().filter(|f| !documented(f)) {
+            problems.push(format!("`{name}`: {flag} is missing from its row in docs/design.md"));
+        }
+    }
+    let known: BTreeSet<String> = commands().keys().map(|c| c.split(' ').next().unwrap().to_string()).collect();
+    for row in &rows {
+        let cell = cells(row).swap_remove(1);
+        let word = cell.trim().trim_start_matches('`').split([' ', '`']).next().unwrap_or("");
+        if !known.contains(word) {
+            problems.push(format!("docs/design.md lists `{word}`, which `--help` does not have"));
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+#[test]
+fn the_readme_command_table_names_every_command() {
+    let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
+    let rows = table_rows(&readme, "## Status").join("\n");
+    let missing: Vec<String> = commands()
+        .keys()
+        .map(|c| c.split(' ').next().unwrap().to_string())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .filter(|top| !rows.contains(&format!("`{top}")))
+        .collect();
+    assert!(missing.is_empty(), "README.md's status table does not name: {missing:?}");
+}
