@@ -251,7 +251,7 @@ pub fn read(sh: &Shell, repo: &Repo, target: &Resolved, redactor: &Redactor) -> 
             read_parallel(url, &excluded).map_err(|e| anyhow::anyhow!(redactor.redact(&format!("{e:#}"))))
         }
         Remote::Project(_) => {
-            let cli = Cli::locate(sh, &repo.root)?;
+            let cli = target.cli(&Cli::locate(sh, &repo.root)?);
             let workdir = Stage::empty(repo.stage_dir("catalog"))?;
             let json = read_via_cli(sh, &cli, workdir.path(), &target.remote, &query(&excluded), redactor)?;
             parse(&json).context("the catalog query returned an unexpected document")

@@ -44,7 +44,14 @@ pub struct Target {
     /// Clean checkout, green checks, rehearsal and a typed confirmation before any push.
     #[serde(default)]
     pub protected: bool,
+    /// The Supabase platform the project lives on, passed as `--profile` to every CLI call for this target: a
+    /// built-in name (`supabase`, `supabase-staging`, `supabase-local`) or a YAML file relative to the repository
+    /// (`name`, `api_url`, `project_host`, `pooler_host`, `dashboard_url`), e.g. a self-hosted platform.
+    pub profile: Option<String>,
 }
+
+/// Profiles the CLI knows by name.
+pub const BUILTIN_PROFILES: &[&str] = &["supabase", "supabase-staging", "supabase-local"];
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -167,6 +174,17 @@ impl Target {
             problems.push(format!(
                 "project_ref `{project_ref}` is not a Supabase project ref (20 lower-case letters, as in the dashboard URL)"
             ));
+        }
+        if let Some(profile) = &self.profile
+            && (profile.is_empty() || Path::new(profile).is_absolute())
+        {
+            problems.push(format!(
+                "profile `{profile}` must be one of {} or a YAML file relative to the repository",
+                BUILTIN_PROFILES.join(", ")
+            ));
+        }
+        if self.embedded && self.profile.is_some() {
+            problems.push("an embedded target has no platform profile; remove `profile`".to_string());
         }
         if self.embedded && self.protected {
             problems.push("an embedded target cannot be protected; protect the hosted targets".to_string());

@@ -24,6 +24,7 @@ pub mod migrations;
 pub mod new;
 pub mod partition;
 pub mod pg;
+pub mod platform;
 pub mod progress;
 pub mod promote;
 pub mod redact;

@@ -351,6 +351,69 @@ pub fn connect(url: &str) -> anyhow::Result<postgres::Client> {
         .with_context(|| format!("connecting to {}", crate::redact::mask_url_passwords(url)))
 }
 
+/// How a session to a host is encrypted: libpq's `prefer` (TLS when the server offers it) for a loopback host,
+/// `require` (TLS or nothing) for any other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    Prefer,
+    Require,
+}
+
+impl TlsMode {
+    pub fn for_host(host: &str, port: u16) -> TlsMode {
+        if is_loopback(host, port) { TlsMode::Prefer } else { TlsMode::Require }
+    }
+}
+
+/// Whether every address `host` resolves to is a loopback address (127.0.0.0/8, ::1).
+pub fn is_loopback(host: &str, port: u16) -> bool {
+    use std::net::ToSocketAddrs;
+    let addrs: Vec<std::net::SocketAddr> = (host, port).to_socket_addrs().map(Iterator::collect).unwrap_or_default();
+    !addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback())
+}
+
+/// A database reached by parts, not by URL, so its password is in no string that could be printed.
+#[derive(Clone)]
+pub struct Endpoint {
+    pub host: String,
+    pub port: u16,
+    pub user: String,
+    pub password: String,
+    pub dbname: String,
+    pub tls: TlsMode,
+}
+
+impl std::fmt::Debug for Endpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.describe())
+    }
+}
+
+impl Endpoint {
+    /// `user@host:port/db (tls)`, never with the password.
+    pub fn describe(&self) -> String {
+        format!("{}@{}:{}/{} (sslmode={:?})", self.user, self.host, self.port, self.dbname, self.tls).to_lowercase()
+    }
+
+    pub fn connect(&self) -> anyhow::Result<postgres::Client> {
+        let mut config = postgres::Config::new();
+        config.host(&self.host).port(self.port).user(&self.user).password(&self.password).dbname(&self.dbname);
+        config.ssl_mode(match self.tls {
+            TlsMode::Prefer => postgres::config::SslMode::Prefer,
+            TlsMode::Require => postgres::config::SslMode::Require,
+        });
+        // libpq's `require`: encrypted, the certificate not verified (the platform signs with its own CA).
+        let tls = native_tls::TlsConnector::builder()
+            .danger_accept_invalid_certs(true)
+            .danger_accept_invalid_hostnames(true)
+            .build()?;
+        config
+            .connect(postgres_native_tls::MakeTlsConnector::new(tls))
+            .map_err(|err| anyhow::anyhow!("{}", error_chain(&err)))
+            .with_context(|| format!("connecting to {}", self.describe()))
+    }
+}
+
 /// "db error" says little; its sources say "password authentication failed for user ...".
 fn error_chain(err: &dyn std::error::Error) -> String {
     let mut text = err.to_string();

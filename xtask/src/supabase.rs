@@ -14,6 +14,8 @@ use crate::redact::Redactor;
 pub struct Cli {
     pub path: PathBuf,
     pub version: Version,
+    /// `--profile`: the platform a target lives on (a built-in name or a YAML file).
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -83,7 +85,7 @@ impl Cli {
                 .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
                 .and_then(|json| json["version"].as_str().and_then(Version::parse));
             if let Some(version) = version {
-                return Ok(Cli { path: local, version });
+                return Ok(Cli { path: local, version, profile: None });
             }
             return Cli::probe(sh, local);
         }
@@ -107,7 +109,7 @@ impl Cli {
         if version.major < 2 {
             bail!("Supabase CLI {version} is too old (2.x or 3.x needed): run `npm ci`");
         }
-        Ok(Cli { path, version })
+        Ok(Cli { path, version, profile: None })
     }
 
     pub fn push(
@@ -182,9 +184,23 @@ impl Cli {
         }
     }
 
+    /// The same CLI, every call made with `--profile profile`.
+    pub fn with_profile(&self, profile: Option<&str>) -> Cli {
+        Cli { profile: profile.map(str::to_string), ..self.clone() }
+    }
+
+    /// The global arguments every call starts with.
+    fn global_args(&self) -> Vec<String> {
+        match &self.profile {
+            Some(profile) => vec!["--profile".to_string(), profile.clone()],
+            None => Vec::new(),
+        }
+    }
+
     fn run(&self, sh: &Shell, args: &[String]) -> anyhow::Result<std::process::Output> {
         let path = &self.path;
-        cmd!(sh, "{path} {args...}")
+        let global = self.global_args();
+        cmd!(sh, "{path} {global...} {args...}")
             .env_remove("SUPABASE_PROJECT_ID")
             .quiet()
             .ignore_status()
@@ -197,7 +213,7 @@ impl Cli {
     /// while the spinner turns.
     fn run_push(&self, sh: &Shell, args: &[String]) -> anyhow::Result<std::process::Output> {
         let path = &self.path;
-        duct::cmd(path, args)
+        duct::cmd(path, self.global_args().iter().chain(args))
             .dir(sh.current_dir())
             .env_remove("SUPABASE_PROJECT_ID")
             .stdin_null()
@@ -294,6 +310,9 @@ fn parse_push_text(stdout: &str, stderr: &str) -> PushOutput {
 
 /// The CLI's error, with what to do about it.
 pub fn explain(err: &CliError) -> String {
+    if let Some(advice) = api_status_advice(&err.message) {
+        return format!("{} ({}): {advice}", err.message.trim(), err.code);
+    }
     let advice = match err.code.as_str() {
         "AccessTokenRequiredError" => {
             "set SUPABASE_ACCESS_TOKEN (a personal access token from the dashboard) in the environment or CI secrets"
@@ -314,6 +333,26 @@ pub fn explain(err: &CliError) -> String {
         _ => "see the CLI's message above",
     };
     format!("{} ({}): {advice}", err.message.trim(), err.code)
+}
+
+/// What an HTTP status from the Management API means for the person running the xtask.
+fn api_status_advice(message: &str) -> Option<&'static str> {
+    let status: u16 = message.split("unexpected status ").nth(1)?.get(..3)?.parse().ok()?;
+    Some(match status {
+        401 | 403 => {
+            "the Management API refused the access token: check SUPABASE_ACCESS_TOKEN (a personal access token of a member of the project's organisation); nothing was changed"
+        }
+        404 => {
+            "the Management API knows no such project for this token: check the target's project_ref in xtask.toml (and its profile); nothing was changed"
+        }
+        400 | 409 | 422 => {
+            "the Management API refused the request (a paused project must be restored from the dashboard first); nothing was changed"
+        }
+        500..=599 => {
+            "the Supabase platform failed to answer; nothing was changed. Retry later, or check the platform's status page"
+        }
+        _ => return None,
+    })
 }
 
 #[cfg(test)]

@@ -4,19 +4,25 @@
 use anyhow::bail;
 use xshell::Shell;
 
-use crate::config::Target;
+use crate::config::{BUILTIN_PROFILES, Target};
 use crate::pg;
+use crate::platform::{Access, LoginRole, Platform};
 use crate::redact::Redactor;
 use crate::repo::Repo;
-use crate::supabase::Remote;
+use crate::supabase::{Cli, Remote};
 
-pub const TOKEN_ENV: &str = "SUPABASE_ACCESS_TOKEN";
+pub use crate::platform::TOKEN_ENV;
 
 pub struct Resolved<'a> {
     pub name: String,
     pub config: &'a Target,
     pub remote: Remote,
+    /// `--profile` for the CLI: a built-in name, or the profile file's absolute path.
+    pub profile: Option<String>,
 }
+
+/// The runbook names it as a precondition; exported in a shell it silently retargets the CLI.
+pub const PROJECT_ID_ENV: &str = "SUPABASE_PROJECT_ID";
 
 impl<'a> Resolved<'a> {
     /// Resolves `name`, starting the embedded database when the target is embedded. Remembers the URL's password.
@@ -45,7 +51,34 @@ impl<'a> Resolved<'a> {
         if let Remote::Url(url) = &remote {
             redactor.add_url(url);
         }
-        Ok(Resolved { name: name.to_string(), config, remote })
+        if let (Some(project_ref), Ok(exported)) = (&config.project_ref, std::env::var(PROJECT_ID_ENV))
+            && !exported.is_empty()
+            && exported != *project_ref
+        {
+            bail!(
+                "${PROJECT_ID_ENV} is {exported}, but target `{name}` is project {project_ref} (xtask.toml): one of them names the wrong project. \
+                 Nothing ran; correct ${PROJECT_ID_ENV} (or unset it) or the target's project_ref"
+            );
+        }
+        let profile = config.profile.as_deref().map(|p| profile_arg(repo, name, p)).transpose()?;
+        Ok(Resolved { name: name.to_string(), config, remote, profile })
+    }
+
+    /// The xtask's own session on the target: its URL, or (token only) a login role the platform hands out for
+    /// as long as the returned value lives.
+    pub fn direct(&self, access: Access, redactor: &mut Redactor) -> anyhow::Result<Direct> {
+        match &self.remote {
+            Remote::Url(url) => Ok(Direct::Url(url.clone())),
+            Remote::Project(project_ref) => {
+                let platform = Platform::from_profile(self.profile.as_deref())?;
+                Ok(Direct::Role(LoginRole::create(&platform, project_ref, access, redactor)?))
+            }
+        }
+    }
+
+    /// The CLI as this target needs it called (its `--profile`).
+    pub fn cli(&self, cli: &Cli) -> Cli {
+        cli.with_profile(self.profile.as_deref())
     }
 
     /// How people see the target: never with a password.
@@ -58,4 +91,34 @@ impl<'a> Resolved<'a> {
             Remote::Project(r) => format!("project {r}"),
         }
     }
+}
+
+/// A session of the xtask's own on a target.
+pub enum Direct {
+    Url(String),
+    Role(LoginRole),
+}
+
+impl Direct {
+    pub fn connect(&self) -> anyhow::Result<postgres::Client> {
+        match self {
+            Direct::Url(url) => pg::connect(url),
+            Direct::Role(role) => role.endpoint.connect(),
+        }
+    }
+}
+
+/// A built-in profile name as it is; a file checked and made absolute, so the CLI finds it from any workdir.
+fn profile_arg(repo: &Repo, name: &str, profile: &str) -> anyhow::Result<String> {
+    if BUILTIN_PROFILES.contains(&profile) {
+        return Ok(profile.to_string());
+    }
+    let path = repo.root.join(profile);
+    if !path.is_file() {
+        bail!(
+            "[targets.{name}] profile `{profile}`: no such file in the repository; write the profile's YAML there, or use one of {}",
+            BUILTIN_PROFILES.join(", ")
+        );
+    }
+    Ok(path.display().to_string())
 }

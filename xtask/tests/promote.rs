@@ -6,7 +6,7 @@ mod support;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use support::{Tree, connect, example_versions, versions};
+use support::{Tree, commit_all, connect, example_versions, git, prod_at_its_head, versions};
 
 const STAGING_ENV: &str = "XTASK_TEST_STAGING_URL";
 const EXAMPLE_HEAD: &str = "20260513175000";
@@ -285,7 +285,7 @@ fn a_live_history_that_differs_from_the_record_is_refused() {
 #[test]
 fn protected_target_rehearses_then_pushes_from_a_clean_checkout_only() {
     let tree = staging_tree();
-    let url = prod_at_its_head(&tree);
+    let url = prod_at_its_head(&tree, STAGING_ENV);
     commit_all(&tree);
 
     tree.append("migrations/20260513175000_permissions_sync_pf30_nav_permission_backfill.sql", "\n");
@@ -318,7 +318,7 @@ fn protected_target_rehearses_then_pushes_from_a_clean_checkout_only() {
 #[test]
 fn a_batch_failing_its_rehearsal_never_reaches_the_protected_target() {
     let tree = staging_tree();
-    let url = prod_at_its_head(&tree);
+    let url = prod_at_its_head(&tree, STAGING_ENV);
     tree.write("migrations/20260601000000_broken.sql", "alter table public.problems add column x nosuchtype;\n");
     commit_all(&tree);
     let run = tree.run_env(&["promote", "--target", "prod", "--yes"], &[("PROD_DB_URL", url.as_str())]);
@@ -396,32 +396,11 @@ fn without_secrets() -> Command {
     cmd
 }
 
-/// A "production" database in the tree's cluster, brought to the recorded head 20260512220528 as the real one is.
-fn prod_at_its_head(tree: &Tree) -> String {
-    tree.db_start();
-    let url = tree.create_db("prod");
-    assert_eq!(promote_staging(tree, &url, &["--until", "20260512220528"]).code, 0);
-    url
-}
-
-/// Makes the tree a git checkout with everything committed: a clean checkout, as protected targets require.
-fn commit_all(tree: &Tree) {
-    git(tree, &["init", "-q"]);
-    std::fs::copy(support::repo_root().join(".gitignore"), tree.path(".gitignore")).unwrap();
-    git(tree, &["add", "-A"]);
-    git(tree, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"]);
-}
-
-fn git(tree: &Tree, args: &[&str]) {
-    let out = Command::new("git").current_dir(tree.dir.path()).args(args).output().unwrap();
-    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
-}
-
 #[test]
 fn a_protected_batch_mixing_partition_phases_is_refused_and_phase_one_alone_goes_through() {
     let tree = Tree::full_example();
     tree.append("xtask.toml", &format!("\n[targets.staging]\ndb_url_env = \"{STAGING_ENV}\"\n"));
-    let url = prod_at_its_head(&tree);
+    let url = prod_at_its_head(&tree, STAGING_ENV);
     commit_all(&tree);
     let env = [("PROD_DB_URL", url.as_str())];
 
@@ -445,7 +424,7 @@ fn a_protected_batch_mixing_partition_phases_is_refused_and_phase_one_alone_goes
 #[test]
 fn a_destructive_file_beyond_until_does_not_stop_the_safe_files_before_it() {
     let tree = staging_tree();
-    let url = prod_at_its_head(&tree);
+    let url = prod_at_its_head(&tree, STAGING_ENV);
     tree.write("migrations/20260601000000_drop_problems.sql", "drop table public.problems;\n");
     commit_all(&tree);
     let env = [("PROD_DB_URL", url.as_str())];

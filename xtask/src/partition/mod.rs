@@ -14,8 +14,6 @@ use xshell::Shell;
 
 use crate::flags::{self, PartitionCmd};
 use crate::repo::Repo;
-use crate::supabase::Remote;
-use crate::target::Resolved;
 
 pub use prune::{Plan, PlannedPartition};
 
@@ -71,18 +69,6 @@ impl std::fmt::Display for TableRef {
 
 pub fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
-}
-
-/// The one direct URL parity and prune need; a token-only target has none.
-fn direct_url(target: &Resolved, what: &str) -> anyhow::Result<String> {
-    match &target.remote {
-        Remote::Url(url) => Ok(url.clone()),
-        Remote::Project(_) => bail!(
-            "{what} needs one direct session to {}: set ${} to its postgres:// URL (the pooler's session mode works)",
-            target.name,
-            target.config.db_url_env.as_deref().unwrap_or("<db_url_env>")
-        ),
-    }
 }
 
 #[cfg(test)]

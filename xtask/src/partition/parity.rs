@@ -9,30 +9,32 @@ use xshell::Shell;
 
 use crate::blocked::blocked;
 use crate::flags;
+use crate::platform::Access;
 use crate::progress::Spinner;
 use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::report;
-use crate::target::Resolved;
-use crate::{clock, evidence, git, pg};
+use crate::target::{Direct, Resolved};
+use crate::{clock, evidence, git};
 
 use super::evidence::{ParityEvidence, render_parity};
 use super::scan::{Column, ScanExprs, TableInfo, WindowJob, column_type, inspect_or_fail, snapshot_transaction};
 use super::windows::{Thresholds, Window, WindowKind, WindowResult, partition_windows};
-use super::{TableRef, direct_url, ident, parse_duration};
+use super::{TableRef, ident, parse_duration};
 
 impl flags::Parity {
     pub(super) fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         let mut redactor = Redactor::from_env();
         let target = Resolved::resolve(sh, repo, &self.target, &mut redactor)?;
-        let url = direct_url(&target, "partition parity")?;
+        // Read-only: with a token only, a read-only login role for as long as the scans run.
+        let direct = target.direct(Access::ReadOnly, &mut redactor)?;
         let (recent, overlap) = (parse_duration(&self.recent)?, parse_duration(&self.overlap)?);
         if !(self.sample_pct > 0.0 && self.sample_pct <= 100.0) {
             bail!("--sample-pct {} must be within (0, 100]", self.sample_pct);
         }
         let started_at = clock::utc_now();
         let mut evidence = self
-            .measure(&url, (recent, overlap), &started_at, &target)
+            .measure(&direct, (recent, overlap), &started_at, &target)
             .map_err(|e| anyhow::anyhow!(redactor.redact(&format!("{e:#}"))))?;
         evidence.git_commit = git::head_commit(sh);
         let stem = format!("{}-parity-{}", clock::file_stamp(&started_at), self.source);
@@ -51,16 +53,16 @@ impl flags::Parity {
     /// Inspect, lay out the windows, scan them, all in one REPEATABLE READ READ ONLY snapshot.
     fn measure(
         &self,
-        url: &str,
+        direct: &Direct,
         durations: (chrono::Duration, chrono::Duration),
         started_at: &str,
         target: &Resolved,
     ) -> anyhow::Result<ParityEvidence> {
-        let mut client = pg::connect(url)?;
+        let mut client = direct.connect()?;
         let mut tx = snapshot_transaction(&mut client, None)?;
         let tables = self.inspect(&mut tx)?;
         let (snapshot_time, windows) = self.windows(&mut tx, &tables.shadow, durations)?;
-        let results = self.scan(url, &mut tx, &tables, windows)?;
+        let results = self.scan(direct, &mut tx, &tables, windows)?;
         tx.commit()?;
         Ok(self.evidence(started_at, snapshot_time, target, tables, results))
     }
@@ -133,7 +135,7 @@ impl flags::Parity {
     /// `pg_dump -j` does) and takes every other window: the same consistent view, on two cores.
     fn scan(
         &self,
-        url: &str,
+        direct: &Direct,
         tx: &mut postgres::Transaction,
         tables: &Tables,
         windows: Vec<Window>,
@@ -155,7 +157,7 @@ impl flags::Parity {
         let (mine, theirs): (Vec<_>, Vec<_>) = windows.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
         let (mine, other) = std::thread::scope(|scope| {
             let helper = scope.spawn(|| -> anyhow::Result<Vec<(usize, WindowResult)>> {
-                let mut client = pg::connect(url)?;
+                let mut client = direct.connect()?;
                 let mut tx2 = snapshot_transaction(&mut client, Some(&snapshot))?;
                 let out = job.run(&mut tx2, theirs)?;
                 tx2.commit()?;

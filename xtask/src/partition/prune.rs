@@ -12,14 +12,15 @@ use xshell::Shell;
 
 use crate::blocked::blocked;
 use crate::flags;
+use crate::platform::Access;
 use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::report::{self, Report};
 use crate::target::Resolved;
-use crate::{clock, evidence, migrations, pg};
+use crate::{clock, evidence, migrations};
 
 use super::windows::{Bound, parse_range_bound};
-use super::{TableRef, direct_url, parse_duration};
+use super::{TableRef, parse_duration};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -77,9 +78,11 @@ impl flags::Prune {
     pub(super) fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         let mut redactor = Redactor::from_env();
         let target = Resolved::resolve(sh, repo, &self.target, &mut redactor)?;
-        let url = direct_url(&target, "partition prune")?;
         let table = TableRef::parse(&self.table)?;
-        let mut client = pg::connect(&url)?;
+        // Prune detaches and drops: with a token only, a read-write login role for as long as it runs.
+        let access = if self.execute.is_some() { Access::ReadWrite } else { Access::ReadOnly };
+        let direct = target.direct(access, &mut redactor)?;
+        let mut client = direct.connect()?;
         let report = match &self.execute {
             None => {
                 let older_than = self.older_than.as_deref().context("--dry-run needs --older-than (e.g. 90d)")?;

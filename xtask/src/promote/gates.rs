@@ -10,10 +10,11 @@ use crate::check::CheckReport;
 use crate::findings::{Code, Finding, Severity};
 use crate::flags::{Format, LintScope};
 use crate::migrations::Migration;
+use crate::platform::Access;
 use crate::shadow::Shadow;
 use crate::sql::Fact;
 use crate::supabase::{self, Cli, Push, Remote};
-use crate::target::{Resolved, TOKEN_ENV};
+use crate::target::{PROJECT_ID_ENV, Resolved, TOKEN_ENV};
 use crate::{check, git, pg, report, rules};
 
 use super::{Plan, Promotion};
@@ -51,8 +52,16 @@ impl<'a> Promotion<'a> {
         if let Some(target) = &target {
             self.record.endpoint = target.describe();
         }
+        if let Some(project_ref) = config.project_ref.as_deref().filter(|_| config.protected)
+            && std::env::var(PROJECT_ID_ENV).map_or(true, |v| v.is_empty())
+        {
+            eprintln!(
+                "note: ${PROJECT_ID_ENV} is not set (the runbook lists it as a precondition); promoting project {project_ref} from xtask.toml. Set it in CI so a mismatch is caught"
+            );
+        }
         match (cli, target) {
             (Some(cli), Some(target)) if problems.is_empty() => {
+                let cli = target.cli(&cli);
                 self.record.cli_version = cli.version.to_string();
                 self.record.git_commit = git::head_commit(self.sh);
                 Ok((cli, target))
@@ -147,8 +156,7 @@ impl<'a> Promotion<'a> {
     }
 
     /// Names every extension the batch creates that the target server cannot provide, before anything runs.
-    pub(super) fn preflight_extensions(&self, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
-        let Remote::Url(url) = &target.remote else { return Ok(()) };
+    pub(super) fn preflight_extensions(&mut self, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
         let wanted: BTreeSet<(String, String)> = plan
             .batch
             .iter()
@@ -163,7 +171,8 @@ impl<'a> Promotion<'a> {
         if wanted.is_empty() {
             return Ok(());
         }
-        let mut client = pg::connect(url)?;
+        let direct = target.direct(Access::ReadOnly, &mut self.redactor)?;
+        let mut client = direct.connect()?;
         let available: BTreeSet<String> =
             client.query("select name from pg_available_extensions", &[])?.iter().map(|r| r.get(0)).collect();
         let missing: Vec<String> =

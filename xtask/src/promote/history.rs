@@ -11,6 +11,7 @@ use crate::config::Target;
 use crate::lock::Lock;
 use crate::migrations::Migration;
 use crate::pg;
+use crate::platform::Access;
 use crate::redact::Redactor;
 use crate::supabase::{Cli, Remote};
 use crate::target::Resolved;
@@ -31,7 +32,9 @@ pub fn head(name: &str, config: &Target, lock: &Lock, live_head: Option<&str>) -
     if config.embedded { live_head.map(str::to_string) } else { lock.head(name).map(str::to_string) }
 }
 
-/// The target's applied migrations, oldest first: a direct query when we have a URL, else `supabase db query`.
+/// The target's applied migrations, oldest first, over the xtask's own session: the URL, or with a token only a
+/// read-only login role. When that session cannot be had (no IPv6 to the project's database, say), through
+/// `supabase db query` instead, saying so.
 pub fn read(
     sh: &Shell,
     target: &Resolved,
@@ -39,17 +42,28 @@ pub fn read(
     workdir: &Path,
     redactor: &Redactor,
 ) -> anyhow::Result<Vec<Applied>> {
-    match &target.remote {
-        Remote::Url(url) => read_direct(url).map_err(|e| anyhow::anyhow!(redactor.redact(&format!("{e:#}")))),
-        Remote::Project(_) => {
-            let cli = cli.context(crate::supabase::NOT_FOUND)?;
-            read_via_cli(sh, cli, workdir, &target.remote, redactor)
+    let mut redactor = redactor.clone();
+    let direct = target.direct(Access::ReadOnly, &mut redactor).and_then(|d| read_client(&mut d.connect()?));
+    match (&target.remote, direct) {
+        (_, Ok(history)) => Ok(history),
+        (Remote::Url(_), Err(e)) => Err(anyhow::anyhow!(redactor.redact(&format!("{e:#}")))),
+        (Remote::Project(_), Err(e)) => {
+            eprintln!(
+                "note: no session of its own on {} ({}); reading its history through `supabase db query`",
+                target.name,
+                redactor.redact(&format!("{e:#}"))
+            );
+            let cli = target.cli(cli.context(crate::supabase::NOT_FOUND)?);
+            read_via_cli(sh, &cli, workdir, &target.remote, &redactor)
         }
     }
 }
 
 pub fn read_direct(url: &str) -> anyhow::Result<Vec<Applied>> {
-    let mut client = pg::connect(url)?;
+    read_client(&mut pg::connect(url)?)
+}
+
+pub fn read_client(client: &mut postgres::Client) -> anyhow::Result<Vec<Applied>> {
     let exists: Option<String> =
         client.query_one("select to_regclass('supabase_migrations.schema_migrations')::text", &[])?.get(0);
     if exists.is_none() {

@@ -8,10 +8,11 @@ use anyhow::Context;
 use crate::blocked::blocked;
 use crate::lock::{Lock, TargetState};
 use crate::migrations::{self, Migration};
+use crate::platform::Access;
 use crate::progress::Spinner;
-use crate::supabase::{self, Cli, Push, PushOutput, Remote};
-use crate::target::Resolved;
-use crate::{clock, evidence, flags, pg};
+use crate::supabase::{self, Cli, Push, PushOutput};
+use crate::target::{Direct, Resolved};
+use crate::{clock, evidence, flags};
 
 use super::history::{self, Applied};
 use super::record::Failure;
@@ -25,7 +26,9 @@ const ADVISORY_KEY: i64 = 0x7874_6173_6b00_0001;
 /// on the target itself when it is reached by URL (every machine).
 pub(super) struct TargetLock {
     _file: std::fs::File,
-    _session: Option<postgres::Client>,
+    /// The session holding the advisory lock, then what it runs over (a login role is removed after it).
+    _session: postgres::Client,
+    _direct: Direct,
 }
 
 /// What the push did, and what the target's history says afterwards.
@@ -36,7 +39,7 @@ pub(super) struct Pushed {
 
 impl Promotion<'_> {
     /// Step 6: takes the locks, then re-reads the history: it must not have moved since step 2.
-    pub(super) fn lock_target(&self, target: &Resolved, plan: &Plan) -> anyhow::Result<TargetLock> {
+    pub(super) fn lock_target(&mut self, target: &Resolved, plan: &Plan) -> anyhow::Result<TargetLock> {
         let dir = self.repo.locks_dir();
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let file = std::fs::File::create(dir.join(format!("{}.lock", target.name)))?;
@@ -49,23 +52,22 @@ impl Promotion<'_> {
         if file.try_lock().is_err() {
             return Err(busy());
         }
-        // A hosted project without a URL has no session to hold a lock in: the workflow's concurrency group
-        // serialises CI, the file lock this machine.
-        let Remote::Url(url) = &target.remote else { return Ok(TargetLock { _file: file, _session: None }) };
-        let mut session = pg::connect(url)?;
+        // The target's own lock serialises every machine; with a token only, over a login role.
+        let direct = target.direct(Access::ReadOnly, &mut self.redactor)?;
+        let mut session = direct.connect()?;
         let got: bool = session.query_one("select pg_try_advisory_lock($1)", &[&ADVISORY_KEY])?.get(0);
         if !got {
             return Err(busy());
         }
         let expected: BTreeSet<&str> = plan.live.iter().map(|a| a.version.as_str()).collect();
-        let now = history::read_direct(url)?;
+        let now = history::read_client(&mut session)?;
         if now.iter().map(|a| a.version.as_str()).collect::<BTreeSet<_>>() != expected {
             return Err(blocked(format!(
                 "promote: {}'s history changed while this promotion was being prepared (another promotion?); nothing was pushed. Re-run",
                 target.name
             )));
         }
-        Ok(TargetLock { _file: file, _session: Some(session) })
+        Ok(TargetLock { _file: file, _session: session, _direct: direct })
     }
 
     /// Step 7: the push through the CLI, then the live history read again.

@@ -7,6 +7,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+pub mod api;
+
 pub struct Tree {
     pub dir: tempfile::TempDir,
 }
@@ -205,3 +207,40 @@ pub fn example_versions() -> Vec<String> {
 pub const HEAD_FILE: &str = "migrations/20260512220528_nav_items_and_permissions.sql";
 pub const APPLIED_FILE: &str = "migrations/20260202141500_problems.sql";
 pub const PENDING_FILE: &str = "migrations/20260513124500_ce08_enhancements_schema_foundation.sql";
+
+/// PROD's recorded head in the example.
+pub const PROD_HEAD: &str = "20260512220528";
+
+/// A "production" database in the tree's cluster, brought to the recorded head 20260512220528 as the real one is.
+pub fn prod_at_its_head(tree: &Tree, staging_env: &str) -> String {
+    tree.db_start();
+    let url = tree.create_db("prod");
+    bring_to_head(tree, staging_env, &url);
+    url
+}
+
+/// Pushes the example's history up to PROD's recorded head into `url`, through a `staging` target reached by
+/// the URL in `staging_env`.
+pub fn bring_to_head(tree: &Tree, staging_env: &str, url: &str) {
+    let run = tree.run_env(&["promote", "--target", "staging", "--yes", "--until", PROD_HEAD], &[(staging_env, url)]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+}
+
+/// Makes the tree a git checkout with everything committed: a clean checkout, as protected targets require.
+pub fn commit_all(tree: &Tree) {
+    git(tree, &["init", "-q"]);
+    std::fs::copy(repo_root().join(".gitignore"), tree.path(".gitignore")).unwrap();
+    git(tree, &["add", "-A"]);
+    git(tree, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-qm", "init"]);
+}
+
+pub fn git(tree: &Tree, args: &[&str]) {
+    let out = Command::new("git").current_dir(tree.dir.path()).args(args).output().unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+/// Commits whatever changed since, as a reviewer's merge would.
+pub fn commit(tree: &Tree, message: &str) {
+    git(tree, &["add", "-A"]);
+    git(tree, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", message]);
+}

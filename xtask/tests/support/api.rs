@@ -1,0 +1,269 @@
+//! A double of the Supabase Management API, enough for the CLI's token path (`link`, `db push`, `db query`) and
+//! the xtask's own login-role calls, backed by a real local Postgres. It checks the bearer token, logs every
+//! request, runs `read_only` queries in a read-only transaction, and can play a paused project or a failing
+//! platform. Plain HTTP/1.1 on 127.0.0.1, one request per connection.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    Healthy,
+    /// The project exists but is paused: its database is not served.
+    Paused,
+    /// Every call answers 500.
+    ServerError,
+}
+
+pub struct ApiDouble {
+    /// `http://127.0.0.1:<port>`: the profile's `api_url`.
+    pub url: String,
+    state: Arc<State>,
+}
+
+struct State {
+    project_ref: String,
+    token: String,
+    /// Superuser URL of the database the project serves.
+    admin_url: String,
+    behaviour: Mutex<Behaviour>,
+    log: Mutex<Vec<String>>,
+    roles: AtomicUsize,
+}
+
+struct Request {
+    method: String,
+    path: String,
+    authorization: String,
+    body: String,
+}
+
+impl ApiDouble {
+    pub fn start(project_ref: &str, token: &str, admin_url: &str) -> ApiDouble {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let state = Arc::new(State {
+            project_ref: project_ref.into(),
+            token: token.into(),
+            admin_url: admin_url.into(),
+            behaviour: Mutex::new(Behaviour::Healthy),
+            log: Mutex::new(Vec::new()),
+            roles: AtomicUsize::new(0),
+        });
+        let shared = state.clone();
+        std::thread::spawn(move || {
+            for stream in listener.incoming().flatten() {
+                let state = shared.clone();
+                std::thread::spawn(move || state.serve(stream));
+            }
+        });
+        ApiDouble { url, state }
+    }
+
+    pub fn set(&self, behaviour: Behaviour) {
+        *self.state.behaviour.lock().unwrap() = behaviour;
+    }
+
+    /// `METHOD /path` of every request so far, in order (bodies of POSTs appended after a space).
+    pub fn requests(&self) -> Vec<String> {
+        self.state.log.lock().unwrap().clone()
+    }
+
+    pub fn clear(&self) {
+        self.state.log.lock().unwrap().clear();
+    }
+
+    /// A profile for the CLI pointing at this double; the project's database is `db.<ref>.local.test`.
+    pub fn profile_yaml(&self) -> String {
+        format!(
+            "name: double\napi_url: {}\nproject_host: local.test\npooler_host: pooler.local.test\ndashboard_url: {}\n",
+            self.url, self.url
+        )
+    }
+}
+
+impl State {
+    fn serve(&self, mut stream: TcpStream) {
+        let Some(request) = read_request(&stream) else { return };
+        let entry = match request.method.as_str() {
+            "POST" => format!("{} {} {}", request.method, request.path, request.body),
+            _ => format!("{} {}", request.method, request.path),
+        };
+        self.log.lock().unwrap().push(entry);
+        let (status, body) = self.answer(&request);
+        let reason = match status {
+            200 => "OK",
+            201 => "Created",
+            400 => "Bad Request",
+            401 => "Unauthorized",
+            404 => "Not Found",
+            _ => "Error",
+        };
+        let response = format!(
+            "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let _ = stream.write_all(response.as_bytes());
+    }
+
+    fn answer(&self, request: &Request) -> (u16, String) {
+        let message = |m: &str| serde_json::json!({ "message": m }).to_string();
+        if *self.behaviour.lock().unwrap() == Behaviour::ServerError {
+            return (500, message("Internal Server Error"));
+        }
+        if request.authorization != format!("Bearer {}", self.token) {
+            return (401, message("Unauthorized"));
+        }
+        let Some(rest) = request.path.strip_prefix("/v1/projects/") else { return (404, message("Not Found")) };
+        let (project_ref, endpoint) = rest.split_once('/').unwrap_or((rest, ""));
+        if project_ref != self.project_ref {
+            return (404, message(&format!("Project {project_ref} not found")));
+        }
+        let paused = *self.behaviour.lock().unwrap() == Behaviour::Paused;
+        let endpoint = endpoint.split('?').next().unwrap_or("");
+        match (request.method.as_str(), endpoint) {
+            ("GET", "") => (200, self.project(paused)),
+            ("GET", "api-keys") => {
+                (200, serde_json::json!([{"name": "anon", "api_key": "anon-key"}, {"name": "service_role", "api_key": "service-key"}]).to_string())
+            }
+            ("GET", "config/database/pooler") => (200, self.pooler()),
+            (_, _) if paused => (400, message("Project is paused; restore it from the dashboard")),
+            ("POST", "database/query") => self.query(&request.body),
+            ("POST", "cli/login-role") => self.login_role(&request.body),
+            ("DELETE", "cli/login-role") => self.drop_login_roles(),
+            _ => (404, message("Not Found")),
+        }
+    }
+
+    fn project(&self, paused: bool) -> String {
+        let r = &self.project_ref;
+        serde_json::json!({
+            "id": r, "ref": r, "organization_id": "org", "organization_slug": "org", "name": "double",
+            "region": "local", "created_at": "2026-01-01T00:00:00Z",
+            "status": if paused { "INACTIVE" } else { "ACTIVE_HEALTHY" },
+            "database": {"host": format!("db.{r}.local.test"), "version": "15.8", "postgres_engine": "15", "release_channel": "ga"}
+        })
+        .to_string()
+    }
+
+    fn pooler(&self) -> String {
+        let r = &self.project_ref;
+        serde_json::json!([{
+            "database_type": "PRIMARY", "db_port": 6543, "db_host": "pooler.local.test", "db_name": "postgres",
+            "db_user": format!("postgres.{r}"), "pool_mode": "transaction",
+            "connection_string": format!("postgresql://postgres.{r}@pooler.local.test:6543/postgres")
+        }])
+        .to_string()
+    }
+
+    /// Rows as JSON objects, typed as Postgres types them; `read_only` in a read-only transaction.
+    fn query(&self, body: &str) -> (u16, String) {
+        let body: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        let sql = body["query"].as_str().unwrap_or("").trim().trim_end_matches(';').to_string();
+        let read_only = body["read_only"].as_bool().unwrap_or(false);
+        let result = (|| -> Result<String, postgres::Error> {
+            let mut client = postgres::Client::connect(&self.admin_url, postgres::NoTls)?;
+            let mut tx = client.build_transaction().read_only(read_only).start()?;
+            let row = tx.query_one(&format!("select coalesce(json_agg(q), '[]'::json)::text from ({sql}) q"), &[])?;
+            let rows: String = row.get(0);
+            tx.commit()?;
+            Ok(rows)
+        })();
+        match result {
+            Ok(rows) => (201, rows),
+            Err(e) => {
+                let detail = e
+                    .as_db_error()
+                    .map_or(e.to_string(), |d| format!("ERROR: {} (SQLSTATE {})", d.message(), d.code().code()));
+                (400, serde_json::json!({ "message": format!("Failed to run sql query: {detail}") }).to_string())
+            }
+        }
+    }
+
+    /// A short-lived role: read-only ones can read everything and write nothing; others can migrate.
+    fn login_role(&self, body: &str) -> (u16, String) {
+        let body: serde_json::Value = serde_json::from_str(body).unwrap_or_default();
+        let read_only = body["read_only"].as_bool().unwrap_or(false);
+        let n = self.roles.fetch_add(1, Ordering::SeqCst);
+        let role = format!("cli_login_{}_{n}", if read_only { "ro" } else { "rw" });
+        let password = format!("pw{n}{}", std::process::id());
+        let grant = if read_only {
+            format!("grant pg_read_all_data to {role}; alter role {role} set default_transaction_read_only = on;")
+        } else {
+            format!("alter role {role} superuser;")
+        };
+        let sql = format!("create role {role} login password '{password}' valid until 'infinity'; {grant}");
+        match postgres::Client::connect(&self.admin_url, postgres::NoTls).and_then(|mut c| c.batch_execute(&sql)) {
+            Ok(()) => (201, serde_json::json!({"role": role, "password": password, "ttl_seconds": 3600}).to_string()),
+            Err(e) => (500, serde_json::json!({ "message": e.to_string() }).to_string()),
+        }
+    }
+
+    fn drop_login_roles(&self) -> (u16, String) {
+        let sql = "do $$ declare r text; begin for r in select rolname from pg_roles where rolname like 'cli\\_login\\_%' loop \
+                   execute format('drop owned by %I; drop role %I', r, r); end loop; end $$";
+        match postgres::Client::connect(&self.admin_url, postgres::NoTls).and_then(|mut c| c.batch_execute(sql)) {
+            Ok(()) => (200, serde_json::json!({"message": "ok"}).to_string()),
+            Err(e) => (500, serde_json::json!({ "message": e.to_string() }).to_string()),
+        }
+    }
+}
+
+/// The login roles handed out and not yet removed, in the database at `admin_url`.
+pub fn live_login_roles(admin_url: &str) -> Vec<String> {
+    let mut client = postgres::Client::connect(admin_url, postgres::NoTls).unwrap();
+    client
+        .query("select rolname::text from pg_roles where rolname like 'cli\\_login\\_%' order by 1", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+fn read_request(stream: &TcpStream) -> Option<Request> {
+    let mut reader = BufReader::new(stream);
+    let mut line = String::new();
+    reader.read_line(&mut line).ok()?;
+    let mut parts = line.split_whitespace();
+    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
+    let (mut length, mut authorization) = (0usize, String::new());
+    loop {
+        let mut header = String::new();
+        reader.read_line(&mut header).ok()?;
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        let (name, value) = header.split_once(':')?;
+        match name.to_ascii_lowercase().as_str() {
+            "content-length" => length = value.trim().parse().ok()?,
+            "authorization" => authorization = value.trim().to_string(),
+            _ => {}
+        }
+    }
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).ok()?;
+    Some(Request { method, path, authorization, body: String::from_utf8_lossy(&body).into_owned() })
+}
+
+/// Forwards `[::1]:5432` (where the CLI looks for `db.<ref>.<project_host>`) to the local cluster's port.
+pub fn forward_ipv6_5432(to_port: u16) {
+    let listener = TcpListener::bind("[::1]:5432").unwrap();
+    std::thread::spawn(move || {
+        for client in listener.incoming().flatten() {
+            let Ok(server) = TcpStream::connect(("127.0.0.1", to_port)) else { continue };
+            let (mut c2, mut s2) = (client.try_clone().unwrap(), server.try_clone().unwrap());
+            let (mut c1, mut s1) = (client, server);
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut c1, &mut s1);
+                let _ = s1.shutdown(std::net::Shutdown::Write);
+            });
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut s2, &mut c2);
+                let _ = c2.shutdown(std::net::Shutdown::Write);
+            });
+        }
+    });
+}
