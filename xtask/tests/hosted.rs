@@ -268,3 +268,115 @@ fn a_project_id_that_names_another_project_is_refused_before_anything_runs() {
         assert!(unset.stderr.contains("note: $SUPABASE_PROJECT_ID is not set"), "{}", unset.stderr);
     });
 }
+
+#[test]
+fn two_machines_promoting_one_token_only_target_push_once() {
+    in_namespace("two_machines_promoting_one_token_only_target_push_once", || {
+        let a = Hosted::new();
+        // A second checkout of the same commit, with its own target/ (its own rehearsal cluster): another machine.
+        let b = Tree::example();
+        for file in ["xtask.toml", "platform.yaml", "migrations/promotion.lock"] {
+            b.write(file, a.tree.read(file));
+        }
+        for tree in [&a.tree, &b] {
+            // A slow last file keeps the first promotion inside its push while the second arrives.
+            tree.write("migrations/20260601000000_slow.sql", "select pg_sleep(3);\n");
+        }
+        commit(&a.tree, "slow");
+        commit_all(&b);
+        let spawn = |tree: &Tree| {
+            Command::new(env!("CARGO_BIN_EXE_xtask"))
+                .arg("--repo")
+                .arg(tree.dir.path())
+                .args(["promote", "--target", "prod", "--yes", "--skip-catalog"])
+                .env_remove("PROD_DB_URL")
+                .env("SUPABASE_ACCESS_TOKEN", TOKEN)
+                .env("SUPABASE_PROJECT_ID", REF)
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        };
+        let (first, second) = (spawn(&a.tree), spawn(&b));
+        let outs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
+        let codes: Vec<i32> = outs.iter().map(|o| o.status.code().unwrap_or(-1)).collect();
+        let stderrs: Vec<String> = outs.iter().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).collect();
+        assert_eq!(codes.iter().filter(|c| **c == 0).count(), 1, "{codes:?} {stderrs:?}");
+        let loser = &stderrs[codes.iter().position(|c| *c != 0).unwrap()];
+        // Whichever step sees the other promotion first refuses: the advisory lock, the re-read under it, or the
+        // dry-run guard (the target moved after step 2).
+        assert!(
+            loser.contains("another promotion of prod is pushing")
+                || loser.contains("history changed")
+                || loser.contains("the CLI's dry-run would push"),
+            "{loser}"
+        );
+        assert!(loser.contains("nothing was pushed"), "{loser}");
+        let mut expected = example_versions();
+        expected.push("20260601000000".into());
+        assert_eq!(versions(&a.prod_url), expected, "every file applied once");
+        assert!(live_login_roles(&a.prod_url).is_empty(), "no login role left behind");
+    });
+}
+
+#[test]
+fn parity_and_prune_run_over_login_roles_with_a_token_only() {
+    in_namespace("parity_and_prune_run_over_login_roles_with_a_token_only", || {
+        let h = Hosted::new();
+        postgres::Client::connect(&h.prod_url, postgres::NoTls)
+            .unwrap()
+            .batch_execute(
+                "create table public.events (id bigint primary key, at timestamptz not null, payload text);
+                 insert into public.events select i, timestamptz '2025-01-01 00:00:00+00' + i * interval '1 hour', 'p' || i
+                   from generate_series(0, 2000) i;
+                 create table public.events_p (id bigint, at timestamptz not null, payload text) partition by range (at);
+                 create table public.events_p_2025_01 partition of public.events_p for values from ('2025-01-01 00:00:00+00') to ('2025-02-01 00:00:00+00');
+                 create table public.events_p_2025_02 partition of public.events_p for values from ('2025-02-01 00:00:00+00') to ('2025-03-01 00:00:00+00');
+                 create table public.events_p_2025_03 partition of public.events_p for values from ('2025-03-01 00:00:00+00') to ('2025-04-01 00:00:00+00');
+                 insert into public.events_p select * from public.events;",
+            )
+            .unwrap();
+        h.api.clear();
+        let parity = h.run(&[
+            "partition",
+            "parity",
+            "--target",
+            "prod",
+            "--source",
+            "public.events",
+            "--shadow",
+            "public.events_p",
+            "--time-column",
+            "at",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(parity.code, 0, "{}{}", parity.stdout, parity.stderr);
+        let evidence: serde_json::Value = serde_json::from_str(&parity.stdout).unwrap();
+        assert_eq!(evidence["passed"], true);
+        assert_eq!(evidence["windows"][0]["source_rows"], 744);
+        let login_ro = format!("POST /v1/projects/{REF}/cli/login-role {{\"read_only\":true}}");
+        assert_eq!(h.api.requests(), [login_ro, format!("DELETE /v1/projects/{REF}/cli/login-role")]);
+
+        let dry = h.run(&[
+            "partition",
+            "prune",
+            "--target",
+            "prod",
+            "--table",
+            "public.events_p",
+            "--older-than",
+            "1d",
+            "--dry-run",
+        ]);
+        assert_eq!(dry.code, 0, "{}", dry.stderr);
+        let plan = dry.stderr.split("--execute ").nth(1).unwrap().trim().to_string();
+        h.api.clear();
+        let run = h.run(&["partition", "prune", "--target", "prod", "--table", "public.events_p", "--execute", &plan]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains("dropped events_p_2025_01 (744 rows)"), "{}", run.stdout);
+        let login_rw = format!("POST /v1/projects/{REF}/cli/login-role {{\"read_only\":false}}");
+        assert_eq!(h.api.requests()[0], login_rw, "prune writes: a read-write role");
+        assert!(live_login_roles(&h.prod_url).is_empty(), "no login role left behind");
+    });
+}
