@@ -39,8 +39,8 @@ impl Redactor {
     /// Remembers the password of a `postgres://user:password@host/db` URL, raw and percent-decoded.
     pub fn add_url(&mut self, url: &str) {
         if let Some(password) = password_of(url) {
-            self.add(&percent_decode(password));
-            self.add(password);
+            self.add(&percent_decode(&password));
+            self.add(&password);
         }
     }
 
@@ -56,11 +56,8 @@ impl Redactor {
 }
 
 /// The password part of a URL's userinfo, if any.
-pub fn password_of(url: &str) -> Option<&str> {
-    let rest = &url[url.find("://")? + 3..];
-    let authority = &rest[..rest.find(['/', '?']).unwrap_or(rest.len())];
-    let userinfo = &authority[..authority.rfind('@')?];
-    userinfo.split_once(':').map(|(_, password)| password).filter(|p| !p.is_empty())
+pub fn password_of(url: &str) -> Option<String> {
+    url::Url::parse(url).ok()?.password().map(str::to_string).filter(|p| !p.is_empty())
 }
 
 /// `scheme://user:secret@host` -> `scheme://user:***@host`, for every URL in `text`, known or not.
@@ -87,23 +84,7 @@ pub fn mask_url_passwords(text: &str) -> String {
 }
 
 fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let hex = || u8::from_str_radix(s.get(i + 1..i + 3)?, 16).ok();
-        match (bytes[i], hex()) {
-            (b'%', Some(b)) => {
-                out.push(b);
-                i += 3;
-            }
-            (b, _) => {
-                out.push(b);
-                i += 1;
-            }
-        }
-    }
-    String::from_utf8_lossy(&out).into_owned()
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
 }
 
 #[cfg(test)]
@@ -129,7 +110,7 @@ mod tests {
         r.add_url("postgresql://postgres:s3cr%40t@127.0.0.1:5432/postgres");
         r.add("sbp_0123456789abcdef");
         assert_eq!(r.redact("password s3cr@t, token sbp_0123456789abcdef"), "password ***, token ***");
-        assert_eq!(password_of("postgresql://postgres:pw@h/db"), Some("pw"));
+        assert_eq!(password_of("postgresql://postgres:pw@h/db").as_deref(), Some("pw"));
         assert_eq!(password_of("postgresql://postgres@h/db"), None);
         assert_eq!(password_of("srcaoozjkrughebmbvfb"), None);
     }

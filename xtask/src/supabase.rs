@@ -46,6 +46,28 @@ pub enum Remote {
     Project(String),
 }
 
+impl Remote {
+    /// What may stand on a command line (any local user can read `/proc/<pid>/cmdline`): the URL without its
+    /// password. The password, percent-decoded, goes to the child in `PGPASSWORD`, which the CLI honours when
+    /// the URL carries none.
+    pub fn for_command_line(&self) -> anyhow::Result<(Remote, Option<String>)> {
+        let Remote::Url(url) = self else { return Ok((self.clone(), None)) };
+        let mut parsed = url::Url::parse(url).map_err(|e| {
+            anyhow::anyhow!(
+                "the database URL does not parse ({e}); check its form: postgresql://user:password@host:port/db"
+            )
+        })?;
+        let password = parsed
+            .password()
+            .map(|p| percent_encoding::percent_decode_str(p).decode_utf8_lossy().into_owned())
+            .filter(|p| !p.is_empty());
+        if parsed.set_password(None).is_err() {
+            bail!("the database URL has no host; check its form: postgresql://user:password@host:port/db");
+        }
+        Ok((Remote::Url(parsed.to_string()), password))
+    }
+}
+
 /// What `db push` is asked to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Push {
@@ -120,8 +142,9 @@ impl Cli {
         mode: Push,
         redactor: &Redactor,
     ) -> anyhow::Result<PushOutput> {
-        let args = push_args(self.version, workdir, remote, mode);
-        let out = self.run_push(sh, &args)?;
+        let (remote, password) = remote.for_command_line()?;
+        let args = push_args(self.version, workdir, &remote, mode);
+        let out = self.run_push(sh, &args, password.as_deref())?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         let mut parsed =
@@ -149,8 +172,9 @@ impl Cli {
                 self.version
             );
         }
-        let args = query_args(workdir, remote, sql);
-        let out = self.run(sh, &args)?;
+        let (remote, password) = remote.for_command_line()?;
+        let args = query_args(workdir, &remote, sql);
+        let out = self.run(sh, &args, password.as_deref())?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let json: serde_json::Value = serde_json::from_str(stdout.trim()).map_err(|_| {
             anyhow::anyhow!(
@@ -170,7 +194,7 @@ impl Cli {
     /// `supabase link --project-ref REF`, as the runbook's manual path does, into the staged workdir.
     pub fn link(&self, sh: &Shell, workdir: &Path, project_ref: &str, redactor: &Redactor) -> anyhow::Result<()> {
         let args = link_args(self.version, workdir, project_ref);
-        let out = self.run(sh, &args)?;
+        let out = self.run(sh, &args, None)?;
         if out.status.success() {
             return Ok(());
         }
@@ -197,11 +221,15 @@ impl Cli {
         }
     }
 
-    fn run(&self, sh: &Shell, args: &[String]) -> anyhow::Result<std::process::Output> {
+    /// `password` reaches the child in its environment, never on its command line.
+    fn run(&self, sh: &Shell, args: &[String], password: Option<&str>) -> anyhow::Result<std::process::Output> {
         let path = &self.path;
         let global = self.global_args();
-        cmd!(sh, "{path} {global...} {args...}")
-            .env_remove("SUPABASE_PROJECT_ID")
+        let mut cmd = cmd!(sh, "{path} {global...} {args...}");
+        if let Some(password) = password {
+            cmd = cmd.env("PGPASSWORD", password);
+        }
+        cmd.env_remove("SUPABASE_PROJECT_ID")
             .quiet()
             .ignore_status()
             .output()
@@ -211,11 +239,13 @@ impl Cli {
     /// A push: through duct rather than xshell, because it is the one child that runs for minutes. stdin is
     /// closed, so the CLI can never sit at a prompt nobody sees, and the child is a handle that is waited on
     /// while the spinner turns.
-    fn run_push(&self, sh: &Shell, args: &[String]) -> anyhow::Result<std::process::Output> {
+    fn run_push(&self, sh: &Shell, args: &[String], password: Option<&str>) -> anyhow::Result<std::process::Output> {
         let path = &self.path;
-        duct::cmd(path, self.global_args().iter().chain(args))
-            .dir(sh.current_dir())
-            .env_remove("SUPABASE_PROJECT_ID")
+        let mut cmd = duct::cmd(path, self.global_args().iter().chain(args)).dir(sh.current_dir());
+        if let Some(password) = password {
+            cmd = cmd.env("PGPASSWORD", password);
+        }
+        cmd.env_remove("SUPABASE_PROJECT_ID")
             .stdin_null()
             .stdout_capture()
             .stderr_capture()
@@ -407,6 +437,17 @@ mod tests {
         assert!(explain(&failed.error.unwrap()).ends_with("Forward-fix with `cargo xtask new fix_<name>`"));
         let v2 = parse_push_text("Would push these migrations:\n • 1_a.sql\n • 2_b.sql\n", "");
         assert_eq!(v2.migrations, ["1_a.sql", "2_b.sql"]);
+    }
+
+    #[test]
+    fn passwords_leave_the_command_line_for_the_environment() {
+        let url = Remote::Url("postgresql://postgres:p%40ss%3Aw0rd@127.0.0.1:5433/db?sslmode=disable".into());
+        let (remote, password) = url.for_command_line().unwrap();
+        assert_eq!(remote, Remote::Url("postgresql://postgres@127.0.0.1:5433/db?sslmode=disable".into()));
+        assert_eq!(password.as_deref(), Some("p@ss:w0rd"));
+        let none = Remote::Url("postgresql://postgres@[::1]:5432/postgres".into()).for_command_line().unwrap();
+        assert_eq!(none, (Remote::Url("postgresql://postgres@[::1]:5432/postgres".into()), None));
+        assert!(Remote::Url("postgresql://u:p@/db".into()).for_command_line().is_err());
     }
 
     #[test]

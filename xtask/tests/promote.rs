@@ -477,3 +477,67 @@ fn github_format_annotates_and_writes_the_step_summary() {
     assert!(md.starts_with("# Promotion to staging: promoted\n"), "{md}");
     assert!(!md.contains(&url), "the URL (and its password) stays out of the summary");
 }
+
+/// Every `/proc/<pid>/cmdline` on the machine holding any of `secrets`, sampled until `stop` is set; and how many
+/// command lines of the Supabase CLI were seen (proof the sampler was looking while the children ran).
+fn sample_command_lines(
+    secrets: Vec<String>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+) -> std::thread::JoinHandle<(std::collections::BTreeSet<String>, usize)> {
+    std::thread::spawn(move || {
+        let (mut leaks, mut cli_seen) = (std::collections::BTreeSet::new(), std::collections::BTreeSet::new());
+        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+            for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+                let Ok(bytes) = std::fs::read(entry.path().join("cmdline")) else { continue };
+                let line = String::from_utf8_lossy(&bytes).replace('\0', " ");
+                if line.contains("supabase") && line.contains("--remote=") {
+                    cli_seen.insert(entry.file_name());
+                }
+                if secrets.iter().any(|s| line.contains(s.as_str())) && leaks.len() < 5 {
+                    leaks.insert(line.chars().take(60).collect::<String>());
+                }
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        (leaks, cli_seen.len())
+    })
+}
+
+#[test]
+fn no_password_is_on_any_childs_command_line_during_a_rehearsed_push_and_catalog_read() {
+    let tree = staging_tree();
+    let url = prod_at_its_head(&tree, STAGING_ENV);
+    let planted = "Planted-Secret-9f3a7c";
+    connect(&url).batch_execute(&format!("create role planted login superuser password '{planted}'")).unwrap();
+    let prod_url =
+        url.replacen("postgres:", "planted:", 1).replace(&format!(":{}@", url_password(&url)), &format!(":{planted}@"));
+    assert!(prod_url.contains(planted) && !prod_url.contains(&url_password(&url)), "{prod_url}");
+    commit_all(&tree);
+    let admin_password = url_password(&url);
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sampler = sample_command_lines(vec![planted.to_string(), admin_password.clone()], stop.clone());
+    let run = tree.run_env(&["promote", "--target", "prod", "--yes"], &[("PROD_DB_URL", prod_url.as_str())]);
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let (leaks, cli_seen) = sampler.join().unwrap();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("catalog: refreshed"), "the catalog was read: {}", run.stderr);
+    assert!(cli_seen >= 3, "the sampler saw the CLI's children (rehearsal, dry-run, push): {cli_seen}");
+    assert!(leaks.is_empty(), "a password on a command line: {leaks:?}");
+    for secret in [planted, admin_password.as_str()] {
+        assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "printed");
+        // Every file the run wrote, but the cluster's own password files (target/xtask/pg/), which hold it by design.
+        for (path, bytes) in tree.contents() {
+            assert!(!String::from_utf8_lossy(&bytes).contains(secret), "{} holds a password", path.display());
+        }
+        for entry in walkdir::WalkDir::new(tree.path("target/xtask")).into_iter().flatten() {
+            if entry.file_type().is_file() && !entry.path().starts_with(tree.path("target/xtask/pg")) {
+                let text = String::from_utf8_lossy(&std::fs::read(entry.path()).unwrap_or_default()).into_owned();
+                assert!(!text.contains(secret), "{} holds a password", entry.path().display());
+            }
+        }
+    }
+}
+
+fn url_password(url: &str) -> String {
+    url.split("://").nth(1).unwrap().split('@').next().unwrap().split(':').nth(1).unwrap().to_string()
+}
