@@ -21,7 +21,13 @@ impl flags::Db {
             DbCmd::Status => match cluster.state(sh)? {
                 State::Absent => println!("absent: `cargo xtask db start` creates it"),
                 State::Stopped => println!("stopped (data in {})", repo.rel(&cluster.data_dir())),
-                State::Running => println!("running: {}", cluster.display_url("postgres")?),
+                State::Running => {
+                    println!(
+                        "running: {} (data in {})",
+                        cluster.display_url("postgres")?,
+                        repo.rel(&cluster.data_dir())
+                    )
+                }
             },
             DbCmd::Url => {
                 cluster.start(sh)?;

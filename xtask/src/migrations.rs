@@ -115,9 +115,12 @@ fn classify(root: &Path, entry: &walkdir::DirEntry, out: &mut Discovery) {
     }
 }
 
+/// `path` relative to `root`, `/`-separated; a path outside `root` as it is.
 pub fn rel(root: &Path, path: &Path) -> String {
-    let rel = path.strip_prefix(root).unwrap_or(path);
-    rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/")
+    match path.strip_prefix(root) {
+        Ok(rel) => rel.components().map(|c| c.as_os_str().to_string_lossy()).collect::<Vec<_>>().join("/"),
+        Err(_) => path.display().to_string(),
+    }
 }
 
 /// SHA-256 of the file with CRLF folded to LF, so a Windows checkout (`core.autocrlf`) does not look modified.

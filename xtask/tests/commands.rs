@@ -190,3 +190,60 @@ fn db_commands_manage_the_embedded_cluster_and_never_print_its_password() {
         }
     }
 }
+
+#[test]
+fn root_runs_the_embedded_database_from_a_checkout_in_a_private_directory() {
+    use std::os::unix::fs::{MetadataExt, PermissionsExt};
+    if unsafe { libc_geteuid() } != 0 {
+        eprintln!(
+            "SKIPPED root_runs_the_embedded_database_from_a_checkout_in_a_private_directory: only root runs the server as another user"
+        );
+        return;
+    }
+    // A checkout in root's own 0700 home, as in containers: the server's user cannot enter it.
+    let private = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(private.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+    let example = Tree::example();
+    let repo = private.path().join("repo");
+    std::fs::create_dir(&repo).unwrap();
+    std::fs::copy(example.path("xtask.toml"), repo.join("xtask.toml")).unwrap();
+    std::os::unix::fs::symlink(example.path("migrations"), repo.join("migrations")).unwrap();
+    std::os::unix::fs::symlink(support::repo_root().join("node_modules"), repo.join("node_modules")).unwrap();
+    let xtask = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .arg("--repo")
+            .arg(&repo)
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, _, stderr) = xtask(&["db", "start"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (_, status, _) = xtask(&["db", "status"]);
+    assert!(status.starts_with("running: postgresql://postgres@127.0.0.1:"), "{status}");
+    let data = status.split("(data in ").nth(1).unwrap().trim().trim_end_matches(')').to_string();
+    assert!(data.starts_with("/var/lib/xtask/pg-"), "the data lives where the server's user can reach it: {data}");
+    let meta = std::fs::metadata(std::path::Path::new(&data).parent().unwrap()).unwrap();
+    assert_eq!(meta.mode() & 0o777, 0o700, "its directory is private to the server's user");
+    assert_ne!(meta.uid(), 0);
+    assert_eq!(std::fs::metadata(private.path()).unwrap().mode() & 0o777, 0o700, "the user's directory is untouched");
+    let (code, stdout, stderr) = xtask(&["promote"]);
+    assert_eq!(code, Some(0), "{stdout}{stderr}");
+    let (code, _, stderr) = xtask(&["db", "reset"]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (_, status, _) = xtask(&["db", "status"]);
+    assert!(status.contains(&format!("(data in {data})")), "reset keeps the same place: {status}");
+    // Clean up what lives outside the temporary directory.
+    xtask(&["db", "stop"]);
+    std::fs::remove_dir_all(std::path::Path::new(&data).parent().unwrap()).unwrap();
+}
+
+unsafe extern "C" {
+    #[link_name = "geteuid"]
+    fn libc_geteuid() -> u32;
+}

@@ -55,7 +55,16 @@ impl Cluster {
     }
 
     fn data(&self) -> PathBuf {
-        self.dir.join("data")
+        self.server_dir().join("data")
+    }
+
+    /// Where the server's own files live (data, socket, log): `dir` itself, or, when the server's unprivileged
+    /// user cannot enter the checkout (root's 0700 home, say), a directory of its own that `dir/server-dir`
+    /// points to. The user's directories are never loosened.
+    fn server_dir(&self) -> PathBuf {
+        std::fs::read_to_string(self.dir.join(SERVER_DIR_POINTER))
+            .map(|s| PathBuf::from(s.trim()))
+            .unwrap_or_else(|_| self.dir.clone())
     }
 
     fn password_file(&self) -> PathBuf {
@@ -67,7 +76,7 @@ impl Cluster {
     }
 
     pub fn log_file(&self) -> PathBuf {
-        self.dir.join("server.log")
+        self.server_dir().join("server.log")
     }
 
     pub fn state(&self, sh: &Shell) -> anyhow::Result<State> {
@@ -133,6 +142,10 @@ impl Cluster {
 
     pub fn remove(&self, sh: &Shell) -> anyhow::Result<()> {
         self.stop(sh)?;
+        let server_dir = self.server_dir();
+        if server_dir != self.dir && server_dir.exists() {
+            std::fs::remove_dir_all(&server_dir).with_context(|| format!("removing {}", server_dir.display()))?;
+        }
         if self.dir.exists() {
             std::fs::remove_dir_all(&self.dir).with_context(|| format!("removing {}", self.dir.display()))?;
         }
@@ -143,17 +156,25 @@ impl Cluster {
         let bins = binaries(sh)?;
         let run_as = run_as(sh)?;
         if self.dir.exists() {
-            std::fs::remove_dir_all(&self.dir)?; // a half-created cluster from an interrupted run
+            self.remove(sh)?; // a half-created cluster from an interrupted run
         }
         std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
-        if let Some(user) = &run_as {
-            reachable_by(&self.dir, user)?;
-            std::os::unix::fs::chown(&self.dir, Some(user.uid), Some(user.gid))?;
-        }
+        let server_dir = match &run_as {
+            Some(user) if reachable_by(&self.dir, user).is_err() => {
+                let server_dir = private_server_dir(&self.dir, user)?;
+                fsutil::write_atomic(&self.dir.join(SERVER_DIR_POINTER), server_dir.display().to_string().as_bytes())?;
+                server_dir
+            }
+            Some(user) => {
+                std::os::unix::fs::chown(&self.dir, Some(user.uid), Some(user.gid))?;
+                self.dir.clone()
+            }
+            None => self.dir.clone(),
+        };
         let password = random_password()?;
         fsutil::write_atomic(&self.password_file(), password.as_bytes())?;
         std::fs::set_permissions(self.password_file(), std::fs::Permissions::from_mode(0o600))?;
-        let pwfile = self.dir.join("initdb-pw");
+        let pwfile = server_dir.join("initdb-pw");
         std::fs::write(&pwfile, &password)?;
         if let Some(user) = &run_as {
             std::os::unix::fs::chown(&pwfile, Some(user.uid), Some(user.gid))?;
@@ -178,7 +199,7 @@ impl Cluster {
         if !out.status.success() {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr).trim());
         }
-        let sock = self.dir.join("sock");
+        let sock = server_dir.join("sock");
         std::fs::create_dir_all(&sock)?;
         if let Some(user) = &run_as {
             std::os::unix::fs::chown(&sock, Some(user.uid), Some(user.gid))?;
@@ -314,7 +335,29 @@ fn run_as(sh: &Shell) -> anyhow::Result<Option<RunAs>> {
     bail!("running as root, and neither a `postgres` nor a `nobody` user exists to run the server as; create one")
 }
 
-/// Postgres refuses a data directory its user cannot reach; say so before initdb does, obscurely.
+/// Names the server directory kept outside the checkout.
+const SERVER_DIR_POINTER: &str = "server-dir";
+
+/// Where the server's files go when its user cannot enter the checkout: `/var/lib/xtask/pg-<hash of dir>`,
+/// owned by that user, mode 0700.
+fn private_server_dir(dir: &Path, user: &RunAs) -> anyhow::Result<PathBuf> {
+    use sha2::Digest;
+    let base = PathBuf::from("/var/lib/xtask");
+    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755))?;
+    let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let hash = crate::migrations::hex(&sha2::Sha256::digest(canonical.display().to_string().as_bytes()));
+    let server_dir = base.join(format!("pg-{}", &hash[..16]));
+    if server_dir.exists() {
+        std::fs::remove_dir_all(&server_dir)?;
+    }
+    std::fs::create_dir(&server_dir).with_context(|| format!("creating {}", server_dir.display()))?;
+    std::os::unix::fs::chown(&server_dir, Some(user.uid), Some(user.gid))?;
+    std::fs::set_permissions(&server_dir, std::fs::Permissions::from_mode(0o700))?;
+    Ok(server_dir)
+}
+
+/// Postgres refuses a data directory its user cannot reach.
 fn reachable_by(dir: &Path, user: &RunAs) -> anyhow::Result<()> {
     for ancestor in dir.ancestors().skip(1) {
         let Ok(meta) = std::fs::metadata(ancestor) else { continue };
