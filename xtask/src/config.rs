@@ -48,6 +48,10 @@ pub struct Target {
     /// built-in name (`supabase`, `supabase-staging`, `supabase-local`) or a YAML file relative to the repository
     /// (`name`, `api_url`, `project_host`, `pooler_host`, `dashboard_url`), e.g. a self-hosted platform.
     pub profile: Option<String>,
+    /// TLS for sessions by URL when the URL names none: libpq's sslmode (`disable` … `verify-full`).
+    pub sslmode: Option<String>,
+    /// The CA file (relative to the repository) that verifies the server, for `verify-ca`/`verify-full`.
+    pub sslrootcert: Option<String>,
 }
 
 /// Profiles the CLI knows by name.
@@ -182,6 +186,11 @@ impl Target {
                 "profile `{profile}` must be one of {} or a YAML file relative to the repository",
                 BUILTIN_PROFILES.join(", ")
             ));
+        }
+        if let Some(mode) = &self.sslmode
+            && let Err(e) = crate::pg::SslMode::parse(mode)
+        {
+            problems.push(format!("{e}"));
         }
         if self.embedded && self.profile.is_some() {
             problems.push("an embedded target has no platform profile; remove `profile`".to_string());

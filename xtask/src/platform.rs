@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 
-use crate::pg::{Endpoint, TlsMode};
+use crate::pg::{Endpoint, Tls};
 use crate::redact::Redactor;
 
 pub const TOKEN_ENV: &str = "SUPABASE_ACCESS_TOKEN";
@@ -98,7 +98,7 @@ impl LoginRole {
         redactor.add(password);
         let host = format!("db.{project_ref}.{}", platform.project_host);
         let endpoint = Endpoint {
-            tls: TlsMode::for_host(&host, 5432),
+            tls: Tls::choose(None, None, &host, 5432),
             host,
             port: 5432,
             user: role.to_string(),

@@ -49,7 +49,23 @@ pub enum Remote {
 impl Remote {
     /// What may stand on a command line (any local user can read `/proc/<pid>/cmdline`): the URL without its
     /// password. The password, percent-decoded, goes to the child in `PGPASSWORD`, which the CLI honours when
-    /// the URL carries none.
+    /// the URL carries none; the TLS mode the xtask's own sessions use goes in `PGSSLMODE` (and
+    /// `PGSSLROOTCERT`), so both sides agree.
+    pub fn child_env(&self) -> anyhow::Result<Vec<(&'static str, String)>> {
+        let Remote::Url(url) = self else { return Ok(Vec::new()) };
+        let (_, password) = self.for_command_line()?;
+        let split = crate::pg::tls::split_url(url)?;
+        let parsed = url::Url::parse(&split.url)?;
+        let host = parsed.host_str().unwrap_or("localhost").trim_matches(['[', ']']).to_string();
+        let port = parsed.port().unwrap_or(5432);
+        let tls = crate::pg::Tls::choose(split.mode, split.rootcert, &host, port);
+        let mut env = vec![("PGSSLMODE", tls.mode.as_str().to_string())];
+        env.extend(tls.rootcert.map(|p| ("PGSSLROOTCERT", p.display().to_string())));
+        env.extend(password.map(|p| ("PGPASSWORD", p)));
+        Ok(env)
+    }
+
+    /// The remote as it may stand on a command line, and the password it carried.
     pub fn for_command_line(&self) -> anyhow::Result<(Remote, Option<String>)> {
         let Remote::Url(url) = self else { return Ok((self.clone(), None)) };
         let mut parsed = url::Url::parse(url).map_err(|e| {
@@ -142,9 +158,9 @@ impl Cli {
         mode: Push,
         redactor: &Redactor,
     ) -> anyhow::Result<PushOutput> {
-        let (remote, password) = remote.for_command_line()?;
-        let args = push_args(self.version, workdir, &remote, mode);
-        let out = self.run_push(sh, &args, password.as_deref())?;
+        let env = remote.child_env()?;
+        let args = push_args(self.version, workdir, &remote.for_command_line()?.0, mode);
+        let out = self.run_push(sh, &args, &env)?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         let mut parsed =
@@ -172,9 +188,9 @@ impl Cli {
                 self.version
             );
         }
-        let (remote, password) = remote.for_command_line()?;
-        let args = query_args(workdir, &remote, sql);
-        let out = self.run(sh, &args, password.as_deref())?;
+        let env = remote.child_env()?;
+        let args = query_args(workdir, &remote.for_command_line()?.0, sql);
+        let out = self.run(sh, &args, &env)?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let json: serde_json::Value = serde_json::from_str(stdout.trim()).map_err(|_| {
             anyhow::anyhow!(
@@ -194,7 +210,7 @@ impl Cli {
     /// `supabase link --project-ref REF`, as the runbook's manual path does, into the staged workdir.
     pub fn link(&self, sh: &Shell, workdir: &Path, project_ref: &str, redactor: &Redactor) -> anyhow::Result<()> {
         let args = link_args(self.version, workdir, project_ref);
-        let out = self.run(sh, &args, None)?;
+        let out = self.run(sh, &args, &[])?;
         if out.status.success() {
             return Ok(());
         }
@@ -221,13 +237,13 @@ impl Cli {
         }
     }
 
-    /// `password` reaches the child in its environment, never on its command line.
-    fn run(&self, sh: &Shell, args: &[String], password: Option<&str>) -> anyhow::Result<std::process::Output> {
+    /// `env` (a password among it) reaches the child in its environment, never on its command line.
+    fn run(&self, sh: &Shell, args: &[String], env: &[(&str, String)]) -> anyhow::Result<std::process::Output> {
         let path = &self.path;
         let global = self.global_args();
         let mut cmd = cmd!(sh, "{path} {global...} {args...}");
-        if let Some(password) = password {
-            cmd = cmd.env("PGPASSWORD", password);
+        for (key, value) in env {
+            cmd = cmd.env(key, value);
         }
         cmd.env_remove("SUPABASE_PROJECT_ID")
             .quiet()
@@ -239,11 +255,11 @@ impl Cli {
     /// A push: through duct rather than xshell, because it is the one child that runs for minutes. stdin is
     /// closed, so the CLI can never sit at a prompt nobody sees, and the child is a handle that is waited on
     /// while the spinner turns.
-    fn run_push(&self, sh: &Shell, args: &[String], password: Option<&str>) -> anyhow::Result<std::process::Output> {
+    fn run_push(&self, sh: &Shell, args: &[String], env: &[(&str, String)]) -> anyhow::Result<std::process::Output> {
         let path = &self.path;
         let mut cmd = duct::cmd(path, self.global_args().iter().chain(args)).dir(sh.current_dir());
-        if let Some(password) = password {
-            cmd = cmd.env("PGPASSWORD", password);
+        for (key, value) in env {
+            cmd = cmd.env(key, value);
         }
         cmd.env_remove("SUPABASE_PROJECT_ID")
             .stdin_null()

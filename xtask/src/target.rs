@@ -48,6 +48,10 @@ impl<'a> Resolved<'a> {
                 config.db_url_env.as_deref().unwrap_or("?")
             );
         };
+        let remote = match remote {
+            Remote::Url(url) if !config.embedded => Remote::Url(with_tls_settings(repo, config, &url)?),
+            other => other,
+        };
         if let Remote::Url(url) = &remote {
             redactor.add_url(url);
         }
@@ -71,7 +75,7 @@ impl<'a> Resolved<'a> {
             Remote::Url(url) => Ok(Direct::Url(url.clone())),
             Remote::Project(project_ref) => {
                 let platform = Platform::from_profile(self.profile.as_deref())?;
-                Ok(Direct::Role(LoginRole::create(&platform, project_ref, access, redactor)?))
+                Ok(Direct::Role(Box::new(LoginRole::create(&platform, project_ref, access, redactor)?)))
             }
         }
     }
@@ -96,7 +100,7 @@ impl<'a> Resolved<'a> {
 /// A session of the xtask's own on a target.
 pub enum Direct {
     Url(String),
-    Role(LoginRole),
+    Role(Box<LoginRole>),
 }
 
 impl Direct {
@@ -121,4 +125,22 @@ fn profile_arg(repo: &Repo, name: &str, profile: &str) -> anyhow::Result<String>
         );
     }
     Ok(path.display().to_string())
+}
+
+/// The target's `sslmode`/`sslrootcert` added to its URL where the URL names none (the URL wins).
+fn with_tls_settings(repo: &Repo, config: &Target, url: &str) -> anyhow::Result<String> {
+    if config.sslmode.is_none() && config.sslrootcert.is_none() {
+        return Ok(url.to_string());
+    }
+    let mut parsed = url::Url::parse(url).map_err(|e| anyhow::anyhow!("the database URL does not parse ({e})"))?;
+    let has = |key: &str| parsed.query_pairs().any(|(k, _)| k == key);
+    let mut add = Vec::new();
+    if let Some(mode) = config.sslmode.as_ref().filter(|_| !has("sslmode")) {
+        add.push(("sslmode", mode.clone()));
+    }
+    if let Some(cert) = config.sslrootcert.as_ref().filter(|_| !has("sslrootcert")) {
+        add.push(("sslrootcert", repo.root.join(cert).display().to_string()));
+    }
+    parsed.query_pairs_mut().extend_pairs(add);
+    Ok(parsed.to_string())
 }

@@ -2,24 +2,12 @@
 //! and the embedded cluster (`cluster`).
 
 mod cluster;
+pub mod tls;
 
 pub use cluster::{BASELINE_SQL, BINDIR_ENV, Cluster, State, bindir, check_binaries};
+pub use tls::{SslMode, Tls};
 
 use anyhow::Context;
-
-/// How a session to a host is encrypted: libpq's `prefer` (TLS when the server offers it) for a loopback host,
-/// `require` (TLS or nothing) for any other.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TlsMode {
-    Prefer,
-    Require,
-}
-
-impl TlsMode {
-    pub fn for_host(host: &str, port: u16) -> TlsMode {
-        if is_loopback(host, port) { TlsMode::Prefer } else { TlsMode::Require }
-    }
-}
 
 /// Whether every address `host` resolves to is a loopback address (127.0.0.0/8, ::1).
 pub fn is_loopback(host: &str, port: u16) -> bool {
@@ -36,7 +24,7 @@ pub struct Endpoint {
     pub user: String,
     pub password: String,
     pub dbname: String,
-    pub tls: TlsMode,
+    pub tls: Tls,
 }
 
 impl std::fmt::Debug for Endpoint {
@@ -48,32 +36,39 @@ impl std::fmt::Debug for Endpoint {
 impl Endpoint {
     /// `user@host:port/db (tls)`, never with the password.
     pub fn describe(&self) -> String {
-        format!("{}@{}:{}/{} (sslmode={:?})", self.user, self.host, self.port, self.dbname, self.tls).to_lowercase()
+        format!("{}@{}:{}/{} (sslmode={})", self.user, self.host, self.port, self.dbname, self.tls.mode.as_str())
     }
 
     pub fn connect(&self) -> anyhow::Result<postgres::Client> {
         let mut config = postgres::Config::new();
         config.host(&self.host).port(self.port).user(&self.user).password(&self.password).dbname(&self.dbname);
-        config.ssl_mode(match self.tls {
-            TlsMode::Prefer => postgres::config::SslMode::Prefer,
-            TlsMode::Require => postgres::config::SslMode::Require,
-        });
-        // libpq's `require`: encrypted, the certificate not verified (the platform signs with its own CA).
-        let tls = native_tls::TlsConnector::builder()
-            .danger_accept_invalid_certs(true)
-            .danger_accept_invalid_hostnames(true)
-            .build()?;
-        config
-            .connect(postgres_native_tls::MakeTlsConnector::new(tls))
-            .map_err(|err| anyhow::anyhow!("{}", error_chain(&err)))
-            .with_context(|| format!("connecting to {}", self.describe()))
+        connect_with(config, &self.tls).with_context(|| format!("connecting to {}", self.describe()))
     }
 }
 
+/// A session by URL; its `sslmode`/`sslrootcert` (or the default for its host) decide the TLS.
 pub fn connect(url: &str) -> anyhow::Result<postgres::Client> {
-    postgres::Client::connect(url, postgres::NoTls)
-        .map_err(|err| anyhow::anyhow!("{}", crate::redact::mask_url_passwords(&error_chain(&err))))
-        .with_context(|| format!("connecting to {}", crate::redact::mask_url_passwords(url)))
+    let context = || format!("connecting to {}", crate::redact::mask_url_passwords(url));
+    let split = tls::split_url(url).with_context(context)?;
+    let config: postgres::Config = split
+        .url
+        .parse()
+        .map_err(|e| anyhow::anyhow!("the database URL does not parse ({e})"))
+        .with_context(context)?;
+    let host = match config.get_hosts().first() {
+        Some(postgres::config::Host::Tcp(host)) => host.clone(),
+        _ => "localhost".to_string(),
+    };
+    let port = config.get_ports().first().copied().unwrap_or(5432);
+    let tls = Tls::choose(split.mode, split.rootcert, &host, port);
+    connect_with(config, &tls)
+        .map_err(|e| anyhow::anyhow!("{}", crate::redact::mask_url_passwords(&format!("{e:#}"))))
+        .with_context(context)
+}
+
+fn connect_with(mut config: postgres::Config, tls: &Tls) -> anyhow::Result<postgres::Client> {
+    config.ssl_mode(tls.postgres_mode());
+    config.connect(tls.connector()?).map_err(|err| anyhow::anyhow!("{}", error_chain(&err)))
 }
 
 /// "db error" says little; its sources say "password authentication failed for user ...".
@@ -157,6 +152,105 @@ impl Drop for TempCluster {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A CA, a server certificate for `localhost` signed by it, and an unrelated CA, in `dir`.
+    fn certificates(dir: &std::path::Path) {
+        let openssl = |args: &[&str]| {
+            let out = std::process::Command::new("openssl").current_dir(dir).args(args).output().unwrap();
+            assert!(out.status.success(), "openssl {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        };
+        std::fs::write(dir.join("san.ext"), "subjectAltName=DNS:localhost\n").unwrap();
+        for ca in ["ca", "other"] {
+            let subject = format!("/CN=xtask test {ca}");
+            openssl(&[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &format!("{ca}.key"),
+                "-out",
+                &format!("{ca}.crt"),
+                "-subj",
+                &subject,
+                "-days",
+                "2",
+            ]);
+        }
+        openssl(&[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-keyout",
+            "server.key",
+            "-out",
+            "server.csr",
+            "-subj",
+            "/CN=localhost",
+        ]);
+        openssl(&[
+            "x509",
+            "-req",
+            "-in",
+            "server.csr",
+            "-CA",
+            "ca.crt",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-out",
+            "server.crt",
+            "-days",
+            "2",
+            "-extfile",
+            "san.ext",
+        ]);
+    }
+
+    #[test]
+    fn tls_follows_sslmode_against_a_server_with_its_own_ca() {
+        use std::os::unix::fs::{MetadataExt, PermissionsExt};
+        let (tmp, admin) = TempCluster::start();
+        let certs = tmp.dir.path().join("certs");
+        std::fs::create_dir(&certs).unwrap();
+        certificates(&certs);
+        let data = tmp.dir.path().join("target/xtask/pg/data");
+        let owner = std::fs::metadata(&data).unwrap();
+        for file in ["server.crt", "server.key"] {
+            std::fs::copy(certs.join(file), data.join(file)).unwrap();
+            std::os::unix::fs::chown(data.join(file), Some(owner.uid()), Some(owner.gid())).unwrap();
+            std::fs::set_permissions(data.join(file), std::fs::Permissions::from_mode(0o600)).unwrap();
+        }
+        let mut client = connect(&admin).unwrap();
+        client.batch_execute("alter system set ssl = on").unwrap();
+        client.batch_execute("select pg_reload_conf()").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let ssl = |url: &str| -> anyhow::Result<bool> {
+            Ok(connect(url)?.query_one("select ssl from pg_stat_ssl where pid = pg_backend_pid()", &[])?.get(0))
+        };
+        let (ca, other) = (certs.join("ca.crt").display().to_string(), certs.join("other.crt").display().to_string());
+        let by_name = admin.replace("127.0.0.1", "localhost");
+        assert!(ssl(&format!("{admin}?sslmode=require")).unwrap(), "require encrypts");
+        assert!(ssl(&admin).unwrap(), "loopback prefers, and the server offers TLS");
+        assert!(!ssl(&format!("{admin}?sslmode=disable")).unwrap(), "disable is plaintext");
+        assert!(
+            ssl(&format!("{by_name}?sslmode=verify-full&sslrootcert={ca}")).unwrap(),
+            "verify-full with the right CA and name"
+        );
+        assert!(
+            ssl(&format!("{admin}?sslmode=verify-ca&sslrootcert={ca}")).unwrap(),
+            "verify-ca does not check the name"
+        );
+        let wrong_host = ssl(&format!("{admin}?sslmode=verify-full&sslrootcert={ca}")).unwrap_err();
+        assert!(format!("{wrong_host:#}").contains("certificate verify failed"), "{wrong_host:#}");
+        assert!(!format!("{wrong_host:#}").contains(&admin), "the password stays masked: {wrong_host:#}");
+        let unknown_ca = ssl(&format!("{by_name}?sslmode=verify-full&sslrootcert={other}")).unwrap_err();
+        assert!(format!("{unknown_ca:#}").contains("certificate verify failed"), "{unknown_ca:#}");
+        let missing = ssl(&format!("{by_name}?sslmode=verify-full&sslrootcert=/nonexistent.crt")).unwrap_err();
+        assert!(format!("{missing:#}").contains("reading sslrootcert /nonexistent.crt"), "{missing:#}");
+    }
 
     #[test]
     fn replaces_the_database_of_a_url() {

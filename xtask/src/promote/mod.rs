@@ -154,10 +154,10 @@ impl<'a> Promotion<'a> {
         self.confirm(&target, plan.batch.len())?;
 
         self.step(6, "promotion lock");
-        let guard = self.lock_target(&target, &plan)?;
+        let mut guard = self.lock_target(&target, &plan)?;
 
         self.step(7, "push and verify");
-        let pushed = self.push(&cli, &target, &stage, &plan)?;
+        let pushed = self.push(&cli, &target, &stage, &plan, &mut guard)?;
         drop(guard);
 
         self.step(8, "record, catalog and docs");

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::Context;
+use anyhow::{Context, bail};
 
 use crate::blocked::blocked;
 use crate::lock::{Lock, TargetState};
@@ -22,12 +22,18 @@ use crate::stage::Stage;
 /// Key of the session-level advisory lock held on a target while pushing ("xtask" + 1).
 const ADVISORY_KEY: i64 = 0x7874_6173_6b00_0001;
 
+/// The `application_name` of the Supabase CLI 3.1.0's database sessions.
+const CLI_APPLICATION_NAME: &str = "@effect/sql-pg";
+
+/// How long the CLI's orphaned sessions are waited for when they cannot be ended.
+const ORPHAN_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Held from step 6 until the push is verified: a file lock on this machine, and an advisory lock in a session
 /// on the target itself when it is reached by URL (every machine).
 pub(super) struct TargetLock {
     _file: std::fs::File,
     /// The session holding the advisory lock, then what it runs over (a login role is removed after it).
-    _session: postgres::Client,
+    session: postgres::Client,
     _direct: Direct,
 }
 
@@ -67,17 +73,33 @@ impl Promotion<'_> {
                 target.name
             )));
         }
-        Ok(TargetLock { _file: file, _session: session, _direct: direct })
+        Ok(TargetLock { _file: file, session, _direct: direct })
     }
 
-    /// Step 7: the push through the CLI, then the live history read again.
-    pub(super) fn push(&mut self, cli: &Cli, target: &Resolved, stage: &Stage, plan: &Plan) -> anyhow::Result<Pushed> {
+    /// Step 7: the push through the CLI, then the live history read again. A push that did not end cleanly
+    /// may have left the CLI's session running on the server (a killed CLI's backend goes on with what it had
+    /// sent, the history insert and COMMIT included): those sessions end before the history is read.
+    pub(super) fn push(
+        &mut self,
+        cli: &Cli,
+        target: &Resolved,
+        stage: &Stage,
+        plan: &Plan,
+        lock: &mut TargetLock,
+    ) -> anyhow::Result<Pushed> {
         let output = {
             let what = format!("pushing {} migration(s) to {}", plan.batch.len(), target.name);
             let _spinner = Spinner::start(&what, self.options.format);
             cli.push(self.sh, stage.path(), &target.remote, Push::Apply, &self.redactor)?
         };
         self.record.push_transcript = output.transcript.clone();
+        if !output.success {
+            let ended = settle_orphans(&mut lock.session)?;
+            if ended > 0 {
+                eprintln!("ended {ended} session(s) the CLI left running on {}", target.name);
+                self.record.push_transcript.push_str(&format!("\n[xtask] ended {ended} orphaned CLI session(s)\n"));
+            }
+        }
         let verified = history::read(self.sh, target, Some(cli), stage.path(), &self.redactor);
         Ok(Pushed { output, verified })
     }
@@ -197,6 +219,38 @@ impl Promotion<'_> {
         let md = self.repo.rel(&written.md);
         self.record.written = Some(md.clone());
         Ok(md)
+    }
+}
+
+/// Ends the CLI's sessions still running on the target (`pg_terminate_backend`, allowed for the same role), or
+/// waits for them where that is not allowed; returns how many there were.
+fn settle_orphans(session: &mut postgres::Client) -> anyhow::Result<usize> {
+    let deadline = std::time::Instant::now() + ORPHAN_WAIT;
+    let mut seen = std::collections::BTreeSet::new();
+    loop {
+        let pids: Vec<i32> = session
+            .query(
+                "select pid from pg_stat_activity where application_name = $1 and datname = current_database() and pid <> pg_backend_pid()",
+                &[&CLI_APPLICATION_NAME],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if pids.is_empty() {
+            return Ok(seen.len());
+        }
+        for pid in &pids {
+            seen.insert(*pid);
+            // Refused without the right (another role's session): then it is waited for.
+            let _ = session.query("select pg_terminate_backend($1)", &[pid]);
+        }
+        if std::time::Instant::now() > deadline {
+            bail!(
+                "the CLI's session(s) {pids:?} still run on the target {} s after the push ended; wait for them to end, then re-run promote (it reconciles what was applied)",
+                ORPHAN_WAIT.as_secs()
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
     }
 }
 

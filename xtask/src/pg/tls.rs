@@ -1,0 +1,147 @@
+//! TLS for the xtask's own sessions, by libpq's `sslmode` rules: `disable`, `prefer`, `require`, `verify-ca`,
+//! `verify-full`, with `sslrootcert`. Without a mode, a host that resolves only to loopback addresses gets
+//! `prefer` and any other host `require`; plaintext to a non-loopback host needs an explicit `sslmode=disable`
+//! and is warned about. native-tls (the system's OpenSSL) does the TLS, as libpq does on these machines.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SslMode {
+    Disable,
+    Prefer,
+    Require,
+    VerifyCa,
+    VerifyFull,
+}
+
+impl SslMode {
+    pub fn parse(text: &str) -> anyhow::Result<SslMode> {
+        Ok(match text {
+            "disable" => SslMode::Disable,
+            "allow" | "prefer" => SslMode::Prefer,
+            "require" => SslMode::Require,
+            "verify-ca" => SslMode::VerifyCa,
+            "verify-full" => SslMode::VerifyFull,
+            other => bail!("sslmode `{other}` is not one of disable, prefer, require, verify-ca, verify-full"),
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    /// libpq's default for the xtask: `prefer` on loopback, `require` anywhere else.
+    pub fn default_for(host: &str, port: u16) -> SslMode {
+        if super::is_loopback(host, port) { SslMode::Prefer } else { SslMode::Require }
+    }
+}
+
+/// How one session is encrypted: the mode, and the CA file that verifies the server (`sslrootcert`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tls {
+    pub mode: SslMode,
+    pub rootcert: Option<PathBuf>,
+}
+
+/// A URL's `sslmode` and `sslrootcert`, and the URL without them (what `postgres::Config` parses).
+#[derive(Debug)]
+pub struct SplitUrl {
+    pub url: String,
+    pub mode: Option<SslMode>,
+    pub rootcert: Option<PathBuf>,
+}
+
+pub fn split_url(url: &str) -> anyhow::Result<SplitUrl> {
+    let mut parsed = url::Url::parse(url).map_err(|e| {
+        anyhow::anyhow!("the database URL does not parse ({e}); the form is postgresql://user:password@host:port/db")
+    })?;
+    let (mut mode, mut rootcert, mut rest) = (None, None, Vec::new());
+    for (key, value) in parsed.query_pairs() {
+        match key.as_ref() {
+            "sslmode" => mode = Some(SslMode::parse(&value)?),
+            "sslrootcert" => rootcert = Some(PathBuf::from(value.as_ref())),
+            _ => rest.push((key.into_owned(), value.into_owned())),
+        }
+    }
+    if rest.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed.query_pairs_mut().clear().extend_pairs(rest);
+    }
+    Ok(SplitUrl { url: parsed.to_string(), mode, rootcert })
+}
+
+impl Tls {
+    /// The mode for `host`: the one given, else the default; a warning for plaintext off this machine.
+    pub fn choose(mode: Option<SslMode>, rootcert: Option<PathBuf>, host: &str, port: u16) -> Tls {
+        let mode = mode.unwrap_or_else(|| SslMode::default_for(host, port));
+        if mode == SslMode::Disable && !super::is_loopback(host, port) {
+            eprintln!(
+                "warning: sslmode=disable: the session with {host} is not encrypted (allowed because the URL says so)"
+            );
+        }
+        Tls { mode, rootcert }
+    }
+
+    /// The connector `postgres` uses, verifying as the mode says (libpq: `require` with a root CA file
+    /// verifies the chain as `verify-ca` does).
+    pub fn connector(&self) -> anyhow::Result<postgres_native_tls::MakeTlsConnector> {
+        let mut builder = native_tls::TlsConnector::builder();
+        if let Some(path) = &self.rootcert {
+            let pem = std::fs::read(path).with_context(|| format!("reading sslrootcert {}", path.display()))?;
+            let cert = native_tls::Certificate::from_pem(&pem)
+                .with_context(|| format!("sslrootcert {} is not a PEM certificate", path.display()))?;
+            builder.add_root_certificate(cert).disable_built_in_roots(true);
+        }
+        let verify_chain = matches!(self.mode, SslMode::VerifyCa | SslMode::VerifyFull)
+            || (self.mode == SslMode::Require && self.rootcert.is_some());
+        builder.danger_accept_invalid_certs(!verify_chain);
+        builder.danger_accept_invalid_hostnames(self.mode != SslMode::VerifyFull);
+        Ok(postgres_native_tls::MakeTlsConnector::new(builder.build()?))
+    }
+
+    /// What `postgres` negotiates: TLS optional (`prefer`), required, or off.
+    pub fn postgres_mode(&self) -> postgres::config::SslMode {
+        match self.mode {
+            SslMode::Disable => postgres::config::SslMode::Disable,
+            SslMode::Prefer => postgres::config::SslMode::Prefer,
+            _ => postgres::config::SslMode::Require,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_give_up_their_ssl_settings_and_keep_the_rest() {
+        let split = split_url(
+            "postgresql://u:p@db.example.com:6543/app?sslmode=verify-full&sslrootcert=/ca.pem&application_name=x",
+        )
+        .unwrap();
+        assert_eq!(split.url, "postgresql://u:p@db.example.com:6543/app?application_name=x");
+        assert_eq!((split.mode, split.rootcert), (Some(SslMode::VerifyFull), Some(PathBuf::from("/ca.pem"))));
+        let plain = split_url("postgresql://u@127.0.0.1/app").unwrap();
+        assert_eq!((plain.url.as_str(), plain.mode), ("postgresql://u@127.0.0.1/app", None));
+        assert!(
+            split_url("postgresql://u@h/db?sslmode=sometimes").unwrap_err().to_string().contains("sslmode `sometimes`")
+        );
+    }
+
+    #[test]
+    fn loopback_prefers_and_everything_else_requires() {
+        assert_eq!(SslMode::default_for("127.0.0.1", 5432), SslMode::Prefer);
+        assert_eq!(SslMode::default_for("::1", 5432), SslMode::Prefer);
+        assert_eq!(SslMode::default_for("192.0.2.10", 5432), SslMode::Require);
+        assert_eq!(Tls::choose(Some(SslMode::Disable), None, "192.0.2.10", 5432).mode, SslMode::Disable);
+    }
+}
