@@ -16,8 +16,16 @@ pub fn write_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
         file.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
-    if result.is_err() {
+    if let Err(err) = &result {
         let _ = std::fs::remove_file(&tmp);
+        if err.kind() == std::io::ErrorKind::StorageFull {
+            return result.with_context(|| {
+                format!(
+                    "writing {}: the disk is full. The previous file is unchanged; free space, then run the command again",
+                    path.display()
+                )
+            });
+        }
     }
     result.with_context(|| format!("writing {}", path.display()))
 }

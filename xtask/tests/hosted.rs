@@ -17,38 +17,14 @@ use support::{Tree, commit, commit_all, example_versions, versions};
 const REF: &str = "srcaoozjkrughebmbvfb";
 const TOKEN: &str = "sbp_0123456789abcdef0123456789abcdef01234567";
 const STAGING_ENV: &str = "XTASK_TEST_STAGING_URL";
-const CHILD_ENV: &str = "XTASK_TEST_IN_NETNS";
 const EXAMPLE_HEAD: &str = "20260513175000";
 
-/// Runs `body` in a fresh network and mount namespace: this test binary, re-run there for this one test.
+/// Runs `body` in a fresh network and mount namespace, with the project's database name pointing at `::1`.
 fn in_namespace(name: &str, body: impl FnOnce()) {
-    if std::env::var_os(CHILD_ENV).is_some() {
+    support::in_namespace(name, &["--net", "--mount"], || {
         prepare_namespace();
-        return body();
-    }
-    if let Some(why) = namespaces_unavailable() {
-        eprintln!("SKIPPED {name}: {why}");
-        return;
-    }
-    let status = Command::new("unshare")
-        .args(["--net", "--mount", "--"])
-        .arg(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
-        .env(CHILD_ENV, "1")
-        .status()
-        .unwrap();
-    assert!(status.success(), "{name} failed inside its namespace (its output is above)");
-}
-
-fn namespaces_unavailable() -> Option<String> {
-    match Command::new("unshare").args(["--net", "--mount", "true"]).output() {
-        Ok(out) if out.status.success() => None,
-        Ok(out) => Some(format!(
-            "`unshare --net --mount` is refused here ({}); the token path needs its own network namespace",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )),
-        Err(e) => Some(format!("`unshare` cannot run ({e})")),
-    }
+        body()
+    });
 }
 
 /// Loopback up; `db.<ref>.local.test` is `::1` for everyone in this namespace only.

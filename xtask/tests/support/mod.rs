@@ -244,3 +244,34 @@ pub fn commit(tree: &Tree, message: &str) {
     git(tree, &["add", "-A"]);
     git(tree, &["-c", "user.name=t", "-c", "user.email=t@example.com", "commit", "-q", "--allow-empty", "-m", message]);
 }
+
+const NAMESPACE_CHILD_ENV: &str = "XTASK_TEST_IN_NAMESPACE";
+
+/// Runs `body` in fresh namespaces (`unshare <flags>`, as root): this test binary, re-run there for test `name`
+/// only. Where namespaces cannot be made, the test says so and is skipped.
+pub fn in_namespace(name: &str, flags: &[&str], body: impl FnOnce()) {
+    if std::env::var_os(NAMESPACE_CHILD_ENV).is_some() {
+        return body();
+    }
+    match Command::new("unshare").args(flags).arg("true").output() {
+        Ok(out) if out.status.success() => {}
+        Ok(out) => {
+            let why = String::from_utf8_lossy(&out.stderr);
+            eprintln!("SKIPPED {name}: `unshare {}` is refused here ({})", flags.join(" "), why.trim());
+            return;
+        }
+        Err(e) => {
+            eprintln!("SKIPPED {name}: `unshare` cannot run ({e})");
+            return;
+        }
+    }
+    let status = Command::new("unshare")
+        .args(flags)
+        .arg("--")
+        .arg(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .env(NAMESPACE_CHILD_ENV, "1")
+        .status()
+        .unwrap();
+    assert!(status.success(), "{name} failed inside its namespace (its output is above)");
+}
