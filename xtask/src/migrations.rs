@@ -51,8 +51,18 @@ pub fn version_time(version: &str) -> Option<chrono::NaiveDateTime> {
 pub fn discover(root: &Path, dir: &Path) -> anyhow::Result<Discovery> {
     let mut out = Discovery::default();
     let walk = walkdir::WalkDir::new(dir).min_depth(1).follow_links(false).sort_by_file_name();
+    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     for entry in walk {
         match entry {
+            Ok(entry) if leads_outside(&entry, &canonical_root) => out.findings.push(
+                Finding::new(
+                    Code::Unreadable,
+                    Severity::Error,
+                    &rel(root, entry.path()),
+                    "is a symlink leading outside the repository: what would run is not what is reviewed here",
+                )
+                .fix("copy the file into the migrations directory (and commit it) instead of linking to it"),
+            ),
             Ok(entry) => classify(root, &entry, &mut out),
             Err(err) => {
                 let path = err.path().unwrap_or(dir);
@@ -65,6 +75,11 @@ pub fn discover(root: &Path, dir: &Path) -> anyhow::Result<Discovery> {
     }
     out.migrations.sort_by(|a, b| (&a.version, &a.file_name).cmp(&(&b.version, &b.file_name)));
     Ok(out)
+}
+
+/// A symlink whose target is outside `root` (a dangling one is left to the read, which reports it).
+fn leads_outside(entry: &walkdir::DirEntry, root: &Path) -> bool {
+    entry.path_is_symlink() && entry.path().canonicalize().is_ok_and(|target| !target.starts_with(root))
 }
 
 fn classify(root: &Path, entry: &walkdir::DirEntry, out: &mut Discovery) {

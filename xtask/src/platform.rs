@@ -16,6 +16,20 @@ use crate::redact::Redactor;
 
 pub const TOKEN_ENV: &str = "SUPABASE_ACCESS_TOKEN";
 
+/// Key of the session-level advisory lock a promotion holds on its target while it pushes ("xtask" + 1).
+pub const PROMOTION_LOCK_KEY: i64 = 0x7874_6173_6b00_0001;
+
+/// Access tokens are `sbp_` and 40 hex digits; the CLI refuses anything else before any request.
+pub fn check_token(token: &str) -> anyhow::Result<()> {
+    let hex = token.strip_prefix("sbp_").filter(|h| h.len() == 40 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    if hex.is_none() {
+        bail!(
+            "{TOKEN_ENV} is malformed: an access token is `sbp_` followed by 40 hex digits; copy it again from the dashboard (Account, Access Tokens)"
+        );
+    }
+    Ok(())
+}
+
 /// The platform a project lives on: where its API is and under which domain its databases are.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Platform {
@@ -85,6 +99,7 @@ impl LoginRole {
             format!("{TOKEN_ENV} is not set: the hosted target is reached through the Management API")
         })?;
         redactor.add(&token);
+        check_token(&token)?;
         let body = serde_json::json!({ "read_only": access == Access::ReadOnly }).to_string();
         let path = format!("/v1/projects/{project_ref}/cli/login-role");
         let (status, text) = request(&platform.api_url, "POST", &path, &token, Some(&body))?;
@@ -109,8 +124,29 @@ impl LoginRole {
     }
 }
 
+impl LoginRole {
+    /// Whether a promotion (of this or another machine) holds the target's lock now. `DELETE .../cli/login-role`
+    /// takes only the project, so it would also end the login role a running push uses.
+    fn promotion_running(&self) -> bool {
+        let held = |client: &mut postgres::Client| -> anyhow::Result<bool> {
+            let sql = "select count(*) > 0 from pg_locks where locktype = 'advisory' and granted \
+                       and ((classid::bigint << 32) | objid::bigint) = $1 and pid <> pg_backend_pid()";
+            Ok(client.query_one(sql, &[&PROMOTION_LOCK_KEY])?.get(0))
+        };
+        // When that cannot be told, keep the role: it expires on its own.
+        self.endpoint.connect().and_then(|mut c| held(&mut c)).unwrap_or(true)
+    }
+}
+
 impl Drop for LoginRole {
     fn drop(&mut self) {
+        if self.promotion_running() {
+            eprintln!(
+                "note: a promotion of {} is running, so the temporary login role is left to expire on its own (removing roles would end that push's sessions)",
+                self.project_ref
+            );
+            return;
+        }
         let path = format!("/v1/projects/{}/cli/login-role", self.project_ref);
         if let Err(err) = request(&self.platform.api_url, "DELETE", &path, &self.token, None) {
             eprintln!("warning: removing the temporary login role failed ({err:#}); it expires on its own");

@@ -33,11 +33,12 @@ impl<'a> Resolved<'a> {
         } else if let Some(url) =
             config.db_url_env.as_deref().and_then(|var| std::env::var(var).ok()).filter(|u| !u.is_empty())
         {
+            let var = config.db_url_env.as_deref().unwrap_or_default();
             if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-                bail!(
-                    "{} is not a postgres:// URL; fix the environment variable",
-                    config.db_url_env.as_deref().unwrap_or_default()
-                );
+                bail!("{var} is not a postgres:// URL; fix the environment variable");
+            }
+            if let Err(e) = url::Url::parse(&url) {
+                bail!("${var} does not parse as a URL ({e}); the form is postgresql://user:password@host:port/db");
             }
             Remote::Url(url)
         } else if let Some(project_ref) = &config.project_ref {

@@ -136,6 +136,7 @@ fn load(m: &Migration, lint: bool, hash: bool, max_bytes: u64, settings: &LintSe
     if lint && !too_large {
         match std::str::from_utf8(&bytes) {
             Ok(text) => {
+                out.findings.extend(not_for_the_server(m, text));
                 let analysis = sql::analyze(text, settings);
                 if analysis.statement_count == 0 && analysis.parse_errors.is_empty() {
                     out.findings.push(
@@ -160,6 +161,52 @@ fn load(m: &Migration, lint: bool, hash: bool, max_bytes: u64, settings: &LintSe
                 );
             }
         }
+    }
+    out
+}
+
+/// What the CLI would send to the server as it is, and the server cannot take: a byte-order mark, NUL bytes,
+/// psql meta-commands, `COPY ... FROM stdin` with inline data.
+fn not_for_the_server(m: &Migration, text: &str) -> Vec<Finding> {
+    let index = LineIndex::new(text);
+    let finding = |offset: usize, message: String, fix: &str| {
+        Finding::new(Code::ParseError, Severity::Error, &m.rel_path, message).at(index.pos(text, offset)).fix(fix)
+    };
+    let mut out = Vec::new();
+    if text.starts_with('\u{feff}') {
+        out.push(finding(
+            0,
+            "starts with a UTF-8 byte-order mark, which the server reads as part of the first statement".into(),
+            "save the file as UTF-8 without a BOM",
+        ));
+    }
+    if let Some(offset) = text.find('\0') {
+        out.push(finding(
+            offset,
+            "contains a NUL byte, which Postgres refuses in a statement".into(),
+            "remove it (a binary file saved as .sql?)",
+        ));
+    }
+    let mut offset = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let at = offset + (line.len() - trimmed.len());
+        if let Some(command) = trimmed.strip_prefix('\\').and_then(|rest| rest.split_whitespace().next()) {
+            out.push(finding(
+                at,
+                format!("psql meta-command `\\{command}` is not SQL: the CLI sends the file to the server as it is"),
+                "write the SQL itself (a file that `\\i`ncludes another becomes one migration per file)",
+            ));
+        }
+        let lower = trimmed.to_ascii_lowercase();
+        if lower.starts_with("copy ") && lower.contains(" from stdin") {
+            out.push(finding(
+                at,
+                "COPY ... FROM stdin with inline data: the CLI does not send the data lines that follow".into(),
+                "insert the rows with INSERT ... VALUES, or load bulk data outside migrations",
+            ));
+        }
+        offset += line.len();
     }
     out
 }

@@ -103,15 +103,12 @@ pub fn drop_database(url: &str, name: &str) -> anyhow::Result<()> {
 
 /// `postgresql://u:p@h:1/old?x` with database `new`.
 pub fn replace_database(url: &str, database: &str) -> String {
-    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
-    let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let base = match base[scheme_end..].find('/') {
-        Some(slash) => &base[..scheme_end + slash],
-        None => base,
-    };
-    match query {
-        Some(q) => format!("{base}/{database}?{q}"),
-        None => format!("{base}/{database}"),
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            parsed.set_path(&format!("/{database}"));
+            parsed.to_string()
+        }
+        Err(_) => url.to_string(),
     }
 }
 

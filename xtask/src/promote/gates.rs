@@ -40,9 +40,12 @@ impl<'a> Promotion<'a> {
         } else {
             None
         };
-        if matches!(target.as_ref().map(|t| &t.remote), Some(Remote::Project(_)))
-            && std::env::var(TOKEN_ENV).map_or(true, |t| t.is_empty())
-        {
+        let token = std::env::var(TOKEN_ENV).unwrap_or_default();
+        let hosted = matches!(target.as_ref().map(|t| &t.remote), Some(Remote::Project(_)));
+        if hosted && !token.is_empty() {
+            problems.extend(crate::platform::check_token(&token).err().map(|e| e.to_string()));
+        }
+        if hosted && token.is_empty() {
             problems.push(format!("{TOKEN_ENV} is not set: the hosted target is reached through the Management API (or set ${} to a direct URL)", config.db_url_env.as_deref().unwrap_or("<db_url_env>")));
         }
         if config.protected {

@@ -19,8 +19,7 @@ use super::record::Failure;
 use super::{AfterPush, Plan, Promotion, record_place};
 use crate::stage::Stage;
 
-/// Key of the session-level advisory lock held on a target while pushing ("xtask" + 1).
-const ADVISORY_KEY: i64 = 0x7874_6173_6b00_0001;
+use crate::platform::PROMOTION_LOCK_KEY as ADVISORY_KEY;
 
 /// The `application_name` of the Supabase CLI 3.1.0's database sessions.
 const CLI_APPLICATION_NAME: &str = "@effect/sql-pg";
@@ -35,6 +34,14 @@ pub(super) struct TargetLock {
     /// The session holding the advisory lock, then what it runs over (a login role is removed after it).
     session: postgres::Client,
     _direct: Direct,
+}
+
+impl Drop for TargetLock {
+    /// Unlocked at once (not when the server notices the session closed), so the login role behind it is seen
+    /// as free to remove.
+    fn drop(&mut self) {
+        let _ = self.session.execute("select pg_advisory_unlock($1)", &[&ADVISORY_KEY]);
+    }
 }
 
 /// What the push did, and what the target's history says afterwards.
@@ -93,12 +100,15 @@ impl Promotion<'_> {
             cli.push(self.sh, stage.path(), &target.remote, Push::Apply, &self.redactor)?
         };
         self.record.push_transcript = output.transcript.clone();
-        if !output.success {
-            let ended = settle_orphans(&mut lock.session)?;
-            if ended > 0 {
+        // Whatever happens here, the history is read next: an unreachable target is reported there.
+        let settled = if output.success { Ok(0) } else { settle_orphans(&mut lock.session) };
+        match settled {
+            Ok(0) => {}
+            Ok(ended) => {
                 eprintln!("ended {ended} session(s) the CLI left running on {}", target.name);
                 self.record.push_transcript.push_str(&format!("\n[xtask] ended {ended} orphaned CLI session(s)\n"));
             }
+            Err(err) => eprintln!("warning: {}", self.redactor.redact(&format!("{err:#}"))),
         }
         let verified = history::read(self.sh, target, Some(cli), stage.path(), &self.redactor);
         Ok(Pushed { output, verified })

@@ -1,0 +1,761 @@
+//! Every bad input users have met or will meet, one row each: the input, the exit code, and what the message
+//! says (the culprit and the fix). Each runs on its own copy of the example and must change nothing on disk
+//! (`target/` aside) and print no secret. The same rows are the table in docs/design.md ("Bad inputs"); a
+//! stale table fails here, and `UPDATE_DESIGN=1 cargo test --test bad_inputs` rewrites it.
+
+mod support;
+
+use support::Tree;
+
+const PASSWORD: &str = "hunter2planted";
+const TOKEN: &str = "sbp_0123456789abcdef0123456789abcdef01234567";
+const URL_ENV: &str = "XTASK_BAD_URL";
+
+struct Case {
+    /// The input, as the design table names it.
+    input: &'static str,
+    setup: fn(&Tree) -> Vec<(String, String)>,
+    args: &'static [&'static str],
+    code: i32,
+    /// What the message must say (stdout and stderr together).
+    says: &'static str,
+}
+
+fn nothing(_: &Tree) -> Vec<(String, String)> {
+    Vec::new()
+}
+
+fn write(tree: &Tree, rel: &str, text: &str) -> Vec<(String, String)> {
+    tree.write(rel, text);
+    Vec::new()
+}
+
+fn config(tree: &Tree, from: &str, to: &str) -> Vec<(String, String)> {
+    let text = String::from_utf8(tree.read("xtask.toml")).unwrap();
+    assert!(text.contains(from), "{from}");
+    tree.write("xtask.toml", text.replacen(from, to, 1));
+    Vec::new()
+}
+
+fn url(value: &str) -> Vec<(String, String)> {
+    vec![(URL_ENV.to_string(), value.to_string())]
+}
+
+/// A `bad` target reached by the URL in `XTASK_BAD_URL`.
+fn with_url_target(tree: &Tree) {
+    tree.append("xtask.toml", &format!("\n[targets.bad]\ndb_url_env = \"{URL_ENV}\"\n"));
+}
+
+/// The tree's embedded cluster running, the `bad` target pointing at its `postgres` database.
+fn running(tree: &Tree) -> Vec<(String, String)> {
+    with_url_target(tree);
+    url(&tree.db_start())
+}
+
+const PENDING: &str = "migrations/20260601000000_bad.sql";
+
+fn cases() -> Vec<Case> {
+    vec![
+        // Migration files.
+        Case {
+            input: "a `.SQL` file in capitals",
+            setup: |t| write(t, "migrations/20260601000000_x.SQL", "select 1;\n"),
+            args: &["check"],
+            code: 1,
+            says: "the Supabase CLI skips this file",
+        },
+        Case {
+            input: "a directory named like a migration",
+            setup: |t| {
+                std::fs::create_dir(t.path(PENDING)).unwrap();
+                Vec::new()
+            },
+            args: &["check"],
+            code: 1,
+            says: "is a directory, but is named like a migration",
+        },
+        Case {
+            input: "a symlink leading out of the repository",
+            setup: |t| {
+                std::os::unix::fs::symlink("/etc/hostname", t.path(PENDING)).unwrap();
+                Vec::new()
+            },
+            args: &["check"],
+            code: 1,
+            says: "is a symlink leading outside the repository",
+        },
+        Case {
+            input: "a 13-digit version",
+            setup: |t| write(t, "migrations/2026060100000_x.sql", "select 1;\n"),
+            args: &["check"],
+            code: 0,
+            says: "warning[file-name]",
+        },
+        Case {
+            input: "a 15-digit version",
+            setup: |t| write(t, "migrations/202606010000000_x.sql", "select 1;\n"),
+            args: &["check"],
+            code: 0,
+            says: "warning[file-name]",
+        },
+        Case {
+            input: "a version that is no valid time",
+            setup: |t| write(t, "migrations/20261399000000_x.sql", "select 1;\n"),
+            args: &["check"],
+            code: 0,
+            says: "warning[file-name]",
+        },
+        Case {
+            input: "a version in the future",
+            setup: |t| write(t, "migrations/20990101000000_x.sql", "select 1;\n"),
+            args: &["check"],
+            code: 0,
+            says: "warning[future-version]",
+        },
+        Case {
+            input: "an upper-case name",
+            setup: |t| write(t, "migrations/20260601000000_Fix.sql", "select 1;\n"),
+            args: &["check"],
+            code: 0,
+            says: "warning[file-name]",
+        },
+        Case {
+            input: "a `.sql` file the CLI would skip (`init.sql`)",
+            setup: |t| write(t, "migrations/init.sql", "select 1;\n"),
+            args: &["check"],
+            code: 1,
+            says: "the Supabase CLI skips this file",
+        },
+        Case {
+            input: "a `.sql` file in a subdirectory",
+            setup: |t| write(t, "migrations/old/20260601000000_x.sql", "select 1;\n"),
+            args: &["check"],
+            code: 1,
+            says: "reads only the top level",
+        },
+        Case {
+            input: "psql meta-command `\\i`",
+            setup: |t| write(t, PENDING, "\\i other.sql\n"),
+            args: &["check"],
+            code: 1,
+            says: "psql meta-command `\\i` is not SQL",
+        },
+        Case {
+            input: "psql meta-command `\\set`",
+            setup: |t| write(t, PENDING, "\\set ON_ERROR_STOP on\nselect 1;\n"),
+            args: &["check"],
+            code: 1,
+            says: "psql meta-command `\\set` is not SQL",
+        },
+        Case {
+            input: "`COPY ... FROM stdin` with inline data",
+            setup: |t| write(t, PENDING, "copy public.problems (id) from stdin;\n1\n\\.\n"),
+            args: &["check"],
+            code: 1,
+            says: "COPY ... FROM stdin with inline data",
+        },
+        Case {
+            input: "a UTF-8 byte-order mark",
+            setup: |t| write(t, PENDING, "\u{feff}select 1;\n"),
+            args: &["check"],
+            code: 1,
+            says: "starts with a UTF-8 byte-order mark",
+        },
+        Case {
+            input: "a NUL byte",
+            setup: |t| write(t, PENDING, "select 1;\0\n"),
+            args: &["check"],
+            code: 1,
+            says: "contains a NUL byte",
+        },
+        Case {
+            input: "a file that is not UTF-8",
+            setup: |t| {
+                t.write(PENDING, b"select '\xe9';\n");
+                Vec::new()
+            },
+            args: &["check"],
+            code: 1,
+            says: "not valid UTF-8",
+        },
+        Case {
+            input: "a file over the size limit",
+            setup: |t| {
+                config(t, "max_file_bytes = 8388608", "max_file_bytes = 64");
+                write(t, PENDING, &"select 1;\n".repeat(20))
+            },
+            args: &["check"],
+            code: 1,
+            says: "is over the limit of 64",
+        },
+        Case {
+            input: "an empty file",
+            setup: |t| write(t, PENDING, "-- nothing yet\n"),
+            args: &["check"],
+            code: 0,
+            says: "has no SQL statement",
+        },
+        Case {
+            input: "two files with one version",
+            setup: |t| {
+                t.write(PENDING, "select 1;\n");
+                write(t, "migrations/20260601000000_other.sql", "select 2;\n")
+            },
+            args: &["check"],
+            code: 1,
+            says: "error[duplicate-version]",
+        },
+        Case {
+            input: "an unapplied file before a recorded head",
+            setup: |t| write(t, "migrations/20260101000000_late.sql", "select 1;\n"),
+            args: &["check"],
+            code: 1,
+            says: "error[out-of-order]",
+        },
+        Case {
+            input: "an applied file edited",
+            setup: |t| {
+                t.append(support::APPLIED_FILE, "\n-- edited\n");
+                Vec::new()
+            },
+            args: &["check"],
+            code: 1,
+            says: "error[applied-modified]",
+        },
+        Case {
+            input: "an applied file deleted",
+            setup: |t| {
+                t.remove(support::APPLIED_FILE);
+                Vec::new()
+            },
+            args: &["check"],
+            code: 1,
+            says: "error[applied-missing]",
+        },
+        Case {
+            input: "a destructive statement without acknowledgement",
+            setup: |t| write(t, PENDING, "drop table public.problems;\n"),
+            args: &["check"],
+            code: 1,
+            says: "error[destructive]",
+        },
+        Case {
+            input: "an acknowledgement without a reason",
+            setup: |t| write(t, PENDING, "-- xtask: ack destructive:\ndrop table public.problems;\n"),
+            args: &["check"],
+            code: 1,
+            says: "acknowledgement without a reason",
+        },
+        Case {
+            input: "CREATE INDEX CONCURRENTLY beside other statements",
+            setup: |t| {
+                write(t, PENDING, "create index concurrently if not exists i on public.problems (id);\nselect 1;\n")
+            },
+            args: &["check"],
+            code: 1,
+            says: "error[concurrently]",
+        },
+        Case {
+            input: "BEGIN/COMMIT in a file",
+            setup: |t| write(t, PENDING, "begin;\nselect 1;\ncommit;\n"),
+            args: &["check"],
+            code: 1,
+            says: "error[transaction-control]",
+        },
+        Case {
+            input: "LOCK TABLE in a file",
+            setup: |t| write(t, PENDING, "lock table public.problems;\n"),
+            args: &["check"],
+            code: 1,
+            says: "error[transaction-control]",
+        },
+        Case {
+            input: "SQL that does not parse",
+            setup: |t| write(t, PENDING, "create tabel x (id int);\n"),
+            args: &["check"],
+            code: 1,
+            says: "error[parse-error]",
+        },
+        Case {
+            input: "a malformed `-- xtask:` directive",
+            setup: |t| write(t, PENDING, "-- xtask: nonsense\nselect 1;\n"),
+            args: &["check"],
+            code: 1,
+            says: "error[parse-error]",
+        },
+        Case {
+            input: "dynamic partition SQL without a stated phase",
+            setup: |t| {
+                write(
+                    t,
+                    PENDING,
+                    "do $$ begin execute 'alter table public.a attach partition public.b default'; end $$;\n",
+                )
+            },
+            args: &["check"],
+            code: 1,
+            says: "error[partition-phase-unstated]",
+        },
+        // The lock file.
+        Case {
+            input: "`promotion.lock` truncated",
+            setup: |t| {
+                let l = t.read("migrations/promotion.lock");
+                t.write("migrations/promotion.lock", &l[..l.len() / 2]);
+                Vec::new()
+            },
+            args: &["check"],
+            code: 2,
+            says: "is not a valid lock file; restore it with `git checkout -- migrations/promotion.lock`",
+        },
+        Case {
+            input: "`promotion.lock` garbage",
+            setup: |t| write(t, "migrations/promotion.lock", "\u{1}\u{2} not toml"),
+            args: &["status", "--target", "prod"],
+            code: 2,
+            says: "is not a valid lock file",
+        },
+        Case {
+            input: "`promotion.lock` edited by hand",
+            setup: |t| {
+                let l = String::from_utf8(t.read("migrations/promotion.lock")).unwrap();
+                write(
+                    t,
+                    "migrations/promotion.lock",
+                    &l.replace("head = \"20260512220528\"", "head = \"20260513175000\""),
+                )
+            },
+            args: &["check"],
+            code: 2,
+            says: "edited by hand",
+        },
+        // xtask.toml.
+        Case {
+            input: "`xtask.toml` that is not TOML",
+            setup: |t| write(t, "xtask.toml", "[targets\n"),
+            args: &["check"],
+            code: 2,
+            says: "xtask.toml is invalid",
+        },
+        Case {
+            input: "an unknown key in `xtask.toml`",
+            setup: |t| config(t, "migrations_dir", "migration_dir"),
+            args: &["check"],
+            code: 2,
+            says: "unknown field `migration_dir`",
+        },
+        Case {
+            input: "an unknown rule under `[check.severity]`",
+            setup: |t| {
+                t.append("xtask.toml", "no-such-rule = \"off\"\n");
+                Vec::new()
+            },
+            args: &["check"],
+            code: 2,
+            says: "has unknown rule `no-such-rule`",
+        },
+        Case {
+            input: "a severity that does not exist",
+            setup: |t| config(t, "destructive = \"error\"", "destructive = \"fatal\""),
+            args: &["check"],
+            code: 2,
+            says: "fatal",
+        },
+        Case {
+            input: "a `project_ref` that is no project ref",
+            setup: |t| config(t, "srcaoozjkrughebmbvfb", "PROD"),
+            args: &["check"],
+            code: 2,
+            says: "is not a Supabase project ref",
+        },
+        Case {
+            input: "`embedded` and `project_ref` together",
+            setup: |t| config(t, "embedded = true", "embedded = true\nproject_ref = \"aaaaaaaaaaaaaaaaaaaa\""),
+            args: &["check"],
+            code: 2,
+            says: "set either `embedded = true` or `project_ref`, not both",
+        },
+        Case {
+            input: "an embedded target marked protected",
+            setup: |t| config(t, "embedded = true", "embedded = true\nprotected = true"),
+            args: &["check"],
+            code: 2,
+            says: "an embedded target cannot be protected",
+        },
+        Case {
+            input: "an absolute `migrations_dir`",
+            setup: |t| config(t, "migrations_dir = \"migrations\"", "migrations_dir = \"/tmp/migrations\""),
+            args: &["check"],
+            code: 2,
+            says: "migrations_dir must be relative",
+        },
+        Case {
+            input: "a `migrations_dir` that does not exist",
+            setup: |t| config(t, "migrations_dir = \"migrations\"", "migrations_dir = \"db/migrations\""),
+            args: &["check"],
+            code: 2,
+            says: "is not a directory; create it or correct migrations_dir",
+        },
+        Case {
+            input: "a bad `[catalog] exclude_schemas` pattern",
+            setup: |t| {
+                t.append("xtask.toml", "\n[catalog]\nexclude_schemas = [\"auth; drop\"]\n");
+                Vec::new()
+            },
+            args: &["check"],
+            code: 2,
+            says: "is not a schema name or pattern",
+        },
+        Case {
+            input: "an `sslmode` that does not exist",
+            setup: |t| config(t, "protected = true", "protected = true\nsslmode = \"sometimes\""),
+            args: &["check"],
+            code: 2,
+            says: "sslmode `sometimes` is not one of",
+        },
+        Case {
+            input: "a `profile` file that does not exist",
+            setup: |t| config(t, "protected = true", "protected = true\nprofile = \"platform.yaml\""),
+            args: &["status", "--target", "prod", "--live"],
+            code: 2,
+            says: "profile `platform.yaml`: no such file in the repository",
+        },
+        Case {
+            input: "an unknown target",
+            setup: nothing,
+            args: &["status", "--target", "nope"],
+            code: 2,
+            says: "unknown target `nope`; xtask.toml defines:",
+        },
+        // Credentials.
+        Case {
+            input: "a database URL that does not parse",
+            setup: |t| {
+                with_url_target(t);
+                url(&format!("postgresql://u:{PASSWORD}@host:notaport/db"))
+            },
+            args: &["status", "--target", "bad", "--live"],
+            code: 2,
+            says: "does not parse as a URL",
+        },
+        Case {
+            input: "a database URL that is not `postgres://`",
+            setup: |t| {
+                with_url_target(t);
+                url("https://example.com/db")
+            },
+            args: &["status", "--target", "bad", "--live"],
+            code: 2,
+            says: "is not a postgres:// URL",
+        },
+        Case {
+            input: "an unreachable database URL with a password",
+            setup: |t| {
+                with_url_target(t);
+                url(&format!("postgresql://u:{PASSWORD}@127.0.0.1:1/db"))
+            },
+            args: &["status", "--target", "bad", "--live"],
+            code: 2,
+            says: "connecting to postgresql://u:***@127.0.0.1:1/db",
+        },
+        Case {
+            input: "a wrong database password",
+            setup: |t| {
+                let env = running(t);
+                url(&env[0].1.replacen(":", ":x", 2).replace("postgresql:x//", "postgresql://"))
+            },
+            args: &["catalog", "--target", "bad"],
+            code: 2,
+            says: "password authentication failed",
+        },
+        Case {
+            input: "a malformed access token",
+            setup: |_| vec![("SUPABASE_ACCESS_TOKEN".into(), "abc".into())],
+            args: &["promote", "--target", "prod", "--dry-run"],
+            code: 1,
+            says: "SUPABASE_ACCESS_TOKEN is malformed",
+        },
+        Case {
+            input: "no access token for a hosted target",
+            setup: nothing,
+            args: &["promote", "--target", "prod", "--dry-run"],
+            code: 1,
+            says: "SUPABASE_ACCESS_TOKEN is not set",
+        },
+        Case {
+            input: "`SUPABASE_PROJECT_ID` naming another project",
+            setup: |_| {
+                vec![
+                    ("SUPABASE_PROJECT_ID".into(), "bbbbbbbbbbbbbbbbbbbb".into()),
+                    ("SUPABASE_ACCESS_TOKEN".into(), TOKEN.into()),
+                ]
+            },
+            args: &["status", "--target", "prod", "--live"],
+            code: 2,
+            says: "one of them names the wrong project",
+        },
+        // Commands.
+        Case { input: "`new ../x`", setup: nothing, args: &["new", "../x"], code: 2, says: "../x" },
+        Case {
+            input: "`new` with an upper-case name",
+            setup: nothing,
+            args: &["new", "FixThings"],
+            code: 2,
+            says: "FixThings",
+        },
+        Case {
+            input: "`--until` naming a version not in the batch",
+            setup: nothing,
+            args: &["promote", "--until", "19990101000000", "--dry-run"],
+            code: 2,
+            says: "--until 19990101000000 is not a pending version",
+        },
+        Case {
+            input: "`baseline` of a target that has a head",
+            setup: nothing,
+            args: &["baseline", "--target", "prod", "--head", "20260512220528"],
+            code: 2,
+            says: "already has a recorded head",
+        },
+        Case {
+            input: "`baseline` at a version no file has",
+            setup: nothing,
+            args: &["baseline", "--target", "dev", "--head", "20260101000001"],
+            code: 2,
+            says: "no single migration file has that version",
+        },
+        Case {
+            input: "`baseline` of the embedded target",
+            setup: nothing,
+            args: &["baseline", "--target", "local", "--head", "20260512220528"],
+            code: 2,
+            says: "is embedded",
+        },
+        Case {
+            input: "`diff` of a target without a snapshot",
+            setup: nothing,
+            args: &["diff", "dev", "local"],
+            code: 2,
+            says: "docs/database/catalog/dev.json is missing; create it with `cargo xtask catalog --target dev`",
+        },
+        Case {
+            input: "a malformed snapshot JSON",
+            setup: |t| write(t, "docs/database/catalog/dev.json", "{\"tables\": 3}"),
+            args: &["diff", "dev", "local"],
+            code: 2,
+            says: "is not a catalog snapshot; regenerate it",
+        },
+        Case {
+            input: "an expected delta without a reason",
+            setup: |t| {
+                t.write(
+                    "docs/database/catalog/local.json",
+                    std::fs::read(support::repo_root().join("docs/database/catalog/local.json")).unwrap(),
+                );
+                write(
+                    t,
+                    "docs/database/expected-deltas.toml",
+                    "[[expected]]\nkind = \"table\"\nobject = \"public.x\"\n",
+                )
+            },
+            args: &["diff", "local", "local"],
+            code: 2,
+            says: "has no reason",
+        },
+        Case {
+            input: "`docs-refresh` of a target without a snapshot",
+            setup: nothing,
+            args: &["docs-refresh", "--target", "dev"],
+            code: 2,
+            says: "dev.json is missing",
+        },
+        Case {
+            input: "`partition parity` on tables that do not exist",
+            setup: running,
+            args: &[
+                "partition",
+                "parity",
+                "--target",
+                "bad",
+                "--source",
+                "public.nope",
+                "--shadow",
+                "public.nope_p",
+                "--time-column",
+                "at",
+            ],
+            code: 2,
+            says: "table public.nope does not exist in the target",
+        },
+        Case {
+            input: "`partition parity` with a bad `--recent`",
+            setup: running,
+            args: &[
+                "partition",
+                "parity",
+                "--target",
+                "bad",
+                "--source",
+                "public.a",
+                "--shadow",
+                "public.b",
+                "--time-column",
+                "at",
+                "--recent",
+                "30 days",
+            ],
+            code: 2,
+            says: "is not a duration like 30d",
+        },
+        Case {
+            input: "`partition parity` with `--sample-pct 0`",
+            setup: running,
+            args: &[
+                "partition",
+                "parity",
+                "--target",
+                "bad",
+                "--source",
+                "public.a",
+                "--shadow",
+                "public.b",
+                "--time-column",
+                "at",
+                "--sample-pct",
+                "0",
+            ],
+            code: 2,
+            says: "--sample-pct 0 must be within (0, 100]",
+        },
+        Case {
+            input: "`partition prune --execute` of a plan that does not exist",
+            setup: running,
+            args: &["partition", "prune", "--target", "bad", "--table", "public.a", "--execute", "nope.plan.json"],
+            code: 2,
+            says: "reading nope.plan.json",
+        },
+        Case {
+            input: "a prune plan edited after review",
+            setup: |t| {
+                let env = running(t);
+                t.write("edited.plan.json", "{\"digest\": \"0\", \"plan\": {\"target\": \"bad\", \"table\": \"public.a\", \"older_than\": \"1d\", \"cutoff\": \"x\", \"created_at\": \"x\", \"partitions\": [], \"kept\": []}}");
+                env
+            },
+            args: &["partition", "prune", "--target", "bad", "--table", "public.a", "--execute", "edited.plan.json"],
+            code: 2,
+            says: "was edited after `--dry-run` wrote it",
+        },
+        Case {
+            input: "`partition prune` without `--dry-run` or `--execute`",
+            setup: nothing,
+            args: &["partition", "prune", "--target", "prod", "--table", "public.a"],
+            code: 2,
+            says: "--dry-run",
+        },
+        Case {
+            input: "`db start` twice",
+            setup: |t| {
+                t.db_start();
+                Vec::new()
+            },
+            args: &["db", "start"],
+            code: 0,
+            says: "embedded database running",
+        },
+        Case {
+            input: "`promote` while the embedded database is stopped",
+            setup: |t| {
+                t.db_start();
+                t.run(&["db", "stop"]);
+                Vec::new()
+            },
+            args: &["promote", "--dry-run"],
+            code: 0,
+            says: "dry run: nothing pushed",
+        },
+        Case {
+            input: "an unknown flag",
+            setup: nothing,
+            args: &["check", "--fast"],
+            code: 2,
+            says: "unexpected argument '--fast'",
+        },
+        Case {
+            input: "an unknown `--format`",
+            setup: nothing,
+            args: &["check", "--format", "xml"],
+            code: 2,
+            says: "invalid value 'xml'",
+        },
+    ]
+}
+
+#[test]
+fn every_bad_input_names_the_culprit_and_the_fix_and_changes_nothing() {
+    let mut failures = Vec::new();
+    for case in cases() {
+        let tree = Tree::example();
+        let env = (case.setup)(&tree);
+        let before = tree.contents();
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"));
+        cmd.env_remove("SUPABASE_ACCESS_TOKEN").env_remove("SUPABASE_PROJECT_ID").env_remove("PROD_DB_URL");
+        for (k, v) in &env {
+            cmd.env(k, v);
+        }
+        let run = tree.run_cmd(cmd, case.args);
+        let said = format!("{}{}", run.stdout, run.stderr);
+        let after = tree.contents();
+        let changed: Vec<_> = before.keys().chain(after.keys()).filter(|k| before.get(*k) != after.get(*k)).collect();
+        let mut problems = Vec::new();
+        if run.code != case.code {
+            problems.push(format!("exit {} instead of {}", run.code, case.code));
+        }
+        if !said.contains(case.says) {
+            problems.push(format!("does not say `{}`", case.says));
+        }
+        if !changed.is_empty() {
+            problems.push(format!("changed {changed:?}"));
+        }
+        if said.contains(PASSWORD) || said.contains(TOKEN) {
+            problems.push("printed a secret".into());
+        }
+        if !problems.is_empty() {
+            failures.push(format!("{}: {}\n{said}", case.input, problems.join("; ")));
+        }
+    }
+    assert!(failures.is_empty(), "{} case(s) failed:\n{}", failures.len(), failures.join("\n---\n"));
+}
+
+/// The design's table, rendered from the cases.
+fn table() -> String {
+    let mut out = String::from("| input | command | exit | the message says |\n|---|---|---|---|\n");
+    for case in cases() {
+        let says = case.says.replace('|', "\\|").replace('`', "");
+        out.push_str(&format!(
+            "| {} | `{}` | {} | {says} |\n",
+            case.input.replace('|', "\\|"),
+            case.args.join(" ").replace('|', "\\|"),
+            case.code
+        ));
+    }
+    out
+}
+
+#[test]
+fn the_design_lists_every_bad_input() {
+    assert!(cases().len() >= 60, "{} cases", cases().len());
+    let path = support::repo_root().join("docs/design.md");
+    let design = std::fs::read_to_string(&path).unwrap();
+    let (start, end) = ("<!-- bad-inputs:start -->\n", "<!-- bad-inputs:end -->");
+    let (a, b) =
+        (design.find(start).expect("the design has a bad-inputs section") + start.len(), design.find(end).unwrap());
+    if std::env::var_os("UPDATE_DESIGN").is_some() {
+        std::fs::write(&path, format!("{}{}{}", &design[..a], table(), &design[b..])).unwrap();
+        return;
+    }
+    assert!(
+        design[a..b] == table(),
+        "docs/design.md's bad-input table is stale: run `UPDATE_DESIGN=1 cargo test --test bad_inputs`"
+    );
+}
