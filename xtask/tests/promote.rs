@@ -491,7 +491,11 @@ fn sample_command_lines(
                 let Ok(bytes) = std::fs::read(entry.path().join("cmdline")) else { continue };
                 let line = String::from_utf8_lossy(&bytes).replace('\0', " ");
                 if line.contains("supabase") && line.contains("--remote=") {
-                    cli_seen.insert(entry.file_name());
+                    // The CLI is told the TLS mode the xtask uses (loopback: prefer).
+                    let environ = std::fs::read(entry.path().join("environ")).unwrap_or_default();
+                    if String::from_utf8_lossy(&environ).split('\0').any(|v| v == "PGSSLMODE=prefer") {
+                        cli_seen.insert(entry.file_name());
+                    }
                 }
                 if secrets.iter().any(|s| line.contains(s.as_str())) && leaks.len() < 5 {
                     leaks.insert(line.chars().take(60).collect::<String>());
@@ -521,7 +525,10 @@ fn no_password_is_on_any_childs_command_line_during_a_rehearsed_push_and_catalog
     let (leaks, cli_seen) = sampler.join().unwrap();
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("catalog: refreshed"), "the catalog was read: {}", run.stderr);
-    assert!(cli_seen >= 3, "the sampler saw the CLI's children (rehearsal, dry-run, push): {cli_seen}");
+    assert!(
+        cli_seen >= 3,
+        "the sampler saw the CLI's children (rehearsal, dry-run, push), each with PGSSLMODE: {cli_seen}"
+    );
     assert!(leaks.is_empty(), "a password on a command line: {leaks:?}");
     for secret in [planted, admin_password.as_str()] {
         assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "printed");

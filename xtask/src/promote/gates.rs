@@ -280,11 +280,11 @@ pub(super) fn target_mismatch(remote: &Remote, reported: Option<&serde_json::Val
     let reported = reported?;
     match remote {
         Remote::Url(url) => {
-            let authority = url.split("://").nth(1)?.split(['/', '?']).next()?;
-            let host_port = authority.rsplit('@').next()?;
-            let (host, port) = host_port.rsplit_once(':').map_or((host_port, "5432"), |(h, p)| (h, p));
-            let same = reported["host"].as_str() == Some(host)
-                && reported["port"].as_u64().map(|p| p.to_string()).as_deref() == Some(port);
+            let parsed = url::Url::parse(url).ok()?;
+            let host = parsed.host_str()?.trim_matches(['[', ']']).to_string();
+            let port = parsed.port().unwrap_or(5432);
+            let same =
+                reported["host"].as_str() == Some(host.as_str()) && reported["port"].as_u64() == Some(port.into());
             (!same).then(|| format!("{}:{} instead of {host}:{port}", reported["host"], reported["port"]))
         }
         Remote::Project(r) => {
