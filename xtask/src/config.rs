@@ -52,6 +52,9 @@ pub struct Target {
     pub sslmode: Option<String>,
     /// The CA file (relative to the repository) that verifies the server, for `verify-ca`/`verify-full`.
     pub sslrootcert: Option<String>,
+    /// Where a protected target's batch is rehearsed: `local` (default: a throwaway database on the embedded
+    /// cluster), or another target (a hosted DEV or staging) that must already hold the batch, file for file.
+    pub rehearse_on: Option<String>,
 }
 
 /// Profiles the CLI knows by name.
@@ -108,6 +111,16 @@ impl Config {
         let mut problems = Vec::new();
         for (name, target) in &self.targets {
             problems.extend(target.problems().into_iter().map(|p| format!("[targets.{name}]: {p}")));
+            match target.rehearse_on.as_deref() {
+                None | Some("local") => {}
+                Some(other) if other == name => {
+                    problems.push(format!("[targets.{name}]: rehearse_on names the target itself; name a DEV or staging target, or `local`"))
+                }
+                Some(other) if !self.targets.contains_key(other) => problems.push(format!(
+                    "[targets.{name}]: rehearse_on = \"{other}\" is no target here; define [targets.{other}] or use `local`"
+                )),
+                Some(_) => {}
+            }
         }
         for key in self.check.severity.keys() {
             if Code::parse(key.get_ref()).is_none() {

@@ -119,10 +119,13 @@ impl Cluster {
         }
         self.launch(sh)?;
         let url = self.url("postgres")?;
-        if !self.dir.join("baseline-applied").exists() {
+        // Re-applied when the baseline changes (every statement in it is idempotent), so an older local database
+        // gains what the platform has since added.
+        let digest = crate::migrations::checksum(BASELINE_SQL.as_bytes());
+        if std::fs::read_to_string(self.dir.join("baseline-applied")).ok().as_deref() != Some(digest.as_str()) {
             let mut client = super::connect(&url)?;
             client.batch_execute(BASELINE_SQL).context("applying the Supabase baseline to the embedded database")?;
-            fsutil::write_atomic(&self.dir.join("baseline-applied"), b"")?;
+            fsutil::write_atomic(&self.dir.join("baseline-applied"), digest.as_bytes())?;
         }
         Ok(url)
     }

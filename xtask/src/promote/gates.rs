@@ -17,6 +17,7 @@ use crate::supabase::{self, Cli, Push, Remote};
 use crate::target::{PROJECT_ID_ENV, Resolved, TOKEN_ENV};
 use crate::{check, git, pg, report, rules};
 
+use super::history;
 use super::{Plan, Promotion};
 use crate::stage::Stage;
 
@@ -140,9 +141,47 @@ impl<'a> Promotion<'a> {
         Ok(())
     }
 
-    /// Step 4 on protected targets: what the target has, then the batch, replayed on a throwaway local database,
-    /// so a failure names the right part.
-    pub(super) fn rehearse(&mut self, cli: &Cli, plan: &Plan) -> anyhow::Result<()> {
+    /// Step 4 on protected targets: on the target named by `rehearse_on` (the batch must already be applied
+    /// there, statement for statement), or by default on a throwaway local database.
+    pub(super) fn rehearse(&mut self, cli: &Cli, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
+        match target.config.rehearse_on.as_deref() {
+            None | Some("local") => self.rehearse_locally(cli, plan),
+            Some(other) => self.rehearsed_on(other, plan),
+        }
+    }
+
+    /// The batch as applied on `other`: every file in its history, with the statements this checkout holds.
+    fn rehearsed_on(&mut self, other: &str, plan: &Plan) -> anyhow::Result<()> {
+        let evidence = Resolved::resolve(self.sh, self.repo, other, &mut self.redactor)?;
+        let direct = evidence.direct(Access::ReadOnly, &mut self.redactor)?;
+        let applied = history::read_statements(&mut direct.connect()?)?;
+        let mut problems = Vec::new();
+        for m in &plan.batch {
+            let text = std::fs::read_to_string(&m.path)?;
+            match applied.get(&m.version) {
+                None => problems.push(format!("{} is not applied on {other}", m.file_name)),
+                Some(statements) if history::fingerprint(&statements.join(";")) != history::fingerprint(&text) => {
+                    problems.push(format!("{} differs on {other} from this checkout", m.file_name))
+                }
+                Some(_) => {}
+            }
+        }
+        if !problems.is_empty() {
+            return Err(blocked(format!(
+                "promote: the batch is not rehearsed on {other} (rehearse_on): {}; nothing was pushed. Promote it there first: `cargo xtask promote --target {other}`",
+                problems.join("; ")
+            )));
+        }
+        self.record.rehearsal = Some(format!(
+            "applied on {other} ({}) with identical statements: {} file(s)",
+            evidence.describe(),
+            plan.batch.len()
+        ));
+        Ok(())
+    }
+
+    /// What the target has, then the batch, replayed on a throwaway local database, so a failure names the part.
+    fn rehearse_locally(&mut self, cli: &Cli, plan: &Plan) -> anyhow::Result<()> {
         let shadow = Shadow::create(self.sh, self.repo, "rehearsal", &mut self.redactor)?;
         let (applied, batch) = (plan.applied(), plan.batch());
         for (part, files) in [("applied history", &[][..]), ("batch", &batch[..])] {

@@ -97,6 +97,23 @@ pub fn read_via_cli(
     }
 }
 
+/// Each applied version's statements as the CLI stored them.
+pub fn read_statements(
+    client: &mut postgres::Client,
+) -> anyhow::Result<std::collections::BTreeMap<String, Vec<String>>> {
+    let rows = client
+        .query("select version, coalesce(statements, '{}') from supabase_migrations.schema_migrations", &[])
+        .context("reading supabase_migrations.schema_migrations")?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// What a file's statements are, whitespace and `;` aside: the CLI stores each statement as written (comments
+/// included) and trimmed, so a file and its stored statements have the same fingerprint.
+pub fn fingerprint(text: &str) -> String {
+    let kept: String = text.chars().filter(|c| !c.is_whitespace() && *c != ';').collect();
+    crate::migrations::checksum(kept.as_bytes())
+}
+
 /// What the live history says about the recorded head.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Reconcile {

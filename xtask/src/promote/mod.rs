@@ -130,16 +130,9 @@ impl<'a> Promotion<'a> {
         self.step(3, "staging the applied files and the batch");
         let stage = Stage::new(self.repo.stage_dir(&self.name), &plan.applied(), &plan.batch())?;
 
-        self.step(
-            4,
-            if target.config.protected {
-                "rehearsal on a local shadow"
-            } else {
-                "rehearsal: not required (target not protected); extension preflight"
-            },
-        );
+        self.step(4, rehearsal_step(&target));
         if target.config.protected {
-            self.rehearse(&cli, &plan)?;
+            self.rehearse(&cli, &target, &plan)?;
         }
         self.preflight_extensions(&target, &plan)?;
 
@@ -234,6 +227,14 @@ impl<'a> Promotion<'a> {
         }
         report::emit(&record::PromoteReport(&self.record), self.options.format)?;
         result
+    }
+}
+
+fn rehearsal_step(target: &Resolved) -> &'static str {
+    match (target.config.protected, target.config.rehearse_on.as_deref()) {
+        (false, _) => "rehearsal: not required (target not protected); extension preflight",
+        (true, None | Some("local")) => "rehearsal on a local shadow",
+        (true, Some(_)) => "rehearsal: the batch as applied on the rehearse_on target",
     }
 }
 

@@ -1,0 +1,141 @@
+//! `rehearse_on`: a protected target's batch is rehearsed by a DEV (or staging) target that already holds it,
+//! statement for statement, instead of on a local shadow. A second local database stands in for DEV.
+
+mod support;
+
+use support::{Tree, commit, commit_all, connect, example_versions, versions};
+
+const STAGING_ENV: &str = "XTASK_TEST_STAGING_URL";
+
+fn promote_prod(tree: &Tree, prod: &str, dev: &str) -> support::Run {
+    tree.run_env(
+        &["promote", "--target", "prod", "--yes", "--skip-catalog"],
+        &[("PROD_DB_URL", prod), ("DEV_DB_URL", dev)],
+    )
+}
+
+#[test]
+fn prod_promotes_on_devs_evidence_and_refuses_a_file_missing_or_different_there() {
+    let tree = Tree::example();
+    tree.append("xtask.toml", &format!("\n[targets.staging]\ndb_url_env = \"{STAGING_ENV}\"\n"));
+    let config = String::from_utf8(tree.read("xtask.toml")).unwrap();
+    tree.write("xtask.toml", config.replacen("protected = true", "protected = true\nrehearse_on = \"dev\"", 1));
+    tree.db_start();
+    let (prod, dev) = (tree.create_db("prod"), tree.create_db("dev"));
+    support::bring_to_head(&tree, STAGING_ENV, &prod);
+    let run = tree.run_env(&["promote", "--target", "dev", "--yes", "--skip-catalog"], &[("DEV_DB_URL", dev.as_str())]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    commit_all(&tree);
+
+    let version = "20260513052000";
+    let saved: Vec<String> = connect(&dev)
+        .query_one("select statements from supabase_migrations.schema_migrations where version = $1", &[&version])
+        .unwrap()
+        .get(0);
+    connect(&dev).execute("delete from supabase_migrations.schema_migrations where version = $1", &[&version]).unwrap();
+    let run = promote_prod(&tree, &prod, &dev);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("20260513052000_ce13_sequence_delete_policies_admin.sql is not applied on dev"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("`cargo xtask promote --target dev`"), "{}", run.stderr);
+
+    let edited: Vec<String> = saved.iter().map(|s| s.replace("delete", "update")).collect();
+    connect(&dev)
+        .execute(
+            "insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, 'x', $2)",
+            &[&version, &edited],
+        )
+        .unwrap();
+    let run = promote_prod(&tree, &prod, &dev);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("20260513052000_ce13_sequence_delete_policies_admin.sql differs on dev from this checkout"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(versions(&prod).len(), 9, "nothing pushed");
+
+    connect(&dev)
+        .execute(
+            "update supabase_migrations.schema_migrations set statements = $2 where version = $1",
+            &[&version, &saved],
+        )
+        .unwrap();
+    let run = promote_prod(&tree, &prod, &dev);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stdout.contains("Rehearsal: applied on dev (database postgresql://postgres:***@127.0.0.1:"),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stderr.contains("rehearsal: the batch as applied on the rehearse_on target"), "{}", run.stderr);
+    assert_eq!(versions(&prod), example_versions());
+    let record = std::fs::read_dir(tree.path("docs/database/promotions"))
+        .unwrap()
+        .flatten()
+        .find(|e| e.file_name().to_string_lossy().ends_with("-prod.json"))
+        .unwrap();
+    let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(record.path()).unwrap()).unwrap();
+    assert_eq!(record["rehearsal"].as_str().unwrap().split(" (").next(), Some("applied on dev"));
+}
+
+/// A history row as the CLI writes it, for a file the local server could never apply.
+fn fake_applied(url: &str, version: &str, name: &str, text: &str) {
+    let mut db = connect(url);
+    db.batch_execute(
+        "create schema if not exists supabase_migrations;
+         create table if not exists supabase_migrations.schema_migrations (version text primary key, statements text[], name text);",
+    )
+    .unwrap();
+    let statements = vec![text.trim().trim_end_matches(';').to_string()];
+    db.execute(
+        "insert into supabase_migrations.schema_migrations (version, name, statements) values ($1, $2, $3)",
+        &[&version, &name, &statements],
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_history_with_an_extension_the_local_server_lacks_is_rehearsed_on_dev_instead() {
+    let tree = Tree::example();
+    for entry in std::fs::read_dir(tree.path("migrations")).unwrap().flatten() {
+        std::fs::remove_file(entry.path()).unwrap();
+    }
+    // `vector` is no Debian PostgreSQL 15 package: the local shadow can never replay this history.
+    let vector = "create extension if not exists vector with schema extensions;\n";
+    let items = "create table public.items (id bigint primary key, title text not null);\n";
+    tree.write("migrations/20260101000000_vector.sql", vector);
+    tree.write("migrations/20260102000000_items.sql", items);
+    tree.db_start();
+    let (prod, dev) = (tree.create_db("prod"), tree.create_db("dev"));
+    let available: bool = connect(&prod)
+        .query_one("select exists (select 1 from pg_available_extensions where name = 'vector')", &[])
+        .unwrap()
+        .get(0);
+    assert!(!available, "the local server must lack vector for this test to mean anything");
+    for url in [&prod, &dev] {
+        fake_applied(url, "20260101000000", "vector", vector);
+    }
+    connect(&dev).batch_execute(items).unwrap();
+    fake_applied(&dev, "20260102000000", "items", items);
+    assert_eq!(tree.run(&["baseline", "--target", "prod", "--head", "20260101000000"]).code, 0);
+    commit_all(&tree);
+
+    let run = promote_prod(&tree, &prod, &dev);
+    assert_eq!(run.code, 1, "the local rehearsal dead-ends: {}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("rehearsal of the applied history failed on a local shadow"), "{}", run.stderr);
+    assert!(run.stderr.contains("vector"), "{}", run.stderr);
+
+    let config = String::from_utf8(tree.read("xtask.toml")).unwrap();
+    tree.write("xtask.toml", config.replacen("protected = true", "protected = true\nrehearse_on = \"dev\"", 1));
+    commit(&tree, "rehearse on dev");
+    let run = promote_prod(&tree, &prod, &dev);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(versions(&prod), ["20260101000000", "20260102000000"]);
+    let items: Option<String> =
+        connect(&prod).query_one("select to_regclass('public.items')::text", &[]).unwrap().get(0);
+    assert_eq!(items.as_deref(), Some("items"));
+}
