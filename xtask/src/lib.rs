@@ -19,6 +19,7 @@ pub mod findings;
 pub mod flags;
 pub mod fsutil;
 pub mod git;
+pub mod impact;
 pub mod lock;
 pub mod migrations;
 pub mod new;

@@ -2,6 +2,7 @@
 //! real CLI, and dropped when the guard goes out of scope (errors and panics included). The rehearsal, drift
 //! and the benchmarks use it.
 
+use anyhow::Context;
 use xshell::Shell;
 
 use crate::migrations::Migration;
@@ -28,6 +29,26 @@ impl Shadow {
         let stage = Stage::empty(repo.stage_dir(&name))?;
         let url = pg::create_database(&admin_url, &name)?;
         Ok(Shadow { admin_url, name, url, stage })
+    }
+
+    /// A copy of this database as it is now (`CREATE DATABASE ... TEMPLATE`: a file copy, no replay), dropped
+    /// with its own guard. No session may be connected to this one meanwhile.
+    pub fn clone_as(&self, what: &str) -> anyhow::Result<Shadow> {
+        let name = format!("xtask_{what}_{}", std::process::id());
+        let stage = Stage::empty(self.stage.path().with_file_name(&name))?;
+        let mut admin = pg::connect(&self.admin_url)?;
+        admin.batch_execute(&format!("drop database if exists {name} with (force)"))?;
+        // The CLI's session may still be ending ("being accessed by other users"): a few tries.
+        let create = format!("create database {name} template {}", self.name);
+        let mut tries = 0;
+        while let Err(err) = admin.batch_execute(&create) {
+            tries += 1;
+            if tries == 25 {
+                return Err(err).context("copying the shadow database");
+            }
+            std::thread::sleep(std::time::Duration::from_millis(200));
+        }
+        Ok(Shadow { admin_url: self.admin_url.clone(), url: pg::replace_database(&self.admin_url, &name), name, stage })
     }
 
     pub fn url(&self) -> &str {

@@ -139,3 +139,77 @@ fn a_history_with_an_extension_the_local_server_lacks_is_rehearsed_on_dev_instea
         connect(&prod).query_one("select to_regclass('public.items')::text", &[]).unwrap().get(0);
     assert_eq!(items.as_deref(), Some("items"));
 }
+
+#[test]
+fn the_lock_report_names_rewrites_locks_and_index_builds_with_the_targets_sizes() {
+    let tree = Tree::example();
+    tree.append("xtask.toml", &format!("\n[targets.staging]\ndb_url_env = \"{STAGING_ENV}\"\n"));
+    tree.db_start();
+    let prod = tree.create_db("prod");
+    support::bring_to_head(&tree, STAGING_ENV, &prod);
+    for entry in std::fs::read_dir(tree.path("migrations")).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".sql") && &name[..14] > "20260512220528" {
+            std::fs::remove_file(entry.path()).unwrap();
+        }
+    }
+    tree.write(
+        "migrations/20260601000000_rewrite.sql",
+        "-- xtask: ack destructive: titles are capped at 300 characters by the app already\nalter table public.problems alter column title type varchar(300);\n",
+    );
+    tree.write(
+        "migrations/20260601000001_lock_only.sql",
+        "alter table public.problems add column reviewed_at timestamptz;\n",
+    );
+    tree.write("migrations/20260601000002_neither.sql", "create table public.fresh (id bigint primary key);\n");
+    tree.write(
+        "migrations/20260601000003_index.sql",
+        "create index problems_reviewed on public.problems (reviewed_at);\n",
+    );
+    commit_all(&tree);
+    let run = tree
+        .run_env(&["promote", "--target", "prod", "--dry-run", "--format", "json"], &[("PROD_DB_URL", prod.as_str())]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let record: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let impact = record["impact"].as_array().unwrap();
+    let summary: Vec<String> = impact
+        .iter()
+        .map(|f| {
+            let mut parts: Vec<String> = f["locks"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|l| {
+                    format!(
+                        "{} {} {}",
+                        if l["rewritten"] == true { "rewrites" } else { "locks" },
+                        l["relation"].as_str().unwrap(),
+                        l["mode"].as_str().unwrap()
+                    )
+                })
+                .collect();
+            parts.extend(
+                f["index_builds"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|b| format!("builds {}", b["index"].as_str().unwrap())),
+            );
+            format!("{}: {}", f["file"].as_str().unwrap(), parts.join(", "))
+        })
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            "20260601000000_rewrite.sql: rewrites public.problems ACCESS EXCLUSIVE",
+            "20260601000001_lock_only.sql: locks public.problems ACCESS EXCLUSIVE",
+            "20260601000002_neither.sql: ",
+            "20260601000003_index.sql: locks public.problems SHARE, builds public.problems_reviewed",
+        ]
+    );
+    assert!(impact[0]["locks"][0]["size"]["bytes"].as_i64().unwrap() > 0, "joined with prod's size");
+    let human = tree.run_env(&["promote", "--target", "prod", "--dry-run"], &[("PROD_DB_URL", prod.as_str())]);
+    assert!(human.stdout.contains("rewrites public.problems ("), "{}", human.stdout);
+    assert!(human.stdout.contains("rows on prod) under ACCESS EXCLUSIVE"), "{}", human.stdout);
+    assert_eq!(versions(&prod).len(), 9, "a dry run pushes nothing");
+}

@@ -145,7 +145,7 @@ impl<'a> Promotion<'a> {
     /// there, statement for statement), or by default on a throwaway local database.
     pub(super) fn rehearse(&mut self, cli: &Cli, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
         match target.config.rehearse_on.as_deref() {
-            None | Some("local") => self.rehearse_locally(cli, plan),
+            None | Some("local") => self.rehearse_locally(cli, target, plan),
             Some(other) => self.rehearsed_on(other, plan),
         }
     }
@@ -181,9 +181,11 @@ impl<'a> Promotion<'a> {
     }
 
     /// What the target has, then the batch, replayed on a throwaway local database, so a failure names the part.
-    fn rehearse_locally(&mut self, cli: &Cli, plan: &Plan) -> anyhow::Result<()> {
+    /// Then, on a copy taken at the head, each batch file applied in its own transaction: the lock report.
+    fn rehearse_locally(&mut self, cli: &Cli, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
         let shadow = Shadow::create(self.sh, self.repo, "rehearsal", &mut self.redactor)?;
         let (applied, batch) = (plan.applied(), plan.batch());
+        let mut at_head = None;
         for (part, files) in [("applied history", &[][..]), ("batch", &batch[..])] {
             let _spinner = crate::progress::Spinner::start(&format!("rehearsing the {part}"), self.options.format);
             if let Err(err) = shadow.replay(self.sh, cli, &applied, files, &self.redactor) {
@@ -192,9 +194,31 @@ impl<'a> Promotion<'a> {
                     self.name
                 )));
             }
+            if at_head.is_none() {
+                at_head = Some(shadow.clone_as("impact")?);
+            }
         }
         self.record.rehearsal = Some("passed on a local shadow (history + batch)".into());
+        if let Some(at_head) = at_head {
+            self.measure_impact(target, &at_head, &batch);
+        }
         Ok(())
+    }
+
+    /// The lock and rewrite report; it informs the review, so a failure to measure is said, not fatal.
+    fn measure_impact(&mut self, target: &Resolved, at_head: &Shadow, batch: &[&Migration]) {
+        let _spinner = crate::progress::Spinner::start("measuring locks and rewrites", self.options.format);
+        let measured = crate::impact::measure(at_head.url(), batch).and_then(|impacts| {
+            let direct = target.direct(Access::ReadOnly, &mut self.redactor)?;
+            let sizes = crate::impact::target_sizes(&mut direct.connect()?)?;
+            Ok(crate::impact::with_sizes(impacts, &sizes))
+        });
+        match measured {
+            Ok(impacts) => self.record.impact = impacts,
+            Err(err) => {
+                eprintln!("warning: the lock report could not be made: {}", self.redactor.redact(&format!("{err:#}")))
+            }
+        }
     }
 
     /// Names every extension the batch creates that the target server cannot provide, before anything runs.

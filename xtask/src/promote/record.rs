@@ -29,6 +29,9 @@ pub struct Record {
     pub failed: Option<Failure>,
     pub not_attempted: Vec<String>,
     pub rehearsal: Option<String>,
+    /// Per batch file: the locks it holds on existing tables, the rewrites, the index builds (protected targets).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub impact: Vec<crate::impact::FileImpact>,
     pub findings: Vec<Finding>,
     pub dry_run: Vec<String>,
     pub dry_run_transcript: String,
@@ -99,6 +102,13 @@ impl Record {
                 failed.error.trim()
             );
             let _ = writeln!(out, "\nForward-fix: `cargo xtask new fix_<name>`; never edit an applied file.");
+        }
+        if !self.impact.is_empty() {
+            let _ = writeln!(
+                out,
+                "\n## Locks and rewrites\n\n```text\n{}```",
+                crate::impact::render(&self.impact, &self.target)
+            );
         }
         if !self.findings.is_empty() {
             let _ = writeln!(out, "\n## Findings reviewed\n");

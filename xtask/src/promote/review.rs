@@ -23,6 +23,14 @@ pub fn render(record: &Record, endpoint: &str, beyond: &[Migration]) -> String {
             let _ = writeln!(out, "  {}[{}] {}:{}: {}", f.severity.as_str(), f.code, f.file, f.pos.line, f.message);
         }
     }
+    if !record.impact.is_empty() {
+        let _ = writeln!(
+            out,
+            "\nLocks and rewrites (each file applied in its own transaction on a local shadow; sizes on {}):",
+            record.target
+        );
+        out.push_str(&crate::impact::render(&record.impact, &record.target));
+    }
     if !beyond.is_empty() {
         let names: Vec<&str> = beyond.iter().map(|m| m.file_name.as_str()).collect();
         let _ = writeln!(out, "\nNot in this promotion (after --until): {}", names.join(", "));
