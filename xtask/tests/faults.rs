@@ -5,8 +5,7 @@ mod support;
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use support::{Tree, connect, example_versions, versions};
 
@@ -41,28 +40,10 @@ fn the_cli_killed_mid_push_then_a_rerun_applies_each_file_once() {
     tree.write("migrations/20260601000001_slow.sql", "select pg_sleep(30);\n");
     tree.write("migrations/20260601000002_count.sql", "insert into public.runs values (1);\n");
     let workdir = tree.path("target/xtask/stage").display().to_string();
-    let child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("--repo")
-        .arg(tree.dir.path())
-        .args(["promote", "--target", "staging", "--yes", "--skip-catalog"])
-        .env(STAGING_ENV, &url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let child =
+        support::spawn(&tree, &["promote", "--target", "staging", "--yes", "--skip-catalog"], &[(STAGING_ENV, &url)]);
     // Wait until the slow file is running inside the real push, then SIGKILL every CLI process of it.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        assert!(Instant::now() < deadline, "the push never reached the slow file");
-        let sleeping: i64 = connect(&url)
-            .query_one("select count(*) from pg_stat_activity where query like 'select pg_sleep(30)%'", &[])
-            .unwrap()
-            .get(0);
-        if sleeping > 0 {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    support::wait_for_statement(&url, "select pg_sleep(30)");
     let cli = pids_with(&["supabase", &workdir, "db push"]);
     assert!(!cli.is_empty(), "found the CLI's processes");
     for pid in &cli {

@@ -4,7 +4,7 @@
 mod support;
 
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use support::{Tree, commit_all, connect, example_versions, git, prod_at_its_head, versions};
 
@@ -165,27 +165,8 @@ fn postgres_stopped_mid_push_is_reported_and_a_rerun_reconciles() {
     );
     tree.write("migrations/20260601000002_last.sql", "create table public.last_step (id bigint primary key);\n");
 
-    let child = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("--repo")
-        .arg(tree.dir.path())
-        .args(["promote", "--target", "staging", "--yes"])
-        .env(STAGING_ENV, &url)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let sleeping: i64 = connect(&admin)
-            .query_one("select count(*) from pg_stat_activity where query like 'select pg_sleep(30)%'", &[])
-            .unwrap()
-            .get(0);
-        if sleeping > 0 {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the slow migration never started");
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let child = support::spawn(&tree, &["promote", "--target", "staging", "--yes"], &[(STAGING_ENV, &url)]);
+    support::wait_for_statement(&admin, "select pg_sleep(30)");
     assert_eq!(tree.run(&["db", "stop"]).code, 0);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

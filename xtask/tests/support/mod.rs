@@ -275,3 +275,30 @@ pub fn in_namespace(name: &str, flags: &[&str], body: impl FnOnce()) {
         .unwrap();
     assert!(status.success(), "{name} failed inside its namespace (its output is above)");
 }
+
+/// Starts the xtask on `tree` in the background, its output captured.
+pub fn spawn(tree: &Tree, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.arg("--repo").arg(tree.dir.path()).args(args);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
+}
+
+/// Waits (at most a minute) until a session on the server at `url` runs a statement starting with `prefix`.
+pub fn wait_for_statement(url: &str, prefix: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let pattern = format!("{prefix}%");
+    loop {
+        let running: i64 = connect(url)
+            .query_one("select count(*) from pg_stat_activity where query like $1", &[&pattern])
+            .unwrap()
+            .get(0);
+        if running > 0 {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "no session ran `{prefix}` within a minute");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
