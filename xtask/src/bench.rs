@@ -8,7 +8,7 @@ use xshell::{Shell, cmd};
 
 use crate::flags;
 use crate::fsutil;
-use crate::pg::{self, Cluster};
+use crate::pg;
 use crate::promote::history;
 use crate::redact::Redactor;
 use crate::repo::Repo;
@@ -238,7 +238,7 @@ impl flags::BenchCatalog {
     /// A generated schema in the embedded cluster; `catalog` + `docs-refresh` (as a user runs them) against
     /// `pg_dump --schema-only` of the same database, same run.
     fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
-        let cluster = Cluster::new(&repo.cluster_dir());
+        let cluster = repo.cluster()?;
         let admin = cluster.start(sh)?;
         let name = format!("bench_catalog_{}", self.tables);
         let url = pg::replace_database(&admin, &name);
@@ -317,7 +317,7 @@ impl flags::BenchParity {
     /// A source table over 2026 (index on its time column) and its shadow partitioned by month, both filled once;
     /// then `partition parity` (the whole command, evidence included) against the floor: `count(*)` of each.
     fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
-        let admin = Cluster::new(&repo.cluster_dir()).start(sh)?;
+        let admin = repo.cluster()?.start(sh)?;
         let name = format!("bench_parity_{}", self.rows);
         let url = pg::replace_database(&admin, &name);
         let ready = pg::connect(&url)

@@ -3,12 +3,12 @@
 use xshell::Shell;
 
 use crate::flags::{self, DbCmd};
-use crate::pg::{Cluster, State};
+use crate::pg::State;
 use crate::repo::Repo;
 
 impl flags::Db {
     pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
-        let cluster = Cluster::new(&repo.cluster_dir());
+        let cluster = repo.cluster()?;
         match self.cmd {
             DbCmd::Start => {
                 cluster.start(sh)?;

@@ -31,6 +31,7 @@ pub enum Cmd {
     Diff(Diff),
     Drift(Drift),
     Partition(Partition),
+    PlatformBaseline(PlatformBaseline),
     Bench(Bench),
 }
 
@@ -185,6 +186,22 @@ pub struct Drift {
     /// The target to inspect.
     #[arg(long, value_name = "TARGET")]
     pub target: String,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Capture the platform-managed schemas of a target (roles, auth, storage, realtime, vault, supabase_functions,
+/// extensions and the installed extensions) into `docs/database/platform/baseline.sql`; local databases then start
+/// from it. With `--check`, exits 1 when the committed file no longer matches the target.
+#[derive(Debug, Args)]
+pub struct PlatformBaseline {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Do not write: fail if the committed file differs from what the target has now.
+    #[arg(long)]
+    pub check: bool,
 
     #[command(flatten)]
     pub output: OutputArgs,

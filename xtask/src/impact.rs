@@ -242,6 +242,7 @@ mod tests {
             },
         ];
         expect_test::expect![[r#"
+            Locks and rewrites:
               1. 20260601000000_events_id_bigint.sql
                  rewrites public.events (2.1 GB, 40M rows on prod) under ACCESS EXCLUSIVE
               2. 20260601000001_events_tag.sql
@@ -252,6 +253,7 @@ mod tests {
               4. 20260601000003_idx.sql
                  not measured: runs outside a single transaction (CONCURRENTLY or its own COMMIT)
         "#]]
-        .assert_eq(&render(&impacts, "prod"));
+        // The heading line keeps expect-test from trimming the section's own indentation.
+        .assert_eq(&format!("Locks and rewrites:\n{}", render(&impacts, "prod")));
     }
 }

@@ -2,6 +2,7 @@
 //! view; `docs/design.md` ("Where to look") maps the modules.
 
 pub mod baseline;
+pub mod baseline_file;
 pub mod batch;
 pub mod bench;
 pub mod blocked;
@@ -26,6 +27,7 @@ pub mod new;
 pub mod partition;
 pub mod pg;
 pub mod platform;
+pub mod platform_baseline;
 pub mod progress;
 pub mod promote;
 pub mod redact;
@@ -63,6 +65,7 @@ pub fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Cmd::Diff(cmd) => cmd.run(&sh, repo),
         flags::Cmd::Drift(cmd) => cmd.run(&sh, repo),
         flags::Cmd::Partition(cmd) => cmd.run(&sh, repo),
+        flags::Cmd::PlatformBaseline(cmd) => cmd.run(&sh, repo),
         flags::Cmd::Bench(cmd) => cmd.run(&sh, repo),
     }
 }

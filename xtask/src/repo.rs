@@ -117,6 +117,26 @@ impl Repo {
         self.database_docs_dir().join(format!("SCHEMA_CATALOG.{}.md", target.to_uppercase()))
     }
 
+    /// The platform baseline captured from a target (`cargo xtask platform-baseline`).
+    pub fn platform_baseline_path(&self) -> PathBuf {
+        self.database_docs_dir().join("platform/baseline.sql")
+    }
+
+    /// What new local databases start from: the captured platform baseline when there is one.
+    pub fn baseline(&self) -> anyhow::Result<crate::pg::Baseline> {
+        let path = self.platform_baseline_path();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(crate::pg::Baseline::Captured(crate::baseline_file::parse(&text, &self.rel(&path))?.0)),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(crate::pg::Baseline::Builtin),
+            Err(err) => Err(err).with_context(|| format!("reading {}", self.rel(&path))),
+        }
+    }
+
+    /// The embedded cluster, starting from this repository's baseline.
+    pub fn cluster(&self) -> anyhow::Result<crate::pg::Cluster> {
+        Ok(crate::pg::Cluster::with_baseline(&self.cluster_dir(), self.baseline()?))
+    }
+
     pub fn expected_deltas_path(&self) -> PathBuf {
         self.database_docs_dir().join("expected-deltas.toml")
     }

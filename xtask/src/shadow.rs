@@ -23,11 +23,11 @@ impl Shadow {
     /// Starts the embedded cluster if needed and creates `xtask_<what>_<pid>` in it. Its URL's password is added
     /// to `redactor`.
     pub fn create(sh: &Shell, repo: &Repo, what: &str, redactor: &mut Redactor) -> anyhow::Result<Shadow> {
-        let admin_url = pg::Cluster::new(&repo.cluster_dir()).start(sh)?;
+        let admin_url = repo.cluster()?.start(sh)?;
         redactor.add_url(&admin_url);
         let name = format!("xtask_{what}_{}", std::process::id());
         let stage = Stage::empty(repo.stage_dir(&name))?;
-        let url = pg::create_database(&admin_url, &name)?;
+        let url = pg::create_database_from(&admin_url, &name, &repo.baseline()?)?;
         Ok(Shadow { admin_url, name, url, stage })
     }
 

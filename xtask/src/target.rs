@@ -29,7 +29,7 @@ impl<'a> Resolved<'a> {
     pub fn resolve(sh: &Shell, repo: &'a Repo, name: &str, redactor: &mut Redactor) -> anyhow::Result<Resolved<'a>> {
         let config = repo.config.target(name)?;
         let remote = if config.embedded {
-            Remote::Url(pg::Cluster::new(&repo.cluster_dir()).start(sh)?)
+            Remote::Url(repo.cluster()?.start(sh)?)
         } else if let Some(url) =
             config.db_url_env.as_deref().and_then(|var| std::env::var(var).ok()).filter(|u| !u.is_empty())
         {

@@ -356,3 +356,31 @@ fn parity_and_prune_run_over_login_roles_with_a_token_only() {
         assert!(live_login_roles(&h.prod_url).is_empty(), "no login role left behind");
     });
 }
+
+#[test]
+fn the_platform_baseline_is_captured_through_db_query_with_a_token_only() {
+    in_namespace("the_platform_baseline_is_captured_through_db_query_with_a_token_only", || {
+        let h = Hosted::new();
+        h.api.clear();
+        let run = h.run(&["platform-baseline", "--target", "prod"]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        let query = format!("POST /v1/projects/{REF}/database/query");
+        assert!(
+            h.api.requests().iter().any(|r| r.starts_with(&query) && r.contains("\"read_only\":true")),
+            "{:?}",
+            h.api.requests()
+        );
+        let file = String::from_utf8(h.tree.read("docs/database/platform/baseline.sql")).unwrap();
+        assert!(
+            file.contains("--> table auth.users\ncreate table if not exists auth.users ("),
+            "the auth schema was read"
+        );
+        // Over the URL, the same database gives the same text.
+        let direct = h.run_with(
+            &["platform-baseline", "--target", "prod", "--check"],
+            &[("PROD_DB_URL", h.prod_url.as_str()), ("SUPABASE_PROJECT_ID", REF)],
+        );
+        assert_eq!(direct.code, 0, "{}{}", direct.stdout, direct.stderr);
+        assert!(direct.stdout.contains("up-to-date"), "{}", direct.stdout);
+    });
+}

@@ -52,3 +52,68 @@ fn an_app_history_using_the_platform_schemas_replays_on_the_embedded_default() {
         .get(0);
     assert_eq!(policies, 6);
 }
+
+#[test]
+fn a_baseline_captured_from_a_url_target_is_what_local_databases_start_from() {
+    let tree = Tree::example();
+    tree.append("xtask.toml", "\n[targets.hosted]\ndb_url_env = \"XTASK_TEST_HOSTED_URL\"\n");
+    tree.db_start();
+    // The target: a platform with a column and an extension the hand-written baseline does not have.
+    let hosted = tree.create_db("hosted");
+    connect(&hosted)
+        .batch_execute(
+            "alter table auth.users add column platform_flag boolean not null default false;
+             create extension if not exists hstore with schema extensions;
+             create policy \"platform objects\" on storage.objects for select to service_role using (true);",
+        )
+        .unwrap();
+    let env = [("XTASK_TEST_HOSTED_URL", hosted.as_str())];
+    let run = tree.run_env(&["platform-baseline", "--target", "hosted", "--format", "json"], &env);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(
+        (report["state"].as_str(), report["file"].as_str()),
+        (Some("written"), Some("docs/database/platform/baseline.sql"))
+    );
+    let file = String::from_utf8(tree.read("docs/database/platform/baseline.sql")).unwrap();
+    for expected in [
+        "platform_flag boolean default false not null",
+        "create extension if not exists hstore with schema extensions",
+        "-- version ",
+        "--> policy storage.objects.\"platform objects\"",
+        "--> role service_role",
+    ] {
+        assert!(file.contains(expected), "{expected} missing from the captured baseline");
+    }
+
+    // Local databases now start from it: another checkout's embedded database, and the history replays on it.
+    let other = Tree::example();
+    other.write("docs/database/platform/baseline.sql", &file);
+    let local = other.db_start();
+    let flag: i64 = connect(&local)
+        .query_one("select count(*) from information_schema.columns where table_schema = 'auth' and table_name = 'users' and column_name = 'platform_flag'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(flag, 1, "the embedded database starts from the captured baseline");
+    let run = other.run(&["promote", "--skip-catalog"]);
+    assert_eq!(run.code, 0, "the example's history replays on it: {}{}", run.stdout, run.stderr);
+    let hstore: i64 =
+        connect(&local).query_one("select count(*) from pg_extension where extname = 'hstore'", &[]).unwrap().get(0);
+    assert_eq!(hstore, 1, "with the target's extensions");
+
+    assert_eq!(tree.run_env(&["platform-baseline", "--target", "hosted", "--check"], &env).code, 0);
+    connect(&hosted).batch_execute("alter table storage.buckets add column region text").unwrap();
+    let stale = tree.run_env(&["platform-baseline", "--target", "hosted", "--check"], &env);
+    assert_eq!(stale.code, 1, "{}{}", stale.stdout, stale.stderr);
+    assert!(
+        stale.stderr.contains("docs/database/platform/baseline.sql is stale: hosted changed its platform schemas"),
+        "{}",
+        stale.stderr
+    );
+    assert!(stale.stderr.contains("`cargo xtask platform-baseline --target hosted`"), "{}", stale.stderr);
+
+    other.write("docs/database/platform/baseline.sql", file.replace("platform_flag", "hand_edited"));
+    let edited = other.run(&["db", "reset"]);
+    assert_eq!(edited.code, 2);
+    assert!(edited.stderr.contains("was edited by hand"), "{}", edited.stderr);
+}

@@ -17,6 +17,55 @@ pub const BINDIR_ENV: &str = "XTASK_PG_BINDIR";
 
 pub struct Cluster {
     dir: PathBuf,
+    baseline: Baseline,
+}
+
+/// What a new local database starts from: the hand-written Supabase baseline, or one captured from a target
+/// (`cargo xtask platform-baseline`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Baseline {
+    Builtin,
+    Captured(String),
+}
+
+impl Baseline {
+    fn text(&self) -> &str {
+        match self {
+            Baseline::Builtin => BASELINE_SQL,
+            Baseline::Captured(body) => body,
+        }
+    }
+
+    pub fn digest(&self) -> String {
+        crate::migrations::checksum(self.text().as_bytes())
+    }
+
+    /// The hand-written baseline in one go; a captured one statement by statement (each preceded by a
+    /// `--> kind name` line), naming what the local server cannot take (an extension it lacks, say).
+    pub fn apply(&self, client: &mut postgres::Client) -> anyhow::Result<()> {
+        let Baseline::Captured(body) = self else {
+            return client.batch_execute(BASELINE_SQL).context("applying the Supabase baseline");
+        };
+        let mut failed = Vec::new();
+        for chunk in body.split("\n--> ").map(|c| c.trim_start_matches("--> ")) {
+            let Some((what, statement)) = chunk.split_once('\n') else { continue };
+            if let Err(err) = client.batch_execute(statement) {
+                failed.push(format!(
+                    "{what}: {}",
+                    err.as_db_error().map_or(err.to_string(), |d| d.message().to_string())
+                ));
+            }
+        }
+        if !failed.is_empty() {
+            eprintln!(
+                "note: {} statement(s) of the captured platform baseline could not be applied here: {}{}",
+                failed.len(),
+                failed.iter().take(5).cloned().collect::<Vec<_>>().join("; "),
+                if failed.len() > 5 { "; ..." } else { "" }
+            );
+        }
+        Ok(())
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -41,7 +90,12 @@ struct RunAs {
 impl Cluster {
     /// The cluster kept in `dir` (`Repo::cluster_dir`).
     pub fn new(dir: &Path) -> Cluster {
-        Cluster { dir: dir.to_path_buf() }
+        Cluster { dir: dir.to_path_buf(), baseline: Baseline::Builtin }
+    }
+
+    /// The cluster in `dir`, its `postgres` database starting from `baseline`.
+    pub fn with_baseline(dir: &Path, baseline: Baseline) -> Cluster {
+        Cluster { dir: dir.to_path_buf(), baseline }
     }
 
     /// Where its data directory is.
@@ -121,10 +175,10 @@ impl Cluster {
         let url = self.url("postgres")?;
         // Re-applied when the baseline changes (every statement in it is idempotent), so an older local database
         // gains what the platform has since added.
-        let digest = crate::migrations::checksum(BASELINE_SQL.as_bytes());
+        let digest = self.baseline.digest();
         if std::fs::read_to_string(self.dir.join("baseline-applied")).ok().as_deref() != Some(digest.as_str()) {
             let mut client = super::connect(&url)?;
-            client.batch_execute(BASELINE_SQL).context("applying the Supabase baseline to the embedded database")?;
+            self.baseline.apply(&mut client).context("applying the baseline to the embedded database")?;
             fsutil::write_atomic(&self.dir.join("baseline-applied"), digest.as_bytes())?;
         }
         Ok(url)

@@ -4,7 +4,7 @@
 mod cluster;
 pub mod tls;
 
-pub use cluster::{BASELINE_SQL, BINDIR_ENV, Cluster, State, bindir, check_binaries};
+pub use cluster::{BASELINE_SQL, BINDIR_ENV, Baseline, Cluster, State, bindir, check_binaries};
 pub use tls::{SslMode, Tls};
 
 use anyhow::Context;
@@ -85,14 +85,17 @@ fn error_chain(err: &dyn std::error::Error) -> String {
 
 /// Creates an empty database with the Supabase baseline in the cluster of `url`; returns its URL.
 pub fn create_database(url: &str, name: &str) -> anyhow::Result<String> {
+    create_database_from(url, name, &Baseline::Builtin)
+}
+
+/// Creates an empty database starting from `baseline` in the cluster of `url`; returns its URL.
+pub fn create_database_from(url: &str, name: &str, baseline: &Baseline) -> anyhow::Result<String> {
     let mut admin = connect(url)?;
     // Two calls: several statements in one batch run as one transaction, which CREATE DATABASE refuses.
     admin.batch_execute(&format!("drop database if exists {name} with (force)"))?;
     admin.batch_execute(&format!("create database {name}"))?;
     let db_url = replace_database(url, name);
-    connect(&db_url)?
-        .batch_execute(BASELINE_SQL)
-        .with_context(|| format!("applying the Supabase baseline to {name}"))?;
+    baseline.apply(&mut connect(&db_url)?).with_context(|| format!("applying the baseline to {name}"))?;
     Ok(db_url)
 }
 

@@ -1,0 +1,113 @@
+//! `cargo xtask platform-baseline --target T [--check]`: the platform-managed schemas of a real target (roles,
+//! `auth`, `storage`, `realtime`, `vault`, `supabase_functions`, `extensions`, and the installed extensions with
+//! their versions) captured as DDL into `docs/database/platform/baseline.sql`, with a digest. When that file
+//! exists, the embedded database and every shadow start from it instead of the hand-written baseline.
+//!
+//! Read with one statement (`xtask/sql/platform.sql`): over the target's URL, or with a token only through
+//! `supabase db query` (login roles cannot read `auth`); both give the same text.
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use xshell::Shell;
+
+use crate::baseline_file::{parse, render};
+use crate::blocked::blocked;
+use crate::flags;
+use crate::redact::Redactor;
+use crate::repo::Repo;
+use crate::report::{self, Report};
+use crate::stage::Stage;
+use crate::supabase::{Cli, Remote};
+use crate::target::Resolved;
+use crate::{fsutil, pg};
+
+const PLATFORM_SQL: &str = include_str!("../sql/platform.sql");
+
+/// The schemas the platform manages and migrations build on.
+pub const SCHEMAS: &[&str] = &["auth", "storage", "realtime", "vault", "supabase_functions", "extensions"];
+
+/// Settings of a Supabase database that no schema holds.
+const PRELUDE: &str = "--> setting search_path\n\
+do $p$ begin execute format('alter database %I set search_path = \"$user\", public, extensions', current_database()); end $p$;\n\n\
+--> publication supabase_realtime\n\
+do $p$ begin if not exists (select 1 from pg_publication where pubname = 'supabase_realtime') then create publication supabase_realtime; end if; end $p$;\n\n";
+
+impl flags::PlatformBaseline {
+    pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
+        let mut redactor = Redactor::from_env();
+        let target = Resolved::resolve(sh, repo, &self.target.target, &mut redactor)?;
+        let body = read(sh, repo, &target, &redactor)?;
+        let path = repo.platform_baseline_path();
+        let file = render(&target.name, &body);
+        let statements = body.matches("\n--> ").count() + usize::from(body.starts_with("--> "));
+        let mut report =
+            BaselineReport { target: target.name.clone(), file: repo.rel(&path), statements, state: "written" };
+        if self.check {
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            let current = parse(&committed, &report.file).map(|(body, _)| body).unwrap_or_default();
+            report.state = if current == body { "up-to-date" } else { "stale" };
+        } else {
+            std::fs::create_dir_all(path.parent().context("the baseline's directory")?)?;
+            fsutil::write_atomic(&path, file.as_bytes())?;
+        }
+        report::emit(&report, self.output.format)?;
+        if report.state == "stale" {
+            return Err(blocked(format!(
+                "{} is stale: {} changed its platform schemas. Review the change, then `cargo xtask platform-baseline --target {}`",
+                report.file, target.name, target.name
+            )));
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct BaselineReport {
+    pub target: String,
+    pub file: String,
+    pub statements: usize,
+    /// `written`, `up-to-date` or `stale`.
+    pub state: &'static str,
+}
+
+impl Report for BaselineReport {
+    fn human(&self) -> String {
+        format!(
+            "platform-baseline: {} ({} statements from {}): {}\n",
+            self.file, self.statements, self.target, self.state
+        )
+    }
+
+    fn summary_md(&self) -> String {
+        format!("### Platform baseline\n\n`{}` from {}: {}\n", self.file, self.target, self.state)
+    }
+}
+
+/// The query with the schemas filled in; comment lines dropped (the CLI would read a leading `--` as a flag).
+fn query() -> String {
+    let schemas: Vec<String> = SCHEMAS.iter().map(|s| format!("'{s}'")).collect();
+    let sql: Vec<&str> = PLATFORM_SQL.lines().filter(|l| !l.trim_start().starts_with("--")).collect();
+    sql.join("\n").replace(":schemas", &format!("array[{}]::text[]", schemas.join(", ")))
+}
+
+/// The target's platform DDL: directly over its URL, else through `supabase db query`.
+pub fn read(sh: &Shell, repo: &Repo, target: &Resolved, redactor: &Redactor) -> anyhow::Result<String> {
+    let ddl = match &target.remote {
+        Remote::Url(url) => {
+            let row = pg::connect(url)
+                .and_then(|mut c| Ok(c.query_one(query().as_str(), &[])?))
+                .map_err(|e| anyhow::anyhow!(redactor.redact(&format!("{e:#}"))))?;
+            row.get::<_, String>(0)
+        }
+        Remote::Project(_) => {
+            let cli = target.cli(&Cli::locate(sh, &repo.root)?);
+            let workdir = Stage::empty(repo.stage_dir("platform"))?;
+            let rows = cli.query(sh, workdir.path(), &target.remote, &query(), redactor)?;
+            match rows.first().map(|r| &r["ddl"]) {
+                Some(serde_json::Value::String(text)) => text.clone(),
+                _ => bail!("`supabase db query` returned no DDL"),
+            }
+        }
+    };
+    Ok(format!("{PRELUDE}{ddl}\n"))
+}
