@@ -268,9 +268,14 @@ impl flags::BenchCatalog {
             cmd!(sh, "{exe} --repo {tree} catalog --target bench")
                 .env("XTASK_BENCH_URL", &url)
                 .quiet()
+                .ignore_stdout()
                 .ignore_stderr()
                 .run()?;
-            cmd!(sh, "{exe} --repo {tree} docs-refresh --target bench").quiet().ignore_stderr().run()?;
+            cmd!(sh, "{exe} --repo {tree} docs-refresh --target bench")
+                .quiet()
+                .ignore_stdout()
+                .ignore_stderr()
+                .run()?;
             Ok(())
         })?;
         let dump = median(self.runs, || {
