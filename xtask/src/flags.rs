@@ -318,6 +318,8 @@ pub enum BenchWhat {
     Catalog(BenchCatalog),
     /// `partition parity` of a 2,000,000-row table and its 12-partition shadow vs `count(*)` of both.
     Parity(BenchParity),
+    /// The clean-build time of the xtask (a figure to watch, not a target).
+    Build,
 }
 
 #[derive(Debug, Args)]
