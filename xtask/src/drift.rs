@@ -53,11 +53,9 @@ fn replay(
     head: Option<&str>,
     redactor: &mut Redactor,
 ) -> anyhow::Result<catalog::Snapshot> {
-    let shadow = Shadow::create(sh, repo, "drift", redactor)?;
     let files = repo.discover()?.migrations;
     let applied: Vec<_> = files.iter().filter(|m| head.is_some_and(|h| m.version.as_str() <= h)).collect();
-    shadow
-        .replay(sh, cli, &applied, &[], redactor)
+    let (shadow, _) = Shadow::at_history(sh, repo, cli, &applied, "drift", redactor)
         .map_err(|e| anyhow::anyhow!("replaying the migrations on a shadow failed: {e:#}"))?;
     catalog::read_parallel(shadow.url(), &repo.config.catalog_excluded())
 }

@@ -320,6 +320,20 @@ pub enum BenchWhat {
     Parity(BenchParity),
     /// The clean-build time of the xtask (a figure to watch, not a target).
     Build,
+    /// A protected rehearsal of a 14-file batch on a generated 1,000-file history (warm and cold template) vs the
+    /// same batch on nothing.
+    Rehearsal(BenchRehearsal),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchRehearsal {
+    /// Generated history files before the batch.
+    #[arg(long, default_value_t = 1000)]
+    pub history: usize,
+
+    /// Timed runs of the warm side and the floor; the median is reported.
+    #[arg(long, default_value_t = 3)]
+    pub runs: usize,
 }
 
 #[derive(Debug, Args)]

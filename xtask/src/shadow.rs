@@ -36,19 +36,52 @@ impl Shadow {
     pub fn clone_as(&self, what: &str) -> anyhow::Result<Shadow> {
         let name = format!("xtask_{what}_{}", std::process::id());
         let stage = Stage::empty(self.stage.path().with_file_name(&name))?;
-        let mut admin = pg::connect(&self.admin_url)?;
-        admin.batch_execute(&format!("drop database if exists {name} with (force)"))?;
-        // The CLI's session may still be ending ("being accessed by other users"): a few tries.
-        let create = format!("create database {name} template {}", self.name);
-        let mut tries = 0;
-        while let Err(err) = admin.batch_execute(&create) {
-            tries += 1;
-            if tries == 25 {
-                return Err(err).context("copying the shadow database");
-            }
-            std::thread::sleep(std::time::Duration::from_millis(200));
-        }
+        copy_database(&mut pg::connect(&self.admin_url)?, &self.name, &name)?;
         Ok(Shadow { admin_url: self.admin_url.clone(), url: pg::replace_database(&self.admin_url, &name), name, stage })
+    }
+
+    /// A shadow at the head of `applied`: copied from a template database kept in the embedded cluster, keyed by
+    /// the baseline, the CLI version and every applied file (name and checksum), so a rehearsal costs the batch,
+    /// not the history. Without such a template, the history is replayed through the CLI and kept as one.
+    pub fn at_history(
+        sh: &Shell,
+        repo: &Repo,
+        cli: &Cli,
+        applied: &[&Migration],
+        what: &str,
+        redactor: &mut Redactor,
+    ) -> anyhow::Result<(Shadow, Template)> {
+        let key = template_key(repo, cli, applied)?;
+        let template = format!("xtask_tpl_{}", &key[..16]);
+        let admin_url = repo.cluster()?.start(sh)?;
+        redactor.add_url(&admin_url);
+        let mut admin = pg::connect(&admin_url)?;
+        let exists: bool =
+            admin.query_one("select exists (select 1 from pg_database where datname = $1)", &[&template])?.get(0);
+        if exists {
+            let name = format!("xtask_{what}_{}", std::process::id());
+            let stage = Stage::empty(repo.stage_dir(&name))?;
+            copy_database(&mut admin, &template, &name)?;
+            let url = pg::replace_database(&admin_url, &name);
+            return Ok((Shadow { admin_url, name, url, stage }, Template::Copied));
+        }
+        let shadow = Shadow::create(sh, repo, what, redactor)?;
+        shadow.replay(sh, cli, applied, &[], redactor)?;
+        // Keep it for next time; older templates go (each history change makes a new one).
+        let old: Vec<String> = admin
+            .query(
+                "select datname::text from pg_database where datname like 'xtask\\_tpl\\_%' and datname <> $1",
+                &[&template],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for name in old {
+            let _ = admin.batch_execute(&format!("drop database if exists {name} with (force)"));
+        }
+        // Another promotion may have made the same template meanwhile: that one is as good.
+        let _ = copy_database(&mut admin, &shadow.name, &template);
+        Ok((shadow, Template::Built))
     }
 
     pub fn url(&self) -> &str {
@@ -75,6 +108,49 @@ impl Shadow {
         }
         anyhow::bail!("{}", out.error.map(|e| supabase::explain(&e)).unwrap_or(out.transcript))
     }
+}
+
+/// Whether a shadow's history came from a kept template or was replayed (and kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Template {
+    Copied,
+    Built,
+}
+
+/// What the history's replay depends on: the baseline, the CLI, and every applied file.
+fn template_key(repo: &Repo, cli: &Cli, applied: &[&Migration]) -> anyhow::Result<String> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(repo.baseline()?.digest().as_bytes());
+    hasher.update(cli.version.to_string().as_bytes());
+    for m in applied {
+        let bytes = std::fs::read(&m.path).with_context(|| format!("reading {}", m.rel_path))?;
+        hasher.update(format!("\n{}:{}", m.file_name, crate::migrations::checksum(&bytes)).as_bytes());
+    }
+    Ok(crate::migrations::hex(&hasher.finalize()))
+}
+
+/// `create database to template from`, retried while the template's last session is still ending.
+fn copy_database(admin: &mut postgres::Client, from: &str, to: &str) -> anyhow::Result<()> {
+    admin.batch_execute(&format!("drop database if exists {to} with (force)"))?;
+    // FILE_COPY copies the files at once: faster than PG 15's default WAL_LOG for many relations (fsync is off here).
+    let create = format!("create database {to} template {from} strategy = file_copy");
+    let mut tries = 0;
+    while let Err(err) = admin.batch_execute(&create) {
+        tries += 1;
+        if tries == 25 {
+            return Err(err).with_context(|| format!("copying database {from}"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // A copy does not carry the source's `alter database ... set` settings (search_path among them): copy those.
+    admin.execute(
+        "insert into pg_db_role_setting (setdatabase, setrole, setconfig) \
+         select (select oid from pg_database where datname = $2), setrole, setconfig from pg_db_role_setting \
+         where setdatabase = (select oid from pg_database where datname = $1)",
+        &[&from, &to],
+    )?;
+    Ok(())
 }
 
 impl Drop for Shadow {

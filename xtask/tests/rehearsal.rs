@@ -213,3 +213,57 @@ fn the_lock_report_names_rewrites_locks_and_index_builds_with_the_targets_sizes(
     assert!(human.stdout.contains("rows on prod) under ACCESS EXCLUSIVE"), "{}", human.stdout);
     assert_eq!(versions(&prod).len(), 9, "a dry run pushes nothing");
 }
+
+fn templates(tree: &Tree) -> Vec<String> {
+    connect(&tree.admin_url("postgres"))
+        .query("select datname::text from pg_database where datname like 'xtask\\_tpl\\_%' order by 1", &[])
+        .unwrap()
+        .iter()
+        .map(|r| r.get(0))
+        .collect()
+}
+
+#[test]
+fn a_rehearsal_at_a_known_head_copies_its_template_and_still_catches_a_broken_batch() {
+    let tree = Tree::example();
+    tree.append("xtask.toml", &format!("\n[targets.staging]\ndb_url_env = \"{STAGING_ENV}\"\n"));
+    tree.db_start();
+    let prod = tree.create_db("prod");
+    support::bring_to_head(&tree, STAGING_ENV, &prod);
+    commit_all(&tree);
+    let dry = || tree.run_env(&["promote", "--target", "prod", "--dry-run"], &[("PROD_DB_URL", prod.as_str())]);
+
+    let first = dry();
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    assert!(first.stderr.contains("history: replayed, and kept as a template"), "{}", first.stderr);
+    let kept = templates(&tree);
+    assert_eq!(kept.len(), 1);
+
+    let second = dry();
+    assert_eq!(second.code, 0, "{}{}", second.stdout, second.stderr);
+    assert!(second.stderr.contains("history: copied from the template kept at this head"), "{}", second.stderr);
+    assert!(second.stdout.contains("Rehearsal: passed on a local shadow (history + batch)."), "{}", second.stdout);
+
+    tree.write("migrations/20260601000000_broken.sql", "alter table public.problems add column x nosuchtype;\n");
+    commit(&tree, "a broken file");
+    let broken = dry();
+    assert_eq!(broken.code, 1, "{}{}", broken.stdout, broken.stderr);
+    assert!(broken.stderr.contains("history: copied from the template"), "{}", broken.stderr);
+    assert!(broken.stderr.contains("rehearsal of the batch failed on a local shadow"), "{}", broken.stderr);
+    tree.remove("migrations/20260601000000_broken.sql");
+    commit(&tree, "removed");
+
+    // A new head is a new history: a new template, and the old one goes.
+    let run = tree.run_env(
+        &["promote", "--target", "prod", "--yes", "--skip-catalog", "--until", "20260513041000"],
+        &[("PROD_DB_URL", prod.as_str())],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    commit(&tree, "promoted");
+    let after = dry();
+    assert_eq!(after.code, 0, "{}{}", after.stdout, after.stderr);
+    assert!(after.stderr.contains("history: replayed, and kept as a template"), "{}", after.stderr);
+    let now = templates(&tree);
+    assert_eq!(now.len(), 1);
+    assert_ne!(now, kept);
+}

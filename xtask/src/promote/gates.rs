@@ -11,7 +11,7 @@ use crate::findings::{Code, Finding, Severity};
 use crate::flags::{Format, LintScope};
 use crate::migrations::Migration;
 use crate::platform::Access;
-use crate::shadow::Shadow;
+use crate::shadow::{Shadow, Template};
 use crate::sql::Fact;
 use crate::supabase::{self, Cli, Push, Remote};
 use crate::target::{PROJECT_ID_ENV, Resolved, TOKEN_ENV};
@@ -183,25 +183,32 @@ impl<'a> Promotion<'a> {
     /// What the target has, then the batch, replayed on a throwaway local database, so a failure names the part.
     /// Then, on a copy taken at the head, each batch file applied in its own transaction: the lock report.
     fn rehearse_locally(&mut self, cli: &Cli, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
-        let shadow = Shadow::create(self.sh, self.repo, "rehearsal", &mut self.redactor)?;
         let (applied, batch) = (plan.applied(), plan.batch());
-        let mut at_head = None;
-        for (part, files) in [("applied history", &[][..]), ("batch", &batch[..])] {
-            let _spinner = crate::progress::Spinner::start(&format!("rehearsing the {part}"), self.options.format);
-            if let Err(err) = shadow.replay(self.sh, cli, &applied, files, &self.redactor) {
-                return Err(blocked(format!(
-                    "promote: rehearsal of the {part} failed on a local shadow; nothing was pushed to {}:\n{err:#}",
-                    self.name
-                )));
+        let refused = |part: &str, err: anyhow::Error| {
+            blocked(format!(
+                "promote: rehearsal of the {part} failed on a local shadow; nothing was pushed to {}:\n{err:#}",
+                self.name
+            ))
+        };
+        let (shadow, template) = {
+            let _spinner = crate::progress::Spinner::start("rehearsing the applied history", self.options.format);
+            Shadow::at_history(self.sh, self.repo, cli, &applied, "rehearsal", &mut self.redactor)
+                .map_err(|e| refused("applied history", e))?
+        };
+        eprintln!(
+            "       history: {}",
+            match template {
+                Template::Copied => "copied from the template kept at this head",
+                Template::Built => "replayed, and kept as a template for the next rehearsal at this head",
             }
-            if at_head.is_none() {
-                at_head = Some(shadow.clone_as("impact")?);
-            }
+        );
+        let at_head = shadow.clone_as("impact")?;
+        {
+            let _spinner = crate::progress::Spinner::start("rehearsing the batch", self.options.format);
+            shadow.replay(self.sh, cli, &applied, &batch, &self.redactor).map_err(|e| refused("batch", e))?;
         }
         self.record.rehearsal = Some("passed on a local shadow (history + batch)".into());
-        if let Some(at_head) = at_head {
-            self.measure_impact(target, &at_head, &batch);
-        }
+        self.measure_impact(target, &at_head, &batch);
         Ok(())
     }
 

@@ -15,6 +15,8 @@ use crate::repo::Repo;
 use crate::shadow::Shadow;
 use crate::supabase::{Cli, Push, Remote};
 
+mod rehearsal;
+
 impl flags::Bench {
     pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         match self.what {
@@ -23,6 +25,7 @@ impl flags::Bench {
             flags::BenchWhat::Catalog(bench) => bench.run(sh, repo),
             flags::BenchWhat::Parity(bench) => bench.run(sh, repo),
             flags::BenchWhat::Build => build(sh, repo),
+            flags::BenchWhat::Rehearsal(bench) => bench.run(sh, repo),
         }
     }
 }
