@@ -94,6 +94,27 @@ impl Tls {
     /// The connector `postgres` uses, verifying as the mode says (libpq: `require` with a root CA file
     /// verifies the chain as `verify-ca` does).
     pub fn connector(&self) -> anyhow::Result<postgres_native_tls::MakeTlsConnector> {
+        let verify_chain = matches!(self.mode, SslMode::VerifyCa | SslMode::VerifyFull)
+            || (self.mode == SslMode::Require && self.rootcert.is_some());
+        let verify_host = self.mode == SslMode::VerifyFull;
+        if self.rootcert.is_none() {
+            // Building one loads the system's CA store (~37 ms here); a promotion opens several sessions.
+            static BUILT: std::sync::Mutex<Vec<((bool, bool), native_tls::TlsConnector)>> =
+                std::sync::Mutex::new(Vec::new());
+            let mut built = BUILT.lock().map_err(|_| anyhow::anyhow!("the TLS connector cache was poisoned"))?;
+            let connector = match built.iter().find(|(key, _)| *key == (verify_chain, verify_host)) {
+                Some((_, connector)) => connector.clone(),
+                None => {
+                    let connector = native_tls::TlsConnector::builder()
+                        .danger_accept_invalid_certs(!verify_chain)
+                        .danger_accept_invalid_hostnames(!verify_host)
+                        .build()?;
+                    built.push(((verify_chain, verify_host), connector.clone()));
+                    connector
+                }
+            };
+            return Ok(postgres_native_tls::MakeTlsConnector::new(connector));
+        }
         let mut builder = native_tls::TlsConnector::builder();
         if let Some(path) = &self.rootcert {
             let pem = std::fs::read(path).with_context(|| format!("reading sslrootcert {}", path.display()))?;
@@ -101,10 +122,8 @@ impl Tls {
                 .with_context(|| format!("sslrootcert {} is not a PEM certificate", path.display()))?;
             builder.add_root_certificate(cert).disable_built_in_roots(true);
         }
-        let verify_chain = matches!(self.mode, SslMode::VerifyCa | SslMode::VerifyFull)
-            || (self.mode == SslMode::Require && self.rootcert.is_some());
         builder.danger_accept_invalid_certs(!verify_chain);
-        builder.danger_accept_invalid_hostnames(self.mode != SslMode::VerifyFull);
+        builder.danger_accept_invalid_hostnames(!verify_host);
         Ok(postgres_native_tls::MakeTlsConnector::new(builder.build()?))
     }
 
