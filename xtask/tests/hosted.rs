@@ -261,17 +261,8 @@ fn two_machines_promoting_one_token_only_target_push_once() {
         commit(&a.tree, "slow");
         commit_all(&b);
         let spawn = |tree: &Tree| {
-            Command::new(env!("CARGO_BIN_EXE_xtask"))
-                .arg("--repo")
-                .arg(tree.dir.path())
-                .args(["promote", "--target", "prod", "--yes", "--skip-catalog"])
-                .env_remove("PROD_DB_URL")
-                .env("SUPABASE_ACCESS_TOKEN", TOKEN)
-                .env("SUPABASE_PROJECT_ID", REF)
-                .stdout(std::process::Stdio::piped())
-                .stderr(std::process::Stdio::piped())
-                .spawn()
-                .unwrap()
+            let args = ["promote", "--target", "prod", "--yes", "--skip-catalog"];
+            support::spawn(tree, &args, &[("SUPABASE_ACCESS_TOKEN", TOKEN), ("SUPABASE_PROJECT_ID", REF)])
         };
         let (first, second) = (spawn(&a.tree), spawn(&b));
         let outs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];

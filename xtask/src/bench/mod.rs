@@ -30,6 +30,18 @@ impl flags::Bench {
     }
 }
 
+/// The runbook's `db:catalog:remote` and `db:docs:refresh` as a user runs them: two processes, output unused.
+fn catalog_and_docs(sh: &Shell, exe: &Path, tree: &Path, url: &str) -> anyhow::Result<()> {
+    cmd!(sh, "{exe} --repo {tree} catalog --target bench")
+        .env("XTASK_BENCH_URL", url)
+        .quiet()
+        .ignore_stdout()
+        .ignore_stderr()
+        .run()?;
+    cmd!(sh, "{exe} --repo {tree} docs-refresh --target bench").quiet().ignore_stdout().ignore_stderr().run()?;
+    Ok(())
+}
+
 /// `cargo build -p xtask` into an empty target directory: what a fresh clone waits for before its first command.
 fn build(sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
     let dir = repo.bench_dir("build");
@@ -263,17 +275,7 @@ impl flags::BenchPromote {
             cli.push(sh, &tree.join("full"), &remote, Push::DryRun, &redactor)?;
             let out = cli.push(sh, &tree.join("full"), &remote, Push::Apply, &redactor)?;
             anyhow::ensure!(out.success, "the manual push failed: {}", out.transcript);
-            cmd!(sh, "{exe} --repo {tree} catalog --target bench")
-                .env("XTASK_BENCH_URL", shadow.url())
-                .quiet()
-                .ignore_stdout()
-                .ignore_stderr()
-                .run()?;
-            cmd!(sh, "{exe} --repo {tree} docs-refresh --target bench")
-                .quiet()
-                .ignore_stdout()
-                .ignore_stderr()
-                .run()?;
+            catalog_and_docs(sh, &exe, &tree, shadow.url())?;
             manual_times.push(start.elapsed());
             applied(&shadow)?;
         }
@@ -332,20 +334,7 @@ impl flags::BenchCatalog {
         let pgpass = cluster.pgpass();
         let dump_url = cluster.display_url(&name)?;
 
-        let xtask = median(self.runs, || {
-            cmd!(sh, "{exe} --repo {tree} catalog --target bench")
-                .env("XTASK_BENCH_URL", &url)
-                .quiet()
-                .ignore_stdout()
-                .ignore_stderr()
-                .run()?;
-            cmd!(sh, "{exe} --repo {tree} docs-refresh --target bench")
-                .quiet()
-                .ignore_stdout()
-                .ignore_stderr()
-                .run()?;
-            Ok(())
-        })?;
+        let xtask = median(self.runs, || catalog_and_docs(sh, &exe, &tree, &url))?;
         let dump = median(self.runs, || {
             cmd!(sh, "{pg_dump} --schema-only --no-owner -f /dev/null {dump_url}")
                 .env("PGPASSFILE", &pgpass)

@@ -276,10 +276,11 @@ pub fn in_namespace(name: &str, flags: &[&str], body: impl FnOnce()) {
     assert!(status.success(), "{name} failed inside its namespace (its output is above)");
 }
 
-/// Starts the xtask on `tree` in the background, its output captured.
+/// Starts the xtask on `tree` in the background, its output captured; credentials come from `env` only.
 pub fn spawn(tree: &Tree, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
     cmd.arg("--repo").arg(tree.dir.path()).args(args);
+    cmd.env_remove("PROD_DB_URL").env_remove("SUPABASE_ACCESS_TOKEN").env_remove("SUPABASE_PROJECT_ID");
     for (k, v) in env {
         cmd.env(k, v);
     }
