@@ -270,12 +270,14 @@ fn two_machines_promoting_one_token_only_target_push_once() {
         let stderrs: Vec<String> = outs.iter().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).collect();
         assert_eq!(codes.iter().filter(|c| **c == 0).count(), 1, "{codes:?} {stderrs:?}");
         let loser = &stderrs[codes.iter().position(|c| *c != 0).unwrap()];
-        // Whichever step sees the other promotion first refuses: the advisory lock, the re-read under it, or the
-        // dry-run guard (the target moved after step 2).
+        // Whichever step sees the other promotion first refuses: the advisory lock, the re-read under it, the
+        // dry-run guard (the target moved after step 2), or the dry-run itself when the winner's cleanup removed
+        // its login role (`DELETE .../cli/login-role` names only the project).
         assert!(
             loser.contains("another promotion of prod is pushing")
                 || loser.contains("history changed")
-                || loser.contains("the CLI's dry-run would push"),
+                || loser.contains("the CLI's dry-run would push")
+                || loser.contains("the CLI's dry-run failed"),
             "{loser}"
         );
         assert!(loser.contains("nothing was pushed"), "{loser}");
