@@ -220,7 +220,7 @@ pub enum PartitionCmd {
     Prune(Prune),
 }
 
-/// Row counts and sampled SHA-256 row hashes, source vs partitioned shadow, per partition and for the recent and
+/// Row counts and sampled row hashes, source vs partitioned shadow, per partition and for the recent and
 /// overlap windows, in one REPEATABLE READ READ ONLY transaction. Writes evidence to `docs/database/evidence/`;
 /// exits 1 when a window fails.
 #[derive(Debug, Args)]
@@ -249,7 +249,7 @@ pub struct Parity {
     /// Sampled share of each window's rows, in percent.
     #[arg(long, default_value_t = 1.0)]
     pub sample_pct: f64,
-    /// At most this many sampled rows per window and direction.
+    /// Where a window's samples differ, list the keys of at most this many sampled rows per direction.
     #[arg(long, default_value_t = 10_000)]
     pub sample_cap: usize,
     /// Seed of the key hash that picks the sample (the same seed picks the same rows).

@@ -7,6 +7,8 @@ use support::{Tree, connect};
 
 const ENV: &str = "XTASK_TEST_STAGING_URL";
 const SEED: i64 = 20_200_513;
+/// The documented sampling rule: a key hash below this picks the row (1% of the signed 64-bit range).
+const T: i64 = -9_038_904_596_117_680_292;
 
 fn setup() -> (Tree, String) {
     let tree = Tree::example();
@@ -63,7 +65,7 @@ fn window<'a>(json: &'a serde_json::Value, name: &str) -> &'a serde_json::Value 
 fn sampled_id(url: &str, month: u32, nth: i64) -> i64 {
     let sql = format!(
         "select id from public.events where at >= '2026-{month:02}-01' and at < timestamptz '2026-{month:02}-01' + interval '1 month'
-           and (hashint8extended(id, {SEED}) & 9223372036854775807) % 1000000 < 10000 order by id offset {nth} limit 1"
+           and hashint8extended(id, {SEED}) < {T} order by id offset {nth} limit 1"
     );
     connect(url).query_one(&sql, &[]).unwrap().get(0)
 }
@@ -71,7 +73,7 @@ fn sampled_id(url: &str, month: u32, nth: i64) -> i64 {
 fn not_sampled_ids(month: u32, offset: i64, n: i64) -> String {
     format!(
         "select id from public.events where at >= '2026-{month:02}-01' and at < timestamptz '2026-{month:02}-01' + interval '1 month'
-           and (hashint8extended(id, {SEED}) & 9223372036854775807) % 1000000 >= 10000 order by id offset {offset} limit {n}"
+           and hashint8extended(id, {SEED}) >= {T} order by id offset {offset} limit {n}"
     )
 }
 
@@ -109,7 +111,7 @@ fn each_defect_is_found_in_its_window() {
     let (deleted, changed, null_vs_empty) = (sampled_id(&url, 2, 0), sampled_id(&url, 3, 0), sampled_id(&url, 6, 0));
     // A new id that the sample picks, placed in April: a row only the shadow has.
     let extra: i64 = connect(&url)
-        .query_one(&format!("select i::bigint from generate_series(200000, 300000) i where (hashint8extended(i, {SEED}) & 9223372036854775807) % 1000000 < 10000 limit 1"), &[])
+        .query_one(&format!("select i::bigint from generate_series(200000, 300000) i where hashint8extended(i, {SEED}) < {T} limit 1"), &[])
         .unwrap()
         .get(0);
     connect(&url)
@@ -191,6 +193,72 @@ fn bad_inputs_are_refused_and_nothing_is_written() {
         assert!(run.stderr.contains(message), "{args:?}: {}", run.stderr);
     }
     assert!(!tree.path("docs/database/evidence").exists(), "no evidence for a refused run");
+}
+
+#[test]
+fn recent_and_overlap_windows_are_summed_from_the_partitions_they_overlap() {
+    let (tree, url) = setup();
+    let (_, clean) = parity(&tree, &url);
+    let snapshot = clean["snapshot_time"].as_str().unwrap().to_string();
+    let count = |from: &str, to: &str| -> i64 {
+        let sql = format!(
+            "select count(*) from public.events where at >= timestamptz '{snapshot}' - interval '{from}' and at < timestamptz '{snapshot}' - interval '{to}'"
+        );
+        connect(&url).query_one(&sql, &[]).unwrap().get(0)
+    };
+    assert_eq!(window(&clean, "recent 30d")["source_rows"], count("30 days", "-100 years"));
+    assert_eq!(window(&clean, "overlap 7d")["source_rows"], count("37 days", "30 days"));
+    assert_eq!(window(&clean, "recent 30d")["shadow_rows"], window(&clean, "recent 30d")["source_rows"]);
+
+    // A sampled row of the recent days, gone from the shadow: its partition and the recent window both name it.
+    let sql = format!(
+        "select id from public.events where at >= timestamptz '{snapshot}' - interval '20 days' and at < timestamptz '{snapshot}' - interval '19 days'
+           and hashint8extended(id, {SEED}) < {T} order by id limit 1"
+    );
+    let (id, month): (i64, String) = {
+        let id: i64 = connect(&url).query_one(&sql, &[]).unwrap().get(0);
+        let month: String = connect(&url)
+            .query_one("select to_char(at, 'YYYY_MM') from public.events where id = $1", &[&id])
+            .unwrap()
+            .get(0);
+        (id, month)
+    };
+    connect(&url).batch_execute(&format!("delete from public.events_p where id = {id}")).unwrap();
+    let (run, json) = parity(&tree, &url);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let key = serde_json::json!([format!("({id})")]);
+    assert_eq!(window(&json, &format!("events_p_{month}"))["only_in_source"], key);
+    assert_eq!(window(&json, "recent 30d")["only_in_source"], key);
+    assert_eq!(window(&json, "overlap 7d")["passed"], true);
+}
+
+#[test]
+fn source_rows_no_partition_can_hold_fail_without_a_default_partition() {
+    let (tree, url) = setup();
+    connect(&url)
+        .batch_execute(
+            "alter table public.events_p detach partition public.events_p_default;
+             insert into public.events values (900001, '2027-03-01 00:00:00+00', 'after the last partition', null);",
+        )
+        .unwrap();
+    let (run, json) = parity(&tree, &url);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let outside = window(&json, "(outside every partition)");
+    assert_eq!(
+        (
+            outside["kind"].clone(),
+            outside["source_rows"].clone(),
+            outside["shadow_rows"].clone(),
+            outside["passed"].clone()
+        ),
+        (serde_json::json!("outside"), serde_json::json!(1), serde_json::json!(0), serde_json::json!(false)),
+        "one row is within the count threshold, but the shadow can never hold it"
+    );
+    assert_eq!(
+        json["windows"].as_array().unwrap().iter().filter(|w| w["passed"] == false).count(),
+        1,
+        "the recent window allows one row of lag"
+    );
 }
 
 fn prune(tree: &Tree, url: &str, args: &[&str]) -> support::Run {

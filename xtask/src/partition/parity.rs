@@ -1,4 +1,4 @@
-//! `partition parity`: counts and seeded SHA-256 row samples of a live table against its partitioned shadow, per
+//! `partition parity`: counts and seeded row-hash samples of a live table against its partitioned shadow, per
 //! partition and for the recent and overlap windows, read in one snapshot. The steps: inspect the tables, lay
 //! out the windows, scan them (two sessions sharing the snapshot), and write the evidence.
 
@@ -18,8 +18,11 @@ use crate::target::{Direct, Resolved};
 use crate::{clock, evidence, git};
 
 use super::evidence::{ParityEvidence, render_parity};
-use super::scan::{Column, ScanExprs, TableInfo, WindowJob, column_type, inspect_or_fail, snapshot_transaction};
-use super::windows::{Thresholds, Window, WindowKind, WindowResult, partition_windows};
+use super::scan::{
+    Column, ScanExprs, TableInfo, Unit, UnitResult, WindowJob, column_type, inspect_or_fail, plan_units,
+    snapshot_transaction,
+};
+use super::windows::{Partition, Summary, Thresholds, Window, WindowKind, WindowResult, judge, partition_windows};
 use super::{TableRef, ident, parse_duration};
 
 impl flags::Parity {
@@ -109,18 +112,18 @@ impl flags::Parity {
         (recent, overlap): (chrono::Duration, chrono::Duration),
     ) -> anyhow::Result<(String, Vec<Window>)> {
         let snapshot_time: String = tx.query_one("select now()::text", &[])?.get(0);
-        let parts: Vec<(String, String)> = tx
+        let parts: Vec<Partition> = tx
             .query(
-                "select c.relname::text, pg_get_expr(c.relpartbound, c.oid) from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = $1::text::regclass",
+                "select c.relname::text, c.oid::regclass::text, pg_get_expr(c.relpartbound, c.oid) from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = $1::text::regclass",
                 &[&shadow.sql()],
             )?
             .iter()
-            .map(|r| (r.get(0), r.get(1)))
+            .map(|r| Partition { name: r.get(0), relation: r.get(1), bound: r.get(2) })
             .collect();
         let mut windows = partition_windows(&parts)?;
         let at =
             |d: chrono::Duration| format!("(timestamptz '{snapshot_time}' - interval '{} seconds')", d.num_seconds());
-        let window = |name: String, kind, from, to| Window { name, kind, from, to, excluded: vec![] };
+        let window = |name: String, kind, from, to| Window { name, kind, from, to, excluded: vec![], relation: None };
         windows.push(window(format!("recent {}", self.recent), WindowKind::Recent, Some(at(recent)), None));
         windows.push(window(
             format!("overlap {}", self.overlap),
@@ -131,8 +134,10 @@ impl flags::Parity {
         Ok((snapshot_time, windows))
     }
 
-    /// Every window scanned on both tables. A second session imports this transaction's snapshot (as
-    /// `pg_dump -j` does) and takes every other window: the same consistent view, on two cores.
+    /// One aggregate pass per partition window and table, the recent and overlap windows summed from the passes
+    /// they overlap. A second session imports this transaction's snapshot (as `pg_dump -j` does) and takes every
+    /// other pass: the same consistent view, on two cores. Only a window whose sums differ is read again, to name
+    /// its keys.
     fn scan(
         &self,
         direct: &Direct,
@@ -141,7 +146,6 @@ impl flags::Parity {
         windows: Vec<Window>,
     ) -> anyhow::Result<Vec<WindowResult>> {
         let exprs = ScanExprs::new(&tables.key, &tables.key_types, &tables.columns, self.seed, self.sample_pct);
-        let thresholds = Thresholds { pct: self.max_variance_pct, rows: self.max_variance_rows, cap: self.sample_cap };
         let column = ident(&self.time_column);
         let job = WindowJob {
             source: &tables.source,
@@ -149,27 +153,46 @@ impl flags::Parity {
             column: &column,
             ty: &tables.ty,
             exprs: &exprs,
-            thresholds: &thresholds,
+            windows: &windows,
             timeout: parse_duration(&self.window_timeout)?.num_milliseconds(),
         };
         let _spinner = Spinner::start(&format!("scanning {} window(s)", windows.len()), self.output.format);
+        let extras: Vec<usize> = (0..windows.len())
+            .filter(|&i| matches!(windows[i].kind, WindowKind::Recent | WindowKind::Overlap))
+            .collect();
+        let units = plan_units(tx, &windows, &extras, &tables.ty)?;
         let snapshot: String = tx.query_one("select pg_export_snapshot()", &[])?.get(0);
-        let (mine, theirs): (Vec<_>, Vec<_>) = windows.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
+        let (mine, theirs): (Vec<_>, Vec<_>) = units.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
+        let strip = |v: Vec<(usize, Unit)>| v.into_iter().map(|(_, u)| u).collect::<Vec<_>>();
         let (mine, other) = std::thread::scope(|scope| {
-            let helper = scope.spawn(|| -> anyhow::Result<Vec<(usize, WindowResult)>> {
+            let helper = scope.spawn(|| -> anyhow::Result<Vec<UnitResult>> {
                 let mut client = direct.connect()?;
                 let mut tx2 = snapshot_transaction(&mut client, Some(&snapshot))?;
-                let out = job.run(&mut tx2, theirs)?;
+                let out = job.run(&mut tx2, strip(theirs))?;
                 tx2.commit()?;
                 Ok(out)
             });
-            let mine = job.run(tx, mine);
+            let mine = job.run(tx, strip(mine));
             (mine, helper.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the second parity session panicked"))))
         });
-        let mut results = mine?;
-        results.extend(other?);
-        results.sort_by_key(|(i, _)| *i);
-        Ok(results.into_iter().map(|(_, r)| r).collect())
+        let mut passes = mine?;
+        passes.extend(other?);
+        let thresholds = Thresholds { pct: self.max_variance_pct, rows: self.max_variance_rows, cap: self.sample_cap };
+        let mut results = Vec::new();
+        for (i, (source, shadow)) in sum_passes(windows.len(), passes).into_iter().enumerate() {
+            let w = &windows[i];
+            let mut r = judge(source, shadow, &thresholds, None);
+            if !r.samples_match {
+                let (s, h) = job.detail(tx, w)?;
+                r = judge(source, shadow, &thresholds, Some((&s, &h)));
+            }
+            if w.kind == WindowKind::Outside {
+                r.allow_no_variance();
+            }
+            r.window = Some(w.clone());
+            results.push(r);
+        }
+        Ok(results)
     }
 
     fn evidence(
@@ -218,4 +241,17 @@ struct Tables {
     /// The columns both tables have, in the source's order: what a row hash covers.
     columns: Vec<String>,
     missing: Vec<String>,
+}
+
+/// Each window's summary on (source, shadow): its own pass, plus its share of every pass it was carried by.
+fn sum_passes(windows: usize, passes: Vec<UnitResult>) -> Vec<(Summary, Summary)> {
+    let mut sums = vec![(Summary::default(), Summary::default()); windows];
+    for pass in passes {
+        let targets = std::iter::once(pass.unit.window).chain(pass.unit.extras.iter().copied());
+        for ((w, s), h) in targets.zip(pass.source).zip(pass.shadow) {
+            sums[w].0 += s;
+            sums[w].1 += h;
+        }
+    }
+    sums
 }
