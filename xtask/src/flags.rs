@@ -46,6 +46,10 @@ pub struct Check {
     /// Which files to lint. Applied files are always hashed against `migrations/promotion.lock`.
     #[arg(long, value_enum, default_value_t = LintScope::Pending)]
     pub lint: LintScope,
+
+    /// Lint every file afresh: neither read nor write the lint cache (`target/xtask/check-cache.json`).
+    #[arg(long)]
+    pub no_cache: bool,
 }
 
 /// The recorded head of a target and the pending batch after it, as the runbook lists it.
@@ -405,4 +409,11 @@ pub enum LintScope {
     Pending,
     /// Every file, applied ones too (slower; used by `bench check`).
     All,
+}
+
+/// Whether `check` reuses the analyses kept in `target/xtask/check-cache.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LintCacheUse {
+    On,
+    Off,
 }

@@ -87,6 +87,11 @@ impl Repo {
         self.scratch_dir().join("pg")
     }
 
+    /// `check`'s lint cache: analyses by content hash (`check/cache.rs`).
+    pub fn check_cache_path(&self) -> PathBuf {
+        self.scratch_dir().join("check-cache.json")
+    }
+
     pub fn bench_dir(&self, what: &str) -> PathBuf {
         self.scratch_dir().join(format!("bench-{what}"))
     }

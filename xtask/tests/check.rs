@@ -483,3 +483,30 @@ fn github_annotations() {
     .assert_eq(&run.stdout);
     assert!(run.stderr.contains("check: 1 blocking finding(s)"));
 }
+
+#[test]
+fn the_lint_cache_answers_for_unchanged_files_and_never_hides_a_changed_rule_or_file() {
+    let tree = Tree::example();
+    let file = "migrations/20260601000000_codes.sql";
+    tree.write(file, "create table public.codes (code char(5));\n");
+    assert_eq!(tree.check().findings(), [ACKED], "ban-char-field is not a default rule");
+    let cache = tree.path("target/xtask/check-cache.json");
+    let written = std::fs::metadata(&cache).expect("the cache is written").modified().unwrap();
+    assert_eq!(tree.check().findings(), [ACKED]);
+    assert_eq!(std::fs::metadata(&cache).unwrap().modified().unwrap(), written, "an unchanged tree rewrites nothing");
+
+    let config = String::from_utf8(tree.read("xtask.toml")).unwrap();
+    tree.write("xtask.toml", config.replace("[check.severity]\n", "[check.severity]\nban-char-field = \"error\"\n"));
+    let run = tree.check();
+    assert_eq!(run.code, 1, "a rule switched on is run on the unchanged file: {}", run.stdout);
+    assert_eq!(run.findings(), [ACKED, "error:ban-char-field:20260601000000_codes.sql:1"]);
+
+    tree.write(file, "create table public.codes (code text);\n");
+    assert_eq!(tree.check().findings(), [ACKED], "the edited file's new bytes are linted");
+
+    tree.write(file, "create table public.codes (code char(5));\n");
+    std::fs::write(&cache, "{ damaged").unwrap();
+    let fresh = tree.run_read_only(&["check", "--no-cache", "--format", "json"]);
+    assert_eq!(tree.check().findings(), fresh.findings(), "a damaged cache is not used");
+    assert_eq!(fresh.findings(), [ACKED, "error:ban-char-field:20260601000000_codes.sql:1"]);
+}

@@ -1,5 +1,6 @@
 //! `cargo xtask check`: every local rule over the tree, every offender reported in one run.
 
+mod cache;
 pub mod report;
 
 use std::collections::HashMap;
@@ -9,43 +10,50 @@ use rayon::prelude::*;
 use xshell::Shell;
 
 use crate::findings::{Code, Finding, LineIndex, Severity};
-use crate::flags::{self, LintScope};
+use crate::flags::{self, LintCacheUse, LintScope};
 use crate::lock::Lock;
 use crate::migrations::{self, Migration};
 use crate::repo::Repo;
 use crate::rules;
 use crate::sql::{self, Analysis, LintSettings};
 
+use cache::{LintCache, content_hash};
 pub use report::CheckReport;
 
 impl flags::Check {
     pub fn run(self, _sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
-        let report = check(repo, self.lint)?;
+        let cache = if self.no_cache { LintCacheUse::Off } else { LintCacheUse::On };
+        let report = check(repo, self.lint, cache)?;
         crate::report::emit(&report, self.output.format)?;
         report.verdict()
     }
 }
 
-/// One file, read once: its checksum when the lock knows it, its analysis when it is linted.
+/// One file, read once: its checksum when the lock knows it, its analysis (and the hash the cache keeps it
+/// under) when it is linted.
 struct Loaded {
     checksum: Option<String>,
-    analysis: Option<Analysis>,
+    analysis: Option<(String, Analysis)>,
     findings: Vec<Finding>,
 }
 
-pub fn check(repo: &Repo, scope: LintScope) -> anyhow::Result<CheckReport> {
+pub fn check(repo: &Repo, scope: LintScope, cache: LintCacheUse) -> anyhow::Result<CheckReport> {
     let lock = repo.lock()?;
     let discovery = repo.discover()?;
     let overrides = repo.config.severities();
     let squawk_rules = rules::squawk_rules(&overrides);
     let settings = LintSettings { squawk_rules: &squawk_rules };
+    let cache = match cache {
+        LintCacheUse::On => LintCache::open(repo.check_cache_path(), &squawk_rules),
+        LintCacheUse::Off => LintCache::off(),
+    };
     let max_bytes = repo.config.max_file_bytes();
     let migrations = &discovery.migrations;
 
     let lint_it = |m: &Migration| scope == LintScope::All || is_pending_somewhere(m, &lock);
     let loaded: Vec<Loaded> = migrations
         .par_iter()
-        .map(|m| load(m, lint_it(m), lock.files.contains_key(&m.file_name), max_bytes, &settings))
+        .map(|m| load(m, lint_it(m), lock.files.contains_key(&m.file_name), max_bytes, (&settings, &cache)))
         .collect();
 
     let mut findings = discovery.findings.clone();
@@ -58,7 +66,11 @@ pub fn check(repo: &Repo, scope: LintScope) -> anyhow::Result<CheckReport> {
     findings.extend(rules::applied_history(&current, &lock, &repo.migrations_rel()));
 
     let analysed: Vec<(&Migration, &Analysis)> =
-        migrations.iter().zip(&loaded).filter_map(|(m, l)| l.analysis.as_ref().map(|a| (m, a))).collect();
+        migrations.iter().zip(&loaded).filter_map(|(m, l)| l.analysis.as_ref().map(|(_, a)| (m, a))).collect();
+    // A cache that cannot be written costs the next run its speed, not this run its answer.
+    if let Err(err) = cache.save(loaded.iter().filter_map(|l| l.analysis.as_ref().map(|(h, a)| (h.as_str(), a)))) {
+        eprintln!("note: the lint cache was not written ({err:#}); the next check lints every file again");
+    }
     for (m, a) in &analysed {
         findings.extend(rules::destructive(m, a));
         findings.extend(rules::concurrently(m, a));
@@ -91,7 +103,13 @@ fn batches<'a>(analysed: &[(&'a Migration, &'a Analysis)], lock: &Lock) -> Vec<V
         .collect()
 }
 
-fn load(m: &Migration, lint: bool, hash: bool, max_bytes: u64, settings: &LintSettings) -> Loaded {
+fn load(
+    m: &Migration,
+    lint: bool,
+    hash: bool,
+    max_bytes: u64,
+    (settings, cache): (&LintSettings, &LintCache),
+) -> Loaded {
     let mut out = Loaded { checksum: None, analysis: None, findings: Vec::new() };
     let finding = |code, sev, msg: String| Finding::new(code, sev, &m.rel_path, msg);
     let meta = match std::fs::metadata(&m.path) {
@@ -137,7 +155,8 @@ fn load(m: &Migration, lint: bool, hash: bool, max_bytes: u64, settings: &LintSe
         match std::str::from_utf8(&bytes) {
             Ok(text) => {
                 out.findings.extend(not_for_the_server(m, text));
-                let analysis = sql::analyze(text, settings);
+                let key = content_hash(&bytes);
+                let analysis = cache.take(&key).unwrap_or_else(|| sql::analyze(text, settings));
                 if analysis.statement_count == 0 && analysis.parse_errors.is_empty() {
                     out.findings.push(
                         finding(
@@ -148,7 +167,7 @@ fn load(m: &Migration, lint: bool, hash: bool, max_bytes: u64, settings: &LintSe
                         .fix("write the migration, or delete the file"),
                     );
                 }
-                out.analysis = Some(analysis);
+                out.analysis = Some((key, analysis));
             }
             Err(err) => {
                 let valid = &bytes[..err.valid_up_to()];
@@ -168,9 +187,11 @@ fn load(m: &Migration, lint: bool, hash: bool, max_bytes: u64, settings: &LintSe
 /// What the CLI would send to the server as it is, and the server cannot take: a byte-order mark, NUL bytes,
 /// psql meta-commands, `COPY ... FROM stdin` with inline data.
 fn not_for_the_server(m: &Migration, text: &str) -> Vec<Finding> {
-    let index = LineIndex::new(text);
+    // Only found problems need line numbers: the index is built on the first one (most files have none).
+    let index = std::cell::OnceCell::new();
     let finding = |offset: usize, message: String, fix: &str| {
-        Finding::new(Code::ParseError, Severity::Error, &m.rel_path, message).at(index.pos(text, offset)).fix(fix)
+        let pos = index.get_or_init(|| LineIndex::new(text)).pos(text, offset);
+        Finding::new(Code::ParseError, Severity::Error, &m.rel_path, message).at(pos).fix(fix)
     };
     let mut out = Vec::new();
     if text.starts_with('\u{feff}') {
@@ -191,6 +212,7 @@ fn not_for_the_server(m: &Migration, text: &str) -> Vec<Finding> {
     for line in text.split_inclusive('\n') {
         let trimmed = line.trim_start();
         let at = offset + (line.len() - trimmed.len());
+        offset += line.len();
         if let Some(command) = trimmed.strip_prefix('\\').and_then(|rest| rest.split_whitespace().next()) {
             out.push(finding(
                 at,
@@ -198,15 +220,14 @@ fn not_for_the_server(m: &Migration, text: &str) -> Vec<Finding> {
                 "write the SQL itself (a file that `\\i`ncludes another becomes one migration per file)",
             ));
         }
-        let lower = trimmed.to_ascii_lowercase();
-        if lower.starts_with("copy ") && lower.contains(" from stdin") {
+        let copy = trimmed.get(..5).is_some_and(|head| head.eq_ignore_ascii_case("copy "));
+        if copy && trimmed.to_ascii_lowercase().contains(" from stdin") {
             out.push(finding(
                 at,
                 "COPY ... FROM stdin with inline data: the CLI does not send the data lines that follow".into(),
                 "insert the rows with INSERT ... VALUES, or load bulk data outside migrations",
             ));
         }
-        offset += line.len();
     }
     out
 }

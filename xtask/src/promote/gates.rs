@@ -8,7 +8,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use crate::blocked::{Blocked, blocked};
 use crate::check::CheckReport;
 use crate::findings::{Code, Finding, Severity};
-use crate::flags::{Format, LintScope};
+use crate::flags::{Format, LintCacheUse, LintScope};
 use crate::migrations::Migration;
 use crate::platform::Access;
 use crate::shadow::{Shadow, Template};
@@ -52,7 +52,7 @@ impl<'a> Promotion<'a> {
         if config.protected {
             problems.extend(clean_checkout(self.sh));
         }
-        self.checked = check::check(self.repo, LintScope::Pending)?.findings;
+        self.checked = check::check(self.repo, LintScope::Pending, LintCacheUse::On)?.findings;
         if let Some(target) = &target {
             self.record.endpoint = target.describe();
         }

@@ -190,3 +190,45 @@ fn mentions_matches_whole_identifiers() {
     assert!(!mentions("insert into events_p2 values", "events_p"));
     assert!(!mentions("insert into my_events_p values", "events_p"));
 }
+
+/// The linter is skipped on files without its rules' keywords: every default rule still fires on an example,
+/// written in capitals, so a wrong keyword or a case-sensitive test fails here.
+#[test]
+fn every_default_squawk_rule_fires_through_the_keyword_gate() {
+    let examples = [
+        (Rule::RequireConcurrentIndexCreation, "CREATE INDEX FOO_IDX ON PUBLIC.FOO (A);"),
+        (Rule::RequireConcurrentIndexDeletion, "DROP INDEX FOO_IDX;"),
+        (Rule::RequireConcurrentReindex, "REINDEX TABLE PUBLIC.FOO;"),
+        (Rule::ConstraintMissingNotValid, "ALTER TABLE PUBLIC.FOO ADD CONSTRAINT C CHECK (A > 0);"),
+        (
+            Rule::AddingForeignKeyConstraint,
+            "ALTER TABLE PUBLIC.FOO ADD CONSTRAINT FK FOREIGN KEY (B) REFERENCES PUBLIC.BAR (ID);",
+        ),
+        (Rule::AddingRequiredField, "ALTER TABLE PUBLIC.FOO ADD COLUMN C TEXT NOT NULL;"),
+        (Rule::AddingNotNullableField, "ALTER TABLE PUBLIC.FOO ALTER COLUMN A SET NOT NULL;"),
+        (Rule::AddingSerialPrimaryKeyField, "ALTER TABLE PUBLIC.FOO ADD PRIMARY KEY (ID);"),
+        (Rule::AddingFieldWithDefault, "ALTER TABLE PUBLIC.FOO ADD COLUMN D TIMESTAMPTZ DEFAULT CLOCK_TIMESTAMP();"),
+        (Rule::DisallowedUniqueConstraint, "ALTER TABLE PUBLIC.FOO ADD CONSTRAINT U UNIQUE (A);"),
+        (Rule::RenamingColumn, "ALTER TABLE PUBLIC.FOO RENAME COLUMN A TO B;"),
+        (Rule::RenamingTable, "ALTER TABLE PUBLIC.FOO RENAME TO BAR;"),
+        (Rule::BanDropDatabase, "DROP DATABASE X;"),
+        (Rule::BanTruncateCascade, "TRUNCATE PUBLIC.FOO CASCADE;"),
+        (Rule::BanCreateDomainWithConstraint, "CREATE DOMAIN D AS INT CHECK (VALUE > 0);"),
+        (Rule::BanAlterDomainWithAddConstraint, "ALTER DOMAIN D ADD CONSTRAINT C CHECK (VALUE > 0);"),
+    ];
+    let defaults: BTreeSet<String> = DEFAULT_SQUAWK.iter().map(|(r, _)| r.to_string()).collect();
+    let covered: BTreeSet<String> = examples.iter().map(|(r, _)| r.to_string()).collect();
+    assert_eq!(defaults, covered, "an example per default rule");
+    for (rule, sql) in examples {
+        let fired: Vec<Rule> = lint(sql).violations.iter().map(|v| v.rule).collect();
+        assert!(fired.contains(&rule), "{rule} on `{sql}`: {fired:?}");
+    }
+}
+
+#[test]
+fn a_configured_rule_without_keywords_always_runs() {
+    let a = analyze("create table t (c char(5));\n", &LintSettings { squawk_rules: &[Rule::BanCharField] });
+    assert_eq!(a.violations.iter().map(|v| v.rule).collect::<Vec<_>>(), [Rule::BanCharField]);
+    let a = analyze("grant select on t to anon;\n", &LintSettings { squawk_rules: &squawk_rules(&HashMap::new()) });
+    assert!(a.violations.is_empty());
+}
