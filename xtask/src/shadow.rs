@@ -17,6 +17,8 @@ pub struct Shadow {
     name: String,
     url: String,
     stage: Stage,
+    /// The next spare copy of the template, being made while this shadow is used (`at_history`).
+    refill: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Shadow {
@@ -28,7 +30,7 @@ impl Shadow {
         let name = format!("xtask_{what}_{}", std::process::id());
         let stage = Stage::empty(repo.stage_dir(&name))?;
         let url = pg::create_database_from(&admin_url, &name, &repo.baseline()?)?;
-        Ok(Shadow { admin_url, name, url, stage })
+        Ok(Shadow { admin_url, name, url, stage, refill: None })
     }
 
     /// A copy of this database as it is now (`CREATE DATABASE ... TEMPLATE`: a file copy, no replay), dropped
@@ -37,7 +39,8 @@ impl Shadow {
         let name = format!("xtask_{what}_{}", std::process::id());
         let stage = Stage::empty(self.stage.path().with_file_name(&name))?;
         copy_database(&mut pg::connect(&self.admin_url)?, &self.name, &name)?;
-        Ok(Shadow { admin_url: self.admin_url.clone(), url: pg::replace_database(&self.admin_url, &name), name, stage })
+        let url = pg::replace_database(&self.admin_url, &name);
+        Ok(Shadow { admin_url: self.admin_url.clone(), url, name, stage, refill: None })
     }
 
     /// A shadow at the head of `applied`: copied from a template database kept in the embedded cluster, keyed by
@@ -58,20 +61,26 @@ impl Shadow {
         let mut admin = pg::connect(&admin_url)?;
         let exists: bool =
             admin.query_one("select exists (select 1 from pg_database where datname = $1)", &[&template])?.get(0);
+        let spare = format!("{template}_spare");
         if exists {
             let name = format!("xtask_{what}_{}", std::process::id());
             let stage = Stage::empty(repo.stage_dir(&name))?;
-            copy_database(&mut admin, &template, &name)?;
+            // The spare copy the last rehearsal left: a rename is instant, copying a long history's tables is not
+            // (~0.4 s for 1,000). Another process may have taken it first; then this one copies.
+            if admin.batch_execute(&format!("alter database {spare} rename to {name}")).is_err() {
+                copy_database(&mut admin, &template, &name)?;
+            }
             let url = pg::replace_database(&admin_url, &name);
-            return Ok((Shadow { admin_url, name, url, stage }, Template::Copied));
+            let refill = Some(refill_spare(&admin_url, &template, &spare));
+            return Ok((Shadow { admin_url, name, url, stage, refill }, Template::Copied));
         }
-        let shadow = Shadow::create(sh, repo, what, redactor)?;
+        let mut shadow = Shadow::create(sh, repo, what, redactor)?;
         shadow.replay(sh, cli, applied, &[], redactor)?;
-        // Keep it for next time; older templates go (each history change makes a new one).
+        // Keep it for next time; older templates and their spares go (each history change makes a new one).
         let old: Vec<String> = admin
             .query(
-                "select datname::text from pg_database where datname like 'xtask\\_tpl\\_%' and datname <> $1",
-                &[&template],
+                "select datname::text from pg_database where datname like 'xtask\\_tpl\\_%' and datname not in ($1, $2)",
+                &[&template, &spare],
             )?
             .iter()
             .map(|r| r.get(0))
@@ -80,7 +89,9 @@ impl Shadow {
             let _ = admin.batch_execute(&format!("drop database if exists {name} with (force)"));
         }
         // Another promotion may have made the same template meanwhile: that one is as good.
-        let _ = copy_database(&mut admin, &shadow.name, &template);
+        if copy_database(&mut admin, &shadow.name, &template).is_ok() {
+            shadow.refill = Some(refill_spare(&admin_url, &template, &spare));
+        }
         Ok((shadow, Template::Built))
     }
 
@@ -153,8 +164,22 @@ fn copy_database(admin: &mut postgres::Client, from: &str, to: &str) -> anyhow::
     Ok(())
 }
 
+/// Makes the template's next spare copy on a thread, while the CLI works on the shadow; a failure only means the
+/// next rehearsal copies the template itself.
+fn refill_spare(admin_url: &str, template: &str, spare: &str) -> std::thread::JoinHandle<()> {
+    let (admin_url, template, spare) = (admin_url.to_string(), template.to_string(), spare.to_string());
+    std::thread::spawn(move || {
+        if let Ok(mut admin) = pg::connect(&admin_url) {
+            let _ = copy_database(&mut admin, &template, &spare);
+        }
+    })
+}
+
 impl Drop for Shadow {
     fn drop(&mut self) {
+        if let Some(refill) = self.refill.take() {
+            let _ = refill.join();
+        }
         let _ = pg::drop_database(&self.admin_url, &self.name);
     }
 }

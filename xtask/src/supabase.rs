@@ -123,7 +123,8 @@ impl Cli {
                 .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
                 .and_then(|json| json["version"].as_str().and_then(Version::parse));
             if let Some(version) = version {
-                return Ok(Cli { path: local, version, profile: None });
+                let path = platform_binary(root).unwrap_or(local);
+                return Ok(Cli { path, version, profile: None });
             }
             return Cli::probe(sh, local);
         }
@@ -399,6 +400,26 @@ fn api_status_advice(message: &str) -> Option<&'static str> {
         }
         _ => return None,
     })
+}
+
+/// The CLI's own executable inside the npm package for this machine. `node_modules/.bin/supabase` is a Node
+/// launcher that only finds and spawns it: ~0.2 s a call, twice per promotion, and a kill of the launcher would
+/// leave the real CLI running.
+fn platform_binary(root: &Path) -> Option<PathBuf> {
+    let os = match std::env::consts::OS {
+        "macos" => "darwin",
+        other => other,
+    };
+    let arch = match std::env::consts::ARCH {
+        "x86_64" => "x64",
+        "aarch64" => "arm64",
+        other => other,
+    };
+    let exe = if os == "windows" { "supabase.exe" } else { "supabase" };
+    [format!("cli-{os}-{arch}"), format!("cli-{os}-{arch}-musl")]
+        .iter()
+        .map(|package| root.join("node_modules/@supabase").join(package).join("bin").join(exe))
+        .find(|path| path.is_file())
 }
 
 #[cfg(test)]

@@ -214,13 +214,14 @@ fn the_lock_report_names_rewrites_locks_and_index_builds_with_the_targets_sizes(
     assert_eq!(versions(&prod).len(), 9, "a dry run pushes nothing");
 }
 
-fn templates(tree: &Tree) -> Vec<String> {
+/// The kept templates, and (second) their spare copies, which the next rehearsal renames instead of copying.
+fn templates(tree: &Tree) -> (Vec<String>, Vec<String>) {
     connect(&tree.admin_url("postgres"))
         .query("select datname::text from pg_database where datname like 'xtask\\_tpl\\_%' order by 1", &[])
         .unwrap()
         .iter()
-        .map(|r| r.get(0))
-        .collect()
+        .map(|r| r.get::<_, String>(0))
+        .partition(|name| !name.ends_with("_spare"))
 }
 
 #[test]
@@ -236,13 +237,14 @@ fn a_rehearsal_at_a_known_head_copies_its_template_and_still_catches_a_broken_ba
     let first = dry();
     assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
     assert!(first.stderr.contains("history: replayed, and kept as a template"), "{}", first.stderr);
-    let kept = templates(&tree);
-    assert_eq!(kept.len(), 1);
+    let (kept, spares) = templates(&tree);
+    assert_eq!((kept.len(), spares), (1, vec![format!("{}_spare", kept[0])]), "a template and its spare");
 
     let second = dry();
     assert_eq!(second.code, 0, "{}{}", second.stdout, second.stderr);
     assert!(second.stderr.contains("history: copied from the template kept at this head"), "{}", second.stderr);
     assert!(second.stdout.contains("Rehearsal: passed on a local shadow (history + batch)."), "{}", second.stdout);
+    assert_eq!(templates(&tree), (kept.clone(), vec![format!("{}_spare", kept[0])]), "the spare taken is refilled");
 
     tree.write("migrations/20260601000000_broken.sql", "alter table public.problems add column x nosuchtype;\n");
     commit(&tree, "a broken file");
@@ -263,7 +265,7 @@ fn a_rehearsal_at_a_known_head_copies_its_template_and_still_catches_a_broken_ba
     let after = dry();
     assert_eq!(after.code, 0, "{}{}", after.stdout, after.stderr);
     assert!(after.stderr.contains("history: replayed, and kept as a template"), "{}", after.stderr);
-    let now = templates(&tree);
-    assert_eq!(now.len(), 1);
+    let (now, spares) = templates(&tree);
+    assert_eq!((now.len(), spares.len()), (1, 1), "the old template and its spare go");
     assert_ne!(now, kept);
 }
