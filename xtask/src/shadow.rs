@@ -17,9 +17,14 @@ pub struct Shadow {
     name: String,
     url: String,
     stage: Stage,
-    /// The next spare copy of the template, being made while this shadow is used (`at_history`).
+    /// The template this shadow's history came from, when it came from one (`at_history`).
+    template: Option<String>,
+    /// The next spare copy of the template, being made while this shadow is used.
     refill: Option<std::thread::JoinHandle<()>>,
 }
+
+/// The spare copies of a template kept ready: one for the rehearsal, one for the lock report's copy at the head.
+const SPARES: [&str; 2] = ["spare", "spare2"];
 
 impl Shadow {
     /// Starts the embedded cluster if needed and creates `xtask_<what>_<pid>` in it. Its URL's password is added
@@ -30,7 +35,21 @@ impl Shadow {
         let name = format!("xtask_{what}_{}", std::process::id());
         let stage = Stage::empty(repo.stage_dir(&name))?;
         let url = pg::create_database_from(&admin_url, &name, &repo.baseline()?)?;
-        Ok(Shadow { admin_url, name, url, stage, refill: None })
+        Ok(Shadow { admin_url, name, url, stage, template: None, refill: None })
+    }
+
+    /// Another shadow at the same head as this one, fresh from the history's template: its second spare renamed
+    /// into place (instant) or a copy; without a template, a copy of this one. No session may be connected to
+    /// this one meanwhile.
+    pub fn twin(&self, what: &str) -> anyhow::Result<Shadow> {
+        let Some(template) = &self.template else { return self.clone_as(what) };
+        let name = format!("xtask_{what}_{}", std::process::id());
+        let stage = Stage::empty(self.stage.path().with_file_name(&name))?;
+        let spare = format!("{template}_{}", SPARES[1]);
+        take_or_copy(&mut pg::connect(&self.admin_url)?, &spare, template, &name)?;
+        let url = pg::replace_database(&self.admin_url, &name);
+        let refill = Some(refill_spare(&self.admin_url, template, &spare));
+        Ok(Shadow { admin_url: self.admin_url.clone(), url, name, stage, template: None, refill })
     }
 
     /// A copy of this database as it is now (`CREATE DATABASE ... TEMPLATE`: a file copy, no replay), dropped
@@ -40,7 +59,7 @@ impl Shadow {
         let stage = Stage::empty(self.stage.path().with_file_name(&name))?;
         copy_database(&mut pg::connect(&self.admin_url)?, &self.name, &name)?;
         let url = pg::replace_database(&self.admin_url, &name);
-        Ok(Shadow { admin_url: self.admin_url.clone(), url, name, stage, refill: None })
+        Ok(Shadow { admin_url: self.admin_url.clone(), url, name, stage, template: None, refill: None })
     }
 
     /// A shadow at the head of `applied`: copied from a template database kept in the embedded cluster, keyed by
@@ -61,26 +80,24 @@ impl Shadow {
         let mut admin = pg::connect(&admin_url)?;
         let exists: bool =
             admin.query_one("select exists (select 1 from pg_database where datname = $1)", &[&template])?.get(0);
-        let spare = format!("{template}_spare");
+        let spare = format!("{template}_{}", SPARES[0]);
         if exists {
             let name = format!("xtask_{what}_{}", std::process::id());
             let stage = Stage::empty(repo.stage_dir(&name))?;
-            // The spare copy the last rehearsal left: a rename is instant, copying a long history's tables is not
-            // (~0.4 s for 1,000). Another process may have taken it first; then this one copies.
-            if admin.batch_execute(&format!("alter database {spare} rename to {name}")).is_err() {
-                copy_database(&mut admin, &template, &name)?;
-            }
+            take_or_copy(&mut admin, &spare, &template, &name)?;
             let url = pg::replace_database(&admin_url, &name);
             let refill = Some(refill_spare(&admin_url, &template, &spare));
-            return Ok((Shadow { admin_url, name, url, stage, refill }, Template::Copied));
+            let shadow = Shadow { admin_url, name, url, stage, template: Some(template), refill };
+            return Ok((shadow, Template::Copied));
         }
         let mut shadow = Shadow::create(sh, repo, what, redactor)?;
         shadow.replay(sh, cli, applied, &[], redactor)?;
         // Keep it for next time; older templates and their spares go (each history change makes a new one).
         let old: Vec<String> = admin
             .query(
-                "select datname::text from pg_database where datname like 'xtask\\_tpl\\_%' and datname not in ($1, $2)",
-                &[&template, &spare],
+                "select datname::text from pg_database where datname like 'xtask\\_tpl\\_%' and datname <> $1 \
+                 and datname not like $1 || '\\_spare%'",
+                &[&template],
             )?
             .iter()
             .map(|r| r.get(0))
@@ -91,6 +108,7 @@ impl Shadow {
         // Another promotion may have made the same template meanwhile: that one is as good.
         if copy_database(&mut admin, &shadow.name, &template).is_ok() {
             shadow.refill = Some(refill_spare(&admin_url, &template, &spare));
+            shadow.template = Some(template);
         }
         Ok((shadow, Template::Built))
     }
@@ -161,6 +179,15 @@ fn copy_database(admin: &mut postgres::Client, from: &str, to: &str) -> anyhow::
          where setdatabase = (select oid from pg_database where datname = $1)",
         &[&from, &to],
     )?;
+    Ok(())
+}
+
+/// The spare copy a previous run left, renamed to `name`: instant, where copying a long history's tables is not
+/// (seconds for 1,000 on a slow disk). Another process may have taken it first; then this one copies.
+fn take_or_copy(admin: &mut postgres::Client, spare: &str, template: &str, name: &str) -> anyhow::Result<()> {
+    if admin.batch_execute(&format!("alter database {spare} rename to {name}")).is_err() {
+        copy_database(admin, template, name)?;
+    }
     Ok(())
 }
 

@@ -95,13 +95,22 @@ pub fn create_database_from(url: &str, name: &str, baseline: &Baseline) -> anyho
     admin.batch_execute(&format!("drop database if exists {name} with (force)"))?;
     admin.batch_execute(&format!("create database {name}"))?;
     let db_url = replace_database(url, name);
-    baseline.apply(&mut connect(&db_url)?).with_context(|| format!("applying the baseline to {name}"))?;
+    let applied = connect(&db_url).and_then(|mut client| baseline.apply(&mut client));
+    if let Err(err) = applied {
+        // Half a baseline is no shadow: nothing else would ever drop it.
+        let _ = drop_on(&mut admin, name);
+        return Err(err).with_context(|| format!("applying the baseline to {name}"));
+    }
     Ok(db_url)
 }
 
-pub fn drop_database(url: &str, name: &str) -> anyhow::Result<()> {
-    connect(url)?.batch_execute(&format!("drop database if exists {name} with (force)"))?;
+fn drop_on(admin: &mut postgres::Client, name: &str) -> anyhow::Result<()> {
+    admin.batch_execute(&format!("drop database if exists {name} with (force)"))?;
     Ok(())
+}
+
+pub fn drop_database(url: &str, name: &str) -> anyhow::Result<()> {
+    drop_on(&mut connect(url)?, name)
 }
 
 /// `postgresql://u:p@h:1/old?x` with database `new`.

@@ -202,7 +202,7 @@ impl<'a> Promotion<'a> {
                 Template::Built => "replayed, and kept as a template for the next rehearsal at this head",
             }
         );
-        let at_head = shadow.clone_as("impact")?;
+        let at_head = shadow.twin("impact")?;
         {
             let _spinner = crate::progress::Spinner::start("rehearsing the batch", self.options.format);
             shadow.replay(self.sh, cli, &applied, &batch, &self.redactor).map_err(|e| refused("batch", e))?;
