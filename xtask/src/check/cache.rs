@@ -64,6 +64,11 @@ impl LintCache {
         LintCache { path: Some(path), key, kept: Mutex::new(entries), read }
     }
 
+    /// Whether lookups can hit (and files need hashing at all).
+    pub fn is_on(&self) -> bool {
+        self.path.is_some()
+    }
+
     /// The analysis kept for these bytes, if any (taken: each file is looked up once).
     pub fn take(&self, hash: &str) -> Option<Analysis> {
         self.path.as_ref()?;
