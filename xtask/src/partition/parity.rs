@@ -162,25 +162,34 @@ impl flags::Parity {
             .collect();
         let units = plan_units(tx, &windows, &extras, &tables.ty)?;
         let snapshot: String = tx.query_one("select pg_export_snapshot()", &[])?.get(0);
-        let (mine, theirs): (Vec<_>, Vec<_>) = units.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
-        let strip = |v: Vec<(usize, Unit)>| v.into_iter().map(|(_, u)| u).collect::<Vec<_>>();
+        let theirs: Vec<Unit> = units.iter().skip(1).step_by(2).cloned().collect();
+        let mine: Vec<Unit> = units.into_iter().step_by(2).collect();
         let (mine, other) = std::thread::scope(|scope| {
             let helper = scope.spawn(|| -> anyhow::Result<Vec<UnitResult>> {
                 let mut client = direct.connect()?;
                 let mut tx2 = snapshot_transaction(&mut client, Some(&snapshot))?;
-                let out = job.run(&mut tx2, strip(theirs))?;
+                let out = job.run(&mut tx2, theirs)?;
                 tx2.commit()?;
                 Ok(out)
             });
-            let mine = job.run(tx, strip(mine));
+            let mine = job.run(tx, mine);
             (mine, helper.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the second parity session panicked"))))
         });
         let mut passes = mine?;
         passes.extend(other?);
+        self.judge_windows(&job, tx, sum_passes(windows.len(), passes))
+    }
+
+    /// Each window judged on its sums; a window whose sums differ is read again (in this session) to list keys.
+    fn judge_windows(
+        &self,
+        job: &WindowJob,
+        tx: &mut postgres::Transaction,
+        sums: Vec<(Summary, Summary)>,
+    ) -> anyhow::Result<Vec<WindowResult>> {
         let thresholds = Thresholds { pct: self.max_variance_pct, rows: self.max_variance_rows, cap: self.sample_cap };
         let mut results = Vec::new();
-        for (i, (source, shadow)) in sum_passes(windows.len(), passes).into_iter().enumerate() {
-            let w = &windows[i];
+        for (w, (source, shadow)) in job.windows.iter().zip(sums) {
             let mut r = judge(source, shadow, &thresholds, None);
             if !r.samples_match {
                 let (s, h) = job.detail(tx, w)?;
