@@ -162,7 +162,8 @@ fn template_key(repo: &Repo, cli: &Cli, applied: &[&Migration]) -> anyhow::Resul
 /// `create database to template from`, retried while the template's last session is still ending.
 fn copy_database(admin: &mut postgres::Client, from: &str, to: &str) -> anyhow::Result<()> {
     admin.batch_execute(&format!("drop database if exists {to} with (force)"))?;
-    // FILE_COPY copies the files at once: faster than PG 15's default WAL_LOG for many relations (fsync is off here).
+    // FILE_COPY copies the files without writing them to WAL (fsync is off here). Measured on a slow disk: as
+    // slow as WAL_LOG for 1,000 tables (~3.5 s each), which is why spares are kept (`take_or_copy`).
     let create = format!("create database {to} template {from} strategy = file_copy");
     let mut tries = 0;
     while let Err(err) = admin.batch_execute(&create) {

@@ -76,29 +76,14 @@ impl flags::BenchCheck {
             self.runs
         );
         let check = |cache: &[&str]| {
-            median(self.runs, || {
-                // Exit 1 (findings) would be fine on a generated tree; only the time matters here.
-                cmd!(sh, "{exe} --repo {dir} check --lint all --format json {cache...}")
-                    .quiet()
-                    .ignore_status()
-                    .ignore_stdout()
-                    .ignore_stderr()
-                    .run()?;
-                Ok(())
-            })
+            median(self.runs, || linter_run(cmd!(sh, "{exe} --repo {dir} check --lint all --format json {cache...}")))
         };
         let cold = check(&["--no-cache"])?;
         let warm = check(&[])?; // median() runs once untimed first: that run fills the cache
         let squawk = match squawk_binary(sh) {
             Some(squawk) => Some(median(self.runs, || {
                 let files = &files;
-                cmd!(sh, "{squawk} --pg-version 15 --assume-in-transaction --reporter gcc {files...}")
-                    .quiet()
-                    .ignore_status()
-                    .ignore_stdout()
-                    .ignore_stderr()
-                    .run()?;
-                Ok(())
+                linter_run(cmd!(sh, "{squawk} --pg-version 15 --assume-in-transaction --reporter gcc {files...}"))
             })?),
             None => {
                 eprintln!(
@@ -122,6 +107,12 @@ impl flags::BenchCheck {
         }
         Ok(())
     }
+}
+
+/// A linter over the generated tree: exit 1 (findings) is expected there; only the time matters.
+fn linter_run(cmd: xshell::Cmd) -> anyhow::Result<()> {
+    cmd.quiet().ignore_status().ignore_stdout().ignore_stderr().run()?;
+    Ok(())
 }
 
 /// squawk itself, not a wrapper: pip's entry point under pyenv is a shell shim that costs ~65 ms a start, which
