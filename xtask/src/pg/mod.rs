@@ -68,7 +68,7 @@ pub fn connect(url: &str) -> anyhow::Result<postgres::Client> {
 
 fn connect_with(mut config: postgres::Config, tls: &Tls) -> anyhow::Result<postgres::Client> {
     config.ssl_mode(tls.postgres_mode());
-    config.connect(tls.connector()?).map_err(|err| anyhow::anyhow!("{}", error_chain(&err)))
+    config.connect(tls.connector()).map_err(|err| anyhow::anyhow!("{}", error_chain(&err)))
 }
 
 /// "db error" says little; its sources say "password authentication failed for user ...".

@@ -6,6 +6,8 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, bail};
+use postgres::Socket;
+use postgres::tls::{MakeTlsConnect, TlsConnect};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SslMode {
@@ -91,29 +93,32 @@ impl Tls {
         Tls { mode, rootcert }
     }
 
-    /// The connector `postgres` uses, verifying as the mode says (libpq: `require` with a root CA file
-    /// verifies the chain as `verify-ca` does).
-    pub fn connector(&self) -> anyhow::Result<postgres_native_tls::MakeTlsConnector> {
+    /// The connector `postgres` uses. It is built only when the server agrees to TLS: loading the system's CA
+    /// store costs ~60 ms per process, which a loopback server that offers no TLS (`prefer`) never needs.
+    pub fn connector(&self) -> LazyTls {
+        LazyTls { tls: self.clone() }
+    }
+
+    /// The native connector, verifying as the mode says (libpq: `require` with a root CA file verifies the
+    /// chain as `verify-ca` does).
+    fn native(&self) -> anyhow::Result<native_tls::TlsConnector> {
         let verify_chain = matches!(self.mode, SslMode::VerifyCa | SslMode::VerifyFull)
             || (self.mode == SslMode::Require && self.rootcert.is_some());
         let verify_host = self.mode == SslMode::VerifyFull;
         if self.rootcert.is_none() {
-            // Building one loads the system's CA store (~37 ms here); a promotion opens several sessions.
+            // A promotion opens several sessions; the CA store is loaded once per kind of verification.
             static BUILT: std::sync::Mutex<Vec<((bool, bool), native_tls::TlsConnector)>> =
                 std::sync::Mutex::new(Vec::new());
             let mut built = BUILT.lock().map_err(|_| anyhow::anyhow!("the TLS connector cache was poisoned"))?;
-            let connector = match built.iter().find(|(key, _)| *key == (verify_chain, verify_host)) {
-                Some((_, connector)) => connector.clone(),
-                None => {
-                    let connector = native_tls::TlsConnector::builder()
-                        .danger_accept_invalid_certs(!verify_chain)
-                        .danger_accept_invalid_hostnames(!verify_host)
-                        .build()?;
-                    built.push(((verify_chain, verify_host), connector.clone()));
-                    connector
-                }
-            };
-            return Ok(postgres_native_tls::MakeTlsConnector::new(connector));
+            if let Some((_, connector)) = built.iter().find(|(key, _)| *key == (verify_chain, verify_host)) {
+                return Ok(connector.clone());
+            }
+            let connector = native_tls::TlsConnector::builder()
+                .danger_accept_invalid_certs(!verify_chain)
+                .danger_accept_invalid_hostnames(!verify_host)
+                .build()?;
+            built.push(((verify_chain, verify_host), connector.clone()));
+            return Ok(connector);
         }
         let mut builder = native_tls::TlsConnector::builder();
         if let Some(path) = &self.rootcert {
@@ -124,7 +129,7 @@ impl Tls {
         }
         builder.danger_accept_invalid_certs(!verify_chain);
         builder.danger_accept_invalid_hostnames(!verify_host);
-        Ok(postgres_native_tls::MakeTlsConnector::new(builder.build()?))
+        Ok(builder.build()?)
     }
 
     /// What `postgres` negotiates: TLS optional (`prefer`), required, or off.
@@ -134,6 +139,50 @@ impl Tls {
             SslMode::Prefer => postgres::config::SslMode::Prefer,
             _ => postgres::config::SslMode::Require,
         }
+    }
+}
+
+/// `MakeTlsConnect` for [`Tls`] whose native connector is built at the handshake, not before the SSLRequest.
+pub struct LazyTls {
+    tls: Tls,
+}
+
+impl MakeTlsConnect<Socket> for LazyTls {
+    type Stream = postgres_native_tls::TlsStream<Socket>;
+    type TlsConnect = LazyConnect;
+    type Error = std::convert::Infallible;
+
+    fn make_tls_connect(&mut self, domain: &str) -> Result<LazyConnect, Self::Error> {
+        Ok(LazyConnect { tls: self.tls.clone(), domain: domain.to_string() })
+    }
+}
+
+pub struct LazyConnect {
+    tls: Tls,
+    domain: String,
+}
+
+type Handshake = std::pin::Pin<
+    Box<
+        dyn std::future::Future<
+                Output = Result<postgres_native_tls::TlsStream<Socket>, Box<dyn std::error::Error + Send + Sync>>,
+            > + Send,
+    >,
+>;
+
+impl TlsConnect<Socket> for LazyConnect {
+    type Stream = postgres_native_tls::TlsStream<Socket>;
+    type Error = Box<dyn std::error::Error + Send + Sync>;
+    type Future = Handshake;
+
+    fn connect(self, stream: Socket) -> Handshake {
+        let connector = self.tls.native().map(|n| postgres_native_tls::TlsConnector::new(n, &self.domain));
+        Box::pin(async move {
+            match connector {
+                Ok(connector) => Ok(connector.connect(stream).await?),
+                Err(err) => Err(format!("{err:#}").into()),
+            }
+        })
     }
 }
 
