@@ -265,7 +265,7 @@ pub struct Parity {
     /// ... or by this many rows, whichever is larger.
     #[arg(long, default_value_t = 100)]
     pub max_variance_rows: i64,
-    /// statement_timeout of each window's queries.
+    /// statement_timeout of each read (a shadow partition, or a slice of the source about a partition's size).
     #[arg(long, default_value = "120s")]
     pub window_timeout: String,
     #[command(flatten)]

@@ -1,8 +1,10 @@
 //! `cargo xtask partition parity|prune`: the runbook's partition steps 2 (parity evidence before a cutover) and 4
 //! (retention drops from a reviewed plan), on a real database through direct sessions. `windows` (bounds,
-//! windows, comparing two scans) and `evidence` (what a parity run leaves and reports) are pure; `parity`
+//! windows, comparing two scans), `buckets` (one-pass reads packed per window) and `evidence` (what a parity
+//! run leaves and reports) are pure; `parity`
 //! orchestrates the reads of `scan`; `prune` plans and runs retention drops.
 
+mod buckets;
 mod evidence;
 mod parity;
 mod prune;

@@ -17,10 +17,10 @@ use crate::report;
 use crate::target::{Direct, Resolved};
 use crate::{clock, evidence, git};
 
+use super::buckets::Queue;
 use super::evidence::{ParityEvidence, render_parity};
 use super::scan::{
-    Column, ScanExprs, TableInfo, Unit, UnitResult, WindowJob, column_type, inspect_or_fail, plan_units,
-    snapshot_transaction,
+    self, Column, Scan, ScanExprs, Sums, TableInfo, WindowJob, column_type, inspect_or_fail, snapshot_transaction,
 };
 use super::windows::{Partition, Summary, Thresholds, Window, WindowKind, WindowResult, judge, partition_windows};
 use super::{TableRef, ident, parse_duration};
@@ -134,10 +134,10 @@ impl flags::Parity {
         Ok((snapshot_time, windows))
     }
 
-    /// One aggregate pass per partition window and table, the recent and overlap windows summed from the passes
-    /// they overlap. A second session imports this transaction's snapshot (as `pg_dump -j` does) and takes every
-    /// other pass: the same consistent view, on two cores. Only a window whose sums differ is read again, to name
-    /// its keys.
+    /// Every row of both tables read once: the source in page slices, the shadow by partition, each read one
+    /// aggregate whose sums land in buckets, and each window the sum of its buckets. A second session imports
+    /// this transaction's snapshot (as `pg_dump -j` does) and both take reads from one queue: the same
+    /// consistent view, on two cores. Only a window whose sums differ is read again, to name its keys.
     fn scan(
         &self,
         direct: &Direct,
@@ -147,6 +147,7 @@ impl flags::Parity {
     ) -> anyhow::Result<Vec<WindowResult>> {
         let exprs = ScanExprs::new(&tables.key, &tables.key_types, &tables.columns, self.seed, self.sample_pct);
         let column = ident(&self.time_column);
+        let plan = scan::plan(tx, &windows, &tables.source, &tables.ty)?;
         let job = WindowJob {
             source: &tables.source,
             shadow: &tables.shadow,
@@ -154,30 +155,27 @@ impl flags::Parity {
             ty: &tables.ty,
             exprs: &exprs,
             windows: &windows,
+            plan: &plan,
             timeout: parse_duration(&self.window_timeout)?.num_milliseconds(),
         };
-        let _spinner = Spinner::start(&format!("scanning {} window(s)", windows.len()), self.output.format);
-        let extras: Vec<usize> = (0..windows.len())
-            .filter(|&i| matches!(windows[i].kind, WindowKind::Recent | WindowKind::Overlap))
-            .collect();
-        let units = plan_units(tx, &windows, &extras, &tables.ty)?;
+        let message = format!("scanning {} window(s) in {} read(s)", windows.len(), plan.scans.len());
+        let _spinner = Spinner::start(&message, self.output.format);
         let snapshot: String = tx.query_one("select pg_export_snapshot()", &[])?.get(0);
-        let theirs: Vec<Unit> = units.iter().skip(1).step_by(2).cloned().collect();
-        let mine: Vec<Unit> = units.into_iter().step_by(2).collect();
+        let queue = Queue::heaviest_first(&plan.scans.iter().map(Scan::weight).collect::<Vec<_>>());
         let (mine, other) = std::thread::scope(|scope| {
-            let helper = scope.spawn(|| -> anyhow::Result<Vec<UnitResult>> {
+            let helper = scope.spawn(|| -> anyhow::Result<Sums> {
                 let mut client = direct.connect()?;
                 let mut tx2 = snapshot_transaction(&mut client, Some(&snapshot))?;
-                let out = job.run(&mut tx2, theirs)?;
+                let out = job.run(&mut tx2, &queue)?;
                 tx2.commit()?;
                 Ok(out)
             });
-            let mine = job.run(tx, mine);
+            let mine = job.run(tx, &queue);
             (mine, helper.join().unwrap_or_else(|_| Err(anyhow::anyhow!("the second parity session panicked"))))
         });
-        let mut passes = mine?;
-        passes.extend(other?);
-        self.judge_windows(&job, tx, sum_passes(windows.len(), passes))
+        let mut sums = mine?;
+        sums.add(other?);
+        self.judge_windows(&job, tx, sums.windows(&plan.covers))
     }
 
     /// Each window judged on its sums; a window whose sums differ is read again (in this session) to list keys.
@@ -250,17 +248,4 @@ struct Tables {
     /// The columns both tables have, in the source's order: what a row hash covers.
     columns: Vec<String>,
     missing: Vec<String>,
-}
-
-/// Each window's summary on (source, shadow): its own pass, plus its share of every pass it was carried by.
-fn sum_passes(windows: usize, passes: Vec<UnitResult>) -> Vec<(Summary, Summary)> {
-    let mut sums = vec![(Summary::default(), Summary::default()); windows];
-    for pass in passes {
-        let targets = std::iter::once(pass.unit.window).chain(pass.unit.extras.iter().copied());
-        for ((w, s), h) in targets.zip(pass.source).zip(pass.shadow) {
-            sums[w].0 += s;
-            sums[w].1 += h;
-        }
-    }
-    sums
 }

@@ -1,11 +1,12 @@
-//! Parity's reads: one table's shape; one aggregate pass per partition window and table (count, sampled count,
-//! sum of sampled row hashes, and the recent/overlap windows' share), with plain aggregates Postgres runs in
-//! parallel; and, only for a window whose sums differ, its sampled rows. All inside a snapshot transaction whose
-//! row text does not depend on the session.
+//! Parity's reads: one table's shape; the plan (the buckets every window bound makes, the source cut into page
+//! slices, one read per shadow partition); one aggregate per read, packed per bucket (`buckets.rs`); and, only
+//! for a window whose sums differ, its sampled rows. All inside a snapshot transaction whose row text does not
+//! depend on the session.
 
 use anyhow::Context;
 
 use super::TableRef;
+use super::buckets::{Exprs, GROUP, Layout, Queue, Span, page_filter, page_slices, window_buckets};
 use super::ident;
 use super::windows::{Sample, Summary, Window, WindowKind, sample_threshold};
 
@@ -79,22 +80,155 @@ pub(super) fn column_type(columns: &[Column], name: &str, table: &TableRef) -> a
         .with_context(|| format!("{table} has no column `{name}`"))
 }
 
-/// One aggregate pass: a partition window (on the shadow, its partition read whole), carrying the recent and
-/// overlap windows' share of it so no row is read twice.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(super) struct Unit {
-    pub(super) window: usize,
-    pub(super) extras: Vec<usize>,
+/// Which table a scan reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Side {
+    Source,
+    Shadow,
 }
 
-/// What a unit's pass yields on each table: the window's summary, then each extra's.
-pub(super) struct UnitResult {
-    pub(super) unit: Unit,
+/// One aggregate read: a slice of the source's pages, or one partition of the shadow, and the buckets its rows
+/// can fall in (a range partition's rows lie in its range, so most of its rows add a constant).
+pub(super) struct Scan {
+    side: Side,
+    relation: String,
+    filter: Option<String>,
+    span: Span,
+    pages: u64,
+}
+
+impl Scan {
+    /// About what the read costs: its pages, the source's by half again (every row walks the bucket tree).
+    pub(super) fn weight(&self) -> u64 {
+        match self.side {
+            Side::Source => self.pages + self.pages / 2,
+            Side::Shadow => self.pages,
+        }
+    }
+}
+
+/// The buckets, which buckets each window covers, and the reads that fill them.
+pub(super) struct Plan {
+    pub(super) layout: Layout,
+    pub(super) covers: Vec<Vec<usize>>,
+    pub(super) scans: Vec<Scan>,
+}
+
+/// One summary per bucket and table, added up over the scans.
+pub(super) struct Sums {
     pub(super) source: Vec<Summary>,
     pub(super) shadow: Vec<Summary>,
 }
 
-/// What every unit's passes need, shared by the two sessions.
+impl Sums {
+    pub(super) fn add(&mut self, other: Sums) {
+        for (mine, theirs) in [(&mut self.source, other.source), (&mut self.shadow, other.shadow)] {
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                *a += b;
+            }
+        }
+    }
+
+    /// Each window's summary on (source, shadow): the sum of the buckets it covers.
+    pub(super) fn windows(&self, covers: &[Vec<usize>]) -> Vec<(Summary, Summary)> {
+        let total = |side: &[Summary], buckets: &[usize]| {
+            buckets.iter().fold(Summary::default(), |mut acc, &b| {
+                acc += side[b];
+                acc
+            })
+        };
+        covers.iter().map(|b| (total(&self.source, b), total(&self.shadow, b))).collect()
+    }
+}
+
+/// The buckets from every window's bounds, sorted by Postgres on the column's type; the source cut into slices
+/// of about a partition's pages; one read per partition of the shadow.
+pub(super) fn plan(
+    tx: &mut postgres::Transaction,
+    windows: &[Window],
+    source: &TableRef,
+    ty: &str,
+) -> anyhow::Result<Plan> {
+    let (layout, ranks) = bounds(tx, windows, ty)?;
+    let covers = window_buckets(&layout, windows, &ranks);
+    let parts: Vec<(usize, &String)> =
+        windows.iter().enumerate().filter_map(|(i, w)| w.relation.as_ref().map(|r| (i, r))).collect();
+    let names: Vec<&str> = parts.iter().map(|(_, r)| r.as_str()).collect();
+    let pages: Vec<i64> = tx
+        .query_one(
+            "select array(select pg_relation_size(r::regclass) / current_setting('block_size')::bigint from unnest($1::text[]) with ordinality u(r, i) order by i)",
+            &[&names],
+        )?
+        .get(0);
+    let mut scans: Vec<Scan> = parts
+        .iter()
+        .zip(&pages)
+        .map(|(&(i, relation), &pages)| Scan {
+            side: Side::Shadow,
+            relation: relation.clone(),
+            filter: None,
+            span: match windows[i].kind {
+                WindowKind::Partition => Span { range: layout.between(ranks[i].0, ranks[i].1), nulls: false },
+                _ => layout.everything(),
+            },
+            pages: pages as u64,
+        })
+        .collect();
+    let row = tx.query_one(
+        "select c.relkind::text, pg_relation_size(c.oid) / current_setting('block_size')::bigint from pg_class c where c.oid = $1::text::regclass",
+        &[&source.sql()],
+    )?;
+    let (kind, source_pages): (String, i64) = (row.get(0), row.get(1));
+    let source_pages = source_pages as u64;
+    // Only a plain table is cut by page: any other kind is read whole, in one scan.
+    let slices = match kind.as_str() {
+        "r" => page_slices(source_pages, source_pages / (parts.len() as u64).max(2)),
+        _ => vec![(None, None)],
+    };
+    let per_slice = source_pages / slices.len() as u64;
+    scans.extend(slices.into_iter().map(|range| Scan {
+        side: Side::Source,
+        relation: source.sql(),
+        filter: page_filter(range),
+        span: layout.everything(),
+        pages: per_slice,
+    }));
+    Ok(Plan { layout, covers, scans })
+}
+
+/// Every window bound evaluated and sorted by Postgres (so `date`, `timestamp` and `timestamptz` compare as
+/// Postgres compares them), distinct, and each window's bounds as 1-based ranks among them.
+type Ranks = Vec<(Option<usize>, Option<usize>)>;
+
+fn bounds(tx: &mut postgres::Transaction, windows: &[Window], ty: &str) -> anyhow::Result<(Layout, Ranks)> {
+    let mut exprs = Vec::new();
+    let mut index = |e: &Option<String>| {
+        e.as_ref().map(|e| {
+            exprs.push(format!("({e})::{ty}"));
+            exprs.len() - 1
+        })
+    };
+    let at: Vec<(Option<usize>, Option<usize>)> = windows.iter().map(|w| (index(&w.from), index(&w.to))).collect();
+    let (sorted, positions): (Vec<String>, Vec<i32>) = if exprs.is_empty() {
+        (Vec::new(), Vec::new())
+    } else {
+        let list = exprs.join(", ");
+        let positions: Vec<String> = exprs.iter().map(|e| format!("array_position(a, {e})")).collect();
+        let row = tx.query_one(
+            &format!(
+                "with b as (select array(select distinct v from unnest(array[{list}]) v order by v) a) select a::text[], array[{}]::int[] from b",
+                positions.join(", ")
+            ),
+            &[],
+        )?;
+        (row.get(0), row.get(1))
+    };
+    let rank = |i: Option<usize>| i.map(|i| positions[i] as usize);
+    let ranks = at.into_iter().map(|(f, t)| (rank(f), rank(t))).collect();
+    Ok((Layout { bounds: sorted, ty: ty.to_string(), group: GROUP }, ranks))
+}
+
+/// What every scan needs, shared by the two sessions.
 pub(super) struct WindowJob<'a> {
     pub(super) source: &'a TableRef,
     pub(super) shadow: &'a TableRef,
@@ -102,30 +236,33 @@ pub(super) struct WindowJob<'a> {
     pub(super) ty: &'a str,
     pub(super) exprs: &'a ScanExprs,
     pub(super) windows: &'a [Window],
+    pub(super) plan: &'a Plan,
     pub(super) timeout: i64,
 }
 
 impl WindowJob<'_> {
-    pub(super) fn run(&self, tx: &mut postgres::Transaction, units: Vec<Unit>) -> anyhow::Result<Vec<UnitResult>> {
-        let mut out = Vec::new();
-        for unit in units {
+    /// Scans taken from `queue` until none is left, each one aggregate, added up per bucket and table.
+    pub(super) fn run(&self, tx: &mut postgres::Transaction, queue: &Queue) -> anyhow::Result<Sums> {
+        let layout = &self.plan.layout;
+        let mut sums = Sums {
+            source: vec![Summary::default(); layout.buckets()],
+            shadow: vec![Summary::default(); layout.buckets()],
+        };
+        let e = Exprs { column: self.column, sampled: &self.exprs.sampled, row_hash: &self.exprs.row_hash };
+        while let Some(i) = queue.take() {
+            let scan = &self.plan.scans[i];
             tx.batch_execute(&format!("set local statement_timeout = {}", self.timeout))?;
-            let w = &self.windows[unit.window];
-            let extras: Vec<String> =
-                unit.extras.iter().map(|&i| self.windows[i].predicate(self.column, self.ty)).collect();
-            let source_sql =
-                summary_sql(&self.source.sql(), Some(&w.predicate(self.column, self.ty)), &extras, self.exprs);
-            let source = summaries(tx, &source_sql, extras.len())
-                .with_context(|| format!("window {}: reading {}", w.name, self.source))?;
-            // The shadow's partition holds exactly the window; outside every partition it holds nothing.
-            let shadow = match &w.relation {
-                Some(relation) => summaries(tx, &summary_sql(relation, None, &extras, self.exprs), extras.len())
-                    .with_context(|| format!("window {}: reading {relation}", w.name))?,
-                None => vec![Summary::default(); extras.len() + 1],
+            let (sql, groups) = layout.packed_sql(&scan.span, &e, &scan.relation, scan.filter.as_deref());
+            let where_ = scan.filter.as_deref().map(|f| format!(" where {f}")).unwrap_or_default();
+            let row = tx.query_one(&sql, &[]).with_context(|| format!("reading {}{where_}", scan.relation))?;
+            let texts: Vec<String> = (0..groups.len()).map(|c| row.get(c)).collect();
+            let into = match scan.side {
+                Side::Source => &mut sums.source,
+                Side::Shadow => &mut sums.shadow,
             };
-            out.push(UnitResult { unit, source, shadow });
+            layout.decode(&groups, &texts, into)?;
         }
-        Ok(out)
+        Ok(sums)
     }
 
     /// The sampled rows of window `w` on both tables, to name the keys of a window whose sums differ.
@@ -144,54 +281,12 @@ impl WindowJob<'_> {
     }
 }
 
-/// Which of `extras` (recent, overlap) overlap each partition window, decided by Postgres on the column's type.
-/// The default partition and the rows outside every partition may hold any time, so they carry every extra.
-pub(super) fn plan_units(
-    tx: &mut postgres::Transaction,
-    windows: &[Window],
-    extras: &[usize],
-    ty: &str,
-) -> anyhow::Result<Vec<Unit>> {
-    let parts: Vec<usize> = (0..windows.len()).filter(|i| !extras.contains(i)).collect();
-    let mut tests = Vec::new();
-    for &p in &parts {
-        for &e in extras {
-            tests.push(overlaps(&windows[p], &windows[e], ty));
-        }
-    }
-    let verdicts: Vec<bool> = if tests.is_empty() {
-        Vec::new()
-    } else {
-        tx.query_one(&format!("select array[{}]::bool[]", tests.join(", ")), &[])?.get(0)
-    };
-    let mut verdicts = verdicts.into_iter();
-    Ok(parts
-        .into_iter()
-        .map(|window| {
-            let extras = extras.iter().copied().filter(|_| verdicts.next().unwrap_or(true)).collect();
-            Unit { window, extras }
-        })
-        .collect())
-}
-
-/// SQL that is true when the two windows' ranges share a moment (an open end always may).
-fn overlaps(part: &Window, extra: &Window, ty: &str) -> String {
-    if !matches!(part.kind, WindowKind::Partition) {
-        return "true".to_string();
-    }
-    let before = |from: &Option<String>, to: &Option<String>| match (from, to) {
-        (Some(f), Some(t)) => format!("{f}::{ty} < {t}::{ty}"),
-        _ => "true".to_string(),
-    };
-    format!("({} and {})", before(&extra.from, &part.to), before(&part.from, &extra.to))
-}
-
 /// The SQL expressions of a scan: the key's text, its seeded hash, the sample test and the row hash.
 pub struct ScanExprs {
     key_text: String,
     key_hash: String,
-    sampled: String,
-    row_hash: String,
+    pub(super) sampled: String,
+    pub(super) row_hash: String,
 }
 
 impl ScanExprs {
@@ -215,42 +310,6 @@ impl ScanExprs {
         let row_hash = format!("hashtextextended(row({})::text, {seed})", cols.join(", "));
         ScanExprs { key_text, key_hash, sampled, row_hash }
     }
-}
-
-/// Each sampled row adds 2^128 + (its row hash + 2^63) to a window's `numeric` sum, so one aggregate (one
-/// sample test per row) carries both the sampled count (the sum div 2^128) and the hash sum (the remainder).
-const PACK: &str = "340282366920938463463374607431768211456";
-const HASH_OFFSET: &str = "9223372036854775808";
-
-/// One aggregate pass over `from` (filtered by `predicate`): count, sampled count and the sum of sampled row
-/// hashes for the whole, then for each extra predicate. Plain aggregates only, so Postgres may run it in parallel.
-pub fn summary_sql(from: &str, predicate: Option<&str>, extras: &[String], e: &ScanExprs) -> String {
-    let packed = format!("{}::numeric + {HASH_OFFSET} + {PACK}", e.row_hash);
-    let mut inner = vec!["count(*)".to_string(), format!("sum({packed}) filter (where {})", e.sampled)];
-    for p in extras {
-        inner.push(format!("count(*) filter (where {p})"));
-        inner.push(format!("sum({packed}) filter (where {p} and {})", e.sampled));
-    }
-    let outer: Vec<String> = (0..inner.len() / 2)
-        .map(|i| {
-            let (n, sum) = (format!("c{}", 2 * i), format!("coalesce(c{}, 0)", 2 * i + 1));
-            format!("{n}, div({sum}, {PACK})::bigint, mod({sum}, {PACK})::text")
-        })
-        .collect();
-    let inner: Vec<String> = inner.iter().enumerate().map(|(i, c)| format!("{c} as c{i}")).collect();
-    let filter = predicate.map(|p| format!(" where {p}")).unwrap_or_default();
-    format!("select {} from (select {} from {from}{filter}) q", outer.join(", "), inner.join(", "))
-}
-
-fn summaries(tx: &mut postgres::Transaction, sql: &str, extras: usize) -> anyhow::Result<Vec<Summary>> {
-    let row = tx.query_one(sql, &[])?;
-    (0..=extras)
-        .map(|i| {
-            let sum: String = row.get(3 * i + 2);
-            let fingerprint = sum.parse().with_context(|| format!("a sum of row hashes `{sum}`"))?;
-            Ok(Summary { count: row.get(3 * i), sampled: row.get(3 * i + 1), fingerprint })
-        })
-        .collect()
 }
 
 /// The sampled rows of `from` within `predicate`: key text -> (key hash, row hash).
