@@ -1,3 +1,5 @@
+//! The bucket layout against hand-made sums and, on a real server, against a plain GROUP BY of the same rows.
+
 use expect_test::expect;
 
 use super::*;
