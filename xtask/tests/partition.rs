@@ -261,6 +261,42 @@ fn source_rows_no_partition_can_hold_fail_without_a_default_partition() {
     );
 }
 
+#[test]
+fn rows_without_a_time_are_the_default_windows_and_a_changed_one_is_named() {
+    let (tree, url) = setup();
+    connect(&url)
+        .batch_execute(
+            "create table public.n (id bigint primary key, at timestamptz, v text);
+             insert into public.n select i, case when i % 10 = 0 then null else timestamptz '2026-01-01 00:00:00+00' + i * interval '1 hour' end, 'v' || i
+               from generate_series(1, 2000) i;
+             create table public.n_p (id bigint not null, at timestamptz, v text) partition by range (at);
+             create table public.n_p_2026 partition of public.n_p for values from ('2026-01-01 00:00:00+00') to ('2027-01-01 00:00:00+00');
+             create table public.n_p_default partition of public.n_p default;
+             insert into public.n_p select * from public.n;",
+        )
+        .unwrap();
+    let run = || {
+        let args = ["partition", "parity", "--target", "staging", "--source", "public.n", "--shadow", "public.n_p"];
+        let more = ["--time-column", "at", "--sample-pct", "100", "--format", "json"];
+        let run = tree.run_env(&[&args[..], &more[..]].concat(), &[(ENV, &url)]);
+        let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or(serde_json::Value::Null);
+        (run, json)
+    };
+    let (first, json) = run();
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let figures =
+        |w: &serde_json::Value| (w["source_rows"].clone(), w["shadow_rows"].clone(), w["sampled_source"].clone());
+    assert_eq!(figures(window(&json, "n_p_default")), (200.into(), 200.into(), 200.into()), "the NULL times");
+    assert_eq!(figures(window(&json, "n_p_2026")), (1800.into(), 1800.into(), 1800.into()));
+    // A NULL time compares as unknown: without its own test it would fall past the last bound, into `recent`.
+    assert_eq!(figures(window(&json, "recent 30d")), (0.into(), 0.into(), 0.into()));
+    connect(&url).batch_execute("update public.n_p set v = 'changed' where id = 40").unwrap();
+    let (second, json) = run();
+    assert_eq!(second.code, 1, "{}", second.stderr);
+    assert_eq!(window(&json, "n_p_default")["differing"], serde_json::json!(["(40)"]));
+    assert_eq!(window(&json, "n_p_2026")["passed"], true);
+}
+
 fn prune(tree: &Tree, url: &str, args: &[&str]) -> support::Run {
     let mut all = vec!["partition", "prune", "--target", "staging"];
     all.extend_from_slice(args);

@@ -20,7 +20,8 @@ use crate::{clock, evidence, git};
 use super::buckets::Queue;
 use super::evidence::{ParityEvidence, render_parity};
 use super::scan::{
-    self, Column, Scan, ScanExprs, Sums, TableInfo, WindowJob, column_type, inspect_or_fail, snapshot_transaction,
+    self, Column, NullTimes, Scan, ScanExprs, Sums, TableInfo, WindowJob, column_type, inspect_or_fail,
+    snapshot_transaction,
 };
 use super::windows::{Partition, Summary, Thresholds, Window, WindowKind, WindowResult, judge, partition_windows};
 use super::{TableRef, ident, parse_duration};
@@ -100,7 +101,9 @@ impl flags::Parity {
         let (both, missing): (Vec<&Column>, Vec<&Column>) =
             src_cols.iter().partition(|c| shd_names.contains(c.name.as_str()));
         let names = |cols: Vec<&Column>| cols.into_iter().map(|c| c.name.clone()).collect();
-        Ok(Tables { source, shadow, ty, key, key_types, columns: names(both), missing: names(missing) })
+        let nullable = |cols: &[Column]| !cols.iter().any(|c| c.name == self.time_column && c.not_null);
+        let nulls = NullTimes { source: nullable(&src_cols), shadow: nullable(&shd_cols) };
+        Ok(Tables { source, shadow, ty, nulls, key, key_types, columns: names(both), missing: names(missing) })
     }
 
     /// One window per partition of the shadow (bounds from `pg_inherits`), then the recent and overlap windows,
@@ -147,7 +150,7 @@ impl flags::Parity {
     ) -> anyhow::Result<Vec<WindowResult>> {
         let exprs = ScanExprs::new(&tables.key, &tables.key_types, &tables.columns, self.seed, self.sample_pct);
         let column = ident(&self.time_column);
-        let plan = scan::plan(tx, &windows, &tables.source, &tables.ty)?;
+        let plan = scan::plan(tx, &windows, &tables.source, &tables.ty, tables.nulls)?;
         let job = WindowJob {
             source: &tables.source,
             shadow: &tables.shadow,
@@ -243,6 +246,7 @@ struct Tables {
     shadow: TableRef,
     /// The time column's type.
     ty: String,
+    nulls: NullTimes,
     key: Vec<String>,
     key_types: Vec<String>,
     /// The columns both tables have, in the source's order: what a row hash covers.
