@@ -205,9 +205,10 @@ fn refill_spare(admin_url: &str, template: &str, spare: &str) -> std::thread::Jo
 
 impl Drop for Shadow {
     fn drop(&mut self) {
+        // Dropped while the next spare is still being copied: removing a long history's files overlaps the copy.
+        let _ = pg::drop_database(&self.admin_url, &self.name);
         if let Some(refill) = self.refill.take() {
             let _ = refill.join();
         }
-        let _ = pg::drop_database(&self.admin_url, &self.name);
     }
 }
