@@ -81,31 +81,36 @@ impl Layout {
         let mut columns = Vec::new();
         let mut groups = Vec::new();
         for (g, part) in &parts {
-            let leaf = |k: usize, sampled| leaf(k - g * self.group, sampled, e.row_hash);
             let only = (parts.len() > 1).then(|| self.rows_of(part, e.column));
-            // Every row counts in its bucket; a range partition's rows all in one bucket are just counted.
-            columns.push(match (part.range.len(), part.nulls, &only) {
-                (1, false, None) => format!("(count(*) * {})::text", leaf(part.range.start, false)),
-                _ => {
-                    let tree = self.tree(part, e.column, &|k| leaf(k, false));
-                    let only = only.as_ref().map(|o| format!(" filter (where {o})")).unwrap_or_default();
-                    format!("coalesce(sum({tree}){only}, 0)::text")
-                }
-            });
-            // Only a sampled row walks the tree again, for its sampled count and row hash.
-            let tests: Vec<&str> =
-                [Some(e.sampled).filter(|s| *s != "true"), only.as_deref()].into_iter().flatten().collect();
-            let filter = match tests.is_empty() {
-                true => String::new(),
-                false => format!(" filter (where {})", tests.join(" and ")),
-            };
-            let tree = self.tree(part, e.column, &|k| leaf(k, true));
-            columns.push(format!("coalesce(sum({tree}){filter}, 0)::text"));
+            columns.push(self.counts(*g, part, only.as_deref(), e));
+            columns.push(self.samples(*g, part, only.as_deref(), e));
             groups.extend([*g, *g]);
         }
         let filter = filter.map(|f| format!(" where {f}")).unwrap_or_default();
         let sql = format!("select {} from {from}{filter}", columns.join(", "));
         (sql, groups)
+    }
+
+    /// Every row counts in its bucket (`only`: the rows of this group); a range partition's rows, all in one
+    /// bucket, are just counted.
+    fn counts(&self, g: usize, part: &Span, only: Option<&str>, e: &Exprs) -> String {
+        let leaf = |k: usize| leaf(k - g * self.group, false, e.row_hash);
+        if let (1, false, None) = (part.range.len(), part.nulls, only) {
+            return format!("(count(*) * {})::text", leaf(part.range.start));
+        }
+        let only = only.map(|o| format!(" filter (where {o})")).unwrap_or_default();
+        format!("coalesce(sum({}){only}, 0)::text", self.tree(part, e.column, &leaf))
+    }
+
+    /// Only a sampled row walks the tree again, for its sampled count and row hash.
+    fn samples(&self, g: usize, part: &Span, only: Option<&str>, e: &Exprs) -> String {
+        let leaf = |k: usize| leaf(k - g * self.group, true, e.row_hash);
+        let tests: Vec<&str> = [Some(e.sampled).filter(|s| *s != "true"), only].into_iter().flatten().collect();
+        let filter = match tests.is_empty() {
+            true => String::new(),
+            false => format!(" filter (where {})", tests.join(" and ")),
+        };
+        format!("coalesce(sum({}){filter}, 0)::text", self.tree(part, e.column, &leaf))
     }
 
     /// The part of `span` in group `g`, if any.

@@ -163,8 +163,20 @@ pub(super) fn plan(
     nulls: NullTimes,
 ) -> anyhow::Result<Plan> {
     let (layout, ranks) = bounds(tx, windows, ty)?;
-    let span = |nullable: bool| Span { nulls: nullable, ..layout.everything() };
     let covers = window_buckets(&layout, windows, &ranks);
+    let mut scans = shadow_scans(tx, windows, &layout, &ranks, nulls.shadow)?;
+    scans.extend(source_scans(tx, source, Span { nulls: nulls.source, ..layout.everything() })?);
+    Ok(Plan { layout, covers, scans })
+}
+
+/// One read per partition of the shadow: a range partition's rows can only be in its own buckets.
+fn shadow_scans(
+    tx: &mut postgres::Transaction,
+    windows: &[Window],
+    layout: &Layout,
+    ranks: &Ranks,
+    nullable: bool,
+) -> anyhow::Result<Vec<Scan>> {
     let parts: Vec<(usize, &String)> =
         windows.iter().enumerate().filter_map(|(i, w)| w.relation.as_ref().map(|r| (i, r))).collect();
     let names: Vec<&str> = parts.iter().map(|(_, r)| r.as_str()).collect();
@@ -174,46 +186,46 @@ pub(super) fn plan(
             &[&names],
         )?
         .get(0);
-    let mut scans: Vec<Scan> = parts
-        .iter()
-        .zip(&pages)
-        .map(|(&(i, relation), &pages)| Scan {
-            side: Side::Shadow,
-            relation: relation.clone(),
-            filter: None,
-            span: match windows[i].kind {
-                WindowKind::Partition => Span { range: layout.between(ranks[i].0, ranks[i].1), nulls: false },
-                _ => span(nulls.shadow),
-            },
-            pages: pages as u64,
-        })
-        .collect();
+    let scan = |&(i, relation): &(usize, &String), pages: i64| Scan {
+        side: Side::Shadow,
+        relation: relation.clone(),
+        filter: None,
+        span: match windows[i].kind {
+            WindowKind::Partition => Span { range: layout.between(ranks[i].0, ranks[i].1), nulls: false },
+            _ => Span { nulls: nullable, ..layout.everything() },
+        },
+        pages: pages as u64,
+    };
+    Ok(parts.iter().zip(pages).map(|(part, pages)| scan(part, pages)).collect())
+}
+
+/// The source in one read, or a plain table over 1 GiB in page slices; any other kind is read whole.
+fn source_scans(tx: &mut postgres::Transaction, source: &TableRef, span: Span) -> anyhow::Result<Vec<Scan>> {
     let row = tx.query_one(
         "select c.relkind::text, pg_relation_size(c.oid) / current_setting('block_size')::bigint from pg_class c where c.oid = $1::text::regclass",
         &[&source.sql()],
     )?;
-    let (kind, source_pages): (String, i64) = (row.get(0), row.get(1));
-    let source_pages = source_pages as u64;
-    // Only a plain table is cut by page: any other kind is read whole, in one scan.
+    let (kind, pages): (String, i64) = (row.get(0), row.get(1));
     let slices = match kind.as_str() {
-        "r" => page_slices(source_pages, SLICE_PAGES),
+        "r" => page_slices(pages as u64, SLICE_PAGES),
         _ => vec![(None, None)],
     };
-    let per_slice = source_pages / slices.len() as u64;
-    scans.extend(slices.into_iter().map(|range| Scan {
+    let per_slice = pages as u64 / slices.len() as u64;
+    let scan = |range| Scan {
         side: Side::Source,
         relation: source.sql(),
         filter: page_filter(range),
-        span: span(nulls.source),
+        span: span.clone(),
         pages: per_slice,
-    }));
-    Ok(Plan { layout, covers, scans })
+    };
+    Ok(slices.into_iter().map(scan).collect())
 }
 
-/// Every window bound evaluated and sorted by Postgres (so `date`, `timestamp` and `timestamptz` compare as
-/// Postgres compares them), distinct, and each window's bounds as 1-based ranks among them.
+/// Each window's bounds (from, to) as 1-based ranks among the sorted bounds; `None` is an open end.
 type Ranks = Vec<(Option<usize>, Option<usize>)>;
 
+/// Every window bound evaluated and sorted by Postgres (so `date`, `timestamp` and `timestamptz` compare as
+/// Postgres compares them), distinct, and each window's bounds as ranks among them.
 fn bounds(tx: &mut postgres::Transaction, windows: &[Window], ty: &str) -> anyhow::Result<(Layout, Ranks)> {
     let mut exprs = Vec::new();
     let mut index = |e: &Option<String>| {
