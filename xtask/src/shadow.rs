@@ -103,7 +103,7 @@ impl Shadow {
             .map(|r| r.get(0))
             .collect();
         for name in old {
-            let _ = admin.batch_execute(&format!("drop database if exists {name} with (force)"));
+            let _ = pg::drop_on(&mut admin, &name);
         }
         // Another promotion may have made the same template meanwhile: that one is as good.
         if copy_database(&mut admin, &shadow.name, &template).is_ok() {
@@ -161,7 +161,7 @@ fn template_key(repo: &Repo, cli: &Cli, applied: &[&Migration]) -> anyhow::Resul
 
 /// `create database to template from`, retried while the template's last session is still ending.
 fn copy_database(admin: &mut postgres::Client, from: &str, to: &str) -> anyhow::Result<()> {
-    admin.batch_execute(&format!("drop database if exists {to} with (force)"))?;
+    pg::drop_on(admin, to)?;
     // FILE_COPY copies the files without writing them to WAL (fsync is off here). Measured on a slow disk: as
     // slow as WAL_LOG for 1,000 tables (~3.5 s each), which is why spares are kept (`take_or_copy`).
     let create = format!("create database {to} template {from} strategy = file_copy");

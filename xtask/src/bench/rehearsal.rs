@@ -42,7 +42,7 @@ impl flags::BenchRehearsal {
                 .map(|r| r.get(0))
                 .collect();
             for name in names {
-                client.batch_execute(&format!("drop database {name} with (force)"))?;
+                pg::drop_on(&mut client, &name)?;
             }
             Ok(())
         };

@@ -279,8 +279,10 @@ impl WindowJob<'_> {
             let scan = &self.plan.scans[i];
             tx.batch_execute(&format!("set local statement_timeout = {}", self.timeout))?;
             let (sql, groups) = layout.packed_sql(&scan.span, &e, &scan.relation, scan.filter.as_deref());
-            let where_ = scan.filter.as_deref().map(|f| format!(" where {f}")).unwrap_or_default();
-            let row = tx.query_one(&sql, &[]).with_context(|| format!("reading {}{where_}", scan.relation))?;
+            let row = tx.query_one(&sql, &[]).with_context(|| match &scan.filter {
+                Some(f) => format!("reading {} where {f}", scan.relation),
+                None => format!("reading {}", scan.relation),
+            })?;
             let texts: Vec<String> = (0..groups.len()).map(|c| row.get(c)).collect();
             let into = match scan.side {
                 Side::Source => &mut sums.source,

@@ -92,7 +92,7 @@ pub fn create_database(url: &str, name: &str) -> anyhow::Result<String> {
 pub fn create_database_from(url: &str, name: &str, baseline: &Baseline) -> anyhow::Result<String> {
     let mut admin = connect(url)?;
     // Two calls: several statements in one batch run as one transaction, which CREATE DATABASE refuses.
-    admin.batch_execute(&format!("drop database if exists {name} with (force)"))?;
+    drop_on(&mut admin, name)?;
     admin.batch_execute(&format!("create database {name}"))?;
     let db_url = replace_database(url, name);
     let applied = connect(&db_url).and_then(|mut client| baseline.apply(&mut client));
@@ -104,7 +104,8 @@ pub fn create_database_from(url: &str, name: &str, baseline: &Baseline) -> anyho
     Ok(db_url)
 }
 
-fn drop_on(admin: &mut postgres::Client, name: &str) -> anyhow::Result<()> {
+/// `drop database if exists name with (force)` through a session the caller already holds.
+pub fn drop_on(admin: &mut postgres::Client, name: &str) -> anyhow::Result<()> {
     admin.batch_execute(&format!("drop database if exists {name} with (force)"))?;
     Ok(())
 }
