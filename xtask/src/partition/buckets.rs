@@ -12,7 +12,8 @@ use anyhow::{Context, bail};
 use super::windows::{Summary, Window, WindowKind};
 
 /// Where a bucket's figures sit in its 80 digits: count, sampled count (20 each: more than i64 holds), and the
-/// sum of sampled row hashes shifted to unsigned (40: each is below 2^64, so 10^20 rows cannot overflow it).
+/// sum of sampled row hashes (the first 64 bits of each row's SHA-256) shifted to unsigned (40: each is below 2^64,
+/// so 10^20 rows cannot overflow it).
 const COUNT: (usize, usize) = (0, 20);
 const SAMPLED: (usize, usize) = (20, 20);
 const HASHES: (usize, usize) = (40, 40);

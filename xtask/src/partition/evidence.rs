@@ -63,7 +63,7 @@ pub(super) fn render_parity(e: &ParityEvidence) -> String {
         (
             "row hash",
             format!(
-                "seeded 64-bit hash (`hashtextextended`) of the row's text over {} column(s), TimeZone UTC, DateStyle ISO",
+                "SHA-256 of the row's text (UTF-8) over {} column(s), TimeZone UTC, DateStyle ISO; a window's sampled rows are compared through the sum of their digests' first 64 bits, and listed with their whole digests where the sums differ",
                 e.columns.len()
             ),
         ),
@@ -217,7 +217,7 @@ mod tests {
             | time column / key | at / id |
             | sample | 1% of each window by seeded key hash (seed 20200513), every sampled row compared through the window's sum of row hashes; where the sums differ, the keys of at most 10000 rows per direction are listed |
             | count threshold | \|shadow - source\| <= max(0.1% of source, 100 rows) |
-            | row hash | seeded 64-bit hash (`hashtextextended`) of the row's text over 3 column(s), TimeZone UTC, DateStyle ISO |
+            | row hash | SHA-256 of the row's text (UTF-8) over 3 column(s), TimeZone UTC, DateStyle ISO; a window's sampled rows are compared through the sum of their digests' first 64 bits, and listed with their whole digests where the sums differ |
 
             | window | from | to | source rows | shadow rows | variance | allowed | sampled | mismatches | result |
             |---|---|---|---|---|---|---|---|---|---|
@@ -240,7 +240,7 @@ mod tests {
             | time column / key | at / id |
             | sample | 1% of each window by seeded key hash (seed 20200513), every sampled row compared through the window's sum of row hashes; where the sums differ, the keys of at most 10000 rows per direction are listed |
             | count threshold | \|shadow - source\| <= max(0.1% of source, 100 rows) |
-            | row hash | seeded 64-bit hash (`hashtextextended`) of the row's text over 3 column(s), TimeZone UTC, DateStyle ISO |
+            | row hash | SHA-256 of the row's text (UTF-8) over 3 column(s), TimeZone UTC, DateStyle ISO; a window's sampled rows are compared through the sum of their digests' first 64 bits, and listed with their whole digests where the sums differ |
 
             | window | from | to | source rows | shadow rows | variance | allowed | sampled | mismatches | result |
             |---|---|---|---|---|---|---|---|---|---|

@@ -160,7 +160,7 @@ pub fn partition_windows(partitions: &[Partition]) -> anyhow::Result<Vec<Window>
 }
 
 /// One aggregate pass over a window of one table: its count, how many rows the key hash sampled, and the sum
-/// of those rows' seeded hashes, each taken as unsigned (exact: Postgres sums into `numeric`). Equal sums over equal counts
+/// of those rows' SHA-256 digests' first 64 bits, each taken as unsigned (exact: Postgres sums into `numeric`). Equal sums over equal counts
 /// mean the same sampled rows with the same text, in both directions, without moving a row to the client.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
@@ -177,7 +177,7 @@ impl std::ops::AddAssign for Summary {
     }
 }
 
-/// The sampled rows of a window whose sums differ, read to name the keys: key -> (key hash, row hash).
+/// The sampled rows of a window whose sums differ, read to name the keys: key -> (key hash, row SHA-256).
 #[derive(Debug, Default)]
 pub struct Sample {
     pub rows: BTreeMap<String, (i64, String)>,
