@@ -99,11 +99,10 @@ pub(super) struct Scan {
 }
 
 impl Scan {
-    /// About what the read costs: its pages, the source's twice (every row walks the bucket tree; measured
-    /// 2.5x a `count(*)`, against 1.2x for a shadow partition).
+    /// About what the read costs: its pages, the source's by half again (every row walks the bucket tree).
     pub(super) fn weight(&self) -> u64 {
         match self.side {
-            Side::Source => self.pages * 2,
+            Side::Source => self.pages + self.pages / 2,
             Side::Shadow => self.pages,
         }
     }
@@ -151,22 +150,8 @@ pub(super) struct NullTimes {
 }
 
 /// Reads of the source no longer than this: one statement over a bigger table would outlast its timeout.
+/// Below it the table is one read, since a TID range scan costs about half again per row (measured).
 const SLICE_PAGES: u64 = 131_072;
-
-/// A source of this many pages or more is cut into at least `MIN_SLICES` reads. Its read is the heaviest of
-/// all (every row walks the bucket tree), and one read left one session working alone for half the run; cut,
-/// the two sessions finish together. A slice's TID range test is lost in that per-row work (measured: two
-/// halves cost what the whole costs). Below it, a read is too short for a second statement to pay.
-const SLICED_FROM: u64 = 1024;
-const MIN_SLICES: u64 = 4;
-
-/// The pages of one source read.
-fn slice_pages(pages: u64) -> u64 {
-    match pages < SLICED_FROM {
-        true => pages,
-        false => pages.div_ceil(MIN_SLICES).min(SLICE_PAGES),
-    }
-}
 
 /// The buckets from every window's bounds, sorted by Postgres on the column's type; the source in one read, or
 /// in slices of at most 1 GiB; one read per partition of the shadow.
@@ -222,7 +207,7 @@ fn source_scans(tx: &mut postgres::Transaction, source: &TableRef, span: Span) -
     )?;
     let (kind, pages): (String, i64) = (row.get(0), row.get(1));
     let slices = match kind.as_str() {
-        "r" => page_slices(pages as u64, slice_pages(pages as u64)),
+        "r" => page_slices(pages as u64, SLICE_PAGES),
         _ => vec![(None, None)],
     };
     let per_slice = pages as u64 / slices.len() as u64;
