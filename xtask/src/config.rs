@@ -55,6 +55,9 @@ pub struct Target {
     /// Where a protected target's batch is rehearsed: `local` (default: a throwaway database on the embedded
     /// cluster), or another target (a hosted DEV or staging) that must already hold the batch, file for file.
     pub rehearse_on: Option<String>,
+    /// How a token-only target's database is reached: `auto` (default: the direct host, else the project's pooler
+    /// in session mode), `direct` or `pooler`. A URL target is reached where its URL says.
+    pub connection: Option<crate::edges::pooler::Setting>,
 }
 
 /// Profiles the CLI knows by name.
@@ -208,6 +211,12 @@ impl Target {
         if self.embedded && self.profile.is_some() {
             problems.push("an embedded target has no platform profile; remove `profile`".to_string());
         }
+        if self.connection.is_some() && self.project_ref.is_none() {
+            problems.push(
+                "`connection` applies to a target reached by `project_ref` (a token); a URL target is reached where its URL says: remove `connection`"
+                    .to_string(),
+            );
+        }
         if self.embedded && self.protected {
             problems.push("an embedded target cannot be protected; protect the hosted targets".to_string());
         }
@@ -263,5 +272,24 @@ require-lock-timeout = "off"
         let config = Config::parse("[targets.local]\nembedded = true\n[targets.prod]\ndb_url_env = \"X\"\n").unwrap();
         let err = config.target("staging").unwrap_err().to_string();
         assert!(err.contains("unknown target `staging`; xtask.toml defines: local, prod"), "{err}");
+    }
+
+    #[test]
+    fn connection_is_auto_direct_or_pooler_on_a_token_target() {
+        use crate::edges::pooler::Setting;
+        let config =
+            Config::parse("[targets.prod]\nproject_ref = \"srcaoozjkrughebmbvfb\"\nconnection = \"pooler\"\n").unwrap();
+        assert_eq!(config.target("prod").unwrap().connection, Some(Setting::Pooler));
+        let err = Config::parse("[targets.prod]\nproject_ref = \"srcaoozjkrughebmbvfb\"\nconnection = \"ipv4\"\n")
+            .unwrap_err();
+        assert!(
+            format!("{err:#}").contains("unknown variant `ipv4`, expected one of `auto`, `direct`, `pooler`"),
+            "{err:#}"
+        );
+        let err = Config::parse("[targets.dev]\ndb_url_env = \"DEV_DB_URL\"\nconnection = \"pooler\"\n").unwrap_err();
+        assert!(
+            format!("{err:#}").contains("[targets.dev]: `connection` applies to a target reached by `project_ref`"),
+            "{err:#}"
+        );
     }
 }

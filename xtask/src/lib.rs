@@ -15,6 +15,7 @@ pub mod delta;
 pub mod diff;
 pub mod docs;
 pub mod drift;
+pub mod edges;
 pub mod evidence;
 pub mod findings;
 pub mod flags;

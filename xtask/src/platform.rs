@@ -1,16 +1,19 @@
 //! The xtask's own calls to the Supabase Management API, for a target reached with an access token only: a
 //! short-lived login role (`POST/DELETE /v1/projects/{ref}/cli/login-role`, as the CLI itself does) so the
-//! xtask can hold its advisory lock, read the history and run parity and prune over its own session.
+//! xtask can hold its advisory lock, read the history and run parity and prune over its own session, and the
+//! project's pooler (`GET /v1/projects/{ref}/config/database/pooler`) for networks without IPv6.
 //!
-//! The API is reached over HTTPS (plain HTTP only to a loopback API, as a test double is). The token and the
-//! role's password are secrets: they are added to the redactor and never printed.
+//! HTTP goes through `ureq` (native TLS with the system's roots; `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and
+//! `NO_PROXY` honoured; timeouts, bounded redirects that drop the token, a bounded answer). The API is reached
+//! over HTTPS; plain HTTP only to a loopback API, as a test double is. The token and the role's password are
+//! secrets: they are added to the redactor and never printed.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::sync::OnceLock;
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 
+use crate::edges::pooler::{self, Route};
 use crate::pg::{Endpoint, Tls};
 use crate::redact::Redactor;
 
@@ -18,6 +21,9 @@ pub const TOKEN_ENV: &str = "SUPABASE_ACCESS_TOKEN";
 
 /// Key of the session-level advisory lock a promotion holds on its target while it pushes ("xtask" + 1).
 pub const PROMOTION_LOCK_KEY: i64 = 0x7874_6173_6b00_0001;
+
+/// The largest answer read from the API: its answers are a few KiB.
+const MAX_ANSWER_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Access tokens are `sbp_` and 40 hex digits; the CLI refuses anything else before any request.
 pub fn check_token(token: &str) -> anyhow::Result<()> {
@@ -30,22 +36,37 @@ pub fn check_token(token: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The platform a project lives on: where its API is and under which domain its databases are.
+/// The token from the environment, checked and remembered as a secret.
+pub fn token(redactor: &mut Redactor) -> anyhow::Result<String> {
+    let token = std::env::var(TOKEN_ENV)
+        .ok()
+        .filter(|t| !t.is_empty())
+        .with_context(|| format!("{TOKEN_ENV} is not set: the hosted target is reached through the Management API"))?;
+    redactor.add(&token);
+    check_token(&token)?;
+    Ok(token)
+}
+
+/// The platform a project lives on: where its API is, under which domain its databases are, and where its
+/// poolers may be.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Platform {
     pub api_url: String,
     pub project_host: String,
+    pub pooler_host: Option<String>,
 }
 
 impl Platform {
     /// The platform of a `profile` (a built-in name or a YAML file's path); `None` means the CLI's default.
     pub fn from_profile(profile: Option<&str>) -> anyhow::Result<Platform> {
         match profile {
-            None | Some("supabase") => {
-                Ok(Platform { api_url: "https://api.supabase.com".into(), project_host: "supabase.co".into() })
-            }
+            None | Some("supabase") => Ok(Platform {
+                api_url: "https://api.supabase.com".into(),
+                project_host: "supabase.co".into(),
+                pooler_host: Some("supabase.com".into()),
+            }),
             Some(name @ ("supabase-staging" | "supabase-local")) => bail!(
-                "the built-in profile `{name}` names a platform whose hosts the xtask does not know: write them in a profile file (api_url, project_host) and point the target's `profile` at it"
+                "the built-in profile `{name}` names a platform whose hosts the xtask does not know: write them in a profile file (api_url, project_host, pooler_host) and point the target's `profile` at it"
             ),
             Some(path) => {
                 let text = std::fs::read_to_string(path).with_context(|| format!("reading the profile {path}"))?;
@@ -68,11 +89,32 @@ impl Platform {
         if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
             bail!("api_url `{api_url}` is not an http(s) URL");
         }
-        Ok(Platform { api_url: api_url.trim_end_matches('/').to_string(), project_host })
+        let pooler_host = value("pooler_host").map(|h| h.to_ascii_lowercase());
+        Ok(Platform { api_url: api_url.trim_end_matches('/').to_string(), project_host, pooler_host })
+    }
+
+    /// `db.<ref>.<project_host>`: the project's direct database host.
+    pub fn direct_host(&self, project_ref: &str) -> String {
+        format!("db.{project_ref}.{}", self.project_host)
+    }
+
+    /// The project's pooler, from the platform (its session-mode port is used, whatever the answer says).
+    pub fn pooler(&self, project_ref: &str, token: &str) -> anyhow::Result<pooler::Pooler> {
+        let pooler_host = self.pooler_host.as_deref().context(
+            "the target's profile has no `pooler_host`, so the project's pooler cannot be checked; add it to the profile file",
+        )?;
+        let path = format!("/v1/projects/{project_ref}/config/database/pooler");
+        let (status, text) = request(&self.api_url, "GET", &path, token, None)?;
+        if status != 200 {
+            bail!("{}", api_error("reading the project's pooler configuration", status, &text));
+        }
+        let answer: serde_json::Value =
+            serde_json::from_str(&text).context("the pooler configuration answer is not JSON")?;
+        pooler::parse_config(&answer, pooler_host)
     }
 }
 
-/// Read-only roles for reads; read-write only where the xtask writes (prune).
+/// Read-only roles for reads; read-write only where the xtask writes (prune) or the CLI pushes over the pooler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
     ReadOnly,
@@ -88,18 +130,17 @@ pub struct LoginRole {
 }
 
 impl LoginRole {
-    /// Asks the platform for a role on `project_ref`'s database; its password joins `redactor`'s secrets.
+    /// Asks the platform for a role on `project_ref`'s database, reached along `route` with `tls`; its password
+    /// joins `redactor`'s secrets.
     pub fn create(
         platform: &Platform,
         project_ref: &str,
         access: Access,
+        route: &Route,
+        tls: impl FnOnce(&str, u16) -> Tls,
         redactor: &mut Redactor,
     ) -> anyhow::Result<LoginRole> {
-        let token = std::env::var(TOKEN_ENV).ok().filter(|t| !t.is_empty()).with_context(|| {
-            format!("{TOKEN_ENV} is not set: the hosted target is reached through the Management API")
-        })?;
-        redactor.add(&token);
-        check_token(&token)?;
+        let token = token(redactor)?;
         let body = serde_json::json!({ "read_only": access == Access::ReadOnly }).to_string();
         let path = format!("/v1/projects/{project_ref}/cli/login-role");
         let (status, text) = request(&platform.api_url, "POST", &path, &token, Some(&body))?;
@@ -111,41 +152,57 @@ impl LoginRole {
             bail!("the login-role answer has no role and password");
         };
         redactor.add(password);
-        let host = format!("db.{project_ref}.{}", platform.project_host);
-        let endpoint = Endpoint {
-            tls: Tls::choose(None, None, &host, 5432),
-            host,
-            port: 5432,
-            user: role.to_string(),
-            password: password.to_string(),
-            dbname: "postgres".to_string(),
-        };
+        *in_use().entry(project_ref.to_string()).or_default() += 1;
+        let (host, port, user, dbname) = route.session(role, project_ref);
+        let endpoint = Endpoint { tls: tls(&host, port), host, port, user, password: password.to_string(), dbname };
         Ok(LoginRole { platform: platform.clone(), project_ref: project_ref.to_string(), token, endpoint })
+    }
+
+    /// Whether a promotion (of this or another machine) holds the target's lock now. `DELETE .../cli/login-role`
+    /// takes only the project, so it would also end the login role a running push uses.
+    fn promotion_running(&self) -> anyhow::Result<bool> {
+        let sql = "select count(*) > 0 from pg_locks where locktype = 'advisory' and granted \
+                   and ((classid::bigint << 32) | objid::bigint) = $1 and pid <> pg_backend_pid()";
+        Ok(self.endpoint.connect()?.query_one(sql, &[&PROMOTION_LOCK_KEY])?.get(0))
     }
 }
 
-impl LoginRole {
-    /// Whether a promotion (of this or another machine) holds the target's lock now. `DELETE .../cli/login-role`
-    /// takes only the project, so it would also end the login role a running push uses.
-    fn promotion_running(&self) -> bool {
-        let held = |client: &mut postgres::Client| -> anyhow::Result<bool> {
-            let sql = "select count(*) > 0 from pg_locks where locktype = 'advisory' and granted \
-                       and ((classid::bigint << 32) | objid::bigint) = $1 and pid <> pg_backend_pid()";
-            Ok(client.query_one(sql, &[&PROMOTION_LOCK_KEY])?.get(0))
-        };
-        // When that cannot be told, keep the role: it expires on its own.
-        self.endpoint.connect().and_then(|mut c| held(&mut c)).unwrap_or(true)
-    }
+/// This process's login roles still in use, per project. `DELETE .../cli/login-role` names only the project, so
+/// it would end the others' sessions too: the last one to go removes them.
+fn in_use() -> std::sync::MutexGuard<'static, std::collections::BTreeMap<String, usize>> {
+    static IN_USE: std::sync::Mutex<std::collections::BTreeMap<String, usize>> =
+        std::sync::Mutex::new(std::collections::BTreeMap::new());
+    IN_USE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Drop for LoginRole {
     fn drop(&mut self) {
-        if self.promotion_running() {
-            eprintln!(
-                "note: a promotion of {} is running, so the temporary login role is left to expire on its own (removing roles would end that push's sessions)",
-                self.project_ref
-            );
+        let others = {
+            let mut in_use = in_use();
+            let count = in_use.entry(self.project_ref.clone()).or_default();
+            *count = count.saturating_sub(1);
+            *count
+        };
+        if others > 0 {
             return;
+        }
+        // When that cannot be told, keep the role: it expires on its own.
+        match self.promotion_running() {
+            Ok(false) => {}
+            Ok(true) => {
+                eprintln!(
+                    "note: another promotion of {} holds its lock, so the temporary login role is left to expire on its own (removing roles would end that push's sessions)",
+                    self.project_ref
+                );
+                return;
+            }
+            Err(err) => {
+                eprintln!(
+                    "note: whether a promotion of {} is running could not be read ({err:#}), so the temporary login role is left to expire on its own",
+                    self.project_ref
+                );
+                return;
+            }
         }
         let path = format!("/v1/projects/{}/cli/login-role", self.project_ref);
         if let Err(err) = request(&self.platform.api_url, "DELETE", &path, &self.token, None) {
@@ -169,79 +226,61 @@ fn api_error(doing: &str, status: u16, body: &str) -> String {
     format!("{doing}: the Management API answered {status} ({message}); {advice}")
 }
 
-/// One HTTP/1.1 request (`connection: close`), over TLS for `https://`. Returns the status and the body.
-fn request(api_url: &str, method: &str, path: &str, token: &str, body: Option<&str>) -> anyhow::Result<(u16, String)> {
-    let (tls, rest) = match api_url.split_once("://") {
-        Some(("https", rest)) => (true, rest),
-        Some(("http", rest)) => (false, rest),
-        _ => bail!("api_url `{api_url}` is not an http(s) URL"),
-    };
-    let authority = rest.split('/').next().unwrap_or(rest);
-    let (host, port) = match authority.rsplit_once(':') {
-        Some((h, p)) if !h.ends_with(']') || authority.starts_with('[') => {
-            (h.trim_matches(['[', ']']), p.parse().context("api_url's port")?)
-        }
-        _ => (authority, if tls { 443 } else { 80 }),
-    };
-    if !tls && !crate::pg::is_loopback(host, port) {
-        bail!(
-            "api_url `{api_url}` is plain HTTP to a non-loopback host: the token would travel in clear; use https://"
-        );
-    }
-    let body = body.unwrap_or("");
-    let head = format!(
-        "{method} {path} HTTP/1.1\r\nhost: {authority}\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\n\
-         accept: application/json\r\nuser-agent: cargo-xtask\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-        body.len()
-    );
-    let stream = TcpStream::connect((host, port)).with_context(|| format!("connecting to {api_url}"))?;
-    stream.set_read_timeout(Some(Duration::from_secs(60)))?;
-    let response = if tls {
-        let connector = native_tls::TlsConnector::new()?;
-        let mut stream = connector.connect(host, stream).with_context(|| format!("TLS with {api_url}"))?;
-        stream.write_all(head.as_bytes())?;
-        read_response(stream)?
-    } else {
-        let mut stream = stream;
-        stream.write_all(head.as_bytes())?;
-        read_response(stream)?
-    };
-    Ok(response)
+/// One agent per process: it keeps connections to the API alive between calls.
+fn agent() -> &'static ureq::Agent {
+    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
+    AGENT.get_or_init(|| {
+        let tls = ureq::tls::TlsConfig::builder()
+            .provider(ureq::tls::TlsProvider::NativeTls)
+            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
+            .build();
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .timeout_connect(Some(Duration::from_secs(15)))
+            .timeout_global(Some(Duration::from_secs(60)))
+            .max_redirects(3)
+            .user_agent("cargo-xtask")
+            .tls_config(tls)
+            .proxy(ureq::Proxy::try_from_env())
+            .build()
+            .into()
+    })
 }
 
-fn read_response(stream: impl Read) -> anyhow::Result<(u16, String)> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line)?;
-    let status: u16 = line.split_whitespace().nth(1).and_then(|s| s.parse().ok()).context("no HTTP status")?;
-    let mut chunked = false;
-    loop {
-        let mut header = String::new();
-        if reader.read_line(&mut header)? == 0 || header.trim_end().is_empty() {
-            break;
-        }
-        let lower = header.to_ascii_lowercase();
-        if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
-            chunked = true;
-        }
+/// One request to the API. Returns the status and the body.
+fn request(api_url: &str, method: &str, path: &str, token: &str, body: Option<&str>) -> anyhow::Result<(u16, String)> {
+    let url = url::Url::parse(&format!("{api_url}{path}")).with_context(|| format!("api_url `{api_url}`"))?;
+    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
+    match url.scheme() {
+        "https" => {}
+        "http" if crate::pg::is_loopback(host, url.port_or_known_default().unwrap_or(80)) => {}
+        "http" => bail!(
+            "api_url `{api_url}` is plain HTTP to a non-loopback host: the token would travel in clear; use https://"
+        ),
+        _ => bail!("api_url `{api_url}` is not an http(s) URL"),
     }
-    let mut body = Vec::new();
-    if chunked {
-        loop {
-            let mut size = String::new();
-            reader.read_line(&mut size)?;
-            let size = usize::from_str_radix(size.trim().split(';').next().unwrap_or("0"), 16)?;
-            if size == 0 {
-                break;
-            }
-            let mut chunk = vec![0; size + 2];
-            reader.read_exact(&mut chunk)?;
-            body.extend_from_slice(&chunk[..size]);
+    let bearer = format!("Bearer {token}");
+    let sent = match (method, body) {
+        ("GET", _) => {
+            agent().get(url.as_str()).header("authorization", &bearer).header("accept", "application/json").call()
         }
-    } else {
-        reader.read_to_end(&mut body)?;
-    }
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
+        ("DELETE", _) => agent().delete(url.as_str()).header("authorization", &bearer).call(),
+        (_, body) => agent()
+            .post(url.as_str())
+            .header("authorization", &bearer)
+            .header("content-type", "application/json")
+            .header("accept", "application/json")
+            .send(body.unwrap_or("")),
+    };
+    let mut response = sent.map_err(|e| anyhow::anyhow!("{e}")).with_context(|| format!("{method} {api_url}{path}"))?;
+    let status = response.status().as_u16();
+    let text = response
+        .body_mut()
+        .with_config()
+        .limit(MAX_ANSWER_BYTES)
+        .read_to_string()
+        .with_context(|| format!("reading the answer to {method} {api_url}{path}"))?;
+    Ok((status, text))
 }
 
 #[cfg(test)]
@@ -253,7 +292,14 @@ mod tests {
         let p =
             Platform::parse_profile("name: x\napi_url: \"https://api.example.test/\"\nproject_host: example.test\n")
                 .unwrap();
-        assert_eq!(p, Platform { api_url: "https://api.example.test".into(), project_host: "example.test".into() });
+        assert_eq!(
+            p,
+            Platform {
+                api_url: "https://api.example.test".into(),
+                project_host: "example.test".into(),
+                pooler_host: None
+            }
+        );
         assert!(Platform::parse_profile("name: x\n").unwrap_err().to_string().contains("api_url"));
         assert_eq!(Platform::from_profile(None).unwrap().project_host, "supabase.co");
         assert!(Platform::from_profile(Some("supabase-local")).is_err());

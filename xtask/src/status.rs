@@ -42,6 +42,8 @@ pub struct PendingFile {
 
 #[derive(Debug, Serialize)]
 pub struct LiveReport {
+    /// `direct` or `pooler (session)`.
+    pub connection: Option<crate::edges::pooler::Connection>,
     pub head: Option<String>,
     pub applied: usize,
     pub matches: bool,
@@ -110,7 +112,13 @@ fn live_check(
         ),
         Err(why) => (false, why),
     };
-    Ok(LiveReport { head: live.last().map(|a| a.version.clone()), applied: live.len(), matches, verdict })
+    Ok(LiveReport {
+        connection: target.connection(),
+        head: live.last().map(|a| a.version.clone()),
+        applied: live.len(),
+        matches,
+        verdict,
+    })
 }
 
 impl StatusReport {
@@ -168,7 +176,8 @@ impl Report for StatusReport {
         }
         if let Some(live) = &self.live {
             let head = live.head.as_deref().unwrap_or("(empty)");
-            let _ = writeln!(out, "\nLive: head {head} ({} applied). {}", live.applied, live.verdict);
+            let via = live.connection.map(|c| format!(", connection: {c}")).unwrap_or_default();
+            let _ = writeln!(out, "\nLive: head {head} ({} applied{via}). {}", live.applied, live.verdict);
         }
         out
     }
@@ -226,6 +235,7 @@ mod tests {
             pending: vec![file("20260512231500", "cl46_fix"), file("20260513041000", "ce13_alignment")],
             unapplied_before_head: vec![],
             live: Some(LiveReport {
+                connection: Some(crate::edges::pooler::Connection::PoolerSession),
                 head: Some("20260512231500".into()),
                 applied: 24,
                 matches: false,
@@ -246,7 +256,7 @@ mod tests {
               1. 20260512231500_cl46_fix.sql
               2. 20260513041000_ce13_alignment.sql
 
-            Live: head 20260512231500 (24 applied). 1 pending file(s) are applied but not recorded
+            Live: head 20260512231500 (24 applied, connection: pooler (session)). 1 pending file(s) are applied but not recorded
         "#]]
         .assert_eq(&render(&report, Format::Human));
         expect![[r#"
@@ -259,7 +269,7 @@ mod tests {
               1. 20260512231500_cl46_fix.sql
               2. 20260513041000_ce13_alignment.sql
 
-            Live: head 20260512231500 (24 applied). 1 pending file(s) are applied but not recorded
+            Live: head 20260512231500 (24 applied, connection: pooler (session)). 1 pending file(s) are applied but not recorded
         "#]]
         .assert_eq(&render(&report, Format::Github));
         expect![[r#"
@@ -283,6 +293,7 @@ mod tests {
               ],
               "unapplied_before_head": [],
               "live": {
+                "connection": "pooler (session)",
                 "head": "20260512231500",
                 "applied": 24,
                 "matches": false,

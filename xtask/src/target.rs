@@ -1,12 +1,15 @@
 //! A configured target resolved to how it is reached: the embedded database, a direct URL, or a hosted project
 //! through the CLI.
 
-use anyhow::bail;
+use std::cell::OnceCell;
+
+use anyhow::{anyhow, bail};
 use xshell::Shell;
 
 use crate::config::{BUILTIN_PROFILES, Target};
-use crate::pg;
-use crate::platform::{Access, LoginRole, Platform};
+use crate::edges::pooler::{self, Connection, Route, Setting};
+use crate::pg::{self, SslMode, Tls};
+use crate::platform::{self, Access, LoginRole, Platform};
 use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::supabase::{Cli, Remote};
@@ -16,9 +19,13 @@ pub use crate::platform::TOKEN_ENV;
 pub struct Resolved<'a> {
     pub name: String,
     pub config: &'a Target,
+    /// The repository root, against which the target's files (`sslrootcert`) are read.
+    root: std::path::PathBuf,
     pub remote: Remote,
     /// `--profile` for the CLI: a built-in name, or the profile file's absolute path.
     pub profile: Option<String>,
+    /// A hosted project's route (direct or pooler), decided at the first session and kept for the rest.
+    route: OnceCell<Route>,
 }
 
 /// The runbook names it as a precondition; exported in a shell it silently retargets the CLI.
@@ -49,6 +56,14 @@ impl<'a> Resolved<'a> {
                 config.db_url_env.as_deref().unwrap_or("?")
             );
         };
+        if let (Remote::Url(url), Some(var)) = (&remote, config.db_url_env.as_deref())
+            && let Some(session) = pooler::transaction_mode(url)
+        {
+            bail!(
+                "${var} names a pooler in transaction mode (port 6543 or pgbouncer=true), where the promotion's advisory lock and session settings are silently lost: use its session mode, {}",
+                crate::redact::mask_url_passwords(&session)
+            );
+        }
         let remote = match remote {
             Remote::Url(url) if !config.embedded => Remote::Url(with_tls_settings(repo, config, &url)?),
             other => other,
@@ -66,19 +81,78 @@ impl<'a> Resolved<'a> {
             );
         }
         let profile = config.profile.as_deref().map(|p| profile_arg(repo, name, p)).transpose()?;
-        Ok(Resolved { name: name.to_string(), config, remote, profile })
+        Ok(Resolved {
+            name: name.to_string(),
+            config,
+            root: repo.root.clone(),
+            remote,
+            profile,
+            route: OnceCell::new(),
+        })
     }
 
     /// The xtask's own session on the target: its URL, or (token only) a login role the platform hands out for
-    /// as long as the returned value lives.
+    /// as long as the returned value lives, along the target's route.
     pub fn direct(&self, access: Access, redactor: &mut Redactor) -> anyhow::Result<Direct> {
         match &self.remote {
             Remote::Url(url) => Ok(Direct::Url(url.clone())),
-            Remote::Project(project_ref) => {
-                let platform = Platform::from_profile(self.profile.as_deref())?;
-                Ok(Direct::Role(Box::new(LoginRole::create(&platform, project_ref, access, redactor)?)))
-            }
+            Remote::Project(_) => Ok(Direct::Role(Box::new(self.login_role(access, redactor)?))),
         }
+    }
+
+    /// Where the CLI's dry-run and push go. Directly, the CLI is given the project ref and makes its own login
+    /// role; through the pooler (the CLI has no IPv4 path for `--remote=<ref>`), it is given the pooler's
+    /// session-mode URL of a read-write login role of ours, its password in the child's environment only.
+    pub fn cli_target(&self, redactor: &mut Redactor) -> anyhow::Result<CliTarget> {
+        if let Remote::Project(_) = &self.remote
+            && let Route::Pooler(_) = self.route(redactor)?
+        {
+            let role = self.login_role(Access::ReadWrite, redactor)?;
+            let url = role.endpoint.url()?;
+            redactor.add_url(&url);
+            return Ok(CliTarget { remote: Remote::Url(url), _role: Some(Box::new(role)) });
+        }
+        Ok(CliTarget { remote: self.remote.clone(), _role: None })
+    }
+
+    /// A hosted project's route, decided once: `connection = "direct"` or `"pooler"` as configured; `auto` (the
+    /// default) the direct host when it accepts a connection over IPv6 within a few seconds, else the pooler in
+    /// session mode. URL targets have none.
+    pub fn route(&self, redactor: &mut Redactor) -> anyhow::Result<&Route> {
+        let Remote::Project(project_ref) = &self.remote else {
+            bail!("target `{}` is reached by URL, not through a route of the platform", self.name)
+        };
+        if let Some(route) = self.route.get() {
+            return Ok(route);
+        }
+        let platform = Platform::from_profile(self.profile.as_deref())?;
+        let route =
+            choose_route(&platform, &self.name, project_ref, self.config.connection.unwrap_or_default(), redactor)?;
+        Ok(self.route.get_or_init(|| route))
+    }
+
+    /// How the target is reached, once known: a URL by what it names, a hosted project by its route.
+    pub fn connection(&self) -> Option<Connection> {
+        match &self.remote {
+            Remote::Url(url) => Some(pooler::url_connection(url)),
+            Remote::Project(_) => self.route.get().map(Route::connection),
+        }
+    }
+
+    fn login_role(&self, access: Access, redactor: &mut Redactor) -> anyhow::Result<LoginRole> {
+        let Remote::Project(project_ref) = &self.remote else { bail!("target `{}` has no project_ref", self.name) };
+        let platform = Platform::from_profile(self.profile.as_deref())?;
+        let route = self.route(redactor)?.clone();
+        let (mode, rootcert) = self.tls_settings()?;
+        let tls = |host: &str, port: u16| Tls::choose(mode, rootcert, host, port);
+        LoginRole::create(&platform, project_ref, access, &route, tls, redactor)
+    }
+
+    /// The target's `sslmode`/`sslrootcert`, for sessions that are not made from a URL.
+    fn tls_settings(&self) -> anyhow::Result<(Option<SslMode>, Option<std::path::PathBuf>)> {
+        let mode = self.config.sslmode.as_deref().map(SslMode::parse).transpose()?;
+        let rootcert = self.config.sslrootcert.as_ref().map(|c| self.root.join(c));
+        Ok((mode, rootcert))
     }
 
     /// The CLI as this target needs it called (its `--profile`).
@@ -96,6 +170,51 @@ impl<'a> Resolved<'a> {
             Remote::Project(r) => format!("project {r}"),
         }
     }
+}
+
+/// Where the CLI pushes, and the login role that must outlive the push (removed when this is dropped).
+pub struct CliTarget {
+    pub remote: Remote,
+    _role: Option<Box<LoginRole>>,
+}
+
+/// Decides how `project_ref`'s database is reached; an error names every attempt.
+fn choose_route(
+    platform: &Platform,
+    name: &str,
+    project_ref: &str,
+    setting: Setting,
+    redactor: &mut Redactor,
+) -> anyhow::Result<Route> {
+    let host = platform.direct_host(project_ref);
+    let direct = || pooler::probe(&host, 5432, true, pooler::PROBE_TIMEOUT);
+    let through_pooler = |redactor: &mut Redactor| -> anyhow::Result<Route> {
+        let token = platform::token(redactor)?;
+        let found = platform.pooler(project_ref, &token)?;
+        pooler::probe(&found.host, pooler::SESSION_PORT, false, pooler::PROBE_TIMEOUT)
+            .map_err(|why| anyhow!("{}:{} (session mode): {why}", found.host, pooler::SESSION_PORT))?;
+        Ok(Route::Pooler(found))
+    };
+    let route = match setting {
+        Setting::Direct => match direct() {
+            Ok(()) => Route::Direct { host },
+            Err(why) => bail!(
+                "cannot reach {name}'s database at {host}:5432 ({why}); nothing ran. `connection = \"direct\"` is set in [targets.{name}]: on a network without IPv6 (GitHub-hosted runners) set `connection = \"auto\"` to go through the project's pooler"
+            ),
+        },
+        Setting::Pooler => through_pooler(redactor)
+            .map_err(|e| anyhow!("cannot reach {name}'s database through the project's pooler: {e:#}; nothing ran"))?,
+        Setting::Auto => match direct() {
+            Ok(()) => Route::Direct { host },
+            Err(why_direct) => through_pooler(redactor).map_err(|e| {
+                anyhow!(
+                    "cannot reach {name}'s database: directly at {host}:5432 ({why_direct}), nor through the project's pooler ({e:#}); nothing ran. Check this machine's network (and HTTPS_PROXY), or the project's state in the dashboard"
+                )
+            })?,
+        },
+    };
+    eprintln!("       connection: {} ({})", route.connection(), route.describe());
+    Ok(route)
 }
 
 /// A session of the xtask's own on a target.

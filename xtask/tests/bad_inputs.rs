@@ -449,6 +449,43 @@ fn cases() -> Vec<Case> {
             says: "is not a postgres:// URL",
         },
         Case {
+            input: "a database URL naming a pooler in transaction mode (port 6543)",
+            setup: |t| {
+                with_url_target(t);
+                url(&format!("postgresql://postgres.srcaoozjkrughebmbvfb:{PASSWORD}@127.0.0.1:6543/postgres"))
+            },
+            args: &["status", "--target", "bad", "--live"],
+            code: 2,
+            says: "names a pooler in transaction mode (port 6543 or pgbouncer=true)",
+        },
+        Case {
+            input: "a database URL with `pgbouncer=true`",
+            setup: |t| {
+                with_url_target(t);
+                url(&format!("postgresql://u:{PASSWORD}@127.0.0.1:5432/db?pgbouncer=true"))
+            },
+            args: &["status", "--target", "bad", "--live"],
+            code: 2,
+            says: "use its session mode, postgresql://u:***@127.0.0.1:5432/db",
+        },
+        Case {
+            input: "`connection` on a URL target",
+            setup: |t| {
+                with_url_target(t);
+                config(t, "[targets.bad]", "[targets.bad]\nconnection = \"pooler\"")
+            },
+            args: &["check"],
+            code: 2,
+            says: "`connection` applies to a target reached by `project_ref`",
+        },
+        Case {
+            input: "a `connection` that does not exist",
+            setup: |t| config(t, "protected = true", "protected = true\nconnection = \"ipv4\""),
+            args: &["check"],
+            code: 2,
+            says: "unknown variant `ipv4`",
+        },
+        Case {
             input: "an unreachable database URL with a password",
             setup: |t| {
                 with_url_target(t);

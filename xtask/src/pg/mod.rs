@@ -39,6 +39,22 @@ impl Endpoint {
         format!("{}@{}:{}/{} (sslmode={})", self.user, self.host, self.port, self.dbname, self.tls.mode.as_str())
     }
 
+    /// The endpoint as a URL, password and TLS settings inside: for a child that takes a URL (the password is
+    /// moved to its environment by `Remote::child_env`). Never printed: callers redact it.
+    pub fn url(&self) -> anyhow::Result<String> {
+        let mut url = url::Url::parse("postgresql://localhost/")?;
+        url.set_host(Some(&self.host)).with_context(|| format!("{} is no host name", self.host))?;
+        let _ = url.set_port(Some(self.port));
+        let _ = url.set_username(&self.user);
+        let _ = url.set_password(Some(&self.password));
+        url.set_path(&format!("/{}", self.dbname));
+        url.query_pairs_mut().append_pair("sslmode", self.tls.mode.as_str());
+        if let Some(root) = &self.tls.rootcert {
+            url.query_pairs_mut().append_pair("sslrootcert", &root.display().to_string());
+        }
+        Ok(url.to_string())
+    }
+
     pub fn connect(&self) -> anyhow::Result<postgres::Client> {
         let mut config = postgres::Config::new();
         config.host(&self.host).port(self.port).user(&self.user).password(&self.password).dbname(&self.dbname);
@@ -66,8 +82,15 @@ pub fn connect(url: &str) -> anyhow::Result<postgres::Client> {
         .with_context(context)
 }
 
+/// The `application_name` of the xtask's own sessions, so people (and the xtask) can tell them in
+/// `pg_stat_activity`, and a pooler's log can show which port they used.
+pub const APPLICATION_NAME: &str = "cargo-xtask";
+
 fn connect_with(mut config: postgres::Config, tls: &Tls) -> anyhow::Result<postgres::Client> {
     config.ssl_mode(tls.postgres_mode());
+    if config.get_application_name().is_none() {
+        config.application_name(APPLICATION_NAME);
+    }
     config.connect(tls.connector()).map_err(|err| anyhow::anyhow!("{}", error_chain(&err)))
 }
 

@@ -260,11 +260,18 @@ impl<'a> Promotion<'a> {
     }
 
     /// Step 5: the CLI's own dry-run against the target. Its list must be the batch and its target ours.
-    pub(super) fn dry_run(&mut self, cli: &Cli, target: &Resolved, stage: &Stage, plan: &Plan) -> anyhow::Result<()> {
+    pub(super) fn dry_run(
+        &mut self,
+        cli: &Cli,
+        target: &Resolved,
+        remote: &Remote,
+        stage: &Stage,
+        plan: &Plan,
+    ) -> anyhow::Result<()> {
         if let Remote::Project(project_ref) = &target.remote {
             cli.link(self.sh, stage.path(), project_ref, &self.redactor)?;
         }
-        let out = cli.push(self.sh, stage.path(), &target.remote, Push::DryRun, &self.redactor)?;
+        let out = cli.push(self.sh, stage.path(), remote, Push::DryRun, &self.redactor)?;
         self.record.dry_run_transcript = out.transcript.clone();
         self.record.dry_run = out.migrations.clone();
         if let Some(err) = &out.error {
@@ -276,7 +283,7 @@ impl<'a> Promotion<'a> {
         if let Some(why) = dry_run_mismatch(&plan.batch(), &out.migrations) {
             return Err(blocked(format!("promote: {why}; nothing was pushed")));
         }
-        if let Some(mismatch) = target_mismatch(&target.remote, out.target.as_ref()) {
+        if let Some(mismatch) = target_mismatch(remote, out.target.as_ref()) {
             return Err(blocked(format!("promote: the CLI's dry-run targets {mismatch}; nothing was pushed")));
         }
         Ok(())

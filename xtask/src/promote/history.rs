@@ -43,6 +43,10 @@ pub fn read(
     redactor: &Redactor,
 ) -> anyhow::Result<Vec<Applied>> {
     let mut redactor = redactor.clone();
+    if let Remote::Project(_) = &target.remote {
+        // Unreachable both directly and through the pooler: an error, not a reason to read another way.
+        target.route(&mut redactor)?;
+    }
     let direct = target.direct(Access::ReadOnly, &mut redactor).and_then(|d| read_client(&mut d.connect()?));
     match (&target.remote, direct) {
         (_, Ok(history)) => Ok(history),
@@ -81,21 +85,27 @@ pub fn read_via_cli(
     redactor: &Redactor,
 ) -> anyhow::Result<Vec<Applied>> {
     std::fs::create_dir_all(workdir)?;
-    match cli.query(sh, workdir, remote, HISTORY_SQL, redactor) {
-        Ok(rows) => Ok(rows
-            .iter()
-            .map(|r| Applied {
-                version: r["version"].as_str().unwrap_or_default().to_string(),
-                name: r["name"].as_str().unwrap_or_default().to_string(),
-            })
-            .collect()),
-        // A database never pushed to has no history table yet.
-        Err(err) if format!("{err:#}").contains("supabase_migrations.schema_migrations\" does not exist") => {
-            Ok(Vec::new())
-        }
-        Err(err) => Err(err.context("reading the target's migration history")),
-    }
+    let rows = cli
+        .query(sh, workdir, remote, HISTORY_SQL_ANYWAY, redactor)
+        .context("reading the target's migration history")?;
+    Ok(rows
+        .iter()
+        .map(|r| Applied {
+            version: r["version"].as_str().unwrap_or_default().to_string(),
+            name: r["name"].as_str().unwrap_or_default().to_string(),
+        })
+        .collect())
 }
+
+/// The history in one read-only statement that also answers on a database never pushed to, which has no
+/// history table yet: the table is named only inside `query_to_xml`'s text, run when it exists. (The error a
+/// missing table gives comes back through the CLI and the Management API in several wrappings; matching its
+/// text is how a fresh project used to fail here.)
+const HISTORY_SQL_ANYWAY: &str = "select x.version, coalesce(x.name, '') as name from xmltable('/table/row' passing \
+     query_to_xml(case when to_regclass('supabase_migrations.schema_migrations') is null \
+       then 'select null::text as version, null::text as name where false' \
+       else 'select version, name from supabase_migrations.schema_migrations' end, false, false, '') \
+     columns version text, name text) x order by x.version";
 
 /// Each applied version's statements as the CLI stored them.
 pub fn read_statements(

@@ -121,6 +121,7 @@ impl<'a> Promotion<'a> {
     fn run(&mut self) -> anyhow::Result<()> {
         self.step(1, "preconditions");
         let (cli, target) = self.preconditions()?;
+        self.connect(&target)?;
 
         self.step(2, "batch: recorded head vs live history");
         let Some(plan) = self.plan(&cli, &target)? else { return Ok(()) };
@@ -137,7 +138,8 @@ impl<'a> Promotion<'a> {
         self.preflight_extensions(&target, &plan)?;
 
         self.step(5, "dry-run through the CLI, review, confirmation");
-        self.dry_run(&cli, &target, &stage, &plan)?;
+        let cli_target = target.cli_target(&mut self.redactor)?;
+        self.dry_run(&cli, &target, &cli_target.remote, &stage, &plan)?;
         self.show_review(&target, &plan);
         if self.options.mode == Mode::DryRun {
             self.record.outcome = "dry-run".into();
@@ -150,11 +152,23 @@ impl<'a> Promotion<'a> {
         let mut guard = self.lock_target(&target, &plan)?;
 
         self.step(7, "push and verify");
-        let pushed = self.push(&cli, &target, &stage, &plan, &mut guard)?;
+        let pushed = self.push(&cli, &target, &cli_target.remote, &stage, &plan, &mut guard)?;
+        // The lock first: a login role is removed only when no promotion holds it.
         drop(guard);
+        drop(cli_target);
 
         self.step(8, "record, catalog and docs");
         self.finish(&target, &plan, pushed)
+    }
+
+    /// How the target is reached, decided before anything reads it (a hosted project: its direct host, else its
+    /// pooler in session mode) and recorded. Unreachable both ways is an error naming each attempt.
+    fn connect(&mut self, target: &Resolved) -> anyhow::Result<()> {
+        if let crate::supabase::Remote::Project(_) = &target.remote {
+            target.route(&mut self.redactor)?;
+        }
+        self.record.connection = target.connection();
+        Ok(())
     }
 
     fn step(&mut self, n: usize, what: &str) {

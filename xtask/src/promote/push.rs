@@ -10,7 +10,7 @@ use crate::lock::{Lock, TargetState};
 use crate::migrations::{self, Migration};
 use crate::platform::Access;
 use crate::progress::Spinner;
-use crate::supabase::{self, Cli, Push, PushOutput};
+use crate::supabase::{self, Cli, Push, PushOutput, Remote};
 use crate::target::{Direct, Resolved};
 use crate::{clock, evidence, flags};
 
@@ -90,6 +90,7 @@ impl Promotion<'_> {
         &mut self,
         cli: &Cli,
         target: &Resolved,
+        remote: &Remote,
         stage: &Stage,
         plan: &Plan,
         lock: &mut TargetLock,
@@ -97,7 +98,7 @@ impl Promotion<'_> {
         let output = {
             let what = format!("pushing {} migration(s) to {}", plan.batch.len(), target.name);
             let _spinner = Spinner::start(&what, self.options.format);
-            cli.push(self.sh, stage.path(), &target.remote, Push::Apply, &self.redactor)?
+            cli.push(self.sh, stage.path(), remote, Push::Apply, &self.redactor)?
         };
         self.record.push_transcript = output.transcript.clone();
         // Whatever happens here, the history is read next: an unreachable target is reported there.
@@ -110,7 +111,10 @@ impl Promotion<'_> {
             }
             Err(err) => eprintln!("warning: {}", self.redactor.redact(&format!("{err:#}"))),
         }
-        let verified = history::read(self.sh, target, Some(cli), stage.path(), &self.redactor);
+        // Read over the session that holds the lock: a new login role now would be removed while our own lock
+        // is held, and the note about a running promotion would be about this one.
+        let verified = history::read_client(&mut lock.session)
+            .or_else(|_| history::read(self.sh, target, Some(cli), stage.path(), &self.redactor));
         Ok(Pushed { output, verified })
     }
 

@@ -12,6 +12,8 @@ pub struct Record {
     pub target: String,
     /// How the target was reached, never with a password.
     pub endpoint: String,
+    /// `direct` or `pooler (session)`, once known.
+    pub connection: Option<crate::edges::pooler::Connection>,
     pub started_at: String,
     pub cli_version: String,
     pub git_commit: Option<String>,
@@ -65,6 +67,7 @@ impl Record {
         let _ = writeln!(out, "| | |\n|---|---|");
         let rows = [
             ("target", format!("{} ({})", self.target, self.endpoint)),
+            ("connection", self.connection.map_or_else(|| "(not reached)".into(), |c| c.to_string())),
             ("started", self.started_at.clone()),
             ("git commit", self.git_commit.clone().unwrap_or_else(|| "(not a git checkout)".into())),
             ("Supabase CLI", self.cli_version.clone()),
@@ -177,6 +180,7 @@ mod tests {
         let record = Record {
             target: "prod".into(),
             endpoint: "project srcaoozjkrughebmbvfb".into(),
+            connection: Some(crate::edges::pooler::Connection::Direct),
             started_at: "2026-05-13T18:00:00Z".into(),
             cli_version: "3.1.0".into(),
             git_commit: Some("abc123".into()),
@@ -204,6 +208,7 @@ mod tests {
             | | |
             |---|---|
             | target | prod (project srcaoozjkrughebmbvfb) |
+            | connection | direct |
             | started | 2026-05-13T18:00:00Z |
             | git commit | abc123 |
             | Supabase CLI | 3.1.0 |

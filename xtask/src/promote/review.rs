@@ -17,6 +17,9 @@ pub fn render(record: &Record, endpoint: &str, beyond: &[Migration]) -> String {
     for (i, file) in record.batch.iter().enumerate() {
         let _ = writeln!(out, "  {}. {}", i + 1, file.file);
     }
+    if let Some(connection) = record.connection {
+        let _ = writeln!(out, "\nConnection: {connection}.");
+    }
     if !record.findings.is_empty() {
         let _ = writeln!(out, "\nTo review:");
         for f in &record.findings {

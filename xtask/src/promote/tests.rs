@@ -101,6 +101,7 @@ fn sample_record() -> Record {
     Record {
         target: "prod".into(),
         endpoint: "project srcaoozjkrughebmbvfb".into(),
+        connection: Some(crate::edges::pooler::Connection::PoolerSession),
         started_at: "2026-05-13T18:00:00Z".into(),
         cli_version: "3.1.0".into(),
         git_commit: Some("abc123".into()),
@@ -138,6 +139,8 @@ fn review_lists_the_batch_findings_cut_and_rehearsal() {
           1. 20260512231500_a.sql
           2. 20260513041000_b.sql
 
+        Connection: pooler (session).
+
         To review:
           note[destructive] migrations/20260513041000_b.sql:4: `drop function f()` (acknowledged: unused)
 
@@ -169,6 +172,7 @@ fn promote_report_in_every_format() {
         {
           "target": "prod",
           "endpoint": "project srcaoozjkrughebmbvfb",
+          "connection": "pooler (session)",
           "started_at": "2026-05-13T18:00:00Z",
           "cli_version": "3.1.0",
           "git_commit": "abc123",

@@ -15,6 +15,8 @@ pub enum Behaviour {
     Paused,
     /// Every call answers 500.
     ServerError,
+    /// Login roles cannot be had (500); everything else works, so the xtask reads through `db query`.
+    NoLoginRoles,
 }
 
 pub struct ApiDouble {
@@ -131,6 +133,9 @@ impl State {
             ("GET", "config/database/pooler") => (200, self.pooler()),
             (_, _) if paused => (400, message("Project is paused; restore it from the dashboard")),
             ("POST", "database/query") => self.query(&request.body),
+            ("POST", "cli/login-role") if *self.behaviour.lock().unwrap() == Behaviour::NoLoginRoles => {
+                (500, message("login roles are unavailable"))
+            }
             ("POST", "cli/login-role") => self.login_role(&request.body),
             ("DELETE", "cli/login-role") => self.drop_login_roles(),
             _ => (404, message("Not Found")),

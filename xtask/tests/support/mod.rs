@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod api;
+pub mod pooler;
+pub mod proxy;
 
 pub struct Tree {
     pub dir: tempfile::TempDir,

@@ -1,0 +1,361 @@
+//! The standard path where CI really runs: a token-only target on a network without IPv6 (GitHub-hosted
+//! runners), reached through the project's pooler in session mode, with the real Supabase CLI.
+//!
+//! Each test runs in its own network and mount namespace (`unshare --net --mount`, as root) where IPv6 is
+//! disabled, the project's direct host `db.<ref>.local.test` resolves only to an IPv6 address (so it cannot be
+//! reached, as on a runner), and `pooler.local.test` is 127.0.0.1, where the pooler double listens on 5432
+//! (session mode) and 6543 (transaction mode) and forwards `<role>.<ref>` to the tree's cluster. The Management
+//! API double serves `config/database/pooler` with the transaction-mode port, as the platform does.
+
+mod support;
+
+use std::process::Command;
+
+use support::api::{ApiDouble, Behaviour, live_login_roles};
+use support::pooler::PoolerDouble;
+use support::proxy::ProxyDouble;
+use support::{Tree, commit, commit_all, example_versions, versions};
+
+const REF: &str = "srcaoozjkrughebmbvfb";
+const TOKEN: &str = "sbp_0123456789abcdef0123456789abcdef01234567";
+const STAGING_ENV: &str = "XTASK_TEST_STAGING_URL";
+const EXAMPLE_HEAD: &str = "20260513175000";
+
+fn in_ipv4_namespace(name: &str, body: impl FnOnce()) {
+    support::in_namespace(name, &["--net", "--mount"], || {
+        let ok = |cmd: &mut Command| assert!(cmd.status().unwrap().success(), "{cmd:?}");
+        ok(Command::new("ip").args(["link", "set", "lo", "up"]));
+        for key in ["all", "default", "lo"] {
+            ok(Command::new("sysctl").args(["-qw", &format!("net.ipv6.conf.{key}.disable_ipv6=1")]));
+        }
+        let hosts = std::env::temp_dir().join(format!("xtask-hosts-ipv4-{}", std::process::id()));
+        let text = format!("127.0.0.1 localhost pooler.local.test\n2001:db8::5432 db.{REF}.local.test\n");
+        std::fs::write(&hosts, text).unwrap();
+        ok(Command::new("mount").args(["--bind"]).arg(&hosts).arg("/etc/hosts"));
+        body()
+    });
+}
+
+/// What production holds when the test starts.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Prod {
+    /// A new project: the platform's schemas, no migration history, nothing recorded in the lock.
+    Fresh,
+    /// At the recorded head, as the example's production is.
+    AtHead,
+}
+
+struct Ipv4 {
+    tree: Tree,
+    api: ApiDouble,
+    pooler: Option<PoolerDouble>,
+    prod_url: String,
+}
+
+impl Ipv4 {
+    fn new(prod: Prod, pooler: bool) -> Ipv4 {
+        let tree = Tree::example();
+        tree.append("xtask.toml", &format!("\n[targets.staging]\ndb_url_env = \"{STAGING_ENV}\"\n"));
+        let config = String::from_utf8(tree.read("xtask.toml")).unwrap();
+        // `require`, as any non-loopback pooler gets by default: the double offers TLS.
+        let hosted = "protected = true\nprofile = \"platform.yaml\"\nsslmode = \"require\"";
+        tree.write("xtask.toml", config.replace("protected = true", hosted));
+        let prod_url = tree.db_start();
+        match prod {
+            Prod::AtHead => support::bring_to_head(&tree, STAGING_ENV, &prod_url),
+            Prod::Fresh => tree.remove("migrations/promotion.lock"),
+        }
+        let api = ApiDouble::start(REF, TOKEN, &prod_url);
+        tree.write("platform.yaml", api.profile_yaml());
+        let port: u16 = std::fs::read_to_string(tree.path("target/xtask/pg/port")).unwrap().trim().parse().unwrap();
+        let pooler = pooler.then(|| PoolerDouble::start(REF, port, tree.dir.path()));
+        for file in ["pooler.crt", "pooler.key"] {
+            let _ = std::fs::remove_file(tree.path(file));
+        }
+        commit_all(&tree);
+        Ipv4 { tree, api, pooler, prod_url }
+    }
+
+    fn run(&self, args: &[&str]) -> support::Run {
+        self.run_with(args, &[])
+    }
+
+    /// The xtask with the token and the runbook's SUPABASE_PROJECT_ID (plus `env`), and no database URL.
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> support::Run {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        cmd.env_remove("PROD_DB_URL").env("SUPABASE_ACCESS_TOKEN", TOKEN).env("SUPABASE_PROJECT_ID", REF);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let run = self.tree.run_cmd(cmd, args);
+        assert!(!run.stdout.contains(TOKEN) && !run.stderr.contains(TOKEN), "the token was printed: {args:?}");
+        assert!(!run.stderr.contains("promotion of srcaoozjkrughebmbvfb is running"), "{}", run.stderr);
+        run
+    }
+
+    fn pooler(&self) -> &PoolerDouble {
+        self.pooler.as_ref().unwrap()
+    }
+
+    /// Every session the pooler saw went to session mode, encrypted, as `<role>.<ref>`; returns how many were
+    /// the xtask's own and how many the CLI's.
+    fn sessions_in_session_mode(&self) -> (usize, usize) {
+        let seen = self.pooler().seen();
+        let mut by_who = std::collections::BTreeMap::<(String, u16, bool), usize>::new();
+        for s in &seen {
+            *by_who.entry((s.application_name.clone(), s.port, s.tls)).or_default() += 1;
+        }
+        eprintln!("pooler sessions (application_name, port, tls): {by_who:?}");
+        for s in &seen {
+            assert_eq!(s.port, 5432, "a session on the transaction-mode port: {s:?}");
+            assert!(s.tls && s.routed, "{s:?}");
+        }
+        let ours = seen.iter().filter(|s| s.application_name == "cargo-xtask").count();
+        (ours, seen.len() - ours)
+    }
+}
+
+#[test]
+fn a_fresh_project_promoted_through_the_session_pooler() {
+    in_ipv4_namespace("a_fresh_project_promoted_through_the_session_pooler", || {
+        let h = Ipv4::new(Prod::Fresh, true);
+        let status = h.run(&["status", "--target", "prod", "--live", "--format", "json"]);
+        assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+        let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        assert_eq!(json["live"]["connection"], "pooler (session)");
+        assert_eq!((json["live"]["applied"].as_u64(), &json["live"]["matches"]), (Some(0), &serde_json::json!(true)));
+        assert!(status.stderr.contains("connection: pooler (session) (pooler.local.test:5432)"), "{}", status.stderr);
+        let pooler_config = format!("GET /v1/projects/{REF}/config/database/pooler");
+        assert!(h.api.requests().contains(&pooler_config), "{:?}", h.api.requests());
+
+        let dry = h.run(&["promote", "--target", "prod", "--dry-run"]);
+        assert_eq!(dry.code, 0, "{}{}", dry.stdout, dry.stderr);
+        assert!(dry.stdout.contains("Connection: pooler (session)."), "{}", dry.stdout);
+        assert!(versions(&h.prod_url).is_empty(), "a dry run pushes nothing");
+
+        let run = h.run(&["promote", "--target", "prod", "--yes"]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        assert_eq!(versions(&h.prod_url), example_versions());
+        let record = std::fs::read_dir(h.tree.path("docs/database/promotions"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with("-prod.json"))
+            .unwrap();
+        let record: serde_json::Value = serde_json::from_slice(&std::fs::read(record).unwrap()).unwrap();
+        assert_eq!((&record["outcome"], &record["connection"]), (&"promoted".into(), &"pooler (session)".into()));
+        assert!(h.tree.path("docs/database/SCHEMA_CATALOG.PROD.md").is_file(), "the catalog was refreshed");
+        assert!(live_login_roles(&h.prod_url).is_empty(), "no login role left behind");
+        let (ours, cli) = h.sessions_in_session_mode();
+        assert!(ours > 0 && cli > 0, "the xtask's ({ours}) and the CLI's ({cli}) sessions went through the pooler");
+
+        commit(&h.tree, "promotion of prod");
+        let again = h.run(&["promote", "--target", "prod", "--yes"]);
+        assert_eq!(again.code, 0, "{}{}", again.stdout, again.stderr);
+        assert!(
+            again.stdout.contains(&format!("prod is up to date at {EXAMPLE_HEAD}: nothing to push.")),
+            "{}",
+            again.stdout
+        );
+        h.sessions_in_session_mode();
+    });
+}
+
+#[test]
+fn a_fresh_projects_history_reads_as_empty_through_db_query_too() {
+    in_ipv4_namespace("a_fresh_projects_history_reads_as_empty_through_db_query_too", || {
+        let h = Ipv4::new(Prod::Fresh, true);
+        h.api.set(Behaviour::NoLoginRoles);
+        let status = h.run(&["status", "--target", "prod", "--live", "--format", "json"]);
+        assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+        assert!(status.stderr.contains("reading its history through `supabase db query`"), "{}", status.stderr);
+        let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        assert_eq!((json["live"]["applied"].as_u64(), &json["live"]["matches"]), (Some(0), &serde_json::json!(true)));
+    });
+}
+
+#[test]
+fn a_failure_mid_batch_through_the_pooler_then_the_forward_fix() {
+    in_ipv4_namespace("a_failure_mid_batch_through_the_pooler_then_the_forward_fix", || {
+        let h = Ipv4::new(Prod::AtHead, true);
+        support::connect(&h.prod_url).batch_execute("create table public.sequence_permissions_probe (id int)").unwrap();
+        let third = "migrations/20260513042000_ce13_sequence_permissions.sql";
+        h.tree.append(third, "\ncreate table public.sequence_permissions_probe (id int);\n");
+        commit(&h.tree, "a file that collides with prod");
+        let run = h.run(&["promote", "--target", "prod", "--yes", "--skip-catalog"]);
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains("20260513042000_ce13_sequence_permissions.sql failed on prod"), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("2 file(s) before it are applied and recorded (head 20260513041000)"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(versions(&h.prod_url).len(), 11);
+
+        let fixed = String::from_utf8(h.tree.read(third)).unwrap().replace(
+            "create table public.sequence_permissions_probe",
+            "create table if not exists public.sequence_permissions_probe",
+        );
+        h.tree.write(third, fixed);
+        commit(&h.tree, "forward fix");
+        let run = h.run(&["promote", "--target", "prod", "--yes", "--skip-catalog"]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        assert_eq!(versions(&h.prod_url), example_versions());
+        h.sessions_in_session_mode();
+        assert!(live_login_roles(&h.prod_url).is_empty(), "no login role left behind");
+    });
+}
+
+#[test]
+fn two_checkouts_racing_through_the_pooler_push_once() {
+    in_ipv4_namespace("two_checkouts_racing_through_the_pooler_push_once", || {
+        let a = Ipv4::new(Prod::AtHead, true);
+        let b = Tree::example();
+        for file in ["xtask.toml", "platform.yaml", "migrations/promotion.lock"] {
+            b.write(file, a.tree.read(file));
+        }
+        for tree in [&a.tree, &b] {
+            tree.write("migrations/20260601000000_slow.sql", "select pg_sleep(3);\n");
+        }
+        commit(&a.tree, "slow");
+        commit_all(&b);
+        let spawn = |tree: &Tree| {
+            let args = ["promote", "--target", "prod", "--yes", "--skip-catalog"];
+            support::spawn(tree, &args, &[("SUPABASE_ACCESS_TOKEN", TOKEN), ("SUPABASE_PROJECT_ID", REF)])
+        };
+        let (first, second) = (spawn(&a.tree), spawn(&b));
+        let outs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
+        let codes: Vec<i32> = outs.iter().map(|o| o.status.code().unwrap_or(-1)).collect();
+        let stderrs: Vec<String> = outs.iter().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).collect();
+        assert_eq!(codes.iter().filter(|c| **c == 0).count(), 1, "{codes:?} {stderrs:?}");
+        let loser = &stderrs[codes.iter().position(|c| *c != 0).unwrap()];
+        assert!(
+            loser.contains("another promotion of prod is pushing")
+                || loser.contains("history changed")
+                || loser.contains("the CLI's dry-run would push")
+                || loser.contains("the CLI's dry-run failed"),
+            "{loser}"
+        );
+        assert!(loser.contains("nothing was pushed"), "{loser}");
+        let mut expected = example_versions();
+        expected.push("20260601000000".into());
+        assert_eq!(versions(&a.prod_url), expected, "every file applied once");
+        a.sessions_in_session_mode();
+    });
+}
+
+#[test]
+fn catalog_docs_drift_parity_and_prune_through_the_pooler_and_a_proxy() {
+    in_ipv4_namespace("catalog_docs_drift_parity_and_prune_through_the_pooler_and_a_proxy", || {
+        let h = Ipv4::new(Prod::AtHead, true);
+        // Another promotion holding prod's lock: its login roles are not removed under it, and the note says why.
+        let mut holder = support::connect(&h.prod_url);
+        holder.query_one("select pg_advisory_lock($1)", &[&xtask::platform::PROMOTION_LOCK_KEY]).unwrap();
+        let held = h.run(&["status", "--target", "prod", "--live"]);
+        assert_eq!(held.code, 0, "{}", held.stderr);
+        let note = format!("note: another promotion of {REF} holds its lock, so the temporary login role is left");
+        assert!(held.stderr.contains(&note), "{}", held.stderr);
+        assert_eq!(live_login_roles(&h.prod_url).len(), 1, "the role is left to expire");
+        drop(holder);
+        let free = h.run(&["status", "--target", "prod", "--live"]);
+        assert!(!free.stderr.contains("note: another promotion"), "{}", free.stderr);
+        assert!(live_login_roles(&h.prod_url).is_empty(), "removed once nothing holds the lock");
+
+        // The Management API through an HTTP proxy, as behind a corporate one; NO_PROXY bypasses it.
+        let proxy = ProxyDouble::start();
+        let api_host = h.api.url.trim_start_matches("http://").to_string();
+        let via_proxy = h.run_with(&["status", "--target", "prod", "--live"], &[("HTTPS_PROXY", proxy.url.as_str())]);
+        assert_eq!(via_proxy.code, 0, "{}{}", via_proxy.stdout, via_proxy.stderr);
+        assert!(proxy.tunnels().len() >= 3 && proxy.tunnels().iter().all(|t| *t == api_host), "{:?}", proxy.tunnels());
+        let before = proxy.tunnels().len();
+        let bypass = h.run_with(
+            &["status", "--target", "prod", "--live"],
+            &[("HTTPS_PROXY", proxy.url.as_str()), ("NO_PROXY", "127.0.0.1")],
+        );
+        assert_eq!(bypass.code, 0, "{}", bypass.stderr);
+        assert_eq!(proxy.tunnels().len(), before, "NO_PROXY is honoured");
+
+        let catalog = h.run(&["catalog", "--target", "prod", "--format", "json"]);
+        assert_eq!(catalog.code, 0, "{}", catalog.stderr);
+        let docs = h.run(&["docs-refresh", "--target", "prod"]);
+        assert_eq!(docs.code, 0, "{}", docs.stderr);
+        let drift = h.run(&["drift", "--target", "prod", "--format", "json"]);
+        assert_eq!((drift.code, drift.stdout.trim()), (0, "[]"), "{}", drift.stderr);
+
+        support::connect(&h.prod_url)
+            .batch_execute(
+                "create table public.events (id bigint primary key, at timestamptz not null, payload text);
+                 insert into public.events select i, timestamptz '2025-01-01 00:00:00+00' + i * interval '1 hour', 'p' || i
+                   from generate_series(0, 2000) i;
+                 create table public.events_p (id bigint, at timestamptz not null, payload text) partition by range (at);
+                 create table public.events_p_2025_01 partition of public.events_p for values from ('2025-01-01 00:00:00+00') to ('2025-02-01 00:00:00+00');
+                 create table public.events_p_2025_02 partition of public.events_p for values from ('2025-02-01 00:00:00+00') to ('2025-03-01 00:00:00+00');
+                 create table public.events_p_2025_03 partition of public.events_p for values from ('2025-03-01 00:00:00+00') to ('2025-04-01 00:00:00+00');
+                 insert into public.events_p select * from public.events;",
+            )
+            .unwrap();
+        let parity = h.run(&[
+            "partition",
+            "parity",
+            "--target",
+            "prod",
+            "--source",
+            "public.events",
+            "--shadow",
+            "public.events_p",
+            "--time-column",
+            "at",
+            "--format",
+            "json",
+        ]);
+        assert_eq!(parity.code, 0, "{}{}", parity.stdout, parity.stderr);
+        let evidence: serde_json::Value = serde_json::from_str(&parity.stdout).unwrap();
+        assert_eq!((&evidence["passed"], &evidence["windows"][0]["source_rows"]), (&true.into(), &744.into()));
+        let dry = h.run(&[
+            "partition",
+            "prune",
+            "--target",
+            "prod",
+            "--table",
+            "public.events_p",
+            "--older-than",
+            "1d",
+            "--dry-run",
+        ]);
+        assert_eq!(dry.code, 0, "{}", dry.stderr);
+        let plan = dry.stderr.split("--execute ").nth(1).unwrap().trim().to_string();
+        let run = h.run(&["partition", "prune", "--target", "prod", "--table", "public.events_p", "--execute", &plan]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        assert!(run.stdout.contains("dropped events_p_2025_01 (744 rows)"), "{}", run.stdout);
+        let (ours, _) = h.sessions_in_session_mode();
+        assert!(ours >= 5, "status, drift's, parity's and prune's sessions went through the pooler: {ours}");
+        assert!(live_login_roles(&h.prod_url).is_empty(), "no login role left behind");
+    });
+}
+
+#[test]
+fn unreachable_directly_and_through_the_pooler_is_one_clear_error() {
+    in_ipv4_namespace("unreachable_directly_and_through_the_pooler_is_one_clear_error", || {
+        let h = Ipv4::new(Prod::AtHead, false);
+        let run = h.run(&["promote", "--target", "prod", "--yes"]);
+        assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+        let expected = format!("cannot reach prod's database: directly at db.{REF}.local.test:5432 (");
+        assert!(run.stderr.contains(&expected), "{}", run.stderr);
+        assert!(
+            run.stderr.contains("nor through the project's pooler (pooler.local.test:5432 (session mode): "),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(versions(&h.prod_url).len(), 9, "nothing pushed");
+
+        let config = String::from_utf8(h.tree.read("xtask.toml")).unwrap();
+        h.tree.write(
+            "xtask.toml",
+            config.replace("sslmode = \"require\"", "sslmode = \"require\"\nconnection = \"direct\""),
+        );
+        commit(&h.tree, "direct only");
+        let run = h.run(&["status", "--target", "prod", "--live"]);
+        assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains("`connection = \"direct\"` is set in [targets.prod]"), "{}", run.stderr);
+        assert!(h.api.requests().iter().all(|r| !r.contains("login-role")), "no login role was asked for");
+    });
+}
