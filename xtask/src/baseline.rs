@@ -1,11 +1,10 @@
 //! `cargo xtask baseline`: adopt a target migrated before this tool, by recording its head once.
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use xshell::Shell;
 
 use crate::flags;
 use crate::lock::TargetState;
-use crate::migrations;
 use crate::repo::Repo;
 
 impl flags::Baseline {
@@ -30,8 +29,7 @@ impl flags::Baseline {
             );
         }
         for m in &applied {
-            let bytes = std::fs::read(&m.path).with_context(|| format!("reading {}", m.rel_path))?;
-            let checksum = migrations::checksum(&bytes);
+            let checksum = m.checksum()?;
             match lock.files.get(&m.file_name) {
                 Some(recorded) if *recorded != checksum => {
                     bail!(

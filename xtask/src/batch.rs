@@ -63,6 +63,7 @@ mod tests {
             file_name: format!("{version}_x.sql"),
             rel_path: format!("migrations/{version}_x.sql"),
             path: Default::default(),
+            source: None,
         }
     }
 

@@ -58,7 +58,7 @@ pub fn measure(url: &str, batch: &[&Migration]) -> anyhow::Result<Vec<FileImpact
 }
 
 fn measure_file(client: &mut postgres::Client, m: &Migration) -> anyhow::Result<FileImpact> {
-    let text = std::fs::read_to_string(&m.path).with_context(|| format!("reading {}", m.rel_path))?;
+    let text = m.text()?;
     let mut impact = FileImpact { file: m.file_name.clone(), locks: vec![], index_builds: vec![], not_measured: None };
     let lower = text.to_ascii_lowercase();
     if lower.contains("concurrently") || lower.contains("commit;") {

@@ -1,7 +1,10 @@
 //! Migration files: which ones the Supabase CLI sees, in the order it applies them.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use anyhow::Context;
+use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::findings::{Code, Finding, Severity};
@@ -16,6 +19,57 @@ pub struct Migration {
     /// Relative to the repository root, `/`-separated: how findings name the file.
     pub rel_path: String,
     pub path: PathBuf,
+    /// The file's bytes as read once (`read_all`), and their checksum. A promotion reads every file once, in
+    /// step 1, and every later step (the check gate, the stage, the rehearsal, the lock report, the record)
+    /// works from these bytes: an edit on disk meanwhile cannot make them disagree.
+    pub source: Option<Source>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Source {
+    pub bytes: Arc<[u8]>,
+    pub checksum: String,
+}
+
+impl Source {
+    pub fn new(bytes: Vec<u8>) -> Source {
+        let checksum = checksum(&bytes);
+        Source { bytes: bytes.into(), checksum }
+    }
+}
+
+impl Migration {
+    /// The bytes read once, or (for a command that reads a file only once anyway) read now.
+    pub fn bytes(&self) -> anyhow::Result<Arc<[u8]>> {
+        match &self.source {
+            Some(source) => Ok(source.bytes.clone()),
+            None => Ok(std::fs::read(&self.path).with_context(|| format!("reading {}", self.rel_path))?.into()),
+        }
+    }
+
+    /// The bytes as text: a migration is SQL, and SQL is UTF-8 here (`check` names a file that is not).
+    pub fn text(&self) -> anyhow::Result<String> {
+        String::from_utf8(self.bytes()?.to_vec())
+            .map_err(|_| anyhow::anyhow!("{} is not valid UTF-8; run `cargo xtask check`", self.rel_path))
+    }
+
+    pub fn checksum(&self) -> anyhow::Result<String> {
+        match &self.source {
+            Some(source) => Ok(source.checksum.clone()),
+            None => Ok(checksum(&self.bytes()?)),
+        }
+    }
+}
+
+/// Reads every regular file among `migrations` once, in parallel, keeping the bytes. A file that cannot be read
+/// keeps no bytes: `check` reports it.
+pub fn read_all(migrations: &mut [Migration]) {
+    migrations.par_iter_mut().filter(|m| m.source.is_none()).for_each(|m| {
+        let regular = std::fs::metadata(&m.path).is_ok_and(|meta| meta.is_file());
+        if let Some(bytes) = regular.then(|| std::fs::read(&m.path).ok()).flatten() {
+            m.source = Some(Source::new(bytes));
+        }
+    });
 }
 
 /// What a directory listing yields: the files the CLI would apply, and what is wrong with the others.
@@ -117,6 +171,7 @@ fn classify(root: &Path, entry: &walkdir::DirEntry, out: &mut Discovery) {
             file_name: file_name.to_string(),
             rel_path,
             path: entry.path().to_path_buf(),
+            source: None,
         }),
         None => out.findings.push(
             Finding::new(

@@ -123,6 +123,8 @@ pub enum Access {
 
 /// A login role the platform handed out; removed (`DELETE .../cli/login-role`) when dropped, errors included.
 pub struct LoginRole {
+    /// The role's name on the server (through the pooler, `endpoint.user` is `<role>.<ref>`).
+    pub role: String,
     platform: Platform,
     project_ref: String,
     token: String,
@@ -155,7 +157,13 @@ impl LoginRole {
         *in_use().entry(project_ref.to_string()).or_default() += 1;
         let (host, port, user, dbname) = route.session(role, project_ref);
         let endpoint = Endpoint { tls: tls(&host, port), host, port, user, password: password.to_string(), dbname };
-        Ok(LoginRole { platform: platform.clone(), project_ref: project_ref.to_string(), token, endpoint })
+        Ok(LoginRole {
+            role: role.to_string(),
+            platform: platform.clone(),
+            project_ref: project_ref.to_string(),
+            token,
+            endpoint,
+        })
     }
 
     /// Whether a promotion (of this or another machine) holds the target's lock now. `DELETE .../cli/login-role`
@@ -218,9 +226,11 @@ fn api_error(doing: &str, status: u16, body: &str) -> String {
         .and_then(|v| v["message"].as_str().map(str::to_string))
         .unwrap_or_else(|| body.chars().take(200).collect());
     let advice = match status {
-        401 | 403 => "check SUPABASE_ACCESS_TOKEN",
-        404 => "check the target's project_ref and profile in xtask.toml",
-        500..=599 => "the platform failed; retry later",
+        401 | 403 => "the Management API refused the access token: check SUPABASE_ACCESS_TOKEN",
+        404 => {
+            "the Management API knows no such project for this token: check the target's project_ref and profile in xtask.toml"
+        }
+        500..=599 => "the Supabase platform failed to answer; retry later",
         _ => "see the message",
     };
     format!("{doing}: the Management API answered {status} ({message}); {advice}")
@@ -309,7 +319,7 @@ mod tests {
     fn api_errors_say_what_to_do() {
         assert_eq!(
             api_error("creating a login role", 401, r#"{"message":"Unauthorized"}"#),
-            "creating a login role: the Management API answered 401 (Unauthorized); check SUPABASE_ACCESS_TOKEN"
+            "creating a login role: the Management API answered 401 (Unauthorized); the Management API refused the access token: check SUPABASE_ACCESS_TOKEN"
         );
     }
 }

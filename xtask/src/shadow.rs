@@ -153,8 +153,7 @@ fn template_key(repo: &Repo, cli: &Cli, applied: &[&Migration]) -> anyhow::Resul
     hasher.update(repo.baseline()?.digest().as_bytes());
     hasher.update(cli.version.to_string().as_bytes());
     for m in applied {
-        let bytes = std::fs::read(&m.path).with_context(|| format!("reading {}", m.rel_path))?;
-        hasher.update(format!("\n{}:{}", m.file_name, crate::migrations::checksum(&bytes)).as_bytes());
+        hasher.update(format!("\n{}:{}", m.file_name, m.checksum()?).as_bytes());
     }
     Ok(crate::migrations::hex(&hasher.finalize()))
 }

@@ -9,7 +9,7 @@ use squawk_syntax::{SourceFile, SyntaxKind, SyntaxNode};
 use crate::findings::{LineIndex, Pos};
 
 /// Serialisable, so `check`'s cache can keep it (`check/cache.rs`).
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Analysis {
     /// Statements in the file, not counting empty ones (a lone `;`).
     pub statement_count: usize,
@@ -19,7 +19,7 @@ pub struct Analysis {
     pub directives: Directives,
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Violation {
     pub pos: Pos,
     #[serde(with = "rule_name")]
@@ -28,7 +28,7 @@ pub struct Violation {
     pub help: Option<String>,
 }
 
-#[derive(Debug, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct Directives {
     /// `-- xtask: ack destructive: <reason>`; `None` when the reason is missing.
     pub destructive_acks: Vec<(Pos, Option<String>)>,

@@ -48,8 +48,31 @@ impl Stage {
             }
         }
         for m in batch {
-            std::fs::copy(&m.path, migrations_dir.join(&m.file_name))
+            std::fs::write(migrations_dir.join(&m.file_name), m.bytes()?)
                 .with_context(|| format!("staging {}", m.rel_path))?;
+        }
+        Ok(())
+    }
+
+    /// Right before a push: the staged workdir holds exactly `applied` + `batch`, and each batch file holds the
+    /// bytes that were checked and reviewed. `Err` names what differs.
+    pub fn verify(&self, applied: &[&Migration], batch: &[&Migration]) -> anyhow::Result<()> {
+        let migrations_dir = self.dir.join("supabase/migrations");
+        let mut listed: Vec<String> = std::fs::read_dir(&migrations_dir)
+            .with_context(|| format!("listing {}", migrations_dir.display()))?
+            .map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+            .collect::<Result<_, _>>()?;
+        listed.sort();
+        let mut expected: Vec<String> = applied.iter().chain(batch).map(|m| m.file_name.clone()).collect();
+        expected.sort();
+        if listed != expected {
+            anyhow::bail!("the staged workdir {} no longer holds exactly the reviewed files", self.dir.display());
+        }
+        for m in batch {
+            let staged = std::fs::read(migrations_dir.join(&m.file_name))?;
+            if crate::migrations::checksum(&staged) != m.checksum()? {
+                anyhow::bail!("the staged {} is not the file that was checked and reviewed", m.file_name);
+            }
         }
         Ok(())
     }
@@ -74,7 +97,14 @@ mod tests {
             let path = tmp.path().join(name);
             std::fs::write(&path, format!("-- {name}")).unwrap();
             let version = name.split('_').next().unwrap().to_string();
-            Migration { version, name: String::new(), file_name: name.into(), rel_path: name.into(), path }
+            Migration {
+                version,
+                name: String::new(),
+                file_name: name.into(),
+                rel_path: name.into(),
+                path,
+                source: None,
+            }
         };
         let (old, new) = (file("20260101000000_old.sql"), file("20260102000000_new.sql"));
         let stage = Stage::new(tmp.path().join("stage"), &[&old], &[&new]).unwrap();

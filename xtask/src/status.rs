@@ -23,6 +23,8 @@ pub struct StatusReport {
     pub target: String,
     pub project_ref: Option<String>,
     pub protected: bool,
+    /// The xtask's own database: its head is its live history, never recorded.
+    pub embedded: bool,
     pub head: Option<String>,
     pub recorded_at: Option<String>,
     pub pending: Vec<PendingFile>,
@@ -57,14 +59,20 @@ impl flags::Status {
         let lock = repo.lock()?;
         let discovery = repo.discover()?;
         let state = lock.targets.get(&name);
-        let head = state.map(|s| s.head.as_str());
+        // The embedded database is the xtask's own and has no record: its live history is its head.
+        let (embedded_head, recorded_at) = match target.embedded {
+            true => (embedded_head(sh, repo, &name)?, None),
+            false => (None, state.map(|s| format!("{} by {}", s.recorded_at, s.recorded_by))),
+        };
+        let head = if target.embedded { embedded_head.as_deref() } else { state.map(|s| s.head.as_str()) };
         let pending = batch::pending(&discovery.migrations, head, None)?;
         let mut report = StatusReport {
             target: name.clone(),
             project_ref: target.project_ref.clone(),
             protected: target.protected,
+            embedded: target.embedded,
             head: head.map(str::to_string),
-            recorded_at: state.map(|s| format!("{} by {}", s.recorded_at, s.recorded_by)),
+            recorded_at,
             pending: pending
                 .iter()
                 .map(|m| PendingFile { version: m.version.clone(), name: m.name.clone(), file: m.file_name.clone() })
@@ -83,6 +91,14 @@ impl flags::Status {
         report::emit(&report, self.output.format)?;
         report.verdict()
     }
+}
+
+/// The embedded database's head: the last version in its history (the database is started if it is not running).
+fn embedded_head(sh: &Shell, repo: &Repo, name: &str) -> anyhow::Result<Option<String>> {
+    let mut redactor = Redactor::from_env();
+    let target = Resolved::resolve(sh, repo, name, &mut redactor)?;
+    let crate::supabase::Remote::Url(url) = &target.remote else { return Ok(None) };
+    Ok(history::read_direct(url)?.pop().map(|a| a.version))
 }
 
 /// Reads the target's history (directly, or through `supabase db query`) and compares it with the record.
@@ -154,6 +170,12 @@ impl Report for StatusReport {
         };
         let _ = writeln!(out, "Target: {} ({what})", self.target);
         match (&self.head, &self.recorded_at) {
+            (Some(head), _) if self.embedded => {
+                let _ = writeln!(out, "Head: {head} (the embedded database's own history)\n");
+            }
+            (None, _) if self.embedded => {
+                let _ = writeln!(out, "Head: none (nothing applied to the embedded database yet)\n");
+            }
             (Some(head), Some(at)) => {
                 let _ = writeln!(out, "Recorded head: {head} (recorded {at})\n");
             }
@@ -230,6 +252,7 @@ mod tests {
             target: "prod".into(),
             project_ref: Some("srcaoozjkrughebmbvfb".into()),
             protected: true,
+            embedded: false,
             head: Some("20260512220528".into()),
             recorded_at: Some("2026-11-24T18:34:16Z by baseline".into()),
             pending: vec![file("20260512231500", "cl46_fix"), file("20260513041000", "ce13_alignment")],
@@ -277,6 +300,7 @@ mod tests {
               "target": "prod",
               "project_ref": "srcaoozjkrughebmbvfb",
               "protected": true,
+              "embedded": false,
               "head": "20260512220528",
               "recorded_at": "2026-11-24T18:34:16Z by baseline",
               "pending": [

@@ -374,7 +374,7 @@ pub fn explain(err: &CliError) -> String {
             "a local file is older than the target's head and not applied; `cargo xtask check` names it"
         }
         "DbConfigIpv6Error" => {
-            "this network has no IPv6: set the target's db_url_env to the project's connection pooler URL"
+            "this network has no IPv6: the xtask reaches the project through its pooler in session mode when the target's `connection` is `auto` (the default) or `pooler`; a URL target needs the pooler's session-mode URL (port 5432)"
         }
         "DbQueryExecError" => "the query failed on the target",
         _ => "see the CLI's message above",

@@ -110,9 +110,9 @@ impl<'a> Resolved<'a> {
             let role = self.login_role(Access::ReadWrite, redactor)?;
             let url = role.endpoint.url()?;
             redactor.add_url(&url);
-            return Ok(CliTarget { remote: Remote::Url(url), _role: Some(Box::new(role)) });
+            return Ok(CliTarget { remote: Remote::Url(url), role: Some(Box::new(role)) });
         }
-        Ok(CliTarget { remote: self.remote.clone(), _role: None })
+        Ok(CliTarget { remote: self.remote.clone(), role: None })
     }
 
     /// A hosted project's route, decided once: `connection = "direct"` or `"pooler"` as configured; `auto` (the
@@ -175,7 +175,15 @@ impl<'a> Resolved<'a> {
 /// Where the CLI pushes, and the login role that must outlive the push (removed when this is dropped).
 pub struct CliTarget {
     pub remote: Remote,
-    _role: Option<Box<LoginRole>>,
+    role: Option<Box<LoginRole>>,
+}
+
+impl CliTarget {
+    /// The role the CLI's sessions run as when it is ours (through the pooler): how they are found on the server
+    /// whatever `application_name` the pooler passes on.
+    pub fn session_role(&self) -> Option<&str> {
+        self.role.as_ref().map(|r| r.role.as_str())
+    }
 }
 
 /// Decides how `project_ref`'s database is reached; an error names every attempt.

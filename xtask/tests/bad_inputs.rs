@@ -456,7 +456,7 @@ fn cases() -> Vec<Case> {
             },
             args: &["status", "--target", "bad", "--live"],
             code: 2,
-            says: "names a pooler in transaction mode (port 6543 or pgbouncer=true)",
+            says: "use its session mode, postgresql://postgres.srcaoozjkrughebmbvfb:***@127.0.0.1:5432/postgres",
         },
         Case {
             input: "a database URL with `pgbouncer=true`",

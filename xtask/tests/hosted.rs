@@ -12,6 +12,7 @@ mod support;
 use std::process::Command;
 
 use support::api::{ApiDouble, Behaviour, live_login_roles};
+use support::pooler::PoolerDouble;
 use support::{Tree, commit, commit_all, example_versions, versions};
 
 const REF: &str = "srcaoozjkrughebmbvfb";
@@ -32,7 +33,8 @@ fn prepare_namespace() {
     let ok = |cmd: &mut Command| assert!(cmd.status().unwrap().success(), "{cmd:?}");
     ok(Command::new("ip").args(["link", "set", "lo", "up"]));
     let hosts = std::env::temp_dir().join(format!("xtask-hosts-{}", std::process::id()));
-    std::fs::write(&hosts, format!("127.0.0.1 localhost\n::1 localhost db.{REF}.local.test\n")).unwrap();
+    let names = format!("127.0.0.1 localhost pooler.local.test\n::1 localhost db.{REF}.local.test\n");
+    std::fs::write(&hosts, names).unwrap();
     ok(Command::new("mount").args(["--bind"]).arg(&hosts).arg("/etc/hosts"));
 }
 
@@ -90,6 +92,7 @@ fn token_only_status_promote_catalog_docs_and_drift() {
         let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
         assert_eq!(json["live"]["head"], "20260512220528");
         assert_eq!(json["live"]["matches"], true);
+        assert_eq!(json["live"]["connection"], "direct", "IPv6 works here: the direct host is used");
         // The xtask's own reads go over a read-only login role, removed afterwards.
         let login = format!("POST /v1/projects/{REF}/cli/login-role {{\"read_only\":true}}");
         assert_eq!(h.api.requests(), [login, format!("DELETE /v1/projects/{REF}/cli/login-role")]);
@@ -375,5 +378,27 @@ fn the_platform_baseline_is_captured_through_db_query_with_a_token_only() {
         );
         assert_eq!(direct.code, 0, "{}{}", direct.stdout, direct.stderr);
         assert!(direct.stdout.contains("up-to-date"), "{}", direct.stdout);
+    });
+}
+
+#[test]
+fn connection_pooler_is_used_even_where_the_direct_host_answers() {
+    in_namespace("connection_pooler_is_used_even_where_the_direct_host_answers", || {
+        let h = Hosted::new();
+        let port: u16 = std::fs::read_to_string(h.tree.path("target/xtask/pg/port")).unwrap().trim().parse().unwrap();
+        let certs = tempfile::tempdir().unwrap();
+        let pooler = PoolerDouble::start(REF, port, certs.path());
+        let config = String::from_utf8(h.tree.read("xtask.toml")).unwrap();
+        h.tree.write(
+            "xtask.toml",
+            config.replace("profile = \"platform.yaml\"", "profile = \"platform.yaml\"\nconnection = \"pooler\""),
+        );
+        commit(&h.tree, "through the pooler");
+        let status = h.run(&["status", "--target", "prod", "--live", "--format", "json"]);
+        assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+        let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        assert_eq!(json["live"]["connection"], "pooler (session)");
+        let seen = pooler.seen();
+        assert!(!seen.is_empty() && seen.iter().all(|s| s.port == 5432 && s.routed), "{seen:?}");
     });
 }

@@ -69,10 +69,11 @@ impl LintCache {
         self.path.is_some()
     }
 
-    /// The analysis kept for these bytes, if any (taken: each file is looked up once).
-    pub fn take(&self, hash: &str) -> Option<Analysis> {
+    /// The analysis kept for these bytes, if any. A copy: files with equal contents (a history often repeats a
+    /// grant or a seed file) share one entry.
+    pub fn get(&self, hash: &str) -> Option<Analysis> {
         self.path.as_ref()?;
-        self.kept.lock().ok()?.remove(hash)
+        self.kept.lock().ok()?.get(hash).cloned()
     }
 
     /// Keeps exactly these analyses (the files of this run), unless they are what the cache already held.
@@ -120,14 +121,14 @@ mod tests {
         let hash = content_hash(sql.as_bytes());
         LintCache::open(path.clone(), &rules).save([(hash.as_str(), &a)].into_iter()).unwrap();
 
-        let back = LintCache::open(path.clone(), &rules).take(&hash).expect("kept");
+        let back = LintCache::open(path.clone(), &rules).get(&hash).expect("kept");
         assert_eq!(format!("{back:?}"), format!("{a:?}"), "facts, violations and directives read back whole");
-        assert!(LintCache::open(path.clone(), &rules).take(&content_hash(b"other bytes")).is_none());
+        assert!(LintCache::open(path.clone(), &rules).get(&content_hash(b"other bytes")).is_none());
         let more = [Rule::AddingRequiredField, Rule::BanCharField];
-        assert!(LintCache::open(path.clone(), &more).take(&hash).is_none(), "another rule set: lint afresh");
-        assert!(LintCache::off().take(&hash).is_none());
+        assert!(LintCache::open(path.clone(), &more).get(&hash).is_none(), "another rule set: lint afresh");
+        assert!(LintCache::off().get(&hash).is_none());
 
         std::fs::write(&path, b"{ not json").unwrap();
-        assert!(LintCache::open(path, &rules).take(&hash).is_none(), "a damaged cache is not used");
+        assert!(LintCache::open(path, &rules).get(&hash).is_none(), "a damaged cache is not used");
     }
 }

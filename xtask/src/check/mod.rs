@@ -18,7 +18,7 @@ use crate::rules;
 use crate::sql::{self, Analysis, LintSettings};
 
 use cache::{LintCache, content_hash};
-pub use report::CheckReport;
+pub use report::{CheckReport, Counts};
 
 impl flags::Check {
     pub fn run(self, _sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
@@ -34,12 +34,24 @@ impl flags::Check {
 struct Loaded {
     checksum: Option<String>,
     analysis: Option<(String, Analysis)>,
+    /// Whether the analysis came from the lint cache.
+    cached: bool,
     findings: Vec<Finding>,
 }
 
 pub fn check(repo: &Repo, scope: LintScope, cache: LintCacheUse) -> anyhow::Result<CheckReport> {
+    check_files(repo, &repo.discover()?, scope, cache)
+}
+
+/// `check` over files already listed, and read where they carry their bytes (a promotion's): what is judged is
+/// exactly what the promotion goes on to stage and push.
+pub fn check_files(
+    repo: &Repo,
+    discovery: &migrations::Discovery,
+    scope: LintScope,
+    cache: LintCacheUse,
+) -> anyhow::Result<CheckReport> {
     let lock = repo.lock()?;
-    let discovery = repo.discover()?;
     let overrides = repo.config.severities();
     let squawk_rules = rules::squawk_rules(&overrides);
     let settings = LintSettings { squawk_rules: &squawk_rules };
@@ -83,8 +95,12 @@ pub fn check(repo: &Repo, scope: LintScope, cache: LintCacheUse) -> anyhow::Resu
     }
     findings.extend(loaded.iter().flat_map(|l| l.findings.iter().cloned()));
 
-    let hashed = current.values().filter(|c| c.is_some()).count();
-    Ok(CheckReport::new(rules::apply_severities(findings, &overrides), analysed.len(), hashed))
+    let counts = Counts {
+        linted: analysed.len(),
+        cached: loaded.iter().filter(|l| l.cached).count(),
+        hashed: current.values().filter(|c| c.is_some()).count(),
+    };
+    Ok(CheckReport::new(rules::apply_severities(findings, &overrides), counts))
 }
 
 /// Pending for at least one recorded target, or unknown to the lock altogether.
@@ -110,8 +126,21 @@ fn load(
     max_bytes: u64,
     (settings, cache): (&LintSettings, &LintCache),
 ) -> Loaded {
-    let mut out = Loaded { checksum: None, analysis: None, findings: Vec::new() };
+    let mut out = Loaded { checksum: None, analysis: None, cached: false, findings: Vec::new() };
     let finding = |code, sev, msg: String| Finding::new(code, sev, &m.rel_path, msg);
+    if let Some(source) = &m.source {
+        let too_large = source.bytes.len() as u64 > max_bytes;
+        if too_large && lint {
+            out.findings.push(too_large_finding(m, source.bytes.len() as u64, max_bytes));
+        }
+        if hash {
+            out.checksum = Some(source.checksum.clone());
+        }
+        if lint && !too_large {
+            analyse(m, &source.bytes, (settings, cache), &mut out);
+        }
+        return out;
+    }
     let meta = match std::fs::metadata(&m.path) {
         Ok(meta) => meta,
         Err(err) => {
@@ -132,10 +161,7 @@ fn load(
     }
     let too_large = meta.len() > max_bytes;
     if too_large && lint {
-        out.findings.push(
-            finding(Code::FileTooLarge, Severity::Error, format!("{} bytes is over the limit of {max_bytes} ([check] max_file_bytes in xtask.toml)", meta.len()))
-                .fix("load bulk data outside migrations (or split the file); raise max_file_bytes only if this really is schema"),
-        );
+        out.findings.push(too_large_finding(m, meta.len(), max_bytes));
     }
     if !hash && (too_large || !lint) {
         return out;
@@ -152,36 +178,54 @@ fn load(
         out.checksum = Some(migrations::checksum(&bytes));
     }
     if lint && !too_large {
-        match std::str::from_utf8(&bytes) {
-            Ok(text) => {
-                out.findings.extend(not_for_the_server(m, text));
-                let key = if cache.is_on() { content_hash(&bytes) } else { String::new() };
-                let analysis = cache.take(&key).unwrap_or_else(|| sql::analyze(text, settings));
-                if analysis.statement_count == 0 && analysis.parse_errors.is_empty() {
-                    out.findings.push(
-                        finding(
-                            Code::EmptyFile,
-                            Severity::Warning,
-                            "has no SQL statement; it would still be recorded as applied".into(),
-                        )
-                        .fix("write the migration, or delete the file"),
-                    );
-                }
-                out.analysis = Some((key, analysis));
-            }
-            Err(err) => {
-                let valid = &bytes[..err.valid_up_to()];
-                let text = String::from_utf8_lossy(valid);
-                let pos = LineIndex::new(&text).pos(&text, text.len());
-                out.findings.push(
-                    finding(Code::ParseError, Severity::Error, format!("not valid UTF-8 (byte {})", err.valid_up_to()))
-                        .at(pos)
-                        .fix("save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"),
-                );
-            }
-        }
+        analyse(m, &bytes, (settings, cache), &mut out);
     }
     out
+}
+
+fn too_large_finding(m: &Migration, len: u64, max_bytes: u64) -> Finding {
+    Finding::new(
+        Code::FileTooLarge,
+        Severity::Error,
+        &m.rel_path,
+        format!("{len} bytes is over the limit of {max_bytes} ([check] max_file_bytes in xtask.toml)"),
+    )
+    .fix("load bulk data outside migrations (or split the file); raise max_file_bytes only if this really is schema")
+}
+
+/// The file's analysis, from the lint cache when it holds these bytes, and the findings only the text shows.
+fn analyse(m: &Migration, bytes: &[u8], (settings, cache): (&LintSettings, &LintCache), out: &mut Loaded) {
+    let finding = |code, sev, msg: String| Finding::new(code, sev, &m.rel_path, msg);
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            out.findings.extend(not_for_the_server(m, text));
+            let key = if cache.is_on() { content_hash(bytes) } else { String::new() };
+            let kept = cache.get(&key);
+            out.cached = kept.is_some();
+            let analysis = kept.unwrap_or_else(|| sql::analyze(text, settings));
+            if analysis.statement_count == 0 && analysis.parse_errors.is_empty() {
+                out.findings.push(
+                    finding(
+                        Code::EmptyFile,
+                        Severity::Warning,
+                        "has no SQL statement; it would still be recorded as applied".into(),
+                    )
+                    .fix("write the migration, or delete the file"),
+                );
+            }
+            out.analysis = Some((key, analysis));
+        }
+        Err(err) => {
+            let valid = &bytes[..err.valid_up_to()];
+            let text = String::from_utf8_lossy(valid);
+            let pos = LineIndex::new(&text).pos(&text, text.len());
+            out.findings.push(
+                finding(Code::ParseError, Severity::Error, format!("not valid UTF-8 (byte {})", err.valid_up_to()))
+                    .at(pos)
+                    .fix("save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"),
+            );
+        }
+    }
 }
 
 /// What the CLI would send to the server as it is, and the server cannot take: a byte-order mark, NUL bytes,

@@ -11,6 +11,8 @@ use crate::report::{Annotation, Level, Report, md_cell, render_annotations};
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
     pub linted: usize,
+    /// Of `linted`, the files whose analysis came from the lint cache.
+    pub cached: usize,
     pub hashed: usize,
     pub errors: usize,
     pub warnings: usize,
@@ -23,13 +25,29 @@ pub struct CheckReport {
     pub findings: Vec<Finding>,
 }
 
+/// What a check looked at: files linted (and how many of those answers the lint cache gave), applied files hashed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub linted: usize,
+    pub cached: usize,
+    pub hashed: usize,
+}
+
+impl Summary {
+    pub fn counts(&self) -> Counts {
+        Counts { linted: self.linted, cached: self.cached, hashed: self.hashed }
+    }
+}
+
 impl CheckReport {
-    pub fn new(mut findings: Vec<Finding>, linted: usize, hashed: usize) -> CheckReport {
+    pub fn new(mut findings: Vec<Finding>, counts: Counts) -> CheckReport {
         findings.sort_by(|a, b| (&a.file, a.pos, a.code.to_string()).cmp(&(&b.file, b.pos, b.code.to_string())));
         findings.dedup();
         let count = |sev| findings.iter().filter(|f| f.severity == sev).count();
+        let Counts { linted, cached, hashed } = counts;
         let summary = Summary {
             linted,
+            cached,
             hashed,
             errors: count(Severity::Error),
             warnings: count(Severity::Warning),
@@ -67,8 +85,8 @@ impl Report for CheckReport {
         let s = &self.summary;
         let _ = writeln!(
             out,
-            "check: {} file(s) linted, {} applied file(s) hashed: {} error(s), {} warning(s), {} note(s)",
-            s.linted, s.hashed, s.errors, s.warnings, s.notes
+            "check: {} file(s) linted ({} from the lint cache), {} applied file(s) hashed: {} error(s), {} warning(s), {} note(s)",
+            s.linted, s.cached, s.hashed, s.errors, s.warnings, s.notes
         );
         out
     }
@@ -87,8 +105,8 @@ impl Report for CheckReport {
     fn summary_md(&self) -> String {
         let s = &self.summary;
         let mut out = format!(
-            "### cargo xtask check\n\n{} file(s) linted, {} applied file(s) hashed: {} error(s), {} warning(s), {} note(s)\n",
-            s.linted, s.hashed, s.errors, s.warnings, s.notes
+            "### cargo xtask check\n\n{} file(s) linted ({} from the lint cache), {} applied file(s) hashed: {} error(s), {} warning(s), {} note(s)\n",
+            s.linted, s.cached, s.hashed, s.errors, s.warnings, s.notes
         );
         if !self.findings.is_empty() {
             out.push_str("\n| file | line | severity | code | message |\n|---|---|---|---|---|\n");
@@ -163,8 +181,7 @@ mod tests {
                 .at(Pos { line: 2, col: 5 })
                 .fix("move it into a migration of its own"),
             ],
-            14,
-            9,
+            Counts { linted: 14, cached: 12, hashed: 9 },
         )
     }
 
@@ -177,7 +194,7 @@ mod tests {
                 fix: move it into a migration of its own
             migrations/20260513132700_fix.sql:3:1: note[destructive]: `drop function f(uuid)` (acknowledged: replaced, 100% of callers moved)
 
-            check: 14 file(s) linted, 9 applied file(s) hashed: 2 error(s), 0 warning(s), 1 note(s)
+            check: 14 file(s) linted (12 from the lint cache), 9 applied file(s) hashed: 2 error(s), 0 warning(s), 1 note(s)
         "#]]
         .assert_eq(&render(&sample(), Format::Human));
     }
@@ -188,6 +205,7 @@ mod tests {
             {
               "summary": {
                 "linted": 14,
+                "cached": 12,
                 "hashed": 9,
                 "errors": 2,
                 "warnings": 0,
@@ -241,6 +259,6 @@ mod tests {
     #[test]
     fn verdict_blocks_only_on_errors() {
         assert!(sample().verdict().is_err());
-        assert!(CheckReport::new(vec![], 0, 0).verdict().is_ok());
+        assert!(CheckReport::new(vec![], Counts::default()).verdict().is_ok());
     }
 }

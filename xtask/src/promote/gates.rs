@@ -52,7 +52,16 @@ impl<'a> Promotion<'a> {
         if config.protected {
             problems.extend(clean_checkout(self.sh));
         }
-        self.checked = check::check(self.repo, LintScope::Pending, LintCacheUse::On)?.findings;
+        // Every file is read here, once: the check below, the stage, the rehearsal, the lock report and the
+        // record all work from these bytes.
+        let mut discovery = self.repo.discover()?;
+        crate::migrations::read_all(&mut discovery.migrations);
+        if config.protected {
+            problems.extend(uncommitted_bytes(self.sh, self.repo, &discovery.migrations));
+        }
+        let report = check::check_files(self.repo, &discovery, LintScope::Pending, LintCacheUse::On)?;
+        (self.checked, self.check_counts) = (report.findings, report.summary.counts());
+        self.files = discovery.migrations;
         if let Some(target) = &target {
             self.record.endpoint = target.describe();
         }
@@ -90,7 +99,7 @@ impl<'a> Promotion<'a> {
             .cloned()
             .collect();
         if !beyond.is_empty() {
-            eprint!("{}", report::render(&CheckReport::new(beyond.clone(), 0, 0), Format::Human));
+            eprint!("{}", report::render(&CheckReport::new(beyond.clone(), self.check_counts), Format::Human));
             eprintln!(
                 "note: {} blocking finding(s) above are in pending files beyond --until; they are not promoted now and do not block",
                 beyond.len()
@@ -99,7 +108,7 @@ impl<'a> Promotion<'a> {
         if blocking.is_empty() {
             return Ok(());
         }
-        eprint!("{}", report::render(&CheckReport::new(blocking.clone(), 0, 0), Format::Human));
+        eprint!("{}", report::render(&CheckReport::new(blocking.clone(), self.check_counts), Format::Human));
         if target.config.protected {
             return Err(blocked(format!(
                 "promote: `cargo xtask check` has {} blocking finding(s) in what this promotion pushes (listed above); nothing was pushed. Fix them, or promote the files before them with --until",
@@ -157,7 +166,7 @@ impl<'a> Promotion<'a> {
         let applied = history::read_statements(&mut direct.connect()?)?;
         let mut problems = Vec::new();
         for m in &plan.batch {
-            let text = std::fs::read_to_string(&m.path)?;
+            let text = m.text()?;
             match applied.get(&m.version) {
                 None => problems.push(format!("{} is not applied on {other}", m.file_name)),
                 Some(statements) if history::fingerprint(&statements.join(";")) != history::fingerprint(&text) => {
@@ -331,6 +340,27 @@ fn clean_checkout(sh: &xshell::Shell) -> Option<String> {
         )),
         Ok(_) => None,
     }
+}
+
+/// For a protected target, the bytes that will be pushed must be the ones committed at `HEAD` (a clean checkout
+/// says so for the moment it is looked at; this compares the very bytes read): each file's git blob id.
+fn uncommitted_bytes(sh: &xshell::Shell, repo: &crate::repo::Repo, files: &[Migration]) -> Vec<String> {
+    let committed = match git::committed_blobs(sh, &repo.migrations_rel()) {
+        Ok(committed) => committed,
+        Err(e) => return vec![format!("the committed migrations could not be read from git ({e:#})")],
+    };
+    let differing: Vec<&str> = files
+        .iter()
+        .filter(|m| m.source.as_ref().is_none_or(|s| committed.get(&m.file_name) != Some(&git::blob_id(&s.bytes))))
+        .map(|m| m.file_name.as_str())
+        .collect();
+    if differing.is_empty() {
+        return Vec::new();
+    }
+    vec![format!(
+        "{} not as committed at HEAD: commit them, so what is pushed is what was reviewed",
+        differing.join(", ")
+    )]
 }
 
 /// The blocking findings that stop this promotion, and those in pending files beyond `--until` that do not.

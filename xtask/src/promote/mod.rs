@@ -13,14 +13,13 @@ mod review;
 
 use std::time::Instant;
 
-use anyhow::Context;
 use xshell::Shell;
 
 use crate::blocked::Blocked;
 use crate::findings::Finding;
 use crate::flags::{self, Format, Mode};
 use crate::lock::Lock;
-use crate::migrations::{self, Migration};
+use crate::migrations::Migration;
 use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::report;
@@ -97,6 +96,10 @@ struct Promotion<'a> {
     record: Record,
     /// The findings of the `check` run in step 1: judged in step 2 on the batch, and shown in the review.
     checked: Vec<Finding>,
+    /// What that check looked at.
+    check_counts: crate::check::Counts,
+    /// Every migration file, read once in step 1 (their bytes travel with them).
+    files: Vec<Migration>,
 }
 
 impl<'a> Promotion<'a> {
@@ -114,6 +117,8 @@ impl<'a> Promotion<'a> {
             step_started: now,
             record,
             checked: Vec::new(),
+            check_counts: Default::default(),
+            files: Vec::new(),
         }
     }
 
@@ -152,7 +157,7 @@ impl<'a> Promotion<'a> {
         let mut guard = self.lock_target(&target, &plan)?;
 
         self.step(7, "push and verify");
-        let pushed = self.push(&cli, &target, &cli_target.remote, &stage, &plan, &mut guard)?;
+        let pushed = self.push(&cli, &target, &cli_target, &stage, &plan, &mut guard)?;
         // The lock first: a login role is removed only when no promotion holds it.
         drop(guard);
         drop(cli_target);
@@ -184,7 +189,7 @@ impl<'a> Promotion<'a> {
     /// Step 2: the recorded head, the live history reconciled with it, and the batch after it.
     /// `None` when there is nothing to push (then the outcome is already reported).
     fn plan(&mut self, cli: &Cli, target: &Resolved) -> anyhow::Result<Option<Plan>> {
-        let files = self.repo.discover()?.migrations;
+        let files = self.files.clone();
         let lock = self.repo.lock()?;
         let live = {
             let workdir = Stage::empty(self.repo.stage_dir(&format!("{}-history", self.name)))?;
@@ -215,10 +220,7 @@ impl<'a> Promotion<'a> {
         self.record.batch = plan
             .batch
             .iter()
-            .map(|m| {
-                let bytes = std::fs::read(&m.path).with_context(|| format!("reading {}", m.rel_path))?;
-                Ok(RecordFile { file: m.file_name.clone(), sha256: migrations::checksum(&bytes) })
-            })
+            .map(|m| Ok(RecordFile { file: m.file_name.clone(), sha256: m.checksum()? }))
             .collect::<anyhow::Result<_>>()?;
         Ok(Some(plan))
     }
@@ -257,7 +259,7 @@ fn analyze(batch: &[Migration]) -> anyhow::Result<Vec<sql::Analysis>> {
     batch
         .iter()
         .map(|m| {
-            let text = std::fs::read_to_string(&m.path).with_context(|| format!("reading {}", m.rel_path))?;
+            let text = m.text()?;
             Ok(sql::analyze(&text, &LintSettings { squawk_rules: &[] }))
         })
         .collect()

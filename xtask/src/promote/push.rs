@@ -7,11 +7,11 @@ use anyhow::{Context, bail};
 
 use crate::blocked::blocked;
 use crate::lock::{Lock, TargetState};
-use crate::migrations::{self, Migration};
+use crate::migrations::Migration;
 use crate::platform::Access;
 use crate::progress::Spinner;
-use crate::supabase::{self, Cli, Push, PushOutput, Remote};
-use crate::target::{Direct, Resolved};
+use crate::supabase::{self, Cli, Push, PushOutput};
+use crate::target::{CliTarget, Direct, Resolved};
 use crate::{clock, evidence, flags};
 
 use super::history::{self, Applied};
@@ -90,7 +90,7 @@ impl Promotion<'_> {
         &mut self,
         cli: &Cli,
         target: &Resolved,
-        remote: &Remote,
+        cli_target: &CliTarget,
         stage: &Stage,
         plan: &Plan,
         lock: &mut TargetLock,
@@ -98,11 +98,11 @@ impl Promotion<'_> {
         let output = {
             let what = format!("pushing {} migration(s) to {}", plan.batch.len(), target.name);
             let _spinner = Spinner::start(&what, self.options.format);
-            cli.push(self.sh, stage.path(), remote, Push::Apply, &self.redactor)?
+            cli.push(self.sh, stage.path(), &cli_target.remote, Push::Apply, &self.redactor)?
         };
         self.record.push_transcript = output.transcript.clone();
         // Whatever happens here, the history is read next: an unreachable target is reported there.
-        let settled = if output.success { Ok(0) } else { settle_orphans(&mut lock.session) };
+        let settled = if output.success { Ok(0) } else { settle_orphans(&mut lock.session, cli_target.session_role()) };
         match settled {
             Ok(0) => {}
             Ok(ended) => {
@@ -237,15 +237,18 @@ impl Promotion<'_> {
 }
 
 /// Ends the CLI's sessions still running on the target (`pg_terminate_backend`, allowed for the same role), or
-/// waits for them where that is not allowed; returns how many there were.
-fn settle_orphans(session: &mut postgres::Client) -> anyhow::Result<usize> {
+/// waits for them where that is not allowed; returns how many there were. They are known by the CLI's
+/// `application_name`, or by `role` when the CLI ran as a login role of ours (a pooler need not pass the
+/// application name on).
+fn settle_orphans(session: &mut postgres::Client, role: Option<&str>) -> anyhow::Result<usize> {
     let deadline = std::time::Instant::now() + ORPHAN_WAIT;
     let mut seen = std::collections::BTreeSet::new();
     loop {
         let pids: Vec<i32> = session
             .query(
-                "select pid from pg_stat_activity where application_name = $1 and datname = current_database() and pid <> pg_backend_pid()",
-                &[&CLI_APPLICATION_NAME],
+                "select pid from pg_stat_activity where (application_name = $1 or usename = $2) \
+                 and datname = current_database() and pid <> pg_backend_pid()",
+                &[&CLI_APPLICATION_NAME, &role],
             )?
             .iter()
             .map(|r| r.get(0))
@@ -273,8 +276,7 @@ fn record_head(lock: &mut Lock, target: &str, files: &[Migration], head: Option<
     let Some(head) = head else { return Ok(()) };
     for m in files.iter().filter(|m| m.version.as_str() <= head) {
         if !lock.files.contains_key(&m.file_name) {
-            let bytes = std::fs::read(&m.path).with_context(|| format!("reading {}", m.rel_path))?;
-            lock.files.insert(m.file_name.clone(), migrations::checksum(&bytes));
+            lock.files.insert(m.file_name.clone(), m.checksum()?);
         }
     }
     let state = TargetState { head: head.to_string(), recorded_at: clock::utc_now(), recorded_by: by.to_string() };

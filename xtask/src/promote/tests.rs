@@ -21,6 +21,7 @@ fn m(version: &str) -> Migration {
         file_name: format!("{version}_m.sql"),
         rel_path: format!("migrations/{version}_m.sql"),
         path: Default::default(),
+        source: None,
     }
 }
 

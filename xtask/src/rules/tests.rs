@@ -12,6 +12,7 @@ fn m(file: &str) -> Migration {
         file_name: file.into(),
         rel_path: format!("migrations/{file}"),
         path: Default::default(),
+        source: None,
     }
 }
 

@@ -158,7 +158,7 @@ impl State {
         serde_json::json!([{
             "database_type": "PRIMARY", "db_port": 6543, "db_host": "pooler.local.test", "db_name": "postgres",
             "db_user": format!("postgres.{r}"), "pool_mode": "transaction",
-            "connection_string": format!("postgresql://postgres.{r}@pooler.local.test:6543/postgres")
+            "connection_string": format!("postgresql://postgres.{r}:[YOUR-PASSWORD]@pooler.local.test:6543/postgres")
         }])
         .to_string()
     }
