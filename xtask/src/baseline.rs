@@ -41,10 +41,16 @@ impl flags::Baseline {
             };
         }
         let recorded_at = crate::clock::utc_now();
-        lock.targets.insert(
-            name.clone(),
-            TargetState { head: self.head.clone(), recorded_at, recorded_by: "baseline".to_string() },
-        );
+        // Pinned by name now (no session is opened here); a server's own identifier joins at the first promotion.
+        let identity = repo.config.targets.get(name.as_str()).and_then(crate::target::static_place);
+        let state = TargetState {
+            head: self.head.clone(),
+            recorded_at,
+            recorded_by: "baseline".to_string(),
+            identity,
+            server: None,
+        };
+        lock.targets.insert(name.clone(), state);
         lock.write(&repo.lock_path())?;
         println!(
             "{name}: recorded head {} and {} applied file checksum(s) in {}",

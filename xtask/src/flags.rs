@@ -130,6 +130,11 @@ pub struct Promote {
     #[arg(long)]
     pub skip_catalog: bool,
 
+    /// Accept that the target is now another database than the one pinned in migrations/promotion.lock (after a
+    /// real move), and pin the new one; the reason goes into the record.
+    #[arg(long, value_name = "REASON")]
+    pub repin: Option<String>,
+
     #[command(flatten)]
     pub confirm: ConfirmArgs,
 
@@ -374,6 +379,11 @@ pub struct BenchCheck {
     /// How many migration files to generate.
     #[arg(long, default_value_t = 5000)]
     pub files: usize,
+
+    /// How many files share each content (real histories repeat grants, seeds and fixes): 1 makes every file
+    /// different.
+    #[arg(long, default_value_t = 1)]
+    pub repeat: usize,
 
     /// Timed runs of each side; the median is reported.
     #[arg(long, default_value_t = 3)]

@@ -14,6 +14,7 @@ pub mod db;
 pub mod delta;
 pub mod diff;
 pub mod docs;
+pub mod domain;
 pub mod drift;
 pub mod edges;
 pub mod evidence;

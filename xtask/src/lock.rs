@@ -41,6 +41,20 @@ pub struct TargetState {
     pub recorded_at: String,
     /// `promote` or `baseline`.
     pub recorded_by: String,
+    /// The database this target was first promoted or baselined at (pinned): later promotions refuse another.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub identity: Option<crate::domain::identity::Place>,
+    /// For a server (not a hosted project): its `system_identifier` and the database's oid, when read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server: Option<String>,
+}
+
+impl TargetState {
+    /// The pinned identity, if any.
+    pub fn pinned(&self) -> Option<crate::domain::identity::Identity> {
+        let place = self.identity.clone()?;
+        Some(crate::domain::identity::Identity { place, live: self.server.clone() })
+    }
 }
 
 #[derive(Serialize, Deserialize)]
@@ -136,6 +150,22 @@ mod tests {
                 head: "20260105090000".into(),
                 recorded_at: "2026-05-12T22:05:28Z".into(),
                 recorded_by: "baseline".into(),
+                identity: Some(crate::domain::identity::Place::Project("srcaoozjkrughebmbvfb".into())),
+                server: None,
+            },
+        );
+        lock.targets.insert(
+            "staging".into(),
+            TargetState {
+                head: "20260105090000".into(),
+                recorded_at: "2026-05-12T22:05:28Z".into(),
+                recorded_by: "promote".into(),
+                identity: Some(crate::domain::identity::Place::Server {
+                    host: "127.0.0.1".into(),
+                    port: 5432,
+                    database: "app".into(),
+                }),
+                server: Some("7714534279537065078/16384".into()),
             },
         );
         lock

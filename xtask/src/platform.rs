@@ -114,6 +114,16 @@ impl Platform {
     }
 }
 
+/// Whether a session failed because its login role is gone (or its password no longer valid): the platform's
+/// `DELETE .../cli/login-role` names only the project, so another machine's cleanup removes this machine's role.
+pub fn role_removed(err: &anyhow::Error) -> bool {
+    use postgres::error::SqlState;
+    err.chain()
+        .filter_map(|e| e.downcast_ref::<postgres::Error>())
+        .filter_map(|e| e.code())
+        .any(|code| *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION)
+}
+
 /// Read-only roles for reads; read-write only where the xtask writes (prune) or the CLI pushes over the pooler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {

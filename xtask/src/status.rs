@@ -57,14 +57,23 @@ impl flags::Status {
         let name = self.target.target;
         let target = repo.config.target(&name)?;
         let lock = repo.lock()?;
+        crate::target::check_aliases(&repo.config, &lock, &name)?;
         let discovery = repo.discover()?;
         let state = lock.targets.get(&name);
         // The embedded database is the xtask's own and has no record: its live history is its head.
-        let (embedded_head, recorded_at) = match target.embedded {
-            true => (embedded_head(sh, repo, &name)?, None),
+        let (embedded_history, recorded_at) = match target.embedded {
+            true => (Some(embedded_history(sh, repo, &name)?), None),
             false => (None, state.map(|s| format!("{} by {}", s.recorded_at, s.recorded_by))),
         };
-        let head = if target.embedded { embedded_head.as_deref() } else { state.map(|s| s.head.as_str()) };
+        let head = match &embedded_history {
+            Some(history) => history.last().map(String::as_str),
+            None => state.map(|s| s.head.as_str()),
+        };
+        // Applied is what the lock recorded, or for the embedded database what its history holds.
+        let applied = |m: &Migration| match &embedded_history {
+            Some(history) => history.contains(&m.version),
+            None => lock.files.contains_key(&m.file_name),
+        };
         let pending = batch::pending(&discovery.migrations, head, None)?;
         let mut report = StatusReport {
             target: name.clone(),
@@ -80,7 +89,7 @@ impl flags::Status {
             unapplied_before_head: discovery
                 .migrations
                 .iter()
-                .filter(|m| head.is_some_and(|h| m.version.as_str() <= h) && !lock.files.contains_key(&m.file_name))
+                .filter(|m| head.is_some_and(|h| m.version.as_str() <= h) && !applied(m))
                 .map(|m| m.file_name.clone())
                 .collect(),
             live: None,
@@ -93,12 +102,13 @@ impl flags::Status {
     }
 }
 
-/// The embedded database's head: the last version in its history (the database is started if it is not running).
-fn embedded_head(sh: &Shell, repo: &Repo, name: &str) -> anyhow::Result<Option<String>> {
+/// The embedded database's applied versions, oldest first: its head is the last (the database is started if it
+/// is not running).
+fn embedded_history(sh: &Shell, repo: &Repo, name: &str) -> anyhow::Result<Vec<String>> {
     let mut redactor = Redactor::from_env();
     let target = Resolved::resolve(sh, repo, name, &mut redactor)?;
-    let crate::supabase::Remote::Url(url) = &target.remote else { return Ok(None) };
-    Ok(history::read_direct(url)?.pop().map(|a| a.version))
+    let crate::supabase::Remote::Url(url) = &target.remote else { return Ok(Vec::new()) };
+    Ok(history::read_direct(url)?.into_iter().map(|a| a.version).collect())
 }
 
 /// Reads the target's history (directly, or through `supabase db query`) and compares it with the record.
@@ -111,6 +121,7 @@ fn live_check(
 ) -> anyhow::Result<LiveReport> {
     let mut redactor = Redactor::from_env();
     let target = Resolved::resolve(sh, repo, name, &mut redactor)?;
+    target.check_pin(lock, false)?;
     let cli = Cli::locate(sh, &repo.root).ok();
     let live = {
         let workdir = Stage::empty(repo.stage_dir(&format!("status-{name}")))?;
@@ -118,8 +129,33 @@ fn live_check(
     };
     let head = history::head(name, target.config, lock, live.last().map(|a| a.version.as_str()));
     let pending = batch::pending(files, head.as_deref(), None)?;
+    let applied: Vec<&Migration> = files.iter().collect();
+    let mut session = None;
+    let verdicts = history::verify(&applied, &live, |version| {
+        if session.is_none() {
+            session = target.direct(crate::platform::Access::ReadOnly, &mut redactor).ok();
+        }
+        history::statements_of(&mut session.as_ref()?.connect().ok()?, version)
+    })?;
+    let unverifiable = history::unverifiable(&verdicts);
+    let differs = history::describe_differences(name, &verdicts);
     let (matches, verdict) = match history::reconcile(files, head.as_deref(), &live, &pending) {
-        Ok(Reconcile::InSync) => (true, "It matches the recorded head.".to_string()),
+        _ if differs.is_some() => (
+            false,
+            format!(
+                "{}: restore the file as it was applied; a change belongs in a new migration",
+                differs.unwrap_or_default()
+            ),
+        ),
+        Ok(Reconcile::InSync) if !unverifiable.is_empty() => (
+            true,
+            format!(
+                "It matches the recorded head; {} applied file(s) were pushed before the CLI stored statements and cannot be verified: {}.",
+                unverifiable.len(),
+                unverifiable.join(", ")
+            ),
+        ),
+        Ok(Reconcile::InSync) => (true, "It matches the recorded head, statement for statement.".to_string()),
         Ok(Reconcile::Interrupted(n)) => (
             false,
             format!(

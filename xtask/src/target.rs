@@ -6,8 +6,10 @@ use std::cell::OnceCell;
 use anyhow::{anyhow, bail};
 use xshell::Shell;
 
-use crate::config::{BUILTIN_PROFILES, Target};
+use crate::config::{BUILTIN_PROFILES, Config, Target};
+use crate::domain::identity::{self, Identity, Place};
 use crate::edges::pooler::{self, Connection, Route, Setting};
+use crate::lock::Lock;
 use crate::pg::{self, SslMode, Tls};
 use crate::platform::{self, Access, LoginRole, Platform};
 use crate::redact::Redactor;
@@ -71,6 +73,15 @@ impl<'a> Resolved<'a> {
         if let Remote::Url(url) = &remote {
             redactor.add_url(url);
         }
+        if let (Remote::Url(url), Some(project_ref)) = (&remote, &config.project_ref)
+            && let Some(Place::Project(named)) = identity::of_url(url)
+            && named != *project_ref
+        {
+            bail!(
+                "${} names project {named}, but target `{name}` is project {project_ref} (xtask.toml): one of them names the wrong database. Nothing ran; correct the URL or the target's project_ref",
+                config.db_url_env.as_deref().unwrap_or_default()
+            );
+        }
         if let (Some(project_ref), Ok(exported)) = (&config.project_ref, std::env::var(PROJECT_ID_ENV))
             && !exported.is_empty()
             && exported != *project_ref
@@ -131,6 +142,52 @@ impl<'a> Resolved<'a> {
         Ok(self.route.get_or_init(|| route))
     }
 
+    /// Which database the target is, by name (no session); `None` for the embedded database.
+    pub fn place(&self) -> Option<Place> {
+        if self.config.embedded {
+            return None;
+        }
+        match &self.remote {
+            Remote::Url(url) => place_of(url, self.config.project_ref.as_deref()),
+            Remote::Project(project_ref) => Some(Place::Project(project_ref.clone())),
+        }
+    }
+
+    /// What points the xtask at the target, as people set it: `$PROD_DB_URL`, or the target's project ref.
+    pub fn via(&self) -> String {
+        match (&self.remote, self.config.db_url_env.as_deref()) {
+            (Remote::Url(_), Some(var)) => format!("${var}"),
+            _ => format!("target `{}`", self.name),
+        }
+    }
+
+    /// The target's identity: its place, and for a server its `system_identifier` and database oid (one short
+    /// session; left out when they cannot be read).
+    pub fn identity(&self) -> Option<Identity> {
+        let place = self.place()?;
+        // A URL that names no project (a server's own host) is told apart by the server itself.
+        let live = match &self.remote {
+            Remote::Url(url) if matches!(identity::of_url(url), Some(Place::Server { .. })) => {
+                read_server_identity(url).ok()
+            }
+            _ => None,
+        };
+        Some(Identity { place, live })
+    }
+
+    /// Refuses a target whose database is not the one pinned in the lock (unless `repin`); returns the identity
+    /// seen, to be pinned (first promotion) or re-pinned.
+    pub fn check_pin(&self, lock: &Lock, repin: bool) -> anyhow::Result<Option<Identity>> {
+        let Some(current) = self.identity() else { return Ok(None) };
+        let pinned = lock.targets.get(&self.name).and_then(|state| state.pinned());
+        if let Some(pinned) = pinned.filter(|_| !repin)
+            && let Some(why) = identity::pin_mismatch(&self.name, &self.via(), &current, &pinned)
+        {
+            bail!("{why}");
+        }
+        Ok(Some(current))
+    }
+
     /// How the target is reached, once known: a URL by what it names, a hosted project by its route.
     pub fn connection(&self) -> Option<Connection> {
         match &self.remote {
@@ -170,6 +227,61 @@ impl<'a> Resolved<'a> {
             Remote::Project(r) => format!("project {r}"),
         }
     }
+}
+
+/// `system_identifier/database oid` of the server at `url`.
+fn read_server_identity(url: &str) -> anyhow::Result<String> {
+    let sql = "select (select system_identifier::text from pg_control_system()) || '/' || \
+               (select oid::text from pg_database where datname = current_database())";
+    Ok(pg::connect(url)?.query_one(sql, &[])?.get(0))
+}
+
+/// The place a URL names for a target: a URL that names no project reaches the target's `project_ref` when it has
+/// one (its host is then only the way there), else it is the server it names.
+fn place_of(url: &str, project_ref: Option<&str>) -> Option<Place> {
+    match (identity::of_url(url)?, project_ref) {
+        (Place::Server { .. }, Some(project_ref)) => Some(Place::Project(project_ref.to_string())),
+        (place, _) => Some(place),
+    }
+}
+
+/// The place a configured target names without any session (its URL from the environment, or its project
+/// ref); `None` for the embedded database or a URL that is not set.
+pub fn static_place(config: &Target) -> Option<Place> {
+    if config.embedded {
+        return None;
+    }
+    let url = config.db_url_env.as_deref().and_then(|var| std::env::var(var).ok()).filter(|u| !u.is_empty());
+    match (url, &config.project_ref) {
+        (Some(url), project_ref) => place_of(&url, project_ref.as_deref()),
+        (None, Some(project_ref)) => Some(Place::Project(project_ref.clone())),
+        (None, None) => None,
+    }
+}
+
+/// The other targets of `config` that name the same database as `name`.
+pub fn same_database<'c>(config: &'c Config, name: &str) -> Vec<&'c str> {
+    let Some(place) = config.targets.get(name).and_then(static_place) else { return Vec::new() };
+    config
+        .targets
+        .iter()
+        .filter(|(other, t)| other.as_str() != name && static_place(t).as_ref() == Some(&place))
+        .map(|(other, _)| other.as_str())
+        .collect()
+}
+
+/// Two names for one database are refused unless they agree (the same protection, one recorded head), so no
+/// name can reach production around its gates. Exit 2: a configuration error.
+pub fn check_aliases(config: &Config, lock: &Lock, name: &str) -> anyhow::Result<()> {
+    let (Some(target), others) = (config.targets.get(name), same_database(config, name)) else { return Ok(()) };
+    let Some(place) = static_place(target) else { return Ok(()) };
+    let others: Vec<(&str, bool, Option<&str>)> =
+        others.iter().filter_map(|o| config.targets.get(*o).map(|t| (*o, t.protected, lock.head(o)))).collect();
+    let problems = identity::alias_conflicts(name, &place, (target.protected, lock.head(name)), &others);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    bail!("{}; nothing ran", problems.join("; "))
 }
 
 /// Where the CLI pushes, and the login role that must outlive the push (removed when this is dropped).

@@ -452,11 +452,11 @@ fn cases() -> Vec<Case> {
             input: "a database URL naming a pooler in transaction mode (port 6543)",
             setup: |t| {
                 with_url_target(t);
-                url(&format!("postgresql://postgres.srcaoozjkrughebmbvfb:{PASSWORD}@127.0.0.1:6543/postgres"))
+                url(&format!("postgresql://postgres.bbbbbbbbbbbbbbbbbbbb:{PASSWORD}@127.0.0.1:6543/postgres"))
             },
             args: &["status", "--target", "bad", "--live"],
             code: 2,
-            says: "use its session mode, postgresql://postgres.srcaoozjkrughebmbvfb:***@127.0.0.1:5432/postgres",
+            says: "use its session mode, postgresql://postgres.bbbbbbbbbbbbbbbbbbbb:***@127.0.0.1:5432/postgres",
         },
         Case {
             input: "a database URL with `pgbouncer=true`",
@@ -467,6 +467,46 @@ fn cases() -> Vec<Case> {
             args: &["status", "--target", "bad", "--live"],
             code: 2,
             says: "use its session mode, postgresql://u:***@127.0.0.1:5432/db",
+        },
+        Case {
+            input: "a second target name for production's project ref",
+            setup: |t| {
+                t.append("xtask.toml", "\n[targets.alias]\nproject_ref = \"srcaoozjkrughebmbvfb\"\n");
+                Vec::new()
+            },
+            args: &["status", "--target", "alias"],
+            code: 2,
+            says: "targets `alias` and `prod` are one database (project srcaoozjkrughebmbvfb) but only one is protected",
+        },
+        Case {
+            input: "a URL naming another project than the target's `project_ref`",
+            setup: |_| {
+                let url = format!("postgresql://postgres.bbbbbbbbbbbbbbbbbbbb:{PASSWORD}@127.0.0.1:1/postgres");
+                vec![("PROD_DB_URL".to_string(), url)]
+            },
+            args: &["status", "--target", "prod", "--live"],
+            code: 2,
+            says: "$PROD_DB_URL names project bbbbbbbbbbbbbbbbbbbb, but target `prod` is project srcaoozjkrughebmbvfb",
+        },
+        Case {
+            input: "a URL pointing at another database than the one the target was promoted at",
+            setup: |t| {
+                let env = running(t);
+                let path = t.path("migrations/promotion.lock");
+                let mut lock = xtask::lock::Lock::read(&path, "promotion.lock").unwrap().unwrap();
+                let mut state = lock.targets["prod"].clone();
+                state.identity = Some(xtask::domain::identity::Place::Server {
+                    host: "127.0.0.1".into(),
+                    port: 5432,
+                    database: "elsewhere".into(),
+                });
+                lock.targets.insert("bad".into(), state);
+                lock.write(&path).unwrap();
+                env
+            },
+            args: &["status", "--target", "bad", "--live"],
+            code: 2,
+            says: "$XTASK_BAD_URL now points at database 127.0.0.1:",
         },
         Case {
             input: "`connection` on a URL target",

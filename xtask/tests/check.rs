@@ -38,7 +38,7 @@ fn example_tree_human_output() {
     expect_test::expect![[r#"
         migrations/20260513132700_fix_form_completion_metrics_rls_args.sql:5:1: note[destructive]: `drop function if exists public.form_completion_metrics(uuid, date)` (acknowledged: the (uuid, date) signature has no callers left (app switched to the 3-argument form in release 2026.05.2))
 
-        check: 14 file(s) linted, 9 applied file(s) hashed: 0 error(s), 0 warning(s), 1 note(s)
+        check: 14 file(s) linted (0 from the lint cache), 9 applied file(s) hashed: 0 error(s), 0 warning(s), 1 note(s)
     "#]]
     .assert_eq(&run.stdout);
 }

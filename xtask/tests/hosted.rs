@@ -151,6 +151,20 @@ fn token_only_status_promote_catalog_docs_and_drift() {
         let drift = h.run(&["drift", "--target", "prod", "--format", "json"]);
         assert_eq!(drift.code, 1, "{}", drift.stderr);
         assert!(drift.stdout.contains("public.made_by_hand"), "{}", drift.stdout);
+
+        // prod was pinned at its project: xtask.toml naming another project for it is refused before any call.
+        let lock = String::from_utf8(h.tree.read("migrations/promotion.lock")).unwrap();
+        assert!(lock.contains(&format!("[targets.prod.identity]\nproject = \"{REF}\"")), "{lock}");
+        let config = String::from_utf8(h.tree.read("xtask.toml")).unwrap();
+        h.tree.write("xtask.toml", config.replace(REF, "bbbbbbbbbbbbbbbbbbbb"));
+        commit(&h.tree, "prod names another project");
+        h.api.clear();
+        let moved = h.run_with(&["promote", "--target", "prod", "--yes"], &[("SUPABASE_ACCESS_TOKEN", TOKEN)]);
+        assert_eq!(moved.code, 2, "{}", moved.stderr);
+        let said =
+            format!("target `prod` now points at project bbbbbbbbbbbbbbbbbbbb; prod was promoted at project {REF}");
+        assert!(moved.stderr.contains(&said), "{}", moved.stderr);
+        assert!(h.api.requests().is_empty(), "nothing was asked of the platform: {:?}", h.api.requests());
     });
 }
 

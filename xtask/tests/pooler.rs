@@ -239,7 +239,8 @@ fn two_checkouts_racing_through_the_pooler_push_once() {
             loser.contains("another promotion of prod is pushing")
                 || loser.contains("history changed")
                 || loser.contains("the CLI's dry-run would push")
-                || loser.contains("the CLI's dry-run failed"),
+                || loser.contains("the CLI's dry-run failed")
+                || loser.contains("was removed by another promotion's cleanup"),
             "{loser}"
         );
         assert!(loser.contains("nothing was pushed"), "{loser}");

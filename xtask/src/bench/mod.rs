@@ -63,8 +63,9 @@ fn build(sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
 
 impl flags::BenchCheck {
     fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
-        let dir = repo.bench_dir(&format!("check-{}", self.files));
-        let (bytes, lines) = generate_tree(&dir, self.files).context("generating the benchmark tree")?;
+        let repeat = self.repeat.max(1);
+        let dir = repo.bench_dir(&format!("check-{}-{repeat}", self.files));
+        let (bytes, lines) = generate_tree(&dir, self.files, repeat).context("generating the benchmark tree")?;
         let exe = std::env::current_exe().context("locating the xtask binary")?;
         let migrations = dir.join("migrations");
         let files: Vec<String> = (0..self.files).map(|i| migrations.join(file_name(i)).display().to_string()).collect();
@@ -93,7 +94,7 @@ impl flags::BenchCheck {
             }
         };
 
-        println!("files        {} ({lines} lines)", self.files);
+        println!("files        {} ({lines} lines, each content in {repeat} file(s))", self.files);
         println!("size         {:.1} MB", bytes as f64 / 1e6);
         println!("xtask check  {:.3} s  (median, --lint all --no-cache)", cold.as_secs_f64());
         println!("  cached     {:.3} s  (median, --lint all, the tree unchanged)", warm.as_secs_f64());

@@ -37,8 +37,9 @@ pub fn file_name(i: usize) -> String {
     format!("{}_bench_{i:05}.sql", time.format("%Y%m%d%H%M%S"))
 }
 
-/// Writes the tree (only files whose bytes changed) and returns its size in bytes and lines.
-pub fn generate_tree(dir: &Path, files: usize) -> anyhow::Result<(u64, usize)> {
+/// Writes the tree (only files whose bytes changed), each content in `repeat` consecutive files, and returns its
+/// size in bytes and lines.
+pub fn generate_tree(dir: &Path, files: usize, repeat: usize) -> anyhow::Result<(u64, usize)> {
     let migrations = dir.join("migrations");
     std::fs::create_dir_all(&migrations)?;
     fsutil::write_atomic(
@@ -47,7 +48,7 @@ pub fn generate_tree(dir: &Path, files: usize) -> anyhow::Result<(u64, usize)> {
     )?;
     let (mut bytes, mut lines) = (0, 0);
     for i in 0..files {
-        let sql = migration(i);
+        let sql = migration(i / repeat.max(1));
         bytes += sql.len() as u64;
         lines += sql.lines().count();
         let path = migrations.join(file_name(i));

@@ -55,10 +55,12 @@ impl Endpoint {
         Ok(url.to_string())
     }
 
+    /// A session; the error keeps the server's `postgres::Error` (its SQLSTATE) in its chain.
     pub fn connect(&self) -> anyhow::Result<postgres::Client> {
         let mut config = postgres::Config::new();
         config.host(&self.host).port(self.port).user(&self.user).password(&self.password).dbname(&self.dbname);
-        connect_with(config, &self.tls).with_context(|| format!("connecting to {}", self.describe()))
+        config.ssl_mode(self.tls.postgres_mode()).application_name(APPLICATION_NAME);
+        config.connect(self.tls.connector()).with_context(|| format!("connecting to {}", self.describe()))
     }
 }
 

@@ -25,9 +25,11 @@ impl<'a> Promotion<'a> {
     /// Step 1: tools, credentials and a clean checkout, all reported at once. Runs `check` too; its findings
     /// are judged in step 2, on the batch.
     pub(super) fn preconditions(&mut self) -> anyhow::Result<(Cli, Resolved<'a>)> {
+        let config = self.repo.config.target(&self.name)?;
+        // A second name for a database must not reach it around the first name's gates: before anything else.
+        crate::target::check_aliases(&self.repo.config, &self.repo.lock()?, &self.name)?;
         let mut problems = Vec::new();
         let cli = Cli::locate(self.sh, &self.repo.root).map_err(|e| problems.push(format!("{e:#}"))).ok();
-        let config = self.repo.config.target(&self.name)?;
         if (config.embedded || config.protected)
             && let Err(e) = pg::check_binaries(self.sh)
         {
@@ -169,7 +171,10 @@ impl<'a> Promotion<'a> {
             let text = m.text()?;
             match applied.get(&m.version) {
                 None => problems.push(format!("{} is not applied on {other}", m.file_name)),
-                Some(statements) if history::fingerprint(&statements.join(";")) != history::fingerprint(&text) => {
+                Some(statements)
+                    if crate::domain::statements::fingerprint(&statements.join(";"))
+                        != crate::domain::statements::fingerprint(&text) =>
+                {
                     problems.push(format!("{} differs on {other} from this checkout", m.file_name))
                 }
                 Some(_) => {}
@@ -382,21 +387,24 @@ pub(super) fn dry_run_mismatch(batch: &[&Migration], listed: &[String]) -> Optio
     })
 }
 
-/// The CLI's idea of its target must be ours: same host and port, or same project.
+/// The CLI's idea of its target must be ours: same host and port, or same project. It fails closed: a target the
+/// CLI does not report, or reports without a host or project, is a mismatch.
 pub(super) fn target_mismatch(remote: &Remote, reported: Option<&serde_json::Value>) -> Option<String> {
-    let reported = reported?;
+    let Some(reported) = reported else { return Some("no target at all (the CLI reported none)".into()) };
     match remote {
         Remote::Url(url) => {
-            let parsed = url::Url::parse(url).ok()?;
-            let host = parsed.host_str()?.trim_matches(['[', ']']).to_string();
-            let port = parsed.port().unwrap_or(5432);
+            let ours = url::Url::parse(url).ok().and_then(|parsed| {
+                Some((parsed.host_str()?.trim_matches(['[', ']']).to_string(), parsed.port().unwrap_or(5432)))
+            });
+            let Some((host, port)) = ours else { return Some(format!("{reported}, and our URL names no host")) };
             let same =
                 reported["host"].as_str() == Some(host.as_str()) && reported["port"].as_u64() == Some(port.into());
             (!same).then(|| format!("{}:{} instead of {host}:{port}", reported["host"], reported["port"]))
         }
-        Remote::Project(r) => {
-            let theirs = reported["project_ref"].as_str()?;
-            (theirs != r).then(|| format!("project {theirs} instead of {r}"))
-        }
+        Remote::Project(r) => match reported["project_ref"].as_str() {
+            Some(theirs) if theirs == r => None,
+            Some(theirs) => Some(format!("project {theirs} instead of {r}")),
+            None => Some(format!("{reported} instead of project {r}")),
+        },
     }
 }

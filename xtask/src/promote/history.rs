@@ -8,6 +8,7 @@ use anyhow::Context;
 use xshell::Shell;
 
 use crate::config::Target;
+use crate::domain::statements::{self, Verdict};
 use crate::lock::Lock;
 use crate::migrations::Migration;
 use crate::pg;
@@ -21,10 +22,18 @@ use crate::target::Resolved;
 pub struct Applied {
     pub version: String,
     pub name: String,
+    /// The fingerprint of the statements the database ran (`domain::statements`); `None` when none are stored.
+    #[serde(skip)]
+    pub fingerprint: Option<String>,
 }
 
-const HISTORY_SQL: &str =
-    "select version, coalesce(name, '') as name from supabase_migrations.schema_migrations order by version";
+/// The history, with each row's statements fingerprinted on the server (no statement travels).
+fn history_sql() -> String {
+    format!(
+        "select version, coalesce(name, '') as name, {} as fingerprint from supabase_migrations.schema_migrations order by version",
+        statements::FINGERPRINT_SQL
+    )
+}
 
 /// The head a target is at. The embedded database is the xtask's own and has no record: its live history's
 /// last version is its head. Every other target's head is what the lock recorded.
@@ -73,8 +82,8 @@ pub fn read_client(client: &mut postgres::Client) -> anyhow::Result<Vec<Applied>
     if exists.is_none() {
         return Ok(Vec::new());
     }
-    let rows = client.query(HISTORY_SQL, &[]).context("reading supabase_migrations.schema_migrations")?;
-    Ok(rows.iter().map(|r| Applied { version: r.get(0), name: r.get(1) }).collect())
+    let rows = client.query(&history_sql(), &[]).context("reading supabase_migrations.schema_migrations")?;
+    Ok(rows.iter().map(|r| Applied { version: r.get(0), name: r.get(1), fingerprint: r.get(2) }).collect())
 }
 
 pub fn read_via_cli(
@@ -86,13 +95,14 @@ pub fn read_via_cli(
 ) -> anyhow::Result<Vec<Applied>> {
     std::fs::create_dir_all(workdir)?;
     let rows = cli
-        .query(sh, workdir, remote, HISTORY_SQL_ANYWAY, redactor)
+        .query(sh, workdir, remote, &history_sql_anyway(), redactor)
         .context("reading the target's migration history")?;
     Ok(rows
         .iter()
         .map(|r| Applied {
             version: r["version"].as_str().unwrap_or_default().to_string(),
             name: r["name"].as_str().unwrap_or_default().to_string(),
+            fingerprint: r["fingerprint"].as_str().map(str::to_string),
         })
         .collect())
 }
@@ -101,27 +111,82 @@ pub fn read_via_cli(
 /// history table yet: the table is named only inside `query_to_xml`'s text, run when it exists. (The error a
 /// missing table gives comes back through the CLI and the Management API in several wrappings; matching its
 /// text is how a fresh project used to fail here.)
-const HISTORY_SQL_ANYWAY: &str = "select x.version, coalesce(x.name, '') as name from xmltable('/table/row' passing \
-     query_to_xml(case when to_regclass('supabase_migrations.schema_migrations') is null \
-       then 'select null::text as version, null::text as name where false' \
-       else 'select version, name from supabase_migrations.schema_migrations' end, false, false, '') \
-     columns version text, name text) x order by x.version";
+fn history_sql_anyway() -> String {
+    let inner = format!(
+        "select version, name, {} as fingerprint from supabase_migrations.schema_migrations",
+        statements::FINGERPRINT_SQL
+    )
+    .replace('\'', "''");
+    format!(
+        "select x.version, coalesce(x.name, '') as name, x.fingerprint from xmltable('/table/row' passing \
+         query_to_xml(case when to_regclass('supabase_migrations.schema_migrations') is null \
+           then 'select null::text as version, null::text as name, null::text as fingerprint where false' \
+           else '{inner}' end, false, false, '') \
+         columns version text, name text, fingerprint text) x order by x.version"
+    )
+}
 
-/// Each applied version's statements as the CLI stored them.
+/// Each applied version's statements as the CLI stored them (none on a database never pushed to).
 pub fn read_statements(
     client: &mut postgres::Client,
 ) -> anyhow::Result<std::collections::BTreeMap<String, Vec<String>>> {
+    let exists: Option<String> =
+        client.query_one("select to_regclass('supabase_migrations.schema_migrations')::text", &[])?.get(0);
+    if exists.is_none() {
+        return Ok(Default::default());
+    }
     let rows = client
         .query("select version, coalesce(statements, '{}') from supabase_migrations.schema_migrations", &[])
         .context("reading supabase_migrations.schema_migrations")?;
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
-/// What a file's statements are, whitespace and `;` aside: the CLI stores each statement as written (comments
-/// included) and trimmed, so a file and its stored statements have the same fingerprint.
-pub fn fingerprint(text: &str) -> String {
-    let kept: String = text.chars().filter(|c| !c.is_whitespace() && *c != ';').collect();
-    crate::migrations::checksum(kept.as_bytes())
+/// What the database ran for each of `files` it has applied, against the file's bytes: only the differing and
+/// the unverifiable are returned. `statements_of` fetches a version's statements to name the first difference
+/// (a session of the xtask's own; without one the difference is named by file only).
+pub fn verify<'m>(
+    files: &[&'m Migration],
+    live: &[Applied],
+    mut statements_of: impl FnMut(&str) -> Option<Vec<String>>,
+) -> anyhow::Result<Vec<(&'m Migration, Verdict)>> {
+    let by_version: std::collections::BTreeMap<&str, &Applied> = live.iter().map(|a| (a.version.as_str(), a)).collect();
+    let mut out = Vec::new();
+    for m in files {
+        let Some(applied) = by_version.get(m.version.as_str()) else { continue };
+        let text = String::from_utf8_lossy(&m.bytes()?).into_owned();
+        let verdict = match statements::judge(&text, applied.fingerprint.as_deref()) {
+            Verdict::Differs { .. } => match statements_of(&m.version) {
+                Some(stored) => statements::first_difference(&text, &stored),
+                None => Verdict::Differs { statement: 0, live: None },
+            },
+            other => other,
+        };
+        if verdict != Verdict::Same {
+            out.push((*m, verdict));
+        }
+    }
+    Ok(out)
+}
+
+/// One version's statements, over a session of the xtask's own.
+pub fn statements_of(client: &mut postgres::Client, version: &str) -> Option<Vec<String>> {
+    let sql = "select coalesce(statements, '{}') from supabase_migrations.schema_migrations where version = $1";
+    client.query_opt(sql, &[&version]).ok().flatten().map(|r| r.get(0))
+}
+
+/// The verdicts as a refusal's or a report's text: the differing files, each with its first difference.
+pub fn describe_differences(target: &str, verdicts: &[(&Migration, Verdict)]) -> Option<String> {
+    let differing: Vec<String> = verdicts
+        .iter()
+        .filter(|(_, v)| matches!(v, Verdict::Differs { .. }))
+        .map(|(m, v)| format!("{} differs from what {target} ran ({})", m.file_name, statements::describe(v)))
+        .collect();
+    (!differing.is_empty()).then(|| differing.join("; "))
+}
+
+/// The files applied before the CLI stored statements, by name.
+pub fn unverifiable(verdicts: &[(&Migration, Verdict)]) -> Vec<String> {
+    verdicts.iter().filter(|(_, v)| *v == Verdict::Unverifiable).map(|(m, _)| m.file_name.clone()).collect()
 }
 
 /// What the live history says about the recorded head.

@@ -8,6 +8,7 @@
 mod gates;
 pub mod history;
 mod push;
+mod ran;
 pub mod record;
 mod review;
 
@@ -40,6 +41,7 @@ impl flags::Promote {
             yes: self.confirm.yes,
             after_push: if self.skip_catalog { AfterPush::Nothing } else { AfterPush::RefreshCatalog },
             format: self.output.format,
+            repin: self.repin,
         };
         let mut promotion = Promotion::new(sh, repo, &self.target.target, options);
         let result = promotion.run();
@@ -54,6 +56,8 @@ struct Options {
     yes: bool,
     after_push: AfterPush,
     format: Format,
+    /// `--repin REASON`: the target moved; pin the database it is now.
+    repin: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +104,8 @@ struct Promotion<'a> {
     check_counts: crate::check::Counts,
     /// Every migration file, read once in step 1 (their bytes travel with them).
     files: Vec<Migration>,
+    /// The database the target is (step 1), pinned in the lock when the head is recorded.
+    identity_seen: Option<crate::domain::identity::Identity>,
 }
 
 impl<'a> Promotion<'a> {
@@ -119,6 +125,7 @@ impl<'a> Promotion<'a> {
             checked: Vec::new(),
             check_counts: Default::default(),
             files: Vec::new(),
+            identity_seen: None,
         }
     }
 
@@ -166,9 +173,22 @@ impl<'a> Promotion<'a> {
         self.finish(&target, &plan, pushed)
     }
 
-    /// How the target is reached, decided before anything reads it (a hosted project: its direct host, else its
-    /// pooler in session mode) and recorded. Unreachable both ways is an error naming each attempt.
+    /// Before anything reads the target: it must be the database pinned in the lock, and no other name for it may
+    /// disagree. Then how it is reached is decided (a hosted project: its direct host, else its pooler in session
+    /// mode) and recorded; unreachable both ways is an error naming each attempt.
     fn connect(&mut self, target: &Resolved) -> anyhow::Result<()> {
+        let lock = self.repo.lock()?;
+        self.identity_seen = target.check_pin(&lock, self.options.repin.is_some())?;
+        self.record.identity = self.identity_seen.as_ref().map(ToString::to_string);
+        if let Some(reason) = &self.options.repin {
+            let before = lock.targets.get(&self.name).and_then(|s| s.pinned());
+            self.record.repinned = Some(format!(
+                "from {} to {}: {reason}",
+                before.map_or_else(|| "(nothing pinned)".to_string(), |p| p.to_string()),
+                self.record.identity.as_deref().unwrap_or("(no identity)")
+            ));
+            eprintln!("re-pinning {}: {}", self.name, self.record.repinned.as_deref().unwrap_or_default());
+        }
         if let crate::supabase::Remote::Project(_) = &target.remote {
             target.route(&mut self.redactor)?;
         }
@@ -204,6 +224,9 @@ impl<'a> Promotion<'a> {
         };
         self.record.reconciled = pending[..reconciled].iter().map(|m| m.file_name.clone()).collect();
         let head = pending[..reconciled].last().map(|m| m.version.clone()).or(head);
+        let applied_files: Vec<&Migration> =
+            files.iter().filter(|m| head.as_deref().is_some_and(|h| m.version.as_str() <= h)).collect();
+        self.verify_ran(target, &applied_files, &live, ran::When::BeforePush)?;
         self.record.head_before = head.clone();
         let todo = batch::pending(&files, head.as_deref(), self.options.until.as_deref())?;
         let rest = batch::pending(&files, head.as_deref(), None)?;

@@ -67,7 +67,16 @@ impl Promotion<'_> {
         }
         // The target's own lock serialises every machine; with a token only, over a login role.
         let direct = target.direct(Access::ReadOnly, &mut self.redactor)?;
-        let mut session = direct.connect()?;
+        let mut session = direct.connect().map_err(|err| {
+            if crate::platform::role_removed(&err) {
+                blocked(format!(
+                    "promote: this machine's login role on {} was removed by another promotion's cleanup (another promotion of {} is running or just ended); nothing was pushed. Re-run when it is done",
+                    target.name, target.name
+                ))
+            } else {
+                err
+            }
+        })?;
         let got: bool = session.query_one("select pg_try_advisory_lock($1)", &[&ADVISORY_KEY])?.get(0);
         if !got {
             return Err(busy());
@@ -95,6 +104,22 @@ impl Promotion<'_> {
         plan: &Plan,
         lock: &mut TargetLock,
     ) -> anyhow::Result<Pushed> {
+        // What the CLI is about to read is what was checked, rehearsed and reviewed, byte for byte.
+        stage
+            .verify(&plan.applied(), &plan.batch())
+            .map_err(|e| blocked(format!("promote: {e:#}; nothing was pushed")))?;
+        let edited: Vec<&str> = plan
+            .batch
+            .iter()
+            .filter(|m| std::fs::read(&m.path).map(|b| crate::migrations::checksum(&b)).ok() != m.checksum().ok())
+            .map(|m| m.file_name.as_str())
+            .collect();
+        if !edited.is_empty() {
+            eprintln!(
+                "note: {} changed on disk during this promotion; the bytes read in step 1 (checked, rehearsed, reviewed) are what is pushed and recorded",
+                edited.join(", ")
+            );
+        }
         let output = {
             let what = format!("pushing {} migration(s) to {}", plan.batch.len(), target.name);
             let _spinner = Spinner::start(&what, self.options.format);
@@ -121,16 +146,18 @@ impl Promotion<'_> {
     /// Step 8: the outcome, from the live history: the lock, the record, then the catalog and docs.
     pub(super) fn finish(&mut self, target: &Resolved, plan: &Plan, pushed: Pushed) -> anyhow::Result<()> {
         let Pushed { output, verified } = pushed;
-        let live = match verified {
-            Ok(live) => live.into_iter().map(|a| a.version).collect::<BTreeSet<_>>(),
+        let history = match verified {
+            Ok(history) => history,
             Err(err) => return self.unverified(target, plan, &output, &err),
         };
+        let live = history.iter().map(|a| a.version.clone()).collect::<BTreeSet<_>>();
         let batch = plan.batch();
         let (applied, failed, rest) = history::outcome(&batch, &live);
+        let ran = self.verify_ran(target, &applied, &history, super::ran::When::AfterPush);
         let new_head = applied.last().map(|m| m.version.clone()).or(self.record.head_before.clone());
         if !target.config.embedded && (!applied.is_empty() || !self.record.reconciled.is_empty()) {
             let mut lock = plan.lock.clone();
-            record_head(&mut lock, &target.name, &plan.files, new_head.as_deref(), "promote")?;
+            self.record_head(&mut lock, target, &plan.files, new_head.as_deref(), "promote")?;
             lock.write(&self.repo.lock_path())?;
         }
         self.record.applied = applied.iter().map(|m| m.file_name.clone()).collect();
@@ -144,6 +171,7 @@ impl Promotion<'_> {
         if self.options.after_push == AfterPush::RefreshCatalog {
             self.refresh_catalog(target);
         }
+        ran?;
         let Some(m) = failed else { return Ok(()) };
         Err(blocked(format!(
             "promote: {} failed on {}: {error}\n{} file(s) before it are applied and recorded (head {}); {} not attempted.\n\
@@ -186,14 +214,21 @@ impl Promotion<'_> {
         plan: &mut Plan,
         head: Option<String>,
     ) -> anyhow::Result<()> {
-        if !self.record.reconciled.is_empty() && !target.config.embedded {
-            record_head(&mut plan.lock, &target.name, &plan.files, head.as_deref(), "promote (reconciled)")?;
+        let repin = self.options.repin.is_some();
+        if (!self.record.reconciled.is_empty() || repin) && !target.config.embedded {
+            let by = if repin { "promote --repin" } else { "promote (reconciled)" };
+            self.record_head(&mut plan.lock, target, &plan.files, head.as_deref(), by)?;
             plan.lock.write(&self.repo.lock_path())?;
-            eprintln!("reconciled: recorded {} applied by an interrupted promotion", self.record.reconciled.join(", "));
+            if !self.record.reconciled.is_empty() {
+                eprintln!(
+                    "reconciled: recorded {} applied by an interrupted promotion",
+                    self.record.reconciled.join(", ")
+                );
+            }
         }
         self.record.head_after = head;
         self.record.outcome = "up-to-date".into();
-        if !self.record.reconciled.is_empty() {
+        if !self.record.reconciled.is_empty() || repin {
             self.write_record(target)?;
         }
         Ok(())
@@ -271,15 +306,40 @@ fn settle_orphans(session: &mut postgres::Client, role: Option<&str>) -> anyhow:
     }
 }
 
-/// Moves `target`'s head to `head` and records the checksum of every file up to it.
-fn record_head(lock: &mut Lock, target: &str, files: &[Migration], head: Option<&str>, by: &str) -> anyhow::Result<()> {
-    let Some(head) = head else { return Ok(()) };
-    for m in files.iter().filter(|m| m.version.as_str() <= head) {
-        if !lock.files.contains_key(&m.file_name) {
-            lock.files.insert(m.file_name.clone(), m.checksum()?);
+impl Promotion<'_> {
+    /// Moves the target's head to `head` (and the heads of its other names for the same database, which must
+    /// share it), records the checksum of every file up to it, and pins the database seen in step 2.
+    fn record_head(
+        &self,
+        lock: &mut Lock,
+        target: &Resolved,
+        files: &[Migration],
+        head: Option<&str>,
+        by: &str,
+    ) -> anyhow::Result<()> {
+        let Some(head) = head else { return Ok(()) };
+        for m in files.iter().filter(|m| m.version.as_str() <= head) {
+            if !lock.files.contains_key(&m.file_name) {
+                lock.files.insert(m.file_name.clone(), m.checksum()?);
+            }
         }
+        let names =
+            std::iter::once(target.name.as_str()).chain(crate::target::same_database(&self.repo.config, &target.name));
+        for name in names.collect::<Vec<_>>() {
+            let previous = lock.targets.get(name);
+            let (identity, server) = match &self.identity_seen {
+                Some(seen) => (Some(seen.place.clone()), seen.live.clone()),
+                None => (previous.and_then(|p| p.identity.clone()), previous.and_then(|p| p.server.clone())),
+            };
+            let state = TargetState {
+                head: head.to_string(),
+                recorded_at: clock::utc_now(),
+                recorded_by: by.to_string(),
+                identity,
+                server,
+            };
+            lock.targets.insert(name.to_string(), state);
+        }
+        Ok(())
     }
-    let state = TargetState { head: head.to_string(), recorded_at: clock::utc_now(), recorded_by: by.to_string() };
-    lock.targets.insert(target.to_string(), state);
-    Ok(())
 }

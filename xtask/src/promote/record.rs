@@ -14,6 +14,11 @@ pub struct Record {
     pub endpoint: String,
     /// `direct` or `pooler (session)`, once known.
     pub connection: Option<crate::edges::pooler::Connection>,
+    /// The database the target is (`project <ref>` or `database host:port/db (server <id>)`), pinned in the lock.
+    pub identity: Option<String>,
+    /// `--repin`: from which database to which, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub repinned: Option<String>,
     pub started_at: String,
     pub cli_version: String,
     pub git_commit: Option<String>,
@@ -30,6 +35,9 @@ pub struct Record {
     pub applied: Vec<String>,
     pub failed: Option<Failure>,
     pub not_attempted: Vec<String>,
+    /// Applied files whose statements the target did not store (pushed before the CLI did): not verified.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unverifiable: Vec<String>,
     pub rehearsal: Option<String>,
     /// Per batch file: the locks it holds on existing tables, the rewrites, the index builds (protected targets).
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -68,6 +76,7 @@ impl Record {
         let rows = [
             ("target", format!("{} ({})", self.target, self.endpoint)),
             ("connection", self.connection.map_or_else(|| "(not reached)".into(), |c| c.to_string())),
+            ("database", self.identity.clone().unwrap_or_else(|| "(the embedded database)".into())),
             ("started", self.started_at.clone()),
             ("git commit", self.git_commit.clone().unwrap_or_else(|| "(not a git checkout)".into())),
             ("Supabase CLI", self.cli_version.clone()),
@@ -181,6 +190,7 @@ mod tests {
             target: "prod".into(),
             endpoint: "project srcaoozjkrughebmbvfb".into(),
             connection: Some(crate::edges::pooler::Connection::Direct),
+            identity: Some("project srcaoozjkrughebmbvfb".into()),
             started_at: "2026-05-13T18:00:00Z".into(),
             cli_version: "3.1.0".into(),
             git_commit: Some("abc123".into()),
@@ -209,6 +219,7 @@ mod tests {
             |---|---|
             | target | prod (project srcaoozjkrughebmbvfb) |
             | connection | direct |
+            | database | project srcaoozjkrughebmbvfb |
             | started | 2026-05-13T18:00:00Z |
             | git commit | abc123 |
             | Supabase CLI | 3.1.0 |

@@ -26,7 +26,7 @@ fn m(version: &str) -> Migration {
 }
 
 fn live(versions: &[&str]) -> Vec<Applied> {
-    versions.iter().map(|v| Applied { version: v.to_string(), name: String::new() }).collect()
+    versions.iter().map(|v| Applied { version: v.to_string(), name: String::new(), fingerprint: None }).collect()
 }
 
 #[test]
@@ -80,6 +80,11 @@ fn target_mismatch_compares_host_port_and_project() {
         target_mismatch(&project, Some(&serde_json::json!({"kind":"linked","project_ref":"aaaaaaaaaaaaaaaaaaaa"})))
             .is_some()
     );
+    // Fails closed: no target, no host, no project ref are mismatches.
+    assert_eq!(target_mismatch(&url, None).unwrap(), "no target at all (the CLI reported none)");
+    assert!(target_mismatch(&url, Some(&serde_json::json!({"kind":"db-url","port":5433}))).is_some());
+    assert!(target_mismatch(&project, Some(&serde_json::json!({"kind":"linked"}))).is_some());
+    assert!(target_mismatch(&project, None).is_some());
 }
 
 #[test]
@@ -103,6 +108,7 @@ fn sample_record() -> Record {
         target: "prod".into(),
         endpoint: "project srcaoozjkrughebmbvfb".into(),
         connection: Some(crate::edges::pooler::Connection::PoolerSession),
+        identity: Some("project srcaoozjkrughebmbvfb".into()),
         started_at: "2026-05-13T18:00:00Z".into(),
         cli_version: "3.1.0".into(),
         git_commit: Some("abc123".into()),
@@ -174,6 +180,7 @@ fn promote_report_in_every_format() {
           "target": "prod",
           "endpoint": "project srcaoozjkrughebmbvfb",
           "connection": "pooler (session)",
+          "identity": "project srcaoozjkrughebmbvfb",
           "started_at": "2026-05-13T18:00:00Z",
           "cli_version": "3.1.0",
           "git_commit": "abc123",

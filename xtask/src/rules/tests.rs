@@ -26,7 +26,13 @@ fn lock_with_head(head_file: &str) -> Lock {
     let (head, _) = migrations::parse_file_name(head_file).unwrap();
     lock.targets.insert(
         "prod".into(),
-        TargetState { head: head.into(), recorded_at: String::new(), recorded_by: "baseline".into() },
+        TargetState {
+            head: head.into(),
+            recorded_at: String::new(),
+            recorded_by: "baseline".into(),
+            identity: None,
+            server: None,
+        },
     );
     lock
 }

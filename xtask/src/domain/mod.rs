@@ -1,0 +1,5 @@
+//! Domain: decisions over data, no processes, files or sessions. New domain modules start here; the older ones
+//! (`batch`, `lock`, `migrations`, `catalog`, ...) move in with the layering work.
+
+pub mod identity;
+pub mod statements;

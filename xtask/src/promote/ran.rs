@@ -1,0 +1,62 @@
+//! What the target ran against what the files say (`domain::statements`): in step 2 for every applied file (the
+//! reconciled prefix included) and after the push for the batch. A difference is refused; a file applied before
+//! the CLI stored statements is named as unverifiable, never taken as a match.
+
+use crate::blocked::blocked;
+use crate::migrations::Migration;
+use crate::platform::Access;
+use crate::target::Resolved;
+
+use super::Promotion;
+use super::history::{self, Applied};
+
+/// When the check runs: it words the refusal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum When {
+    BeforePush,
+    AfterPush,
+}
+
+impl Promotion<'_> {
+    /// Refuses when a file in `files` that `live` holds is not what the target ran; notes the unverifiable.
+    pub(super) fn verify_ran(
+        &mut self,
+        target: &Resolved,
+        files: &[&Migration],
+        live: &[Applied],
+        when: When,
+    ) -> anyhow::Result<()> {
+        let mut redactor = self.redactor.clone();
+        let mut session = None;
+        let verdicts = history::verify(files, live, |version| {
+            if session.is_none() {
+                session = target.direct(Access::ReadOnly, &mut redactor).ok();
+            }
+            let direct = session.as_ref()?;
+            history::statements_of(&mut direct.connect().ok()?, version)
+        })?;
+        let unverifiable = history::unverifiable(&verdicts);
+        if !unverifiable.is_empty() && when == When::BeforePush {
+            eprintln!(
+                "note: {} applied file(s) were pushed before the CLI stored statements, so what {} ran cannot be compared with them: {}",
+                unverifiable.len(),
+                target.name,
+                unverifiable.join(", ")
+            );
+        }
+        self.record.unverifiable.extend(unverifiable);
+        let Some(why) = history::describe_differences(&target.name, &verdicts) else { return Ok(()) };
+        let fix = if target.config.embedded {
+            "restore the file as it was applied, or rebuild the embedded database from the files with `cargo xtask db reset`".to_string()
+        } else {
+            "restore the file as it was applied (`git log -p -- <file>`); a change belongs in a new migration (`cargo xtask new fix_<name>`)".to_string()
+        };
+        Err(match when {
+            When::BeforePush => blocked(format!("promote: refused, nothing pushed: {why}. {fix}")),
+            When::AfterPush => blocked(format!(
+                "promote: the push ended, but {why}: another push reached {} meanwhile? Inspect with `cargo xtask status --target {} --live`",
+                target.name, target.name
+            )),
+        })
+    }
+}
