@@ -154,10 +154,15 @@ impl Config {
     pub fn target(&self, name: &str) -> anyhow::Result<&Target> {
         match self.targets.get(name) {
             Some(target) => Ok(target),
-            None => bail!(
-                "unknown target `{name}`; {FILE_NAME} defines: {}. Add a [targets.{name}] table or pick one of those",
-                self.targets.keys().cloned().collect::<Vec<_>>().join(", ")
-            ),
+            None => match self.targets.keys().find(|k| k.eq_ignore_ascii_case(name)) {
+                Some(close) => {
+                    bail!("unknown target `{name}`; did you mean `{close}`? (target names are case-sensitive)")
+                }
+                None => bail!(
+                    "unknown target `{name}`; {FILE_NAME} defines: {}. Add a [targets.{name}] table or pick one of those",
+                    self.targets.keys().cloned().collect::<Vec<_>>().join(", ")
+                ),
+            },
         }
     }
 
@@ -272,6 +277,8 @@ require-lock-timeout = "off"
         let config = Config::parse("[targets.local]\nembedded = true\n[targets.prod]\ndb_url_env = \"X\"\n").unwrap();
         let err = config.target("staging").unwrap_err().to_string();
         assert!(err.contains("unknown target `staging`; xtask.toml defines: local, prod"), "{err}");
+        let err = config.target("PROD").unwrap_err().to_string();
+        assert_eq!(err, "unknown target `PROD`; did you mean `prod`? (target names are case-sensitive)");
     }
 
     #[test]

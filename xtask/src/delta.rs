@@ -129,9 +129,36 @@ pub struct ExpectedDelta {
     pub reason: Option<String>,
 }
 
+/// The kinds a delta can have (`facts`): an expected delta of another kind would match nothing, silently.
+pub const KINDS: &[&str] = &[
+    "table",
+    "column",
+    "constraint",
+    "index",
+    "policy",
+    "trigger",
+    "grant",
+    "function",
+    "sequence",
+    "enum",
+    "extension",
+    "cron",
+    "publication",
+];
+
 impl Expected {
     pub fn parse(text: &str, rel: &str) -> anyhow::Result<Expected> {
         let expected: Expected = toml::from_str(text).map_err(|e| anyhow::anyhow!("{rel}: {e}"))?;
+        let unknown: Vec<String> = expected
+            .expected
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| !KINDS.contains(&e.kind.as_str()))
+            .map(|(i, e)| format!("entry {} ({} {}) has kind `{}`", i + 1, e.kind, e.object, e.kind))
+            .collect();
+        if !unknown.is_empty() {
+            bail!("{rel}: {}, which matches nothing; use one of {}", unknown.join(", "), KINDS.join(", "));
+        }
         let missing: Vec<String> = expected
             .expected
             .iter()

@@ -1,10 +1,11 @@
 //! The `cargo xtask` binary: parses the command line, runs it, and maps the outcome to the exit code
-//! (0 success, 1 blocked, 2 error). Everything else is in the library.
+//! (0 success, 1 blocked, 2 error, 130 interrupted and handled). Everything else is in the library.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use xtask::blocked::Blocked;
+use xtask::edges::interrupt::Interrupted;
 use xtask::redact::Redactor;
 
 fn main() -> ExitCode {
@@ -12,6 +13,10 @@ fn main() -> ExitCode {
     let Err(err) = xtask::run(flags) else { return ExitCode::SUCCESS };
     // Every error passes the redactor: no token or password reaches a terminal or a CI log.
     let redactor = Redactor::from_env();
+    if let Some(interrupted) = err.downcast_ref::<Interrupted>() {
+        eprintln!("{}", redactor.redact(&interrupted.to_string()));
+        return ExitCode::from(xtask::edges::interrupt::EXIT_CODE);
+    }
     match err.downcast_ref::<Blocked>() {
         Some(blocked) => {
             eprintln!("{}", redactor.redact(&blocked.to_string()));

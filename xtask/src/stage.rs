@@ -78,6 +78,22 @@ impl Stage {
     }
 }
 
+/// Removes the stages under `dir` (`<what>-<pid>`) whose process no longer exists: a run killed outright
+/// (SIGKILL, a power cut) could not remove its own.
+pub fn remove_orphans(dir: &Path) {
+    // Whether a process lives is read from /proc: where there is none, nothing is removed.
+    let Ok(entries) = std::fs::read_dir(dir).and_then(|e| std::fs::metadata("/proc/self").map(|_| e)) else { return };
+    for entry in entries.flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let pid = name.rsplit('-').next().and_then(|p| p.parse::<u32>().ok());
+        if let Some(pid) = pid.filter(|pid| *pid != std::process::id())
+            && !Path::new(&format!("/proc/{pid}")).exists()
+        {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
 impl Drop for Stage {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.dir);

@@ -202,7 +202,8 @@ impl Report for StatusReport {
             (Some(r), true) => format!("project {r}, protected"),
             (Some(r), false) => format!("project {r}"),
             (None, true) => "protected".to_string(),
-            (None, false) => "local".to_string(),
+            (None, false) if self.embedded => "the embedded database".to_string(),
+            (None, false) => "reached by URL".to_string(),
         };
         let _ = writeln!(out, "Target: {} ({what})", self.target);
         match (&self.head, &self.recorded_at) {

@@ -159,9 +159,21 @@ impl Cli {
         mode: Push,
         redactor: &Redactor,
     ) -> anyhow::Result<PushOutput> {
+        self.push_until(sh, (workdir, remote), mode, redactor, &|| false)
+    }
+
+    /// `push`, ending the CLI (killed) as soon as `stop` says so; what it did by then is read from the target.
+    pub fn push_until(
+        &self,
+        sh: &Shell,
+        (workdir, remote): (&Path, &Remote),
+        mode: Push,
+        redactor: &Redactor,
+        stop: &dyn Fn() -> bool,
+    ) -> anyhow::Result<PushOutput> {
         let env = remote.child_env()?;
         let args = push_args(self.version, workdir, &remote.for_command_line()?.0, mode);
-        let out = self.run_push(sh, &args, &env)?;
+        let out = self.run_push(sh, &args, &env, stop)?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         let mut parsed =
@@ -256,20 +268,36 @@ impl Cli {
     /// A push: through duct rather than xshell, because it is the one child that runs for minutes. stdin is
     /// closed, so the CLI can never sit at a prompt nobody sees, and the child is a handle that is waited on
     /// while the spinner turns.
-    fn run_push(&self, sh: &Shell, args: &[String], env: &[(&str, String)]) -> anyhow::Result<std::process::Output> {
+    fn run_push(
+        &self,
+        sh: &Shell,
+        args: &[String],
+        env: &[(&str, String)],
+        stop: &dyn Fn() -> bool,
+    ) -> anyhow::Result<std::process::Output> {
         let path = &self.path;
         let mut cmd = duct::cmd(path, self.global_args().iter().chain(args)).dir(sh.current_dir());
         for (key, value) in env {
             cmd = cmd.env(key, value);
         }
-        cmd.env_remove("SUPABASE_PROJECT_ID")
-            .stdin_null()
-            .stdout_capture()
-            .stderr_capture()
-            .unchecked()
-            .start()
-            .and_then(|handle| handle.into_output())
-            .with_context(|| format!("running {}", path.display()))
+        let running = || -> std::io::Result<std::process::Output> {
+            let handle = cmd
+                .env_remove("SUPABASE_PROJECT_ID")
+                .stdin_null()
+                .stdout_capture()
+                .stderr_capture()
+                .unchecked()
+                .start()?;
+            while handle.try_wait()?.is_none() {
+                if stop() {
+                    handle.kill()?;
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            handle.into_output()
+        };
+        running().with_context(|| format!("running {}", path.display()))
     }
 }
 

@@ -640,6 +640,23 @@ fn cases() -> Vec<Case> {
             says: "has no reason",
         },
         Case {
+            input: "an expected delta of a kind that does not exist",
+            setup: |t| {
+                t.write(
+                    "docs/database/catalog/local.json",
+                    std::fs::read(support::repo_root().join("docs/database/catalog/local.json")).unwrap(),
+                );
+                write(
+                    t,
+                    "docs/database/expected-deltas.toml",
+                    "[[expected]]\nkind = \"tabel\"\nobject = \"public.x\"\nreason = \"a typo\"\n",
+                )
+            },
+            args: &["diff", "local", "local"],
+            code: 2,
+            says: "has kind `tabel`, which matches nothing; use one of table, column",
+        },
+        Case {
             input: "`docs-refresh` of a target without a snapshot",
             setup: nothing,
             args: &["docs-refresh", "--target", "dev"],

@@ -17,6 +17,7 @@ use std::time::Instant;
 use xshell::Shell;
 
 use crate::blocked::Blocked;
+use crate::edges::interrupt::{Interrupt, Interrupted};
 use crate::findings::Finding;
 use crate::flags::{self, Format, Mode};
 use crate::lock::Lock;
@@ -42,7 +43,9 @@ impl flags::Promote {
             after_push: if self.skip_catalog { AfterPush::Nothing } else { AfterPush::RefreshCatalog },
             format: self.output.format,
             repin: self.repin,
+            interrupt: Interrupt::install()?,
         };
+        crate::stage::remove_orphans(&repo.scratch_dir().join("stage"));
         let mut promotion = Promotion::new(sh, repo, &self.target.target, options);
         let result = promotion.run();
         promotion.report(result)
@@ -58,6 +61,8 @@ struct Options {
     format: Format,
     /// `--repin REASON`: the target moved; pin the database it is now.
     repin: Option<String>,
+    /// Set by SIGINT, SIGTERM or SIGHUP: looked at between steps and while the CLI pushes.
+    interrupt: Interrupt,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -131,25 +136,25 @@ impl<'a> Promotion<'a> {
 
     /// The runbook, one call per step. Any failure before step 7 pushes nothing.
     fn run(&mut self) -> anyhow::Result<()> {
-        self.step(1, "preconditions");
+        self.step(1, "preconditions")?;
         let (cli, target) = self.preconditions()?;
         self.connect(&target)?;
 
-        self.step(2, "batch: recorded head vs live history");
+        self.step(2, "batch: recorded head vs live history")?;
         let Some(plan) = self.plan(&cli, &target)? else { return Ok(()) };
         self.check_gate(&target, &plan)?;
         self.phase_gate(&target, &plan)?;
 
-        self.step(3, "staging the applied files and the batch");
+        self.step(3, "staging the applied files and the batch")?;
         let stage = Stage::new(self.repo.stage_dir(&self.name), &plan.applied(), &plan.batch())?;
 
-        self.step(4, rehearsal_step(&target));
+        self.step(4, rehearsal_step(&target))?;
         if target.config.protected {
             self.rehearse(&cli, &target, &plan)?;
         }
         self.preflight_extensions(&target, &plan)?;
 
-        self.step(5, "dry-run through the CLI, review, confirmation");
+        self.step(5, "dry-run through the CLI, review, confirmation")?;
         let cli_target = target.cli_target(&mut self.redactor)?;
         self.dry_run(&cli, &target, &cli_target.remote, &stage, &plan)?;
         self.show_review(&target, &plan);
@@ -160,16 +165,16 @@ impl<'a> Promotion<'a> {
         }
         self.confirm(&target, plan.batch.len())?;
 
-        self.step(6, "promotion lock");
+        self.step(6, "promotion lock")?;
         let mut guard = self.lock_target(&target, &plan)?;
 
-        self.step(7, "push and verify");
+        self.step(7, "push and verify")?;
         let pushed = self.push(&cli, &target, &cli_target, &stage, &plan, &mut guard)?;
         // The lock first: a login role is removed only when no promotion holds it.
         drop(guard);
         drop(cli_target);
 
-        self.step(8, "record, catalog and docs");
+        self.step(8, "record, catalog and docs")?;
         self.finish(&target, &plan, pushed)
     }
 
@@ -196,7 +201,12 @@ impl<'a> Promotion<'a> {
         Ok(())
     }
 
-    fn step(&mut self, n: usize, what: &str) {
+    /// Starts step `n`, unless an interruption came: then nothing more is done (the locks and the stage go with
+    /// the values that hold them) and nothing was pushed yet.
+    fn step(&mut self, n: usize, what: &str) -> anyhow::Result<()> {
+        if n <= 7 && self.options.interrupt.requested() {
+            return Err(Interrupted(BEFORE_THE_PUSH.into()).into());
+        }
         let now = Instant::now();
         if let Some(last) = self.record.timings_ms.last_mut() {
             last.1 = (now - self.step_started).as_millis();
@@ -204,6 +214,7 @@ impl<'a> Promotion<'a> {
         self.step_started = now;
         self.record.timings_ms.push((what.to_string(), 0));
         eprintln!("[{n}/8] {what}  (+{:.1}s)", (now - self.started).as_secs_f64());
+        Ok(())
     }
 
     /// Step 2: the recorded head, the live history reconciled with it, and the batch after it.
@@ -257,6 +268,21 @@ impl<'a> Promotion<'a> {
 
     /// The outcome in the chosen format: the record as JSON, or the review's annotations and the step summary.
     fn report(mut self, result: anyhow::Result<()>) -> anyhow::Result<()> {
+        // A step that failed because the signal also reached its child (the CLI, Postgres) was interrupted.
+        let pushed = matches!(self.record.outcome.as_str(), "interrupted" | "promoted" | "failed" | "unverified");
+        let result = match result {
+            Err(err)
+                if self.options.interrupt.requested() && !pushed && err.downcast_ref::<Interrupted>().is_none() =>
+            {
+                Err(Interrupted(BEFORE_THE_PUSH.into()).into())
+            }
+            other => other,
+        };
+        if let Err(err) = &result
+            && err.downcast_ref::<Interrupted>().is_some()
+        {
+            self.record.outcome = "interrupted".into();
+        }
         if let Err(err) = &result {
             let blocked = err.downcast_ref::<Blocked>().is_some();
             if self.record.outcome.is_empty() || self.record.outcome == "dry-run" {
@@ -268,6 +294,10 @@ impl<'a> Promotion<'a> {
         result
     }
 }
+
+/// What an interruption before step 7's push leaves: nothing on the target, nothing held, nothing staged.
+const BEFORE_THE_PUSH: &str =
+    "promote: interrupted before the push: nothing was pushed; the locks are released and the stage is removed";
 
 fn rehearsal_step(target: &Resolved) -> &'static str {
     match (target.config.protected, target.config.rehearse_on.as_deref()) {

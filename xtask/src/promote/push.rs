@@ -6,6 +6,7 @@ use std::collections::BTreeSet;
 use anyhow::{Context, bail};
 
 use crate::blocked::blocked;
+use crate::edges::interrupt::Interrupted;
 use crate::lock::{Lock, TargetState};
 use crate::migrations::Migration;
 use crate::platform::Access;
@@ -120,10 +121,21 @@ impl Promotion<'_> {
                 edited.join(", ")
             );
         }
+        let announced = std::cell::Cell::new(false);
+        let stop = || {
+            let now = self.options.interrupt.requested();
+            if now && !announced.replace(true) {
+                eprintln!(
+                    "interrupted: a push to {} is in progress; ending the CLI and its session, so the file it is applying rolls back (a second signal abandons this at once)",
+                    target.name
+                );
+            }
+            now
+        };
         let output = {
             let what = format!("pushing {} migration(s) to {}", plan.batch.len(), target.name);
             let _spinner = Spinner::start(&what, self.options.format);
-            cli.push(self.sh, stage.path(), &cli_target.remote, Push::Apply, &self.redactor)?
+            cli.push_until(self.sh, (stage.path(), &cli_target.remote), Push::Apply, &self.redactor, &stop)?
         };
         self.record.push_transcript = output.transcript.clone();
         // Whatever happens here, the history is read next: an unreachable target is reported there.
@@ -163,10 +175,33 @@ impl Promotion<'_> {
         self.record.applied = applied.iter().map(|m| m.file_name.clone()).collect();
         self.record.not_attempted = rest.iter().map(|m| m.file_name.clone()).collect();
         self.record.head_after = new_head.clone();
-        let error = output.error.as_ref().map(supabase::explain).unwrap_or_else(|| output.transcript.clone());
+        let interrupted = self.options.interrupt.requested();
+        let error = match (interrupted, output.error.as_ref()) {
+            (true, _) => "interrupted while it ran: rolled back, not applied".to_string(),
+            (false, Some(err)) => supabase::explain(err),
+            (false, None) => output.transcript.clone(),
+        };
         self.record.failed = failed.map(|m| Failure { file: m.file_name.clone(), error: error.clone() });
-        self.record.outcome = if failed.is_some() { "failed" } else { "promoted" }.into();
+        self.record.outcome = match (interrupted, failed.is_some()) {
+            (true, _) => "interrupted",
+            (false, true) => "failed",
+            (false, false) => "promoted",
+        }
+        .into();
         let md = self.write_record(target)?;
+        if interrupted {
+            return Err(Interrupted(format!(
+                "promote: interrupted during the push to {}: {} file(s) applied and recorded (head {}){}; {} not attempted. \
+                 Re-run `cargo xtask promote --target {}` to push the rest. Record: {md}",
+                target.name,
+                applied.len(),
+                new_head.unwrap_or_else(|| "(none)".into()),
+                failed.map(|m| format!("; {} was rolled back", m.file_name)).unwrap_or_default(),
+                rest.len(),
+                target.name
+            ))
+            .into());
+        }
         // The applied prefix changed the schema even when a later file failed.
         if self.options.after_push == AfterPush::RefreshCatalog {
             self.refresh_catalog(target);

@@ -64,6 +64,11 @@ pub struct Failure {
     pub error: String,
 }
 
+/// `:<line>`, or nothing for a finding about the whole file.
+pub fn line_of(f: &Finding) -> String {
+    if f.pos.line == 0 { String::new() } else { format!(":{}", f.pos.line) }
+}
+
 impl Record {
     pub fn render_md(&self) -> String {
         let mut out = String::new();
@@ -126,7 +131,7 @@ impl Record {
             let _ = writeln!(out, "\n## Findings reviewed\n");
             for f in &self.findings {
                 let _ =
-                    writeln!(out, "- {}[{}] `{}`:{}: {}", f.severity.as_str(), f.code, f.file, f.pos.line, f.message);
+                    writeln!(out, "- {}[{}] `{}`{}: {}", f.severity.as_str(), f.code, f.file, line_of(f), f.message);
             }
         }
         let _ = writeln!(out, "\n## Dry-run\n\nThe CLI listed {} file(s), equal to the batch.", self.dry_run.len());

@@ -23,7 +23,15 @@ pub fn render(record: &Record, endpoint: &str, beyond: &[Migration]) -> String {
     if !record.findings.is_empty() {
         let _ = writeln!(out, "\nTo review:");
         for f in &record.findings {
-            let _ = writeln!(out, "  {}[{}] {}:{}: {}", f.severity.as_str(), f.code, f.file, f.pos.line, f.message);
+            let _ = writeln!(
+                out,
+                "  {}[{}] {}{}: {}",
+                f.severity.as_str(),
+                f.code,
+                f.file,
+                super::record::line_of(f),
+                f.message
+            );
         }
     }
     if !record.impact.is_empty() {

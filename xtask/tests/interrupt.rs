@@ -1,0 +1,128 @@
+//! Interruption is a state the xtask handles, tested with the real CLI against a real server: a signal before the
+//! push pushes nothing; a signal during the push ends the CLI and its server session (the file in flight rolls
+//! back), and the record says exactly what the database holds; no stage folder is left; a re-run goes on.
+
+mod support;
+
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Stdio};
+
+use support::{Tree, commit_all, connect, prod_at_its_head, versions, wait_for_statement};
+
+const SLOW: &str = "migrations/20260601000000_slow.sql";
+const SLOW_SQL: &str =
+    "create table public.slow_one (id int);\nselect pg_sleep(20);\ncreate table public.slow_two (id int);\n";
+
+/// The xtask in a process group of its own (as a terminal's foreground job is), so a signal can reach the
+/// whole group the way Ctrl-C does.
+fn spawn(tree: &Tree, args: &[&str], env: &[(&str, &str)]) -> Child {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.arg("--repo").arg(tree.dir.path()).args(args).env_remove("PROD_DB_URL").env_remove("CI");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.process_group(0).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap()
+}
+
+fn signal(target: &str, signal: &str) {
+    let status = Command::new("kill").args([signal, "--", target]).status().unwrap();
+    assert!(status.success(), "kill {signal} {target}");
+}
+
+fn finish(child: Child) -> (i32, String) {
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn stages(tree: &Tree) -> Vec<String> {
+    std::fs::read_dir(tree.path("target/xtask/stage"))
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect())
+        .unwrap_or_default()
+}
+
+fn last_record(tree: &Tree) -> serde_json::Value {
+    let dir = tree.path("target/xtask/promotions");
+    let newest = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .max()
+        .unwrap();
+    serde_json::from_slice(&std::fs::read(newest).unwrap()).unwrap()
+}
+
+fn has_table(url: &str, name: &str) -> bool {
+    connect(url).query_one("select to_regclass($1) is not null", &[&format!("public.{name}")]).unwrap().get(0)
+}
+
+/// `signal` (`-INT` to the group, or `-TERM` to the xtask alone) while the embedded database runs the slow file.
+fn interrupted_during_the_push(kill: &str, to_group: bool) {
+    let tree = Tree::example();
+    let url = tree.db_start();
+    tree.write(SLOW, SLOW_SQL);
+    let child = spawn(&tree, &["promote"], &[]);
+    wait_for_statement(&url, "select pg_sleep(20)");
+    let pid = child.id().to_string();
+    signal(&if to_group { format!("-{pid}") } else { pid }, kill);
+    let (code, stderr) = finish(child);
+    assert_eq!(code, 130, "{stderr}");
+    assert!(stderr.contains("interrupted: a push to local is in progress"), "{stderr}");
+    assert!(stderr.contains("promote: interrupted during the push to local: 23 file(s) applied and recorded (head 20260513175000); 20260601000000_slow.sql was rolled back; 0 not attempted"), "{stderr}");
+    // The record equals the database: everything before the slow file applied, the slow file not.
+    let live = versions(&url);
+    assert_eq!(live.last().map(String::as_str), Some("20260513175000"), "the slow file's transaction rolled back");
+    assert!(!has_table(&url, "slow_one"), "its first statement rolled back with it");
+    let idle: i64 = connect(&url)
+        .query_one("select count(*) from pg_stat_activity where application_name = '@effect/sql-pg'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(idle, 0, "no CLI session goes on on the server");
+    let record = last_record(&tree);
+    assert_eq!(record["outcome"], "interrupted");
+    assert_eq!(record["applied"].as_array().unwrap().len(), 23);
+    assert_eq!(record["failed"]["file"], "20260601000000_slow.sql");
+    assert!(stages(&tree).is_empty(), "no stage left: {:?}", stages(&tree));
+
+    // The next run knows: it pushes the slow file (quick now) and nothing twice.
+    tree.write(SLOW, "create table public.slow_one (id int);\n");
+    let run = tree.run(&["promote"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(has_table(&url, "slow_one"));
+}
+
+#[test]
+fn sigint_to_the_group_during_the_push_rolls_back_the_file_in_flight_and_records_it() {
+    interrupted_during_the_push("-INT", true);
+}
+
+#[test]
+fn sigterm_to_the_xtask_alone_ends_the_cli_it_started() {
+    interrupted_during_the_push("-TERM", false);
+}
+
+#[test]
+fn an_interruption_before_the_push_pushes_nothing() {
+    let tree = Tree::example();
+    tree.append("xtask.toml", "\n[targets.staging]\ndb_url_env = \"XTASK_TEST_STAGING_URL\"\n");
+    let prod = prod_at_its_head(&tree, "XTASK_TEST_STAGING_URL");
+    tree.write(SLOW, SLOW_SQL);
+    commit_all(&tree);
+    let child = spawn(&tree, &["promote", "--target", "prod", "--yes"], &[("PROD_DB_URL", prod.as_str())]);
+    // The rehearsal runs the slow file on a local shadow: interrupt it there.
+    wait_for_statement(&tree.admin_url("postgres"), "select pg_sleep(20)");
+    signal(&format!("-{}", child.id()), "-INT");
+    let (code, stderr) = finish(child);
+    assert_eq!(code, 130, "{stderr}");
+    assert!(
+        stderr.contains(
+            "promote: interrupted before the push: nothing was pushed; the locks are released and the stage is removed"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(versions(&prod).len(), 9, "nothing pushed");
+    assert!(stages(&tree).is_empty(), "no stage left: {:?}", stages(&tree));
+    // A stage a killed run left behind (its process gone) is removed by the next run.
+    std::fs::create_dir_all(tree.path("target/xtask/stage/prod-999999999/supabase")).unwrap();
+    let run = tree.run_env(&["promote", "--target", "prod", "--dry-run"], &[("PROD_DB_URL", prod.as_str())]);
+    assert!(stages(&tree).is_empty(), "{:?}: {}", stages(&tree), run.stderr);
+}
