@@ -139,7 +139,8 @@ fn live_check(
     })?;
     let unverifiable = history::unverifiable(&verdicts);
     let differs = history::describe_differences(name, &verdicts);
-    let (matches, verdict) = match history::reconcile(files, head.as_deref(), &live, &pending) {
+    let recorded = |m: &Migration| !target.config.embedded && lock.files.contains_key(&m.file_name);
+    let (matches, verdict) = match history::reconcile(files, head.as_deref(), &live, &pending, recorded) {
         _ if differs.is_some() => (
             false,
             format!(

@@ -277,27 +277,7 @@ fn two_machines_promoting_one_token_only_target_push_once() {
         }
         commit(&a.tree, "slow");
         commit_all(&b);
-        let spawn = |tree: &Tree| {
-            let args = ["promote", "--target", "prod", "--yes", "--skip-catalog"];
-            support::spawn(tree, &args, &[("SUPABASE_ACCESS_TOKEN", TOKEN), ("SUPABASE_PROJECT_ID", REF)])
-        };
-        let (first, second) = (spawn(&a.tree), spawn(&b));
-        let outs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
-        let codes: Vec<i32> = outs.iter().map(|o| o.status.code().unwrap_or(-1)).collect();
-        let stderrs: Vec<String> = outs.iter().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).collect();
-        assert_eq!(codes.iter().filter(|c| **c == 0).count(), 1, "{codes:?} {stderrs:?}");
-        let loser = &stderrs[codes.iter().position(|c| *c != 0).unwrap()];
-        // Whichever step sees the other promotion first refuses: the advisory lock, the re-read under it, the
-        // dry-run guard (the target moved after step 2), or the dry-run itself when the winner's cleanup removed
-        // its login role (`DELETE .../cli/login-role` names only the project).
-        assert!(
-            loser.contains("another promotion of prod is pushing")
-                || loser.contains("history changed")
-                || loser.contains("the CLI's dry-run would push")
-                || loser.contains("the CLI's dry-run failed"),
-            "{loser}"
-        );
-        assert!(loser.contains("nothing was pushed"), "{loser}");
+        support::race(&a.tree, &b, &[("SUPABASE_ACCESS_TOKEN", TOKEN), ("SUPABASE_PROJECT_ID", REF)]);
         let mut expected = example_versions();
         expected.push("20260601000000".into());
         assert_eq!(versions(&a.prod_url), expected, "every file applied once");
@@ -309,19 +289,7 @@ fn two_machines_promoting_one_token_only_target_push_once() {
 fn parity_and_prune_run_over_login_roles_with_a_token_only() {
     in_namespace("parity_and_prune_run_over_login_roles_with_a_token_only", || {
         let h = Hosted::new();
-        postgres::Client::connect(&h.prod_url, postgres::NoTls)
-            .unwrap()
-            .batch_execute(
-                "create table public.events (id bigint primary key, at timestamptz not null, payload text);
-                 insert into public.events select i, timestamptz '2025-01-01 00:00:00+00' + i * interval '1 hour', 'p' || i
-                   from generate_series(0, 2000) i;
-                 create table public.events_p (id bigint, at timestamptz not null, payload text) partition by range (at);
-                 create table public.events_p_2025_01 partition of public.events_p for values from ('2025-01-01 00:00:00+00') to ('2025-02-01 00:00:00+00');
-                 create table public.events_p_2025_02 partition of public.events_p for values from ('2025-02-01 00:00:00+00') to ('2025-03-01 00:00:00+00');
-                 create table public.events_p_2025_03 partition of public.events_p for values from ('2025-03-01 00:00:00+00') to ('2025-04-01 00:00:00+00');
-                 insert into public.events_p select * from public.events;",
-            )
-            .unwrap();
+        postgres::Client::connect(&h.prod_url, postgres::NoTls).unwrap().batch_execute(support::EVENTS_SQL).unwrap();
         h.api.clear();
         let parity = h.run(&[
             "partition",

@@ -225,26 +225,7 @@ fn two_checkouts_racing_through_the_pooler_push_once() {
         }
         commit(&a.tree, "slow");
         commit_all(&b);
-        let spawn = |tree: &Tree| {
-            let args = ["promote", "--target", "prod", "--yes", "--skip-catalog"];
-            support::spawn(tree, &args, &[("SUPABASE_ACCESS_TOKEN", TOKEN), ("SUPABASE_PROJECT_ID", REF)])
-        };
-        let (first, second) = (spawn(&a.tree), spawn(&b));
-        let outs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
-        let codes: Vec<i32> = outs.iter().map(|o| o.status.code().unwrap_or(-1)).collect();
-        let stderrs: Vec<String> = outs.iter().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).collect();
-        assert_eq!(codes.iter().filter(|c| **c == 0).count(), 1, "{codes:?} {stderrs:?}");
-        let loser = &stderrs[codes.iter().position(|c| *c != 0).unwrap()];
-        assert!(
-            loser.contains("another promotion of prod is pushing")
-                || loser.contains("history changed")
-                || loser.contains("the CLI's dry-run would push")
-                || loser.contains("the CLI's dry-run failed")
-                || loser.contains("was removed by another promotion's cleanup"),
-            "{loser}"
-        );
-        assert!(loser.contains("nothing was pushed"), "{loser}");
-        assert!(codes.contains(&1), "the loser is refused (exit 1), not an error: {codes:?}");
+        support::race(&a.tree, &b, &[("SUPABASE_ACCESS_TOKEN", TOKEN), ("SUPABASE_PROJECT_ID", REF)]);
         let mut expected = example_versions();
         expected.push("20260601000000".into());
         assert_eq!(versions(&a.prod_url), expected, "every file applied once");
@@ -291,18 +272,7 @@ fn catalog_docs_drift_parity_and_prune_through_the_pooler_and_a_proxy() {
         let drift = h.run(&["drift", "--target", "prod", "--format", "json"]);
         assert_eq!((drift.code, drift.stdout.trim()), (0, "[]"), "{}", drift.stderr);
 
-        support::connect(&h.prod_url)
-            .batch_execute(
-                "create table public.events (id bigint primary key, at timestamptz not null, payload text);
-                 insert into public.events select i, timestamptz '2025-01-01 00:00:00+00' + i * interval '1 hour', 'p' || i
-                   from generate_series(0, 2000) i;
-                 create table public.events_p (id bigint, at timestamptz not null, payload text) partition by range (at);
-                 create table public.events_p_2025_01 partition of public.events_p for values from ('2025-01-01 00:00:00+00') to ('2025-02-01 00:00:00+00');
-                 create table public.events_p_2025_02 partition of public.events_p for values from ('2025-02-01 00:00:00+00') to ('2025-03-01 00:00:00+00');
-                 create table public.events_p_2025_03 partition of public.events_p for values from ('2025-03-01 00:00:00+00') to ('2025-04-01 00:00:00+00');
-                 insert into public.events_p select * from public.events;",
-            )
-            .unwrap();
+        support::connect(&h.prod_url).batch_execute(support::EVENTS_SQL).unwrap();
         let parity = h.run(&[
             "partition",
             "parity",

@@ -111,6 +111,14 @@ impl<'a> Promotion<'a> {
             return Ok(());
         }
         eprint!("{}", report::render(&CheckReport::new(blocking.clone(), self.check_counts), Format::Human));
+        // Findings the CLI itself would fail on (or silently skip a file for) stop every target, protected or not;
+        // policy findings (destructive without an acknowledgement, ...) stop protected targets only.
+        let breaking = blocking.iter().filter(|f| breaks_the_push(f.code)).count();
+        if breaking > 0 {
+            return Err(blocked(format!(
+                "promote: `cargo xtask check` has {breaking} finding(s) above that would make the push itself fail (a duplicate version, a file out of order, a file the CLI skips); nothing was pushed. Fix them, then re-run"
+            )));
+        }
         if target.config.protected {
             return Err(blocked(format!(
                 "promote: `cargo xtask check` has {} blocking finding(s) in what this promotion pushes (listed above); nothing was pushed. Fix them, or promote the files before them with --until",
@@ -366,6 +374,11 @@ fn uncommitted_bytes(sh: &xshell::Shell, repo: &crate::repo::Repo, files: &[Migr
         "{} not as committed at HEAD: commit them, so what is pushed is what was reviewed",
         differing.join(", ")
     )]
+}
+
+/// Findings about what the CLI would do with the files themselves, rather than about what they do to a database.
+fn breaks_the_push(code: Code) -> bool {
+    matches!(code, Code::DuplicateVersion | Code::OutOfOrder | Code::FileName)
 }
 
 /// The blocking findings that stop this promotion, and those in pending files beyond `--until` that do not.

@@ -199,11 +199,15 @@ pub enum Reconcile {
 
 /// Compares the target's live history with what the lock (or, for an embedded target, the history itself)
 /// says is applied. `Err` explains a history this checkout cannot account for.
+/// `recorded` says whether the lock records a file as applied somewhere: a file at or before the head that the
+/// target lacks is then missing from it (a wrong database?); one never recorded was never applied (out of order,
+/// as `check` says), and gets that diagnosis and its fix.
 pub fn reconcile(
     files: &[Migration],
     head: Option<&str>,
     live: &[Applied],
     pending: &[&Migration],
+    recorded: impl Fn(&Migration) -> bool,
 ) -> Result<Reconcile, String> {
     let known: BTreeSet<&str> = files.iter().map(|m| m.version.as_str()).collect();
     let live_versions: BTreeSet<&str> = live.iter().map(|a| a.version.as_str()).collect();
@@ -214,11 +218,20 @@ pub fn reconcile(
             unknown.join(", ")
         ));
     }
-    let missing: Vec<&str> = files
+    let (missing, out_of_order): (Vec<&Migration>, Vec<&Migration>) = files
         .iter()
         .filter(|m| head.is_some_and(|h| m.version.as_str() <= h) && !live_versions.contains(m.version.as_str()))
-        .map(|m| m.file_name.as_str())
-        .collect();
+        .partition(|m| recorded(m));
+    if let Some(first) = out_of_order.first() {
+        let names: Vec<&str> = out_of_order.iter().map(|m| m.file_name.as_str()).collect();
+        return Err(format!(
+            "{} sort(s) before the target's head {} but was never applied (out-of-order, as `cargo xtask check` says): the CLI refuses to push a file there. Move its SQL into a new file after the head (`cargo xtask new {}`) and delete it",
+            names.join(", "),
+            head.unwrap_or_default(),
+            crate::new::snake_case(&first.name).chars().take(60).collect::<String>().trim_matches('_')
+        ));
+    }
+    let missing: Vec<&str> = missing.iter().map(|m| m.file_name.as_str()).collect();
     if !missing.is_empty() {
         return Err(format!(
             "{} recorded as applied (at or before head {}) but missing from the target's history: wrong database, or one restored from a backup?",

@@ -228,7 +228,8 @@ impl<'a> Promotion<'a> {
         };
         let head = history::head(&self.name, target.config, &lock, live.last().map(|a| a.version.as_str()));
         let pending = batch::pending(&files, head.as_deref(), None)?;
-        let reconciled = match history::reconcile(&files, head.as_deref(), &live, &pending) {
+        let recorded = |m: &Migration| !target.config.embedded && lock.files.contains_key(&m.file_name);
+        let reconciled = match history::reconcile(&files, head.as_deref(), &live, &pending, recorded) {
             Ok(Reconcile::InSync) => 0,
             Ok(Reconcile::Interrupted(n)) => n,
             Err(why) => return Err(Blocked(format!("promote: refused, nothing pushed: {why}")).into()),

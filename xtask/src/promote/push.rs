@@ -210,7 +210,7 @@ impl Promotion<'_> {
         let Some(m) = failed else { return Ok(()) };
         Err(blocked(format!(
             "promote: {} failed on {}: {error}\n{} file(s) before it are applied and recorded (head {}); {} not attempted.\n\
-             {} was rolled back and is not applied: correct it (or replace it with `cargo xtask new fix_{}`), then re-run promote. \
+             {} was rolled back and is not applied: correct it (or replace it with `cargo xtask new {}`), then re-run promote. \
              Never edit the applied files. Record: {md}",
             m.file_name,
             target.name,
@@ -218,7 +218,7 @@ impl Promotion<'_> {
             new_head.unwrap_or_else(|| "(none)".into()),
             rest.len(),
             m.file_name,
-            m.name
+            crate::new::snake_case(&format!("fix_{}", m.name))
         )))
     }
 

@@ -33,14 +33,21 @@ fn live(versions: &[&str]) -> Vec<Applied> {
 fn reconcile_accepts_sync_and_interrupted_prefixes_only() {
     let files = [m("1"), m("2"), m("3"), m("4")];
     let pending: Vec<&Migration> = files[2..].iter().collect();
-    assert_eq!(reconcile(&files, Some("2"), &live(&["1", "2"]), &pending), Ok(Reconcile::InSync));
-    assert_eq!(reconcile(&files, Some("2"), &live(&["1", "2", "3"]), &pending), Ok(Reconcile::Interrupted(1)));
-    let err = reconcile(&files, Some("2"), &live(&["1", "2", "4"]), &pending).unwrap_err();
+    assert_eq!(reconcile(&files, Some("2"), &live(&["1", "2"]), &pending, |_| true), Ok(Reconcile::InSync));
+    assert_eq!(
+        reconcile(&files, Some("2"), &live(&["1", "2", "3"]), &pending, |_| true),
+        Ok(Reconcile::Interrupted(1))
+    );
+    let err = reconcile(&files, Some("2"), &live(&["1", "2", "4"]), &pending, |_| true).unwrap_err();
     assert!(err.contains("ahead of the recorded head 2 by 4"), "{err}");
-    let err = reconcile(&files, Some("2"), &live(&["1", "2", "9"]), &pending).unwrap_err();
+    let err = reconcile(&files, Some("2"), &live(&["1", "2", "9"]), &pending, |_| true).unwrap_err();
     assert!(err.starts_with("the target has migration(s) 9 that no file here has"), "{err}");
-    let err = reconcile(&files, Some("2"), &live(&["2"]), &pending).unwrap_err();
+    let err = reconcile(&files, Some("2"), &live(&["2"]), &pending, |_| true).unwrap_err();
     assert!(err.starts_with("1_m.sql recorded as applied"), "{err}");
+    // Never recorded anywhere: not a wrong database, a file out of order, with the command that fixes it.
+    let err = reconcile(&files, Some("2"), &live(&["2"]), &pending, |_| false).unwrap_err();
+    assert!(err.starts_with("1_m.sql sort(s) before the target's head 2 but was never applied (out-of-order"), "{err}");
+    assert!(err.contains("(`cargo xtask new m1`)"), "{err}");
 }
 
 #[test]

@@ -311,3 +311,40 @@ pub fn wait_for_statement(url: &str, prefix: &str) {
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
 }
+
+/// Two checkouts `a` and `b` of one commit (each with its own target/: two machines) promote `prod` at once, with
+/// `env` only. Exactly one pushes; the other is refused (exit 1) at whichever step sees the first promotion: the
+/// advisory lock, the re-read under it, the dry-run guard (the target moved after step 2), the dry-run itself or
+/// its lock session when the winner's cleanup removed its login role (`DELETE .../cli/login-role` names only the
+/// project). Returns the loser's stderr.
+pub fn race(a: &Tree, b: &Tree, env: &[(&str, &str)]) -> String {
+    let args = ["promote", "--target", "prod", "--yes", "--skip-catalog"];
+    let (first, second) = (spawn(a, &args, env), spawn(b, &args, env));
+    let outs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
+    let codes: Vec<i32> = outs.iter().map(|o| o.status.code().unwrap_or(-1)).collect();
+    let stderrs: Vec<String> = outs.iter().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).collect();
+    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 1, "{codes:?} {stderrs:?}");
+    assert!(codes.contains(&1), "the loser is refused (exit 1), not an error: {codes:?} {stderrs:?}");
+    let loser = stderrs[codes.iter().position(|c| *c != 0).unwrap()].clone();
+    assert!(
+        loser.contains("another promotion of prod is pushing")
+            || loser.contains("history changed")
+            || loser.contains("the CLI's dry-run would push")
+            || loser.contains("the CLI's dry-run failed")
+            || loser.contains("was removed by another promotion's cleanup"),
+        "{loser}"
+    );
+    assert!(loser.contains("nothing was pushed"), "{loser}");
+    loser
+}
+
+/// A live `public.events` (2,001 hourly rows from 2025-01-01) and its partitioned shadow `public.events_p` with
+/// three monthly partitions holding the same rows: what parity and prune are run on.
+pub const EVENTS_SQL: &str = "create table public.events (id bigint primary key, at timestamptz not null, payload text);
+     insert into public.events select i, timestamptz '2025-01-01 00:00:00+00' + i * interval '1 hour', 'p' || i
+       from generate_series(0, 2000) i;
+     create table public.events_p (id bigint, at timestamptz not null, payload text) partition by range (at);
+     create table public.events_p_2025_01 partition of public.events_p for values from ('2025-01-01 00:00:00+00') to ('2025-02-01 00:00:00+00');
+     create table public.events_p_2025_02 partition of public.events_p for values from ('2025-02-01 00:00:00+00') to ('2025-03-01 00:00:00+00');
+     create table public.events_p_2025_03 partition of public.events_p for values from ('2025-03-01 00:00:00+00') to ('2025-04-01 00:00:00+00');
+     insert into public.events_p select * from public.events;";

@@ -1,0 +1,44 @@
+//! What `promote` says about files the CLI cannot push as they are agrees with `check`, on every target, and
+//! every command it suggests is valid as printed.
+
+mod support;
+
+use support::{Tree, versions};
+
+#[test]
+fn two_files_with_one_version_stop_even_the_embedded_target() {
+    let tree = Tree::example();
+    let url = tree.db_start();
+    tree.write("migrations/20261202011000_dup.sql", "create table public.dup_a (id int);\n");
+    tree.write("migrations/20261202011000_dup_two.sql", "create table public.dup_b (id int);\n");
+    let run = tree.run(&["promote"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("error[duplicate-version]"), "{}", run.stderr);
+    assert!(run.stderr.contains("would make the push itself fail"), "{}", run.stderr);
+    assert!(versions(&url).is_empty(), "nothing pushed");
+}
+
+#[test]
+fn a_new_file_sorting_before_the_head_is_out_of_order_not_a_wrong_database() {
+    let tree = Tree::example();
+    let url = tree.db_start();
+    tree.write("migrations/20261202011000_late.sql", "create table public.late (id int);\n");
+    assert_eq!(tree.run(&["promote"]).code, 0);
+    // A short version sorts by its digits as text: `20261202` comes before `20261202011000`.
+    for (file, name) in [("20260101000000_AddThing.sql", "add_thing"), ("20261202_add_thing2.sql", "add_thing2")] {
+        tree.write(&format!("migrations/{file}"), "create table public.thing (id int);\n");
+        let run = tree.run(&["promote"]);
+        assert_eq!(run.code, 1, "{file}: {}{}", run.stdout, run.stderr);
+        assert!(
+            run.stderr.contains(&format!(
+                "{file} sort(s) before the target's head 20261202011000 but was never applied (out-of-order"
+            )),
+            "{file}: {}",
+            run.stderr
+        );
+        assert!(run.stderr.contains(&format!("(`cargo xtask new {name}`)")), "{file}: {}", run.stderr);
+        assert!(!run.stderr.contains("wrong database"), "{file}: {}", run.stderr);
+        tree.remove(&format!("migrations/{file}"));
+    }
+    assert_eq!(versions(&url).len(), 24, "nothing more pushed");
+}
