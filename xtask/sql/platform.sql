@@ -61,7 +61,9 @@ with schemas as (
     'table'
   from rels r where r.relkind in ('r', 'p')
   union all
-  select 8, format('%I.%I.%I', r.nspname, r.relname, con.conname),
+  -- Foreign keys last (99): they need the keys and unique indexes they reference, which other tables' names
+  -- may sort after.
+  select case con.contype when 'f' then 99 else 8 end, format('%I.%I.%I', r.nspname, r.relname, con.conname),
     format('alter table %I.%I add constraint %I %s;', r.nspname, r.relname, con.conname, pg_get_constraintdef(con.oid)),
     case con.contype when 'f' then 'foreign-key' else 'constraint' end
   from pg_constraint con join rels r on r.oid = con.conrelid

@@ -251,6 +251,8 @@ pub fn read(sh: &Shell, repo: &Repo, target: &Resolved, redactor: &Redactor) -> 
             read_parallel(url, &excluded).map_err(|e| anyhow::anyhow!(redactor.redact(&format!("{e:#}"))))
         }
         Remote::Project(_) => {
+            // The CLI's own answer without a token names no variable: say which one is missing first.
+            crate::platform::token(&mut redactor.clone())?;
             let cli = target.cli(&Cli::locate(sh, &repo.root)?);
             let workdir = Stage::empty(repo.stage_dir("catalog"))?;
             let json = read_via_cli(sh, &cli, workdir.path(), &target.remote, &query(&excluded), redactor)?;

@@ -30,7 +30,13 @@ impl flags::Db {
                 }
             },
             DbCmd::Url => {
-                cluster.start(sh)?;
+                // Says so rather than starting it: a URL is asked for to connect now, and a server started as a
+                // side effect would surprise whoever stopped it.
+                if cluster.state(sh)? != State::Running {
+                    return Err(crate::blocked::blocked(
+                        "db url: the embedded database is not running; start it with `cargo xtask db start`",
+                    ));
+                }
                 println!("{}", cluster.display_url("postgres")?);
                 eprintln!("password: export PGPASSFILE={}", cluster.pgpass().display());
             }

@@ -43,6 +43,12 @@ impl flags::PlatformBaseline {
         let mut report =
             BaselineReport { target: target.name.clone(), file: repo.rel(&path), statements, state: "written" };
         if self.check {
+            if !path.is_file() {
+                return Err(blocked(format!(
+                    "{} is missing: nothing was captured from {} yet. Capture it with `cargo xtask platform-baseline --target {}`",
+                    report.file, target.name, target.name
+                )));
+            }
             let committed = std::fs::read_to_string(&path).unwrap_or_default();
             let current = parse(&committed, &report.file).map(|(body, _)| body).unwrap_or_default();
             report.state = if current == body { "up-to-date" } else { "stale" };

@@ -108,8 +108,13 @@ impl Repo {
     }
 
     /// Parity evidence and prune plans.
-    pub fn evidence_dir(&self) -> PathBuf {
-        self.database_docs_dir().join("evidence")
+    /// Parity evidence and prune plans: committed beside the docs for a hosted target, under `target/` for the
+    /// embedded database (its evidence is about nothing anyone deploys, and must not dirty the checkout).
+    pub fn evidence_dir(&self, place: RecordPlace) -> PathBuf {
+        match place {
+            RecordPlace::Committed => self.database_docs_dir().join("evidence"),
+            RecordPlace::Scratch => self.scratch_dir().join("evidence"),
+        }
     }
 
     /// A target's committed catalog snapshot.

@@ -10,7 +10,7 @@ use crate::pg;
 use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::stage::Stage;
-use crate::supabase::{self, Cli, Push, Remote};
+use crate::supabase::{Cli, Push, Remote};
 
 pub struct Shadow {
     admin_url: String,
@@ -135,7 +135,16 @@ impl Shadow {
         if out.success {
             return Ok(());
         }
-        anyhow::bail!("{}", out.error.map(|e| supabase::explain(&e)).unwrap_or(out.transcript))
+        // The shadow is a throwaway: the advice for a failed push to a target (forward-fix, the files before it
+        // stay applied) does not apply to it; what failed, and that no target was touched, does.
+        match out.error {
+            Some(err) => anyhow::bail!(
+                "the files do not replay on a fresh local database ({}): {}. Nothing was changed on any target; fix the file the error names",
+                err.code,
+                err.message.trim()
+            ),
+            None => anyhow::bail!("the files do not replay on a fresh local database: {}", out.transcript),
+        }
     }
 }
 

@@ -50,6 +50,9 @@ pub struct LiveReport {
     pub applied: usize,
     pub matches: bool,
     pub verdict: String,
+    /// Why the live history could not be read (the command then exits 2); only then present.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 impl flags::Status {
@@ -95,7 +98,25 @@ impl flags::Status {
             live: None,
         };
         if self.live {
-            report.live = Some(live_check(sh, repo, &name, &discovery.migrations, &lock)?);
+            match live_check(sh, repo, &name, &discovery.migrations, &lock) {
+                Ok(live) => report.live = Some(live),
+                // A program reading `--format json` still gets a document, saying why there is no live part.
+                Err(err) => {
+                    let why = Redactor::from_env().redact(&format!("{err:#}"));
+                    report.live = Some(LiveReport {
+                        connection: None,
+                        head: None,
+                        applied: 0,
+                        matches: false,
+                        verdict: format!("the live history could not be read: {why}"),
+                        error: Some(why),
+                    });
+                    if self.output.format == crate::flags::Format::Json {
+                        report::emit(&report, self.output.format)?;
+                    }
+                    return Err(err);
+                }
+            }
         }
         report::emit(&report, self.output.format)?;
         report.verdict()
@@ -171,6 +192,7 @@ fn live_check(
         applied: live.len(),
         matches,
         verdict,
+        error: None,
     })
 }
 
@@ -297,6 +319,7 @@ mod tests {
             unapplied_before_head: vec![],
             live: Some(LiveReport {
                 connection: Some(crate::edges::pooler::Connection::PoolerSession),
+                error: None,
                 head: Some("20260512231500".into()),
                 applied: 24,
                 matches: false,

@@ -405,7 +405,7 @@ pub fn explain(err: &CliError) -> String {
             "this network has no IPv6: the xtask reaches the project through its pooler in session mode when the target's `connection` is `auto` (the default) or `pooler`; a URL target needs the pooler's session-mode URL (port 5432)"
         }
         "DbQueryExecError" => "the query failed on the target",
-        _ => "see the CLI's message above",
+        _ => "the CLI's message (before the code) says why",
     };
     format!("{} ({}): {advice}", err.message.trim(), err.code)
 }

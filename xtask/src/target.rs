@@ -153,6 +153,11 @@ impl<'a> Resolved<'a> {
         }
     }
 
+    /// Where records and evidence about the target go: committed, or under `target/` for the embedded database.
+    pub fn record_place(&self) -> crate::repo::RecordPlace {
+        if self.config.embedded { crate::repo::RecordPlace::Scratch } else { crate::repo::RecordPlace::Committed }
+    }
+
     /// What points the xtask at the target, as people set it: `$PROD_DB_URL`, or the target's project ref.
     pub fn via(&self) -> String {
         match (&self.remote, self.config.db_url_env.as_deref()) {

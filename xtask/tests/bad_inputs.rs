@@ -469,6 +469,13 @@ fn cases() -> Vec<Case> {
             says: "use its session mode, postgresql://u:***@127.0.0.1:5432/db",
         },
         Case {
+            input: "`catalog` of a token-only target without a token",
+            setup: nothing,
+            args: &["catalog", "--target", "prod"],
+            code: 2,
+            says: "SUPABASE_ACCESS_TOKEN is not set: the hosted target is reached through the Management API",
+        },
+        Case {
             input: "a second target name for production's project ref",
             setup: |t| {
                 t.append("xtask.toml", "\n[targets.alias]\nproject_ref = \"srcaoozjkrughebmbvfb\"\n");

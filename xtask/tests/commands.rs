@@ -158,6 +158,10 @@ fn db_commands_manage_the_embedded_cluster_and_never_print_its_password() {
     let tree = Tree::example();
     let status = tree.run(&["db", "status"]);
     assert_eq!((status.code, status.stdout.trim()), (0, "absent: `cargo xtask db start` creates it"));
+    let stopped = tree.run(&["db", "url"]);
+    assert_eq!(stopped.code, 1, "a URL of a database that is not running is not handed out");
+    assert!(stopped.stderr.contains("not running; start it with `cargo xtask db start`"), "{}", stopped.stderr);
+    assert!(!tree.path("target/xtask/pg/data").exists(), "and nothing was started");
     assert_eq!(tree.run(&["db", "start"]).code, 0);
     let password = std::fs::read_to_string(tree.path("target/xtask/pg/password")).unwrap();
     let port = std::fs::read_to_string(tree.path("target/xtask/pg/port")).unwrap();

@@ -42,3 +42,29 @@ fn a_new_file_sorting_before_the_head_is_out_of_order_not_a_wrong_database() {
     }
     assert_eq!(versions(&url).len(), 24, "nothing more pushed");
 }
+
+#[test]
+fn status_live_in_json_says_why_the_history_could_not_be_read() {
+    let tree = Tree::example();
+    tree.append("xtask.toml", "\n[targets.gone]\ndb_url_env = \"XTASK_GONE_URL\"\n");
+    let run = tree.run_env(
+        &["status", "--target", "gone", "--live", "--format", "json"],
+        &[("XTASK_GONE_URL", "postgresql://u:secretpw@127.0.0.1:1/db")],
+    );
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    assert_eq!(json["live"]["matches"], false);
+    assert!(
+        json["live"]["error"].as_str().unwrap().contains("connecting to postgresql://u:***@127.0.0.1:1/db"),
+        "{json}"
+    );
+    assert!(!run.stdout.contains("secretpw") && !run.stderr.contains("secretpw"), "the password stays hidden");
+}
+
+#[test]
+fn status_names_a_url_target_as_one_and_not_as_local() {
+    let tree = Tree::example();
+    let run = tree.run(&["status", "--target", "dev"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.starts_with("Target: dev (reached by URL)\n"), "{}", run.stdout);
+}

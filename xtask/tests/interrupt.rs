@@ -126,3 +126,29 @@ fn an_interruption_before_the_push_pushes_nothing() {
     let run = tree.run_env(&["promote", "--target", "prod", "--dry-run"], &[("PROD_DB_URL", prod.as_str())]);
     assert!(stages(&tree).is_empty(), "{:?}: {}", stages(&tree), run.stderr);
 }
+
+#[test]
+fn a_cli_session_a_killed_run_left_running_is_waited_for_not_raced() {
+    let tree = Tree::example();
+    let url = tree.db_start();
+    tree.write(SLOW, SLOW_SQL);
+    let child = spawn(&tree, &["promote"], &[]);
+    wait_for_statement(&url, "select pg_sleep(20)");
+    // SIGKILL: no handler runs; the CLI's server session goes on with the slow file.
+    signal(&format!("-{}", child.id()), "-KILL");
+    let _ = finish(child);
+    let run = tree.run(&["promote"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("a Supabase CLI session is still running on local"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was pushed"), "{}", run.stderr);
+    // The left-behind session ends (here: ended by hand, as the message says); the next run pushes what is left.
+    connect(&url)
+        .batch_execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity where application_name = '@effect/sql-pg'",
+        )
+        .unwrap();
+    tree.write(SLOW, "create table public.slow_one (id int);\n");
+    let run = tree.run(&["promote"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(versions(&url).last().map(String::as_str), Some("20260601000000"));
+}

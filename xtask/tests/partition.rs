@@ -381,3 +381,40 @@ fn a_plan_is_refused_when_a_partition_changed_since_review() {
     assert!(run.stderr.contains("events_p_2026_01 no longer exist(s) with the reviewed bound"), "{}", run.stderr);
     assert_eq!(partitions(&url, "public.events_p"), before, "nothing detached or dropped");
 }
+
+#[test]
+fn evidence_about_the_embedded_database_stays_under_target_and_leaves_the_checkout_clean() {
+    let tree = Tree::example();
+    let local = tree.db_start();
+    connect(&local).batch_execute(support::EVENTS_SQL).unwrap();
+    let before = tree.contents();
+    let args = [
+        "partition",
+        "parity",
+        "--target",
+        "local",
+        "--source",
+        "public.events",
+        "--shadow",
+        "public.events_p",
+        "--time-column",
+        "at",
+    ];
+    let run = tree.run(&args);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("Evidence: target/xtask/evidence/"), "{}", run.stderr);
+    let prune = tree.run(&[
+        "partition",
+        "prune",
+        "--target",
+        "local",
+        "--table",
+        "public.events_p",
+        "--older-than",
+        "1d",
+        "--dry-run",
+    ]);
+    assert_eq!(prune.code, 0, "{}", prune.stderr);
+    assert!(prune.stderr.contains("--execute target/xtask/evidence/"), "{}", prune.stderr);
+    assert_eq!(tree.contents(), before, "nothing written outside target/");
+}

@@ -68,6 +68,9 @@ fn a_baseline_captured_from_a_url_target_is_what_local_databases_start_from() {
         )
         .unwrap();
     let env = [("XTASK_TEST_HOSTED_URL", hosted.as_str())];
+    let missing = tree.run_env(&["platform-baseline", "--target", "hosted", "--check"], &env);
+    assert_eq!(missing.code, 1, "{}{}", missing.stdout, missing.stderr);
+    assert!(missing.stderr.contains("docs/database/platform/baseline.sql is missing"), "{}", missing.stderr);
     let run = tree.run_env(&["platform-baseline", "--target", "hosted", "--format", "json"], &env);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     let report: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
@@ -89,7 +92,11 @@ fn a_baseline_captured_from_a_url_target_is_what_local_databases_start_from() {
     // Local databases now start from it: another checkout's embedded database, and the history replays on it.
     let other = Tree::example();
     other.write("docs/database/platform/baseline.sql", &file);
-    let local = other.db_start();
+    let start = other.run(&["db", "start"]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    // In dependency order: foreign keys after the keys they reference, so nothing is skipped.
+    assert!(!start.stderr.contains("could not be applied here"), "{}", start.stderr);
+    let local = other.admin_url("postgres");
     let flag: i64 = connect(&local)
         .query_one("select count(*) from information_schema.columns where table_schema = 'auth' and table_name = 'users' and column_name = 'platform_flag'", &[])
         .unwrap()

@@ -43,7 +43,7 @@ impl flags::Parity {
         evidence.git_commit = git::head_commit(sh);
         let stem = format!("{}-parity-{}", clock::file_stamp(&started_at), self.source);
         let md = render_parity(&evidence);
-        let written = evidence::write(&repo.evidence_dir(), &stem, &evidence, &md, &redactor)?;
+        let written = evidence::write(&repo.evidence_dir(target.record_place()), &stem, &evidence, &md, &redactor)?;
         let md = repo.rel(&written.md);
         report::emit(&evidence, self.output.format)?;
         if evidence.passed {

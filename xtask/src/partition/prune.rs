@@ -89,7 +89,8 @@ impl flags::Prune {
                 let plan = plan(&mut client, &target.name, &table, older_than)?;
                 let stem = format!("{}-prune-{table}.plan", clock::file_stamp(&plan.created_at));
                 let file = PlanFile { digest: plan.digest(), plan };
-                let written = evidence::write(&repo.evidence_dir(), &stem, &file, &render_plan(&file.plan), &redactor)?;
+                let dir = repo.evidence_dir(target.record_place());
+                let written = evidence::write(&dir, &stem, &file, &render_plan(&file.plan), &redactor)?;
                 let rel = repo.rel(&written.json);
                 eprintln!(
                     "prune: plan written to {rel}; nothing changed. After review: cargo xtask partition prune --target {} --table {table} --execute {rel}",
@@ -97,7 +98,7 @@ impl flags::Prune {
                 );
                 PruneReport::Planned { plan_file: rel, plan: file.plan }
             }
-            Some(plan_path) => execute(repo, &mut client, &target.name, &table, plan_path, &redactor)?,
+            Some(plan_path) => execute(repo, &target, &mut client, &table, plan_path, &redactor)?,
         };
         report::emit(&report, self.output.format)
     }
@@ -279,12 +280,13 @@ fn render_executed(done: &Executed) -> String {
 
 fn execute(
     repo: &Repo,
+    resolved: &Resolved,
     client: &mut postgres::Client,
-    target: &str,
     table: &TableRef,
     plan_path: &Path,
     redactor: &Redactor,
 ) -> anyhow::Result<PruneReport> {
+    let target = resolved.name.as_str();
     let rel = plan_path.display().to_string();
     let path = if plan_path.is_absolute() { plan_path.to_path_buf() } else { repo.root.join(plan_path) };
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {rel}"))?;
@@ -329,7 +331,8 @@ fn execute(
     })();
     done.finished = result.is_ok();
     let stem = format!("{}-prune-{table}.executed", clock::file_stamp(&done.started_at));
-    let written = evidence::write(&repo.evidence_dir(), &stem, &done, &render_executed(&done), redactor)?;
+    let dir = repo.evidence_dir(resolved.record_place());
+    let written = evidence::write(&dir, &stem, &done, &render_executed(&done), redactor)?;
     let record = repo.rel(&written.md);
     result.with_context(|| format!("prune stopped; what was done is recorded in {record}"))?;
     eprintln!("prune: done; recorded in {record}");

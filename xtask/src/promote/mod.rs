@@ -319,10 +319,5 @@ fn analyze(batch: &[Migration]) -> anyhow::Result<Vec<sql::Analysis>> {
         .collect()
 }
 
-/// Hosted targets' records are committed beside the docs; the embedded database's stay under `target/`.
-fn record_place(target: &Resolved) -> crate::repo::RecordPlace {
-    if target.config.embedded { crate::repo::RecordPlace::Scratch } else { crate::repo::RecordPlace::Committed }
-}
-
 #[cfg(test)]
 mod tests;

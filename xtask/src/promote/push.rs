@@ -17,7 +17,7 @@ use crate::{clock, evidence, flags};
 
 use super::history::{self, Applied};
 use super::record::Failure;
-use super::{AfterPush, Plan, Promotion, record_place};
+use super::{AfterPush, Plan, Promotion};
 use crate::stage::Stage;
 
 use crate::platform::PROMOTION_LOCK_KEY as ADVISORY_KEY;
@@ -82,6 +82,22 @@ impl Promotion<'_> {
         if !got {
             return Err(busy());
         }
+        // A CLI session still running on the target (a push a killed run left behind, or another machine's
+        // dry-run) could commit a file while this push runs: what happened would then not be what is recorded.
+        let others: Vec<i32> = session
+            .query(
+                "select pid from pg_stat_activity where application_name = $1 and datname = current_database()",
+                &[&CLI_APPLICATION_NAME],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        if !others.is_empty() {
+            return Err(blocked(format!(
+                "promote: a Supabase CLI session is still running on {} (backend pid {others:?}: a push an interrupted or killed run left behind, or another machine's dry-run); nothing was pushed. Wait for it to end (or end it with `select pg_terminate_backend(pid)`), then re-run",
+                target.name
+            )));
+        }
         let expected: BTreeSet<&str> = plan.live.iter().map(|a| a.version.as_str()).collect();
         let now = history::read_client(&mut session)?;
         if now.iter().map(|a| a.version.as_str()).collect::<BTreeSet<_>>() != expected {
@@ -137,6 +153,8 @@ impl Promotion<'_> {
             let _spinner = Spinner::start(&what, self.options.format);
             cli.push_until(self.sh, (stage.path(), &cli_target.remote), Push::Apply, &self.redactor, &stop)?
         };
+        // A signal to the whole group can end the CLI before the loop above looks at the flag: say it now.
+        stop();
         self.record.push_transcript = output.transcript.clone();
         // Whatever happens here, the history is read next: an unreachable target is reported there.
         let settled = if output.success { Ok(0) } else { settle_orphans(&mut lock.session, cli_target.session_role()) };
@@ -296,7 +314,7 @@ impl Promotion<'_> {
         if let Some(last) = self.record.timings_ms.last_mut() {
             last.1 = self.step_started.elapsed().as_millis();
         }
-        let dir = self.repo.promotions_dir(record_place(target));
+        let dir = self.repo.promotions_dir(target.record_place());
         let stem = format!("{}-{}", clock::file_stamp(&self.record.started_at), target.name);
         let md = self.record.render_md();
         let written = evidence::write(&dir, &stem, &self.record, &md, &self.redactor)?;

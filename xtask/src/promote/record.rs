@@ -190,6 +190,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_finding_about_a_whole_file_has_no_line() {
+        use crate::findings::{Code, Pos, Severity};
+        let whole = Finding::new(Code::FileName, Severity::Warning, "migrations/x.sql", "name");
+        assert_eq!(line_of(&whole), "");
+        assert_eq!(line_of(&whole.at(Pos { line: 5, col: 1 })), ":5");
+    }
+
+    #[test]
     fn renders_a_failed_promotion() {
         let record = Record {
             target: "prod".into(),

@@ -331,7 +331,8 @@ pub fn race(a: &Tree, b: &Tree, env: &[(&str, &str)]) -> String {
             || loser.contains("history changed")
             || loser.contains("the CLI's dry-run would push")
             || loser.contains("the CLI's dry-run failed")
-            || loser.contains("was removed by another promotion's cleanup"),
+            || loser.contains("was removed by another promotion's cleanup")
+            || loser.contains("a Supabase CLI session is still running on prod"),
         "{loser}"
     );
     assert!(loser.contains("nothing was pushed"), "{loser}");
