@@ -151,13 +151,7 @@ fn live_check(
     let head = history::head(name, target.config, lock, live.last().map(|a| a.version.as_str()));
     let pending = batch::pending(files, head.as_deref(), None)?;
     let applied: Vec<&Migration> = files.iter().collect();
-    let mut session = None;
-    let verdicts = history::verify(&applied, &live, |version| {
-        if session.is_none() {
-            session = target.direct(crate::platform::Access::ReadOnly, &mut redactor).ok();
-        }
-        history::statements_of(&mut session.as_ref()?.connect().ok()?, version)
-    })?;
+    let verdicts = history::verify_on(&target, &applied, &live, &redactor)?;
     let unverifiable = history::unverifiable(&verdicts);
     let differs = history::describe_differences(name, &verdicts);
     let recorded = |m: &Migration| !target.config.embedded && lock.files.contains_key(&m.file_name);

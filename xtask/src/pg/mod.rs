@@ -59,8 +59,7 @@ impl Endpoint {
     pub fn connect(&self) -> anyhow::Result<postgres::Client> {
         let mut config = postgres::Config::new();
         config.host(&self.host).port(self.port).user(&self.user).password(&self.password).dbname(&self.dbname);
-        config.ssl_mode(self.tls.postgres_mode()).application_name(APPLICATION_NAME);
-        config.connect(self.tls.connector()).with_context(|| format!("connecting to {}", self.describe()))
+        connect_with(config, &self.tls).with_context(|| format!("connecting to {}", self.describe()))
     }
 }
 
@@ -93,19 +92,9 @@ fn connect_with(mut config: postgres::Config, tls: &Tls) -> anyhow::Result<postg
     if config.get_application_name().is_none() {
         config.application_name(APPLICATION_NAME);
     }
-    config.connect(tls.connector()).map_err(|err| anyhow::anyhow!("{}", error_chain(&err)))
-}
-
-/// "db error" says little; its sources say "password authentication failed for user ...".
-fn error_chain(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
+    // The `postgres::Error` stays in the chain (its SQLSTATE is read by `platform::role_removed`); `{:#}` prints
+    // its sources, "db error: FATAL: password authentication failed ...".
+    config.connect(tls.connector()).map_err(anyhow::Error::from)
 }
 
 /// Creates an empty database with the Supabase baseline in the cluster of `url`; returns its URL.

@@ -168,6 +168,24 @@ pub fn verify<'m>(
     Ok(out)
 }
 
+/// `verify` against `target`, a differing file's statements fetched over one read-only session of the xtask's
+/// own, opened only when a file differs.
+pub fn verify_on<'m>(
+    target: &Resolved,
+    files: &[&'m Migration],
+    live: &[Applied],
+    redactor: &Redactor,
+) -> anyhow::Result<Vec<(&'m Migration, Verdict)>> {
+    let mut redactor = redactor.clone();
+    let mut session = None;
+    verify(files, live, |version| {
+        if session.is_none() {
+            session = target.direct(Access::ReadOnly, &mut redactor).ok();
+        }
+        statements_of(&mut session.as_ref()?.connect().ok()?, version)
+    })
+}
+
 /// One version's statements, over a session of the xtask's own.
 pub fn statements_of(client: &mut postgres::Client, version: &str) -> Option<Vec<String>> {
     let sql = "select coalesce(statements, '{}') from supabase_migrations.schema_migrations where version = $1";

@@ -4,7 +4,6 @@
 
 use crate::blocked::blocked;
 use crate::migrations::Migration;
-use crate::platform::Access;
 use crate::target::Resolved;
 
 use super::Promotion;
@@ -26,15 +25,7 @@ impl Promotion<'_> {
         live: &[Applied],
         when: When,
     ) -> anyhow::Result<()> {
-        let mut redactor = self.redactor.clone();
-        let mut session = None;
-        let verdicts = history::verify(files, live, |version| {
-            if session.is_none() {
-                session = target.direct(Access::ReadOnly, &mut redactor).ok();
-            }
-            let direct = session.as_ref()?;
-            history::statements_of(&mut direct.connect().ok()?, version)
-        })?;
+        let verdicts = history::verify_on(target, files, live, &self.redactor)?;
         let unverifiable = history::unverifiable(&verdicts);
         if !unverifiable.is_empty() && when == When::BeforePush {
             eprintln!(
