@@ -1,6 +1,8 @@
--- Phase 2 of partitioning audit_log (ADR-020): swap the partitioned shadow in. Its own reviewed batch, in the
--- maintenance window, after `cargo xtask partition parity` passed; rollback = swap the names back.
+-- Phase 2 of partitioning audit_log (ADR-020): swap the partitioned shadow in. Its own reviewed batch, in a
+-- maintenance window, after `cargo xtask partition parity` passed for this database (promote checks both).
 -- xtask: partition-phase 2
+-- xtask: rollback-criteria: writes to audit_log fail, or the admin audit page errors or slows past 2 s, within 30 minutes of the cutover
+-- xtask: rollback: rollback/20260615090000_audit_log_partition_cutover.sql
 -- xtask: ack destructive: the sync trigger's function has no use once audit_log is the partitioned table; the old table stays as audit_log_unpartitioned for rollback
 
 -- The rename comes first: it takes ACCESS EXCLUSIVE on audit_log at once, so writers queue rather than race the

@@ -22,6 +22,22 @@ pub struct Config {
     pub check: CheckConfig,
     #[serde(default)]
     pub catalog: CatalogConfig,
+    #[serde(default)]
+    pub partition: PartitionConfig,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionConfig {
+    /// How old parity evidence may be when a cutover is promoted (`24h` by default; s, m, h, d, w).
+    pub evidence_max_age: Option<String>,
+}
+
+impl PartitionConfig {
+    pub fn evidence_max_age(&self) -> anyhow::Result<chrono::Duration> {
+        crate::partition::parse_duration(self.evidence_max_age.as_deref().unwrap_or("24h"))
+            .context("[partition] evidence_max_age")
+    }
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -58,6 +74,10 @@ pub struct Target {
     /// How a token-only target's database is reached: `auto` (default: the direct host, else the project's pooler
     /// in session mode), `direct` or `pooler`. A URL target is reached where its URL says.
     pub connection: Option<crate::edges::pooler::Setting>,
+    /// When phase-2 partition work (a cutover, retention) may be promoted without `--maintenance-window`:
+    /// `"sat,sun 02:00-04:00"`, `"daily 22:00-23:30"` (UTC).
+    #[serde(default)]
+    pub maintenance_windows: Vec<String>,
 }
 
 /// Profiles the CLI knows by name.
@@ -114,6 +134,11 @@ impl Config {
         let mut problems = Vec::new();
         for (name, target) in &self.targets {
             problems.extend(target.problems().into_iter().map(|p| format!("[targets.{name}]: {p}")));
+            for window in &target.maintenance_windows {
+                if let Err(why) = crate::domain::cutover::Window::parse(window) {
+                    problems.push(format!("[targets.{name}] maintenance_windows: {why}"));
+                }
+            }
             match target.rehearse_on.as_deref() {
                 None | Some("local") => {}
                 Some(other) if other == name => {
@@ -141,6 +166,9 @@ impl Config {
                     "[catalog] exclude_schemas: `{pattern}` is not a schema name or pattern (letters, digits, `_`, `*`)"
                 ));
             }
+        }
+        if let Err(e) = self.partition.evidence_max_age() {
+            problems.push(format!("{e:#}"));
         }
         if self.migrations_dir.is_absolute() {
             problems.push("migrations_dir must be relative to the repository root".to_string());

@@ -135,6 +135,12 @@ pub struct Promote {
     #[arg(long, value_name = "REASON")]
     pub repin: Option<String>,
 
+    /// Declare a maintenance window for phase-2 partition work (a cutover, retention) on a protected target,
+    /// with why or the ticket: recorded with its start and end. Not needed inside a window `xtask.toml`
+    /// declares for the target (`maintenance_windows`).
+    #[arg(long, value_name = "WHY")]
+    pub maintenance_window: Option<String>,
+
     #[command(flatten)]
     pub confirm: ConfirmArgs,
 
@@ -216,7 +222,8 @@ pub struct PlatformBaseline {
     pub output: OutputArgs,
 }
 
-/// The runbook's two-phase partition procedure: parity evidence before a cutover, and reviewed retention drops.
+/// The runbook's two-phase partition procedure: parity evidence before a cutover, reviewed retention drops, and
+/// the rollback of a promoted cutover.
 #[derive(Debug, Args)]
 pub struct Partition {
     #[command(subcommand)]
@@ -227,6 +234,29 @@ pub struct Partition {
 pub enum PartitionCmd {
     Parity(Parity),
     Prune(Prune),
+    Rollback(Rollback),
+}
+
+/// Undo a promoted cutover with the rollback its file declared (`-- xtask: rollback:`) and `promote` rehearsed:
+/// `--dry-run RECORD` shows what would run, `--execute RECORD` runs it in one transaction and records it. Never
+/// run by `promote`. The applied history is left as it is: the next step is a forward fix.
+#[derive(Debug, Args)]
+#[command(group(clap::ArgGroup::new("record").required(true).args(["dry_run", "execute"])))]
+pub struct Rollback {
+    #[arg(long, value_name = "TARGET")]
+    pub target: String,
+    /// The cutover's promotion record (`docs/database/promotions/<utc>-<target>.json`): show what would run.
+    #[arg(long, value_name = "RECORD")]
+    pub dry_run: Option<std::path::PathBuf>,
+    /// The same record: run its rollback on the target.
+    #[arg(long, value_name = "RECORD")]
+    pub execute: Option<std::path::PathBuf>,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
 }
 
 /// Row counts and sampled row hashes, source vs partitioned shadow, per partition and for the recent and

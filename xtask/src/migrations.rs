@@ -9,6 +9,9 @@ use sha2::{Digest, Sha256};
 
 use crate::findings::{Code, Finding, Severity};
 
+/// The folder inside the migrations directory for cutover rollbacks, which the CLI never sees.
+pub const ROLLBACK_DIR: &str = "rollback";
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Migration {
     /// The digits before the first `_`: the key of `supabase_migrations.schema_migrations`.
@@ -141,7 +144,11 @@ fn classify(root: &Path, entry: &walkdir::DirEntry, out: &mut Discovery) {
     let looks_like_sql = file_name.to_ascii_lowercase().ends_with(".sql");
     let rel_path = rel(root, entry.path());
     if entry.depth() > 1 {
-        if looks_like_sql && !entry.file_type().is_dir() {
+        // `rollback/` holds a cutover's declared rollback (`-- xtask: rollback:`): never pushed, run only by
+        // `cargo xtask partition rollback`.
+        let rollback =
+            entry.depth() == 2 && entry.path().parent().and_then(|p| p.file_name()) == Some(ROLLBACK_DIR.as_ref());
+        if looks_like_sql && !entry.file_type().is_dir() && !rollback {
             out.findings.push(
                 Finding::new(
                     Code::FileName,

@@ -407,6 +407,41 @@ fn cases() -> Vec<Case> {
             says: "is not a schema name or pattern",
         },
         Case {
+            input: "a maintenance window that is not one",
+            setup: |t| config(t, "protected = true", "protected = true\nmaintenance_windows = [\"weekends 2-4\"]"),
+            args: &["check"],
+            code: 2,
+            says: "[targets.prod] maintenance_windows: `weekends 2-4` is not a window like \"sat,sun 02:00-04:00\"",
+        },
+        Case {
+            input: "an `evidence_max_age` that is no duration",
+            setup: |t| {
+                t.append("xtask.toml", "\n[partition]\nevidence_max_age = \"1 day\"\n");
+                Vec::new()
+            },
+            args: &["check"],
+            code: 2,
+            says: "[partition] evidence_max_age",
+        },
+        Case {
+            input: "`partition rollback` of a record that holds no cutover",
+            setup: |t| {
+                let env = running(t);
+                t.write("record.json", "{\"target\": \"bad\", \"outcome\": \"promoted\", \"identity\": null}");
+                env
+            },
+            args: &["partition", "rollback", "--target", "bad", "--dry-run", "record.json"],
+            code: 1,
+            says: "record.json records no promoted cutover; nothing to roll back",
+        },
+        Case {
+            input: "`partition rollback` without a record",
+            setup: nothing,
+            args: &["partition", "rollback", "--target", "prod"],
+            code: 2,
+            says: "--dry-run <RECORD>",
+        },
+        Case {
             input: "an `sslmode` that does not exist",
             setup: |t| config(t, "protected = true", "protected = true\nsslmode = \"sometimes\""),
             args: &["check"],

@@ -23,9 +23,9 @@ fn the_full_example_shows_the_partition_gating_and_nothing_else_blocks() {
         [
             ACKED,
             "error:partition-phase-mix:20260615090000_audit_log_partition_cutover.sql:3",
-            "warning:renaming-table:20260615090000_audit_log_partition_cutover.sql:8",
-            "note:destructive:20260615090000_audit_log_partition_cutover.sql:10",
-            "warning:renaming-table:20260615090000_audit_log_partition_cutover.sql:11",
+            "warning:renaming-table:20260615090000_audit_log_partition_cutover.sql:10",
+            "note:destructive:20260615090000_audit_log_partition_cutover.sql:12",
+            "warning:renaming-table:20260615090000_audit_log_partition_cutover.sql:13",
         ]
     );
     assert!(run.stdout.contains("--until 20260601091000"), "names the last phase-1 version: {}", run.stdout);

@@ -418,3 +418,194 @@ fn evidence_about_the_embedded_database_stays_under_target_and_leaves_the_checko
     assert!(prune.stderr.contains("--execute target/xtask/evidence/"), "{}", prune.stderr);
     assert_eq!(tree.contents(), before, "nothing written outside target/");
 }
+
+/// What the cutover and its rollback change, as text: relations and their partition keys, columns with their
+/// defaults and identities, triggers, policies, privileges, and the functions' bodies in public.
+const SCHEMA: &str = "select string_agg(x, E'\\n' order by x) from (
+    select 'rel ' || c.relname || ' ' || c.relkind::text || ' ' || coalesce(pg_get_partkeydef(c.oid), '') || ' acl ' || coalesce(c.relacl::text, '')
+      from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p', 'S', 'i', 'I')
+    union all select 'col ' || c.relname || '.' || a.attname || ' ' || format_type(a.atttypid, a.atttypmod) || ' ' || a.attidentity::text || ' ' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+      from pg_attribute a join pg_class c on c.oid = a.attrelid left join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+      where c.relnamespace = 'public'::regnamespace and c.relkind in ('r', 'p') and a.attnum > 0 and not a.attisdropped
+    union all select 'trigger ' || tgname || ' on ' || tgrelid::regclass from pg_trigger where not tgisinternal
+    union all select 'policy ' || polname || ' on ' || polrelid::regclass from pg_policy
+    union all select 'function ' || p.oid::regprocedure || ' ' || md5(prosrc) || ' ' || coalesce(proacl::text, '') from pg_proc p where pronamespace = 'public'::regnamespace
+  ) s(x)";
+
+fn schema(url: &str) -> String {
+    connect(url).query_one(SCHEMA, &[]).unwrap().get(0)
+}
+
+fn relkind(url: &str, table: &str) -> String {
+    connect(url)
+        .query_one("select relkind::text from pg_class where oid = $1::text::regclass", &[&table])
+        .unwrap()
+        .get(0)
+}
+
+const CUTOVER: &str = "20260615090000_audit_log_partition_cutover.sql";
+const ROLLBACK: &str = "migrations/rollback/20260615090000_audit_log_partition_cutover.sql";
+
+#[test]
+fn a_cutover_reaches_a_protected_target_only_with_evidence_a_window_and_a_rehearsed_rollback() {
+    let tree = Tree::full_example();
+    tree.append("xtask.toml", &format!("\n[targets.staging]\ndb_url_env = \"{ENV}\"\n"));
+    let prod = support::prod_at_its_head(&tree, ENV);
+    support::commit_all(&tree);
+    let env = [("PROD_DB_URL", prod.as_str())];
+    let promote = |extra: &[&str]| {
+        let mut args = vec!["promote", "--target", "prod", "--yes", "--skip-catalog"];
+        args.extend_from_slice(extra);
+        tree.run_env(&args, &env)
+    };
+    let parity_of = |target: &str, url: &str| {
+        let args = [
+            "partition",
+            "parity",
+            "--target",
+            target,
+            "--source",
+            "public.audit_log",
+            "--shadow",
+            "public.audit_log_p",
+            "--time-column",
+            "at",
+        ];
+        let run = tree.run_env(&args, &[("PROD_DB_URL", url), ("DEV_DB_URL", url)]);
+        support::commit_all(&tree);
+        run
+    };
+    let run = promote(&["--until", "20260601091000"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    connect(&prod)
+        .batch_execute("insert into public.audit_log (entity, action, at) select 'form', 'update', timestamptz '2026-01-01 00:00:00+00' + i * interval '20 minutes' from generate_series(1, 20000) as i")
+        .unwrap();
+    support::commit_all(&tree);
+
+    // Neither evidence nor a window: both named, with the commands that produce them.
+    let run = promote(&[]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains(&format!("migrations/{CUTOVER}:13 swaps public.audit_log_p into public.audit_log: no parity evidence. Produce it: `cargo xtask partition parity --target prod --source public.audit_log --shadow public.audit_log_p --time-column at`")), "{}", run.stderr);
+    assert!(run.stderr.contains("phase-2 partition work runs in a maintenance window, and none is declared for prod: pass `--maintenance-window \"<why or ticket>\"`"), "{}", run.stderr);
+    assert_eq!(support::versions(&prod).len(), 25, "nothing pushed");
+
+    // Passing evidence, but about another database.
+    let other = tree.create_db("other");
+    let run = tree.run_env(
+        &["promote", "--target", "dev", "--yes", "--skip-catalog", "--until", "20260601091000"],
+        &[("DEV_DB_URL", other.as_str())],
+    );
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(parity_of("dev", &other).code, 0);
+    let run = promote(&["--maintenance-window", "CHG-1234"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("parity evidence only for another database (docs/database/evidence/"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("/other (server "), "{}", run.stderr);
+    assert!(!run.stderr.contains("maintenance window, and"), "the window is declared: {}", run.stderr);
+
+    // Failing evidence about prod: the shadow lost rows.
+    connect(&prod).batch_execute("delete from public.audit_log_p where id <= 300").unwrap();
+    assert_eq!(parity_of("prod", &prod).code, 1);
+    let run = promote(&["--maintenance-window", "CHG-1234"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("the newest parity evidence failed (docs/database/evidence/"), "{}", run.stderr);
+
+    // Backfilled and passing, but older than the configured age.
+    connect(&prod).batch_execute("select public.audit_log_p_backfill('2026-01-01', '2027-01-01')").unwrap();
+    assert_eq!(parity_of("prod", &prod).code, 0);
+    let config = String::from_utf8(tree.read("xtask.toml")).unwrap();
+    tree.write("xtask.toml", format!("{config}\n[partition]\nevidence_max_age = \"1s\"\n"));
+    support::commit_all(&tree);
+    std::thread::sleep(std::time::Duration::from_secs(2));
+    let run = promote(&["--maintenance-window", "CHG-1234"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("old; [partition] evidence_max_age is 1s"), "{}", run.stderr);
+    tree.write("xtask.toml", &config);
+
+    // A rollback that forgets the cutover's policy is refused at the rehearsal.
+    let rollback = String::from_utf8(tree.read(ROLLBACK)).unwrap();
+    tree.write(ROLLBACK, rollback.replace("drop policy \"admins read the audit log\" on public.audit_log;\n", ""));
+    support::commit_all(&tree);
+    let run = promote(&["--maintenance-window", "CHG-1234"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains(&format!("the rollback of {CUTOVER} does not restore the schema from before the cutover (1 difference(s), rehearsed on a local shadow); nothing was pushed to prod")), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("policy public.audit_log_p.\"admins read the audit log\": left behind by the rollback"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(support::versions(&prod).len(), 25, "nothing pushed");
+    tree.write(ROLLBACK, &rollback);
+    support::commit_all(&tree);
+
+    // Everything the runbook asks for: promoted, and the record says on what grounds.
+    let before = schema(&prod);
+    let run = promote(&["--maintenance-window", "CHG-1234 audit_log cutover", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(support::versions(&prod).len(), 26);
+    assert_eq!(relkind(&prod, "public.audit_log"), "p");
+    let record: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let cutover = &record["cutover"];
+    assert_eq!(cutover["window"]["declared"], "--maintenance-window \"CHG-1234 audit_log cutover\"");
+    assert!(cutover["window"]["start"].is_string() && cutover["window"]["end"].is_string(), "{cutover}");
+    let evidence = &cutover["evidence"][0];
+    let path = evidence["path"].as_str().unwrap();
+    assert!(path.starts_with("docs/database/evidence/") && path.ends_with("-parity-public.audit_log.json"), "{path}");
+    let digest = sha256_hex(&tree.read(path));
+    assert_eq!(evidence["sha256"].as_str(), Some(digest.as_str()));
+    let file = &cutover["files"][0];
+    assert_eq!(file["file"], CUTOVER);
+    assert!(file["criteria"].as_str().unwrap().starts_with("writes to audit_log fail"), "{file}");
+    assert_eq!(file["rollback"]["file"], "rollback/20260615090000_audit_log_partition_cutover.sql");
+    assert!(cutover["rollback_rehearsal"].as_str().unwrap().contains("the schema came back as before"), "{cutover}");
+    let md = String::from_utf8(tree.read(&record_md(&tree))).unwrap();
+    assert!(md.contains("## Partition cutover"), "{md}");
+    assert!(md.contains(&format!("- parity evidence for public.audit_log_p -> public.audit_log: `{path}`")), "{md}");
+
+    // The rollback by hand: shown first, then run; the schema is the one before the cutover, new rows kept.
+    connect(&prod)
+        .batch_execute("insert into public.audit_log (entity, action) values ('form', 'after the cutover')")
+        .unwrap();
+    let record_json = record_md(&tree).replace(".md", ".json");
+    let run = tree.run_env(&["partition", "rollback", "--target", "prod", "--dry-run", &record_json], &env);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(run.stdout.contains("alter table public.audit_log_unpartitioned rename to audit_log;"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(&format!(
+            "Nothing was run. To run it: cargo xtask partition rollback --target prod --execute {record_json}"
+        )),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(relkind(&prod, "public.audit_log"), "p", "a dry run changes nothing");
+    let run = tree.run_env(&["partition", "rollback", "--target", "prod", "--execute", &record_json, "--yes"], &env);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(schema(&prod), before);
+    let kept: i64 = connect(&prod)
+        .query_one("select count(*) from public.audit_log where action = 'after the cutover'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(kept, 1);
+    assert!(run.stdout.contains("Record: docs/database/promotions/"), "{}", run.stdout);
+}
+
+fn record_md(tree: &Tree) -> String {
+    let dir = tree.path("docs/database/promotions");
+    let mut mds: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().to_string())
+        .filter(|n| n.ends_with("-prod.md"))
+        .collect();
+    mds.sort();
+    format!("docs/database/promotions/{}", mds.last().unwrap())
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -25,7 +25,7 @@ impl fmt::Display for Place {
 }
 
 /// A target's identity as pinned in `migrations/promotion.lock`.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Identity {
     pub place: Place,
     /// The server's `system_identifier` (and the database's oid), when readable.

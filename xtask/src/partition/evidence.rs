@@ -17,6 +17,8 @@ pub struct ParityEvidence {
     pub(super) snapshot_time: String,
     pub(super) target: String,
     pub(super) database: String,
+    /// The database measured (as `promote` pins it): a cutover is gated on evidence about its own target only.
+    pub(super) identity: Option<crate::domain::identity::Identity>,
     pub(super) git_commit: Option<String>,
     pub(super) source: String,
     pub(super) shadow: String,
@@ -46,6 +48,7 @@ pub(super) fn render_parity(e: &ParityEvidence) -> String {
     let _ = writeln!(out, "| | |\n|---|---|");
     for (k, v) in [
         ("target", format!("{} ({})", e.target, e.database)),
+        ("identity", e.identity.as_ref().map_or_else(|| "(not read)".to_string(), ToString::to_string)),
         ("snapshot", format!("{} (one REPEATABLE READ READ ONLY transaction)", e.snapshot_time)),
         ("git commit", e.git_commit.clone().unwrap_or_else(|| "(not a git checkout)".into())),
         ("time column / key", format!("{} / {}", e.time_column, e.key.join(", "))),
@@ -179,6 +182,10 @@ mod tests {
             snapshot_time: "2026-11-24 00:00:01+00".into(),
             target: "prod".into(),
             database: "database postgresql://u:***@h:5432/db".into(),
+            identity: Some(crate::domain::identity::Identity {
+                place: crate::domain::identity::Place::Server { host: "h".into(), port: 5432, database: "db".into() },
+                live: Some("7000 / 5".into()),
+            }),
             git_commit: Some("abc123".into()),
             source: "public.audit_log".into(),
             shadow: "public.audit_log_p".into(),
@@ -212,6 +219,7 @@ mod tests {
             | | |
             |---|---|
             | target | prod (database postgresql://u:***@h:5432/db) |
+            | identity | database h:5432/db (server 7000 / 5) |
             | snapshot | 2026-11-24 00:00:01+00 (one REPEATABLE READ READ ONLY transaction) |
             | git commit | abc123 |
             | time column / key | at / id |
@@ -235,6 +243,7 @@ mod tests {
             | | |
             |---|---|
             | target | prod (database postgresql://u:***@h:5432/db) |
+            | identity | database h:5432/db (server 7000 / 5) |
             | snapshot | 2026-11-24 00:00:01+00 (one REPEATABLE READ READ ONLY transaction) |
             | git commit | abc123 |
             | time column / key | at / id |
@@ -256,6 +265,16 @@ mod tests {
               "snapshot_time": "2026-11-24 00:00:01+00",
               "target": "prod",
               "database": "database postgresql://u:***@h:5432/db",
+              "identity": {
+                "place": {
+                  "server": {
+                    "host": "h",
+                    "port": 5432,
+                    "database": "db"
+                  }
+                },
+                "live": "7000 / 5"
+              },
               "git_commit": "abc123",
               "source": "public.audit_log",
               "shadow": "public.audit_log_p",

@@ -1,5 +1,6 @@
-//! `cargo xtask partition parity|prune`: the runbook's partition steps 2 (parity evidence before a cutover) and 4
-//! (retention drops from a reviewed plan), on a real database through direct sessions. `windows` (bounds,
+//! `cargo xtask partition parity|prune|rollback`: the runbook's partition steps 2 (parity evidence before a
+//! cutover), 3 (undoing a promoted cutover; `promote` gates the cutover itself) and 4 (retention drops from a
+//! reviewed plan), on a real database through direct sessions. `rollback` runs what the cutover's record names. `windows` (bounds,
 //! windows, comparing two scans), `buckets` (one-pass reads packed per window) and `evidence` (what a parity
 //! run leaves and reports) are pure; `parity`
 //! orchestrates the reads of `scan`; `prune` plans and runs retention drops.
@@ -8,6 +9,7 @@ mod buckets;
 mod evidence;
 mod parity;
 mod prune;
+mod rollback;
 mod scan;
 pub mod windows;
 
@@ -24,6 +26,7 @@ impl flags::Partition {
         match self.cmd {
             PartitionCmd::Parity(cmd) => cmd.run(sh, repo),
             PartitionCmd::Prune(cmd) => cmd.run(sh, repo),
+            PartitionCmd::Rollback(cmd) => cmd.run(sh, repo),
         }
     }
 }

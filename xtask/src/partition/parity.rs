@@ -220,6 +220,7 @@ impl flags::Parity {
             snapshot_time,
             target: target.name.clone(),
             database: target.describe(),
+            identity: target.identity(),
             git_commit: None,
             source: tables.source.to_string(),
             shadow: tables.shadow.to_string(),

@@ -165,8 +165,21 @@ impl<'a> Promotion<'a> {
     pub(super) fn rehearse(&mut self, cli: &Cli, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
         match target.config.rehearse_on.as_deref() {
             None | Some("local") => self.rehearse_locally(cli, target, plan),
-            Some(other) => self.rehearsed_on(other, plan),
+            Some(other) => {
+                self.rehearsed_on(other, plan)?;
+                self.rehearse_rollbacks_locally(cli, plan)
+            }
         }
+    }
+
+    /// A cutover rehearsed on `rehearse_on` still has its rollback rehearsed here, on a local shadow at the head.
+    fn rehearse_rollbacks_locally(&mut self, cli: &Cli, plan: &Plan) -> anyhow::Result<()> {
+        if self.record.cutover.as_ref().is_none_or(|c| c.files.is_empty()) {
+            return Ok(());
+        }
+        let (at_head, _) =
+            Shadow::at_history(self.sh, self.repo, cli, &plan.applied(), "rollback", &mut self.redactor)?;
+        self.rehearse_rollbacks(&at_head, plan)
     }
 
     /// The batch as applied on `other`: every file in its history, with the statements this checkout holds.
@@ -230,6 +243,7 @@ impl<'a> Promotion<'a> {
             shadow.replay(self.sh, cli, &applied, &batch, &self.redactor).map_err(|e| refused("batch", e))?;
         }
         self.record.rehearsal = Some("passed on a local shadow (history + batch)".into());
+        self.rehearse_rollbacks(&at_head, plan)?;
         self.measure_impact(target, &at_head, &batch);
         Ok(())
     }

@@ -5,6 +5,7 @@
 //! target's live history) and `record` (what is left behind). The staged workdir is `crate::stage`, which the
 //! shadow databases share.
 
+mod cutover;
 mod gates;
 pub mod history;
 mod push;
@@ -43,6 +44,7 @@ impl flags::Promote {
             after_push: if self.skip_catalog { AfterPush::Nothing } else { AfterPush::RefreshCatalog },
             format: self.output.format,
             repin: self.repin,
+            maintenance_window: self.maintenance_window,
             interrupt: Interrupt::install()?,
         };
         crate::stage::remove_orphans(&repo.scratch_dir().join("stage"));
@@ -61,6 +63,8 @@ struct Options {
     format: Format,
     /// `--repin REASON`: the target moved; pin the database it is now.
     repin: Option<String>,
+    /// `--maintenance-window WHY`: phase-2 partition work is declared to run in a window now.
+    maintenance_window: Option<String>,
     /// Set by SIGINT, SIGTERM or SIGHUP: looked at between steps and while the CLI pushes.
     interrupt: Interrupt,
 }
@@ -144,6 +148,7 @@ impl<'a> Promotion<'a> {
         let Some(plan) = self.plan(&cli, &target)? else { return Ok(()) };
         self.check_gate(&target, &plan)?;
         self.phase_gate(&target, &plan)?;
+        self.cutover_gate(&target, &plan)?;
 
         self.step(3, "staging the applied files and the batch")?;
         let stage = Stage::new(self.repo.stage_dir(&self.name), &plan.applied(), &plan.batch())?;

@@ -314,6 +314,11 @@ impl Promotion<'_> {
         if let Some(last) = self.record.timings_ms.last_mut() {
             last.1 = self.step_started.elapsed().as_millis();
         }
+        let finished = clock::utc_now();
+        if let Some(window) = self.record.cutover.as_mut().and_then(|c| c.window.as_mut()) {
+            window.end = Some(finished.clone());
+        }
+        self.record.finished_at = Some(finished);
         let dir = self.repo.promotions_dir(target.record_place());
         let stem = format!("{}-{}", clock::file_stamp(&self.record.started_at), target.name);
         let md = self.record.render_md();

@@ -20,6 +20,8 @@ pub struct Record {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repinned: Option<String>,
     pub started_at: String,
+    /// When the record was written.
+    pub finished_at: Option<String>,
     pub cli_version: String,
     pub git_commit: Option<String>,
     pub head_before: Option<String>,
@@ -39,6 +41,9 @@ pub struct Record {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unverifiable: Vec<String>,
     pub rehearsal: Option<String>,
+    /// Phase-2 partition work: the window, the parity evidence, each cutover file's rollback and its rehearsal.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cutover: Option<super::cutover::Cutover>,
     /// Per batch file: the locks it holds on existing tables, the rewrites, the index builds (protected targets).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub impact: Vec<crate::impact::FileImpact>,
@@ -119,6 +124,9 @@ impl Record {
                 failed.error.trim()
             );
             let _ = writeln!(out, "\nForward-fix: `cargo xtask new fix_<name>`; never edit an applied file.");
+        }
+        if let Some(cutover) = &self.cutover {
+            cutover.render_md(&mut out);
         }
         if !self.impact.is_empty() {
             let _ = writeln!(

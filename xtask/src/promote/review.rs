@@ -50,5 +50,8 @@ pub fn render(record: &Record, endpoint: &str, beyond: &[Migration]) -> String {
     if let Some(r) = &record.rehearsal {
         let _ = writeln!(out, "Rehearsal: {r}.");
     }
+    if let Some(cutover) = &record.cutover {
+        cutover.render_md(&mut out);
+    }
     out
 }

@@ -189,6 +189,7 @@ fn promote_report_in_every_format() {
           "connection": "pooler (session)",
           "identity": "project srcaoozjkrughebmbvfb",
           "started_at": "2026-05-13T18:00:00Z",
+          "finished_at": null,
           "cli_version": "3.1.0",
           "git_commit": "abc123",
           "head_before": "20260512220528",

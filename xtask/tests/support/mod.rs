@@ -43,6 +43,19 @@ impl Run {
     }
 }
 
+/// `from`'s files and folders, into `to` (which exists).
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        if entry.file_type().unwrap().is_dir() {
+            std::fs::create_dir(to.join(entry.file_name())).unwrap();
+            copy_dir(&entry.path(), &to.join(entry.file_name()));
+        } else {
+            std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
+        }
+    }
+}
+
 pub fn repo_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
@@ -55,6 +68,7 @@ impl Tree {
         for file in PARTITION_FILES {
             tree.remove(&format!("migrations/{file}"));
         }
+        std::fs::remove_dir_all(tree.path("migrations/rollback")).unwrap();
         tree
     }
 
@@ -69,10 +83,7 @@ impl Tree {
         }
         std::fs::copy(root.join("xtask.toml"), dir.path().join("xtask.toml")).unwrap();
         std::fs::create_dir(dir.path().join("migrations")).unwrap();
-        for entry in std::fs::read_dir(root.join("migrations")).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), dir.path().join("migrations").join(entry.file_name())).unwrap();
-        }
+        copy_dir(&root.join("migrations"), &dir.path().join("migrations"));
         Tree { dir }
     }
 
