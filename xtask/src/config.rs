@@ -35,7 +35,7 @@ pub struct PartitionConfig {
 
 impl PartitionConfig {
     pub fn evidence_max_age(&self) -> anyhow::Result<chrono::Duration> {
-        crate::partition::parse_duration(self.evidence_max_age.as_deref().unwrap_or("24h"))
+        crate::domain::duration::parse_duration(self.evidence_max_age.as_deref().unwrap_or("24h"))
             .context("[partition] evidence_max_age")
     }
 }
@@ -78,6 +78,28 @@ pub struct Target {
     /// `"sat,sun 02:00-04:00"`, `"daily 22:00-23:30"` (UTC).
     #[serde(default)]
     pub maintenance_windows: Vec<String>,
+    /// How long any statement of a push may wait for a lock (`5s` by default; `off` for none). The embedded
+    /// database has none.
+    pub lock_timeout: Option<String>,
+    /// How often a file that ran out of its lock budget is pushed again, the budget doubling (default 3).
+    pub lock_retries: Option<u32>,
+}
+
+impl Target {
+    /// The lock budget of a push to this target, if it has one.
+    pub fn budget(&self) -> anyhow::Result<Option<crate::domain::budget::Budget>> {
+        if self.embedded {
+            return Ok(None);
+        }
+        let text = self.lock_timeout.as_deref().unwrap_or("5s");
+        if text == "off" {
+            return Ok(None);
+        }
+        let timeout = crate::domain::duration::parse_duration(text).context("lock_timeout")?;
+        let lock_timeout =
+            timeout.to_std().ok().filter(|d| !d.is_zero()).context("lock_timeout must be above 0s (or \"off\")")?;
+        Ok(Some(crate::domain::budget::Budget { lock_timeout, retries: self.lock_retries.unwrap_or(3) }))
+    }
 }
 
 /// Profiles the CLI knows by name.
@@ -134,6 +156,9 @@ impl Config {
         let mut problems = Vec::new();
         for (name, target) in &self.targets {
             problems.extend(target.problems().into_iter().map(|p| format!("[targets.{name}]: {p}")));
+            if let Err(e) = target.budget() {
+                problems.push(format!("[targets.{name}] {e:#} (e.g. \"5s\")"));
+            }
             for window in &target.maintenance_windows {
                 if let Err(why) = crate::domain::cutover::Window::parse(window) {
                     problems.push(format!("[targets.{name}] maintenance_windows: {why}"));

@@ -159,19 +159,21 @@ impl Cli {
         mode: Push,
         redactor: &Redactor,
     ) -> anyhow::Result<PushOutput> {
-        self.push_until(sh, (workdir, remote), mode, redactor, &|| false)
+        self.push_until(sh, (workdir, remote, &[]), mode, redactor, &|| false)
     }
 
     /// `push`, ending the CLI (killed) as soon as `stop` says so; what it did by then is read from the target.
+    /// `extra` is added to the child's environment (`PGOPTIONS`: the lock budget).
     pub fn push_until(
         &self,
         sh: &Shell,
-        (workdir, remote): (&Path, &Remote),
+        (workdir, remote, extra): (&Path, &Remote, &[(&'static str, String)]),
         mode: Push,
         redactor: &Redactor,
         stop: &dyn Fn() -> bool,
     ) -> anyhow::Result<PushOutput> {
-        let env = remote.child_env()?;
+        let mut env = remote.child_env()?;
+        env.extend(extra.iter().cloned());
         let args = push_args(self.version, workdir, &remote.for_command_line()?.0, mode);
         let out = self.run_push(sh, &args, &env, stop)?;
         let stdout = String::from_utf8_lossy(&out.stdout);

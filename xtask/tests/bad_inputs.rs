@@ -414,6 +414,13 @@ fn cases() -> Vec<Case> {
             says: "[targets.prod] maintenance_windows: `weekends 2-4` is not a window like \"sat,sun 02:00-04:00\"",
         },
         Case {
+            input: "a `lock_timeout` that is no duration",
+            setup: |t| config(t, "protected = true", "protected = true\nlock_timeout = \"5 seconds\""),
+            args: &["check"],
+            code: 2,
+            says: "[targets.prod] lock_timeout",
+        },
+        Case {
             input: "an `evidence_max_age` that is no duration",
             setup: |t| {
                 t.append("xtask.toml", "\n[partition]\nevidence_max_age = \"1 day\"\n");

@@ -529,3 +529,74 @@ fn no_password_is_on_any_childs_command_line_during_a_rehearsed_push_and_catalog
 fn url_password(url: &str) -> String {
     url.split("://").nth(1).unwrap().split('@').next().unwrap().split(':').nth(1).unwrap().to_string()
 }
+
+/// A session holding ACCESS SHARE on `public.problems` in an open transaction, as a report job would.
+fn blocker(url: &str) -> (postgres::Client, i32) {
+    let mut client = connect(&format!("{url}?application_name=nightly-report"));
+    client.batch_execute("begin; select count(*) from public.problems;").unwrap();
+    let pid: i32 = client.query_one("select pg_backend_pid()", &[]).unwrap().get(0);
+    (client, pid)
+}
+
+#[test]
+fn a_blocked_ddl_waits_at_most_its_budget_names_the_blocker_and_is_retried() {
+    let tree = staging_tree();
+    tree.db_start();
+    let url = tree.create_db("staging");
+    let run = promote_staging(&tree, &url, &["--until", EXAMPLE_HEAD, "--skip-catalog"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    tree.write("migrations/20260601000000_problems_note.sql", "alter table public.problems add column note text;\n");
+    tree.append("xtask.toml", "lock_timeout = \"1s\"\nlock_retries = 1\n");
+
+    // A blocker that never lets go: two attempts, each cancelled at its budget; the file is not applied.
+    let (held, pid) = blocker(&url);
+    let run = promote_staging(&tree, &url, &["--skip-catalog", "--format", "json"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains(&format!("20260601000000_problems_note.sql could not take its locks on staging within the lock budget after 2 attempt(s); blocked by pid {pid} (nightly-report, user postgres, IDLE IN TRANSACTION")),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr.contains("re-run `cargo xtask promote --target staging` when the blocker is gone"),
+        "{}",
+        run.stderr
+    );
+    assert_eq!(versions(&url).last().map(String::as_str), Some(EXAMPLE_HEAD), "head unchanged");
+    let record: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
+    let attempts = record["lock_budget"]["attempts"].as_array().unwrap();
+    assert_eq!(
+        attempts.iter().map(|a| a["outcome"].as_str().unwrap()).collect::<Vec<_>>(),
+        ["lock-timeout", "lock-timeout"]
+    );
+    assert_eq!(attempts.iter().map(|a| a["budget_ms"].as_u64().unwrap()).collect::<Vec<_>>(), [1000, 2000]);
+    assert_eq!(attempts[0]["blockers"][0]["pid"].as_i64(), Some(pid as i64));
+    assert_eq!(attempts[0]["blockers"][0]["application_name"], "nightly-report");
+    assert!(attempts.iter().all(|a| a["duration_ms"].as_u64().unwrap() < 2000 + a["budget_ms"].as_u64().unwrap() * 4));
+    drop(held);
+
+    // A blocker that commits during the retries: the second attempt applies the file.
+    let config = String::from_utf8(tree.read("xtask.toml")).unwrap();
+    tree.write("xtask.toml", config.replace("lock_retries = 1", "lock_retries = 2"));
+    let (mut held, _) = blocker(&url);
+    let watch = url.clone();
+    let release = std::thread::spawn(move || {
+        // Once the push waits behind it, past the first attempt's budget, the blocker commits.
+        let mut session = connect(&watch);
+        let waiting = "select count(*) from pg_stat_activity where application_name = '@effect/sql-pg' and wait_event_type = 'Lock'";
+        while session.query_one(waiting, &[]).unwrap().get::<_, i64>(0) == 0 {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        std::thread::sleep(Duration::from_millis(1500));
+        held.batch_execute("commit").unwrap();
+    });
+    let run = promote_staging(&tree, &url, &["--skip-catalog", "--format", "json"]);
+    release.join().unwrap();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let record: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let outcomes: Vec<&str> =
+        record["lock_budget"]["attempts"].as_array().unwrap().iter().map(|a| a["outcome"].as_str().unwrap()).collect();
+    assert_eq!(outcomes.first(), Some(&"lock-timeout"), "{outcomes:?}");
+    assert_eq!(outcomes.last(), Some(&"applied"), "{outcomes:?}");
+    assert_eq!(versions(&url).last().map(String::as_str), Some("20260601000000"));
+}

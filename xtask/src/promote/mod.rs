@@ -5,6 +5,7 @@
 //! target's live history) and `record` (what is left behind). The staged workdir is `crate::stage`, which the
 //! shadow databases share.
 
+mod budget;
 mod cutover;
 mod gates;
 pub mod history;

@@ -23,7 +23,7 @@ use crate::stage::Stage;
 use crate::platform::PROMOTION_LOCK_KEY as ADVISORY_KEY;
 
 /// The `application_name` of the Supabase CLI 3.1.0's database sessions.
-const CLI_APPLICATION_NAME: &str = "@effect/sql-pg";
+pub(super) const CLI_APPLICATION_NAME: &str = "@effect/sql-pg";
 
 /// How long the CLI's orphaned sessions are waited for when they cannot be ended.
 const ORPHAN_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
@@ -151,7 +151,18 @@ impl Promotion<'_> {
         let output = {
             let what = format!("pushing {} migration(s) to {}", plan.batch.len(), target.name);
             let _spinner = Spinner::start(&what, self.options.format);
-            cli.push_until(self.sh, (stage.path(), &cli_target.remote), Push::Apply, &self.redactor, &stop)?
+            let push = |extra: &[(&'static str, String)]| {
+                cli.push_until(self.sh, (stage.path(), &cli_target.remote, extra), Push::Apply, &self.redactor, &stop)
+            };
+            let interrupted = || self.options.interrupt.requested();
+            let (output, budget) = super::budget::push_within_budget(
+                target,
+                (cli_target.session_role(), &mut lock.session),
+                &interrupted,
+                &push,
+            )?;
+            self.record.lock_budget = budget;
+            output
         };
         // A signal to the whole group can end the CLI before the loop above looks at the flag: say it now.
         stop();
@@ -226,6 +237,28 @@ impl Promotion<'_> {
         }
         ran?;
         let Some(m) = failed else { return Ok(()) };
+        let spent =
+            self.record.lock_budget.as_ref().filter(|b| b.attempts.last().is_some_and(|a| a.outcome == "lock-timeout"));
+        if let Some(budget) = spent {
+            let blockers = budget.last_blockers();
+            let who = if blockers.is_empty() {
+                "no blocker was seen (the wait was shorter than a second)".to_string()
+            } else {
+                format!("blocked by {}", blockers.join("; "))
+            };
+            return Err(blocked(format!(
+                "promote: {} could not take its locks on {} within the lock budget after {} attempt(s); {who}.\n\
+                 It was rolled back and is not applied; {} file(s) before it are applied and recorded (head {}); {} not attempted. \
+                 Nothing is wrong with the file: re-run `cargo xtask promote --target {}` when the blocker is gone. Record: {md}",
+                m.file_name,
+                target.name,
+                budget.attempts.len(),
+                applied.len(),
+                new_head.unwrap_or_else(|| "(none)".into()),
+                rest.len(),
+                target.name
+            )));
+        }
         Err(blocked(format!(
             "promote: {} failed on {}: {error}\n{} file(s) before it are applied and recorded (head {}); {} not attempted.\n\
              {} was rolled back and is not applied: correct it (or replace it with `cargo xtask new {}`), then re-run promote. \

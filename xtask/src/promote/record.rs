@@ -41,6 +41,9 @@ pub struct Record {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unverifiable: Vec<String>,
     pub rehearsal: Option<String>,
+    /// The lock budget and every push attempt under it: when, how long it waited, who blocked it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub lock_budget: Option<super::budget::LockBudget>,
     /// Phase-2 partition work: the window, the parity evidence, each cutover file's rollback and its rehearsal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cutover: Option<super::cutover::Cutover>,
@@ -127,6 +130,9 @@ impl Record {
         }
         if let Some(cutover) = &self.cutover {
             cutover.render_md(&mut out);
+        }
+        if let Some(budget) = &self.lock_budget {
+            budget.render_md(&mut out);
         }
         if !self.impact.is_empty() {
             let _ = writeln!(

@@ -6,7 +6,10 @@ use squawk_linter::{Linter, Rule};
 use squawk_syntax::ast::{self, AstNode};
 use squawk_syntax::{SourceFile, SyntaxKind, SyntaxNode};
 
+mod directives;
+
 use crate::findings::{LineIndex, Pos};
+pub use directives::Directives;
 
 /// Serialisable, so `check`'s cache can keep it (`check/cache.rs`).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -26,24 +29,6 @@ pub struct Violation {
     pub rule: Rule,
     pub message: String,
     pub help: Option<String>,
-}
-
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Directives {
-    /// `-- xtask: ack destructive: <reason>`; `None` when the reason is missing.
-    pub destructive_acks: Vec<(Pos, Option<String>)>,
-    /// `-- xtask: partition-phase 1|2`.
-    pub partition_phase: Option<(Pos, u8)>,
-    /// `-- xtask: partition-cutover <source> <shadow>`: a swap the statements do not show (names normalised).
-    #[serde(default)]
-    pub partition_cutover: Vec<(Pos, String, String)>,
-    /// `-- xtask: rollback-criteria: <text>`: when the cutover is rolled back.
-    #[serde(default)]
-    pub rollback_criteria: Option<(Pos, String)>,
-    /// `-- xtask: rollback: <file under <migrations>/rollback/ | SQL>`: how.
-    #[serde(default)]
-    pub rollback: Option<(Pos, String)>,
-    pub malformed: Vec<(Pos, String)>,
 }
 
 /// What a statement does, as far as the rules care. Table and function names are normalised by `norm`.
@@ -156,7 +141,7 @@ pub fn analyze(text: &str, settings: &LintSettings) -> Analysis {
     }
     // Walking every token is a tenth of the parse's cost; most files have no directive at all.
     if text.contains("xtask:") {
-        out.directives = directives(&parse.syntax_node(), &pos);
+        out.directives = directives::read(&parse.syntax_node(), &pos);
     }
 
     if !linter_may_fire(text, settings.squawk_rules) {
@@ -345,62 +330,6 @@ fn squash(text: &str) -> String {
     } else {
         line.to_string()
     }
-}
-
-const KNOWN_DIRECTIVES: &str = "`ack destructive: <reason>`, `partition-phase 1|2`, `partition-cutover <source> <shadow>`, `rollback-criteria: <text>`, `rollback: <file or SQL>`";
-
-/// The text after `:` (required), trimmed; `None` when there is none.
-fn text_of(rest: &str) -> Option<String> {
-    let text = rest.strip_prefix(':')?.trim();
-    (!text.is_empty()).then(|| text.to_string())
-}
-
-fn directives(root: &SyntaxNode, pos: &dyn Fn(u32) -> Pos) -> Directives {
-    let mut out = Directives::default();
-    let comments =
-        root.descendants_with_tokens().filter_map(|t| t.into_token()).filter(|t| t.kind() == SyntaxKind::COMMENT);
-    for token in comments {
-        let Some(body) = token.text().strip_prefix("--").map(str::trim) else { continue };
-        let Some(directive) = body.strip_prefix("xtask:").map(str::trim) else { continue };
-        let at = pos(token.text_range().start().into());
-        if let Some(rest) = directive.strip_prefix("ack destructive") {
-            let reason = rest.trim_start_matches(':').trim();
-            out.destructive_acks.push((at, (!reason.is_empty()).then(|| reason.to_string())));
-        } else if let Some(rest) = directive.strip_prefix("partition-phase") {
-            match rest.trim_start_matches(':').trim() {
-                "1" => out.partition_phase = Some((at, 1)),
-                "2" => out.partition_phase = Some((at, 2)),
-                other => out.malformed.push((at, format!("`partition-phase {other}`: the phase is 1 or 2"))),
-            }
-        } else if let Some(rest) = directive.strip_prefix("partition-cutover") {
-            match rest.trim_start_matches(':').split_whitespace().collect::<Vec<_>>()[..] {
-                [source, shadow] => out.partition_cutover.push((at, norm(source), norm(shadow))),
-                _ => out.malformed.push((
-                    at,
-                    "`partition-cutover` names the live table, then its shadow: `partition-cutover public.t public.t_p`"
-                        .to_string(),
-                )),
-            }
-        } else if let Some(rest) = directive.strip_prefix("rollback-criteria") {
-            match text_of(rest) {
-                Some(text) => out.rollback_criteria = Some((at, text)),
-                None => out
-                    .malformed
-                    .push((at, "`rollback-criteria:` says when to roll back: `rollback-criteria: <text>`".into())),
-            }
-        } else if let Some(rest) = directive.strip_prefix("rollback") {
-            match text_of(rest) {
-                Some(text) => out.rollback = Some((at, text)),
-                None => out.malformed.push((
-                    at,
-                    "`rollback:` names a file under the migrations' rollback/ folder, or holds the SQL: `rollback: rollback/<file>.sql`".into(),
-                )),
-            }
-        } else {
-            out.malformed.push((at, format!("unknown directive `xtask: {directive}`; known: {KNOWN_DIRECTIVES}")));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,265 @@
+//! The lock budget (issue 22's first part): every statement the CLI runs for the batch waits at most
+//! `lock_timeout` for a lock (`PGOPTIONS`, which the CLI's session honours), so production's traffic never queues
+//! behind a blocked DDL for longer. A file that fails on it (SQLSTATE 55P03) is pushed again after a pause with a
+//! growing budget (1x, 2x, 4x: the cap), up to `lock_retries` times. While the CLI pushes, the xtask's own
+//! session watches the CLI's backends: one waiting on a lock for over a second has its blockers named, and one
+//! waiting past the budget (a path that dropped `PGOPTIONS`) is cancelled by the xtask itself.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::supabase::PushOutput;
+use crate::target::Resolved;
+
+/// `PGOPTIONS` for the CLI: the caller's own options kept, the budget added. Written `--name=value`, which
+/// Postgres takes like `-c name=value` and Supavisor (the pooler) has parsed from its first releases on; a
+/// pooler that drops it leaves the budget to `watch`, which cancels the wait itself.
+pub fn pgoptions(budget: Duration) -> String {
+    let ours = format!("--lock_timeout={}ms", budget.as_millis());
+    match std::env::var("PGOPTIONS") {
+        Ok(theirs) if !theirs.trim().is_empty() => format!("{theirs} {ours}"),
+        _ => ours,
+    }
+}
+
+/// What the record keeps of the budget and each attempt.
+#[derive(Debug, Default, Serialize)]
+pub struct LockBudget {
+    pub lock_timeout_ms: u128,
+    pub retries: u32,
+    pub attempts: Vec<Attempt>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Attempt {
+    pub attempt: u32,
+    pub budget_ms: u128,
+    pub started_at: String,
+    pub duration_ms: u128,
+    /// `applied`, `lock-timeout` or `failed`.
+    pub outcome: String,
+    /// The longest a CLI statement was seen waiting for a lock.
+    pub waited_ms: u128,
+    pub blockers: Vec<Blocker>,
+    /// Set when the xtask cancelled a statement waiting past the budget (the server did not apply it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cancelled_pid: Option<i32>,
+}
+
+impl LockBudget {
+    pub fn render_md(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = writeln!(
+            out,
+            "\n## Lock budget\n\nlock_timeout {} ms for every statement, up to {} retries (budget doubling, at most 4x).\n",
+            self.lock_timeout_ms, self.retries
+        );
+        for a in &self.attempts {
+            let _ = writeln!(
+                out,
+                "- attempt {} at {}: {} after {} ms (budget {} ms, longest lock wait {} ms)",
+                a.attempt, a.started_at, a.outcome, a.duration_ms, a.budget_ms, a.waited_ms
+            );
+            for b in &a.blockers {
+                let _ = writeln!(out, "  - blocked by {b}");
+            }
+        }
+    }
+
+    /// The blockers of the last attempt, for the failure message.
+    pub fn last_blockers(&self) -> Vec<String> {
+        self.attempts.last().map(|a| a.blockers.iter().map(ToString::to_string).collect()).unwrap_or_default()
+    }
+}
+
+/// A session the CLI's statement waited for (`pg_blocking_pids`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Blocker {
+    pub pid: i32,
+    pub user: Option<String>,
+    pub application_name: Option<String>,
+    pub state: Option<String>,
+    /// Seconds since its transaction began.
+    pub transaction_age_s: Option<i64>,
+    /// The start of its current or last query.
+    pub query: Option<String>,
+}
+
+impl std::fmt::Display for Blocker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let or = |v: &Option<String>| v.clone().unwrap_or_else(|| "?".into());
+        write!(
+            f,
+            "pid {} ({}, user {}, {}{}): {}",
+            self.pid,
+            or(&self.application_name),
+            or(&self.user),
+            self.state.as_deref().map_or("?".to_string(), |s| s.to_uppercase()),
+            self.transaction_age_s.map(|s| format!(", transaction open {s} s")).unwrap_or_default(),
+            or(&self.query)
+        )
+    }
+}
+
+/// A push failed on the budget: the CLI's error carries SQLSTATE 55P03, or the xtask cancelled the wait.
+pub fn lock_timed_out(output: &PushOutput, attempt: &Attempt) -> bool {
+    let text = output.error.as_ref().map_or(output.transcript.as_str(), |e| e.message.as_str());
+    !output.success && (text.contains("55P03") || text.contains("lock timeout") || attempt.cancelled_pid.is_some())
+}
+
+/// One push of the CLI with these variables added to its environment.
+pub(super) type PushWith<'a> = dyn Fn(&[(&'static str, String)]) -> anyhow::Result<PushOutput> + 'a;
+
+/// The push under the target's budget: attempts until one applies everything, fails for another reason, the
+/// retries are spent or `interrupted`; each attempt recorded. Without a budget (the embedded database), one
+/// plain push.
+pub(super) fn push_within_budget(
+    target: &Resolved,
+    (cli_role, session): (Option<&str>, &mut postgres::Client),
+    interrupted: &dyn Fn() -> bool,
+    push: &PushWith,
+) -> anyhow::Result<(PushOutput, Option<LockBudget>)> {
+    let Some(budget) = target.config.budget()? else { return Ok((push(&[])?, None)) };
+    let mut record =
+        LockBudget { lock_timeout_ms: budget.lock_timeout.as_millis(), retries: budget.retries, attempts: vec![] };
+    let mut transcript = String::new();
+    let mut n = 0;
+    let output = loop {
+        let wait = budget.for_attempt(n);
+        let mut attempt = Attempt {
+            attempt: n + 1,
+            budget_ms: wait.as_millis(),
+            started_at: crate::clock::utc_now(),
+            ..Default::default()
+        };
+        let started = Instant::now();
+        let done = AtomicBool::new(false);
+        let output = std::thread::scope(|scope| {
+            let watcher = scope.spawn(|| watch(session, cli_role, wait, &done, &mut attempt));
+            let output = push(&[("PGOPTIONS", pgoptions(wait))]);
+            done.store(true, Ordering::Relaxed);
+            let _ = watcher.join();
+            output
+        })?;
+        attempt.duration_ms = started.elapsed().as_millis();
+        let timed_out = lock_timed_out(&output, &attempt);
+        attempt.outcome = if output.success {
+            "applied"
+        } else if timed_out {
+            "lock-timeout"
+        } else {
+            "failed"
+        }
+        .into();
+        transcript.push_str(&format!(
+            "[xtask] attempt {} (lock_timeout {} ms)\n{}",
+            n + 1,
+            wait.as_millis(),
+            output.transcript
+        ));
+        record.attempts.push(attempt);
+        if !timed_out || n >= budget.retries || interrupted() {
+            break output;
+        }
+        n += 1;
+        let pause = budget.pause_before(n);
+        eprintln!(
+            "       lock budget spent; attempt {} of {} in {} s with lock_timeout {} ms",
+            n + 1,
+            budget.retries + 1,
+            pause.as_secs(),
+            budget.for_attempt(n).as_millis()
+        );
+        std::thread::sleep(pause);
+    };
+    Ok((PushOutput { transcript, ..output }, Some(record)))
+}
+
+/// The CLI's backends waiting on a lock, with how long, and who blocks them.
+const WAITING: &str = "select a.pid, (extract(epoch from now() - min(l.waitstart)) * 1000)::int8, \
+     array(select b.pid from unnest(pg_blocking_pids(a.pid)) as b(pid)) \
+     from pg_stat_activity a join pg_locks l on l.pid = a.pid and not l.granted \
+     where (a.application_name = $1 or a.usename = $2) and a.datname = current_database() and a.pid <> pg_backend_pid() \
+     group by a.pid";
+
+const BLOCKERS: &str = "select pid, usename::text, application_name, state, \
+     extract(epoch from now() - xact_start)::int8, left(regexp_replace(query, '\\s+', ' ', 'g'), 120) \
+     from pg_stat_activity where pid = any($1)";
+
+/// Watches until `done`: fills `attempt` with the longest wait and the blockers seen; cancels a wait that
+/// outlives the budget by 2 s.
+pub fn watch(
+    session: &mut postgres::Client,
+    cli_role: Option<&str>,
+    budget: Duration,
+    done: &AtomicBool,
+    attempt: &mut Attempt,
+) {
+    let mut named = false;
+    while !done.load(Ordering::Relaxed) {
+        let started = Instant::now();
+        let rows = session.query(WAITING, &[&super::push::CLI_APPLICATION_NAME, &cli_role]);
+        for row in rows.into_iter().flatten() {
+            let (pid, waited, blocking): (i32, Option<i64>, Vec<i32>) = (row.get(0), row.get(1), row.get(2));
+            let waited = waited.unwrap_or(0).max(0) as u128;
+            attempt.waited_ms = attempt.waited_ms.max(waited);
+            // Named after a second, or half the budget when that is shorter (the wait ends at the budget).
+            if waited >= (budget.as_millis() / 2).min(1000) && !blocking.is_empty() {
+                let found = blockers(session, &blocking);
+                if !named && !found.is_empty() {
+                    named = true;
+                    for b in &found {
+                        eprintln!("       waiting {:.1} s for a lock held by {b}", waited as f64 / 1000.0);
+                    }
+                }
+                for b in found {
+                    if !attempt.blockers.iter().any(|x| x.pid == b.pid) {
+                        attempt.blockers.push(b);
+                    }
+                }
+            }
+            if waited > budget.as_millis() + 2000 && attempt.cancelled_pid.is_none() {
+                let _ = session.query("select pg_cancel_backend($1)", &[&pid]);
+                attempt.cancelled_pid = Some(pid);
+            }
+        }
+        std::thread::sleep(Duration::from_millis(250).saturating_sub(started.elapsed()));
+    }
+}
+
+fn blockers(session: &mut postgres::Client, pids: &[i32]) -> Vec<Blocker> {
+    let Ok(rows) = session.query(BLOCKERS, &[&pids]) else { return Vec::new() };
+    rows.iter()
+        .map(|r| Blocker {
+            pid: r.get(0),
+            user: r.get(1),
+            application_name: r.get(2),
+            state: r.get(3),
+            transaction_age_s: r.get(4),
+            query: r.get(5),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blocker_reads_as_who_and_what() {
+        let b = Blocker {
+            pid: 42,
+            user: Some("postgres".into()),
+            application_name: Some("report-job".into()),
+            state: Some("idle in transaction".into()),
+            transaction_age_s: Some(93),
+            query: Some("select count(*) from public.problems".into()),
+        };
+        assert_eq!(
+            b.to_string(),
+            "pid 42 (report-job, user postgres, IDLE IN TRANSACTION, transaction open 93 s): select count(*) from public.problems"
+        );
+    }
+}
