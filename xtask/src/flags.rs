@@ -362,6 +362,22 @@ pub enum BenchWhat {
     /// A protected rehearsal of a 14-file batch on a generated 1,000-file history (warm and cold template) vs the
     /// same batch on nothing.
     Rehearsal(BenchRehearsal),
+    /// A reader arriving while `promote`'s ALTER TABLE waits behind a long transaction: its delay with the lock
+    /// budget against without one, same run.
+    Locks(BenchLocks),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchLocks {
+    /// The lock budget of the budgeted side.
+    #[arg(long, default_value = "1s")]
+    pub lock_timeout: String,
+    /// How long the blocking transaction stays open, in seconds.
+    #[arg(long, default_value_t = 6)]
+    pub hold: u64,
+    /// Rows in the table the migration alters.
+    #[arg(long, default_value_t = 200_000)]
+    pub rows: i64,
 }
 
 #[derive(Debug, Args)]

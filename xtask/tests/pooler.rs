@@ -339,3 +339,54 @@ fn unreachable_directly_and_through_the_pooler_is_one_clear_error() {
         assert!(h.api.requests().iter().all(|r| !r.contains("login-role")), "no login role was asked for");
     });
 }
+
+#[test]
+fn the_lock_budget_holds_through_the_pooler_and_without_its_options() {
+    in_ipv4_namespace("the_lock_budget_holds_through_the_pooler_and_without_its_options", || {
+        let h = Ipv4::new(Prod::AtHead, true);
+        let config = String::from_utf8(h.tree.read("xtask.toml")).unwrap();
+        h.tree.write(
+            "xtask.toml",
+            config.replacen("protected = true", "protected = true\nlock_timeout = \"1s\"\nlock_retries = 0", 1),
+        );
+        h.tree.write(
+            "migrations/20260601000000_problems_note.sql",
+            "alter table public.problems add column note text;\n",
+        );
+        commit(&h.tree, "an ALTER that must wait");
+        // The catch-up batch first, unblocked: its CONCURRENTLY file would wait for the blocker's snapshot.
+        let until = "20260513175000";
+        let run = h.run(&["promote", "--target", "prod", "--yes", "--skip-catalog", "--until", until]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        commit(&h.tree, "the catch-up batch promoted");
+        let mut held = support::connect(&h.prod_url);
+        held.batch_execute("set application_name = 'nightly-report'; begin; select count(*) from public.problems;")
+            .unwrap();
+        let pid: i32 = held.query_one("select pg_backend_pid()", &[]).unwrap().get(0);
+
+        // The pooler passes PGOPTIONS on: the server ends the wait at the budget.
+        let run = h.run(&["promote", "--target", "prod", "--yes", "--skip-catalog", "--format", "json"]);
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        let named = format!(
+            "could not take its locks on prod within the lock budget after 1 attempt(s); blocked by pid {pid} (nightly-report"
+        );
+        assert!(run.stderr.contains(&named), "{}", run.stderr);
+        let record: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        assert!(record["lock_budget"]["attempts"][0].get("cancelled_pid").is_none(), "{record}");
+        assert_eq!(versions(&h.prod_url), example_versions(), "head unchanged");
+        commit(&h.tree, "the refused promotion's record");
+
+        // A pooler that drops it: the xtask ends the wait itself, as the CLI's own role.
+        h.pooler().drop_startup_options();
+        let run = h.run(&["promote", "--target", "prod", "--yes", "--skip-catalog", "--format", "json"]);
+        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains(&named), "{}", run.stderr);
+        let record: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+        let attempt = &record["lock_budget"]["attempts"][0];
+        assert!(attempt["cancelled_pid"].is_i64(), "{attempt}");
+        assert!(attempt["duration_ms"].as_u64().unwrap() < 1000 + 2000 + 2000, "{attempt}");
+        assert_eq!(versions(&h.prod_url), example_versions());
+        h.sessions_in_session_mode();
+        drop(held);
+    });
+}

@@ -532,10 +532,27 @@ fn url_password(url: &str) -> String {
 
 /// A session holding ACCESS SHARE on `public.problems` in an open transaction, as a report job would.
 fn blocker(url: &str) -> (postgres::Client, i32) {
-    let mut client = connect(&format!("{url}?application_name=nightly-report"));
-    client.batch_execute("begin; select count(*) from public.problems;").unwrap();
+    let mut client = connect(url);
+    client
+        .batch_execute("set application_name = 'nightly-report'; begin; select count(*) from public.problems;")
+        .unwrap();
     let pid: i32 = client.query_one("select pg_backend_pid()", &[]).unwrap().get(0);
     (client, pid)
+}
+
+/// Once the CLI's statement waits for its lock, how long a reader of `public.problems` arriving then waits.
+fn reader_delay(url: &str) -> std::thread::JoinHandle<Duration> {
+    let url = url.to_string();
+    std::thread::spawn(move || {
+        let mut watcher = connect(&url);
+        let waiting = "select count(*) from pg_stat_activity where application_name = '@effect/sql-pg' and wait_event_type = 'Lock'";
+        while watcher.query_one(waiting, &[]).unwrap().get::<_, i64>(0) == 0 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let start = std::time::Instant::now();
+        connect(&url).query_one("select count(*) from public.problems", &[]).unwrap();
+        start.elapsed()
+    })
 }
 
 #[test]
@@ -548,9 +565,13 @@ fn a_blocked_ddl_waits_at_most_its_budget_names_the_blocker_and_is_retried() {
     tree.write("migrations/20260601000000_problems_note.sql", "alter table public.problems add column note text;\n");
     tree.append("xtask.toml", "lock_timeout = \"1s\"\nlock_retries = 1\n");
 
-    // A blocker that never lets go: two attempts, each cancelled at its budget; the file is not applied.
+    // A blocker that never lets go: two attempts, each cancelled at its budget; the file is not applied. A
+    // reader arriving while the ALTER waits is held up for the budget at most, not for as long as the blocker.
     let (held, pid) = blocker(&url);
+    let reader = reader_delay(&url);
     let run = promote_staging(&tree, &url, &["--skip-catalog", "--format", "json"]);
+    let delayed = reader.join().unwrap();
+    assert!(delayed < Duration::from_millis(1000 + 750), "the reader waited {delayed:?}");
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(
         run.stderr.contains(&format!("20260601000000_problems_note.sql could not take its locks on staging within the lock budget after 2 attempt(s); blocked by pid {pid} (nightly-report, user postgres, IDLE IN TRANSACTION")),
@@ -573,6 +594,7 @@ fn a_blocked_ddl_waits_at_most_its_budget_names_the_blocker_and_is_retried() {
     assert_eq!(attempts[0]["blockers"][0]["pid"].as_i64(), Some(pid as i64));
     assert_eq!(attempts[0]["blockers"][0]["application_name"], "nightly-report");
     assert!(attempts.iter().all(|a| a["duration_ms"].as_u64().unwrap() < 2000 + a["budget_ms"].as_u64().unwrap() * 4));
+    assert!(attempts.iter().all(|a| a.get("cancelled_pid").is_none()), "the server applied the budget: {attempts:?}");
     drop(held);
 
     // A blocker that commits during the retries: the second attempt applies the file.
@@ -599,4 +621,75 @@ fn a_blocked_ddl_waits_at_most_its_budget_names_the_blocker_and_is_retried() {
     assert_eq!(outcomes.first(), Some(&"lock-timeout"), "{outcomes:?}");
     assert_eq!(outcomes.last(), Some(&"applied"), "{outcomes:?}");
     assert_eq!(versions(&url).last().map(String::as_str), Some("20260601000000"));
+
+    // Without a budget the same reader waits as long as the blocker does.
+    tree.write("migrations/20260602000000_problems_note2.sql", "alter table public.problems add column note2 text;\n");
+    tree.write("xtask.toml", config.replace("lock_timeout = \"1s\"", "lock_timeout = \"off\""));
+    let (mut held, _) = blocker(&url);
+    let reader = reader_delay(&url);
+    let watch = url.clone();
+    let release = std::thread::spawn(move || {
+        let mut session = connect(&watch);
+        let waiting = "select count(*) from pg_stat_activity where application_name = '@effect/sql-pg' and wait_event_type = 'Lock'";
+        while session.query_one(waiting, &[]).unwrap().get::<_, i64>(0) == 0 {
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        std::thread::sleep(Duration::from_secs(3));
+        held.batch_execute("commit").unwrap();
+    });
+    let run = promote_staging(&tree, &url, &["--skip-catalog"]);
+    release.join().unwrap();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let delayed = reader.join().unwrap();
+    assert!(delayed > Duration::from_millis(2500), "without a budget the reader waits for the blocker: {delayed:?}");
+}
+
+#[test]
+fn a_concurrently_file_runs_without_the_budget_and_an_invalid_index_it_leaves_is_named() {
+    let tree = staging_tree();
+    tree.db_start();
+    let url = tree.create_db("staging");
+    let run = promote_staging(&tree, &url, &["--until", EXAMPLE_HEAD, "--skip-catalog"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    tree.append("xtask.toml", "lock_timeout = \"1s\"\nlock_retries = 0\n");
+
+    // An old snapshot holds the build up for seconds, past the budget: it waits, and is not cancelled.
+    tree.write(
+        "migrations/20260601000000_problems_id_idx.sql",
+        "create index concurrently if not exists problems_id_idx on public.problems (id);\n",
+    );
+    let mut held = connect(&url);
+    held.batch_execute("begin isolation level repeatable read; select count(*) from public.problems;").unwrap();
+    let release = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_secs(4));
+        held.batch_execute("commit").unwrap();
+    });
+    let run = promote_staging(&tree, &url, &["--skip-catalog", "--format", "json"]);
+    release.join().unwrap();
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let record: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let attempts = record["lock_budget"]["attempts"].as_array().unwrap();
+    assert_eq!(attempts.len(), 1, "{attempts:?}");
+    assert!(attempts[0]["budget_ms"].is_null(), "{attempts:?}");
+    assert!(attempts[0]["waited_ms"].as_u64().unwrap() >= 1500, "waited past the 1 s budget: {attempts:?}");
+
+    // A unique build that fails on the data leaves an INVALID index: named, with the statement that drops it.
+    tree.write(
+        "migrations/20260601000100_dups.sql",
+        "create table public.dups (a int);\ninsert into public.dups values (1), (1);\n",
+    );
+    tree.write(
+        "migrations/20260601000200_dups_unique.sql",
+        "create unique index concurrently if not exists dups_a_key on public.dups (a);\n",
+    );
+    let run = promote_staging(&tree, &url, &["--skip-catalog", "--format", "json"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("INVALID index(es) left by the CONCURRENTLY build: public.dups_a_key. Drop them before re-running (`DROP INDEX CONCURRENTLY IF EXISTS public.dups_a_key;`)"),
+        "{}",
+        run.stderr
+    );
+    let record: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(record["invalid_indexes"], serde_json::json!(["public.dups_a_key"]));
+    assert_eq!(versions(&url).last().map(String::as_str), Some("20260601000100"), "the file before it stays applied");
 }

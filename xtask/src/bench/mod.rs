@@ -15,6 +15,7 @@ use crate::repo::Repo;
 use crate::shadow::Shadow;
 use crate::supabase::{Cli, Push, Remote};
 
+mod locks;
 mod rehearsal;
 mod tree;
 
@@ -29,6 +30,7 @@ impl flags::Bench {
             flags::BenchWhat::Parity(bench) => bench.run(sh, repo),
             flags::BenchWhat::Build => build(sh, repo),
             flags::BenchWhat::Rehearsal(bench) => bench.run(sh, repo),
+            flags::BenchWhat::Locks(bench) => bench.run(sh, repo),
         }
     }
 }

@@ -10,6 +10,11 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use anyhow::Context;
+
+use crate::domain::budget::{Budget, segments};
+use crate::migrations::Migration;
+use crate::stage::Stage;
 use crate::supabase::PushOutput;
 use crate::target::Resolved;
 
@@ -35,7 +40,10 @@ pub struct LockBudget {
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Attempt {
     pub attempt: u32,
-    pub budget_ms: u128,
+    /// The files this attempt pushed (a CONCURRENTLY file is pushed on its own).
+    pub files: Vec<String>,
+    /// `None`: a CONCURRENTLY file, which runs without a budget.
+    pub budget_ms: Option<u128>,
     pub started_at: String,
     pub duration_ms: u128,
     /// `applied`, `lock-timeout` or `failed`.
@@ -59,8 +67,14 @@ impl LockBudget {
         for a in &self.attempts {
             let _ = writeln!(
                 out,
-                "- attempt {} at {}: {} after {} ms (budget {} ms, longest lock wait {} ms)",
-                a.attempt, a.started_at, a.outcome, a.duration_ms, a.budget_ms, a.waited_ms
+                "- attempt {} at {} ({}): {} after {} ms ({}, longest lock wait {} ms)",
+                a.attempt,
+                a.started_at,
+                a.files.join(", "),
+                a.outcome,
+                a.duration_ms,
+                a.budget_ms.map_or("no budget: CONCURRENTLY".to_string(), |b| format!("budget {b} ms")),
+                a.waited_ms
             );
             for b in &a.blockers {
                 let _ = writeln!(out, "  - blocked by {b}");
@@ -71,6 +85,12 @@ impl LockBudget {
     /// The blockers of the last attempt, for the failure message.
     pub fn last_blockers(&self) -> Vec<String> {
         self.attempts.last().map(|a| a.blockers.iter().map(ToString::to_string).collect()).unwrap_or_default()
+    }
+
+    /// How many attempts the last segment (the files that failed) had.
+    pub fn last_tries(&self) -> usize {
+        let Some(last) = self.attempts.last() else { return 0 };
+        self.attempts.iter().filter(|a| a.files == last.files).count()
     }
 }
 
@@ -112,11 +132,21 @@ pub fn lock_timed_out(output: &PushOutput, attempt: &Attempt) -> bool {
 /// One push of the CLI with these variables added to its environment.
 pub(super) type PushWith<'a> = dyn Fn(&[(&'static str, String)]) -> anyhow::Result<PushOutput> + 'a;
 
-/// The push under the target's budget: attempts until one applies everything, fails for another reason, the
-/// retries are spent or `interrupted`; each attempt recorded. Without a budget (the embedded database), one
-/// plain push.
+/// Where one push runs: the staged workdir, refilled per segment, and what it is filled with.
+pub(super) struct Staged<'a> {
+    pub stage: &'a Stage,
+    pub applied: Vec<&'a Migration>,
+    pub batch: Vec<&'a Migration>,
+    /// Per batch file: it runs CONCURRENTLY statements (no budget, below).
+    pub concurrent: Vec<bool>,
+}
+
+/// The push under the target's budget, segment by segment (`segments`): a budgeted segment is attempted until
+/// it applies, fails for another reason, its retries are spent or `interrupted`; a CONCURRENTLY file runs
+/// without a budget. Each attempt is recorded. Without a budget (the embedded database), one plain push.
 pub(super) fn push_within_budget(
     target: &Resolved,
+    staged: &Staged,
     (cli_role, session): (Option<&str>, &mut postgres::Client),
     interrupted: &dyn Fn() -> bool,
     push: &PushWith,
@@ -125,64 +155,96 @@ pub(super) fn push_within_budget(
     let mut record =
         LockBudget { lock_timeout_ms: budget.lock_timeout.as_millis(), retries: budget.retries, attempts: vec![] };
     let mut transcript = String::new();
+    let segments = segments(&staged.concurrent);
+    let mut output = None;
+    for (range, budgeted) in &segments {
+        if segments.len() > 1 {
+            staged.stage.fill(&staged.applied, &staged.batch[..range.end])?;
+        }
+        let files: Vec<String> = staged.batch[range.clone()].iter().map(|m| m.file_name.clone()).collect();
+        let budget = budgeted.then_some(budget);
+        let out = attempts(budget, &files, (cli_role, &mut *session), interrupted, push, &mut record, &mut transcript)?;
+        let success = out.success;
+        output = Some(out);
+        if !success || interrupted() {
+            break;
+        }
+    }
+    let output = output.context("no batch to push")?;
+    Ok((PushOutput { transcript, ..output }, Some(record)))
+}
+
+/// One segment: attempts under a growing budget (`None`: one attempt, no budget, still watched).
+fn attempts(
+    budget: Option<Budget>,
+    files: &[String],
+    (cli_role, session): (Option<&str>, &mut postgres::Client),
+    interrupted: &dyn Fn() -> bool,
+    push: &PushWith,
+    record: &mut LockBudget,
+    transcript: &mut String,
+) -> anyhow::Result<PushOutput> {
     let mut n = 0;
-    let output = loop {
-        let wait = budget.for_attempt(n);
+    loop {
+        let wait = budget.map(|b| b.for_attempt(n));
         let mut attempt = Attempt {
-            attempt: n + 1,
-            budget_ms: wait.as_millis(),
+            attempt: record.attempts.len() as u32 + 1,
+            files: files.to_vec(),
+            budget_ms: wait.map(|w| w.as_millis()),
             started_at: crate::clock::utc_now(),
             ..Default::default()
         };
         let started = Instant::now();
         let done = AtomicBool::new(false);
+        let env: Vec<(&'static str, String)> = wait.map(|w| ("PGOPTIONS", pgoptions(w))).into_iter().collect();
         let output = std::thread::scope(|scope| {
-            let watcher = scope.spawn(|| watch(session, cli_role, wait, &done, &mut attempt));
-            let output = push(&[("PGOPTIONS", pgoptions(wait))]);
-            done.store(true, Ordering::Relaxed);
-            let _ = watcher.join();
-            output
+            scope.spawn(|| watch(session, cli_role, wait, &done, &mut attempt));
+            // The watcher ends with the push, even if the push panics.
+            let _ends = Ends(&done);
+            push(&env)
         })?;
         attempt.duration_ms = started.elapsed().as_millis();
         let timed_out = lock_timed_out(&output, &attempt);
-        attempt.outcome = if output.success {
-            "applied"
-        } else if timed_out {
-            "lock-timeout"
-        } else {
-            "failed"
+        attempt.outcome = match (output.success, timed_out) {
+            (true, _) => "applied",
+            (false, true) => "lock-timeout",
+            (false, false) => "failed",
         }
         .into();
-        transcript.push_str(&format!(
-            "[xtask] attempt {} (lock_timeout {} ms)\n{}",
-            n + 1,
-            wait.as_millis(),
-            output.transcript
-        ));
+        let said =
+            wait.map_or("no lock budget: CONCURRENTLY".to_string(), |w| format!("lock_timeout {} ms", w.as_millis()));
+        transcript.push_str(&format!("[xtask] attempt {} ({said})\n{}", attempt.attempt, output.transcript));
         record.attempts.push(attempt);
-        if !timed_out || n >= budget.retries || interrupted() {
-            break output;
-        }
+        let Some(b) = budget.filter(|b| timed_out && n < b.retries && !interrupted()) else { return Ok(output) };
         n += 1;
-        let pause = budget.pause_before(n);
+        let pause = b.pause_before(n);
         eprintln!(
-            "       lock budget spent; attempt {} of {} in {} s with lock_timeout {} ms",
+            "       lock budget spent; try {} of {} in {} s with lock_timeout {} ms",
             n + 1,
-            budget.retries + 1,
+            b.retries + 1,
             pause.as_secs(),
-            budget.for_attempt(n).as_millis()
+            b.for_attempt(n).as_millis()
         );
         std::thread::sleep(pause);
-    };
-    Ok((PushOutput { transcript, ..output }, Some(record)))
+    }
+}
+
+/// Sets its flag when dropped.
+struct Ends<'a>(&'a AtomicBool);
+
+impl Drop for Ends<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The CLI's backends waiting on a lock, with how long, and who blocks them.
-const WAITING: &str = "select a.pid, (extract(epoch from now() - min(l.waitstart)) * 1000)::int8, \
+/// (`waitstart` can be null for a moment after a wait starts: then the query's start stands in.)
+const WAITING: &str = "select a.pid, (extract(epoch from now() - coalesce(min(l.waitstart), a.query_start)) * 1000)::int8, \
      array(select b.pid from unnest(pg_blocking_pids(a.pid)) as b(pid)) \
      from pg_stat_activity a join pg_locks l on l.pid = a.pid and not l.granted \
      where (a.application_name = $1 or a.usename = $2) and a.datname = current_database() and a.pid <> pg_backend_pid() \
-     group by a.pid";
+     group by a.pid, a.query_start";
 
 const BLOCKERS: &str = "select pid, usename::text, application_name, state, \
      extract(epoch from now() - xact_start)::int8, left(regexp_replace(query, '\\s+', ' ', 'g'), 120) \
@@ -193,7 +255,7 @@ const BLOCKERS: &str = "select pid, usename::text, application_name, state, \
 pub fn watch(
     session: &mut postgres::Client,
     cli_role: Option<&str>,
-    budget: Duration,
+    budget: Option<Duration>,
     done: &AtomicBool,
     attempt: &mut Attempt,
 ) {
@@ -206,7 +268,8 @@ pub fn watch(
             let waited = waited.unwrap_or(0).max(0) as u128;
             attempt.waited_ms = attempt.waited_ms.max(waited);
             // Named after a second, or half the budget when that is shorter (the wait ends at the budget).
-            if waited >= (budget.as_millis() / 2).min(1000) && !blocking.is_empty() {
+            let limit = budget.map_or(u128::MAX, |b| b.as_millis());
+            if waited >= (limit / 2).min(1000) && !blocking.is_empty() {
                 let found = blockers(session, &blocking);
                 if !named && !found.is_empty() {
                     named = true;
@@ -220,7 +283,7 @@ pub fn watch(
                     }
                 }
             }
-            if waited > budget.as_millis() + 2000 && attempt.cancelled_pid.is_none() {
+            if waited > limit.saturating_add(2000) && attempt.cancelled_pid.is_none() {
                 let _ = session.query("select pg_cancel_backend($1)", &[&pid]);
                 attempt.cancelled_pid = Some(pid);
             }

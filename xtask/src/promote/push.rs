@@ -155,15 +155,36 @@ impl Promotion<'_> {
                 cli.push_until(self.sh, (stage.path(), &cli_target.remote, extra), Push::Apply, &self.redactor, &stop)
             };
             let interrupted = || self.options.interrupt.requested();
+            let staged = super::budget::Staged {
+                stage,
+                applied: plan.applied(),
+                batch: plan.batch(),
+                concurrent: plan
+                    .analyses
+                    .iter()
+                    .map(|a| a.facts.iter().any(|(_, f)| matches!(f, crate::sql::Fact::Concurrently { .. })))
+                    .collect(),
+            };
+            // The watcher signs in as the CLI does where it can: a role may cancel its own backends (the
+            // fallback when a pooler drops PGOPTIONS); otherwise the lock's session watches.
+            let mut as_cli = match &cli_target.remote {
+                crate::supabase::Remote::Url(url) => crate::pg::connect(url).ok(),
+                crate::supabase::Remote::Project(_) => None,
+            };
+            let session = as_cli.as_mut().unwrap_or(&mut lock.session);
             let (output, budget) = super::budget::push_within_budget(
                 target,
-                (cli_target.session_role(), &mut lock.session),
+                &staged,
+                (cli_target.session_role(), session),
                 &interrupted,
                 &push,
             )?;
             self.record.lock_budget = budget;
             output
         };
+        if !output.success {
+            self.record.invalid_indexes = invalid_indexes(&mut lock.session, plan);
+        }
         // A signal to the whole group can end the CLI before the loop above looks at the flag: say it now.
         stop();
         self.record.push_transcript = output.transcript.clone();
@@ -237,6 +258,17 @@ impl Promotion<'_> {
         }
         ran?;
         let Some(m) = failed else { return Ok(()) };
+        let invalid = if self.record.invalid_indexes.is_empty() {
+            String::new()
+        } else {
+            let drops: Vec<String> =
+                self.record.invalid_indexes.iter().map(|i| format!("DROP INDEX CONCURRENTLY IF EXISTS {i};")).collect();
+            format!(
+                "\nINVALID index(es) left by the CONCURRENTLY build: {}. Drop them before re-running (`{}`): `if not exists` would keep them as they are.",
+                self.record.invalid_indexes.join(", "),
+                drops.join(" ")
+            )
+        };
         let spent =
             self.record.lock_budget.as_ref().filter(|b| b.attempts.last().is_some_and(|a| a.outcome == "lock-timeout"));
         if let Some(budget) = spent {
@@ -249,10 +281,10 @@ impl Promotion<'_> {
             return Err(blocked(format!(
                 "promote: {} could not take its locks on {} within the lock budget after {} attempt(s); {who}.\n\
                  It was rolled back and is not applied; {} file(s) before it are applied and recorded (head {}); {} not attempted. \
-                 Nothing is wrong with the file: re-run `cargo xtask promote --target {}` when the blocker is gone. Record: {md}",
+                 Nothing is wrong with the file: re-run `cargo xtask promote --target {}` when the blocker is gone. Record: {md}{invalid}",
                 m.file_name,
                 target.name,
-                budget.attempts.len(),
+                budget.last_tries(),
                 applied.len(),
                 new_head.unwrap_or_else(|| "(none)".into()),
                 rest.len(),
@@ -262,7 +294,7 @@ impl Promotion<'_> {
         Err(blocked(format!(
             "promote: {} failed on {}: {error}\n{} file(s) before it are applied and recorded (head {}); {} not attempted.\n\
              {} was rolled back and is not applied: correct it (or replace it with `cargo xtask new {}`), then re-run promote. \
-             Never edit the applied files. Record: {md}",
+             Never edit the applied files. Record: {md}{invalid}",
             m.file_name,
             target.name,
             applied.len(),
@@ -366,6 +398,23 @@ impl Promotion<'_> {
 /// waits for them where that is not allowed; returns how many there were. They are known by the CLI's
 /// `application_name`, or by `role` when the CLI ran as a login role of ours (a pooler need not pass the
 /// application name on).
+/// INVALID indexes a CONCURRENTLY build of the batch left behind (cancelled, or failed on its data): `if not
+/// exists` would keep them as they are on the next push, so they are named.
+fn invalid_indexes(session: &mut postgres::Client, plan: &Plan) -> Vec<String> {
+    let names: Vec<String> = plan
+        .batch
+        .iter()
+        .filter_map(|m| m.text().ok())
+        .flat_map(|t| crate::domain::budget::concurrent_index_names(&t))
+        .collect();
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let sql = "select format('%I.%I', n.nspname, c.relname) from pg_index i join pg_class c on c.oid = i.indexrelid \
+               join pg_namespace n on n.oid = c.relnamespace where not i.indisvalid and c.relname = any($1) order by 1";
+    session.query(sql, &[&names]).map(|rows| rows.iter().map(|r| r.get(0)).collect()).unwrap_or_default()
+}
+
 fn settle_orphans(session: &mut postgres::Client, role: Option<&str>) -> anyhow::Result<usize> {
     let deadline = std::time::Instant::now() + ORPHAN_WAIT;
     let mut seen = std::collections::BTreeSet::new();

@@ -44,6 +44,9 @@ pub struct Record {
     /// The lock budget and every push attempt under it: when, how long it waited, who blocked it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lock_budget: Option<super::budget::LockBudget>,
+    /// INVALID indexes a failed CONCURRENTLY build of the batch left on the target, to be dropped before a re-run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub invalid_indexes: Vec<String>,
     /// Phase-2 partition work: the window, the parity evidence, each cutover file's rollback and its rehearsal.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cutover: Option<super::cutover::Cutover>,
@@ -127,6 +130,13 @@ impl Record {
                 failed.error.trim()
             );
             let _ = writeln!(out, "\nForward-fix: `cargo xtask new fix_<name>`; never edit an applied file.");
+            if !self.invalid_indexes.is_empty() {
+                let _ = writeln!(
+                    out,
+                    "\nINVALID index(es) the CONCURRENTLY build left: {}; drop each with `DROP INDEX CONCURRENTLY IF EXISTS` before re-running.",
+                    self.invalid_indexes.join(", ")
+                );
+            }
         }
         if let Some(cutover) = &self.cutover {
             cutover.render_md(&mut out);

@@ -26,6 +26,7 @@ pub struct Seen {
 
 pub struct PoolerDouble {
     log: Arc<Mutex<Vec<Seen>>>,
+    drop_options: Arc<std::sync::atomic::AtomicBool>,
 }
 
 struct Shared {
@@ -33,6 +34,8 @@ struct Shared {
     upstream_port: u16,
     acceptor: native_tls::TlsAcceptor,
     log: Arc<Mutex<Vec<Seen>>>,
+    /// Behave like a pooler that does not pass the `options` startup parameter (PGOPTIONS) on.
+    drop_options: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl PoolerDouble {
@@ -40,11 +43,13 @@ impl PoolerDouble {
     /// `127.0.0.1:upstream_port`. `dir` receives the certificate.
     pub fn start(project_ref: &str, upstream_port: u16, dir: &Path) -> PoolerDouble {
         let log = Arc::new(Mutex::new(Vec::new()));
+        let drop_options = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let shared = Arc::new(Shared {
             project_ref: project_ref.to_string(),
             upstream_port,
             acceptor: acceptor(dir),
             log: log.clone(),
+            drop_options: drop_options.clone(),
         });
         for port in [5432, 6543] {
             let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
@@ -56,7 +61,12 @@ impl PoolerDouble {
                 }
             });
         }
-        PoolerDouble { log }
+        PoolerDouble { log, drop_options }
+    }
+
+    /// From now on, the `options` startup parameter is dropped, as some poolers do.
+    pub fn drop_startup_options(&self) {
+        self.drop_options.store(true, std::sync::atomic::Ordering::SeqCst);
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -124,8 +134,12 @@ impl Shared {
             let _ = client.write_all(&error_response("Tenant or user not found"));
             return;
         };
-        let rewritten: Vec<(String, String)> =
-            params.into_iter().map(|(k, v)| if k == "user" { (k, role.clone()) } else { (k, v) }).collect();
+        let drop_options = self.drop_options.load(std::sync::atomic::Ordering::SeqCst);
+        let rewritten: Vec<(String, String)> = params
+            .into_iter()
+            .filter(|(k, _)| !(drop_options && k == "options"))
+            .map(|(k, v)| if k == "user" { (k, role.clone()) } else { (k, v) })
+            .collect();
         let Ok(mut upstream) = TcpStream::connect(("127.0.0.1", self.upstream_port)) else { return };
         if upstream.write_all(&startup_message(&rewritten)).is_err() {
             return;
