@@ -1,12 +1,10 @@
 //! `cargo xtask promote` end to end: a real PostgreSQL 15 (each tree's own embedded cluster) and the real
 //! Supabase CLI from `npm ci`.
 
-mod support;
-
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use support::{Tree, commit_all, connect, example_versions, git, prod_at_its_head, versions};
+use crate::support::{Tree, commit_all, connect, example_versions, git, prod_at_its_head, versions};
 
 const STAGING_ENV: &str = "XTASK_TEST_STAGING_URL";
 const EXAMPLE_HEAD: &str = "20260513175000";
@@ -18,7 +16,7 @@ fn staging_tree() -> Tree {
     tree
 }
 
-fn promote_staging(tree: &Tree, url: &str, extra: &[&str]) -> support::Run {
+fn promote_staging(tree: &Tree, url: &str, extra: &[&str]) -> crate::support::Run {
     let mut args = vec!["promote", "--target", "staging", "--yes"];
     args.extend_from_slice(extra);
     tree.run_env(&args, &[(STAGING_ENV, url)])
@@ -165,8 +163,8 @@ fn postgres_stopped_mid_push_is_reported_and_a_rerun_reconciles() {
     );
     tree.write("migrations/20260601000002_last.sql", "create table public.last_step (id bigint primary key);\n");
 
-    let child = support::spawn(&tree, &["promote", "--target", "staging", "--yes"], &[(STAGING_ENV, &url)]);
-    support::wait_for_statement(&admin, "select pg_sleep(30)");
+    let child = crate::support::spawn(&tree, &["promote", "--target", "staging", "--yes"], &[(STAGING_ENV, &url)]);
+    crate::support::wait_for_statement(&admin, "select pg_sleep(30)");
     assert_eq!(tree.run(&["db", "stop"]).code, 0);
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);

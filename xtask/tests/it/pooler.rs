@@ -7,14 +7,12 @@
 //! (session mode) and 6543 (transaction mode) and forwards `<role>.<ref>` to the tree's cluster. The Management
 //! API double serves `config/database/pooler` with the transaction-mode port, as the platform does.
 
-mod support;
-
 use std::process::Command;
 
-use support::api::{ApiDouble, Behaviour, live_login_roles};
-use support::pooler::PoolerDouble;
-use support::proxy::ProxyDouble;
-use support::{Tree, commit, commit_all, example_versions, versions};
+use crate::support::api::{ApiDouble, Behaviour, live_login_roles};
+use crate::support::pooler::PoolerDouble;
+use crate::support::proxy::ProxyDouble;
+use crate::support::{Tree, commit, commit_all, example_versions, versions};
 
 const REF: &str = "srcaoozjkrughebmbvfb";
 const TOKEN: &str = "sbp_0123456789abcdef0123456789abcdef01234567";
@@ -22,7 +20,7 @@ const STAGING_ENV: &str = "XTASK_TEST_STAGING_URL";
 const EXAMPLE_HEAD: &str = "20260513175000";
 
 fn in_ipv4_namespace(name: &str, body: impl FnOnce()) {
-    support::in_namespace(name, &["--net", "--mount"], || {
+    crate::support::in_namespace(name, &["--net", "--mount"], || {
         let ok = |cmd: &mut Command| assert!(cmd.status().unwrap().success(), "{cmd:?}");
         ok(Command::new("ip").args(["link", "set", "lo", "up"]));
         for key in ["all", "default", "lo"] {
@@ -62,7 +60,7 @@ impl Ipv4 {
         tree.write("xtask.toml", config.replace("protected = true", hosted));
         let prod_url = tree.db_start();
         match prod {
-            Prod::AtHead => support::bring_to_head(&tree, STAGING_ENV, &prod_url),
+            Prod::AtHead => crate::support::bring_to_head(&tree, STAGING_ENV, &prod_url),
             Prod::Fresh => tree.remove("migrations/promotion.lock"),
         }
         let api = ApiDouble::start(REF, TOKEN, &prod_url);
@@ -76,17 +74,17 @@ impl Ipv4 {
         Ipv4 { tree, api, pooler, prod_url }
     }
 
-    fn run(&self, args: &[&str]) -> support::Run {
+    fn run(&self, args: &[&str]) -> crate::support::Run {
         self.run_with(args, &[])
     }
 
     /// The xtask with the token and the runbook's SUPABASE_PROJECT_ID (plus `env`), and no database URL.
-    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> support::Run {
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> crate::support::Run {
         self.run_noting(args, env, false)
     }
 
     /// `allow_notes`: whether another promotion may hold the lock (then its note about login roles is expected).
-    fn run_noting(&self, args: &[&str], env: &[(&str, &str)], allow_notes: bool) -> support::Run {
+    fn run_noting(&self, args: &[&str], env: &[(&str, &str)], allow_notes: bool) -> crate::support::Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
         cmd.env_remove("PROD_DB_URL").env("SUPABASE_ACCESS_TOKEN", TOKEN).env("SUPABASE_PROJECT_ID", REF);
         for (k, v) in env {
@@ -184,7 +182,9 @@ fn a_fresh_projects_history_reads_as_empty_through_db_query_too() {
 fn a_failure_mid_batch_through_the_pooler_then_the_forward_fix() {
     in_ipv4_namespace("a_failure_mid_batch_through_the_pooler_then_the_forward_fix", || {
         let h = Ipv4::new(Prod::AtHead, true);
-        support::connect(&h.prod_url).batch_execute("create table public.sequence_permissions_probe (id int)").unwrap();
+        crate::support::connect(&h.prod_url)
+            .batch_execute("create table public.sequence_permissions_probe (id int)")
+            .unwrap();
         let third = "migrations/20260513042000_ce13_sequence_permissions.sql";
         h.tree.append(third, "\ncreate table public.sequence_permissions_probe (id int);\n");
         commit(&h.tree, "a file that collides with prod");
@@ -225,7 +225,7 @@ fn two_checkouts_racing_through_the_pooler_push_once() {
         }
         commit(&a.tree, "slow");
         commit_all(&b);
-        support::race(&a.tree, &b, &[("SUPABASE_ACCESS_TOKEN", TOKEN), ("SUPABASE_PROJECT_ID", REF)]);
+        crate::support::race(&a.tree, &b, &[("SUPABASE_ACCESS_TOKEN", TOKEN), ("SUPABASE_PROJECT_ID", REF)]);
         let mut expected = example_versions();
         expected.push("20260601000000".into());
         assert_eq!(versions(&a.prod_url), expected, "every file applied once");
@@ -239,7 +239,7 @@ fn catalog_docs_drift_parity_and_prune_through_the_pooler_and_a_proxy() {
     in_ipv4_namespace("catalog_docs_drift_parity_and_prune_through_the_pooler_and_a_proxy", || {
         let h = Ipv4::new(Prod::AtHead, true);
         // Another promotion holding prod's lock: its login roles are not removed under it, and the note says why.
-        let mut holder = support::connect(&h.prod_url);
+        let mut holder = crate::support::connect(&h.prod_url);
         holder.query_one("select pg_advisory_lock($1)", &[&xtask::platform::PROMOTION_LOCK_KEY]).unwrap();
         let held = h.run_noting(&["status", "--target", "prod", "--live"], &[], true);
         assert_eq!(held.code, 0, "{}", held.stderr);
@@ -272,7 +272,7 @@ fn catalog_docs_drift_parity_and_prune_through_the_pooler_and_a_proxy() {
         let drift = h.run(&["drift", "--target", "prod", "--format", "json"]);
         assert_eq!((drift.code, drift.stdout.trim()), (0, "[]"), "{}", drift.stderr);
 
-        support::connect(&h.prod_url).batch_execute(support::EVENTS_SQL).unwrap();
+        crate::support::connect(&h.prod_url).batch_execute(crate::support::EVENTS_SQL).unwrap();
         let parity = h.run(&[
             "partition",
             "parity",
@@ -359,7 +359,7 @@ fn the_lock_budget_holds_through_the_pooler_and_without_its_options() {
         let run = h.run(&["promote", "--target", "prod", "--yes", "--skip-catalog", "--until", until]);
         assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
         commit(&h.tree, "the catch-up batch promoted");
-        let mut held = support::connect(&h.prod_url);
+        let mut held = crate::support::connect(&h.prod_url);
         held.batch_execute("set application_name = 'nightly-report'; begin; select count(*) from public.problems;")
             .unwrap();
         let pid: i32 = held.query_one("select pg_backend_pid()", &[]).unwrap().get(0);

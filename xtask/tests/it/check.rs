@@ -1,9 +1,7 @@
 //! `cargo xtask check` on copies of the example tree, each broken one way: exit code, exact rule codes, and
 //! nothing on disk changed.
 
-mod support;
-
-use support::{APPLIED_FILE, HEAD_FILE, PENDING_FILE, Tree};
+use crate::support::{APPLIED_FILE, HEAD_FILE, PENDING_FILE, Tree};
 
 const ACKED: &str = "note:destructive:20260513132700_fix_form_completion_metrics_rls_args.sql:5";
 

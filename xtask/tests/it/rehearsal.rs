@@ -1,13 +1,11 @@
 //! `rehearse_on`: a protected target's batch is rehearsed by a DEV (or staging) target that already holds it,
 //! statement for statement, instead of on a local shadow. A second local database stands in for DEV.
 
-mod support;
-
-use support::{Tree, commit, commit_all, connect, example_versions, versions};
+use crate::support::{Tree, commit, commit_all, connect, example_versions, versions};
 
 const STAGING_ENV: &str = "XTASK_TEST_STAGING_URL";
 
-fn promote_prod(tree: &Tree, prod: &str, dev: &str) -> support::Run {
+fn promote_prod(tree: &Tree, prod: &str, dev: &str) -> crate::support::Run {
     tree.run_env(
         &["promote", "--target", "prod", "--yes", "--skip-catalog"],
         &[("PROD_DB_URL", prod), ("DEV_DB_URL", dev)],
@@ -22,7 +20,7 @@ fn prod_promotes_on_devs_evidence_and_refuses_a_file_missing_or_different_there(
     tree.write("xtask.toml", config.replacen("protected = true", "protected = true\nrehearse_on = \"dev\"", 1));
     tree.db_start();
     let (prod, dev) = (tree.create_db("prod"), tree.create_db("dev"));
-    support::bring_to_head(&tree, STAGING_ENV, &prod);
+    crate::support::bring_to_head(&tree, STAGING_ENV, &prod);
     let run = tree.run_env(&["promote", "--target", "dev", "--yes", "--skip-catalog"], &[("DEV_DB_URL", dev.as_str())]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     commit_all(&tree);
@@ -146,7 +144,7 @@ fn the_lock_report_names_rewrites_locks_and_index_builds_with_the_targets_sizes(
     tree.append("xtask.toml", &format!("\n[targets.staging]\ndb_url_env = \"{STAGING_ENV}\"\n"));
     tree.db_start();
     let prod = tree.create_db("prod");
-    support::bring_to_head(&tree, STAGING_ENV, &prod);
+    crate::support::bring_to_head(&tree, STAGING_ENV, &prod);
     for entry in std::fs::read_dir(tree.path("migrations")).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.ends_with(".sql") && &name[..14] > "20260512220528" {
@@ -230,7 +228,7 @@ fn a_rehearsal_at_a_known_head_copies_its_template_and_still_catches_a_broken_ba
     tree.append("xtask.toml", &format!("\n[targets.staging]\ndb_url_env = \"{STAGING_ENV}\"\n"));
     tree.db_start();
     let prod = tree.create_db("prod");
-    support::bring_to_head(&tree, STAGING_ENV, &prod);
+    crate::support::bring_to_head(&tree, STAGING_ENV, &prod);
     commit_all(&tree);
     let dry = || tree.run_env(&["promote", "--target", "prod", "--dry-run"], &[("PROD_DB_URL", prod.as_str())]);
 

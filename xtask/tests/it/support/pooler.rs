@@ -72,10 +72,6 @@ impl PoolerDouble {
     pub fn seen(&self) -> Vec<Seen> {
         self.log.lock().unwrap().clone()
     }
-
-    pub fn clear(&self) {
-        self.log.lock().unwrap().clear();
-    }
 }
 
 /// A self-signed certificate for `pooler.local.test`, made with openssl.

@@ -1,8 +1,6 @@
 //! A copy of the example repository in a temporary directory, and a way to run the xtask on it. Database
 //! helpers are the library's own (`xtask::pg`, `xtask::promote::history`), not copies.
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -262,6 +260,14 @@ const NAMESPACE_CHILD_ENV: &str = "XTASK_TEST_IN_NAMESPACE";
 
 /// Runs `body` in fresh namespaces (`unshare <flags>`, as root): this test binary, re-run there for test `name`
 /// only. Where namespaces cannot be made, the test says so and is skipped.
+/// `module::name` as the test harness knows it: the name of the thread it runs the test on.
+fn full_test_name(name: &str) -> String {
+    match std::thread::current().name() {
+        Some(full) if full.ends_with(name) => full.to_string(),
+        _ => name.to_string(),
+    }
+}
+
 pub fn in_namespace(name: &str, flags: &[&str], body: impl FnOnce()) {
     if std::env::var_os(NAMESPACE_CHILD_ENV).is_some() {
         return body();
@@ -278,7 +284,7 @@ pub fn in_namespace(name: &str, flags: &[&str], body: impl FnOnce()) {
         .args(flags)
         .arg("--")
         .arg(std::env::current_exe().unwrap())
-        .args(["--exact", name, "--nocapture", "--test-threads=1"])
+        .args(["--exact", &full_test_name(name), "--nocapture", "--test-threads=1"])
         .env(NAMESPACE_CHILD_ENV, "1")
         .status()
         .unwrap();

@@ -1,9 +1,7 @@
 //! `partition parity` and `partition prune` on a real database with generated data: a year of events, every five
 //! minutes, and a partitioned shadow with a partition per month and a default.
 
-mod support;
-
-use support::{Tree, connect};
+use crate::support::{Tree, connect};
 
 const ENV: &str = "XTASK_TEST_STAGING_URL";
 const SEED: i64 = 20_200_513;
@@ -37,7 +35,7 @@ fn setup() -> (Tree, String) {
     (tree, url)
 }
 
-fn parity(tree: &Tree, url: &str) -> (support::Run, serde_json::Value) {
+fn parity(tree: &Tree, url: &str) -> (crate::support::Run, serde_json::Value) {
     let args = [
         "partition",
         "parity",
@@ -297,13 +295,13 @@ fn rows_without_a_time_are_the_default_windows_and_a_changed_one_is_named() {
     assert_eq!(window(&json, "n_p_2026")["passed"], true);
 }
 
-fn prune(tree: &Tree, url: &str, args: &[&str]) -> support::Run {
+fn prune(tree: &Tree, url: &str, args: &[&str]) -> crate::support::Run {
     let mut all = vec!["partition", "prune", "--target", "staging"];
     all.extend_from_slice(args);
     tree.run_env(&all, &[(ENV, url)])
 }
 
-fn plan_path(run: &support::Run) -> String {
+fn plan_path(run: &crate::support::Run) -> String {
     let start = run.stderr.find("--execute ").expect("the plan is named") + "--execute ".len();
     run.stderr[start..].trim().to_string()
 }
@@ -386,7 +384,7 @@ fn a_plan_is_refused_when_a_partition_changed_since_review() {
 fn evidence_about_the_embedded_database_stays_under_target_and_leaves_the_checkout_clean() {
     let tree = Tree::example();
     let local = tree.db_start();
-    connect(&local).batch_execute(support::EVENTS_SQL).unwrap();
+    connect(&local).batch_execute(crate::support::EVENTS_SQL).unwrap();
     let before = tree.contents();
     let args = [
         "partition",
@@ -450,8 +448,8 @@ const ROLLBACK: &str = "migrations/rollback/20260615090000_audit_log_partition_c
 fn a_cutover_reaches_a_protected_target_only_with_evidence_a_window_and_a_rehearsed_rollback() {
     let tree = Tree::full_example();
     tree.append("xtask.toml", &format!("\n[targets.staging]\ndb_url_env = \"{ENV}\"\n"));
-    let prod = support::prod_at_its_head(&tree, ENV);
-    support::commit_all(&tree);
+    let prod = crate::support::prod_at_its_head(&tree, ENV);
+    crate::support::commit_all(&tree);
     let env = [("PROD_DB_URL", prod.as_str())];
     let promote = |extra: &[&str]| {
         let mut args = vec!["promote", "--target", "prod", "--yes", "--skip-catalog"];
@@ -472,7 +470,7 @@ fn a_cutover_reaches_a_protected_target_only_with_evidence_a_window_and_a_rehear
             "at",
         ];
         let run = tree.run_env(&args, &[("PROD_DB_URL", url), ("DEV_DB_URL", url)]);
-        support::commit_all(&tree);
+        crate::support::commit_all(&tree);
         run
     };
     let run = promote(&["--until", "20260601091000"]);
@@ -480,14 +478,14 @@ fn a_cutover_reaches_a_protected_target_only_with_evidence_a_window_and_a_rehear
     connect(&prod)
         .batch_execute("insert into public.audit_log (entity, action, at) select 'form', 'update', timestamptz '2026-01-01 00:00:00+00' + i * interval '20 minutes' from generate_series(1, 20000) as i")
         .unwrap();
-    support::commit_all(&tree);
+    crate::support::commit_all(&tree);
 
     // Neither evidence nor a window: both named, with the commands that produce them.
     let run = promote(&[]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains(&format!("migrations/{CUTOVER}:13 swaps public.audit_log_p into public.audit_log: no parity evidence. Produce it: `cargo xtask partition parity --target prod --source public.audit_log --shadow public.audit_log_p --time-column at`")), "{}", run.stderr);
     assert!(run.stderr.contains("phase-2 partition work runs in a maintenance window, and none is declared for prod: pass `--maintenance-window \"<why or ticket>\"`"), "{}", run.stderr);
-    assert_eq!(support::versions(&prod).len(), 25, "nothing pushed");
+    assert_eq!(crate::support::versions(&prod).len(), 25, "nothing pushed");
 
     // Passing evidence, but about another database.
     let other = tree.create_db("other");
@@ -519,7 +517,7 @@ fn a_cutover_reaches_a_protected_target_only_with_evidence_a_window_and_a_rehear
     assert_eq!(parity_of("prod", &prod).code, 0);
     let config = String::from_utf8(tree.read("xtask.toml")).unwrap();
     tree.write("xtask.toml", format!("{config}\n[partition]\nevidence_max_age = \"1s\"\n"));
-    support::commit_all(&tree);
+    crate::support::commit_all(&tree);
     std::thread::sleep(std::time::Duration::from_secs(2));
     let run = promote(&["--maintenance-window", "CHG-1234"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
@@ -529,7 +527,7 @@ fn a_cutover_reaches_a_protected_target_only_with_evidence_a_window_and_a_rehear
     // A rollback that forgets the cutover's policy is refused at the rehearsal.
     let rollback = String::from_utf8(tree.read(ROLLBACK)).unwrap();
     tree.write(ROLLBACK, rollback.replace("drop policy \"admins read the audit log\" on public.audit_log;\n", ""));
-    support::commit_all(&tree);
+    crate::support::commit_all(&tree);
     let run = promote(&["--maintenance-window", "CHG-1234"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains(&format!("the rollback of {CUTOVER} does not restore the schema from before the cutover (1 difference(s), rehearsed on a local shadow); nothing was pushed to prod")), "{}", run.stderr);
@@ -538,15 +536,15 @@ fn a_cutover_reaches_a_protected_target_only_with_evidence_a_window_and_a_rehear
         "{}",
         run.stderr
     );
-    assert_eq!(support::versions(&prod).len(), 25, "nothing pushed");
+    assert_eq!(crate::support::versions(&prod).len(), 25, "nothing pushed");
     tree.write(ROLLBACK, &rollback);
-    support::commit_all(&tree);
+    crate::support::commit_all(&tree);
 
     // Everything the runbook asks for: promoted, and the record says on what grounds.
     let before = schema(&prod);
     let run = promote(&["--maintenance-window", "CHG-1234 audit_log cutover", "--format", "json"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert_eq!(support::versions(&prod).len(), 26);
+    assert_eq!(crate::support::versions(&prod).len(), 26);
     assert_eq!(relkind(&prod, "public.audit_log"), "p");
     let record: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
     let cutover = &record["cutover"];

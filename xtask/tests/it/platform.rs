@@ -3,9 +3,7 @@
 //! through `supabase_functions`, a realtime policy, a vault secret, policies on `auth.uid()` and `auth.jwt()`)
 //! replays on the embedded default, and what it wrote is there afterwards.
 
-mod support;
-
-use support::{Tree, connect};
+use crate::support::{Tree, connect};
 
 #[test]
 fn an_app_history_using_the_platform_schemas_replays_on_the_embedded_default() {

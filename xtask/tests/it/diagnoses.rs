@@ -1,9 +1,7 @@
 //! What `promote` says about files the CLI cannot push as they are agrees with `check`, on every target, and
 //! every command it suggests is valid as printed.
 
-mod support;
-
-use support::{Tree, versions};
+use crate::support::{Tree, versions};
 
 #[test]
 fn two_files_with_one_version_stop_even_the_embedded_target() {

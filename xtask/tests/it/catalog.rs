@@ -1,8 +1,6 @@
 //! `catalog`, `docs-refresh`, `diff` and `drift` on real databases.
 
-mod support;
-
-use support::{Tree, connect, repo_root};
+use crate::support::{Tree, connect, repo_root};
 
 const STAGING_ENV: &str = "XTASK_TEST_STAGING_URL";
 

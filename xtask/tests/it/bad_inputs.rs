@@ -1,11 +1,9 @@
 //! Every bad input users have met or will meet, one row each: the input, the exit code, and what the message
 //! says (the culprit and the fix). Each runs on its own copy of the example and must change nothing on disk
 //! (`target/` aside) and print no secret. The same rows are the table in docs/design.md ("Bad inputs"); a
-//! stale table fails here, and `UPDATE_DESIGN=1 cargo test --test bad_inputs` rewrites it.
+//! stale table fails here, and `UPDATE_DESIGN=1 cargo test --test it bad_inputs::` rewrites it.
 
-mod support;
-
-use support::Tree;
+use crate::support::Tree;
 
 const PASSWORD: &str = "hunter2planted";
 const TOKEN: &str = "sbp_0123456789abcdef0123456789abcdef01234567";
@@ -215,7 +213,7 @@ fn cases() -> Vec<Case> {
         Case {
             input: "an applied file edited",
             setup: |t| {
-                t.append(support::APPLIED_FILE, "\n-- edited\n");
+                t.append(crate::support::APPLIED_FILE, "\n-- edited\n");
                 Vec::new()
             },
             args: &["check"],
@@ -225,7 +223,7 @@ fn cases() -> Vec<Case> {
         Case {
             input: "an applied file deleted",
             setup: |t| {
-                t.remove(support::APPLIED_FILE);
+                t.remove(crate::support::APPLIED_FILE);
                 Vec::new()
             },
             args: &["check"],
@@ -676,7 +674,7 @@ fn cases() -> Vec<Case> {
             setup: |t| {
                 t.write(
                     "docs/database/catalog/local.json",
-                    std::fs::read(support::repo_root().join("docs/database/catalog/local.json")).unwrap(),
+                    std::fs::read(crate::support::repo_root().join("docs/database/catalog/local.json")).unwrap(),
                 );
                 write(
                     t,
@@ -693,7 +691,7 @@ fn cases() -> Vec<Case> {
             setup: |t| {
                 t.write(
                     "docs/database/catalog/local.json",
-                    std::fs::read(support::repo_root().join("docs/database/catalog/local.json")).unwrap(),
+                    std::fs::read(crate::support::repo_root().join("docs/database/catalog/local.json")).unwrap(),
                 );
                 write(
                     t,
@@ -888,7 +886,7 @@ fn table() -> String {
 #[test]
 fn the_design_lists_every_bad_input() {
     assert!(cases().len() >= 60, "{} cases", cases().len());
-    let path = support::repo_root().join("docs/design.md");
+    let path = crate::support::repo_root().join("docs/design.md");
     let design = std::fs::read_to_string(&path).unwrap();
     let (start, end) = ("<!-- bad-inputs:start -->\n", "<!-- bad-inputs:end -->");
     let (a, b) =
@@ -899,6 +897,6 @@ fn the_design_lists_every_bad_input() {
     }
     assert!(
         design[a..b] == table(),
-        "docs/design.md's bad-input table is stale: run `UPDATE_DESIGN=1 cargo test --test bad_inputs`"
+        "docs/design.md's bad-input table is stale: run `UPDATE_DESIGN=1 cargo test --test it bad_inputs::`"
     );
 }

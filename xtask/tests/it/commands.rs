@@ -1,8 +1,6 @@
 //! `status`, `new` and `baseline` on copies of the example tree.
 
-mod support;
-
-use support::Tree;
+use crate::support::Tree;
 
 const RUNBOOK_BATCH: [&str; 14] = [
     "20260512231500_cl46_fix_problem_permission_helper.sql",
@@ -171,8 +169,8 @@ fn db_commands_manage_the_embedded_cluster_and_never_print_its_password() {
     assert!(tree.run(&["db", "status"]).stdout.starts_with("running: postgresql://postgres@127.0.0.1:"));
 
     let admin = tree.admin_url("postgres");
-    support::connect(&admin).batch_execute("create table public.scratch (id int)").unwrap();
-    let baseline: i64 = support::connect(&admin)
+    crate::support::connect(&admin).batch_execute("create table public.scratch (id int)").unwrap();
+    let baseline: i64 = crate::support::connect(&admin)
         .query_one("select count(*) from pg_roles where rolname in ('anon', 'authenticated', 'service_role')", &[])
         .unwrap()
         .get(0);
@@ -181,7 +179,7 @@ fn db_commands_manage_the_embedded_cluster_and_never_print_its_password() {
     assert_eq!(reset.code, 0, "{}", reset.stderr);
     let admin = tree.admin_url("postgres");
     let scratch: Option<String> =
-        support::connect(&admin).query_one("select to_regclass('public.scratch')::text", &[]).unwrap().get(0);
+        crate::support::connect(&admin).query_one("select to_regclass('public.scratch')::text", &[]).unwrap().get(0);
     assert_eq!(scratch, None, "reset starts from the baseline only");
 
     let stop = tree.run(&["db", "stop"]);
@@ -212,7 +210,7 @@ fn root_runs_the_embedded_database_from_a_checkout_in_a_private_directory() {
     std::fs::create_dir(&repo).unwrap();
     std::fs::copy(example.path("xtask.toml"), repo.join("xtask.toml")).unwrap();
     std::os::unix::fs::symlink(example.path("migrations"), repo.join("migrations")).unwrap();
-    std::os::unix::fs::symlink(support::repo_root().join("node_modules"), repo.join("node_modules")).unwrap();
+    std::os::unix::fs::symlink(crate::support::repo_root().join("node_modules"), repo.join("node_modules")).unwrap();
     let xtask = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
             .arg("--repo")

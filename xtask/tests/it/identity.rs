@@ -2,9 +2,7 @@
 //! are the bytes pushed, a target is the database it was first promoted at, two names for one database must
 //! agree, and what a database ran is compared with the files.
 
-mod support;
-
-use support::{Tree, commit, commit_all, connect, example_versions, prod_at_its_head, versions};
+use crate::support::{Tree, commit, commit_all, connect, example_versions, prod_at_its_head, versions};
 
 const STAGING_ENV: &str = "XTASK_TEST_STAGING_URL";
 const REF: &str = "srcaoozjkrughebmbvfb";
@@ -29,10 +27,13 @@ fn a_batch_file_edited_during_the_rehearsal_pushes_the_reviewed_bytes() {
     let reviewed = "select pg_sleep(2);\ncreate table public.reviewed (id int);\n";
     tree.write(slow, reviewed);
     commit_all(&tree);
-    let child =
-        support::spawn(&tree, &["promote", "--target", "prod", "--yes", "--skip-catalog"], &[("PROD_DB_URL", &url)]);
+    let child = crate::support::spawn(
+        &tree,
+        &["promote", "--target", "prod", "--yes", "--skip-catalog"],
+        &[("PROD_DB_URL", &url)],
+    );
     // The rehearsal runs the slow file on a local shadow first: edit it on disk while it does.
-    support::wait_for_statement(&tree.admin_url("postgres"), "select pg_sleep(2)");
+    crate::support::wait_for_statement(&tree.admin_url("postgres"), "select pg_sleep(2)");
     tree.write(slow, "create table public.edited (id int);\n");
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -251,7 +252,7 @@ fn the_check_inside_promote_counts_what_it_checked_and_the_cache_serves_equal_co
     let first = tree.check();
     let second = tree.check();
     let summary =
-        |run: &support::Run| serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap()["summary"].clone();
+        |run: &crate::support::Run| serde_json::from_str::<serde_json::Value>(&run.stdout).unwrap()["summary"].clone();
     assert_eq!(summary(&second)["linted"], summary(&first)["linted"]);
     assert_eq!(
         summary(&second)["cached"],

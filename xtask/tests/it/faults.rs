@@ -1,13 +1,11 @@
 //! Faults that must lose nothing: the CLI killed in the middle of a push, the disk filling up while the lock or a
 //! record is written, the connection dropped while the catalog is read.
 
-mod support;
-
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::Command;
 
-use support::{Tree, connect, example_versions, versions};
+use crate::support::{Tree, connect, example_versions, versions};
 
 const STAGING_ENV: &str = "XTASK_TEST_STAGING_URL";
 
@@ -40,10 +38,13 @@ fn the_cli_killed_mid_push_then_a_rerun_applies_each_file_once() {
     tree.write("migrations/20260601000001_slow.sql", "select pg_sleep(30);\n");
     tree.write("migrations/20260601000002_count.sql", "insert into public.runs values (1);\n");
     let workdir = tree.path("target/xtask/stage").display().to_string();
-    let child =
-        support::spawn(&tree, &["promote", "--target", "staging", "--yes", "--skip-catalog"], &[(STAGING_ENV, &url)]);
+    let child = crate::support::spawn(
+        &tree,
+        &["promote", "--target", "staging", "--yes", "--skip-catalog"],
+        &[(STAGING_ENV, &url)],
+    );
     // Wait until the slow file is running inside the real push, then SIGKILL every CLI process of it.
-    support::wait_for_statement(&url, "select pg_sleep(30)");
+    crate::support::wait_for_statement(&url, "select pg_sleep(30)");
     let cli = pids_with(&["supabase", &workdir, "db push"]);
     assert!(!cli.is_empty(), "found the CLI's processes");
     for pid in &cli {
@@ -100,7 +101,7 @@ fn fill(dir: &std::path::Path) -> std::path::PathBuf {
 
 #[test]
 fn a_full_disk_while_the_lock_is_written_keeps_the_old_lock_and_a_rerun_reconciles() {
-    support::in_namespace(
+    crate::support::in_namespace(
         "a_full_disk_while_the_lock_is_written_keeps_the_old_lock_and_a_rerun_reconciles",
         &["--mount"],
         || {

@@ -1,5 +1,5 @@
 //! The runbook's standard path for real: a token-only hosted target (no database URL), driven through the real
-//! Supabase CLI against a double of the Management API (`support::api`) that serves a real local Postgres.
+//! Supabase CLI against a double of the Management API (`crate::support::api`) that serves a real local Postgres.
 //!
 //! The CLI finds a project's database at `db.<ref>.<project_host>:5432` and insists on an IPv6 answer. Each test
 //! therefore runs in its own network and mount namespace (`unshare --net --mount`, as root): a private loopback,
@@ -7,13 +7,11 @@
 //! cluster. Nothing of the machine's own network or files is touched. Where namespaces cannot be made (not
 //! root, or a sandbox that forbids them) the test says so and is skipped.
 
-mod support;
-
 use std::process::Command;
 
-use support::api::{ApiDouble, Behaviour, live_login_roles};
-use support::pooler::PoolerDouble;
-use support::{Tree, commit, commit_all, example_versions, versions};
+use crate::support::api::{ApiDouble, Behaviour, live_login_roles};
+use crate::support::pooler::PoolerDouble;
+use crate::support::{Tree, commit, commit_all, example_versions, versions};
 
 const REF: &str = "srcaoozjkrughebmbvfb";
 const TOKEN: &str = "sbp_0123456789abcdef0123456789abcdef01234567";
@@ -22,7 +20,7 @@ const EXAMPLE_HEAD: &str = "20260513175000";
 
 /// Runs `body` in a fresh network and mount namespace, with the project's database name pointing at `::1`.
 fn in_namespace(name: &str, body: impl FnOnce()) {
-    support::in_namespace(name, &["--net", "--mount"], || {
+    crate::support::in_namespace(name, &["--net", "--mount"], || {
         prepare_namespace();
         body()
     });
@@ -53,21 +51,21 @@ impl Hosted {
         let config = String::from_utf8(tree.read("xtask.toml")).unwrap();
         tree.write("xtask.toml", config.replace("protected = true", "protected = true\nprofile = \"platform.yaml\""));
         let prod_url = tree.db_start();
-        support::bring_to_head(&tree, STAGING_ENV, &prod_url);
+        crate::support::bring_to_head(&tree, STAGING_ENV, &prod_url);
         let api = ApiDouble::start(REF, TOKEN, &prod_url);
         tree.write("platform.yaml", api.profile_yaml());
         let port: u16 = std::fs::read_to_string(tree.path("target/xtask/pg/port")).unwrap().trim().parse().unwrap();
-        support::api::forward_ipv6_5432(port);
+        crate::support::api::forward_ipv6_5432(port);
         commit_all(&tree);
         Hosted { tree, api, prod_url }
     }
 
     /// The xtask with the token and the runbook's SUPABASE_PROJECT_ID, and no database URL anywhere.
-    fn run(&self, args: &[&str]) -> support::Run {
+    fn run(&self, args: &[&str]) -> crate::support::Run {
         self.run_with(args, &[("SUPABASE_ACCESS_TOKEN", TOKEN), ("SUPABASE_PROJECT_ID", REF)])
     }
 
-    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> support::Run {
+    fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> crate::support::Run {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
         cmd.env_remove("PROD_DB_URL").env_remove("SUPABASE_ACCESS_TOKEN").env_remove("SUPABASE_PROJECT_ID");
         for (k, v) in env {
@@ -277,7 +275,7 @@ fn two_machines_promoting_one_token_only_target_push_once() {
         }
         commit(&a.tree, "slow");
         commit_all(&b);
-        support::race(&a.tree, &b, &[("SUPABASE_ACCESS_TOKEN", TOKEN), ("SUPABASE_PROJECT_ID", REF)]);
+        crate::support::race(&a.tree, &b, &[("SUPABASE_ACCESS_TOKEN", TOKEN), ("SUPABASE_PROJECT_ID", REF)]);
         let mut expected = example_versions();
         expected.push("20260601000000".into());
         assert_eq!(versions(&a.prod_url), expected, "every file applied once");
@@ -289,7 +287,10 @@ fn two_machines_promoting_one_token_only_target_push_once() {
 fn parity_and_prune_run_over_login_roles_with_a_token_only() {
     in_namespace("parity_and_prune_run_over_login_roles_with_a_token_only", || {
         let h = Hosted::new();
-        postgres::Client::connect(&h.prod_url, postgres::NoTls).unwrap().batch_execute(support::EVENTS_SQL).unwrap();
+        postgres::Client::connect(&h.prod_url, postgres::NoTls)
+            .unwrap()
+            .batch_execute(crate::support::EVENTS_SQL)
+            .unwrap();
         h.api.clear();
         let parity = h.run(&[
             "partition",

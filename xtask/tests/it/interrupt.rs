@@ -2,12 +2,10 @@
 //! push pushes nothing; a signal during the push ends the CLI and its server session (the file in flight rolls
 //! back), and the record says exactly what the database holds; no stage folder is left; a re-run goes on.
 
-mod support;
-
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
-use support::{Tree, commit_all, connect, prod_at_its_head, versions, wait_for_statement};
+use crate::support::{Tree, commit_all, connect, prod_at_its_head, versions, wait_for_statement};
 
 const SLOW: &str = "migrations/20260601000000_slow.sql";
 const SLOW_SQL: &str =

@@ -1,0 +1,22 @@
+//! The integration tests, one binary (as rust-analyzer's are): each module drives the built `xtask` against real
+//! Postgres clusters, the real Supabase CLI and the platform doubles in `support/`. Run one module with
+//! `cargo test --test it <module>::`, e.g. `cargo test --test it bad_inputs::`.
+
+mod support;
+
+mod bad_inputs;
+mod catalog;
+mod check;
+mod commands;
+mod diagnoses;
+mod faults;
+mod hosted;
+mod identity;
+mod interrupt;
+mod partition;
+mod platform;
+mod pooler;
+mod promote;
+mod rehearsal;
+mod setup;
+mod tidy;
