@@ -42,6 +42,20 @@ impl Source {
 }
 
 impl Migration {
+    /// A file named `file` under `migrations/`, its bytes not read: what the pure rules' tests work on.
+    #[cfg(test)]
+    pub fn unread(file: &str) -> Migration {
+        let (version, name) = parse_file_name(file).unwrap_or(("", file));
+        Migration {
+            version: version.into(),
+            name: name.into(),
+            file_name: file.into(),
+            rel_path: format!("migrations/{file}"),
+            path: Default::default(),
+            source: None,
+        }
+    }
+
     /// The bytes read once, or (for a command that reads a file only once anyway) read now.
     pub fn bytes(&self) -> anyhow::Result<Arc<[u8]>> {
         match &self.source {

@@ -51,6 +51,9 @@ pub struct Attempt {
     /// The longest a CLI statement was seen waiting for a lock.
     pub waited_ms: u128,
     pub blockers: Vec<Blocker>,
+    /// Per file of this attempt that the watcher saw running: how long from its first statement to what came
+    /// next (a file done within one look, 100 ms, is not seen: `null`).
+    pub file_ms: Vec<(String, Option<u128>)>,
     /// Set when the xtask cancelled a statement waiting past the budget (the server did not apply it).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cancelled_pid: Option<i32>,
@@ -78,6 +81,9 @@ impl LockBudget {
             );
             for b in &a.blockers {
                 let _ = writeln!(out, "  - blocked by {b}");
+            }
+            for (file, ms) in a.file_ms.iter().filter_map(|(f, ms)| Some((f, (*ms)?))) {
+                let _ = writeln!(out, "  - `{file}`: {ms} ms");
             }
         }
     }
@@ -161,9 +167,9 @@ pub(super) fn push_within_budget(
         if segments.len() > 1 {
             staged.stage.fill(&staged.applied, &staged.batch[..range.end])?;
         }
-        let files: Vec<String> = staged.batch[range.clone()].iter().map(|m| m.file_name.clone()).collect();
         let budget = budgeted.then_some(budget);
-        let out = attempts(budget, &files, (cli_role, &mut *session), interrupted, push, &mut record, &mut transcript)?;
+        let files = &staged.batch[range.clone()];
+        let out = attempts(budget, files, (cli_role, &mut *session), interrupted, push, &mut record, &mut transcript)?;
         let success = out.success;
         output = Some(out);
         if !success || interrupted() {
@@ -177,7 +183,7 @@ pub(super) fn push_within_budget(
 /// One segment: attempts under a growing budget (`None`: one attempt, no budget, still watched).
 fn attempts(
     budget: Option<Budget>,
-    files: &[String],
+    files: &[&Migration],
     (cli_role, session): (Option<&str>, &mut postgres::Client),
     interrupted: &dyn Fn() -> bool,
     push: &PushWith,
@@ -189,20 +195,26 @@ fn attempts(
         let wait = budget.map(|b| b.for_attempt(n));
         let mut attempt = Attempt {
             attempt: record.attempts.len() as u32 + 1,
-            files: files.to_vec(),
+            files: files.iter().map(|m| m.file_name.clone()).collect(),
             budget_ms: wait.map(|w| w.as_millis()),
             started_at: crate::clock::utc_now(),
             ..Default::default()
         };
         let started = Instant::now();
         let done = AtomicBool::new(false);
+        let mut seen = Seen::default();
         let env: Vec<(&'static str, String)> = wait.map(|w| ("PGOPTIONS", pgoptions(w))).into_iter().collect();
         let output = std::thread::scope(|scope| {
-            scope.spawn(|| watch(session, cli_role, wait, &done, &mut attempt));
+            scope.spawn(|| watch(session, cli_role, wait, &done, (&mut attempt, &mut seen)));
             // The watcher ends with the push, even if the push panics.
             let _ends = Ends(&done);
             push(&env)
         })?;
+        let texts: Vec<(String, String)> =
+            files.iter().map(|m| Ok((m.file_name.clone(), m.text()?))).collect::<anyhow::Result<_>>()?;
+        let now: Option<i64> =
+            session.query_one("select (extract(epoch from now()) * 1000)::int8", &[]).ok().map(|r| r.get(0));
+        attempt.file_ms = seen.durations(&texts, now.unwrap_or_else(|| chrono::Utc::now().timestamp_millis()));
         attempt.duration_ms = started.elapsed().as_millis();
         let timed_out = lock_timed_out(&output, &attempt);
         attempt.outcome = match (output.success, timed_out) {
@@ -226,6 +238,55 @@ fn attempts(
             b.for_attempt(n).as_millis()
         );
         std::thread::sleep(pause);
+    }
+}
+
+/// What the CLI's backends run now: the start of the statement (epoch ms) and its first characters.
+const RUNNING: &str = "select (extract(epoch from query_start) * 1000)::int8, left(query, 200) from pg_stat_activity \
+     where (application_name = $1 or usename = $2) and datname = current_database() and pid <> pg_backend_pid() \
+     and state = 'active'";
+
+/// Statements seen running, in order of their start (epoch ms), each once.
+#[derive(Default)]
+pub struct Seen(Vec<(i64, String)>);
+
+impl Seen {
+    fn look(&mut self, session: &mut postgres::Client, cli_role: Option<&str>) {
+        let Ok(rows) = session.query(RUNNING, &[&super::push::CLI_APPLICATION_NAME, &cli_role]) else { return };
+        for row in rows {
+            let (start, query): (Option<i64>, Option<String>) = (row.get(0), row.get(1));
+            if let (Some(start), Some(query)) = (start, query)
+                && !self.0.iter().any(|(s, q)| *s == start && *q == query)
+            {
+                self.0.push((start, query));
+            }
+        }
+        self.0.sort();
+    }
+
+    /// Each file's time: from the first statement seen that it holds to the next statement seen that it does
+    /// not (the history insert after it, or the next file); the last one to `end_ms`.
+    pub fn durations(&self, files: &[(String, String)], end_ms: i64) -> Vec<(String, Option<u128>)> {
+        let squash = |t: &str| t.split_whitespace().collect::<Vec<_>>().join(" ");
+        let texts: Vec<String> = files.iter().map(|(_, t)| squash(t)).collect();
+        let owner = |query: &str| {
+            let q = squash(query);
+            let probe: String = q.chars().take(60).collect();
+            (!probe.is_empty()).then(|| texts.iter().position(|t| t.contains(&probe))).flatten()
+        };
+        let owners: Vec<Option<usize>> = self.0.iter().map(|(_, q)| owner(q)).collect();
+        files
+            .iter()
+            .enumerate()
+            .map(|(i, (name, _))| {
+                let first = owners.iter().position(|o| *o == Some(i));
+                let ms = first.map(|f| {
+                    let next = (f + 1..self.0.len()).find(|&j| owners[j] != Some(i)).map_or(end_ms, |j| self.0[j].0);
+                    (next - self.0[f].0).max(0) as u128
+                });
+                (name.clone(), ms)
+            })
+            .collect()
     }
 }
 
@@ -257,11 +318,12 @@ pub fn watch(
     cli_role: Option<&str>,
     budget: Option<Duration>,
     done: &AtomicBool,
-    attempt: &mut Attempt,
+    (attempt, seen): (&mut Attempt, &mut Seen),
 ) {
     let mut named = false;
     while !done.load(Ordering::Relaxed) {
         let started = Instant::now();
+        seen.look(session, cli_role);
         let rows = session.query(WAITING, &[&super::push::CLI_APPLICATION_NAME, &cli_role]);
         for row in rows.into_iter().flatten() {
             let (pid, waited, blocking): (i32, Option<i64>, Vec<i32>) = (row.get(0), row.get(1), row.get(2));
@@ -288,7 +350,7 @@ pub fn watch(
                 attempt.cancelled_pid = Some(pid);
             }
         }
-        std::thread::sleep(Duration::from_millis(250).saturating_sub(started.elapsed()));
+        std::thread::sleep(Duration::from_millis(100).saturating_sub(started.elapsed()));
     }
 }
 
@@ -309,6 +371,28 @@ fn blockers(session: &mut postgres::Client, pids: &[i32]) -> Vec<Blocker> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_files_time_runs_from_its_first_statement_seen_to_the_next_statement() {
+        let seen = Seen(vec![
+            (1_000, "alter table public.a add column b int".into()),
+            (1_400, "insert into supabase_migrations.schema_migrations(version) values ($1)".into()),
+            (1_500, "create   index concurrently if not exists c_idx on public.c (x)".into()),
+        ]);
+        let files = [
+            ("1_a.sql".to_string(), "-- why\nalter table public.a add column b int;\n".to_string()),
+            ("2_quick.sql".to_string(), "select 1;\n".to_string()),
+            ("3_c.sql".to_string(), "create index concurrently if not exists c_idx on public.c (x);\n".to_string()),
+        ];
+        assert_eq!(
+            seen.durations(&files, 4_000),
+            [
+                ("1_a.sql".to_string(), Some(400)),
+                ("2_quick.sql".to_string(), None),
+                ("3_c.sql".to_string(), Some(2_500))
+            ]
+        );
+    }
 
     #[test]
     fn a_blocker_reads_as_who_and_what() {

@@ -26,7 +26,7 @@ fn the_example_schema_gives_the_committed_snapshot_and_doc_byte_for_byte() {
         "docs/database/catalog/local.json is stale: run `cargo xtask promote` (local) and commit"
     );
     let doc = String::from_utf8(tree.read("docs/database/SCHEMA_CATALOG.LOCAL.md")).unwrap();
-    expect_test::expect_file!["../../docs/database/SCHEMA_CATALOG.LOCAL.md"].assert_eq(&doc);
+    expect_test::expect_file!["../../../docs/database/SCHEMA_CATALOG.LOCAL.md"].assert_eq(&doc);
 
     // The same schema snapshotted again is byte-identical.
     assert_eq!(tree.run(&["catalog"]).code, 0);

@@ -384,7 +384,7 @@ fn the_lock_budget_holds_through_the_pooler_and_without_its_options() {
         let record: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
         let attempt = &record["lock_budget"]["attempts"][0];
         assert!(attempt["cancelled_pid"].is_i64(), "{attempt}");
-        assert!(attempt["duration_ms"].as_u64().unwrap() < 1000 + 2000 + 2000, "{attempt}");
+        assert!(attempt["duration_ms"].as_u64().unwrap() < 1000 + 2000 + 7000, "bounded, not the blocker's: {attempt}");
         assert_eq!(versions(&h.prod_url), example_versions());
         h.sessions_in_session_mode();
         drop(held);

@@ -5,15 +5,7 @@ use crate::domain::identity::Place;
 use crate::sql::{LintSettings, analyze};
 
 fn m(file: &str) -> Migration {
-    let (version, name) = crate::migrations::parse_file_name(file).unwrap();
-    Migration {
-        version: version.into(),
-        name: name.into(),
-        file_name: file.into(),
-        rel_path: format!("migrations/{file}"),
-        path: Default::default(),
-        source: None,
-    }
+    Migration::unread(file)
 }
 
 fn swaps_of(files: &[(&str, &str)]) -> Vec<(String, String, String, u32)> {

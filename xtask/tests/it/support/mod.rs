@@ -329,6 +329,18 @@ pub fn wait_for_statement(url: &str, prefix: &str) {
     }
 }
 
+/// Returns once the Supabase CLI's session on `url` waits for a lock (a minute at most).
+pub fn wait_for_lock_wait(url: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut session = connect(url);
+    let waiting =
+        "select count(*) from pg_stat_activity where application_name = '@effect/sql-pg' and wait_event_type = 'Lock'";
+    while session.query_one(waiting, &[]).unwrap().get::<_, i64>(0) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the CLI's session never waited for a lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Two checkouts `a` and `b` of one commit (each with its own target/: two machines) promote `prod` at once, with
 /// `env` only. Exactly one pushes; the other is refused (exit 1) at whichever step sees the first promotion: the
 /// advisory lock, the re-read under it, the dry-run guard (the target moved after step 2), the dry-run itself or
