@@ -41,6 +41,25 @@ impl Repo {
         self.root.join(&self.config.migrations_dir)
     }
 
+    /// A cutover's rollback as SQL, and for a file under the migrations' `rollback/` its checksum (what
+    /// `promote` rehearses and records, and `partition rollback` requires unchanged).
+    pub fn read_rollback(
+        &self,
+        rollback: &crate::domain::cutover::Rollback,
+    ) -> anyhow::Result<(String, Option<String>)> {
+        use crate::domain::cutover::Rollback;
+        match rollback {
+            Rollback::Sql(sql) => Ok((sql.clone(), None)),
+            Rollback::File(rel) => {
+                let path = self.migrations_dir().join(rel);
+                let bytes = std::fs::read(&path)
+                    .with_context(|| format!("its rollback file {} cannot be read; write it there", self.rel(&path)))?;
+                let sql = String::from_utf8(bytes.clone()).context("the rollback file is not UTF-8")?;
+                Ok((sql, Some(migrations::checksum(&bytes))))
+            }
+        }
+    }
+
     /// The migrations directory as findings name it, e.g. `migrations`.
     pub fn migrations_rel(&self) -> String {
         self.rel(&self.migrations_dir())

@@ -3,7 +3,6 @@
 //! transaction under the promotion lock, and leaves a record beside the promotion's. Never run by `promote`.
 
 use std::fmt::Write as _;
-use std::io::{BufRead, IsTerminal, Write as _};
 use std::path::Path;
 
 use anyhow::Context;
@@ -12,13 +11,14 @@ use xshell::Shell;
 
 use crate::blocked::blocked;
 use crate::domain::cutover::Rollback;
+use crate::edges::confirm::{self, Answer};
 use crate::flags;
 use crate::platform::{Access, PROMOTION_LOCK_KEY};
 use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::report::{self, Report};
 use crate::target::Resolved;
-use crate::{clock, evidence, migrations};
+use crate::{clock, evidence};
 
 /// What `rollback` reads of a promotion record.
 #[derive(Debug, Deserialize)]
@@ -87,17 +87,15 @@ impl flags::Rollback {
         if self.confirm.yes || !target.config.protected {
             return Ok(());
         }
-        if !std::io::stdin().is_terminal() {
-            return Err(blocked(
-                "partition rollback: confirmation required and there is no terminal: re-run with --yes or interactively; nothing was run",
-            ));
-        }
-        eprint!("Type `{}` to roll the cutover back on it: ", target.name);
-        std::io::stderr().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if answer.trim() != target.name {
-            return Err(blocked("partition rollback: not confirmed; nothing was run"));
+        let prompt = format!("Type `{}` to roll the cutover back on it: ", target.name);
+        match confirm::ask(&prompt, &target.name)? {
+            Answer::Confirmed => {}
+            Answer::NoTerminal => {
+                return Err(blocked(
+                    "partition rollback: confirmation required and there is no terminal: re-run with --yes or interactively; nothing was run",
+                ));
+            }
+            Answer::Refused => return Err(blocked("partition rollback: not confirmed; nothing was run")),
         }
         Ok(())
     }
@@ -148,20 +146,14 @@ fn plan(repo: &Repo, target: &Resolved, path: &Path) -> anyhow::Result<RollbackR
 }
 
 fn rollback_sql(repo: &Repo, f: &CutoverFile) -> anyhow::Result<String> {
-    match &f.rollback {
-        Rollback::Sql(sql) => Ok(sql.clone()),
-        Rollback::File(rel) => {
-            let path = repo.migrations_dir().join(rel);
-            let bytes = std::fs::read(&path).with_context(|| format!("reading {}", repo.rel(&path)))?;
-            if f.rollback_sha256.as_deref() != Some(migrations::checksum(&bytes).as_str()) {
-                return Err(blocked(format!(
-                    "partition rollback: {} changed since the cutover's promotion rehearsed it; nothing was run. Restore the rehearsed version from git (the record's commit)",
-                    repo.rel(&path)
-                )));
-            }
-            String::from_utf8(bytes).context("the rollback file is not UTF-8")
-        }
+    let (sql, digest) = repo.read_rollback(&f.rollback)?;
+    if digest != f.rollback_sha256 {
+        return Err(blocked(format!(
+            "partition rollback: the rollback of {} changed since the cutover's promotion rehearsed it; nothing was run. Restore the rehearsed version from git (the record's commit)",
+            f.file
+        )));
     }
+    Ok(sql)
 }
 
 /// One transaction under the promotion lock, waiting at most 5 s for each table lock so live traffic never

@@ -147,7 +147,7 @@ impl Promotion<'_> {
                     continue;
                 }
             };
-            match self.rollback_sql(&rollback) {
+            match self.repo.read_rollback(&rollback) {
                 Ok((sql, sha256)) => files.push(CutoverFile {
                     file: m.file_name.clone(),
                     criteria,
@@ -159,21 +159,6 @@ impl Promotion<'_> {
             }
         }
         (files, gaps)
-    }
-
-    /// The rollback's SQL and, for a file, its digest.
-    fn rollback_sql(&self, rollback: &Rollback) -> anyhow::Result<(String, Option<String>)> {
-        match rollback {
-            Rollback::Sql(sql) => Ok((sql.clone(), None)),
-            Rollback::File(rel) => {
-                let path = self.repo.migrations_dir().join(rel);
-                let bytes = std::fs::read(&path).with_context(|| {
-                    format!("its rollback file {} cannot be read; write it there", self.repo.rel(&path))
-                })?;
-                let sql = String::from_utf8(bytes.clone()).context("the rollback file is not UTF-8")?;
-                Ok((sql, Some(migrations::checksum(&bytes))))
-            }
-        }
     }
 
     /// The evidence for each swap, judged against this target's identity, the phase-1 promotion and the age.

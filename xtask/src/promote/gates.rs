@@ -2,8 +2,8 @@
 //! rehearsal, the extension preflight, the CLI's dry-run (its list and its target must be ours) and the
 //! confirmation. Each refuses with `Blocked`, naming the fix; none of them writes to the target.
 
+use crate::edges::confirm::{self, Answer};
 use std::collections::BTreeSet;
-use std::io::{BufRead, IsTerminal, Write};
 
 use crate::blocked::{Blocked, blocked};
 use crate::check::CheckReport;
@@ -331,26 +331,24 @@ impl<'a> Promotion<'a> {
         if self.options.yes || target.config.embedded {
             return Ok(());
         }
-        if !std::io::stdin().is_terminal() {
-            return Err(blocked(
-                "promote: confirmation required and there is no terminal: re-run with --yes (CI) or interactively. Nothing was pushed",
-            ));
-        }
         let expected = match (target.config.protected, &target.config.project_ref) {
             (true, Some(project_ref)) => project_ref.clone(),
             (true, None) => target.name.clone(),
             (false, _) => "y".to_string(),
         };
-        if target.config.protected {
-            eprint!("Type `{expected}` to push {count} migration(s) to {}: ", target.name);
+        let prompt = if target.config.protected {
+            format!("Type `{expected}` to push {count} migration(s) to {}: ", target.name)
         } else {
-            eprint!("Push {count} migration(s) to {}? [y/N] ", target.name);
-        }
-        std::io::stderr().flush()?;
-        let mut answer = String::new();
-        std::io::stdin().lock().read_line(&mut answer)?;
-        if answer.trim() != expected {
-            return Err(Blocked("promote: not confirmed; nothing was pushed".into()).into());
+            format!("Push {count} migration(s) to {}? [y/N] ", target.name)
+        };
+        match confirm::ask(&prompt, &expected)? {
+            Answer::Confirmed => {}
+            Answer::NoTerminal => {
+                return Err(blocked(
+                    "promote: confirmation required and there is no terminal: re-run with --yes (CI) or interactively. Nothing was pushed",
+                ));
+            }
+            Answer::Refused => return Err(Blocked("promote: not confirmed; nothing was pushed".into()).into()),
         }
         Ok(())
     }
