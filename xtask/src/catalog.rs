@@ -346,7 +346,7 @@ mod tests {
 
     #[test]
     fn catalog_report_in_every_format() {
-        use crate::flags::Format;
+        use crate::report::Format;
         use crate::report::render;
         let report = CatalogReport {
             target: "prod".into(),

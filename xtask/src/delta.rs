@@ -259,7 +259,7 @@ impl Report for DeltaReport {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flags::Format;
+    use crate::report::Format;
     use crate::report::render;
 
     #[test]

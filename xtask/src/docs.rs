@@ -9,8 +9,9 @@ use serde::Serialize;
 
 use crate::blocked::blocked;
 use crate::catalog::{self, Snapshot, Table};
-use crate::flags::{self, Mode};
+use crate::flags;
 use crate::fsutil;
+use crate::fsutil::Mode;
 use crate::repo::Repo;
 use crate::report::{self, Report};
 
@@ -386,7 +387,7 @@ mod tests {
 
     #[test]
     fn docs_report_in_every_format() {
-        use crate::flags::Format;
+        use crate::report::Format;
         use crate::report::render;
         let stale = DocsReport {
             target: "prod".into(),

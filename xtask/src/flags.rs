@@ -2,7 +2,10 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+
+use crate::report::Format;
+use crate::sql::LintScope;
 
 /// Checked promotion of the Supabase migrations in `migrations/`.
 ///
@@ -21,6 +24,8 @@ pub struct Xtask {
 #[derive(Debug, Subcommand)]
 pub enum Cmd {
     Check(Check),
+    Review(Review),
+    Fix(Fix),
     Status(Status),
     New(New),
     Baseline(Baseline),
@@ -50,6 +55,40 @@ pub struct Check {
     /// Lint every file afresh: neither read nor write the lint cache (`target/xtask/check-cache.json`).
     #[arg(long)]
     pub no_cache: bool,
+}
+
+/// What a branch's migrations will do to a target, for the pull request's reviewer: `check`'s findings for the
+/// files it adds or changes, the locks and rewrites of the batch (measured on a local shadow at the target's
+/// recorded head, joined with the target's table sizes when its credentials are present) and a safe rewrite
+/// for every flagged statement. With `--format github`, also the job summary and one pull-request comment.
+///
+/// Exits 0 when clean (warnings allowed), 1 on blocking findings, 2 on an error.
+#[derive(Debug, Args)]
+pub struct Review {
+    /// The branch's base (e.g. `origin/main`): files changed since the merge base with it are reviewed.
+    #[arg(long, value_name = "REF")]
+    pub base: String,
+
+    /// The target whose recorded head the batch follows, and whose table sizes are shown.
+    #[arg(long, default_value = "prod", value_name = "TARGET")]
+    pub target: String,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// Write the mechanical safe rewrites into pending migrations: `CONCURRENTLY` statements into files of their
+/// own, `NOT VALID` constraints validated in a later file, `SET NOT NULL` through a validated check. Split files
+/// get versions right after the original's, so the order holds. Never touches an applied file.
+#[derive(Debug, Args)]
+pub struct Fix {
+    /// Migration files to fix. Default: every pending one.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
+
+    /// Show the diff of what would be written; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 /// The recorded head of a target and the pending batch after it, as the runbook lists it.
@@ -331,15 +370,6 @@ pub struct Prune {
     pub output: OutputArgs,
 }
 
-/// What a command that changes something does: change it (`Write`), compare with what it would write and fail
-/// when stale (`Check`), or go as far as it can without changing anything (`DryRun`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    Write,
-    Check,
-    DryRun,
-}
-
 /// The benchmarks behind the performance figures in the README.
 #[derive(Debug, Args)]
 pub struct Bench {
@@ -450,26 +480,4 @@ pub struct OutputArgs {
     /// Markdown to `$GITHUB_STEP_SUMMARY` when it is set.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum Format {
-    Human,
-    Json,
-    Github,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LintScope {
-    /// Files not yet applied to every recorded target.
-    Pending,
-    /// Every file, applied ones too (slower; used by `bench check`).
-    All,
-}
-
-/// Whether `check` reuses the analyses kept in `target/xtask/check-cache.json`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum LintCacheUse {
-    On,
-    Off,
 }

@@ -39,3 +39,12 @@ pub fn create_new_atomic(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(&tmp);
     linked.with_context(|| format!("creating {}", path.display()))
 }
+
+/// What a command that changes something does: change it (`Write`), compare with what it would write and fail
+/// when stale (`Check`), or go as far as it can without changing anything (`DryRun`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    Write,
+    Check,
+    DryRun,
+}

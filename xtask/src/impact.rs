@@ -140,8 +140,9 @@ pub fn with_sizes(mut impacts: Vec<FileImpact>, sizes: &BTreeMap<String, Size>) 
     impacts
 }
 
-/// The review's section: a line per lock, rewrite and index build, per file.
-pub fn render(impacts: &[FileImpact], target: &str) -> String {
+/// The review's section: a line per lock, rewrite and index build, per file. `sizes_on` names the target the
+/// sizes were read from; `None` when they could not be read (then no size is shown).
+pub fn render(impacts: &[FileImpact], sizes_on: Option<&str>) -> String {
     let mut out = String::new();
     for (i, f) in impacts.iter().enumerate() {
         let _ = writeln!(out, "  {}. {}", i + 1, f.file);
@@ -151,7 +152,8 @@ pub fn render(impacts: &[FileImpact], target: &str) -> String {
         }
         for held in &f.locks {
             let verb = if held.rewritten { "rewrites" } else { "locks" };
-            let _ = writeln!(out, "     {verb} {}{} under {}", held.relation, size_text(&held.size, target), held.mode);
+            let _ =
+                writeln!(out, "     {verb} {}{} under {}", held.relation, size_text(&held.size, sizes_on), held.mode);
         }
         for build in &f.index_builds {
             let _ = writeln!(
@@ -159,7 +161,7 @@ pub fn render(impacts: &[FileImpact], target: &str) -> String {
                 "     builds index {} on {}{} without CONCURRENTLY (writes wait)",
                 build.index,
                 build.table,
-                size_text(&build.size, target)
+                size_text(&build.size, sizes_on)
             );
         }
         if f.locks.is_empty() && f.index_builds.is_empty() {
@@ -169,10 +171,11 @@ pub fn render(impacts: &[FileImpact], target: &str) -> String {
     out
 }
 
-fn size_text(size: &Option<Size>, target: &str) -> String {
-    match size {
-        Some(s) => format!(" ({}, {} rows on {target})", bytes(s.bytes), count(s.rows)),
-        None => format!(" (not on {target})"),
+fn size_text(size: &Option<Size>, sizes_on: Option<&str>) -> String {
+    match (size, sizes_on) {
+        (Some(s), Some(target)) => format!(" ({}, {} rows on {target})", bytes(s.bytes), count(s.rows)),
+        (None, Some(target)) => format!(" (not on {target})"),
+        (_, None) => String::new(),
     }
 }
 
@@ -254,6 +257,6 @@ mod tests {
                  not measured: runs outside a single transaction (CONCURRENTLY or its own COMMIT)
         "#]]
         // The heading line keeps expect-test from trimming the section's own indentation.
-        .assert_eq(&format!("Locks and rewrites:\n{}", render(&impacts, "prod")));
+        .assert_eq(&format!("Locks and rewrites:\n{}", render(&impacts, Some("prod"))));
     }
 }

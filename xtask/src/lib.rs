@@ -19,6 +19,7 @@ pub mod drift;
 pub mod edges;
 pub mod evidence;
 pub mod findings;
+pub mod fix;
 pub mod flags;
 pub mod fsutil;
 pub mod git;
@@ -35,6 +36,7 @@ pub mod promote;
 pub mod redact;
 pub mod repo;
 pub mod report;
+pub mod review;
 pub mod rules;
 pub mod shadow;
 pub mod sql;
@@ -57,6 +59,8 @@ pub fn run(flags: flags::Xtask) -> anyhow::Result<()> {
     let repo = &repo;
     match flags.cmd {
         flags::Cmd::Check(cmd) => cmd.run(&sh, repo),
+        flags::Cmd::Review(cmd) => cmd.run(&sh, repo),
+        flags::Cmd::Fix(cmd) => cmd.run(&sh, repo),
         flags::Cmd::Status(cmd) => cmd.run(&sh, repo),
         flags::Cmd::New(cmd) => cmd.run(&sh, repo),
         flags::Cmd::Baseline(cmd) => cmd.run(&sh, repo),

@@ -3,13 +3,8 @@
 //! xtask can hold its advisory lock, read the history and run parity and prune over its own session, and the
 //! project's pooler (`GET /v1/projects/{ref}/config/database/pooler`) for networks without IPv6.
 //!
-//! HTTP goes through `ureq` (native TLS with the system's roots; `HTTPS_PROXY`/`HTTP_PROXY`/`ALL_PROXY` and
-//! `NO_PROXY` honoured; timeouts, bounded redirects that drop the token, a bounded answer). The API is reached
-//! over HTTPS; plain HTTP only to a loopback API, as a test double is. The token and the role's password are
-//! secrets: they are added to the redactor and never printed.
-
-use std::sync::OnceLock;
-use std::time::Duration;
+//! HTTP goes through `edges::http`. The token and the role's password are secrets: they are added to the
+//! redactor and never printed.
 
 use anyhow::{Context, bail};
 
@@ -21,9 +16,6 @@ pub const TOKEN_ENV: &str = "SUPABASE_ACCESS_TOKEN";
 
 /// Key of the session-level advisory lock a promotion holds on its target while it pushes ("xtask" + 1).
 pub const PROMOTION_LOCK_KEY: i64 = 0x7874_6173_6b00_0001;
-
-/// The largest answer read from the API: its answers are a few KiB.
-const MAX_ANSWER_BYTES: u64 = 4 * 1024 * 1024;
 
 /// Access tokens are `sbp_` and 40 hex digits; the CLI refuses anything else before any request.
 pub fn check_token(token: &str) -> anyhow::Result<()> {
@@ -246,61 +238,9 @@ fn api_error(doing: &str, status: u16, body: &str) -> String {
     format!("{doing}: the Management API answered {status} ({message}); {advice}")
 }
 
-/// One agent per process: it keeps connections to the API alive between calls.
-fn agent() -> &'static ureq::Agent {
-    static AGENT: OnceLock<ureq::Agent> = OnceLock::new();
-    AGENT.get_or_init(|| {
-        let tls = ureq::tls::TlsConfig::builder()
-            .provider(ureq::tls::TlsProvider::NativeTls)
-            .root_certs(ureq::tls::RootCerts::PlatformVerifier)
-            .build();
-        ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .timeout_connect(Some(Duration::from_secs(15)))
-            .timeout_global(Some(Duration::from_secs(60)))
-            .max_redirects(3)
-            .user_agent("cargo-xtask")
-            .tls_config(tls)
-            .proxy(ureq::Proxy::try_from_env())
-            .build()
-            .into()
-    })
-}
-
-/// One request to the API. Returns the status and the body.
+/// One request to the API: its status and body.
 fn request(api_url: &str, method: &str, path: &str, token: &str, body: Option<&str>) -> anyhow::Result<(u16, String)> {
-    let url = url::Url::parse(&format!("{api_url}{path}")).with_context(|| format!("api_url `{api_url}`"))?;
-    let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
-    match url.scheme() {
-        "https" => {}
-        "http" if crate::pg::is_loopback(host, url.port_or_known_default().unwrap_or(80)) => {}
-        "http" => bail!(
-            "api_url `{api_url}` is plain HTTP to a non-loopback host: the token would travel in clear; use https://"
-        ),
-        _ => bail!("api_url `{api_url}` is not an http(s) URL"),
-    }
-    let bearer = format!("Bearer {token}");
-    let sent = match (method, body) {
-        ("GET", _) => {
-            agent().get(url.as_str()).header("authorization", &bearer).header("accept", "application/json").call()
-        }
-        ("DELETE", _) => agent().delete(url.as_str()).header("authorization", &bearer).call(),
-        (_, body) => agent()
-            .post(url.as_str())
-            .header("authorization", &bearer)
-            .header("content-type", "application/json")
-            .header("accept", "application/json")
-            .send(body.unwrap_or("")),
-    };
-    let mut response = sent.map_err(|e| anyhow::anyhow!("{e}")).with_context(|| format!("{method} {api_url}{path}"))?;
-    let status = response.status().as_u16();
-    let text = response
-        .body_mut()
-        .with_config()
-        .limit(MAX_ANSWER_BYTES)
-        .read_to_string()
-        .with_context(|| format!("reading the answer to {method} {api_url}{path}"))?;
-    Ok((status, text))
+    crate::edges::http::request(api_url, method, path, token, body)
 }
 
 #[cfg(test)]

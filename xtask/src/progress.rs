@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::flags::Format;
+use crate::report::Format;
 
 /// Spins while it lives; cleared when dropped, so a failure message never lands behind a spinner.
 pub struct Spinner(Option<ProgressBar>);

@@ -7,8 +7,15 @@ use std::io::Write as _;
 
 use serde::Serialize;
 
-use crate::flags::Format;
 use crate::redact::Redactor;
+
+/// How a report is rendered: for people, for programs, or for GitHub Actions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Github,
+}
 
 /// Where GitHub Actions collects a job's Markdown summary.
 pub const STEP_SUMMARY_ENV: &str = "GITHUB_STEP_SUMMARY";

@@ -111,7 +111,7 @@ impl flags::Status {
                         verdict: format!("the live history could not be read: {why}"),
                         error: Some(why),
                     });
-                    if self.output.format == crate::flags::Format::Json {
+                    if self.output.format == crate::report::Format::Json {
                         report::emit(&report, self.output.format)?;
                     }
                     return Err(err);
@@ -297,7 +297,7 @@ mod tests {
     use expect_test::expect;
 
     use super::*;
-    use crate::flags::Format;
+    use crate::report::Format;
     use crate::report::render;
 
     fn sample() -> StatusReport {

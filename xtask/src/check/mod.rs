@@ -10,12 +10,12 @@ use rayon::prelude::*;
 use xshell::Shell;
 
 use crate::findings::{Code, Finding, LineIndex, Severity};
-use crate::flags::{self, LintCacheUse, LintScope};
+use crate::flags;
 use crate::lock::Lock;
 use crate::migrations::{self, Migration};
 use crate::repo::Repo;
 use crate::rules;
-use crate::sql::{self, Analysis, LintSettings};
+use crate::sql::{self, Analysis, LintCacheUse, LintScope, LintSettings};
 
 use cache::{LintCache, content_hash};
 pub use report::{CheckReport, Counts};

@@ -151,7 +151,7 @@ pub fn annotation(f: &Finding) -> Annotation {
 mod tests {
     use super::*;
     use crate::findings::{Code, Pos};
-    use crate::flags::Format;
+    use crate::report::Format;
     use crate::report::render;
     use expect_test::expect;
 

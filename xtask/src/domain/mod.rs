@@ -5,4 +5,5 @@ pub mod budget;
 pub mod cutover;
 pub mod duration;
 pub mod identity;
+pub mod rewrites;
 pub mod statements;

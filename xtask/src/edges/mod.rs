@@ -2,5 +2,7 @@
 //! the older ones (`supabase`, `platform`, `pg`, `shadow`, `stage`) move in with the layering work.
 
 pub mod confirm;
+pub mod github;
+pub mod http;
 pub mod interrupt;
 pub mod pooler;

@@ -148,7 +148,7 @@ impl Report for ParityEvidence {
 mod tests {
     use super::super::windows::{Window, WindowKind};
     use super::*;
-    use crate::flags::Format;
+    use crate::report::Format;
     use crate::report::render;
 
     fn sample() -> ParityEvidence {

@@ -350,7 +350,7 @@ mod tests {
 
     #[test]
     fn prune_report_in_every_format() {
-        use crate::flags::Format;
+        use crate::report::Format;
         use crate::report::render;
         let planned = PruneReport::Planned { plan_file: "docs/database/evidence/x.plan.json".into(), plan: sample() };
         let executed = PruneReport::Executed {

@@ -85,7 +85,7 @@ impl Promotion<'_> {
             return Ok(());
         }
         // A dry run pushes nothing: it shows the review, and what the real run would refuse.
-        if self.options.mode == crate::flags::Mode::DryRun {
+        if self.options.mode == crate::fsutil::Mode::DryRun {
             eprintln!("warning: the push itself would be refused until these are met:{list}");
             return Ok(());
         }

@@ -13,7 +13,7 @@ use crate::platform::Access;
 use crate::progress::Spinner;
 use crate::supabase::{self, Cli, Push, PushOutput};
 use crate::target::{CliTarget, Direct, Resolved};
-use crate::{clock, evidence, flags};
+use crate::{clock, evidence};
 
 use super::history::{self, Applied};
 use super::record::Failure;
@@ -361,7 +361,7 @@ impl Promotion<'_> {
         }
         .and_then(|snapshot| {
             let path = crate::catalog::write(self.repo, &target.name, &snapshot)?;
-            crate::docs::refresh(self.repo, &target.name, flags::Mode::Write)?;
+            crate::docs::refresh(self.repo, &target.name, crate::fsutil::Mode::Write)?;
             Ok(path)
         });
         match result {

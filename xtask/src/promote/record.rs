@@ -148,7 +148,7 @@ impl Record {
             let _ = writeln!(
                 out,
                 "\n## Locks and rewrites\n\n```text\n{}```",
-                crate::impact::render(&self.impact, &self.target)
+                crate::impact::render(&self.impact, Some(&self.target))
             );
         }
         if !self.findings.is_empty() {

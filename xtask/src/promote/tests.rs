@@ -9,8 +9,8 @@ use super::gates::{dry_run_mismatch, split_blocking, target_mismatch};
 use super::history::{Applied, Reconcile, outcome, reconcile};
 use super::record::{Failure, PromoteReport, Record, RecordFile};
 use crate::findings::{Code, Finding, Pos, Severity};
-use crate::flags::Format;
 use crate::migrations::Migration;
+use crate::report::Format;
 use crate::report::render;
 use crate::supabase::Remote;
 

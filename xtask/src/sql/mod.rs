@@ -114,6 +114,21 @@ mod rule_name {
     }
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LintScope {
+    /// Files not yet applied to every recorded target.
+    Pending,
+    /// Every file, applied ones too (slower; used by `bench check`).
+    All,
+}
+
+/// Whether `check` reuses the analyses kept in `target/xtask/check-cache.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LintCacheUse {
+    On,
+    Off,
+}
+
 pub struct LintSettings<'a> {
     pub squawk_rules: &'a [Rule],
 }

@@ -1,0 +1,193 @@
+use std::collections::HashMap;
+
+use super::*;
+use crate::migrations::Migration;
+use crate::sql::{self, LintSettings};
+
+/// `check`'s findings on one file, as the rules make them.
+fn findings(text: &str) -> Vec<Finding> {
+    let rules = crate::rules::squawk_rules(&HashMap::new());
+    let a = sql::analyze(text, &LintSettings { squawk_rules: &rules });
+    let m = Migration::unread("20260701000000_x.sql");
+    let mut out = crate::rules::squawk(&m, &a);
+    out.extend(crate::rules::destructive(&m, &a));
+    out.extend(crate::rules::concurrently(&m, &a));
+    out.extend(crate::rules::transaction_control(&m, &a));
+    out
+}
+
+fn split_of(text: &str) -> Split {
+    let found = findings(text);
+    split("migrations/20260701000000_x.sql", text, &flags(&found), &Context::default())
+}
+
+fn parts_text(s: &Split) -> String {
+    s.parts.iter().map(|p| format!("==== {}\n{}", p.label.unwrap_or("(the file)"), p.text)).collect()
+}
+
+const MIXED: &str = "-- Contacts: lookups by email, owner links.\n\
+create table public.notes (id bigint primary key, body text);\n\
+create index contacts_email_idx on public.contacts (email);\n\
+alter table public.contacts add constraint contacts_owner_fk foreign key (owner_id) references public.profiles (id);\n\
+alter table public.contacts alter column email set not null;\n\
+-- one email per organisation\n\
+alter table public.contacts add constraint contacts_org_email_key unique (organization_id, email);\n\
+drop index public.contacts_old_idx;\n\
+grant select on public.notes to authenticated;\n";
+
+#[test]
+fn every_mechanical_case_is_split_into_migrations_that_keep_the_order() {
+    let s = split_of(MIXED);
+    assert!(s.left.is_empty(), "{:#?}", s.left);
+    expect_test::expect![[r#"
+        ==== (the file)
+        -- Contacts: lookups by email, owner links.
+        create table public.notes (id bigint primary key, body text);
+        ==== concurrent_index
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: a CONCURRENTLY statement runs outside the CLI's transaction, so it stands alone.
+        create index CONCURRENTLY IF NOT EXISTS contacts_email_idx on public.contacts (email);
+        ==== continued
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: the statements after the one split off before.
+        alter table public.contacts add constraint contacts_owner_fk foreign key (owner_id) references public.profiles (id) NOT VALID;
+        ==== validate
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: the VALIDATE runs once the NOT VALID constraint has committed.
+        alter table public.contacts VALIDATE CONSTRAINT contacts_owner_fk;
+        ==== continued
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: the statements after the one split off before.
+        alter table public.contacts ADD CONSTRAINT contacts_email_not_null CHECK (email IS NOT NULL) NOT VALID;
+        ==== validate_not_null
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: the VALIDATE runs once the NOT VALID constraint has committed.
+        alter table public.contacts VALIDATE CONSTRAINT contacts_email_not_null;
+        ==== set_not_null
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: SET NOT NULL, which the validated check spares its scan.
+        -- squawk-ignore adding-not-nullable-field -- the valid check contacts_email_not_null proves it: no scan
+        alter table public.contacts ALTER COLUMN email SET NOT NULL;
+        alter table public.contacts DROP CONSTRAINT contacts_email_not_null;
+        ==== unique_index
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: a CONCURRENTLY statement runs outside the CLI's transaction, so it stands alone.
+        -- one email per organisation
+        CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS contacts_org_email_key ON public.contacts (organization_id, email);
+        ==== continued
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: the statements after the one split off before.
+        alter table public.contacts ADD CONSTRAINT contacts_org_email_key UNIQUE USING INDEX contacts_org_email_key;
+        ==== concurrent_drop_index
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: a CONCURRENTLY statement runs outside the CLI's transaction, so it stands alone.
+        drop index CONCURRENTLY IF EXISTS public.contacts_old_idx;
+        ==== continued
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: the statements after the one split off before.
+        grant select on public.notes to authenticated;
+    "#]]
+    .assert_eq(&parts_text(&s));
+    let codes: Vec<String> = s.fixed.iter().map(|f| f.codes.join(",")).collect();
+    assert_eq!(
+        codes,
+        [
+            "require-concurrent-index-creation",
+            "constraint-missing-not-valid,adding-foreign-key-constraint",
+            "adding-not-nullable-field",
+            "constraint-missing-not-valid,disallowed-unique-constraint",
+            "require-concurrent-index-deletion",
+        ]
+    );
+}
+
+#[test]
+fn the_split_files_pass_the_rules_they_were_split_for() {
+    for part in split_of(MIXED).parts {
+        let left: Vec<String> = findings(&part.text).iter().map(|f| f.code.to_string()).collect();
+        assert_eq!(left, Vec::<String>::new(), "{}", part.text);
+    }
+}
+
+#[test]
+fn what_needs_the_author_is_suggested_not_written() {
+    let text = "alter table public.events alter column id type bigint;\n\
+                alter table public.events add column tenant uuid not null;\n\
+                create index on public.events (lower(kind));\n\
+                alter table public.events add check (at > '2020-01-01') ;\n";
+    let s = split_of(text);
+    assert_eq!(s.parts.len(), 1);
+    assert_eq!(s.parts[0].text, text, "nothing manual is written");
+    let left: Vec<(u32, String, bool)> = s.left.iter().map(|l| (l.line, l.codes.join(","), l.mechanical)).collect();
+    assert_eq!(
+        left,
+        [
+            (1, "destructive".to_string(), false),
+            (2, "adding-required-field".to_string(), false),
+            (3, "require-concurrent-index-creation".to_string(), false),
+            (4, "constraint-missing-not-valid".to_string(), false),
+        ]
+    );
+    expect_test::expect![[r#"
+        -- expand, backfill, switch: no rewrite under a lock
+        ALTER TABLE public.events ADD COLUMN id_new bigint;
+        -- a trigger that keeps id_new in step with id on INSERT and UPDATE
+        -- backfill in batches: UPDATE public.events SET id_new = id::bigint WHERE <key range>;
+        -- then, in one short migration: drop the trigger, rename id away and id_new to id"#]]
+    .assert_eq(&s.left[0].safe);
+    assert_eq!(
+        s.left[0].avoids,
+        "ACCESS EXCLUSIVE on public.events while every row is rewritten: reads and writes wait"
+    );
+}
+
+#[test]
+fn an_unnamed_index_gets_the_name_postgres_would_give_it() {
+    let s = split_of("create unique index on public.contacts (organization_id, email);\n");
+    assert_eq!(
+        s.parts[0].text,
+        "create unique index CONCURRENTLY IF NOT EXISTS contacts_organization_id_email_idx on public.contacts (organization_id, email);\n"
+    );
+}
+
+#[test]
+fn a_partitioned_tables_index_is_left_to_the_author() {
+    let text = "create index events_at_idx on public.events (at);\n";
+    let found = findings(text);
+    let ctx = Context { partitioned: ["events".to_string()].into() };
+    let s = split("m.sql", text, &flags(&found), &ctx);
+    assert_eq!(s.parts[0].text, text);
+    assert!(s.left[0].safe.contains("cannot be built CONCURRENTLY"), "{}", s.left[0].safe);
+}
+
+#[test]
+fn begin_and_commit_are_removed_and_the_rest_stays_one_migration() {
+    let s = split_of("begin;\n-- the table\ncreate table t (id int);\ncommit;\n");
+    assert_eq!(s.parts.len(), 1);
+    assert_eq!(s.parts[0].text, "\n-- the table\ncreate table t (id int);\n\n");
+}
+
+#[test]
+fn acknowledgements_hold_for_every_part() {
+    let s = split_of(
+        "-- xtask: ack destructive: the old index is unused\ndrop index public.a_idx;\ndrop table public.old;\n",
+    );
+    assert_eq!(s.parts.len(), 2, "{}", parts_text(&s));
+    assert!(s.parts[1].text.contains("-- xtask: ack destructive: the old index is unused\n"), "{}", s.parts[1].text);
+}
+
+#[test]
+fn versions_fit_between_the_file_and_the_next() {
+    assert_eq!(
+        versions_after("20260701235959", 2, Some("20260702000003")),
+        Some(vec!["20260702000000".to_string(), "20260702000001".to_string()])
+    );
+    assert_eq!(versions_after("20260701000000", 3, Some("20260701000003")), None);
+    assert_eq!(versions_after("20260701000000", 1, None), Some(vec!["20260701000001".to_string()]));
+}
+
+#[test]
+fn suggestions_show_the_safe_form_with_its_migrations_marked() {
+    let text = "alter table public.contacts alter column email set not null;\n";
+    let found = findings(text);
+    let s = suggest("migrations/x.sql", text, &flags(&found), &Context::default());
+    expect_test::expect![[r#"
+        alter table public.contacts ADD CONSTRAINT contacts_email_not_null CHECK (email IS NOT NULL) NOT VALID;
+        -- in a later migration, once the above has committed:
+        alter table public.contacts VALIDATE CONSTRAINT contacts_email_not_null;
+        -- in a later migration, once the above has committed:
+        -- squawk-ignore adding-not-nullable-field -- the valid check contacts_email_not_null proves it: no scan
+        alter table public.contacts ALTER COLUMN email SET NOT NULL;
+        alter table public.contacts DROP CONSTRAINT contacts_email_not_null;"#]]
+    .assert_eq(&s[0].safe);
+}

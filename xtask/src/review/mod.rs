@@ -1,0 +1,194 @@
+//! `cargo xtask review --base REF`: what a branch's migrations will do to a target, before the merge. The files
+//! it adds or changes since the merge base; `check`'s findings on them; the batch `promote` would push after the
+//! target's recorded head, applied file by file on a local shadow at that head (the lock report, no production
+//! access needed), joined with the target's table sizes when its credentials are present; and the safe form of
+//! every flagged statement. With `--format github`, the review also goes to one pull-request comment.
+
+mod report;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Context as _;
+use xshell::Shell;
+
+use crate::domain::rewrites::{self, Context, Suggestion};
+use crate::findings::Finding;
+use crate::git;
+use crate::impact::{self, Size};
+use crate::migrations::Migration;
+use crate::platform::Access;
+use crate::redact::Redactor;
+use crate::repo::Repo;
+use crate::report::Format;
+use crate::shadow::Shadow;
+use crate::sql::{Fact, LintCacheUse, LintScope, LintSettings};
+use crate::supabase::Cli;
+use crate::target::Resolved;
+use crate::{batch, check, flags};
+
+pub use report::{ChangedFile, Impact, ReviewReport, Sizes};
+
+impl flags::Review {
+    pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
+        let mut redactor = Redactor::from_env();
+        let report = review(sh, repo, &self.base, &self.target, &mut redactor)?;
+        crate::report::emit(&report, self.output.format)?;
+        if self.output.format == Format::Github {
+            crate::edges::github::publish(report::MARKER, &report.comment_md(), &mut redactor);
+        }
+        report.verdict()
+    }
+}
+
+/// The review of the branch checked out in `repo` against `base`, for target `name`.
+pub fn review(
+    sh: &Shell,
+    repo: &Repo,
+    base: &str,
+    name: &str,
+    redactor: &mut Redactor,
+) -> anyhow::Result<ReviewReport> {
+    repo.config.target(name)?;
+    let merge_base = git::merge_base(sh, base)?;
+    let dir = repo.migrations_rel();
+    let files = changed_files(sh, &merge_base, &dir)?;
+    let checked = check::check(repo, LintScope::Pending, LintCacheUse::On)?;
+    let changed: BTreeSet<&str> = files.iter().map(|f| f.file.as_str()).collect();
+    let findings: Vec<Finding> = checked.findings.into_iter().filter(|f| changed.contains(f.file.as_str())).collect();
+
+    let mut all = repo.discover()?.migrations;
+    crate::migrations::read_all(&mut all);
+    let lock = repo.lock()?;
+    let head = lock.head(name).map(str::to_string);
+    let pending = batch::pending(&all, head.as_deref(), None)?;
+    let ours: Vec<&Migration> = pending.iter().copied().filter(|m| changed.contains(m.rel_path.as_str())).collect();
+    let mut report = ReviewReport {
+        base: base.to_string(),
+        merge_base,
+        target: name.to_string(),
+        head: head.clone(),
+        files: files.iter().map(|f| f.with_batch(&ours)).collect(),
+        others_in_batch: pending.len() - ours.len(),
+        findings,
+        impact: Impact::Nothing,
+        sizes: Sizes::Unavailable { why: String::new() },
+        suggestions: Vec::new(),
+    };
+    if ours.is_empty() {
+        return Ok(report);
+    }
+    let applied: Vec<&Migration> =
+        all.iter().filter(|m| head.as_deref().is_some_and(|h| m.version.as_str() <= h)).collect();
+    report.impact = measure(sh, repo, &applied, &pending, &changed, redactor)?;
+    report.sizes = match target_sizes(sh, repo, name, redactor) {
+        Ok((from, sizes)) => {
+            if let Impact::Measured { files } = &mut report.impact {
+                *files = impact::with_sizes(std::mem::take(files), &sizes);
+            }
+            Sizes::Available { from }
+        }
+        Err(why) => Sizes::Unavailable { why },
+    };
+    report.suggestions = suggestions(&ours, &report.findings, &rewrite_context(&all))?;
+    Ok(report)
+}
+
+/// The `.sql` files directly in the migrations folder that the branch adds, changes or deletes.
+fn changed_files(sh: &Shell, merge_base: &str, dir: &str) -> anyhow::Result<Vec<ChangedFile>> {
+    let prefix = format!("{}/", dir.trim_end_matches('/'));
+    Ok(git::changed_since(sh, merge_base, dir)?
+        .into_iter()
+        .filter(|(_, path)| {
+            path.strip_prefix(&prefix).is_some_and(|name| !name.contains('/') && name.ends_with(".sql"))
+        })
+        .map(|(change, file)| ChangedFile { file, change, in_batch: false })
+        .collect())
+}
+
+/// The lock report of the batch, on a shadow at the head; the files the branch does not touch are applied too
+/// (they go first in the same push) but not shown. A shadow that cannot be made is an error; a batch file that
+/// fails on it is the review's finding (`promote` would refuse it too).
+fn measure(
+    sh: &Shell,
+    repo: &Repo,
+    applied: &[&Migration],
+    pending: &[&Migration],
+    ours: &BTreeSet<&str>,
+    redactor: &mut Redactor,
+) -> anyhow::Result<Impact> {
+    let cli = Cli::locate(sh, &repo.root)?;
+    let (shadow, _) = Shadow::at_history(sh, repo, &cli, applied, "review", redactor)
+        .context("building a local shadow at the target's recorded head (the applied files, replayed)")?;
+    match impact::measure(shadow.url(), pending) {
+        Ok(files) => {
+            let names: BTreeSet<String> =
+                pending.iter().filter(|m| ours.contains(m.rel_path.as_str())).map(|m| m.file_name.clone()).collect();
+            Ok(Impact::Measured { files: files.into_iter().filter(|f| names.contains(&f.file)).collect() })
+        }
+        Err(err) => Ok(Impact::Failed { why: redactor.redact(&format!("{err:#}")) }),
+    }
+}
+
+/// The target's table sizes through a read-only session, or why there are none: no credentials (a fork's pull
+/// request has no secrets), or the target could not be read.
+fn target_sizes(
+    sh: &Shell,
+    repo: &Repo,
+    name: &str,
+    redactor: &mut Redactor,
+) -> Result<(String, BTreeMap<String, Size>), String> {
+    let config = repo.config.target(name).map_err(|e| e.to_string())?;
+    let set = |var: &str| std::env::var(var).is_ok_and(|v| !v.is_empty());
+    let url_env = config.db_url_env.as_deref();
+    let has_url = url_env.is_some_and(set);
+    let has_token = config.project_ref.is_some() && set(crate::platform::TOKEN_ENV);
+    if !config.embedded && !has_url && !has_token {
+        let mut vars: Vec<String> = url_env.map(|v| format!("${v}")).into_iter().collect();
+        if config.project_ref.is_some() {
+            vars.push(format!("${}", crate::platform::TOKEN_ENV));
+        }
+        let missing = match &vars[..] {
+            [] => "none is configured".to_string(),
+            [one] => format!("{one} is not set"),
+            many => format!("neither {} is set", many.join(" nor ")),
+        };
+        return Err(format!("no credentials for {name} ({missing}; a pull request from a fork gets no secrets)"));
+    }
+    let read = |redactor: &mut Redactor| -> anyhow::Result<(String, BTreeMap<String, Size>)> {
+        let target = Resolved::resolve(sh, repo, name, redactor)?;
+        let direct = target.direct(Access::ReadOnly, redactor)?;
+        let sizes = impact::target_sizes(&mut direct.connect()?)?;
+        Ok((target.describe(), sizes))
+    };
+    read(redactor).map_err(|e| redactor.redact(&format!("{name} could not be read: {e:#}")))
+}
+
+/// What the rewrites need to know of the whole tree: the tables declared `PARTITION BY`.
+pub fn rewrite_context(all: &[Migration]) -> Context {
+    let mut ctx = Context::default();
+    for m in all {
+        let Ok(text) = m.text() else { continue };
+        if !text.to_ascii_lowercase().contains("partition by") {
+            continue;
+        }
+        for (_, fact) in crate::sql::analyze(&text, &LintSettings { squawk_rules: &[] }).facts {
+            if let Fact::CreateTable { name, partitioned: true, .. } = fact {
+                ctx.partitioned.insert(name);
+            }
+        }
+    }
+    ctx
+}
+
+/// The safe form of each flagged statement of the branch's pending files.
+fn suggestions(ours: &[&Migration], findings: &[Finding], ctx: &Context) -> anyhow::Result<Vec<Suggestion>> {
+    let mut out = Vec::new();
+    for m in ours {
+        let theirs: Vec<Finding> = findings.iter().filter(|f| f.file == m.rel_path).cloned().collect();
+        if theirs.is_empty() {
+            continue;
+        }
+        out.extend(rewrites::suggest(&m.rel_path, &m.text()?, &rewrites::flags(&theirs), ctx));
+    }
+    Ok(out)
+}
