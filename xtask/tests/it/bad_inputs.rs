@@ -619,6 +619,30 @@ fn cases() -> Vec<Case> {
             says: "one of them names the wrong project",
         },
         // Commands.
+        Case {
+            input: "`review --base` a ref git does not know (or a checkout without its history)",
+            setup: |t| {
+                crate::support::commit_all(t);
+                Vec::new()
+            },
+            args: &["review", "--base", "origin/no-such-branch"],
+            code: 2,
+            says: "git finds no merge base of `origin/no-such-branch` and HEAD",
+        },
+        Case {
+            input: "`fix` naming an applied file",
+            setup: nothing,
+            args: &["fix", "migrations/20260202141500_problems.sql"],
+            code: 2,
+            says: "applied (its checksum is recorded in migrations/promotion.lock), so it is never rewritten",
+        },
+        Case {
+            input: "`fix` naming a file that is no migration",
+            setup: nothing,
+            args: &["fix", "xtask.toml"],
+            code: 2,
+            says: "xtask.toml: not a migration in migrations/",
+        },
         Case { input: "`new ../x`", setup: nothing, args: &["new", "../x"], code: 2, says: "../x" },
         Case {
             input: "`new` with an upper-case name",

@@ -18,5 +18,6 @@ mod platform;
 mod pooler;
 mod promote;
 mod rehearsal;
+mod review;
 mod setup;
 mod tidy;

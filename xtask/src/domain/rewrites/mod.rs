@@ -297,16 +297,18 @@ impl Splitter {
         }
     }
 
-    /// Closes the current part (when it holds a statement) and opens one labelled `label`.
+    /// Closes the current part (when it holds a statement) and opens one labelled `label`; a part opened but
+    /// still empty takes the new label instead (two statements that each stand alone).
     fn next(&mut self, label: &'static str) {
-        if !self.has_statement {
-            return;
-        }
         let header =
             format!("-- Split off {} by `cargo xtask fix`: {}.\n{}", self.origin, why_split(label), self.directives);
-        let part = std::mem::replace(&mut self.current, Part { label: Some(label), text: header });
-        self.done.push(part);
-        self.has_statement = false;
+        if self.has_statement {
+            let part = std::mem::replace(&mut self.current, Part { label: Some(label), text: header });
+            self.done.push(part);
+            self.has_statement = false;
+        } else if self.current.label.is_some() {
+            self.current = Part { label: Some(label), text: header };
+        }
     }
 
     fn finish(mut self, trailer: &str) -> Vec<Part> {

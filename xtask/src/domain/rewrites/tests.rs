@@ -1,24 +1,37 @@
-use std::collections::HashMap;
+//! The rewrites over real parses: the flags come from the same analysis `check` runs (squawk's default rules and
+//! our own facts), so a test fails when a rule stops flagging what its rewrite is for.
 
 use super::*;
-use crate::migrations::Migration;
-use crate::sql::{self, LintSettings};
+use crate::sql::{self, Fact, LintSettings};
 
-/// `check`'s findings on one file, as the rules make them.
-fn findings(text: &str) -> Vec<Finding> {
-    let rules = crate::rules::squawk_rules(&HashMap::new());
+/// What `check`'s rules would flag in one file: squawk's violations and our own statement facts.
+fn flags_of(text: &str) -> Vec<Flag> {
+    use squawk_linter::Rule as R;
+    let rules = [
+        R::RequireConcurrentIndexCreation,
+        R::RequireConcurrentIndexDeletion,
+        R::RequireConcurrentReindex,
+        R::ConstraintMissingNotValid,
+        R::AddingForeignKeyConstraint,
+        R::AddingNotNullableField,
+        R::AddingRequiredField,
+        R::DisallowedUniqueConstraint,
+    ];
     let a = sql::analyze(text, &LintSettings { squawk_rules: &rules });
-    let m = Migration::unread("20260701000000_x.sql");
-    let mut out = crate::rules::squawk(&m, &a);
-    out.extend(crate::rules::destructive(&m, &a));
-    out.extend(crate::rules::concurrently(&m, &a));
-    out.extend(crate::rules::transaction_control(&m, &a));
+    let mut out: Vec<Flag> = a.violations.iter().map(|v| (v.pos, v.rule.to_string())).collect();
+    for (pos, fact) in &a.facts {
+        match fact {
+            Fact::Destructive(_) => out.push((*pos, "destructive".into())),
+            Fact::Concurrently { .. } if a.statement_count > 1 => out.push((*pos, "concurrently".into())),
+            Fact::TransactionControl(_) => out.push((*pos, "transaction-control".into())),
+            _ => {}
+        }
+    }
     out
 }
 
 fn split_of(text: &str) -> Split {
-    let found = findings(text);
-    split("migrations/20260701000000_x.sql", text, &flags(&found), &Context::default())
+    split("migrations/20260701000000_x.sql", text, &flags_of(text), &Context::default())
 }
 
 fn parts_text(s: &Split) -> String {
@@ -94,7 +107,7 @@ fn every_mechanical_case_is_split_into_migrations_that_keep_the_order() {
 #[test]
 fn the_split_files_pass_the_rules_they_were_split_for() {
     for part in split_of(MIXED).parts {
-        let left: Vec<String> = findings(&part.text).iter().map(|f| f.code.to_string()).collect();
+        let left: Vec<String> = flags_of(&part.text).into_iter().map(|(_, code)| code).collect();
         assert_eq!(left, Vec::<String>::new(), "{}", part.text);
     }
 }
@@ -143,9 +156,8 @@ fn an_unnamed_index_gets_the_name_postgres_would_give_it() {
 #[test]
 fn a_partitioned_tables_index_is_left_to_the_author() {
     let text = "create index events_at_idx on public.events (at);\n";
-    let found = findings(text);
     let ctx = Context { partitioned: ["events".to_string()].into() };
-    let s = split("m.sql", text, &flags(&found), &ctx);
+    let s = split("m.sql", text, &flags_of(text), &ctx);
     assert_eq!(s.parts[0].text, text);
     assert!(s.left[0].safe.contains("cannot be built CONCURRENTLY"), "{}", s.left[0].safe);
 }
@@ -179,8 +191,7 @@ fn versions_fit_between_the_file_and_the_next() {
 #[test]
 fn suggestions_show_the_safe_form_with_its_migrations_marked() {
     let text = "alter table public.contacts alter column email set not null;\n";
-    let found = findings(text);
-    let s = suggest("migrations/x.sql", text, &flags(&found), &Context::default());
+    let s = suggest("migrations/x.sql", text, &flags_of(text), &Context::default());
     expect_test::expect![[r#"
         alter table public.contacts ADD CONSTRAINT contacts_email_not_null CHECK (email IS NOT NULL) NOT VALID;
         -- in a later migration, once the above has committed:

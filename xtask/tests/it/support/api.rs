@@ -35,11 +35,12 @@ struct State {
     roles: AtomicUsize,
 }
 
-struct Request {
-    method: String,
-    path: String,
-    authorization: String,
-    body: String,
+/// One HTTP/1.1 request as the doubles read it.
+pub struct Request {
+    pub method: String,
+    pub path: String,
+    pub authorization: String,
+    pub body: String,
 }
 
 impl ApiDouble {
@@ -227,7 +228,7 @@ pub fn live_login_roles(admin_url: &str) -> Vec<String> {
         .collect()
 }
 
-fn read_request(stream: &TcpStream) -> Option<Request> {
+pub fn read_request(stream: &TcpStream) -> Option<Request> {
     let mut reader = BufReader::new(stream);
     let mut line = String::new();
     reader.read_line(&mut line).ok()?;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 pub mod api;
+pub mod github;
 pub mod pooler;
 pub mod proxy;
 
