@@ -126,16 +126,20 @@ fn on_github_one_comment_is_kept_up_to_date_and_a_forbidden_token_leaves_the_sum
     // The next push: a file that drops a table. The same comment is updated (it is on the second page of the
     // pull request's comments), never a second one made; the run is blocked by the finding.
     tree.write("migrations/20260701000300_drop_contact_tags.sql", "drop table public.contact_tags;\n");
+    tree.append(crate::support::APPLIED_FILE, "-- an edit to a file prod has run\n");
     commit(&tree, "drop contact_tags");
     let run = review(&tree, &["--format", "github"], &env);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert_eq!(ours(&github).len(), 1, "{:?}", github.requests());
     assert!(ours(&github)[0].contains("drop table public.contact_tags"), "{}", ours(&github)[0]);
+    assert!(ours(&github)[0].contains("| `migrations/20260202141500_problems.sql` | changed | no |"));
+    assert!(ours(&github)[0].contains("| error | `applied-modified` |"), "{}", ours(&github)[0]);
     assert_eq!(github.comments(42).len(), 106);
     assert!(github.requests().iter().any(|r| r.starts_with("PATCH /repos/acme/app/issues/comments/")));
 
     // A fork's token may not comment: the summary is written, the run's verdict is the review's alone.
     tree.remove("migrations/20260701000300_drop_contact_tags.sql");
+    git(&tree, &["checkout", "base", "--", crate::support::APPLIED_FILE]);
     commit(&tree, "keep contact_tags");
     github.read_only();
     std::fs::write(&summary, "").unwrap();
