@@ -12,7 +12,6 @@ use crate::flags;
 use crate::fsutil;
 use crate::pg;
 use crate::progress::Spinner;
-use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::report::{self, Report};
 use crate::stage::Stage;
@@ -173,11 +172,10 @@ pub struct CronJob {
 
 impl flags::Catalog {
     pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
-        let mut redactor = Redactor::from_env();
-        let target = Resolved::resolve(sh, repo, &self.target.target, &mut redactor)?;
+        let target = Resolved::resolve(sh, repo, &self.target.target)?;
         let snapshot = {
             let _spinner = Spinner::start(&format!("reading the catalog of {}", target.name), self.output.format);
-            read(sh, repo, &target, &redactor)?
+            read(sh, repo, &target)?
         };
         let path = write(repo, &target.name, &snapshot)?;
         let report = CatalogReport {
@@ -244,18 +242,18 @@ fn query_part(excluded: &[String], range: (u32, u32), rest: Rest) -> String {
 }
 
 /// Reads the live snapshot: directly when the target has a URL, else through `supabase db query`.
-pub fn read(sh: &Shell, repo: &Repo, target: &Resolved, redactor: &Redactor) -> anyhow::Result<Snapshot> {
+pub fn read(sh: &Shell, repo: &Repo, target: &Resolved) -> anyhow::Result<Snapshot> {
     let excluded = repo.config.catalog_excluded();
     match &target.remote {
         Remote::Url(url) => {
-            read_parallel(url, &excluded).map_err(|e| anyhow::anyhow!(redactor.redact(&format!("{e:#}"))))
+            read_parallel(url, &excluded).map_err(|e| anyhow::anyhow!(crate::redact::redact(&format!("{e:#}"))))
         }
         Remote::Project(_) => {
             // The CLI's own answer without a token names no variable: say which one is missing first.
-            crate::platform::token(&mut redactor.clone())?;
+            crate::platform::token()?;
             let cli = target.cli(&Cli::locate(sh, &repo.root)?);
             let workdir = Stage::empty(repo.stage_dir("catalog"))?;
-            let json = read_via_cli(sh, &cli, workdir.path(), &target.remote, &query(&excluded), redactor)?;
+            let json = read_via_cli(sh, &cli, workdir.path(), &target.remote, &query(&excluded))?;
             parse(&json).context("the catalog query returned an unexpected document")
         }
     }
@@ -298,16 +296,9 @@ pub fn read_direct(url: &str, sql: &str) -> anyhow::Result<String> {
     Ok(row.get(0))
 }
 
-pub fn read_via_cli(
-    sh: &Shell,
-    cli: &Cli,
-    workdir: &Path,
-    remote: &Remote,
-    sql: &str,
-    redactor: &Redactor,
-) -> anyhow::Result<String> {
+pub fn read_via_cli(sh: &Shell, cli: &Cli, workdir: &Path, remote: &Remote, sql: &str) -> anyhow::Result<String> {
     std::fs::create_dir_all(workdir)?;
-    let rows = cli.query(sh, workdir, remote, sql, redactor)?;
+    let rows = cli.query(sh, workdir, remote, sql)?;
     match rows.first().map(|r| &r["snapshot"]) {
         Some(serde_json::Value::String(text)) => Ok(text.clone()),
         Some(value) if !value.is_null() => Ok(value.to_string()),
@@ -405,8 +396,7 @@ mod db_tests {
         let cli = Cli::locate(sh, pg::TempCluster::repo_root()).unwrap();
         let wd = tmp.dir.path().join("wd");
         let remote = Remote::Url(url.clone());
-        let mut redactor = Redactor::default();
-        redactor.add_url(&url);
+        crate::redact::add_url(&url);
         // Some schema of every kind the snapshot holds.
         pg::connect(&url)
             .unwrap()
@@ -428,7 +418,7 @@ mod db_tests {
             direct,
             "the split read merges to the single statement's document"
         );
-        let via_cli = parse(&read_via_cli(sh, &cli, &wd, &remote, &sql, &redactor).unwrap()).unwrap();
+        let via_cli = parse(&read_via_cli(sh, &cli, &wd, &remote, &sql).unwrap()).unwrap();
         assert_eq!(direct, via_cli);
         assert_eq!(render(&direct), render(&via_cli));
         assert_eq!(direct.tables.len(), 2);

@@ -8,7 +8,6 @@ use crate::catalog;
 use crate::delta::{self, Change, DeltaReport};
 use crate::flags;
 use crate::promote::history;
-use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::report;
 use crate::shadow::Shadow;
@@ -17,12 +16,11 @@ use crate::target::Resolved;
 
 impl flags::Drift {
     pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
-        let mut redactor = Redactor::from_env();
-        let target = Resolved::resolve(sh, repo, &self.target, &mut redactor)?;
+        let target = Resolved::resolve(sh, repo, &self.target)?;
         let cli = Cli::locate(sh, &repo.root)?;
-        let live = catalog::read(sh, repo, &target, &redactor)?;
+        let live = catalog::read(sh, repo, &target)?;
         let head = history::head(&target.name, target.config, &repo.lock()?, live.head.as_deref());
-        let replayed = replay(sh, repo, &cli, head.as_deref(), &mut redactor)?;
+        let replayed = replay(sh, repo, &cli, head.as_deref())?;
         let expected = crate::diff::expected(repo)?;
         // Extensions the platform installs (pg_graphql, ...) are no drift; ones the migrations create but the
         // target lacks are.
@@ -46,16 +44,10 @@ impl flags::Drift {
 }
 
 /// The files up to `head` pushed through the CLI onto a fresh shadow, snapshotted; the shadow is dropped after.
-fn replay(
-    sh: &Shell,
-    repo: &Repo,
-    cli: &Cli,
-    head: Option<&str>,
-    redactor: &mut Redactor,
-) -> anyhow::Result<catalog::Snapshot> {
+fn replay(sh: &Shell, repo: &Repo, cli: &Cli, head: Option<&str>) -> anyhow::Result<catalog::Snapshot> {
     let files = repo.discover()?.migrations;
     let applied: Vec<_> = files.iter().filter(|m| head.is_some_and(|h| m.version.as_str() <= h)).collect();
-    let (shadow, _) = Shadow::at_history(sh, repo, cli, &applied, "drift", redactor)
+    let (shadow, _) = Shadow::at_history(sh, repo, cli, &applied, "drift")
         .map_err(|e| anyhow::anyhow!("replaying the migrations on a shadow failed: {e:#}"))?;
     catalog::read_parallel(shadow.url(), &repo.config.catalog_excluded())
 }

@@ -7,7 +7,6 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::fsutil;
-use crate::redact::Redactor;
 
 /// Paths of the pair written, as `Repo::rel` shows them to people.
 pub struct Written {
@@ -15,18 +14,12 @@ pub struct Written {
     pub json: PathBuf,
 }
 
-/// Writes `<dir>/<stem>.json` and `<dir>/<stem>.md`, both passed through `redactor`.
-pub fn write<T: Serialize>(
-    dir: &Path,
-    stem: &str,
-    value: &T,
-    md: &str,
-    redactor: &Redactor,
-) -> anyhow::Result<Written> {
+/// Writes `<dir>/<stem>.json` and `<dir>/<stem>.md`, both passed through `redact`.
+pub fn write<T: Serialize>(dir: &Path, stem: &str, value: &T, md: &str) -> anyhow::Result<Written> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let json = serde_json::to_string_pretty(value)? + "\n";
     let written = Written { md: dir.join(format!("{stem}.md")), json: dir.join(format!("{stem}.json")) };
-    fsutil::write_atomic(&written.json, redactor.redact(&json).as_bytes())?;
-    fsutil::write_atomic(&written.md, redactor.redact(md).as_bytes())?;
+    fsutil::write_atomic(&written.json, crate::redact::redact(&json).as_bytes())?;
+    fsutil::write_atomic(&written.md, crate::redact::redact(md).as_bytes())?;
     Ok(written)
 }

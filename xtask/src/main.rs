@@ -6,24 +6,22 @@ use std::process::ExitCode;
 use clap::Parser;
 use xtask::blocked::Blocked;
 use xtask::edges::interrupt::Interrupted;
-use xtask::redact::Redactor;
 
 fn main() -> ExitCode {
     let flags = xtask::flags::Xtask::parse();
     let Err(err) = xtask::run(flags) else { return ExitCode::SUCCESS };
-    // Every error passes the redactor: no token or password reaches a terminal or a CI log.
-    let redactor = Redactor::from_env();
+    // Every error passes `redact`: no token or password reaches a terminal or a CI log.
     if let Some(interrupted) = err.downcast_ref::<Interrupted>() {
-        eprintln!("{}", redactor.redact(&interrupted.to_string()));
+        eprintln!("{}", xtask::redact::redact(&interrupted.to_string()));
         return ExitCode::from(xtask::edges::interrupt::EXIT_CODE);
     }
     match err.downcast_ref::<Blocked>() {
         Some(blocked) => {
-            eprintln!("{}", redactor.redact(&blocked.to_string()));
+            eprintln!("{}", xtask::redact::redact(&blocked.to_string()));
             ExitCode::from(1)
         }
         None => {
-            eprintln!("error: {}", redactor.redact(&format!("{err:#}")));
+            eprintln!("error: {}", xtask::redact::redact(&format!("{err:#}")));
             ExitCode::from(2)
         }
     }

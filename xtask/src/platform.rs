@@ -4,13 +4,12 @@
 //! project's pooler (`GET /v1/projects/{ref}/config/database/pooler`) for networks without IPv6.
 //!
 //! HTTP goes through `edges::http`. The token and the role's password are secrets: they are added to the
-//! redactor and never printed.
+//! secret registry (`redact`) and never printed.
 
 use anyhow::{Context, bail};
 
 use crate::edges::pooler::{self, Route};
 use crate::pg::{Endpoint, Tls};
-use crate::redact::Redactor;
 
 pub const TOKEN_ENV: &str = "SUPABASE_ACCESS_TOKEN";
 
@@ -29,12 +28,12 @@ pub fn check_token(token: &str) -> anyhow::Result<()> {
 }
 
 /// The token from the environment, checked and remembered as a secret.
-pub fn token(redactor: &mut Redactor) -> anyhow::Result<String> {
+pub fn token() -> anyhow::Result<String> {
     let token = std::env::var(TOKEN_ENV)
         .ok()
         .filter(|t| !t.is_empty())
         .with_context(|| format!("{TOKEN_ENV} is not set: the hosted target is reached through the Management API"))?;
-    redactor.add(&token);
+    crate::redact::add(&token);
     check_token(&token)?;
     Ok(token)
 }
@@ -135,16 +134,15 @@ pub struct LoginRole {
 
 impl LoginRole {
     /// Asks the platform for a role on `project_ref`'s database, reached along `route` with `tls`; its password
-    /// joins `redactor`'s secrets.
+    /// joins the secret registry.
     pub fn create(
         platform: &Platform,
         project_ref: &str,
         access: Access,
         route: &Route,
         tls: impl FnOnce(&str, u16) -> Tls,
-        redactor: &mut Redactor,
     ) -> anyhow::Result<LoginRole> {
-        let token = token(redactor)?;
+        let token = token()?;
         let body = serde_json::json!({ "read_only": access == Access::ReadOnly }).to_string();
         let path = format!("/v1/projects/{project_ref}/cli/login-role");
         let (status, text) = request(&platform.api_url, "POST", &path, &token, Some(&body))?;
@@ -155,7 +153,7 @@ impl LoginRole {
         let (Some(role), Some(password)) = (answer["role"].as_str(), answer["password"].as_str()) else {
             bail!("the login-role answer has no role and password");
         };
-        redactor.add(password);
+        crate::redact::add(password);
         *in_use().entry(project_ref.to_string()).or_default() += 1;
         let (host, port, user, dbname) = route.session(role, project_ref);
         let endpoint = Endpoint { tls: tls(&host, port), host, port, user, password: password.to_string(), dbname };

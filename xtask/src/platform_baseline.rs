@@ -13,7 +13,6 @@ use xshell::Shell;
 use crate::baseline_file::{parse, render};
 use crate::blocked::blocked;
 use crate::flags;
-use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::report::{self, Report};
 use crate::stage::Stage;
@@ -34,9 +33,8 @@ do $p$ begin if not exists (select 1 from pg_publication where pubname = 'supaba
 
 impl flags::PlatformBaseline {
     pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
-        let mut redactor = Redactor::from_env();
-        let target = Resolved::resolve(sh, repo, &self.target.target, &mut redactor)?;
-        let body = read(sh, repo, &target, &redactor)?;
+        let target = Resolved::resolve(sh, repo, &self.target.target)?;
+        let body = read(sh, repo, &target)?;
         let path = repo.platform_baseline_path();
         let file = render(&target.name, &body);
         let statements = body.matches("\n--> ").count() + usize::from(body.starts_with("--> "));
@@ -97,18 +95,18 @@ fn query() -> String {
 }
 
 /// The target's platform DDL: directly over its URL, else through `supabase db query`.
-pub fn read(sh: &Shell, repo: &Repo, target: &Resolved, redactor: &Redactor) -> anyhow::Result<String> {
+pub fn read(sh: &Shell, repo: &Repo, target: &Resolved) -> anyhow::Result<String> {
     let ddl = match &target.remote {
         Remote::Url(url) => {
             let row = pg::connect(url)
                 .and_then(|mut c| Ok(c.query_one(query().as_str(), &[])?))
-                .map_err(|e| anyhow::anyhow!(redactor.redact(&format!("{e:#}"))))?;
+                .map_err(|e| anyhow::anyhow!(crate::redact::redact(&format!("{e:#}"))))?;
             row.get::<_, String>(0)
         }
         Remote::Project(_) => {
             let cli = target.cli(&Cli::locate(sh, &repo.root)?);
             let workdir = Stage::empty(repo.stage_dir("platform"))?;
-            let rows = cli.query(sh, workdir.path(), &target.remote, &query(), redactor)?;
+            let rows = cli.query(sh, workdir.path(), &target.remote, &query())?;
             match rows.first().map(|r| &r["ddl"]) {
                 Some(serde_json::Value::String(text)) => text.clone(),
                 _ => bail!("`supabase db query` returned no DDL"),

@@ -1,58 +1,70 @@
-//! Secrets never printed: database passwords and the Supabase access token are replaced by `***` in every
-//! output, record and error that passes through here.
+//! Secrets never printed: database passwords, login roles' passwords and the access tokens are replaced by `***`
+//! in every output, record, error and comment, all of which pass through `redact`. The secrets live in one
+//! registry for the process: whoever finds one adds it once (`add`, `add_url`), and every output path reads it.
+
+use std::sync::{OnceLock, RwLock};
 
 const MASK: &str = "***";
 
 /// Environment variables whose values are secrets wherever they appear.
 const SECRET_ENV: &[&str] = &["SUPABASE_ACCESS_TOKEN", "SUPABASE_DB_PASSWORD", "PGPASSWORD"];
 
-#[derive(Debug, Default, Clone)]
-pub struct Redactor {
-    secrets: Vec<String>,
-}
-
-impl Redactor {
-    pub fn from_env() -> Redactor {
-        let mut r = Redactor::default();
+/// Every secret this process has met, longest first: those of the environment, read at the first use, and each
+/// one found later (a URL's password, a login role's, a token). One registry for the process, so every output
+/// path (reports, errors, records, comments) masks every secret, whenever it was found.
+fn registry() -> &'static RwLock<Vec<String>> {
+    static SECRETS: OnceLock<RwLock<Vec<String>>> = OnceLock::new();
+    SECRETS.get_or_init(|| {
+        let mut secrets = Vec::new();
         for name in SECRET_ENV {
             if let Ok(value) = std::env::var(name) {
-                r.add(&value);
+                remember(&mut secrets, &value);
             }
         }
         // Any database URL in the environment (PROD_DB_URL, ...) carries a password to hide.
         for (_, value) in std::env::vars_os() {
-            if let Some(value) = value.to_str().filter(|v| v.contains("://")) {
-                r.add_url(value);
+            if let Some(password) = value.to_str().filter(|v| v.contains("://")).and_then(password_of) {
+                remember(&mut secrets, &percent_decode(&password));
+                remember(&mut secrets, &password);
             }
         }
-        r
-    }
+        RwLock::new(secrets)
+    })
+}
 
-    pub fn add(&mut self, secret: &str) {
-        // Very short values would mask ordinary words; nobody uses them as secrets.
-        if secret.len() >= 4 && !self.secrets.iter().any(|s| s == secret) {
-            self.secrets.push(secret.to_string());
-            self.secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+fn remember(secrets: &mut Vec<String>, secret: &str) {
+    // Very short values would mask ordinary words; nobody uses them as secrets.
+    if secret.len() >= 4 && !secrets.iter().any(|s| s == secret) {
+        secrets.push(secret.to_string());
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    }
+}
+
+/// Adds a secret found at run time.
+pub fn add(secret: &str) {
+    if let Ok(mut secrets) = registry().write() {
+        remember(&mut secrets, secret);
+    }
+}
+
+/// Adds the password of a `postgres://user:password@host/db` URL, raw and percent-decoded.
+pub fn add_url(url: &str) {
+    if let Some(password) = password_of(url) {
+        add(&percent_decode(&password));
+        add(&password);
+    }
+}
+
+/// `text` with every URL's password and every known secret replaced by `***`.
+pub fn redact(text: &str) -> String {
+    let mut out = mask_url_passwords(text);
+    let Ok(secrets) = registry().read() else { return out };
+    for secret in secrets.iter() {
+        if out.contains(secret.as_str()) {
+            out = out.replace(secret.as_str(), MASK);
         }
     }
-
-    /// Remembers the password of a `postgres://user:password@host/db` URL, raw and percent-decoded.
-    pub fn add_url(&mut self, url: &str) {
-        if let Some(password) = password_of(url) {
-            self.add(&percent_decode(&password));
-            self.add(&password);
-        }
-    }
-
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = mask_url_passwords(text);
-        for secret in &self.secrets {
-            if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), MASK);
-            }
-        }
-        out
-    }
+    out
 }
 
 /// The password part of a URL's userinfo, if any.
@@ -106,10 +118,9 @@ mod tests {
 
     #[test]
     fn redacts_known_secrets_raw_and_decoded() {
-        let mut r = Redactor::default();
-        r.add_url("postgresql://postgres:s3cr%40t@127.0.0.1:5432/postgres");
-        r.add("sbp_0123456789abcdef");
-        assert_eq!(r.redact("password s3cr@t, token sbp_0123456789abcdef"), "password ***, token ***");
+        add_url("postgresql://postgres:s3cr%40t@127.0.0.1:5432/postgres");
+        add("sbp_0123456789abcdef");
+        assert_eq!(redact("password s3cr@t, token sbp_0123456789abcdef"), "password ***, token ***");
         assert_eq!(password_of("postgresql://postgres:pw@h/db").as_deref(), Some("pw"));
         assert_eq!(password_of("postgresql://postgres@h/db"), None);
         assert_eq!(password_of("srcaoozjkrughebmbvfb"), None);

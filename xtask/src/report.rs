@@ -7,8 +7,6 @@ use std::io::Write as _;
 
 use serde::Serialize;
 
-use crate::redact::Redactor;
-
 /// How a report is rendered: for people, for programs, or for GitHub Actions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 pub enum Format {
@@ -76,15 +74,14 @@ pub fn render<R: Report>(report: &R, format: Format) -> String {
 /// Prints the report on stdout (secrets from the environment masked) and, for `github`, appends its Markdown
 /// to `$GITHUB_STEP_SUMMARY` when that is set.
 pub fn emit<R: Report>(report: &R, format: Format) -> anyhow::Result<()> {
-    let redactor = Redactor::from_env();
-    print!("{}", redactor.redact(&render(report, format)));
+    print!("{}", crate::redact::redact(&render(report, format)));
     if format == Format::Github
         && let Some(path) = std::env::var_os(STEP_SUMMARY_ENV).filter(|p| !p.is_empty())
     {
         let mut file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(|e| {
             anyhow::anyhow!("appending to ${STEP_SUMMARY_ENV} ({}): {e}", std::path::Path::new(&path).display())
         })?;
-        file.write_all(redactor.redact(&(report.summary_md() + "\n")).as_bytes())?;
+        file.write_all(crate::redact::redact(&(report.summary_md() + "\n")).as_bytes())?;
     }
     Ok(())
 }

@@ -7,7 +7,6 @@ use xshell::Shell;
 
 use crate::migrations::Migration;
 use crate::pg;
-use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::stage::Stage;
 use crate::supabase::{Cli, Push, Remote};
@@ -28,10 +27,10 @@ const SPARES: [&str; 2] = ["spare", "spare2"];
 
 impl Shadow {
     /// Starts the embedded cluster if needed and creates `xtask_<what>_<pid>` in it. Its URL's password is added
-    /// to `redactor`.
-    pub fn create(sh: &Shell, repo: &Repo, what: &str, redactor: &mut Redactor) -> anyhow::Result<Shadow> {
+    /// to the secret registry (`redact`).
+    pub fn create(sh: &Shell, repo: &Repo, what: &str) -> anyhow::Result<Shadow> {
         let admin_url = repo.cluster()?.start(sh)?;
-        redactor.add_url(&admin_url);
+        crate::redact::add_url(&admin_url);
         let name = format!("xtask_{what}_{}", std::process::id());
         let stage = Stage::empty(repo.stage_dir(&name))?;
         let url = pg::create_database_from(&admin_url, &name, &repo.baseline()?)?;
@@ -71,12 +70,11 @@ impl Shadow {
         cli: &Cli,
         applied: &[&Migration],
         what: &str,
-        redactor: &mut Redactor,
     ) -> anyhow::Result<(Shadow, Template)> {
         let key = template_key(repo, cli, applied)?;
         let template = format!("xtask_tpl_{}", &key[..16]);
         let admin_url = repo.cluster()?.start(sh)?;
-        redactor.add_url(&admin_url);
+        crate::redact::add_url(&admin_url);
         let mut admin = pg::connect(&admin_url)?;
         let exists: bool =
             admin.query_one("select exists (select 1 from pg_database where datname = $1)", &[&template])?.get(0);
@@ -90,8 +88,8 @@ impl Shadow {
             let shadow = Shadow { admin_url, name, url, stage, template: Some(template), refill };
             return Ok((shadow, Template::Copied));
         }
-        let mut shadow = Shadow::create(sh, repo, what, redactor)?;
-        shadow.replay(sh, cli, applied, &[], redactor)?;
+        let mut shadow = Shadow::create(sh, repo, what)?;
+        shadow.replay(sh, cli, applied, &[])?;
         // Keep it for next time; older templates and their spares go (each history change makes a new one).
         let old: Vec<String> = admin
             .query(
@@ -119,19 +117,12 @@ impl Shadow {
 
     /// Pushes `applied` + `batch` through the CLI (the files already in the shadow are skipped by the CLI, as on
     /// any target). `Err` carries the CLI's explained error.
-    pub fn replay(
-        &self,
-        sh: &Shell,
-        cli: &Cli,
-        applied: &[&Migration],
-        batch: &[&Migration],
-        redactor: &Redactor,
-    ) -> anyhow::Result<()> {
+    pub fn replay(&self, sh: &Shell, cli: &Cli, applied: &[&Migration], batch: &[&Migration]) -> anyhow::Result<()> {
         if applied.is_empty() && batch.is_empty() {
             return Ok(());
         }
         self.stage.fill(applied, batch)?;
-        let out = cli.push(sh, self.stage.path(), &Remote::Url(self.url.clone()), Push::Apply, redactor)?;
+        let out = cli.push(sh, self.stage.path(), &Remote::Url(self.url.clone()), Push::Apply)?;
         if out.success {
             return Ok(());
         }

@@ -11,7 +11,6 @@ use crate::blocked::blocked;
 use crate::flags;
 use crate::migrations::Migration;
 use crate::promote::history::{self, Reconcile};
-use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::report::{self, Annotation, Level, Report};
 use crate::stage::Stage;
@@ -102,7 +101,7 @@ impl flags::Status {
                 Ok(live) => report.live = Some(live),
                 // A program reading `--format json` still gets a document, saying why there is no live part.
                 Err(err) => {
-                    let why = Redactor::from_env().redact(&format!("{err:#}"));
+                    let why = crate::redact::redact(&format!("{err:#}"));
                     report.live = Some(LiveReport {
                         connection: None,
                         head: None,
@@ -126,8 +125,7 @@ impl flags::Status {
 /// The embedded database's applied versions, oldest first: its head is the last (the database is started if it
 /// is not running).
 fn embedded_history(sh: &Shell, repo: &Repo, name: &str) -> anyhow::Result<Vec<String>> {
-    let mut redactor = Redactor::from_env();
-    let target = Resolved::resolve(sh, repo, name, &mut redactor)?;
+    let target = Resolved::resolve(sh, repo, name)?;
     let crate::supabase::Remote::Url(url) = &target.remote else { return Ok(Vec::new()) };
     Ok(history::read_direct(url)?.into_iter().map(|a| a.version).collect())
 }
@@ -140,18 +138,17 @@ fn live_check(
     files: &[Migration],
     lock: &crate::lock::Lock,
 ) -> anyhow::Result<LiveReport> {
-    let mut redactor = Redactor::from_env();
-    let target = Resolved::resolve(sh, repo, name, &mut redactor)?;
+    let target = Resolved::resolve(sh, repo, name)?;
     target.check_pin(lock, false)?;
     let cli = Cli::locate(sh, &repo.root).ok();
     let live = {
         let workdir = Stage::empty(repo.stage_dir(&format!("status-{name}")))?;
-        history::read(sh, &target, cli.as_ref(), workdir.path(), &redactor)?
+        history::read(sh, &target, cli.as_ref(), workdir.path())?
     };
     let head = history::head(name, target.config, lock, live.last().map(|a| a.version.as_str()));
     let pending = batch::pending(files, head.as_deref(), None)?;
     let applied: Vec<&Migration> = files.iter().collect();
-    let verdicts = history::verify_on(&target, &applied, &live, &redactor)?;
+    let verdicts = history::verify_on(&target, &applied, &live)?;
     let unverifiable = history::unverifiable(&verdicts);
     let differs = history::describe_differences(name, &verdicts);
     let recorded = |m: &Migration| !target.config.embedded && lock.files.contains_key(&m.file_name);

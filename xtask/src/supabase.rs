@@ -8,8 +8,6 @@ use anyhow::{Context, bail};
 use serde::Deserialize;
 use xshell::{Shell, cmd};
 
-use crate::redact::Redactor;
-
 #[derive(Debug, Clone)]
 pub struct Cli {
     pub path: PathBuf,
@@ -151,15 +149,8 @@ impl Cli {
         Ok(Cli { path, version, profile: None })
     }
 
-    pub fn push(
-        &self,
-        sh: &Shell,
-        workdir: &Path,
-        remote: &Remote,
-        mode: Push,
-        redactor: &Redactor,
-    ) -> anyhow::Result<PushOutput> {
-        self.push_until(sh, (workdir, remote, &[]), mode, redactor, &|| false)
+    pub fn push(&self, sh: &Shell, workdir: &Path, remote: &Remote, mode: Push) -> anyhow::Result<PushOutput> {
+        self.push_until(sh, (workdir, remote, &[]), mode, &|| false)
     }
 
     /// `push`, ending the CLI (killed) as soon as `stop` says so; what it did by then is read from the target.
@@ -169,7 +160,6 @@ impl Cli {
         sh: &Shell,
         (workdir, remote, extra): (&Path, &Remote, &[(&'static str, String)]),
         mode: Push,
-        redactor: &Redactor,
         stop: &dyn Fn() -> bool,
     ) -> anyhow::Result<PushOutput> {
         let mut env = remote.child_env()?;
@@ -181,9 +171,9 @@ impl Cli {
         let mut parsed =
             if self.version.major >= 3 { parse_push_json(&stdout) } else { parse_push_text(&stdout, &stderr) };
         parsed.success = out.status.success() && parsed.error.is_none();
-        parsed.transcript = redactor.redact(&format!("{}{}", stderr, stdout));
+        parsed.transcript = crate::redact::redact(&format!("{}{}", stderr, stdout));
         if let Some(err) = &mut parsed.error {
-            err.message = redactor.redact(&err.message);
+            err.message = crate::redact::redact(&err.message);
         }
         Ok(parsed)
     }
@@ -195,7 +185,6 @@ impl Cli {
         workdir: &Path,
         remote: &Remote,
         sql: &str,
-        redactor: &Redactor,
     ) -> anyhow::Result<Vec<serde_json::Value>> {
         if self.version.major < 3 {
             bail!(
@@ -210,11 +199,11 @@ impl Cli {
         let json: serde_json::Value = serde_json::from_str(stdout.trim()).map_err(|_| {
             anyhow::anyhow!(
                 "`supabase db query` printed no JSON: {}",
-                redactor.redact(&String::from_utf8_lossy(&out.stderr))
+                crate::redact::redact(&String::from_utf8_lossy(&out.stderr))
             )
         })?;
         if let Some(err) = cli_error(&json) {
-            bail!("{}", explain(&CliError { code: err.code, message: redactor.redact(&err.message) }));
+            bail!("{}", explain(&CliError { code: err.code, message: crate::redact::redact(&err.message) }));
         }
         match json {
             serde_json::Value::Array(rows) => Ok(rows),
@@ -223,7 +212,7 @@ impl Cli {
     }
 
     /// `supabase link --project-ref REF`, as the runbook's manual path does, into the staged workdir.
-    pub fn link(&self, sh: &Shell, workdir: &Path, project_ref: &str, redactor: &Redactor) -> anyhow::Result<()> {
+    pub fn link(&self, sh: &Shell, workdir: &Path, project_ref: &str) -> anyhow::Result<()> {
         let args = link_args(self.version, workdir, project_ref);
         let out = self.run(sh, &args, &[])?;
         if out.status.success() {
@@ -233,9 +222,9 @@ impl Cli {
         match serde_json::from_str::<serde_json::Value>(stdout.trim()).ok().as_ref().and_then(cli_error) {
             Some(err) => bail!(
                 "supabase link failed: {}",
-                explain(&CliError { code: err.code, message: redactor.redact(&err.message) })
+                explain(&CliError { code: err.code, message: crate::redact::redact(&err.message) })
             ),
-            None => bail!("supabase link failed: {}", redactor.redact(&String::from_utf8_lossy(&out.stderr))),
+            None => bail!("supabase link failed: {}", crate::redact::redact(&String::from_utf8_lossy(&out.stderr))),
         }
     }
 

@@ -12,7 +12,6 @@ use crate::edges::pooler::{self, Connection, Route, Setting};
 use crate::lock::Lock;
 use crate::pg::{self, SslMode, Tls};
 use crate::platform::{self, Access, LoginRole, Platform};
-use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::supabase::{Cli, Remote};
 
@@ -35,7 +34,7 @@ pub const PROJECT_ID_ENV: &str = "SUPABASE_PROJECT_ID";
 
 impl<'a> Resolved<'a> {
     /// Resolves `name`, starting the embedded database when the target is embedded. Remembers the URL's password.
-    pub fn resolve(sh: &Shell, repo: &'a Repo, name: &str, redactor: &mut Redactor) -> anyhow::Result<Resolved<'a>> {
+    pub fn resolve(sh: &Shell, repo: &'a Repo, name: &str) -> anyhow::Result<Resolved<'a>> {
         let config = repo.config.target(name)?;
         let remote = if config.embedded {
             Remote::Url(repo.cluster()?.start(sh)?)
@@ -71,7 +70,7 @@ impl<'a> Resolved<'a> {
             other => other,
         };
         if let Remote::Url(url) = &remote {
-            redactor.add_url(url);
+            crate::redact::add_url(url);
         }
         if let (Remote::Url(url), Some(project_ref)) = (&remote, &config.project_ref)
             && let Some(Place::Project(named)) = identity::of_url(url)
@@ -104,23 +103,23 @@ impl<'a> Resolved<'a> {
 
     /// The xtask's own session on the target: its URL, or (token only) a login role the platform hands out for
     /// as long as the returned value lives, along the target's route.
-    pub fn direct(&self, access: Access, redactor: &mut Redactor) -> anyhow::Result<Direct> {
+    pub fn direct(&self, access: Access) -> anyhow::Result<Direct> {
         match &self.remote {
             Remote::Url(url) => Ok(Direct::Url(url.clone())),
-            Remote::Project(_) => Ok(Direct::Role(Box::new(self.login_role(access, redactor)?))),
+            Remote::Project(_) => Ok(Direct::Role(Box::new(self.login_role(access)?))),
         }
     }
 
     /// Where the CLI's dry-run and push go. Directly, the CLI is given the project ref and makes its own login
     /// role; through the pooler (the CLI has no IPv4 path for `--remote=<ref>`), it is given the pooler's
     /// session-mode URL of a read-write login role of ours, its password in the child's environment only.
-    pub fn cli_target(&self, redactor: &mut Redactor) -> anyhow::Result<CliTarget> {
+    pub fn cli_target(&self) -> anyhow::Result<CliTarget> {
         if let Remote::Project(_) = &self.remote
-            && let Route::Pooler(_) = self.route(redactor)?
+            && let Route::Pooler(_) = self.route()?
         {
-            let role = self.login_role(Access::ReadWrite, redactor)?;
+            let role = self.login_role(Access::ReadWrite)?;
             let url = role.endpoint.url()?;
-            redactor.add_url(&url);
+            crate::redact::add_url(&url);
             return Ok(CliTarget { remote: Remote::Url(url), role: Some(Box::new(role)) });
         }
         Ok(CliTarget { remote: self.remote.clone(), role: None })
@@ -129,7 +128,7 @@ impl<'a> Resolved<'a> {
     /// A hosted project's route, decided once: `connection = "direct"` or `"pooler"` as configured; `auto` (the
     /// default) the direct host when it accepts a connection over IPv6 within a few seconds, else the pooler in
     /// session mode. URL targets have none.
-    pub fn route(&self, redactor: &mut Redactor) -> anyhow::Result<&Route> {
+    pub fn route(&self) -> anyhow::Result<&Route> {
         let Remote::Project(project_ref) = &self.remote else {
             bail!("target `{}` is reached by URL, not through a route of the platform", self.name)
         };
@@ -137,8 +136,7 @@ impl<'a> Resolved<'a> {
             return Ok(route);
         }
         let platform = Platform::from_profile(self.profile.as_deref())?;
-        let route =
-            choose_route(&platform, &self.name, project_ref, self.config.connection.unwrap_or_default(), redactor)?;
+        let route = choose_route(&platform, &self.name, project_ref, self.config.connection.unwrap_or_default())?;
         Ok(self.route.get_or_init(|| route))
     }
 
@@ -201,13 +199,13 @@ impl<'a> Resolved<'a> {
         }
     }
 
-    fn login_role(&self, access: Access, redactor: &mut Redactor) -> anyhow::Result<LoginRole> {
+    fn login_role(&self, access: Access) -> anyhow::Result<LoginRole> {
         let Remote::Project(project_ref) = &self.remote else { bail!("target `{}` has no project_ref", self.name) };
         let platform = Platform::from_profile(self.profile.as_deref())?;
-        let route = self.route(redactor)?.clone();
+        let route = self.route()?.clone();
         let (mode, rootcert) = self.tls_settings()?;
         let tls = |host: &str, port: u16| Tls::choose(mode, rootcert, host, port);
-        LoginRole::create(&platform, project_ref, access, &route, tls, redactor)
+        LoginRole::create(&platform, project_ref, access, &route, tls)
     }
 
     /// The target's `sslmode`/`sslrootcert`, for sessions that are not made from a URL.
@@ -304,17 +302,11 @@ impl CliTarget {
 }
 
 /// Decides how `project_ref`'s database is reached; an error names every attempt.
-fn choose_route(
-    platform: &Platform,
-    name: &str,
-    project_ref: &str,
-    setting: Setting,
-    redactor: &mut Redactor,
-) -> anyhow::Result<Route> {
+fn choose_route(platform: &Platform, name: &str, project_ref: &str, setting: Setting) -> anyhow::Result<Route> {
     let host = platform.direct_host(project_ref);
     let direct = || pooler::probe(&host, 5432, true, pooler::PROBE_TIMEOUT);
-    let through_pooler = |redactor: &mut Redactor| -> anyhow::Result<Route> {
-        let token = platform::token(redactor)?;
+    let through_pooler = || -> anyhow::Result<Route> {
+        let token = platform::token()?;
         let found = platform.pooler(project_ref, &token)?;
         pooler::probe(&found.host, pooler::SESSION_PORT, false, pooler::PROBE_TIMEOUT)
             .map_err(|why| anyhow!("{}:{} (session mode): {why}", found.host, pooler::SESSION_PORT))?;
@@ -327,11 +319,11 @@ fn choose_route(
                 "cannot reach {name}'s database at {host}:5432 ({why}); nothing ran. `connection = \"direct\"` is set in [targets.{name}]: on a network without IPv6 (GitHub-hosted runners) set `connection = \"auto\"` to go through the project's pooler"
             ),
         },
-        Setting::Pooler => through_pooler(redactor)
+        Setting::Pooler => through_pooler()
             .map_err(|e| anyhow!("cannot reach {name}'s database through the project's pooler: {e:#}; nothing ran"))?,
         Setting::Auto => match direct() {
             Ok(()) => Route::Direct { host },
-            Err(why_direct) => through_pooler(redactor).map_err(|e| {
+            Err(why_direct) => through_pooler().map_err(|e| {
                 anyhow!(
                     "cannot reach {name}'s database: directly at {host}:5432 ({why_direct}), nor through the project's pooler ({e:#}); nothing ran. Check this machine's network (and HTTPS_PROXY), or the project's state in the dashboard"
                 )

@@ -11,7 +11,6 @@ use xshell::Shell;
 use crate::flags;
 use crate::fsutil;
 use crate::pg;
-use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::shadow::Shadow;
 
@@ -52,7 +51,7 @@ impl flags::BenchLocks {
 
     /// One side: a fresh database with the table, the blocker, `promote` of the ALTER, and the reader's wait.
     fn side(&self, sh: &Shell, repo: &Repo, tree: &std::path::Path, budget: Option<&str>) -> anyhow::Result<Duration> {
-        let shadow = Shadow::create(sh, repo, "bench_locks", &mut Redactor::default())?;
+        let shadow = Shadow::create(sh, repo, "bench_locks")?;
         let config = format!(
             "[targets.local]\nembedded = true\n[targets.bench]\ndb_url_env = \"XTASK_BENCH_URL\"\nlock_timeout = \"{}\"\nlock_retries = 0\n",
             budget.unwrap_or("off")

@@ -10,7 +10,6 @@ use crate::flags;
 use crate::fsutil;
 use crate::pg;
 use crate::promote::history;
-use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::shadow::Shadow;
 use crate::supabase::{Cli, Push, Remote};
@@ -150,7 +149,6 @@ impl flags::BenchPromote {
         // The runbook's batch ends here; later files (the partition batches) are not part of this benchmark.
         const LAST: &str = "20260513175000";
         let cli = Cli::locate(sh, &repo.root)?;
-        let redactor = Redactor::default();
         let tree = repo.bench_dir("promote");
         let _ = std::fs::remove_dir_all(&tree);
         std::fs::create_dir_all(tree.join("migrations"))?;
@@ -174,8 +172,8 @@ impl flags::BenchPromote {
         for run in 0..self.runs.max(1) {
             // A fresh database at HEAD, prepared outside the timing.
             let fresh = |what: &str| -> anyhow::Result<Shadow> {
-                let shadow = Shadow::create(sh, repo, &format!("bench_{what}_{run}"), &mut Redactor::default())?;
-                shadow.replay(sh, &cli, &history, &[], &Redactor::default())?;
+                let shadow = Shadow::create(sh, repo, &format!("bench_{what}_{run}"))?;
+                shadow.replay(sh, &cli, &history, &[])?;
                 Ok(shadow)
             };
             let applied = |shadow: &Shadow| -> anyhow::Result<()> {
@@ -206,7 +204,7 @@ impl flags::BenchPromote {
             let shadow = fresh("push")?;
             let remote = Remote::Url(shadow.url().to_string());
             let start = Instant::now();
-            let out = cli.push(sh, &tree.join("full"), &remote, Push::Apply, &redactor)?;
+            let out = cli.push(sh, &tree.join("full"), &remote, Push::Apply)?;
             push_times.push(start.elapsed());
             anyhow::ensure!(out.success, "the bare push failed: {}", out.transcript);
             applied(&shadow)?;
@@ -220,8 +218,8 @@ impl flags::BenchPromote {
             let shadow = fresh("manual")?;
             let remote = Remote::Url(shadow.url().to_string());
             let start = Instant::now();
-            cli.push(sh, &tree.join("full"), &remote, Push::DryRun, &redactor)?;
-            let out = cli.push(sh, &tree.join("full"), &remote, Push::Apply, &redactor)?;
+            cli.push(sh, &tree.join("full"), &remote, Push::DryRun)?;
+            let out = cli.push(sh, &tree.join("full"), &remote, Push::Apply)?;
             anyhow::ensure!(out.success, "the manual push failed: {}", out.transcript);
             catalog_and_docs(sh, &exe, &tree, shadow.url())?;
             manual_times.push(start.elapsed());

@@ -8,7 +8,6 @@ use xshell::Shell;
 use crate::flags;
 use crate::fsutil;
 use crate::pg;
-use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::shadow::Shadow;
 use crate::supabase::Cli;
@@ -32,7 +31,6 @@ impl flags::BenchRehearsal {
         let split = files.len().saturating_sub(14);
         let (history, batch): (Vec<_>, Vec<_>) = (files[..split].iter().collect(), files[split..].iter().collect());
         let cli = Cli::locate(sh, &repo.root)?;
-        let mut redactor = Redactor::default();
         let admin = repo.cluster()?.start(sh)?;
         let drop_templates = || -> anyhow::Result<()> {
             let mut client = pg::connect(&admin)?;
@@ -46,18 +44,18 @@ impl flags::BenchRehearsal {
             }
             Ok(())
         };
-        let mut rehearse = || -> anyhow::Result<Duration> {
+        let rehearse = || -> anyhow::Result<Duration> {
             let start = Instant::now();
-            let (shadow, _) = Shadow::at_history(sh, repo, &cli, &history, "bench_rehearsal", &mut redactor)?;
-            shadow.replay(sh, &cli, &history, &batch, &Redactor::default())?;
+            let (shadow, _) = Shadow::at_history(sh, repo, &cli, &history, "bench_rehearsal")?;
+            shadow.replay(sh, &cli, &history, &batch)?;
             Ok(start.elapsed())
         };
         drop_templates()?;
         let cold = rehearse()?;
         let warm = median(self.runs, || rehearse().map(|_| ()))?;
         let floor = median(self.runs, || {
-            let shadow = Shadow::create(sh, repo, "bench_floor", &mut Redactor::default())?;
-            shadow.replay(sh, &cli, &[], &batch, &Redactor::default())
+            let shadow = Shadow::create(sh, repo, "bench_floor")?;
+            shadow.replay(sh, &cli, &[], &batch)
         })?;
         drop_templates()?;
         println!("history        {} generated files, then a 14-file batch", self.history);

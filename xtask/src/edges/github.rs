@@ -1,13 +1,11 @@
 //! GitHub's REST API, for the one comment `review` keeps on a pull request: found again by its hidden marker
 //! and updated in place on each push, never posted twice. What it needs comes from the Actions environment:
-//! `GITHUB_TOKEN` (a secret: added to the redactor, sent only in the Authorization header), `GITHUB_REPOSITORY`,
+//! `GITHUB_TOKEN` (a secret: added to `redact`'s registry, sent only in the Authorization header), `GITHUB_REPOSITORY`,
 //! `GITHUB_API_URL` and the pull request's number from the event at `GITHUB_EVENT_PATH`. A token that may not
 //! comment (403: a fork's pull request gets a read-only one) leaves the review in the job summary alone.
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
-
-use crate::redact::Redactor;
 
 pub const TOKEN_ENV: &str = "GITHUB_TOKEN";
 pub const REPOSITORY_ENV: &str = "GITHUB_REPOSITORY";
@@ -117,13 +115,13 @@ fn pull_request_number(path: &str) -> Result<u64, String> {
 
 /// Keeps the review's comment on the pull request (`body` carries `marker`). Never fails the run: a token that
 /// may not comment is a note, any other failure a warning annotation; the job summary has the review either way.
-pub fn publish(marker: &str, body: &str, redactor: &mut Redactor) {
+pub fn publish(marker: &str, body: &str) {
     let pr = match PullRequest::from_env() {
         Ok(pr) => pr,
         Err(why) => return eprintln!("note: no pull-request comment: {why}"),
     };
-    redactor.add(&pr.token);
-    let body = redactor.redact(body);
+    crate::redact::add(&pr.token);
+    let body = crate::redact::redact(body);
     match pr.upsert(marker, &body) {
         Ok(Outcome::Created(id)) => eprintln!("review: commented on pull request #{} (comment {id})", pr.number),
         Ok(Outcome::Updated(id)) => {
@@ -134,7 +132,7 @@ pub fn publish(marker: &str, body: &str, redactor: &mut Redactor) {
             pr.number
         ),
         Err(err) => {
-            let why = redactor.redact(&format!("{err:#}"));
+            let why = crate::redact::redact(&format!("{err:#}"));
             println!(
                 "::warning title=xtask review::the pull-request comment was not written: {}",
                 why.replace('\n', "%0A")

@@ -11,7 +11,6 @@ use crate::blocked::blocked;
 use crate::flags;
 use crate::platform::Access;
 use crate::progress::Spinner;
-use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::report;
 use crate::target::{Direct, Resolved};
@@ -28,10 +27,9 @@ use super::{TableRef, ident, parse_duration};
 
 impl flags::Parity {
     pub(super) fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
-        let mut redactor = Redactor::from_env();
-        let target = Resolved::resolve(sh, repo, &self.target, &mut redactor)?;
+        let target = Resolved::resolve(sh, repo, &self.target)?;
         // Read-only: with a token only, a read-only login role for as long as the scans run.
-        let direct = target.direct(Access::ReadOnly, &mut redactor)?;
+        let direct = target.direct(Access::ReadOnly)?;
         let (recent, overlap) = (parse_duration(&self.recent)?, parse_duration(&self.overlap)?);
         if !(self.sample_pct > 0.0 && self.sample_pct <= 100.0) {
             bail!("--sample-pct {} must be within (0, 100]", self.sample_pct);
@@ -39,11 +37,11 @@ impl flags::Parity {
         let started_at = clock::utc_now();
         let mut evidence = self
             .measure(&direct, (recent, overlap), &started_at, &target)
-            .map_err(|e| anyhow::anyhow!(redactor.redact(&format!("{e:#}"))))?;
+            .map_err(|e| anyhow::anyhow!(crate::redact::redact(&format!("{e:#}"))))?;
         evidence.git_commit = git::head_commit(sh);
         let stem = format!("{}-parity-{}", clock::file_stamp(&started_at), self.source);
         let md = render_parity(&evidence);
-        let written = evidence::write(&repo.evidence_dir(target.record_place()), &stem, &evidence, &md, &redactor)?;
+        let written = evidence::write(&repo.evidence_dir(target.record_place()), &stem, &evidence, &md)?;
         let md = repo.rel(&written.md);
         report::emit(&evidence, self.output.format)?;
         if evidence.passed {

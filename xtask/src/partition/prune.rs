@@ -13,7 +13,6 @@ use xshell::Shell;
 use crate::blocked::blocked;
 use crate::flags;
 use crate::platform::Access;
-use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::report::{self, Report};
 use crate::target::Resolved;
@@ -76,12 +75,11 @@ impl Plan {
 
 impl flags::Prune {
     pub(super) fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
-        let mut redactor = Redactor::from_env();
-        let target = Resolved::resolve(sh, repo, &self.target, &mut redactor)?;
+        let target = Resolved::resolve(sh, repo, &self.target)?;
         let table = TableRef::parse(&self.table)?;
         // Prune detaches and drops: with a token only, a read-write login role for as long as it runs.
         let access = if self.execute.is_some() { Access::ReadWrite } else { Access::ReadOnly };
-        let direct = target.direct(access, &mut redactor)?;
+        let direct = target.direct(access)?;
         let mut client = direct.connect()?;
         let report = match &self.execute {
             None => {
@@ -90,7 +88,7 @@ impl flags::Prune {
                 let stem = format!("{}-prune-{table}.plan", clock::file_stamp(&plan.created_at));
                 let file = PlanFile { digest: plan.digest(), plan };
                 let dir = repo.evidence_dir(target.record_place());
-                let written = evidence::write(&dir, &stem, &file, &render_plan(&file.plan), &redactor)?;
+                let written = evidence::write(&dir, &stem, &file, &render_plan(&file.plan))?;
                 let rel = repo.rel(&written.json);
                 eprintln!(
                     "prune: plan written to {rel}; nothing changed. After review: cargo xtask partition prune --target {} --table {table} --execute {rel}",
@@ -98,7 +96,7 @@ impl flags::Prune {
                 );
                 PruneReport::Planned { plan_file: rel, plan: file.plan }
             }
-            Some(plan_path) => execute(repo, &target, &mut client, &table, plan_path, &redactor)?,
+            Some(plan_path) => execute(repo, &target, &mut client, &table, plan_path)?,
         };
         report::emit(&report, self.output.format)
     }
@@ -284,7 +282,6 @@ fn execute(
     client: &mut postgres::Client,
     table: &TableRef,
     plan_path: &Path,
-    redactor: &Redactor,
 ) -> anyhow::Result<PruneReport> {
     let target = resolved.name.as_str();
     let rel = plan_path.display().to_string();
@@ -332,7 +329,7 @@ fn execute(
     done.finished = result.is_ok();
     let stem = format!("{}-prune-{table}.executed", clock::file_stamp(&done.started_at));
     let dir = repo.evidence_dir(resolved.record_place());
-    let written = evidence::write(&dir, &stem, &done, &render_executed(&done), redactor)?;
+    let written = evidence::write(&dir, &stem, &done, &render_executed(&done))?;
     let record = repo.rel(&written.md);
     result.with_context(|| format!("prune stopped; what was done is recorded in {record}"))?;
     eprintln!("prune: done; recorded in {record}");

@@ -14,7 +14,6 @@ use crate::domain::cutover::Rollback;
 use crate::edges::confirm::{self, Answer};
 use crate::flags;
 use crate::platform::{Access, PROMOTION_LOCK_KEY};
-use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::report::{self, Report};
 use crate::target::Resolved;
@@ -67,17 +66,16 @@ impl flags::Rollback {
             (None, Some(p)) => (p.clone(), false),
             (None, None) => anyhow::bail!("name the cutover's record with --dry-run RECORD or --execute RECORD"),
         };
-        let mut redactor = Redactor::from_env();
-        let target = Resolved::resolve(sh, repo, &self.target, &mut redactor)?;
+        let target = Resolved::resolve(sh, repo, &self.target)?;
         let mut report = plan(repo, &target, &path)?;
         if execute {
             self.confirm(&target)?;
-            run_on(&target, &report.sql, &mut redactor)?;
+            run_on(&target, &report.sql)?;
             report.outcome = "rolled-back";
             report.finished_at = Some(clock::utc_now());
             let stem = format!("{}-{}-rollback", clock::file_stamp(&report.started_at), target.name);
             let dir = repo.promotions_dir(target.record_place());
-            let written = evidence::write(&dir, &stem, &report, &render(&report), &redactor)?;
+            let written = evidence::write(&dir, &stem, &report, &render(&report))?;
             report.written = Some(repo.rel(&written.md));
         }
         report::emit(&report, self.output.format)
@@ -158,8 +156,8 @@ fn rollback_sql(repo: &Repo, f: &CutoverFile) -> anyhow::Result<String> {
 
 /// One transaction under the promotion lock, waiting at most 5 s for each table lock so live traffic never
 /// queues behind the rollback for longer.
-fn run_on(target: &Resolved, sql: &[String], redactor: &mut Redactor) -> anyhow::Result<()> {
-    let direct = target.direct(Access::ReadWrite, redactor)?;
+fn run_on(target: &Resolved, sql: &[String]) -> anyhow::Result<()> {
+    let direct = target.direct(Access::ReadWrite)?;
     let mut client = direct.connect()?;
     let got: bool = client.query_one("select pg_try_advisory_lock($1)", &[&PROMOTION_LOCK_KEY])?.get(0);
     if !got {

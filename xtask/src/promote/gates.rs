@@ -38,9 +38,7 @@ impl<'a> Promotion<'a> {
             problems.push(format!("{e:#} (needed for the {what})"));
         }
         let target = if problems.is_empty() || !config.embedded {
-            Resolved::resolve(self.sh, self.repo, &self.name, &mut self.redactor)
-                .map_err(|e| problems.push(format!("{e:#}")))
-                .ok()
+            Resolved::resolve(self.sh, self.repo, &self.name).map_err(|e| problems.push(format!("{e:#}"))).ok()
         } else {
             None
         };
@@ -178,15 +176,14 @@ impl<'a> Promotion<'a> {
         if self.record.cutover.as_ref().is_none_or(|c| c.files.is_empty()) {
             return Ok(());
         }
-        let (at_head, _) =
-            Shadow::at_history(self.sh, self.repo, cli, &plan.applied(), "rollback", &mut self.redactor)?;
+        let (at_head, _) = Shadow::at_history(self.sh, self.repo, cli, &plan.applied(), "rollback")?;
         self.rehearse_rollbacks(&at_head, plan)
     }
 
     /// The batch as applied on `other`: every file in its history, with the statements this checkout holds.
     fn rehearsed_on(&mut self, other: &str, plan: &Plan) -> anyhow::Result<()> {
-        let evidence = Resolved::resolve(self.sh, self.repo, other, &mut self.redactor)?;
-        let direct = evidence.direct(Access::ReadOnly, &mut self.redactor)?;
+        let evidence = Resolved::resolve(self.sh, self.repo, other)?;
+        let direct = evidence.direct(Access::ReadOnly)?;
         let applied = history::read_statements(&mut direct.connect()?)?;
         let mut problems = Vec::new();
         for m in &plan.batch {
@@ -228,7 +225,7 @@ impl<'a> Promotion<'a> {
         };
         let (shadow, template) = {
             let _spinner = crate::progress::Spinner::start("rehearsing the applied history", self.options.format);
-            Shadow::at_history(self.sh, self.repo, cli, &applied, "rehearsal", &mut self.redactor)
+            Shadow::at_history(self.sh, self.repo, cli, &applied, "rehearsal")
                 .map_err(|e| refused("applied history", e))?
         };
         eprintln!(
@@ -241,7 +238,7 @@ impl<'a> Promotion<'a> {
         let at_head = shadow.twin("impact")?;
         {
             let _spinner = crate::progress::Spinner::start("rehearsing the batch", self.options.format);
-            shadow.replay(self.sh, cli, &applied, &batch, &self.redactor).map_err(|e| refused("batch", e))?;
+            shadow.replay(self.sh, cli, &applied, &batch).map_err(|e| refused("batch", e))?;
         }
         self.record.rehearsal = Some("passed on a local shadow (history + batch)".into());
         self.rehearse_rollbacks(&at_head, plan)?;
@@ -253,14 +250,14 @@ impl<'a> Promotion<'a> {
     fn measure_impact(&mut self, target: &Resolved, at_head: &Shadow, batch: &[&Migration]) {
         let _spinner = crate::progress::Spinner::start("measuring locks and rewrites", self.options.format);
         let measured = crate::impact::measure(at_head.url(), batch).and_then(|impacts| {
-            let direct = target.direct(Access::ReadOnly, &mut self.redactor)?;
+            let direct = target.direct(Access::ReadOnly)?;
             let sizes = crate::impact::target_sizes(&mut direct.connect()?)?;
             Ok(crate::impact::with_sizes(impacts, &sizes))
         });
         match measured {
             Ok(impacts) => self.record.impact = impacts,
             Err(err) => {
-                eprintln!("warning: the lock report could not be made: {}", self.redactor.redact(&format!("{err:#}")))
+                eprintln!("warning: the lock report could not be made: {}", crate::redact::redact(&format!("{err:#}")))
             }
         }
     }
@@ -281,7 +278,7 @@ impl<'a> Promotion<'a> {
         if wanted.is_empty() {
             return Ok(());
         }
-        let direct = target.direct(Access::ReadOnly, &mut self.redactor)?;
+        let direct = target.direct(Access::ReadOnly)?;
         let mut client = direct.connect()?;
         let available: BTreeSet<String> =
             client.query("select name from pg_available_extensions", &[])?.iter().map(|r| r.get(0)).collect();
@@ -306,9 +303,9 @@ impl<'a> Promotion<'a> {
         plan: &Plan,
     ) -> anyhow::Result<()> {
         if let Remote::Project(project_ref) = &target.remote {
-            cli.link(self.sh, stage.path(), project_ref, &self.redactor)?;
+            cli.link(self.sh, stage.path(), project_ref)?;
         }
-        let out = cli.push(self.sh, stage.path(), remote, Push::DryRun, &self.redactor)?;
+        let out = cli.push(self.sh, stage.path(), remote, Push::DryRun)?;
         self.record.dry_run_transcript = out.transcript.clone();
         self.record.dry_run = out.migrations.clone();
         if let Some(err) = &out.error {

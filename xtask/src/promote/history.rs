@@ -13,7 +13,6 @@ use crate::lock::Lock;
 use crate::migrations::Migration;
 use crate::pg;
 use crate::platform::Access;
-use crate::redact::Redactor;
 use crate::supabase::{Cli, Remote};
 use crate::target::Resolved;
 
@@ -44,30 +43,23 @@ pub fn head(name: &str, config: &Target, lock: &Lock, live_head: Option<&str>) -
 /// The target's applied migrations, oldest first, over the xtask's own session: the URL, or with a token only a
 /// read-only login role. When that session cannot be had (no IPv6 to the project's database, say), through
 /// `supabase db query` instead, saying so.
-pub fn read(
-    sh: &Shell,
-    target: &Resolved,
-    cli: Option<&Cli>,
-    workdir: &Path,
-    redactor: &Redactor,
-) -> anyhow::Result<Vec<Applied>> {
-    let mut redactor = redactor.clone();
+pub fn read(sh: &Shell, target: &Resolved, cli: Option<&Cli>, workdir: &Path) -> anyhow::Result<Vec<Applied>> {
     if let Remote::Project(_) = &target.remote {
         // Unreachable both directly and through the pooler: an error, not a reason to read another way.
-        target.route(&mut redactor)?;
+        target.route()?;
     }
-    let direct = target.direct(Access::ReadOnly, &mut redactor).and_then(|d| read_client(&mut d.connect()?));
+    let direct = target.direct(Access::ReadOnly).and_then(|d| read_client(&mut d.connect()?));
     match (&target.remote, direct) {
         (_, Ok(history)) => Ok(history),
-        (Remote::Url(_), Err(e)) => Err(anyhow::anyhow!(redactor.redact(&format!("{e:#}")))),
+        (Remote::Url(_), Err(e)) => Err(anyhow::anyhow!(crate::redact::redact(&format!("{e:#}")))),
         (Remote::Project(_), Err(e)) => {
             eprintln!(
                 "note: no session of its own on {} ({}); reading its history through `supabase db query`",
                 target.name,
-                redactor.redact(&format!("{e:#}"))
+                crate::redact::redact(&format!("{e:#}"))
             );
             let cli = target.cli(cli.context(crate::supabase::NOT_FOUND)?);
-            read_via_cli(sh, &cli, workdir, &target.remote, &redactor)
+            read_via_cli(sh, &cli, workdir, &target.remote)
         }
     }
 }
@@ -86,17 +78,10 @@ pub fn read_client(client: &mut postgres::Client) -> anyhow::Result<Vec<Applied>
     Ok(rows.iter().map(|r| Applied { version: r.get(0), name: r.get(1), fingerprint: r.get(2) }).collect())
 }
 
-pub fn read_via_cli(
-    sh: &Shell,
-    cli: &Cli,
-    workdir: &Path,
-    remote: &Remote,
-    redactor: &Redactor,
-) -> anyhow::Result<Vec<Applied>> {
+pub fn read_via_cli(sh: &Shell, cli: &Cli, workdir: &Path, remote: &Remote) -> anyhow::Result<Vec<Applied>> {
     std::fs::create_dir_all(workdir)?;
-    let rows = cli
-        .query(sh, workdir, remote, &history_sql_anyway(), redactor)
-        .context("reading the target's migration history")?;
+    let rows =
+        cli.query(sh, workdir, remote, &history_sql_anyway()).context("reading the target's migration history")?;
     Ok(rows
         .iter()
         .map(|r| Applied {
@@ -174,13 +159,11 @@ pub fn verify_on<'m>(
     target: &Resolved,
     files: &[&'m Migration],
     live: &[Applied],
-    redactor: &Redactor,
 ) -> anyhow::Result<Vec<(&'m Migration, Verdict)>> {
-    let mut redactor = redactor.clone();
     let mut session = None;
     verify(files, live, |version| {
         if session.is_none() {
-            session = target.direct(Access::ReadOnly, &mut redactor).ok();
+            session = target.direct(Access::ReadOnly).ok();
         }
         statements_of(&mut session.as_ref()?.connect().ok()?, version)
     })
@@ -284,7 +267,6 @@ pub fn outcome<'m>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::redact::Redactor;
 
     #[test]
     fn direct_and_cli_reads_of_the_history_agree() {
@@ -292,13 +274,12 @@ mod tests {
         let sh = &tmp.sh;
         let url = pg::create_database(&admin, "reads").unwrap();
         let cli = Cli::locate(sh, pg::TempCluster::repo_root()).unwrap();
-        let mut redactor = Redactor::default();
-        redactor.add_url(&url);
+        crate::redact::add_url(&url);
         let workdir = tmp.dir.path().join("wd");
         let remote = Remote::Url(url.clone());
 
         assert_eq!(read_direct(&url).unwrap(), []);
-        assert_eq!(read_via_cli(sh, &cli, &workdir, &remote, &redactor).unwrap(), [], "no history table yet");
+        assert_eq!(read_via_cli(sh, &cli, &workdir, &remote).unwrap(), [], "no history table yet");
 
         pg::connect(&url)
             .unwrap()
@@ -314,6 +295,6 @@ mod tests {
             direct.iter().map(|a| a.version.as_str()).collect::<Vec<_>>(),
             ["20260105090000", "20260118103000", "20260202141500"]
         );
-        assert_eq!(read_via_cli(sh, &cli, &workdir, &remote, &redactor).unwrap(), direct);
+        assert_eq!(read_via_cli(sh, &cli, &workdir, &remote).unwrap(), direct);
     }
 }

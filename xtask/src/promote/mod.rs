@@ -25,7 +25,6 @@ use crate::flags;
 use crate::fsutil::Mode;
 use crate::lock::Lock;
 use crate::migrations::Migration;
-use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::report;
 use crate::report::Format;
@@ -106,7 +105,6 @@ struct Promotion<'a> {
     repo: &'a Repo,
     name: String,
     options: Options,
-    redactor: Redactor,
     started: Instant,
     step_started: Instant,
     record: Record,
@@ -124,13 +122,11 @@ impl<'a> Promotion<'a> {
     fn new(sh: &'a Shell, repo: &'a Repo, name: &str, options: Options) -> Promotion<'a> {
         let now = Instant::now();
         let record = Record { target: name.to_string(), started_at: clock::utc_now(), ..Default::default() };
-        let redactor = Redactor::from_env();
         Promotion {
             sh,
             repo,
             name: name.to_string(),
             options,
-            redactor,
             started: now,
             step_started: now,
             record,
@@ -163,7 +159,7 @@ impl<'a> Promotion<'a> {
         self.preflight_extensions(&target, &plan)?;
 
         self.step(5, "dry-run through the CLI, review, confirmation")?;
-        let cli_target = target.cli_target(&mut self.redactor)?;
+        let cli_target = target.cli_target()?;
         self.dry_run(&cli, &target, &cli_target.remote, &stage, &plan)?;
         self.show_review(&target, &plan);
         if self.options.mode == Mode::DryRun {
@@ -203,7 +199,7 @@ impl<'a> Promotion<'a> {
             eprintln!("re-pinning {}: {}", self.name, self.record.repinned.as_deref().unwrap_or_default());
         }
         if let crate::supabase::Remote::Project(_) = &target.remote {
-            target.route(&mut self.redactor)?;
+            target.route()?;
         }
         self.record.connection = target.connection();
         Ok(())
@@ -232,7 +228,7 @@ impl<'a> Promotion<'a> {
         let lock = self.repo.lock()?;
         let live = {
             let workdir = Stage::empty(self.repo.stage_dir(&format!("{}-history", self.name)))?;
-            history::read(self.sh, target, Some(cli), workdir.path(), &self.redactor)?
+            history::read(self.sh, target, Some(cli), workdir.path())?
         };
         let head = history::head(&self.name, target.config, &lock, live.last().map(|a| a.version.as_str()));
         let pending = batch::pending(&files, head.as_deref(), None)?;
@@ -297,7 +293,7 @@ impl<'a> Promotion<'a> {
             if self.record.outcome.is_empty() || self.record.outcome == "dry-run" {
                 self.record.outcome = if blocked { "blocked" } else { "error" }.into();
             }
-            self.record.error = Some(self.redactor.redact(&format!("{err:#}")));
+            self.record.error = Some(crate::redact::redact(&format!("{err:#}")));
         }
         report::emit(&record::PromoteReport(&self.record), self.options.format)?;
         result

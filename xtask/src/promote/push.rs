@@ -67,7 +67,7 @@ impl Promotion<'_> {
             return Err(busy());
         }
         // The target's own lock serialises every machine; with a token only, over a login role.
-        let direct = target.direct(Access::ReadOnly, &mut self.redactor)?;
+        let direct = target.direct(Access::ReadOnly)?;
         let mut session = direct.connect().map_err(|err| {
             if crate::platform::role_removed(&err) {
                 blocked(format!(
@@ -152,7 +152,7 @@ impl Promotion<'_> {
             let what = format!("pushing {} migration(s) to {}", plan.batch.len(), target.name);
             let _spinner = Spinner::start(&what, self.options.format);
             let push = |extra: &[(&'static str, String)]| {
-                cli.push_until(self.sh, (stage.path(), &cli_target.remote, extra), Push::Apply, &self.redactor, &stop)
+                cli.push_until(self.sh, (stage.path(), &cli_target.remote, extra), Push::Apply, &stop)
             };
             let interrupted = || self.options.interrupt.requested();
             let staged = super::budget::Staged {
@@ -196,12 +196,12 @@ impl Promotion<'_> {
                 eprintln!("ended {ended} session(s) the CLI left running on {}", target.name);
                 self.record.push_transcript.push_str(&format!("\n[xtask] ended {ended} orphaned CLI session(s)\n"));
             }
-            Err(err) => eprintln!("warning: {}", self.redactor.redact(&format!("{err:#}"))),
+            Err(err) => eprintln!("warning: {}", crate::redact::redact(&format!("{err:#}"))),
         }
         // Read over the session that holds the lock: a new login role now would be removed while our own lock
         // is held, and the note about a running promotion would be about this one.
         let verified = history::read_client(&mut lock.session)
-            .or_else(|_| history::read(self.sh, target, Some(cli), stage.path(), &self.redactor));
+            .or_else(|_| history::read(self.sh, target, Some(cli), stage.path()));
         Ok(Pushed { output, verified })
     }
 
@@ -320,7 +320,7 @@ impl Promotion<'_> {
         Err(blocked(format!(
             "promote: the push did not finish cleanly ({cli_error}) and the target could not be read afterwards: {}\n\
              Nothing new is recorded. When the target is reachable again, re-run `cargo xtask promote --target {}`: it reconciles what was applied",
-            self.redactor.redact(&format!("{err:#}")),
+            crate::redact::redact(&format!("{err:#}")),
             target.name
         )))
     }
@@ -357,7 +357,7 @@ impl Promotion<'_> {
     fn refresh_catalog(&self, target: &Resolved) {
         let result = {
             let _spinner = Spinner::start("reading the catalog", self.options.format);
-            crate::catalog::read(self.sh, self.repo, target, &self.redactor)
+            crate::catalog::read(self.sh, self.repo, target)
         }
         .and_then(|snapshot| {
             let path = crate::catalog::write(self.repo, &target.name, &snapshot)?;
@@ -368,7 +368,7 @@ impl Promotion<'_> {
             Ok(path) => eprintln!("catalog: refreshed {path} and {}", self.repo.rel(&self.repo.doc_path(&target.name))),
             Err(err) => eprintln!(
                 "warning: the catalog refresh failed ({}); run `cargo xtask catalog --target {1}` and `cargo xtask docs-refresh --target {1}`",
-                self.redactor.redact(&format!("{err:#}")),
+                crate::redact::redact(&format!("{err:#}")),
                 target.name
             ),
         }
@@ -387,7 +387,7 @@ impl Promotion<'_> {
         let dir = self.repo.promotions_dir(target.record_place());
         let stem = format!("{}-{}", clock::file_stamp(&self.record.started_at), target.name);
         let md = self.record.render_md();
-        let written = evidence::write(&dir, &stem, &self.record, &md, &self.redactor)?;
+        let written = evidence::write(&dir, &stem, &self.record, &md)?;
         let md = self.repo.rel(&written.md);
         self.record.written = Some(md.clone());
         Ok(md)

@@ -25,7 +25,7 @@ impl Promotion<'_> {
         live: &[Applied],
         when: When,
     ) -> anyhow::Result<()> {
-        let verdicts = history::verify_on(target, files, live, &self.redactor)?;
+        let verdicts = history::verify_on(target, files, live)?;
         let unverifiable = history::unverifiable(&verdicts);
         if !unverifiable.is_empty() && when == When::BeforePush {
             eprintln!(

@@ -17,7 +17,6 @@ use crate::git;
 use crate::impact::{self, Size};
 use crate::migrations::Migration;
 use crate::platform::Access;
-use crate::redact::Redactor;
 use crate::repo::Repo;
 use crate::report::Format;
 use crate::shadow::Shadow;
@@ -30,24 +29,17 @@ pub use report::{ChangedFile, Impact, ReviewReport, Sizes};
 
 impl flags::Review {
     pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
-        let mut redactor = Redactor::from_env();
-        let report = review(sh, repo, &self.base, &self.target, &mut redactor)?;
+        let report = review(sh, repo, &self.base, &self.target)?;
         crate::report::emit(&report, self.output.format)?;
         if self.output.format == Format::Github {
-            crate::edges::github::publish(report::MARKER, &report.comment_md(), &mut redactor);
+            crate::edges::github::publish(report::MARKER, &report.comment_md());
         }
         report.verdict()
     }
 }
 
 /// The review of the branch checked out in `repo` against `base`, for target `name`.
-pub fn review(
-    sh: &Shell,
-    repo: &Repo,
-    base: &str,
-    name: &str,
-    redactor: &mut Redactor,
-) -> anyhow::Result<ReviewReport> {
+pub fn review(sh: &Shell, repo: &Repo, base: &str, name: &str) -> anyhow::Result<ReviewReport> {
     repo.config.target(name)?;
     let merge_base = git::merge_base(sh, base)?;
     let dir = repo.migrations_rel();
@@ -79,8 +71,8 @@ pub fn review(
     }
     let applied: Vec<&Migration> =
         all.iter().filter(|m| head.as_deref().is_some_and(|h| m.version.as_str() <= h)).collect();
-    report.impact = measure(sh, repo, &applied, &pending, &changed, redactor)?;
-    report.sizes = match target_sizes(sh, repo, name, redactor) {
+    report.impact = measure(sh, repo, &applied, &pending, &changed)?;
+    report.sizes = match target_sizes(sh, repo, name) {
         Ok((from, sizes)) => {
             if let Impact::Measured { files } = &mut report.impact {
                 *files = impact::with_sizes(std::mem::take(files), &sizes);
@@ -114,10 +106,9 @@ fn measure(
     applied: &[&Migration],
     pending: &[&Migration],
     ours: &BTreeSet<&str>,
-    redactor: &mut Redactor,
 ) -> anyhow::Result<Impact> {
     let cli = Cli::locate(sh, &repo.root)?;
-    let (shadow, _) = Shadow::at_history(sh, repo, &cli, applied, "review", redactor)
+    let (shadow, _) = Shadow::at_history(sh, repo, &cli, applied, "review")
         .context("building a local shadow at the target's recorded head (the applied files, replayed)")?;
     match impact::measure(shadow.url(), pending) {
         Ok(files) => {
@@ -125,18 +116,13 @@ fn measure(
                 pending.iter().filter(|m| ours.contains(m.rel_path.as_str())).map(|m| m.file_name.clone()).collect();
             Ok(Impact::Measured { files: files.into_iter().filter(|f| names.contains(&f.file)).collect() })
         }
-        Err(err) => Ok(Impact::Failed { why: redactor.redact(&format!("{err:#}")) }),
+        Err(err) => Ok(Impact::Failed { why: crate::redact::redact(&format!("{err:#}")) }),
     }
 }
 
 /// The target's table sizes through a read-only session, or why there are none: no credentials (a fork's pull
 /// request has no secrets), or the target could not be read.
-fn target_sizes(
-    sh: &Shell,
-    repo: &Repo,
-    name: &str,
-    redactor: &mut Redactor,
-) -> Result<(String, BTreeMap<String, Size>), String> {
+fn target_sizes(sh: &Shell, repo: &Repo, name: &str) -> Result<(String, BTreeMap<String, Size>), String> {
     let config = repo.config.target(name).map_err(|e| e.to_string())?;
     let set = |var: &str| std::env::var(var).is_ok_and(|v| !v.is_empty());
     let url_env = config.db_url_env.as_deref();
@@ -154,13 +140,13 @@ fn target_sizes(
         };
         return Err(format!("no credentials for {name} ({missing}; a pull request from a fork gets no secrets)"));
     }
-    let read = |redactor: &mut Redactor| -> anyhow::Result<(String, BTreeMap<String, Size>)> {
-        let target = Resolved::resolve(sh, repo, name, redactor)?;
-        let direct = target.direct(Access::ReadOnly, redactor)?;
+    let read = || -> anyhow::Result<(String, BTreeMap<String, Size>)> {
+        let target = Resolved::resolve(sh, repo, name)?;
+        let direct = target.direct(Access::ReadOnly)?;
         let sizes = impact::target_sizes(&mut direct.connect()?)?;
         Ok((target.describe(), sizes))
     };
-    read(redactor).map_err(|e| redactor.redact(&format!("{name} could not be read: {e:#}")))
+    read().map_err(|e| crate::redact::redact(&format!("{name} could not be read: {e:#}")))
 }
 
 /// What the rewrites need to know of the whole tree: the tables declared `PARTITION BY`.

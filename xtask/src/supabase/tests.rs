@@ -83,10 +83,10 @@ mod real_cli {
         let cli = cli(&sh);
         assert_eq!(cli.version.major, 3);
         let dir = tempfile::tempdir().unwrap();
-        let err = cli.link(&sh, dir.path(), "srcaoozjkrughebmbvfb", &Redactor::default()).unwrap_err().to_string();
+        let err = cli.link(&sh, dir.path(), "srcaoozjkrughebmbvfb").unwrap_err().to_string();
         assert!(err.contains("(AccessTokenRequiredError): set SUPABASE_ACCESS_TOKEN"), "{err}");
         let remote = Remote::Project("srcaoozjkrughebmbvfb".into());
-        let err = cli.query(&sh, dir.path(), &remote, "select 1", &Redactor::default()).unwrap_err().to_string();
+        let err = cli.query(&sh, dir.path(), &remote, "select 1").unwrap_err().to_string();
         assert!(err.contains("SUPABASE_ACCESS_TOKEN"), "{err}");
     }
 
