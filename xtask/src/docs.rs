@@ -108,27 +108,22 @@ pub fn refresh(repo: &Repo, target: &str, mode: Mode) -> anyhow::Result<DocsRepo
     Ok(report)
 }
 
-/// A short unified-style listing of the lines that differ (first `limit`).
+/// The lines that differ (the first `limit`), each with its line number in the committed file (`-`) or the
+/// rendered one (`+`): a real diff, so one inserted line is one line of output, not every line after it.
 fn line_diff(old: &str, new: &str, limit: usize) -> String {
-    let (a, b): (Vec<&str>, Vec<&str>) = (old.lines().collect(), new.lines().collect());
+    use similar::ChangeTag;
     let mut out = String::new();
-    let mut shown = 0;
-    for i in 0..a.len().max(b.len()) {
-        let (x, y) = (a.get(i), b.get(i));
-        if x == y {
-            continue;
-        }
+    let diff = similar::TextDiff::from_lines(old, new);
+    for (shown, change) in diff.iter_all_changes().filter(|c| c.tag() != ChangeTag::Equal).enumerate() {
         if shown == limit {
             let _ = writeln!(out, "... (more differences)");
             break;
         }
-        if let Some(x) = x {
-            let _ = writeln!(out, "-{:>5} {x}", i + 1);
-        }
-        if let Some(y) = y {
-            let _ = writeln!(out, "+{:>5} {y}", i + 1);
-        }
-        shown += 1;
+        let (sign, index) = match change.tag() {
+            ChangeTag::Delete => ('-', change.old_index()),
+            _ => ('+', change.new_index()),
+        };
+        let _ = writeln!(out, "{sign}{:>5} {}", index.map_or(0, |i| i + 1), change.value().trim_end_matches('\n'));
     }
     out
 }
@@ -435,5 +430,8 @@ mod tests {
     #[test]
     fn line_diff_lists_changed_lines() {
         assert_eq!(line_diff("a\nb\nc\n", "a\nB\nc\nd\n", 10), "-    2 b\n+    2 B\n+    4 d\n");
+        // One inserted line is one line of the diff, not every line after it.
+        assert_eq!(line_diff("a\nb\nc\nd\n", "a\nnew\nb\nc\nd\n", 10), "+    2 new\n");
+        assert_eq!(line_diff("a\nb\nc\n", "x\ny\nz\n", 2), "-    1 a\n-    2 b\n... (more differences)\n");
     }
 }

@@ -66,21 +66,22 @@ impl Platform {
         }
     }
 
-    /// The profile's flat `key: value` YAML mapping; `api_url` and `project_host` are required.
+    /// The profile's YAML (as the CLI reads it); `api_url` and `project_host` are required, other keys ignored.
     pub fn parse_profile(text: &str) -> anyhow::Result<Platform> {
-        let value = |key: &str| {
-            text.lines()
-                .filter_map(|l| l.split_once(':'))
-                .find(|(k, _)| k.trim() == key)
-                .map(|(_, v)| v.trim().trim_matches(['"', '\'']).to_string())
-                .filter(|v| !v.is_empty())
-        };
-        let api_url = value("api_url").context("has no `api_url: https://...`")?;
-        let project_host = value("project_host").context("has no `project_host: ...`")?;
+        #[derive(serde::Deserialize)]
+        struct Profile {
+            api_url: Option<String>,
+            project_host: Option<String>,
+            pooler_host: Option<String>,
+        }
+        let profile: Profile = serde_norway::from_str(text).context("is not a YAML mapping of `key: value`")?;
+        let given = |v: Option<String>| v.map(|v| v.trim().to_string()).filter(|v| !v.is_empty());
+        let api_url = given(profile.api_url).context("has no `api_url: https://...`")?;
+        let project_host = given(profile.project_host).context("has no `project_host: ...`")?;
         if !(api_url.starts_with("https://") || api_url.starts_with("http://")) {
             bail!("api_url `{api_url}` is not an http(s) URL");
         }
-        let pooler_host = value("pooler_host").map(|h| h.to_ascii_lowercase());
+        let pooler_host = given(profile.pooler_host).map(|h| h.to_ascii_lowercase());
         Ok(Platform { api_url: api_url.trim_end_matches('/').to_string(), project_host, pooler_host })
     }
 

@@ -163,7 +163,7 @@ fn copy_database(admin: &mut postgres::Client, from: &str, to: &str) -> anyhow::
     pg::drop_on(admin, to)?;
     // FILE_COPY copies the files without writing them to WAL (fsync is off here). Measured on a slow disk: as
     // slow as WAL_LOG for 1,000 tables (~3.5 s each), which is why spares are kept (`take_or_copy`).
-    let create = format!("create database {to} template {from} strategy = file_copy");
+    let create = format!("create database {} template {} strategy = file_copy", pg::ident(to), pg::ident(from));
     let mut tries = 0;
     while let Err(err) = admin.batch_execute(&create) {
         tries += 1;
@@ -185,7 +185,7 @@ fn copy_database(admin: &mut postgres::Client, from: &str, to: &str) -> anyhow::
 /// The spare copy a previous run left, renamed to `name`: instant, where copying a long history's tables is not
 /// (seconds for 1,000 on a slow disk). Another process may have taken it first; then this one copies.
 fn take_or_copy(admin: &mut postgres::Client, spare: &str, template: &str, name: &str) -> anyhow::Result<()> {
-    if admin.batch_execute(&format!("alter database {spare} rename to {name}")).is_err() {
+    if admin.batch_execute(&format!("alter database {} rename to {}", pg::ident(spare), pg::ident(name))).is_err() {
         copy_database(admin, template, name)?;
     }
     Ok(())

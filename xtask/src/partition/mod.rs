@@ -50,7 +50,7 @@ impl TableRef {
     }
 
     pub fn sql(&self) -> String {
-        format!("{}.{}", ident(&self.schema), ident(&self.name))
+        format!("{}.{}", crate::pg::ident(&self.schema), crate::pg::ident(&self.name))
     }
 }
 
@@ -58,8 +58,4 @@ impl std::fmt::Display for TableRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}.{}", self.schema, self.name)
     }
-}
-
-pub fn ident(name: &str) -> String {
-    format!("\"{}\"", name.replace('"', "\"\""))
 }

@@ -23,7 +23,8 @@ use super::scan::{
     snapshot_transaction,
 };
 use super::windows::{Partition, Summary, Thresholds, Window, WindowKind, WindowResult, judge, partition_windows};
-use super::{TableRef, ident, parse_duration};
+use super::{TableRef, parse_duration};
+use crate::pg::ident;
 
 impl flags::Parity {
     pub(super) fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {

@@ -7,8 +7,8 @@ use anyhow::Context;
 
 use super::TableRef;
 use super::buckets::{Exprs, GROUP, Layout, Queue, Span, page_filter, page_slices, window_buckets};
-use super::ident;
 use super::windows::{Sample, Summary, Window, WindowKind, sample_threshold};
+use crate::pg::ident;
 
 pub(super) struct Column {
     pub(super) name: String,

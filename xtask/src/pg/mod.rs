@@ -97,6 +97,11 @@ fn connect_with(mut config: postgres::Config, tls: &Tls) -> anyhow::Result<postg
     config.connect(tls.connector()).map_err(anyhow::Error::from)
 }
 
+/// `name` as an SQL identifier, quoted (and its quotes doubled) whatever it holds.
+pub fn ident(name: &str) -> String {
+    postgres_protocol::escape::escape_identifier(name)
+}
+
 /// Creates an empty database with the Supabase baseline in the cluster of `url`; returns its URL.
 pub fn create_database(url: &str, name: &str) -> anyhow::Result<String> {
     create_database_from(url, name, &Baseline::Builtin)
@@ -107,7 +112,7 @@ pub fn create_database_from(url: &str, name: &str, baseline: &Baseline) -> anyho
     let mut admin = connect(url)?;
     // Two calls: several statements in one batch run as one transaction, which CREATE DATABASE refuses.
     drop_on(&mut admin, name)?;
-    admin.batch_execute(&format!("create database {name}"))?;
+    admin.batch_execute(&format!("create database {}", ident(name)))?;
     let db_url = replace_database(url, name);
     let applied = connect(&db_url).and_then(|mut client| baseline.apply(&mut client));
     if let Err(err) = applied {
@@ -120,7 +125,7 @@ pub fn create_database_from(url: &str, name: &str, baseline: &Baseline) -> anyho
 
 /// `drop database if exists name with (force)` through a session the caller already holds.
 pub fn drop_on(admin: &mut postgres::Client, name: &str) -> anyhow::Result<()> {
-    admin.batch_execute(&format!("drop database if exists {name} with (force)"))?;
+    admin.batch_execute(&format!("drop database if exists {} with (force)", ident(name)))?;
     Ok(())
 }
 
