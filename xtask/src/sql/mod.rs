@@ -166,7 +166,7 @@ pub fn analyze(text: &str, settings: &LintSettings) -> Analysis {
     linter.settings.assume_in_transaction = true; // the CLI wraps each file in one transaction
     for v in linter.lint(&parse, text) {
         let at = pos(v.text_range.start().into());
-        out.violations.push(Violation { pos: at, rule: v.code, message: v.message, help: v.help });
+        out.violations.push(Violation { pos: at, rule: v.code, message: v.message.to_string(), help: v.help.map(|h| h.to_string()) });
     }
     out
 }
