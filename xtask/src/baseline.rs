@@ -3,9 +3,9 @@
 use anyhow::bail;
 use xshell::Shell;
 
+use crate::domain::history::lock::TargetState;
+use crate::edges::repo::Repo;
 use crate::flags;
-use crate::lock::TargetState;
-use crate::repo::Repo;
 
 impl flags::Baseline {
     pub fn run(self, _sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
@@ -40,9 +40,9 @@ impl flags::Baseline {
                 _ => lock.files.insert(m.file_name.clone(), checksum),
             };
         }
-        let recorded_at = crate::clock::utc_now();
+        let recorded_at = crate::edges::os::clock::utc_now();
         // Pinned by name now (no session is opened here); a server's own identifier joins at the first promotion.
-        let identity = repo.config.targets.get(name.as_str()).and_then(crate::target::static_place);
+        let identity = repo.config.targets.get(name.as_str()).and_then(crate::edges::target::static_place);
         let state = TargetState {
             head: self.head.clone(),
             recorded_at,
@@ -51,7 +51,7 @@ impl flags::Baseline {
             server: None,
         };
         lock.targets.insert(name.clone(), state);
-        lock.write(&repo.lock_path())?;
+        repo.write_lock(&lock)?;
         println!(
             "{name}: recorded head {} and {} applied file checksum(s) in {}",
             self.head,

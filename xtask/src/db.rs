@@ -2,9 +2,9 @@
 
 use xshell::Shell;
 
+use crate::edges::postgres::State;
+use crate::edges::repo::Repo;
 use crate::flags::{self, DbCmd};
-use crate::pg::State;
-use crate::repo::Repo;
 
 impl flags::Db {
     pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {

@@ -4,21 +4,21 @@
 use xshell::Shell;
 
 use crate::blocked::blocked;
-use crate::catalog;
-use crate::delta::{self, Change, DeltaReport};
+use crate::diff::DeltaReport;
+use crate::domain::schema::delta::{self, Change};
+use crate::edges::output::report;
+use crate::edges::repo::Repo;
+use crate::edges::shadow::Shadow;
+use crate::edges::supabase::cli::Cli;
+use crate::edges::target::Resolved;
+use crate::edges::target::history;
 use crate::flags;
-use crate::promote::history;
-use crate::repo::Repo;
-use crate::report;
-use crate::shadow::Shadow;
-use crate::supabase::Cli;
-use crate::target::Resolved;
 
 impl flags::Drift {
     pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         let target = Resolved::resolve(sh, repo, &self.target)?;
         let cli = Cli::locate(sh, &repo.root)?;
-        let live = catalog::read(sh, repo, &target)?;
+        let live = crate::edges::target::catalog::read(sh, repo, &target)?;
         let head = history::head(&target.name, target.config, &repo.lock()?, live.head.as_deref());
         let replayed = replay(sh, repo, &cli, head.as_deref())?;
         let expected = crate::diff::expected(repo)?;
@@ -44,10 +44,15 @@ impl flags::Drift {
 }
 
 /// The files up to `head` pushed through the CLI onto a fresh shadow, snapshotted; the shadow is dropped after.
-fn replay(sh: &Shell, repo: &Repo, cli: &Cli, head: Option<&str>) -> anyhow::Result<catalog::Snapshot> {
+fn replay(
+    sh: &Shell,
+    repo: &Repo,
+    cli: &Cli,
+    head: Option<&str>,
+) -> anyhow::Result<crate::domain::schema::catalog::Snapshot> {
     let files = repo.discover()?.migrations;
     let applied: Vec<_> = files.iter().filter(|m| head.is_some_and(|h| m.version.as_str() <= h)).collect();
     let (shadow, _) = Shadow::at_history(sh, repo, cli, &applied, "drift")
         .map_err(|e| anyhow::anyhow!("replaying the migrations on a shadow failed: {e:#}"))?;
-    catalog::read_parallel(shadow.url(), &repo.config.catalog_excluded())
+    crate::edges::target::catalog::read_parallel(shadow.url(), &repo.config.catalog_excluded())
 }

@@ -11,13 +11,14 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use xshell::Shell;
 
+use crate::check;
+use crate::domain::history::lock::Lock;
+use crate::domain::history::migrations::Migration;
+use crate::domain::lint::sql::{LintCacheUse, LintScope};
 use crate::domain::rewrites::{self, Split, Suggestion};
-use crate::fsutil::Mode;
-use crate::lock::Lock;
-use crate::migrations::Migration;
-use crate::repo::Repo;
-use crate::sql::{LintCacheUse, LintScope};
-use crate::{check, flags};
+use crate::edges::os::fsutil::Mode;
+use crate::edges::repo::Repo;
+use crate::flags;
 
 impl flags::Fix {
     pub fn run(self, _sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
@@ -48,7 +49,7 @@ pub struct FilePlan {
 /// written.
 pub fn plan(repo: &Repo, named: &[PathBuf]) -> anyhow::Result<Vec<FilePlan>> {
     let mut all = repo.discover()?.migrations;
-    crate::migrations::read_all(&mut all);
+    crate::domain::history::migrations::read_all(&mut all);
     let lock = repo.lock()?;
     let chosen = choose(repo, &all, &lock, named)?;
     let findings = check::check(repo, LintScope::Pending, LintCacheUse::On)?.findings;
@@ -147,10 +148,10 @@ impl FilePlan {
         let mut written: Vec<&PathBuf> = Vec::new();
         let result = (|| {
             for (part, path) in self.split.parts[1..].iter().zip(&self.new_paths) {
-                crate::fsutil::create_new_atomic(path, part.text.as_bytes())?;
+                crate::edges::os::fsutil::create_new_atomic(path, part.text.as_bytes())?;
                 written.push(path);
             }
-            crate::fsutil::write_atomic(&self.migration.path, self.split.parts[0].text.as_bytes())
+            crate::edges::os::fsutil::write_atomic(&self.migration.path, self.split.parts[0].text.as_bytes())
         })();
         if result.is_err() {
             for path in written {

@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 
-use crate::report::Format;
-use crate::sql::LintScope;
+use crate::domain::lint::sql::LintScope;
+use crate::edges::output::report::Format;
 
 /// Checked promotion of the Supabase migrations in `migrations/`.
 ///

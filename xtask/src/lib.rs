@@ -2,48 +2,24 @@
 //! view; `docs/design.md` ("Where to look") maps the modules.
 
 pub mod baseline;
-pub mod baseline_file;
-pub mod batch;
 pub mod bench;
 pub mod blocked;
 pub mod catalog;
 pub mod check;
-pub mod clock;
-pub mod config;
 pub mod db;
-pub mod delta;
 pub mod diff;
 pub mod docs;
 pub mod domain;
 pub mod drift;
 pub mod edges;
-pub mod evidence;
-pub mod findings;
 pub mod fix;
 pub mod flags;
-pub mod fsutil;
-pub mod git;
-pub mod impact;
-pub mod lock;
-pub mod migrations;
 pub mod new;
 pub mod partition;
-pub mod pg;
-pub mod platform;
 pub mod platform_baseline;
-pub mod progress;
 pub mod promote;
-pub mod redact;
-pub mod repo;
-pub mod report;
 pub mod review;
-pub mod rules;
-pub mod shadow;
-pub mod sql;
-pub mod stage;
 pub mod status;
-pub mod supabase;
-pub mod target;
 
 use std::path::{Path, PathBuf};
 
@@ -55,7 +31,7 @@ pub fn run(flags: flags::Xtask) -> anyhow::Result<()> {
     let root = project_root(flags.repo.as_deref())?;
     let sh = Shell::new()?;
     sh.change_dir(&root);
-    let repo = repo::Repo::open(&root)?;
+    let repo = edges::repo::Repo::open(&root)?;
     let repo = &repo;
     match flags.cmd {
         flags::Cmd::Check(cmd) => cmd.run(&sh, repo),
@@ -81,17 +57,21 @@ pub fn run(flags: flags::Xtask) -> anyhow::Result<()> {
 pub fn project_root(repo: Option<&Path>) -> anyhow::Result<PathBuf> {
     if let Some(repo) = repo {
         let root = repo.canonicalize().with_context(|| format!("--repo {}", repo.display()))?;
-        if !root.join(config::FILE_NAME).is_file() {
-            bail!("--repo {}: no {} there; point --repo at the repository root", repo.display(), config::FILE_NAME);
+        if !root.join(domain::config::FILE_NAME).is_file() {
+            bail!(
+                "--repo {}: no {} there; point --repo at the repository root",
+                repo.display(),
+                domain::config::FILE_NAME
+            );
         }
         return Ok(root);
     }
     let cwd = std::env::current_dir().context("reading the current directory")?;
-    match cwd.ancestors().find(|dir| dir.join(config::FILE_NAME).is_file()) {
+    match cwd.ancestors().find(|dir| dir.join(domain::config::FILE_NAME).is_file()) {
         Some(root) => Ok(root.to_path_buf()),
         None => bail!(
             "no {} in {} or any parent; run from inside the repository or pass `--repo DIR`",
-            config::FILE_NAME,
+            domain::config::FILE_NAME,
             cwd.display()
         ),
     }

@@ -5,23 +5,23 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use xtask::blocked::Blocked;
-use xtask::edges::interrupt::Interrupted;
+use xtask::edges::os::interrupt::Interrupted;
 
 fn main() -> ExitCode {
     let flags = xtask::flags::Xtask::parse();
     let Err(err) = xtask::run(flags) else { return ExitCode::SUCCESS };
     // Every error passes `redact`: no token or password reaches a terminal or a CI log.
     if let Some(interrupted) = err.downcast_ref::<Interrupted>() {
-        eprintln!("{}", xtask::redact::redact(&interrupted.to_string()));
-        return ExitCode::from(xtask::edges::interrupt::EXIT_CODE);
+        eprintln!("{}", xtask::edges::output::redact::redact(&interrupted.to_string()));
+        return ExitCode::from(xtask::edges::os::interrupt::EXIT_CODE);
     }
     match err.downcast_ref::<Blocked>() {
         Some(blocked) => {
-            eprintln!("{}", xtask::redact::redact(&blocked.to_string()));
+            eprintln!("{}", xtask::edges::output::redact::redact(&blocked.to_string()));
             ExitCode::from(1)
         }
         None => {
-            eprintln!("error: {}", xtask::redact::redact(&format!("{err:#}")));
+            eprintln!("error: {}", xtask::edges::output::redact::redact(&format!("{err:#}")));
             ExitCode::from(2)
         }
     }

@@ -3,11 +3,11 @@
 use anyhow::bail;
 use xshell::Shell;
 
-use crate::batch;
+use crate::domain::history::batch;
+use crate::domain::history::migrations;
+use crate::edges::os::fsutil;
+use crate::edges::repo::Repo;
 use crate::flags;
-use crate::fsutil;
-use crate::migrations;
-use crate::repo::Repo;
 
 impl flags::New {
     pub fn run(self, _sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
@@ -32,36 +32,13 @@ impl flags::New {
 fn validate_name(name: &str) -> anyhow::Result<()> {
     let stem = name.strip_suffix(".sql").unwrap_or(name);
     if stem != name || !migrations::is_canonical_name(name) || name.len() > 80 {
-        let suggestion = snake_case(stem);
+        let suggestion = migrations::snake_case(stem);
         bail!(
             "`{name}` is not a migration name: use 1-80 lower-case letters, digits and `_`, e.g. `cargo xtask new {}`",
             if suggestion.is_empty() { "fix_problem_permission_helper" } else { suggestion.as_str() }
         );
     }
     Ok(())
-}
-
-/// `AddWidgets`, `add-widgets`, `Add Widgets` → `add_widgets`: a word starts at an upper-case letter after a
-/// lower-case one or a digit, and anything not a letter or digit separates words.
-pub fn snake_case(text: &str) -> String {
-    let mut out = String::new();
-    let mut previous: Option<char> = None;
-    for c in text.chars() {
-        if !c.is_ascii_alphanumeric() {
-            if !out.ends_with('_') && !out.is_empty() {
-                out.push('_');
-            }
-        } else {
-            let boundary =
-                c.is_ascii_uppercase() && previous.is_some_and(|p| p.is_ascii_lowercase() || p.is_ascii_digit());
-            if boundary && !out.ends_with('_') {
-                out.push('_');
-            }
-            out.push(c.to_ascii_lowercase());
-        }
-        previous = Some(c);
-    }
-    out.trim_matches('_').chars().take(80).collect()
 }
 
 #[cfg(test)]
@@ -76,9 +53,9 @@ mod tests {
         assert!(validate_name("x.sql").is_err());
         assert!(validate_name("").is_err());
         assert!(validate_name(&"a".repeat(81)).is_err());
-        assert_eq!(snake_case("AddWidgets"), "add_widgets");
-        assert_eq!(snake_case("with space"), "with_space");
-        assert_eq!(snake_case("HTTPRetry2Fix"), "httpretry2_fix");
+        assert_eq!(migrations::snake_case("AddWidgets"), "add_widgets");
+        assert_eq!(migrations::snake_case("with space"), "with_space");
+        assert_eq!(migrations::snake_case("HTTPRetry2Fix"), "httpretry2_fix");
         let err = validate_name("AddWidgets").unwrap_err().to_string();
         assert!(err.ends_with("e.g. `cargo xtask new add_widgets`"), "{err}");
     }

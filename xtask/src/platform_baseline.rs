@@ -10,15 +10,16 @@ use anyhow::{Context, bail};
 use serde::Serialize;
 use xshell::Shell;
 
-use crate::baseline_file::{parse, render};
 use crate::blocked::blocked;
+use crate::domain::schema::platform_file::{parse, render};
+use crate::edges::os::fsutil;
+use crate::edges::output::report::{self, Report};
+use crate::edges::postgres as pg;
+use crate::edges::repo::Repo;
+use crate::edges::supabase::cli::{Cli, Remote};
+use crate::edges::supabase::stage::Stage;
+use crate::edges::target::Resolved;
 use crate::flags;
-use crate::repo::Repo;
-use crate::report::{self, Report};
-use crate::stage::Stage;
-use crate::supabase::{Cli, Remote};
-use crate::target::Resolved;
-use crate::{fsutil, pg};
 
 const PLATFORM_SQL: &str = include_str!("../sql/platform.sql");
 
@@ -100,7 +101,7 @@ pub fn read(sh: &Shell, repo: &Repo, target: &Resolved) -> anyhow::Result<String
         Remote::Url(url) => {
             let row = pg::connect(url)
                 .and_then(|mut c| Ok(c.query_one(query().as_str(), &[])?))
-                .map_err(|e| anyhow::anyhow!(crate::redact::redact(&format!("{e:#}"))))?;
+                .map_err(|e| anyhow::anyhow!(crate::edges::output::redact::redact(&format!("{e:#}"))))?;
             row.get::<_, String>(0)
         }
         Remote::Project(_) => {

@@ -6,16 +6,16 @@ use std::fmt::Write;
 use serde::Serialize;
 use xshell::Shell;
 
-use crate::batch;
 use crate::blocked::blocked;
+use crate::domain::history::batch;
+use crate::domain::history::migrations::Migration;
+use crate::edges::output::report::{self, Annotation, Level, Report};
+use crate::edges::repo::Repo;
+use crate::edges::supabase::cli::Cli;
+use crate::edges::supabase::stage::Stage;
+use crate::edges::target::Resolved;
+use crate::edges::target::history::{self, Reconcile};
 use crate::flags;
-use crate::migrations::Migration;
-use crate::promote::history::{self, Reconcile};
-use crate::repo::Repo;
-use crate::report::{self, Annotation, Level, Report};
-use crate::stage::Stage;
-use crate::supabase::Cli;
-use crate::target::Resolved;
 
 #[derive(Debug, Serialize)]
 pub struct StatusReport {
@@ -44,7 +44,7 @@ pub struct PendingFile {
 #[derive(Debug, Serialize)]
 pub struct LiveReport {
     /// `direct` or `pooler (session)`.
-    pub connection: Option<crate::edges::pooler::Connection>,
+    pub connection: Option<crate::edges::postgres::pooler::Connection>,
     pub head: Option<String>,
     pub applied: usize,
     pub matches: bool,
@@ -59,7 +59,7 @@ impl flags::Status {
         let name = self.target.target;
         let target = repo.config.target(&name)?;
         let lock = repo.lock()?;
-        crate::target::check_aliases(&repo.config, &lock, &name)?;
+        crate::edges::target::check_aliases(&repo.config, &lock, &name)?;
         let discovery = repo.discover()?;
         let state = lock.targets.get(&name);
         // The embedded database is the xtask's own and has no record: its live history is its head.
@@ -101,7 +101,7 @@ impl flags::Status {
                 Ok(live) => report.live = Some(live),
                 // A program reading `--format json` still gets a document, saying why there is no live part.
                 Err(err) => {
-                    let why = crate::redact::redact(&format!("{err:#}"));
+                    let why = crate::edges::output::redact::redact(&format!("{err:#}"));
                     report.live = Some(LiveReport {
                         connection: None,
                         head: None,
@@ -110,7 +110,7 @@ impl flags::Status {
                         verdict: format!("the live history could not be read: {why}"),
                         error: Some(why),
                     });
-                    if self.output.format == crate::report::Format::Json {
+                    if self.output.format == crate::edges::output::report::Format::Json {
                         report::emit(&report, self.output.format)?;
                     }
                     return Err(err);
@@ -126,7 +126,7 @@ impl flags::Status {
 /// is not running).
 fn embedded_history(sh: &Shell, repo: &Repo, name: &str) -> anyhow::Result<Vec<String>> {
     let target = Resolved::resolve(sh, repo, name)?;
-    let crate::supabase::Remote::Url(url) = &target.remote else { return Ok(Vec::new()) };
+    let crate::edges::supabase::cli::Remote::Url(url) = &target.remote else { return Ok(Vec::new()) };
     Ok(history::read_direct(url)?.into_iter().map(|a| a.version).collect())
 }
 
@@ -136,7 +136,7 @@ fn live_check(
     repo: &Repo,
     name: &str,
     files: &[Migration],
-    lock: &crate::lock::Lock,
+    lock: &crate::domain::history::lock::Lock,
 ) -> anyhow::Result<LiveReport> {
     let target = Resolved::resolve(sh, repo, name)?;
     target.check_pin(lock, false)?;
@@ -294,8 +294,8 @@ mod tests {
     use expect_test::expect;
 
     use super::*;
-    use crate::report::Format;
-    use crate::report::render;
+    use crate::edges::output::report::Format;
+    use crate::edges::output::report::render;
 
     fn sample() -> StatusReport {
         let file = |v: &str, n: &str| PendingFile { version: v.into(), name: n.into(), file: format!("{v}_{n}.sql") };
@@ -309,7 +309,7 @@ mod tests {
             pending: vec![file("20260512231500", "cl46_fix"), file("20260513041000", "ce13_alignment")],
             unapplied_before_head: vec![],
             live: Some(LiveReport {
-                connection: Some(crate::edges::pooler::Connection::PoolerSession),
+                connection: Some(crate::edges::postgres::pooler::Connection::PoolerSession),
                 error: None,
                 head: Some("20260512231500".into()),
                 applied: 24,

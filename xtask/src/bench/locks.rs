@@ -8,11 +8,11 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use xshell::Shell;
 
+use crate::edges::os::fsutil;
+use crate::edges::postgres as pg;
+use crate::edges::repo::Repo;
+use crate::edges::shadow::Shadow;
 use crate::flags;
-use crate::fsutil;
-use crate::pg;
-use crate::repo::Repo;
-use crate::shadow::Shadow;
 
 const CREATE: &str = "20260101000000_orders.sql";
 const ALTER: &str = "20260102000000_orders_note.sql";

@@ -6,13 +6,13 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use xshell::{Shell, cmd};
 
+use crate::edges::os::fsutil;
+use crate::edges::postgres as pg;
+use crate::edges::repo::Repo;
+use crate::edges::shadow::Shadow;
+use crate::edges::supabase::cli::{Cli, Push, Remote};
+use crate::edges::target::history;
 use crate::flags;
-use crate::fsutil;
-use crate::pg;
-use crate::promote::history;
-use crate::repo::Repo;
-use crate::shadow::Shadow;
-use crate::supabase::{Cli, Push, Remote};
 
 mod locks;
 mod rehearsal;
@@ -291,7 +291,8 @@ impl flags::BenchCatalog {
                 .run()?;
             Ok(())
         })?;
-        let snapshot = crate::catalog::parse(&std::fs::read_to_string(Repo::open(&tree)?.catalog_path("bench"))?)?;
+        let snapshot =
+            crate::domain::schema::catalog::parse(&std::fs::read_to_string(Repo::open(&tree)?.catalog_path("bench"))?)?;
         let columns: usize = snapshot.tables.iter().map(|t| t.columns.len()).sum();
         let policies: usize = snapshot.tables.iter().map(|t| t.policies.len()).sum();
         let indexes: usize = snapshot.tables.iter().map(|t| t.indexes.len()).sum();

@@ -5,12 +5,12 @@ use std::time::{Duration, Instant};
 
 use xshell::Shell;
 
+use crate::edges::os::fsutil;
+use crate::edges::postgres as pg;
+use crate::edges::repo::Repo;
+use crate::edges::shadow::Shadow;
+use crate::edges::supabase::cli::Cli;
 use crate::flags;
-use crate::fsutil;
-use crate::pg;
-use crate::repo::Repo;
-use crate::shadow::Shadow;
-use crate::supabase::Cli;
 
 use super::median;
 
@@ -27,7 +27,7 @@ impl flags::BenchRehearsal {
                 app_migration(i).as_bytes(),
             )?;
         }
-        let files = crate::migrations::discover(&repo.root, &dir)?.migrations;
+        let files = crate::domain::history::migrations::discover(&repo.root, &dir)?.migrations;
         let split = files.len().saturating_sub(14);
         let (history, batch): (Vec<_>, Vec<_>) = (files[..split].iter().collect(), files[split..].iter().collect());
         let cli = Cli::locate(sh, &repo.root)?;

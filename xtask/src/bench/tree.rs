@@ -6,7 +6,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::fsutil;
+use crate::edges::os::fsutil;
 
 /// SplitMix64: a tiny deterministic generator, so the tree needs no dependency and never changes.
 struct Rng(u64);

@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use squawk_linter::Rule;
 
-use crate::fsutil;
-use crate::migrations;
-use crate::sql::Analysis;
+use crate::domain::history::migrations;
+use crate::domain::lint::sql::Analysis;
+use crate::edges::os::fsutil;
 
 /// Bumped when the stored layout changes.
 const FORMAT: u32 = 1;
@@ -104,7 +104,7 @@ fn key(rules: &[Rule]) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sql::{LintSettings, analyze};
+    use crate::domain::lint::sql::{LintSettings, analyze};
 
     fn analysis(sql: &str, rules: &[Rule]) -> Analysis {
         analyze(sql, &LintSettings { squawk_rules: rules })

@@ -9,13 +9,13 @@ use std::io::Read;
 use rayon::prelude::*;
 use xshell::Shell;
 
-use crate::findings::{Code, Finding, LineIndex, Severity};
+use crate::domain::findings::{Code, Finding, LineIndex, Severity};
+use crate::domain::history::lock::Lock;
+use crate::domain::history::migrations::{self, Migration};
+use crate::domain::lint::rules;
+use crate::domain::lint::sql::{self, Analysis, LintCacheUse, LintScope, LintSettings};
+use crate::edges::repo::Repo;
 use crate::flags;
-use crate::lock::Lock;
-use crate::migrations::{self, Migration};
-use crate::repo::Repo;
-use crate::rules;
-use crate::sql::{self, Analysis, LintCacheUse, LintScope, LintSettings};
 
 use cache::{LintCache, content_hash};
 pub use report::{CheckReport, Counts};
@@ -24,7 +24,7 @@ impl flags::Check {
     pub fn run(self, _sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         let cache = if self.no_cache { LintCacheUse::Off } else { LintCacheUse::On };
         let report = check(repo, self.lint, cache)?;
-        crate::report::emit(&report, self.output.format)?;
+        crate::edges::output::report::emit(&report, self.output.format)?;
         report.verdict()
     }
 }

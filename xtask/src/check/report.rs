@@ -5,8 +5,8 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::blocked::Blocked;
-use crate::findings::{Finding, Severity};
-use crate::report::{Annotation, Level, Report, md_cell, render_annotations};
+use crate::domain::findings::{Finding, Severity};
+use crate::edges::output::report::{Annotation, Level, Report, md_cell, render_annotations};
 
 #[derive(Debug, Default, Serialize)]
 pub struct Summary {
@@ -150,9 +150,9 @@ pub fn annotation(f: &Finding) -> Annotation {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::findings::{Code, Pos};
-    use crate::report::Format;
-    use crate::report::render;
+    use crate::domain::findings::{Code, Pos};
+    use crate::edges::output::report::Format;
+    use crate::edges::output::report::render;
     use expect_test::expect;
 
     fn sample() -> CheckReport {

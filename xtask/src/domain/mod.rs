@@ -1,9 +1,12 @@
-//! Domain: decisions over data, no processes, files or sessions. New domain modules start here; the older ones
-//! (`batch`, `lock`, `migrations`, `catalog`, ...) move in with the layering work.
+//! Domain: decisions over data, no processes, files or sessions: the migration history and its lock, the rules
+//! `check` applies, the schema catalog and its deltas, the promotion's decisions (lock budgets, cutovers), the
+//! targets' configuration (`config`), what `check` reports (`findings`), and the safe rewrites of flagged
+//! statements.
 
-pub mod budget;
-pub mod cutover;
-pub mod duration;
-pub mod identity;
+pub mod config;
+pub mod findings;
+pub mod history;
+pub mod lint;
+pub mod promotion;
 pub mod rewrites;
-pub mod statements;
+pub mod schema;

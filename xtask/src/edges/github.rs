@@ -120,8 +120,8 @@ pub fn publish(marker: &str, body: &str) {
         Ok(pr) => pr,
         Err(why) => return eprintln!("note: no pull-request comment: {why}"),
     };
-    crate::redact::add(&pr.token);
-    let body = crate::redact::redact(body);
+    crate::edges::output::redact::add(&pr.token);
+    let body = crate::edges::output::redact::redact(body);
     match pr.upsert(marker, &body) {
         Ok(Outcome::Created(id)) => eprintln!("review: commented on pull request #{} (comment {id})", pr.number),
         Ok(Outcome::Updated(id)) => {
@@ -132,7 +132,7 @@ pub fn publish(marker: &str, body: &str) {
             pr.number
         ),
         Err(err) => {
-            let why = crate::redact::redact(&format!("{err:#}"));
+            let why = crate::edges::output::redact::redact(&format!("{err:#}"));
             println!(
                 "::warning title=xtask review::the pull-request comment was not written: {}",
                 why.replace('\n', "%0A")

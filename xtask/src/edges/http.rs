@@ -39,7 +39,7 @@ pub fn request(base: &str, method: &str, path: &str, token: &str, body: Option<&
     let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
     match url.scheme() {
         "https" => {}
-        "http" if crate::pg::is_loopback(host, url.port_or_known_default().unwrap_or(80)) => {}
+        "http" if crate::edges::postgres::is_loopback(host, url.port_or_known_default().unwrap_or(80)) => {}
         "http" => bail!(
             "API URL `{base}` is plain HTTP to a non-loopback host: the token would travel in clear; use https://"
         ),

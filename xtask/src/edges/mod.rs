@@ -1,8 +1,14 @@
-//! Edges: the parts of the xtask that talk to the world outside its own process. New edge modules start here;
-//! the older ones (`supabase`, `platform`, `pg`, `shadow`, `stage`) move in with the layering work.
+//! Edges: the parts of the xtask that talk to the world outside its own process: the Supabase CLI and the
+//! Management API (`supabase`), Postgres sessions, the embedded cluster, shadows and stages (`postgres`), a
+//! target resolved to how it is reached (`target`), GitHub and HTTP (`github`, `http`), output and secrets
+//! (`output`), and the local system: files, git, the clock, signals (`os`).
 
-pub mod confirm;
 pub mod github;
 pub mod http;
-pub mod interrupt;
-pub mod pooler;
+pub mod os;
+pub mod output;
+pub mod postgres;
+pub mod repo;
+pub mod shadow;
+pub mod supabase;
+pub mod target;

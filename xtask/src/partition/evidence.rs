@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
-use crate::report::{Annotation, Level, Report, md_cell};
+use crate::edges::output::report::{Annotation, Level, Report, md_cell};
 
 use super::windows::{LISTED, WindowResult};
 
@@ -18,7 +18,7 @@ pub struct ParityEvidence {
     pub(super) target: String,
     pub(super) database: String,
     /// The database measured (as `promote` pins it): a cutover is gated on evidence about its own target only.
-    pub(super) identity: Option<crate::domain::identity::Identity>,
+    pub(super) identity: Option<crate::domain::history::identity::Identity>,
     pub(super) git_commit: Option<String>,
     pub(super) source: String,
     pub(super) shadow: String,
@@ -148,8 +148,8 @@ impl Report for ParityEvidence {
 mod tests {
     use super::super::windows::{Window, WindowKind};
     use super::*;
-    use crate::report::Format;
-    use crate::report::render;
+    use crate::edges::output::report::Format;
+    use crate::edges::output::report::render;
 
     fn sample() -> ParityEvidence {
         let window = |name: &str, kind, passed: bool| WindowResult {
@@ -182,8 +182,12 @@ mod tests {
             snapshot_time: "2026-11-24 00:00:01+00".into(),
             target: "prod".into(),
             database: "database postgresql://u:***@h:5432/db".into(),
-            identity: Some(crate::domain::identity::Identity {
-                place: crate::domain::identity::Place::Server { host: "h".into(), port: 5432, database: "db".into() },
+            identity: Some(crate::domain::history::identity::Identity {
+                place: crate::domain::history::identity::Place::Server {
+                    host: "h".into(),
+                    port: 5432,
+                    database: "db".into(),
+                },
                 live: Some("7000 / 5".into()),
             }),
             git_commit: Some("abc123".into()),

@@ -16,8 +16,8 @@ pub mod windows;
 use anyhow::bail;
 use xshell::Shell;
 
+use crate::edges::repo::Repo;
 use crate::flags::{self, PartitionCmd};
-use crate::repo::Repo;
 
 pub use prune::{Plan, PlannedPartition};
 
@@ -31,7 +31,7 @@ impl flags::Partition {
     }
 }
 
-pub use crate::domain::duration::parse_duration;
+pub use crate::domain::promotion::duration::parse_duration;
 
 /// `schema.table` (or `table` in public), quoted for SQL.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,7 +50,7 @@ impl TableRef {
     }
 
     pub fn sql(&self) -> String {
-        format!("{}.{}", crate::pg::ident(&self.schema), crate::pg::ident(&self.name))
+        format!("{}.{}", crate::edges::postgres::ident(&self.schema), crate::edges::postgres::ident(&self.name))
     }
 }
 

@@ -8,13 +8,15 @@ use anyhow::bail;
 use xshell::Shell;
 
 use crate::blocked::blocked;
+use crate::edges::os::clock;
+use crate::edges::os::git;
+use crate::edges::output::evidence;
+use crate::edges::output::progress::Spinner;
+use crate::edges::output::report;
+use crate::edges::repo::Repo;
+use crate::edges::supabase::management_api::Access;
+use crate::edges::target::{Direct, Resolved};
 use crate::flags;
-use crate::platform::Access;
-use crate::progress::Spinner;
-use crate::repo::Repo;
-use crate::report;
-use crate::target::{Direct, Resolved};
-use crate::{clock, evidence, git};
 
 use super::buckets::Queue;
 use super::evidence::{ParityEvidence, render_parity};
@@ -24,7 +26,7 @@ use super::scan::{
 };
 use super::windows::{Partition, Summary, Thresholds, Window, WindowKind, WindowResult, judge, partition_windows};
 use super::{TableRef, parse_duration};
-use crate::pg::ident;
+use crate::edges::postgres::ident;
 
 impl flags::Parity {
     pub(super) fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
@@ -38,7 +40,7 @@ impl flags::Parity {
         let started_at = clock::utc_now();
         let mut evidence = self
             .measure(&direct, (recent, overlap), &started_at, &target)
-            .map_err(|e| anyhow::anyhow!(crate::redact::redact(&format!("{e:#}"))))?;
+            .map_err(|e| anyhow::anyhow!(crate::edges::output::redact::redact(&format!("{e:#}"))))?;
         evidence.git_commit = git::head_commit(sh);
         let stem = format!("{}-parity-{}", clock::file_stamp(&started_at), self.source);
         let md = render_parity(&evidence);

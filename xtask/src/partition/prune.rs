@@ -11,12 +11,14 @@ use sha2::{Digest, Sha256};
 use xshell::Shell;
 
 use crate::blocked::blocked;
+use crate::domain::history::migrations;
+use crate::edges::os::clock;
+use crate::edges::output::evidence;
+use crate::edges::output::report::{self, Report};
+use crate::edges::repo::Repo;
+use crate::edges::supabase::management_api::Access;
+use crate::edges::target::Resolved;
 use crate::flags;
-use crate::platform::Access;
-use crate::repo::Repo;
-use crate::report::{self, Report};
-use crate::target::Resolved;
-use crate::{clock, evidence, migrations};
 
 use super::windows::{Bound, parse_range_bound};
 use super::{TableRef, parse_duration};
@@ -347,8 +349,8 @@ mod tests {
 
     #[test]
     fn prune_report_in_every_format() {
-        use crate::report::Format;
-        use crate::report::render;
+        use crate::edges::output::report::Format;
+        use crate::edges::output::report::render;
         let planned = PruneReport::Planned { plan_file: "docs/database/evidence/x.plan.json".into(), plan: sample() };
         let executed = PruneReport::Executed {
             record: "docs/database/evidence/y.executed.md".into(),

@@ -10,14 +10,15 @@ use serde::{Deserialize, Serialize};
 use xshell::Shell;
 
 use crate::blocked::blocked;
-use crate::domain::cutover::Rollback;
-use crate::edges::confirm::{self, Answer};
+use crate::domain::promotion::cutover::Rollback;
+use crate::edges::os::clock;
+use crate::edges::output::confirm::{self, Answer};
+use crate::edges::output::evidence;
+use crate::edges::output::report::{self, Report};
+use crate::edges::repo::Repo;
+use crate::edges::supabase::management_api::{Access, PROMOTION_LOCK_KEY};
+use crate::edges::target::Resolved;
 use crate::flags;
-use crate::platform::{Access, PROMOTION_LOCK_KEY};
-use crate::repo::Repo;
-use crate::report::{self, Report};
-use crate::target::Resolved;
-use crate::{clock, evidence};
 
 /// What `rollback` reads of a promotion record.
 #[derive(Debug, Deserialize)]

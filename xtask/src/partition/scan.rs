@@ -8,7 +8,7 @@ use anyhow::Context;
 use super::TableRef;
 use super::buckets::{Exprs, GROUP, Layout, Queue, Span, page_filter, page_slices, window_buckets};
 use super::windows::{Sample, Summary, Window, WindowKind, sample_threshold};
-use crate::pg::ident;
+use crate::edges::postgres::ident;
 
 pub(super) struct Column {
     pub(super) name: String,
@@ -368,8 +368,8 @@ mod tests {
     /// The record hash is the runbook's SHA-256 of the row's text: what a reviewer gets from `sha256()` by hand.
     #[test]
     fn the_row_hash_is_the_sha256_of_the_rows_text() {
-        let (_tmp, admin) = crate::pg::TempCluster::start();
-        let mut client = crate::pg::connect(&admin).unwrap();
+        let (_tmp, admin) = crate::edges::postgres::TempCluster::start();
+        let mut client = crate::edges::postgres::connect(&admin).unwrap();
         client
             .batch_execute(
                 "create table e (id bigint primary key, at timestamptz, v text, n text);
@@ -387,7 +387,11 @@ mod tests {
             let digest = Sha256::digest(row.get::<_, String>(0).as_bytes());
             let first = i64::from_be_bytes(digest[..8].try_into().unwrap());
             assert_eq!(row.get::<_, i64>(1), first, "the sums take the digest's first 64 bits");
-            assert_eq!(row.get::<_, String>(2), crate::migrations::hex(&digest), "listings show the whole digest");
+            assert_eq!(
+                row.get::<_, String>(2),
+                crate::domain::history::migrations::hex(&digest),
+                "listings show the whole digest"
+            );
         }
     }
 }

@@ -7,7 +7,7 @@ use anyhow::bail;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::migrations;
+use crate::domain::history::migrations;
 
 /// Mismatching keys listed per window and kind; the totals are always complete.
 pub const LISTED: usize = 20;

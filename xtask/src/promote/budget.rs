@@ -12,11 +12,11 @@ use serde::Serialize;
 
 use anyhow::Context;
 
-use crate::domain::budget::{Budget, segments};
-use crate::migrations::Migration;
-use crate::stage::Stage;
-use crate::supabase::PushOutput;
-use crate::target::Resolved;
+use crate::domain::history::migrations::Migration;
+use crate::domain::promotion::budget::{Budget, segments};
+use crate::edges::supabase::cli::PushOutput;
+use crate::edges::supabase::stage::Stage;
+use crate::edges::target::Resolved;
 
 /// `PGOPTIONS` for the CLI: the caller's own options kept, the budget added. Written `--name=value`, which
 /// Postgres takes like `-c name=value` and Supavisor (the pooler) has parsed from its first releases on; a
@@ -197,7 +197,7 @@ fn attempts(
             attempt: record.attempts.len() as u32 + 1,
             files: files.iter().map(|m| m.file_name.clone()).collect(),
             budget_ms: wait.map(|w| w.as_millis()),
-            started_at: crate::clock::utc_now(),
+            started_at: crate::edges::os::clock::utc_now(),
             ..Default::default()
         };
         let started = Instant::now();

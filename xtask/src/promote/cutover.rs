@@ -12,12 +12,12 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use crate::blocked::blocked;
-use crate::domain::cutover::{self, EvidenceFile, Judge, Linked, ParityDoc, Rollback, Swap, Window};
-use crate::migrations::{self, Migration};
-use crate::rules::{self, Phase};
-use crate::shadow::Shadow;
-use crate::target::Resolved;
-use crate::{catalog, delta};
+use crate::domain::history::migrations::{self, Migration};
+use crate::domain::lint::rules::{self, Phase};
+use crate::domain::promotion::cutover::{self, EvidenceFile, Judge, Linked, ParityDoc, Rollback, Swap, Window};
+use crate::domain::schema::delta;
+use crate::edges::shadow::Shadow;
+use crate::edges::target::Resolved;
 
 use super::{Plan, Promotion};
 
@@ -57,7 +57,8 @@ impl Promotion<'_> {
     /// A batch with phase-2 partition work: the window, the evidence and the rollbacks, every gap named at once.
     /// Refused on a protected target; said (and recorded) elsewhere.
     pub(super) fn cutover_gate(&mut self, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
-        let pairs: Vec<(&Migration, &crate::sql::Analysis)> = plan.batch.iter().zip(&plan.analyses).collect();
+        let pairs: Vec<(&Migration, &crate::domain::lint::sql::Analysis)> =
+            plan.batch.iter().zip(&plan.analyses).collect();
         let phase_two = rules::partition_phases(&pairs).iter().any(|(_, _, p)| matches!(p, Phase::Two(_)));
         let swaps = cutover::swaps(&pairs);
         if !phase_two && swaps.is_empty() {
@@ -85,7 +86,7 @@ impl Promotion<'_> {
             return Ok(());
         }
         // A dry run pushes nothing: it shows the review, and what the real run would refuse.
-        if self.options.mode == crate::fsutil::Mode::DryRun {
+        if self.options.mode == crate::edges::os::fsutil::Mode::DryRun {
             eprintln!("warning: the push itself would be refused until these are met:{list}");
             return Ok(());
         }
@@ -97,7 +98,7 @@ impl Promotion<'_> {
 
     /// `--maintenance-window WHY`, or a window `xtask.toml` declares for the target that holds now.
     fn window(&self, target: &Resolved) -> Result<WindowRecord, String> {
-        let start = crate::clock::utc_now();
+        let start = crate::edges::os::clock::utc_now();
         if let Some(why) = &self.options.maintenance_window {
             return Ok(WindowRecord { declared: format!("--maintenance-window \"{why}\""), start, end: None });
         }
@@ -120,7 +121,7 @@ impl Promotion<'_> {
     /// Each file that swaps a table declares when and how it is rolled back; a rollback file must exist.
     fn rollbacks(
         &self,
-        pairs: &[(&Migration, &crate::sql::Analysis)],
+        pairs: &[(&Migration, &crate::domain::lint::sql::Analysis)],
         swaps: &[Swap],
     ) -> (Vec<CutoverFile>, Vec<String>) {
         let (mut files, mut gaps) = (Vec::new(), Vec::new());
@@ -214,10 +215,11 @@ impl Promotion<'_> {
         let Some(files) = self.record.cutover.as_ref().map(|c| c.files.clone()).filter(|f| !f.is_empty()) else {
             return Ok(());
         };
-        let _spinner = crate::progress::Spinner::start("rehearsing the cutover's rollback", self.options.format);
+        let _spinner =
+            crate::edges::output::progress::Spinner::start("rehearsing the cutover's rollback", self.options.format);
         let copy = at_head.clone_as("rollback")?;
         let excluded = self.repo.config.catalog_excluded();
-        let mut client = crate::pg::connect(copy.url())?;
+        let mut client = crate::edges::postgres::connect(copy.url())?;
         let mut compared = 0;
         for m in &plan.batch {
             let text = m.text()?;
@@ -225,7 +227,7 @@ impl Promotion<'_> {
                 client.batch_execute(&text).with_context(|| format!("applying {}", m.file_name))?;
                 continue;
             };
-            let before = catalog::read_parallel(copy.url(), &excluded)?;
+            let before = crate::edges::target::catalog::read_parallel(copy.url(), &excluded)?;
             client.batch_execute(&text).with_context(|| format!("applying {}", m.file_name))?;
             if let Err(err) = client.batch_execute(&cf.sql) {
                 return Err(blocked(format!(
@@ -235,7 +237,7 @@ impl Promotion<'_> {
                     anyhow::Error::from(err)
                 )));
             }
-            let after = catalog::read_parallel(copy.url(), &excluded)?;
+            let after = crate::edges::target::catalog::read_parallel(copy.url(), &excluded)?;
             let deltas = delta::diff(&before, &after);
             if !deltas.is_empty() {
                 let shown: String = deltas.iter().take(20).map(|d| format!("\n  - {}", describe(d))).collect();
@@ -284,7 +286,7 @@ fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 }
 
 /// Every parity evidence file about any database, with its digest; other JSON files there are skipped.
-fn read_evidence(repo: &crate::repo::Repo, target: &Resolved) -> anyhow::Result<Vec<EvidenceFile>> {
+fn read_evidence(repo: &crate::edges::repo::Repo, target: &Resolved) -> anyhow::Result<Vec<EvidenceFile>> {
     let dir = repo.evidence_dir(target.record_place());
     let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(Vec::new()) };
     let mut out = Vec::new();

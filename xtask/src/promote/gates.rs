@@ -2,25 +2,29 @@
 //! rehearsal, the extension preflight, the CLI's dry-run (its list and its target must be ours) and the
 //! confirmation. Each refuses with `Blocked`, naming the fix; none of them writes to the target.
 
-use crate::edges::confirm::{self, Answer};
+use crate::edges::output::confirm::{self, Answer};
 use std::collections::BTreeSet;
 
 use crate::blocked::{Blocked, blocked};
+use crate::check;
 use crate::check::CheckReport;
-use crate::findings::{Code, Finding, Severity};
-use crate::migrations::Migration;
-use crate::platform::Access;
-use crate::report::Format;
-use crate::shadow::{Shadow, Template};
-use crate::sql::Fact;
-use crate::sql::{LintCacheUse, LintScope};
-use crate::supabase::{self, Cli, Push, Remote};
-use crate::target::{PROJECT_ID_ENV, Resolved, TOKEN_ENV};
-use crate::{check, git, pg, report, rules};
+use crate::domain::findings::{Code, Finding, Severity};
+use crate::domain::history::migrations::Migration;
+use crate::domain::lint::rules;
+use crate::domain::lint::sql::Fact;
+use crate::domain::lint::sql::{LintCacheUse, LintScope};
+use crate::edges::os::git;
+use crate::edges::output::report;
+use crate::edges::output::report::Format;
+use crate::edges::postgres as pg;
+use crate::edges::shadow::{Shadow, Template};
+use crate::edges::supabase::cli::{self, Cli, Push, Remote};
+use crate::edges::supabase::management_api::Access;
+use crate::edges::target::{PROJECT_ID_ENV, Resolved, TOKEN_ENV};
 
-use super::history;
 use super::{Plan, Promotion};
-use crate::stage::Stage;
+use crate::edges::supabase::stage::Stage;
+use crate::edges::target::history;
 
 impl<'a> Promotion<'a> {
     /// Step 1: tools, credentials and a clean checkout, all reported at once. Runs `check` too; its findings
@@ -28,7 +32,7 @@ impl<'a> Promotion<'a> {
     pub(super) fn preconditions(&mut self) -> anyhow::Result<(Cli, Resolved<'a>)> {
         let config = self.repo.config.target(&self.name)?;
         // A second name for a database must not reach it around the first name's gates: before anything else.
-        crate::target::check_aliases(&self.repo.config, &self.repo.lock()?, &self.name)?;
+        crate::edges::target::check_aliases(&self.repo.config, &self.repo.lock()?, &self.name)?;
         let mut problems = Vec::new();
         let cli = Cli::locate(self.sh, &self.repo.root).map_err(|e| problems.push(format!("{e:#}"))).ok();
         if (config.embedded || config.protected)
@@ -45,7 +49,7 @@ impl<'a> Promotion<'a> {
         let token = std::env::var(TOKEN_ENV).unwrap_or_default();
         let hosted = matches!(target.as_ref().map(|t| &t.remote), Some(Remote::Project(_)));
         if hosted && !token.is_empty() {
-            problems.extend(crate::platform::check_token(&token).err().map(|e| e.to_string()));
+            problems.extend(crate::edges::supabase::management_api::check_token(&token).err().map(|e| e.to_string()));
         }
         if hosted && token.is_empty() {
             problems.push(format!("{TOKEN_ENV} is not set: the hosted target is reached through the Management API (or set ${} to a direct URL)", config.db_url_env.as_deref().unwrap_or("<db_url_env>")));
@@ -56,7 +60,7 @@ impl<'a> Promotion<'a> {
         // Every file is read here, once: the check below, the stage, the rehearsal, the lock report and the
         // record all work from these bytes.
         let mut discovery = self.repo.discover()?;
-        crate::migrations::read_all(&mut discovery.migrations);
+        crate::domain::history::migrations::read_all(&mut discovery.migrations);
         if config.protected {
             problems.extend(uncommitted_bytes(self.sh, self.repo, &discovery.migrations));
         }
@@ -133,7 +137,8 @@ impl<'a> Promotion<'a> {
 
     /// The runbook: never phase-1 partition setup and phase-2 cutover in one promotion batch.
     pub(super) fn phase_gate(&self, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
-        let pairs: Vec<(&Migration, &crate::sql::Analysis)> = plan.batch.iter().zip(&plan.analyses).collect();
+        let pairs: Vec<(&Migration, &crate::domain::lint::sql::Analysis)> =
+            plan.batch.iter().zip(&plan.analyses).collect();
         let mixed: Vec<_> =
             rules::partition_phase_mix(&pairs).into_iter().filter(|f| f.code == Code::PartitionPhaseMix).collect();
         if mixed.is_empty() {
@@ -191,8 +196,8 @@ impl<'a> Promotion<'a> {
             match applied.get(&m.version) {
                 None => problems.push(format!("{} is not applied on {other}", m.file_name)),
                 Some(statements)
-                    if crate::domain::statements::fingerprint(&statements.join(";"))
-                        != crate::domain::statements::fingerprint(&text) =>
+                    if crate::domain::history::statements::fingerprint(&statements.join(";"))
+                        != crate::domain::history::statements::fingerprint(&text) =>
                 {
                     problems.push(format!("{} differs on {other} from this checkout", m.file_name))
                 }
@@ -224,7 +229,8 @@ impl<'a> Promotion<'a> {
             ))
         };
         let (shadow, template) = {
-            let _spinner = crate::progress::Spinner::start("rehearsing the applied history", self.options.format);
+            let _spinner =
+                crate::edges::output::progress::Spinner::start("rehearsing the applied history", self.options.format);
             Shadow::at_history(self.sh, self.repo, cli, &applied, "rehearsal")
                 .map_err(|e| refused("applied history", e))?
         };
@@ -237,7 +243,7 @@ impl<'a> Promotion<'a> {
         );
         let at_head = shadow.twin("impact")?;
         {
-            let _spinner = crate::progress::Spinner::start("rehearsing the batch", self.options.format);
+            let _spinner = crate::edges::output::progress::Spinner::start("rehearsing the batch", self.options.format);
             shadow.replay(self.sh, cli, &applied, &batch).map_err(|e| refused("batch", e))?;
         }
         self.record.rehearsal = Some("passed on a local shadow (history + batch)".into());
@@ -248,16 +254,20 @@ impl<'a> Promotion<'a> {
 
     /// The lock and rewrite report; it informs the review, so a failure to measure is said, not fatal.
     fn measure_impact(&mut self, target: &Resolved, at_head: &Shadow, batch: &[&Migration]) {
-        let _spinner = crate::progress::Spinner::start("measuring locks and rewrites", self.options.format);
-        let measured = crate::impact::measure(at_head.url(), batch).and_then(|impacts| {
+        let _spinner =
+            crate::edges::output::progress::Spinner::start("measuring locks and rewrites", self.options.format);
+        let measured = crate::edges::postgres::impact::measure(at_head.url(), batch).and_then(|impacts| {
             let direct = target.direct(Access::ReadOnly)?;
-            let sizes = crate::impact::target_sizes(&mut direct.connect()?)?;
-            Ok(crate::impact::with_sizes(impacts, &sizes))
+            let sizes = crate::edges::postgres::impact::target_sizes(&mut direct.connect()?)?;
+            Ok(crate::edges::postgres::impact::with_sizes(impacts, &sizes))
         });
         match measured {
             Ok(impacts) => self.record.impact = impacts,
             Err(err) => {
-                eprintln!("warning: the lock report could not be made: {}", crate::redact::redact(&format!("{err:#}")))
+                eprintln!(
+                    "warning: the lock report could not be made: {}",
+                    crate::edges::output::redact::redact(&format!("{err:#}"))
+                )
             }
         }
     }
@@ -311,7 +321,7 @@ impl<'a> Promotion<'a> {
         if let Some(err) = &out.error {
             return Err(blocked(format!(
                 "promote: the CLI's dry-run failed; nothing was pushed: {}",
-                supabase::explain(err)
+                cli::explain(err)
             )));
         }
         if let Some(why) = dry_run_mismatch(&plan.batch(), &out.migrations) {
@@ -367,7 +377,7 @@ fn clean_checkout(sh: &xshell::Shell) -> Option<String> {
 
 /// For a protected target, the bytes that will be pushed must be the ones committed at `HEAD` (a clean checkout
 /// says so for the moment it is looked at; this compares the very bytes read): each file's git blob id.
-fn uncommitted_bytes(sh: &xshell::Shell, repo: &crate::repo::Repo, files: &[Migration]) -> Vec<String> {
+fn uncommitted_bytes(sh: &xshell::Shell, repo: &crate::edges::repo::Repo, files: &[Migration]) -> Vec<String> {
     let committed = match git::committed_blobs(sh, &repo.migrations_rel()) {
         Ok(committed) => committed,
         Err(e) => return vec![format!("the committed migrations could not be read from git ({e:#})")],

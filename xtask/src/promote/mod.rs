@@ -2,13 +2,12 @@
 //!
 //! `Promotion::run` reads as the runbook; each step lives in its own room: `gates` (what must hold before a
 //! push), `push` (lock, push, verify, outcome), `review` (what people read before they confirm), `history` (the
-//! target's live history) and `record` (what is left behind). The staged workdir is `crate::stage`, which the
+//! target's live history) and `record` (what is left behind). The staged workdir is `crate::edges::supabase::stage`, which the
 //! shadow databases share.
 
 mod budget;
 mod cutover;
 mod gates;
-pub mod history;
 mod push;
 mod ran;
 pub mod record;
@@ -19,22 +18,23 @@ use std::time::Instant;
 use xshell::Shell;
 
 use crate::blocked::Blocked;
-use crate::edges::interrupt::{Interrupt, Interrupted};
-use crate::findings::Finding;
+use crate::domain::findings::Finding;
+use crate::domain::history::batch;
+use crate::domain::history::lock::Lock;
+use crate::domain::history::migrations::Migration;
+use crate::domain::lint::sql::{self, LintSettings};
+use crate::edges::os::clock;
+use crate::edges::os::fsutil::Mode;
+use crate::edges::os::interrupt::{Interrupt, Interrupted};
+use crate::edges::output::report;
+use crate::edges::output::report::Format;
+use crate::edges::repo::Repo;
+use crate::edges::supabase::cli::Cli;
+use crate::edges::target::Resolved;
 use crate::flags;
-use crate::fsutil::Mode;
-use crate::lock::Lock;
-use crate::migrations::Migration;
-use crate::repo::Repo;
-use crate::report;
-use crate::report::Format;
-use crate::sql::{self, LintSettings};
-use crate::supabase::Cli;
-use crate::target::Resolved;
-use crate::{batch, clock};
 
-use crate::stage::Stage;
-use history::{Applied, Reconcile};
+use crate::edges::supabase::stage::Stage;
+use crate::edges::target::history::{self, Applied, Reconcile};
 use record::{Record, RecordFile};
 
 impl flags::Promote {
@@ -49,7 +49,7 @@ impl flags::Promote {
             maintenance_window: self.maintenance_window,
             interrupt: Interrupt::install()?,
         };
-        crate::stage::remove_orphans(&repo.scratch_dir().join("stage"));
+        crate::edges::supabase::stage::remove_orphans(&repo.scratch_dir().join("stage"));
         let mut promotion = Promotion::new(sh, repo, &self.target.target, options);
         let result = promotion.run();
         promotion.report(result)
@@ -115,7 +115,7 @@ struct Promotion<'a> {
     /// Every migration file, read once in step 1 (their bytes travel with them).
     files: Vec<Migration>,
     /// The database the target is (step 1), pinned in the lock when the head is recorded.
-    identity_seen: Option<crate::domain::identity::Identity>,
+    identity_seen: Option<crate::domain::history::identity::Identity>,
 }
 
 impl<'a> Promotion<'a> {
@@ -198,7 +198,7 @@ impl<'a> Promotion<'a> {
             ));
             eprintln!("re-pinning {}: {}", self.name, self.record.repinned.as_deref().unwrap_or_default());
         }
-        if let crate::supabase::Remote::Project(_) = &target.remote {
+        if let crate::edges::supabase::cli::Remote::Project(_) = &target.remote {
             target.route()?;
         }
         self.record.connection = target.connection();
@@ -293,7 +293,7 @@ impl<'a> Promotion<'a> {
             if self.record.outcome.is_empty() || self.record.outcome == "dry-run" {
                 self.record.outcome = if blocked { "blocked" } else { "error" }.into();
             }
-            self.record.error = Some(crate::redact::redact(&format!("{err:#}")));
+            self.record.error = Some(crate::edges::output::redact::redact(&format!("{err:#}")));
         }
         report::emit(&record::PromoteReport(&self.record), self.options.format)?;
         result

@@ -6,21 +6,22 @@ use std::collections::BTreeSet;
 use anyhow::{Context, bail};
 
 use crate::blocked::blocked;
-use crate::edges::interrupt::Interrupted;
-use crate::lock::{Lock, TargetState};
-use crate::migrations::Migration;
-use crate::platform::Access;
-use crate::progress::Spinner;
-use crate::supabase::{self, Cli, Push, PushOutput};
-use crate::target::{CliTarget, Direct, Resolved};
-use crate::{clock, evidence};
+use crate::domain::history::lock::{Lock, TargetState};
+use crate::domain::history::migrations::Migration;
+use crate::edges::os::clock;
+use crate::edges::os::interrupt::Interrupted;
+use crate::edges::output::evidence;
+use crate::edges::output::progress::Spinner;
+use crate::edges::supabase::cli::{self, Cli, Push, PushOutput};
+use crate::edges::supabase::management_api::Access;
+use crate::edges::target::{CliTarget, Direct, Resolved};
 
-use super::history::{self, Applied};
 use super::record::Failure;
 use super::{AfterPush, Plan, Promotion};
-use crate::stage::Stage;
+use crate::edges::supabase::stage::Stage;
+use crate::edges::target::history::{self, Applied};
 
-use crate::platform::PROMOTION_LOCK_KEY as ADVISORY_KEY;
+use crate::edges::supabase::management_api::PROMOTION_LOCK_KEY as ADVISORY_KEY;
 
 /// The `application_name` of the Supabase CLI 3.1.0's database sessions.
 pub(super) const CLI_APPLICATION_NAME: &str = "@effect/sql-pg";
@@ -69,7 +70,7 @@ impl Promotion<'_> {
         // The target's own lock serialises every machine; with a token only, over a login role.
         let direct = target.direct(Access::ReadOnly)?;
         let mut session = direct.connect().map_err(|err| {
-            if crate::platform::role_removed(&err) {
+            if crate::edges::supabase::management_api::role_removed(&err) {
                 blocked(format!(
                     "promote: this machine's login role on {} was removed by another promotion's cleanup (another promotion of {} is running or just ended); nothing was pushed. Re-run when it is done",
                     target.name, target.name
@@ -128,7 +129,10 @@ impl Promotion<'_> {
         let edited: Vec<&str> = plan
             .batch
             .iter()
-            .filter(|m| std::fs::read(&m.path).map(|b| crate::migrations::checksum(&b)).ok() != m.checksum().ok())
+            .filter(|m| {
+                std::fs::read(&m.path).map(|b| crate::domain::history::migrations::checksum(&b)).ok()
+                    != m.checksum().ok()
+            })
             .map(|m| m.file_name.as_str())
             .collect();
         if !edited.is_empty() {
@@ -162,14 +166,16 @@ impl Promotion<'_> {
                 concurrent: plan
                     .analyses
                     .iter()
-                    .map(|a| a.facts.iter().any(|(_, f)| matches!(f, crate::sql::Fact::Concurrently { .. })))
+                    .map(|a| {
+                        a.facts.iter().any(|(_, f)| matches!(f, crate::domain::lint::sql::Fact::Concurrently { .. }))
+                    })
                     .collect(),
             };
             // The watcher signs in as the CLI does where it can: a role may cancel its own backends (the
             // fallback when a pooler drops PGOPTIONS); otherwise the lock's session watches.
             let mut as_cli = match &cli_target.remote {
-                crate::supabase::Remote::Url(url) => crate::pg::connect(url).ok(),
-                crate::supabase::Remote::Project(_) => None,
+                crate::edges::supabase::cli::Remote::Url(url) => crate::edges::postgres::connect(url).ok(),
+                crate::edges::supabase::cli::Remote::Project(_) => None,
             };
             let session = as_cli.as_mut().unwrap_or(&mut lock.session);
             let (output, budget) = super::budget::push_within_budget(
@@ -196,7 +202,7 @@ impl Promotion<'_> {
                 eprintln!("ended {ended} session(s) the CLI left running on {}", target.name);
                 self.record.push_transcript.push_str(&format!("\n[xtask] ended {ended} orphaned CLI session(s)\n"));
             }
-            Err(err) => eprintln!("warning: {}", crate::redact::redact(&format!("{err:#}"))),
+            Err(err) => eprintln!("warning: {}", crate::edges::output::redact::redact(&format!("{err:#}"))),
         }
         // Read over the session that holds the lock: a new login role now would be removed while our own lock
         // is held, and the note about a running promotion would be about this one.
@@ -220,7 +226,7 @@ impl Promotion<'_> {
         if !target.config.embedded && (!applied.is_empty() || !self.record.reconciled.is_empty()) {
             let mut lock = plan.lock.clone();
             self.record_head(&mut lock, target, &plan.files, new_head.as_deref(), "promote")?;
-            lock.write(&self.repo.lock_path())?;
+            self.repo.write_lock(&lock)?;
         }
         self.record.applied = applied.iter().map(|m| m.file_name.clone()).collect();
         self.record.not_attempted = rest.iter().map(|m| m.file_name.clone()).collect();
@@ -228,7 +234,7 @@ impl Promotion<'_> {
         let interrupted = self.options.interrupt.requested();
         let error = match (interrupted, output.error.as_ref()) {
             (true, _) => "interrupted while it ran: rolled back, not applied".to_string(),
-            (false, Some(err)) => supabase::explain(err),
+            (false, Some(err)) => cli::explain(err),
             (false, None) => output.transcript.clone(),
         };
         self.record.failed = failed.map(|m| Failure { file: m.file_name.clone(), error: error.clone() });
@@ -301,7 +307,7 @@ impl Promotion<'_> {
             new_head.unwrap_or_else(|| "(none)".into()),
             rest.len(),
             m.file_name,
-            crate::new::snake_case(&format!("fix_{}", m.name))
+            crate::domain::history::migrations::snake_case(&format!("fix_{}", m.name))
         )))
     }
 
@@ -316,11 +322,11 @@ impl Promotion<'_> {
         self.record.outcome = "unverified".into();
         self.record.not_attempted = plan.batch.iter().map(|m| m.file_name.clone()).collect();
         self.write_record(target)?;
-        let cli_error = output.error.as_ref().map(supabase::explain).unwrap_or_default();
+        let cli_error = output.error.as_ref().map(cli::explain).unwrap_or_default();
         Err(blocked(format!(
             "promote: the push did not finish cleanly ({cli_error}) and the target could not be read afterwards: {}\n\
              Nothing new is recorded. When the target is reachable again, re-run `cargo xtask promote --target {}`: it reconciles what was applied",
-            crate::redact::redact(&format!("{err:#}")),
+            crate::edges::output::redact::redact(&format!("{err:#}")),
             target.name
         )))
     }
@@ -336,7 +342,7 @@ impl Promotion<'_> {
         if (!self.record.reconciled.is_empty() || repin) && !target.config.embedded {
             let by = if repin { "promote --repin" } else { "promote (reconciled)" };
             self.record_head(&mut plan.lock, target, &plan.files, head.as_deref(), by)?;
-            plan.lock.write(&self.repo.lock_path())?;
+            self.repo.write_lock(&plan.lock)?;
             if !self.record.reconciled.is_empty() {
                 eprintln!(
                     "reconciled: recorded {} applied by an interrupted promotion",
@@ -357,18 +363,18 @@ impl Promotion<'_> {
     fn refresh_catalog(&self, target: &Resolved) {
         let result = {
             let _spinner = Spinner::start("reading the catalog", self.options.format);
-            crate::catalog::read(self.sh, self.repo, target)
+            crate::edges::target::catalog::read(self.sh, self.repo, target)
         }
         .and_then(|snapshot| {
             let path = crate::catalog::write(self.repo, &target.name, &snapshot)?;
-            crate::docs::refresh(self.repo, &target.name, crate::fsutil::Mode::Write)?;
+            crate::docs::refresh(self.repo, &target.name, crate::edges::os::fsutil::Mode::Write)?;
             Ok(path)
         });
         match result {
             Ok(path) => eprintln!("catalog: refreshed {path} and {}", self.repo.rel(&self.repo.doc_path(&target.name))),
             Err(err) => eprintln!(
                 "warning: the catalog refresh failed ({}); run `cargo xtask catalog --target {1}` and `cargo xtask docs-refresh --target {1}`",
-                crate::redact::redact(&format!("{err:#}")),
+                crate::edges::output::redact::redact(&format!("{err:#}")),
                 target.name
             ),
         }
@@ -405,7 +411,7 @@ fn invalid_indexes(session: &mut postgres::Client, plan: &Plan) -> Vec<String> {
         .batch
         .iter()
         .filter_map(|m| m.text().ok())
-        .flat_map(|t| crate::domain::budget::concurrent_index_names(&t))
+        .flat_map(|t| crate::domain::promotion::budget::concurrent_index_names(&t))
         .collect();
     if names.is_empty() {
         return Vec::new();
@@ -463,8 +469,8 @@ impl Promotion<'_> {
                 lock.files.insert(m.file_name.clone(), m.checksum()?);
             }
         }
-        let names =
-            std::iter::once(target.name.as_str()).chain(crate::target::same_database(&self.repo.config, &target.name));
+        let names = std::iter::once(target.name.as_str())
+            .chain(crate::edges::target::same_database(&self.repo.config, &target.name));
         for name in names.collect::<Vec<_>>() {
             let previous = lock.targets.get(name);
             let (identity, server) = match &self.identity_seen {

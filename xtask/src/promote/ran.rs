@@ -3,11 +3,11 @@
 //! the CLI stored statements is named as unverifiable, never taken as a match.
 
 use crate::blocked::blocked;
-use crate::migrations::Migration;
-use crate::target::Resolved;
+use crate::domain::history::migrations::Migration;
+use crate::edges::target::Resolved;
 
 use super::Promotion;
-use super::history::{self, Applied};
+use crate::edges::target::history::{self, Applied};
 
 /// When the check runs: it words the refusal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,8 +4,8 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::findings::Finding;
-use crate::report::{Annotation, Level, Report};
+use crate::domain::findings::Finding;
+use crate::edges::output::report::{Annotation, Level, Report};
 
 #[derive(Debug, Default, Serialize)]
 pub struct Record {
@@ -13,7 +13,7 @@ pub struct Record {
     /// How the target was reached, never with a password.
     pub endpoint: String,
     /// `direct` or `pooler (session)`, once known.
-    pub connection: Option<crate::edges::pooler::Connection>,
+    pub connection: Option<crate::edges::postgres::pooler::Connection>,
     /// The database the target is (`project <ref>` or `database host:port/db (server <id>)`), pinned in the lock.
     pub identity: Option<String>,
     /// `--repin`: from which database to which, and why.
@@ -52,7 +52,7 @@ pub struct Record {
     pub cutover: Option<super::cutover::Cutover>,
     /// Per batch file: the locks it holds on existing tables, the rewrites, the index builds (protected targets).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub impact: Vec<crate::impact::FileImpact>,
+    pub impact: Vec<crate::edges::postgres::impact::FileImpact>,
     pub findings: Vec<Finding>,
     pub dry_run: Vec<String>,
     pub dry_run_transcript: String,
@@ -148,7 +148,7 @@ impl Record {
             let _ = writeln!(
                 out,
                 "\n## Locks and rewrites\n\n```text\n{}```",
-                crate::impact::render(&self.impact, Some(&self.target))
+                crate::edges::postgres::impact::render(&self.impact, Some(&self.target))
             );
         }
         if !self.findings.is_empty() {
@@ -215,7 +215,7 @@ mod tests {
 
     #[test]
     fn a_finding_about_a_whole_file_has_no_line() {
-        use crate::findings::{Code, Pos, Severity};
+        use crate::domain::findings::{Code, Pos, Severity};
         let whole = Finding::new(Code::FileName, Severity::Warning, "migrations/x.sql", "name");
         assert_eq!(line_of(&whole), "");
         assert_eq!(line_of(&whole.at(Pos { line: 5, col: 1 })), ":5");
@@ -226,7 +226,7 @@ mod tests {
         let record = Record {
             target: "prod".into(),
             endpoint: "project srcaoozjkrughebmbvfb".into(),
-            connection: Some(crate::edges::pooler::Connection::Direct),
+            connection: Some(crate::edges::postgres::pooler::Connection::Direct),
             identity: Some("project srcaoozjkrughebmbvfb".into()),
             started_at: "2026-05-13T18:00:00Z".into(),
             cli_version: "3.1.0".into(),

@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::migrations::Migration;
+use crate::domain::history::migrations::Migration;
 
 use super::record::Record;
 
@@ -40,7 +40,7 @@ pub fn render(record: &Record, endpoint: &str, beyond: &[Migration]) -> String {
             "\nLocks and rewrites (each file applied in its own transaction on a local shadow; sizes on {}):",
             record.target
         );
-        out.push_str(&crate::impact::render(&record.impact, Some(&record.target)));
+        out.push_str(&crate::edges::postgres::impact::render(&record.impact, Some(&record.target)));
     }
     if !beyond.is_empty() {
         let names: Vec<&str> = beyond.iter().map(|m| m.file_name.as_str()).collect();

@@ -6,13 +6,13 @@ use std::collections::BTreeSet;
 use expect_test::expect;
 
 use super::gates::{dry_run_mismatch, split_blocking, target_mismatch};
-use super::history::{Applied, Reconcile, outcome, reconcile};
 use super::record::{Failure, PromoteReport, Record, RecordFile};
-use crate::findings::{Code, Finding, Pos, Severity};
-use crate::migrations::Migration;
-use crate::report::Format;
-use crate::report::render;
-use crate::supabase::Remote;
+use crate::domain::findings::{Code, Finding, Pos, Severity};
+use crate::domain::history::migrations::Migration;
+use crate::edges::output::report::Format;
+use crate::edges::output::report::render;
+use crate::edges::supabase::cli::Remote;
+use crate::edges::target::history::{Applied, Reconcile, outcome, reconcile};
 
 fn m(version: &str) -> Migration {
     Migration {
@@ -114,7 +114,7 @@ fn sample_record() -> Record {
     Record {
         target: "prod".into(),
         endpoint: "project srcaoozjkrughebmbvfb".into(),
-        connection: Some(crate::edges::pooler::Connection::PoolerSession),
+        connection: Some(crate::edges::postgres::pooler::Connection::PoolerSession),
         identity: Some("project srcaoozjkrughebmbvfb".into()),
         started_at: "2026-05-13T18:00:00Z".into(),
         cli_version: "3.1.0".into(),

@@ -11,26 +11,28 @@ use std::collections::{BTreeMap, BTreeSet};
 use anyhow::Context as _;
 use xshell::Shell;
 
+use crate::check;
+use crate::domain::findings::Finding;
+use crate::domain::history::batch;
+use crate::domain::history::migrations::Migration;
+use crate::domain::lint::sql::{Fact, LintCacheUse, LintScope, LintSettings};
 use crate::domain::rewrites::{self, Context, Suggestion};
-use crate::findings::Finding;
-use crate::git;
-use crate::impact::{self, Size};
-use crate::migrations::Migration;
-use crate::platform::Access;
-use crate::repo::Repo;
-use crate::report::Format;
-use crate::shadow::Shadow;
-use crate::sql::{Fact, LintCacheUse, LintScope, LintSettings};
-use crate::supabase::Cli;
-use crate::target::Resolved;
-use crate::{batch, check, flags};
+use crate::edges::os::git;
+use crate::edges::output::report::Format;
+use crate::edges::postgres::impact::{self, Size};
+use crate::edges::repo::Repo;
+use crate::edges::shadow::Shadow;
+use crate::edges::supabase::cli::Cli;
+use crate::edges::supabase::management_api::Access;
+use crate::edges::target::Resolved;
+use crate::flags;
 
 pub use report::{ChangedFile, Impact, ReviewReport, Sizes};
 
 impl flags::Review {
     pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         let report = review(sh, repo, &self.base, &self.target)?;
-        crate::report::emit(&report, self.output.format)?;
+        crate::edges::output::report::emit(&report, self.output.format)?;
         if self.output.format == Format::Github {
             crate::edges::github::publish(report::MARKER, &report.comment_md());
         }
@@ -49,7 +51,7 @@ pub fn review(sh: &Shell, repo: &Repo, base: &str, name: &str) -> anyhow::Result
     let findings: Vec<Finding> = checked.findings.into_iter().filter(|f| changed.contains(f.file.as_str())).collect();
 
     let mut all = repo.discover()?.migrations;
-    crate::migrations::read_all(&mut all);
+    crate::domain::history::migrations::read_all(&mut all);
     let lock = repo.lock()?;
     let head = lock.head(name).map(str::to_string);
     let pending = batch::pending(&all, head.as_deref(), None)?;
@@ -116,7 +118,7 @@ fn measure(
                 pending.iter().filter(|m| ours.contains(m.rel_path.as_str())).map(|m| m.file_name.clone()).collect();
             Ok(Impact::Measured { files: files.into_iter().filter(|f| names.contains(&f.file)).collect() })
         }
-        Err(err) => Ok(Impact::Failed { why: crate::redact::redact(&format!("{err:#}")) }),
+        Err(err) => Ok(Impact::Failed { why: crate::edges::output::redact::redact(&format!("{err:#}")) }),
     }
 }
 
@@ -127,11 +129,11 @@ fn target_sizes(sh: &Shell, repo: &Repo, name: &str) -> Result<(String, BTreeMap
     let set = |var: &str| std::env::var(var).is_ok_and(|v| !v.is_empty());
     let url_env = config.db_url_env.as_deref();
     let has_url = url_env.is_some_and(set);
-    let has_token = config.project_ref.is_some() && set(crate::platform::TOKEN_ENV);
+    let has_token = config.project_ref.is_some() && set(crate::edges::supabase::management_api::TOKEN_ENV);
     if !config.embedded && !has_url && !has_token {
         let mut vars: Vec<String> = url_env.map(|v| format!("${v}")).into_iter().collect();
         if config.project_ref.is_some() {
-            vars.push(format!("${}", crate::platform::TOKEN_ENV));
+            vars.push(format!("${}", crate::edges::supabase::management_api::TOKEN_ENV));
         }
         let missing = match &vars[..] {
             [] => "none is configured".to_string(),
@@ -146,7 +148,7 @@ fn target_sizes(sh: &Shell, repo: &Repo, name: &str) -> Result<(String, BTreeMap
         let sizes = impact::target_sizes(&mut direct.connect()?)?;
         Ok((target.describe(), sizes))
     };
-    read().map_err(|e| crate::redact::redact(&format!("{name} could not be read: {e:#}")))
+    read().map_err(|e| crate::edges::output::redact::redact(&format!("{name} could not be read: {e:#}")))
 }
 
 /// What the rewrites need to know of the whole tree: the tables declared `PARTITION BY`.
@@ -157,7 +159,7 @@ pub fn rewrite_context(all: &[Migration]) -> Context {
         if !text.to_ascii_lowercase().contains("partition by") {
             continue;
         }
-        for (_, fact) in crate::sql::analyze(&text, &LintSettings { squawk_rules: &[] }).facts {
+        for (_, fact) in crate::domain::lint::sql::analyze(&text, &LintSettings { squawk_rules: &[] }).facts {
             if let Fact::CreateTable { name, partitioned: true, .. } = fact {
                 ctx.partitioned.insert(name);
             }

@@ -5,12 +5,12 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::blocked::Blocked;
+use crate::domain::findings::{Finding, Severity};
+use crate::domain::history::migrations::Migration;
 use crate::domain::rewrites::Suggestion;
-use crate::findings::{Finding, Severity};
-use crate::git::Change;
-use crate::impact::FileImpact;
-use crate::migrations::Migration;
-use crate::report::{Annotation, Level, Report, md_cell};
+use crate::edges::os::git::Change;
+use crate::edges::output::report::{Annotation, Level, Report, md_cell};
+use crate::edges::postgres::impact::FileImpact;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ChangedFile {
@@ -171,7 +171,7 @@ impl Report for ReviewReport {
             Impact::Nothing => {}
             Impact::Measured { files } => {
                 let _ = writeln!(out, "\nLocks and rewrites ({}):", self.impact_intro());
-                out.push_str(&crate::impact::render(files, self.sizes_on()));
+                out.push_str(&crate::edges::postgres::impact::render(files, self.sizes_on()));
             }
             Impact::Failed { why } => {
                 let _ =
@@ -212,7 +212,7 @@ impl Report for ReviewReport {
 
     /// The annotations and the one-line tally: the whole review is in the summary and the comment.
     fn github(&self) -> String {
-        crate::report::render_annotations(&self.annotations()) + &format!("review: {}\n", self.tally())
+        crate::edges::output::report::render_annotations(&self.annotations()) + &format!("review: {}\n", self.tally())
     }
 
     fn summary_md(&self) -> String {
@@ -258,7 +258,7 @@ impl Report for ReviewReport {
         match &self.impact {
             Impact::Nothing => {}
             Impact::Measured { files } => {
-                let render = crate::impact::render(files, self.sizes_on());
+                let render = crate::edges::postgres::impact::render(files, self.sizes_on());
                 let _ = write!(
                     out,
                     "\n#### Locks and rewrites\n\n{}.\n\n```text\n{render}```\n",

@@ -540,15 +540,15 @@ fn cases() -> Vec<Case> {
             setup: |t| {
                 let env = running(t);
                 let path = t.path("migrations/promotion.lock");
-                let mut lock = xtask::lock::Lock::read(&path, "promotion.lock").unwrap().unwrap();
+                let mut lock = xtask::domain::history::lock::Lock::read(&path, "promotion.lock").unwrap().unwrap();
                 let mut state = lock.targets["prod"].clone();
-                state.identity = Some(xtask::domain::identity::Place::Server {
+                state.identity = Some(xtask::domain::history::identity::Place::Server {
                     host: "127.0.0.1".into(),
                     port: 5432,
                     database: "elsewhere".into(),
                 });
                 lock.targets.insert("bad".into(), state);
-                lock.write(&path).unwrap();
+                std::fs::write(&path, lock.render()).unwrap();
                 env
             },
             args: &["status", "--target", "bad", "--live"],

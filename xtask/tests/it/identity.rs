@@ -46,7 +46,7 @@ fn a_batch_file_edited_during_the_rehearsal_pushes_the_reviewed_bytes() {
         .get(0);
     assert_eq!(tables, 1, "only the reviewed table exists");
     let lock = String::from_utf8(tree.read("migrations/promotion.lock")).unwrap();
-    let checksum = xtask::migrations::checksum(reviewed.as_bytes());
+    let checksum = xtask::domain::history::migrations::checksum(reviewed.as_bytes());
     assert!(lock.contains(&format!("\"20260601000000_reviewed.sql\" = \"{checksum}\"")), "{lock}");
 }
 

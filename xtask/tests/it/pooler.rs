@@ -240,7 +240,9 @@ fn catalog_docs_drift_parity_and_prune_through_the_pooler_and_a_proxy() {
         let h = Ipv4::new(Prod::AtHead, true);
         // Another promotion holding prod's lock: its login roles are not removed under it, and the note says why.
         let mut holder = crate::support::connect(&h.prod_url);
-        holder.query_one("select pg_advisory_lock($1)", &[&xtask::platform::PROMOTION_LOCK_KEY]).unwrap();
+        holder
+            .query_one("select pg_advisory_lock($1)", &[&xtask::edges::supabase::management_api::PROMOTION_LOCK_KEY])
+            .unwrap();
         let held = h.run_noting(&["status", "--target", "prod", "--live"], &[], true);
         assert_eq!(held.code, 0, "{}", held.stderr);
         let note = format!("note: another promotion of {REF} holds its lock, so the temporary login role is left");

@@ -74,14 +74,26 @@ fn no_source_file_is_longer_than_a_reader_takes_in() {
     assert!(long.is_empty(), "split these (at most {MAX_LINES} lines): {long:?}");
 }
 
-/// The modules a module names (`crate::x`, `crate::{x, y}`, `super::x` in a folder module), at top level: a
-/// folder module and its files are one node, since their files implement one type between them.
-fn dependencies(name: &str, text: &str, tops: &BTreeSet<String>) -> BTreeSet<String> {
-    let me = name.split("::").next().unwrap().to_string();
+/// The node of the module graph a module belongs to: a layer's folder (`domain::history`, `edges::postgres`) or a
+/// file directly in one (`edges::target`), else the top-level module (`promote`, `check`): a folder and its
+/// files implement one thing between them.
+fn node(path: &str) -> String {
+    let parts: Vec<&str> = path.split("::").collect();
+    match parts[..] {
+        [layer @ ("domain" | "edges"), part, ..] => format!("{layer}::{part}"),
+        [first, ..] => first.to_string(),
+        [] => String::new(),
+    }
+}
+
+/// The nodes a module names (`crate::x::y`, `crate::{x, y}`), other than its own.
+fn dependencies(name: &str, text: &str, nodes: &BTreeSet<String>) -> BTreeSet<String> {
+    let me = node(name);
     let mut out = BTreeSet::new();
-    let mut add = |word: &str| {
-        if tops.contains(word) && word != me {
-            out.insert(word.to_string());
+    let mut add = |path: &str| {
+        let n = node(path);
+        if nodes.contains(&n) && n != me {
+            out.insert(n);
         }
     };
     let text = non_test(text);
@@ -90,33 +102,58 @@ fn dependencies(name: &str, text: &str, tops: &BTreeSet<String>) -> BTreeSet<Str
         if let Some(group) = rest.strip_prefix('{') {
             let end = group.find('}').unwrap_or(group.len());
             for item in group[..end].split(',') {
-                add(item.trim().split("::").next().unwrap_or("").trim());
+                add(item.trim());
             }
         } else {
-            add(rest.split(|c: char| !(c.is_alphanumeric() || c == '_')).next().unwrap_or(""));
+            let end = rest.find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':')).unwrap_or(rest.len());
+            add(rest[..end].trim_end_matches(':'));
         }
     }
     out
 }
 
-#[test]
-fn no_module_depends_on_itself_through_others() {
+/// The module graph: each node and the nodes its files name.
+fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let modules = modules();
-    let tops: BTreeSet<String> = modules
+    let nodes: BTreeSet<String> = modules
         .keys()
-        .map(|m| m.split("::").next().unwrap().to_string())
-        .filter(|m| m != "lib" && m != "main")
+        .map(|m| node(m))
+        .filter(|m| m != "lib" && m != "main" && m != "domain" && m != "edges")
         .collect();
     let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (name, text) in &modules {
-        let top = name.split("::").next().unwrap();
-        if top == "lib" || top == "main" {
-            continue;
+        let n = node(name);
+        if nodes.contains(&n) {
+            graph.entry(n).or_default().extend(dependencies(name, text, &nodes));
         }
-        graph.entry(top.to_string()).or_default().extend(dependencies(name, text, &tops));
     }
-    let cycles = cycles(&graph);
+    graph
+}
+
+#[test]
+fn no_module_depends_on_itself_through_others() {
+    let cycles = cycles(&graph());
     assert!(cycles.is_empty(), "module cycles:\n{}", cycles.into_iter().collect::<Vec<_>>().join("\n"));
+}
+
+/// The layers: commands at the top (each a top-level file or folder), the domain and the edges below them. Below
+/// never names above: a domain or edge module that needs a command's code means that code is in the wrong place;
+/// and the domain never names an edge.
+#[test]
+fn the_domain_and_the_edges_never_reach_up_into_a_command() {
+    let graph = graph();
+    let below = |n: &str| n.starts_with("domain::") || n.starts_with("edges::") || n == "blocked" || n == "flags";
+    let mut offenders = Vec::new();
+    for (from, tos) in &graph {
+        if below(from) && from != "flags" {
+            offenders.extend(tos.iter().filter(|to| !below(to)).map(|to| format!("{from} -> {to}")));
+        }
+        // The domain decides over data: it reaches no process, file or session.
+        if from.starts_with("domain::") {
+            offenders.extend(tos.iter().filter(|to| to.starts_with("edges::")).map(|to| format!("{from} -> {to}")));
+        }
+    }
+    assert!(offenders.is_empty(), "move the code these need below the commands:\n{}", offenders.join("\n"));
 }
 
 #[test]

@@ -61,7 +61,7 @@ fn manual(avoids: &str, advice: &str) -> Rewrite {
 fn create_index(s: &ast::CreateIndex, text: &str, ctx: &Context) -> Rewrite {
     let table = s.table_relation_name().map(|t| t.syntax().text().to_string()).unwrap_or_default();
     let avoids = format!("a SHARE lock on {table} for the whole build: every INSERT, UPDATE and DELETE waits");
-    if ctx.partitioned.contains(&crate::sql::norm(&table)) {
+    if ctx.partitioned.contains(&crate::domain::lint::sql::norm(&table)) {
         return manual(
             &avoids,
             &format!(

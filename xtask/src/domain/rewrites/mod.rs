@@ -15,7 +15,7 @@ use serde::Serialize;
 use squawk_syntax::SourceFile;
 use squawk_syntax::ast::{self, AstNode};
 
-use crate::findings::{Finding, LineIndex, Pos};
+use crate::domain::findings::{Finding, LineIndex, Pos};
 
 /// One piece of a statement's safe form.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -2,7 +2,7 @@
 //! our own facts), so a test fails when a rule stops flagging what its rewrite is for.
 
 use super::*;
-use crate::sql::{self, Fact, LintSettings};
+use crate::domain::lint::sql::{self, Fact, LintSettings};
 
 /// What `check`'s rules would flag in one file: squawk's violations and our own statement facts.
 fn flags_of(text: &str) -> Vec<Flag> {

@@ -74,8 +74,8 @@ fn slices_cover_every_page_and_the_queue_hands_out_the_heaviest_first() {
 /// several sums) and of the usual size, whole and in page slices.
 #[test]
 fn packed_sums_equal_a_group_by_on_a_real_server() {
-    let (_tmp, admin) = crate::pg::TempCluster::start();
-    let mut client = crate::pg::connect(&admin).unwrap();
+    let (_tmp, admin) = crate::edges::postgres::TempCluster::start();
+    let mut client = crate::edges::postgres::connect(&admin).unwrap();
     client
         .batch_execute(
             "create table e (id bigint primary key, t date, v text);

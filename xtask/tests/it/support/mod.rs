@@ -1,5 +1,5 @@
 //! A copy of the example repository in a temporary directory, and a way to run the xtask on it. Database
-//! helpers are the library's own (`xtask::pg`, `xtask::promote::history`), not copies.
+//! helpers are the library's own (`xtask::edges::postgres`, `xtask::edges::target::history`), not copies.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -130,12 +130,12 @@ impl Tree {
     }
 
     pub fn admin_url(&self, database: &str) -> String {
-        xtask::pg::Cluster::new(&self.path("target/xtask/pg")).url(database).unwrap()
+        xtask::edges::postgres::Cluster::new(&self.path("target/xtask/pg")).url(database).unwrap()
     }
 
     /// A fresh database with the Supabase baseline, in the tree's embedded cluster.
     pub fn create_db(&self, name: &str) -> String {
-        xtask::pg::create_database(&self.admin_url("postgres"), name).unwrap()
+        xtask::edges::postgres::create_database(&self.admin_url("postgres"), name).unwrap()
     }
 
     pub fn run_cmd(&self, mut cmd: Command, args: &[&str]) -> Run {
@@ -189,12 +189,12 @@ impl Drop for Tree {
 }
 
 pub fn connect(url: &str) -> postgres::Client {
-    xtask::pg::connect(url).unwrap_or_else(|e| panic!("{e:#}"))
+    xtask::edges::postgres::connect(url).unwrap_or_else(|e| panic!("{e:#}"))
 }
 
 /// The versions in a database's `supabase_migrations.schema_migrations`, oldest first.
 pub fn versions(url: &str) -> Vec<String> {
-    xtask::promote::history::read_direct(url).unwrap().into_iter().map(|a| a.version).collect()
+    xtask::edges::target::history::read_direct(url).unwrap().into_iter().map(|a| a.version).collect()
 }
 
 /// The example's partition batches: phase 1 (two files) and the phase-2 cutover.

@@ -1,0 +1,447 @@
+//! The embedded Postgres: a cluster from the system's binaries, data under `target/xtask/pg/`, a free port on
+//! 127.0.0.1, its socket in its own directory, and the Supabase baseline in its `postgres` database.
+//! As root it runs the server as an unprivileged user, because Postgres refuses to run as root.
+
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use xshell::{Shell, cmd};
+
+use crate::edges::os::fsutil;
+
+pub const BASELINE_SQL: &str = include_str!("../../../sql/supabase_baseline.sql");
+
+/// Overrides where the Postgres binaries are looked for (a directory holding `initdb`, `pg_ctl`, `postgres`).
+pub const BINDIR_ENV: &str = "XTASK_PG_BINDIR";
+
+pub struct Cluster {
+    dir: PathBuf,
+    baseline: Baseline,
+}
+
+/// What a new local database starts from: the hand-written Supabase baseline, or one captured from a target
+/// (`cargo xtask platform-baseline`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Baseline {
+    Builtin,
+    Captured(String),
+}
+
+impl Baseline {
+    fn text(&self) -> &str {
+        match self {
+            Baseline::Builtin => BASELINE_SQL,
+            Baseline::Captured(body) => body,
+        }
+    }
+
+    pub fn digest(&self) -> String {
+        crate::domain::history::migrations::checksum(self.text().as_bytes())
+    }
+
+    /// The hand-written baseline in one go; a captured one statement by statement (each preceded by a
+    /// `--> kind name` line), naming what the local server cannot take (an extension it lacks, say).
+    pub fn apply(&self, client: &mut postgres::Client) -> anyhow::Result<()> {
+        let Baseline::Captured(body) = self else {
+            return client.batch_execute(BASELINE_SQL).context("applying the Supabase baseline");
+        };
+        let mut failed = Vec::new();
+        for chunk in body.split("\n--> ").map(|c| c.trim_start_matches("--> ")) {
+            let Some((what, statement)) = chunk.split_once('\n') else { continue };
+            if let Err(err) = client.batch_execute(statement) {
+                failed.push(format!(
+                    "{what}: {}",
+                    err.as_db_error().map_or(err.to_string(), |d| d.message().to_string())
+                ));
+            }
+        }
+        if !failed.is_empty() {
+            eprintln!(
+                "note: {} statement(s) of the captured platform baseline could not be applied here: {}{}",
+                failed.len(),
+                failed.iter().take(5).cloned().collect::<Vec<_>>().join("; "),
+                if failed.len() > 5 { "; ..." } else { "" }
+            );
+        }
+        Ok(())
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+pub enum State {
+    Absent,
+    Stopped,
+    Running,
+}
+
+struct Binaries {
+    bindir: PathBuf,
+    /// Whether pg_cron can be preloaded (Debian: postgresql-15-cron).
+    pg_cron: bool,
+}
+
+/// The OS user the server runs as when we are root.
+struct RunAs {
+    uid: u32,
+    gid: u32,
+}
+
+impl Cluster {
+    /// The cluster kept in `dir` (`Repo::cluster_dir`).
+    pub fn new(dir: &Path) -> Cluster {
+        Cluster { dir: dir.to_path_buf(), baseline: Baseline::Builtin }
+    }
+
+    /// The cluster in `dir`, its `postgres` database starting from `baseline`.
+    pub fn with_baseline(dir: &Path, baseline: Baseline) -> Cluster {
+        Cluster { dir: dir.to_path_buf(), baseline }
+    }
+
+    /// Where its data directory is.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data()
+    }
+
+    /// The libpq password file for its `postgres` user.
+    pub fn pgpass(&self) -> PathBuf {
+        self.dir.join("pgpass")
+    }
+
+    fn data(&self) -> PathBuf {
+        self.server_dir().join("data")
+    }
+
+    /// Where the server's own files live (data, socket, log): `dir` itself, or, when the server's unprivileged
+    /// user cannot enter the checkout (root's 0700 home, say), a directory of its own that `dir/server-dir`
+    /// points to. The user's directories are never loosened.
+    fn server_dir(&self) -> PathBuf {
+        std::fs::read_to_string(self.dir.join(SERVER_DIR_POINTER))
+            .map(|s| PathBuf::from(s.trim()))
+            .unwrap_or_else(|_| self.dir.clone())
+    }
+
+    fn password_file(&self) -> PathBuf {
+        self.dir.join("password")
+    }
+
+    fn port_file(&self) -> PathBuf {
+        self.dir.join("port")
+    }
+
+    pub fn log_file(&self) -> PathBuf {
+        self.server_dir().join("server.log")
+    }
+
+    pub fn state(&self, sh: &Shell) -> anyhow::Result<State> {
+        if !self.data().join("PG_VERSION").exists() {
+            return Ok(State::Absent);
+        }
+        let bins = binaries(sh)?;
+        let pg_ctl = bins.bindir.join("pg_ctl");
+        let data = self.data();
+        // pg_ctl status: 0 running, 3 not running, 4 no data directory.
+        let out = server_cmd(sh, &pg_ctl, &[s("status"), s("-D"), path(&data)])?.quiet().ignore_status().output()?;
+        Ok(if out.status.success() { State::Running } else { State::Stopped })
+    }
+
+    pub fn port(&self) -> anyhow::Result<u16> {
+        let text = std::fs::read_to_string(self.port_file()).context("reading the embedded database's port")?;
+        text.trim()
+            .parse()
+            .with_context(|| format!("{} is corrupt; run `cargo xtask db reset`", self.port_file().display()))
+    }
+
+    /// The URL of `database`, password included: for connections and the CLI, never for printing.
+    pub fn url(&self, database: &str) -> anyhow::Result<String> {
+        let password =
+            std::fs::read_to_string(self.password_file()).context("reading the embedded database's password")?;
+        Ok(format!("postgresql://postgres:{}@127.0.0.1:{}/{database}", password.trim(), self.port()?))
+    }
+
+    /// The URL without its password, for people; `PGPASSFILE=target/xtask/pg/pgpass` supplies it.
+    pub fn display_url(&self, database: &str) -> anyhow::Result<String> {
+        Ok(format!("postgresql://postgres@127.0.0.1:{}/{database}", self.port()?))
+    }
+
+    /// Creates the cluster if needed, starts it if stopped, and returns the `postgres` database's URL.
+    pub fn start(&self, sh: &Shell) -> anyhow::Result<String> {
+        match self.state(sh)? {
+            State::Running => return self.url("postgres"),
+            State::Absent => self.create(sh)?,
+            State::Stopped => {}
+        }
+        self.launch(sh)?;
+        let url = self.url("postgres")?;
+        // Re-applied when the baseline changes (every statement in it is idempotent), so an older local database
+        // gains what the platform has since added.
+        let digest = self.baseline.digest();
+        if std::fs::read_to_string(self.dir.join("baseline-applied")).ok().as_deref() != Some(digest.as_str()) {
+            let mut client = super::connect(&url)?;
+            self.baseline.apply(&mut client).context("applying the baseline to the embedded database")?;
+            fsutil::write_atomic(&self.dir.join("baseline-applied"), digest.as_bytes())?;
+        }
+        Ok(url)
+    }
+
+    pub fn stop(&self, sh: &Shell) -> anyhow::Result<bool> {
+        if self.state(sh)? != State::Running {
+            return Ok(false);
+        }
+        let pg_ctl = binaries(sh)?.bindir.join("pg_ctl");
+        let data = self.data();
+        server_cmd(sh, &pg_ctl, &[s("stop"), s("-D"), path(&data), s("-m"), s("fast"), s("-w")])?
+            .quiet()
+            .ignore_stdout()
+            .run()?;
+        Ok(true)
+    }
+
+    pub fn remove(&self, sh: &Shell) -> anyhow::Result<()> {
+        self.stop(sh)?;
+        let server_dir = self.server_dir();
+        if server_dir != self.dir && server_dir.exists() {
+            std::fs::remove_dir_all(&server_dir).with_context(|| format!("removing {}", server_dir.display()))?;
+        }
+        if self.dir.exists() {
+            std::fs::remove_dir_all(&self.dir).with_context(|| format!("removing {}", self.dir.display()))?;
+        }
+        Ok(())
+    }
+
+    fn create(&self, sh: &Shell) -> anyhow::Result<()> {
+        let bins = binaries(sh)?;
+        let run_as = run_as(sh)?;
+        if self.dir.exists() {
+            self.remove(sh)?; // a half-created cluster from an interrupted run
+        }
+        std::fs::create_dir_all(&self.dir).with_context(|| format!("creating {}", self.dir.display()))?;
+        let server_dir = match &run_as {
+            Some(user) if reachable_by(&self.dir, user).is_err() => {
+                let server_dir = private_server_dir(&self.dir, user)?;
+                fsutil::write_atomic(&self.dir.join(SERVER_DIR_POINTER), server_dir.display().to_string().as_bytes())?;
+                server_dir
+            }
+            Some(user) => {
+                std::os::unix::fs::chown(&self.dir, Some(user.uid), Some(user.gid))?;
+                self.dir.clone()
+            }
+            None => self.dir.clone(),
+        };
+        let password = random_password()?;
+        fsutil::write_atomic(&self.password_file(), password.as_bytes())?;
+        std::fs::set_permissions(self.password_file(), std::fs::Permissions::from_mode(0o600))?;
+        let pwfile = server_dir.join("initdb-pw");
+        std::fs::write(&pwfile, &password)?;
+        if let Some(user) = &run_as {
+            std::os::unix::fs::chown(&pwfile, Some(user.uid), Some(user.gid))?;
+        }
+        let (initdb, data) = (bins.bindir.join("initdb"), self.data());
+        let args = [
+            s("-D"),
+            path(&data),
+            s("-U"),
+            s("postgres"),
+            s("--auth-local=trust"),
+            s("--auth-host=scram-sha-256"),
+            format!("--pwfile={}", pwfile.display()),
+            s("-E"),
+            s("UTF8"),
+            s("--no-locale"),
+            s("--no-sync"),
+        ];
+        let result = server_cmd(sh, &initdb, &args)?.quiet().ignore_stdout().ignore_status().output();
+        let _ = std::fs::remove_file(&pwfile);
+        let out = result.context("running initdb")?;
+        if !out.status.success() {
+            bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        }
+        let sock = server_dir.join("sock");
+        std::fs::create_dir_all(&sock)?;
+        if let Some(user) = &run_as {
+            std::os::unix::fs::chown(&sock, Some(user.uid), Some(user.gid))?;
+        }
+        let preload =
+            if bins.pg_cron { "shared_preload_libraries = 'pg_cron'\ncron.database_name = 'postgres'\n" } else { "" };
+        let conf = format!(
+            "\n# Written by cargo xtask: a throwaway local database, so durability is traded for speed.\n\
+             listen_addresses = '127.0.0.1'\ninclude_if_exists = 'xtask-port.conf'\nunix_socket_directories = '{}'\n\
+             fsync = off\nsynchronous_commit = off\nfull_page_writes = off\nwal_level = logical\nmax_connections = 60\n{preload}",
+            sock.display()
+        );
+        let mut text = std::fs::read_to_string(self.data().join("postgresql.conf"))?;
+        text.push_str(&conf);
+        std::fs::write(self.data().join("postgresql.conf"), text)?;
+        let pgpass = format!("127.0.0.1:*:*:postgres:{password}\n");
+        std::fs::write(self.dir.join("pgpass"), pgpass)?;
+        std::fs::set_permissions(self.dir.join("pgpass"), std::fs::Permissions::from_mode(0o600))?;
+        Ok(())
+    }
+
+    fn launch(&self, sh: &Shell) -> anyhow::Result<()> {
+        let bins = binaries(sh)?;
+        // Keep the port of the last run while it is free, so URLs people copied stay valid.
+        let port = match self.port() {
+            Ok(port) if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() => port,
+            _ => free_port()?,
+        };
+        fsutil::write_atomic(&self.port_file(), port.to_string().as_bytes())?;
+        let port_conf = self.data().join("xtask-port.conf");
+        std::fs::write(&port_conf, format!("port = {port}\n"))?;
+        let (pg_ctl, data, log) = (bins.bindir.join("pg_ctl"), self.data(), self.log_file());
+        if let Some(user) = run_as(sh)? {
+            if !log.exists() {
+                std::fs::write(&log, "")?;
+            }
+            std::os::unix::fs::chown(&log, Some(user.uid), Some(user.gid))?;
+            std::os::unix::fs::chown(&port_conf, Some(user.uid), Some(user.gid))?;
+        }
+        let args = [s("start"), s("-D"), path(&data), s("-l"), path(&log), s("-w"), s("-t"), s("60")];
+        let out = server_cmd(sh, &pg_ctl, &args)?.quiet().ignore_stdout().ignore_status().output()?;
+        if !out.status.success() {
+            let log_text = std::fs::read_to_string(self.log_file()).unwrap_or_default();
+            let tail: Vec<&str> = log_text.lines().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
+            bail!(
+                "the embedded Postgres did not start:\n{}\n  (log: {}); `cargo xtask db reset` recreates it",
+                tail.join("\n"),
+                self.log_file().display()
+            );
+        }
+        Ok(())
+    }
+}
+
+/// A server-side binary, run as the unprivileged user when we are root.
+fn server_cmd<'a>(sh: &'a Shell, program: &Path, args: &[String]) -> anyhow::Result<xshell::Cmd<'a>> {
+    Ok(match run_as(sh)? {
+        Some(user) => {
+            let (uid, gid) = (format!("--reuid={}", user.uid), format!("--regid={}", user.gid));
+            cmd!(sh, "setpriv {uid} {gid} --clear-groups -- {program} {args...}")
+        }
+        None => cmd!(sh, "{program} {args...}"),
+    })
+}
+
+fn s(text: &str) -> String {
+    text.to_string()
+}
+
+fn path(p: &Path) -> String {
+    p.display().to_string()
+}
+
+/// The directory of the Postgres binaries (pg_dump, ...).
+pub fn bindir(sh: &Shell) -> anyhow::Result<PathBuf> {
+    Ok(binaries(sh)?.bindir)
+}
+
+/// Whether the server binaries the embedded database and rehearsals need are installed.
+pub fn check_binaries(sh: &Shell) -> anyhow::Result<()> {
+    binaries(sh).map(|_| ())
+}
+
+fn binaries(sh: &Shell) -> anyhow::Result<Binaries> {
+    let bindir = match std::env::var_os(BINDIR_ENV) {
+        Some(dir) => PathBuf::from(dir),
+        None => default_bindir(sh)?,
+    };
+    if !bindir.join("initdb").is_file() || !bindir.join("pg_ctl").is_file() {
+        bail!(
+            "no Postgres server binaries (initdb, pg_ctl) in {}; install them with `apt-get install postgresql-15`, or set {BINDIR_ENV}",
+            bindir.display()
+        );
+    }
+    let pg_cron = bindir.parent().is_some_and(|lib| lib.join("lib/pg_cron.so").is_file());
+    Ok(Binaries { bindir, pg_cron })
+}
+
+fn default_bindir(sh: &Shell) -> anyhow::Result<PathBuf> {
+    if let Ok(out) = cmd!(sh, "pg_config --bindir").quiet().ignore_stderr().read() {
+        let dir = PathBuf::from(out.trim());
+        if dir.join("initdb").is_file() {
+            return Ok(dir);
+        }
+    }
+    // Debian keeps the server binaries out of PATH: /usr/lib/postgresql/<major>/bin. Prefer 15, what prod runs.
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
+        .filter(|(_, bin): &(u32, PathBuf)| bin.join("initdb").is_file())
+        .collect();
+    found.sort_by_key(|(major, _)| (*major == 15, *major));
+    found.pop().map(|(_, dir)| dir).context("no Postgres server binaries found (pg_config --bindir, /usr/lib/postgresql/*/bin); install them with `apt-get install postgresql-15`")
+}
+
+fn run_as(sh: &Shell) -> anyhow::Result<Option<RunAs>> {
+    let uid = std::fs::metadata("/proc/self").map(|m| m.uid()).unwrap_or(u32::MAX);
+    if uid != 0 {
+        return Ok(None);
+    }
+    // Debian's postgresql package creates `postgres`; otherwise fall back to `nobody`.
+    for user in ["postgres", "nobody"] {
+        let ids = (
+            cmd!(sh, "id -u {user}").quiet().ignore_stderr().read(),
+            cmd!(sh, "id -g {user}").quiet().ignore_stderr().read(),
+        );
+        if let (Ok(uid), Ok(gid)) = ids {
+            return Ok(Some(RunAs { uid: uid.trim().parse()?, gid: gid.trim().parse()? }));
+        }
+    }
+    bail!("running as root, and neither a `postgres` nor a `nobody` user exists to run the server as; create one")
+}
+
+/// Names the server directory kept outside the checkout.
+const SERVER_DIR_POINTER: &str = "server-dir";
+
+/// Where the server's files go when its user cannot enter the checkout: `/var/lib/xtask/pg-<hash of dir>`,
+/// owned by that user, mode 0700.
+fn private_server_dir(dir: &Path, user: &RunAs) -> anyhow::Result<PathBuf> {
+    use sha2::Digest;
+    let base = PathBuf::from("/var/lib/xtask");
+    std::fs::create_dir_all(&base).with_context(|| format!("creating {}", base.display()))?;
+    std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755))?;
+    let canonical = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let hash =
+        crate::domain::history::migrations::hex(&sha2::Sha256::digest(canonical.display().to_string().as_bytes()));
+    let server_dir = base.join(format!("pg-{}", &hash[..16]));
+    if server_dir.exists() {
+        std::fs::remove_dir_all(&server_dir)?;
+    }
+    std::fs::create_dir(&server_dir).with_context(|| format!("creating {}", server_dir.display()))?;
+    std::os::unix::fs::chown(&server_dir, Some(user.uid), Some(user.gid))?;
+    std::fs::set_permissions(&server_dir, std::fs::Permissions::from_mode(0o700))?;
+    Ok(server_dir)
+}
+
+/// Postgres refuses a data directory its user cannot reach.
+fn reachable_by(dir: &Path, user: &RunAs) -> anyhow::Result<()> {
+    for ancestor in dir.ancestors().skip(1) {
+        let Ok(meta) = std::fs::metadata(ancestor) else { continue };
+        let mode = meta.permissions().mode();
+        let traversable = mode & 0o001 != 0
+            || (meta.uid() == user.uid && mode & 0o100 != 0)
+            || (meta.gid() == user.gid && mode & 0o010 != 0);
+        if !traversable {
+            bail!(
+                "the database server runs as uid {} (Postgres refuses root), which cannot enter {}; run `chmod o+x {}` or use a checkout outside it",
+                user.uid,
+                ancestor.display(),
+                ancestor.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+fn free_port() -> anyhow::Result<u16> {
+    let listener = std::net::TcpListener::bind(("127.0.0.1", 0)).context("finding a free port")?;
+    Ok(listener.local_addr()?.port())
+}
+
+fn random_password() -> anyhow::Result<String> {
+    let mut bytes = [0u8; 18];
+    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
+    Ok(crate::domain::history::migrations::hex(&bytes))
+}

@@ -1,0 +1,179 @@
+//! The repository a command works on: its configuration, and every path the xtask reads or writes in it.
+//!
+//! Paths live here and nowhere else, so a layout change is one edit and messages name the configured
+//! directories (`migrations_dir`), never a hard-coded `migrations/`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+
+use crate::domain::config::{self, Config};
+use crate::domain::history::lock::{self, Lock};
+use crate::domain::history::migrations::{self, Discovery};
+
+pub struct Repo {
+    pub root: PathBuf,
+    pub config: Config,
+}
+
+/// Where a target's promotion records go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordPlace {
+    /// Committed beside the docs: hosted targets.
+    Committed,
+    /// Under `target/`: the embedded database is the xtask's own.
+    Scratch,
+}
+
+impl Repo {
+    /// Opens the repository at `root` (the directory holding `xtask.toml`).
+    pub fn open(root: &Path) -> anyhow::Result<Repo> {
+        let config = Config::load(root)?;
+        Ok(Repo { root: root.to_path_buf(), config })
+    }
+
+    /// `path` relative to the root, `/`-separated, as messages and records show it.
+    pub fn rel(&self, path: &Path) -> String {
+        migrations::rel(&self.root, path)
+    }
+
+    pub fn migrations_dir(&self) -> PathBuf {
+        self.root.join(&self.config.migrations_dir)
+    }
+
+    /// A cutover's rollback as SQL, and for a file under the migrations' `rollback/` its checksum (what
+    /// `promote` rehearses and records, and `partition rollback` requires unchanged).
+    pub fn read_rollback(
+        &self,
+        rollback: &crate::domain::promotion::cutover::Rollback,
+    ) -> anyhow::Result<(String, Option<String>)> {
+        use crate::domain::promotion::cutover::Rollback;
+        match rollback {
+            Rollback::Sql(sql) => Ok((sql.clone(), None)),
+            Rollback::File(rel) => {
+                let path = self.migrations_dir().join(rel);
+                let bytes = std::fs::read(&path)
+                    .with_context(|| format!("its rollback file {} cannot be read; write it there", self.rel(&path)))?;
+                let sql = String::from_utf8(bytes.clone()).context("the rollback file is not UTF-8")?;
+                Ok((sql, Some(migrations::checksum(&bytes))))
+            }
+        }
+    }
+
+    /// The migrations directory as findings name it, e.g. `migrations`.
+    pub fn migrations_rel(&self) -> String {
+        self.rel(&self.migrations_dir())
+    }
+
+    pub fn lock_path(&self) -> PathBuf {
+        self.migrations_dir().join(lock::FILE_NAME)
+    }
+
+    /// Writes the lock (atomically).
+    pub fn write_lock(&self, lock: &Lock) -> anyhow::Result<()> {
+        crate::edges::os::fsutil::write_atomic(&self.lock_path(), lock.render().as_bytes())
+    }
+
+    /// The lock, or an empty one when no target has been promoted or baselined yet.
+    pub fn lock(&self) -> anyhow::Result<Lock> {
+        let path = self.lock_path();
+        Ok(Lock::read(&path, &self.rel(&path))?.unwrap_or_default())
+    }
+
+    pub fn discover(&self) -> anyhow::Result<Discovery> {
+        let dir = self.migrations_dir();
+        if !dir.is_dir() {
+            bail!(
+                "migrations_dir `{}` (from {}) is not a directory; create it or correct migrations_dir",
+                self.config.migrations_dir.display(),
+                config::FILE_NAME
+            );
+        }
+        migrations::discover(&self.root, &dir).with_context(|| format!("listing {}", dir.display()))
+    }
+
+    /// `target/xtask/`: the xtask's own scratch space, never committed.
+    pub fn scratch_dir(&self) -> PathBuf {
+        self.root.join("target/xtask")
+    }
+
+    /// A per-process working directory under `target/xtask/stage/` for `what` (removed by its user).
+    pub fn stage_dir(&self, what: &str) -> PathBuf {
+        self.scratch_dir().join("stage").join(format!("{what}-{}", std::process::id()))
+    }
+
+    pub fn locks_dir(&self) -> PathBuf {
+        self.scratch_dir().join("locks")
+    }
+
+    /// The embedded cluster's directory.
+    pub fn cluster_dir(&self) -> PathBuf {
+        self.scratch_dir().join("pg")
+    }
+
+    /// `check`'s lint cache: analyses by content hash (`check/cache.rs`).
+    pub fn check_cache_path(&self) -> PathBuf {
+        self.scratch_dir().join("check-cache.json")
+    }
+
+    pub fn bench_dir(&self, what: &str) -> PathBuf {
+        self.scratch_dir().join(format!("bench-{what}"))
+    }
+
+    pub fn database_docs_dir(&self) -> PathBuf {
+        self.root.join("docs/database")
+    }
+
+    pub fn promotions_dir(&self, place: RecordPlace) -> PathBuf {
+        match place {
+            RecordPlace::Committed => self.database_docs_dir().join("promotions"),
+            RecordPlace::Scratch => self.scratch_dir().join("promotions"),
+        }
+    }
+
+    /// Parity evidence and prune plans.
+    /// Parity evidence and prune plans: committed beside the docs for a hosted target, under `target/` for the
+    /// embedded database (its evidence is about nothing anyone deploys, and must not dirty the checkout).
+    pub fn evidence_dir(&self, place: RecordPlace) -> PathBuf {
+        match place {
+            RecordPlace::Committed => self.database_docs_dir().join("evidence"),
+            RecordPlace::Scratch => self.scratch_dir().join("evidence"),
+        }
+    }
+
+    /// A target's committed catalog snapshot.
+    pub fn catalog_path(&self, target: &str) -> PathBuf {
+        self.database_docs_dir().join("catalog").join(format!("{target}.json"))
+    }
+
+    /// A target's generated schema doc, `SCHEMA_CATALOG.<TARGET>.md`.
+    pub fn doc_path(&self, target: &str) -> PathBuf {
+        self.database_docs_dir().join(format!("SCHEMA_CATALOG.{}.md", target.to_uppercase()))
+    }
+
+    /// The platform baseline captured from a target (`cargo xtask platform-baseline`).
+    pub fn platform_baseline_path(&self) -> PathBuf {
+        self.database_docs_dir().join("platform/baseline.sql")
+    }
+
+    /// What new local databases start from: the captured platform baseline when there is one.
+    pub fn baseline(&self) -> anyhow::Result<crate::edges::postgres::Baseline> {
+        let path = self.platform_baseline_path();
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Ok(crate::edges::postgres::Baseline::Captured(
+                crate::domain::schema::platform_file::parse(&text, &self.rel(&path))?.0,
+            )),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(crate::edges::postgres::Baseline::Builtin),
+            Err(err) => Err(err).with_context(|| format!("reading {}", self.rel(&path))),
+        }
+    }
+
+    /// The embedded cluster, starting from this repository's baseline.
+    pub fn cluster(&self) -> anyhow::Result<crate::edges::postgres::Cluster> {
+        Ok(crate::edges::postgres::Cluster::with_baseline(&self.cluster_dir(), self.baseline()?))
+    }
+
+    pub fn expected_deltas_path(&self) -> PathBuf {
+        self.database_docs_dir().join("expected-deltas.toml")
+    }
+}

@@ -1,0 +1,213 @@
+//! A throwaway database on the embedded cluster: created with the Supabase baseline, fed migrations through the
+//! real CLI, and dropped when the guard goes out of scope (errors and panics included). The rehearsal, drift
+//! and the benchmarks use it.
+
+use anyhow::Context;
+use xshell::Shell;
+
+use crate::domain::history::migrations::Migration;
+use crate::edges::postgres as pg;
+use crate::edges::repo::Repo;
+use crate::edges::supabase::cli::{Cli, Push, Remote};
+use crate::edges::supabase::stage::Stage;
+
+pub struct Shadow {
+    admin_url: String,
+    name: String,
+    url: String,
+    stage: Stage,
+    /// The template this shadow's history came from, when it came from one (`at_history`).
+    template: Option<String>,
+    /// The next spare copy of the template, being made while this shadow is used.
+    refill: Option<std::thread::JoinHandle<()>>,
+}
+
+/// The spare copies of a template kept ready: one for the rehearsal, one for the lock report's copy at the head.
+const SPARES: [&str; 2] = ["spare", "spare2"];
+
+impl Shadow {
+    /// Starts the embedded cluster if needed and creates `xtask_<what>_<pid>` in it. Its URL's password is added
+    /// to the secret registry (`redact`).
+    pub fn create(sh: &Shell, repo: &Repo, what: &str) -> anyhow::Result<Shadow> {
+        let admin_url = repo.cluster()?.start(sh)?;
+        crate::edges::output::redact::add_url(&admin_url);
+        let name = format!("xtask_{what}_{}", std::process::id());
+        let stage = Stage::empty(repo.stage_dir(&name))?;
+        let url = pg::create_database_from(&admin_url, &name, &repo.baseline()?)?;
+        Ok(Shadow { admin_url, name, url, stage, template: None, refill: None })
+    }
+
+    /// Another shadow at the same head as this one, fresh from the history's template: its second spare renamed
+    /// into place (instant) or a copy; without a template, a copy of this one. No session may be connected to
+    /// this one meanwhile.
+    pub fn twin(&self, what: &str) -> anyhow::Result<Shadow> {
+        let Some(template) = &self.template else { return self.clone_as(what) };
+        let name = format!("xtask_{what}_{}", std::process::id());
+        let stage = Stage::empty(self.stage.path().with_file_name(&name))?;
+        let spare = format!("{template}_{}", SPARES[1]);
+        take_or_copy(&mut pg::connect(&self.admin_url)?, &spare, template, &name)?;
+        let url = pg::replace_database(&self.admin_url, &name);
+        let refill = Some(refill_spare(&self.admin_url, template, &spare));
+        Ok(Shadow { admin_url: self.admin_url.clone(), url, name, stage, template: None, refill })
+    }
+
+    /// A copy of this database as it is now (`CREATE DATABASE ... TEMPLATE`: a file copy, no replay), dropped
+    /// with its own guard. No session may be connected to this one meanwhile.
+    pub fn clone_as(&self, what: &str) -> anyhow::Result<Shadow> {
+        let name = format!("xtask_{what}_{}", std::process::id());
+        let stage = Stage::empty(self.stage.path().with_file_name(&name))?;
+        copy_database(&mut pg::connect(&self.admin_url)?, &self.name, &name)?;
+        let url = pg::replace_database(&self.admin_url, &name);
+        Ok(Shadow { admin_url: self.admin_url.clone(), url, name, stage, template: None, refill: None })
+    }
+
+    /// A shadow at the head of `applied`: copied from a template database kept in the embedded cluster, keyed by
+    /// the baseline, the CLI version and every applied file (name and checksum), so a rehearsal costs the batch,
+    /// not the history. Without such a template, the history is replayed through the CLI and kept as one.
+    pub fn at_history(
+        sh: &Shell,
+        repo: &Repo,
+        cli: &Cli,
+        applied: &[&Migration],
+        what: &str,
+    ) -> anyhow::Result<(Shadow, Template)> {
+        let key = template_key(repo, cli, applied)?;
+        let template = format!("xtask_tpl_{}", &key[..16]);
+        let admin_url = repo.cluster()?.start(sh)?;
+        crate::edges::output::redact::add_url(&admin_url);
+        let mut admin = pg::connect(&admin_url)?;
+        let exists: bool =
+            admin.query_one("select exists (select 1 from pg_database where datname = $1)", &[&template])?.get(0);
+        let spare = format!("{template}_{}", SPARES[0]);
+        if exists {
+            let name = format!("xtask_{what}_{}", std::process::id());
+            let stage = Stage::empty(repo.stage_dir(&name))?;
+            take_or_copy(&mut admin, &spare, &template, &name)?;
+            let url = pg::replace_database(&admin_url, &name);
+            let refill = Some(refill_spare(&admin_url, &template, &spare));
+            let shadow = Shadow { admin_url, name, url, stage, template: Some(template), refill };
+            return Ok((shadow, Template::Copied));
+        }
+        let mut shadow = Shadow::create(sh, repo, what)?;
+        shadow.replay(sh, cli, applied, &[])?;
+        // Keep it for next time; older templates and their spares go (each history change makes a new one).
+        let old: Vec<String> = admin
+            .query(
+                "select datname::text from pg_database where datname like 'xtask\\_tpl\\_%' and datname <> $1 \
+                 and datname not like $1 || '\\_spare%'",
+                &[&template],
+            )?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        for name in old {
+            let _ = pg::drop_on(&mut admin, &name);
+        }
+        // Another promotion may have made the same template meanwhile: that one is as good.
+        if copy_database(&mut admin, &shadow.name, &template).is_ok() {
+            shadow.refill = Some(refill_spare(&admin_url, &template, &spare));
+            shadow.template = Some(template);
+        }
+        Ok((shadow, Template::Built))
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Pushes `applied` + `batch` through the CLI (the files already in the shadow are skipped by the CLI, as on
+    /// any target). `Err` carries the CLI's explained error.
+    pub fn replay(&self, sh: &Shell, cli: &Cli, applied: &[&Migration], batch: &[&Migration]) -> anyhow::Result<()> {
+        if applied.is_empty() && batch.is_empty() {
+            return Ok(());
+        }
+        self.stage.fill(applied, batch)?;
+        let out = cli.push(sh, self.stage.path(), &Remote::Url(self.url.clone()), Push::Apply)?;
+        if out.success {
+            return Ok(());
+        }
+        // The shadow is a throwaway: the advice for a failed push to a target (forward-fix, the files before it
+        // stay applied) does not apply to it; what failed, and that no target was touched, does.
+        match out.error {
+            Some(err) => anyhow::bail!(
+                "the files do not replay on a fresh local database ({}): {}. Nothing was changed on any target; fix the file the error names",
+                err.code,
+                err.message.trim()
+            ),
+            None => anyhow::bail!("the files do not replay on a fresh local database: {}", out.transcript),
+        }
+    }
+}
+
+/// Whether a shadow's history came from a kept template or was replayed (and kept).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Template {
+    Copied,
+    Built,
+}
+
+/// What the history's replay depends on: the baseline, the CLI, and every applied file.
+fn template_key(repo: &Repo, cli: &Cli, applied: &[&Migration]) -> anyhow::Result<String> {
+    use sha2::Digest;
+    let mut hasher = sha2::Sha256::new();
+    hasher.update(repo.baseline()?.digest().as_bytes());
+    hasher.update(cli.version.to_string().as_bytes());
+    for m in applied {
+        hasher.update(format!("\n{}:{}", m.file_name, m.checksum()?).as_bytes());
+    }
+    Ok(crate::domain::history::migrations::hex(&hasher.finalize()))
+}
+
+/// `create database to template from`, retried while the template's last session is still ending.
+fn copy_database(admin: &mut postgres::Client, from: &str, to: &str) -> anyhow::Result<()> {
+    pg::drop_on(admin, to)?;
+    // FILE_COPY copies the files without writing them to WAL (fsync is off here). Measured on a slow disk: as
+    // slow as WAL_LOG for 1,000 tables (~3.5 s each), which is why spares are kept (`take_or_copy`).
+    let create = format!("create database {} template {} strategy = file_copy", pg::ident(to), pg::ident(from));
+    let mut tries = 0;
+    while let Err(err) = admin.batch_execute(&create) {
+        tries += 1;
+        if tries == 25 {
+            return Err(err).with_context(|| format!("copying database {from}"));
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    // A copy does not carry the source's `alter database ... set` settings (search_path among them): copy those.
+    admin.execute(
+        "insert into pg_db_role_setting (setdatabase, setrole, setconfig) \
+         select (select oid from pg_database where datname = $2), setrole, setconfig from pg_db_role_setting \
+         where setdatabase = (select oid from pg_database where datname = $1)",
+        &[&from, &to],
+    )?;
+    Ok(())
+}
+
+/// The spare copy a previous run left, renamed to `name`: instant, where copying a long history's tables is not
+/// (seconds for 1,000 on a slow disk). Another process may have taken it first; then this one copies.
+fn take_or_copy(admin: &mut postgres::Client, spare: &str, template: &str, name: &str) -> anyhow::Result<()> {
+    if admin.batch_execute(&format!("alter database {} rename to {}", pg::ident(spare), pg::ident(name))).is_err() {
+        copy_database(admin, template, name)?;
+    }
+    Ok(())
+}
+
+/// Makes the template's next spare copy on a thread, while the CLI works on the shadow; a failure only means the
+/// next rehearsal copies the template itself.
+fn refill_spare(admin_url: &str, template: &str, spare: &str) -> std::thread::JoinHandle<()> {
+    let (admin_url, template, spare) = (admin_url.to_string(), template.to_string(), spare.to_string());
+    std::thread::spawn(move || {
+        if let Ok(mut admin) = pg::connect(&admin_url) {
+            let _ = copy_database(&mut admin, &template, &spare);
+        }
+    })
+}
+
+impl Drop for Shadow {
+    fn drop(&mut self) {
+        // Dropped while the next spare is still being copied: removing a long history's files overlaps the copy.
+        let _ = pg::drop_database(&self.admin_url, &self.name);
+        if let Some(refill) = self.refill.take() {
+            let _ = refill.join();
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! A target's live migration history: reading it (directly, or through `supabase db query`), the head a
+//! target is at, and reconciling the live history with the record.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use anyhow::Context;
+use xshell::Shell;
+
+use crate::domain::config::Target;
+use crate::domain::history::lock::Lock;
+use crate::domain::history::migrations::Migration;
+use crate::domain::history::statements::{self, Verdict};
+use crate::edges::postgres as pg;
+use crate::edges::supabase::cli::{Cli, Remote};
+use crate::edges::supabase::management_api::Access;
+use crate::edges::target::Resolved;
+
+/// One row of `supabase_migrations.schema_migrations`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Applied {
+    pub version: String,
+    pub name: String,
+    /// The fingerprint of the statements the database ran (`domain::statements`); `None` when none are stored.
+    #[serde(skip)]
+    pub fingerprint: Option<String>,
+}
+
+/// The history, with each row's statements fingerprinted on the server (no statement travels).
+fn history_sql() -> String {
+    format!(
+        "select version, coalesce(name, '') as name, {} as fingerprint from supabase_migrations.schema_migrations order by version",
+        statements::FINGERPRINT_SQL
+    )
+}
+
+/// The head a target is at. The embedded database is the xtask's own and has no record: its live history's
+/// last version is its head. Every other target's head is what the lock recorded.
+pub fn head(name: &str, config: &Target, lock: &Lock, live_head: Option<&str>) -> Option<String> {
+    if config.embedded { live_head.map(str::to_string) } else { lock.head(name).map(str::to_string) }
+}
+
+/// The target's applied migrations, oldest first, over the xtask's own session: the URL, or with a token only a
+/// read-only login role. When that session cannot be had (no IPv6 to the project's database, say), through
+/// `supabase db query` instead, saying so.
+pub fn read(sh: &Shell, target: &Resolved, cli: Option<&Cli>, workdir: &Path) -> anyhow::Result<Vec<Applied>> {
+    if let Remote::Project(_) = &target.remote {
+        // Unreachable both directly and through the pooler: an error, not a reason to read another way.
+        target.route()?;
+    }
+    let direct = target.direct(Access::ReadOnly).and_then(|d| read_client(&mut d.connect()?));
+    match (&target.remote, direct) {
+        (_, Ok(history)) => Ok(history),
+        (Remote::Url(_), Err(e)) => Err(anyhow::anyhow!(crate::edges::output::redact::redact(&format!("{e:#}")))),
+        (Remote::Project(_), Err(e)) => {
+            eprintln!(
+                "note: no session of its own on {} ({}); reading its history through `supabase db query`",
+                target.name,
+                crate::edges::output::redact::redact(&format!("{e:#}"))
+            );
+            let cli = target.cli(cli.context(crate::edges::supabase::cli::NOT_FOUND)?);
+            read_via_cli(sh, &cli, workdir, &target.remote)
+        }
+    }
+}
+
+pub fn read_direct(url: &str) -> anyhow::Result<Vec<Applied>> {
+    read_client(&mut pg::connect(url)?)
+}
+
+pub fn read_client(client: &mut postgres::Client) -> anyhow::Result<Vec<Applied>> {
+    let exists: Option<String> =
+        client.query_one("select to_regclass('supabase_migrations.schema_migrations')::text", &[])?.get(0);
+    if exists.is_none() {
+        return Ok(Vec::new());
+    }
+    let rows = client.query(&history_sql(), &[]).context("reading supabase_migrations.schema_migrations")?;
+    Ok(rows.iter().map(|r| Applied { version: r.get(0), name: r.get(1), fingerprint: r.get(2) }).collect())
+}
+
+pub fn read_via_cli(sh: &Shell, cli: &Cli, workdir: &Path, remote: &Remote) -> anyhow::Result<Vec<Applied>> {
+    std::fs::create_dir_all(workdir)?;
+    let rows =
+        cli.query(sh, workdir, remote, &history_sql_anyway()).context("reading the target's migration history")?;
+    Ok(rows
+        .iter()
+        .map(|r| Applied {
+            version: r["version"].as_str().unwrap_or_default().to_string(),
+            name: r["name"].as_str().unwrap_or_default().to_string(),
+            fingerprint: r["fingerprint"].as_str().map(str::to_string),
+        })
+        .collect())
+}
+
+/// The history in one read-only statement that also answers on a database never pushed to, which has no
+/// history table yet: the table is named only inside `query_to_xml`'s text, run when it exists. (The error a
+/// missing table gives comes back through the CLI and the Management API in several wrappings; matching its
+/// text is how a fresh project used to fail here.)
+fn history_sql_anyway() -> String {
+    let inner = format!(
+        "select version, name, {} as fingerprint from supabase_migrations.schema_migrations",
+        statements::FINGERPRINT_SQL
+    )
+    .replace('\'', "''");
+    format!(
+        "select x.version, coalesce(x.name, '') as name, x.fingerprint from xmltable('/table/row' passing \
+         query_to_xml(case when to_regclass('supabase_migrations.schema_migrations') is null \
+           then 'select null::text as version, null::text as name, null::text as fingerprint where false' \
+           else '{inner}' end, false, false, '') \
+         columns version text, name text, fingerprint text) x order by x.version"
+    )
+}
+
+/// Each applied version's statements as the CLI stored them (none on a database never pushed to).
+pub fn read_statements(
+    client: &mut postgres::Client,
+) -> anyhow::Result<std::collections::BTreeMap<String, Vec<String>>> {
+    let exists: Option<String> =
+        client.query_one("select to_regclass('supabase_migrations.schema_migrations')::text", &[])?.get(0);
+    if exists.is_none() {
+        return Ok(Default::default());
+    }
+    let rows = client
+        .query("select version, coalesce(statements, '{}') from supabase_migrations.schema_migrations", &[])
+        .context("reading supabase_migrations.schema_migrations")?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+/// What the database ran for each of `files` it has applied, against the file's bytes: only the differing and
+/// the unverifiable are returned. `statements_of` fetches a version's statements to name the first difference
+/// (a session of the xtask's own; without one the difference is named by file only).
+pub fn verify<'m>(
+    files: &[&'m Migration],
+    live: &[Applied],
+    mut statements_of: impl FnMut(&str) -> Option<Vec<String>>,
+) -> anyhow::Result<Vec<(&'m Migration, Verdict)>> {
+    let by_version: std::collections::BTreeMap<&str, &Applied> = live.iter().map(|a| (a.version.as_str(), a)).collect();
+    let mut out = Vec::new();
+    for m in files {
+        let Some(applied) = by_version.get(m.version.as_str()) else { continue };
+        let text = String::from_utf8_lossy(&m.bytes()?).into_owned();
+        let verdict = match statements::judge(&text, applied.fingerprint.as_deref()) {
+            Verdict::Differs { .. } => match statements_of(&m.version) {
+                Some(stored) => statements::first_difference(&text, &stored),
+                None => Verdict::Differs { statement: 0, live: None },
+            },
+            other => other,
+        };
+        if verdict != Verdict::Same {
+            out.push((*m, verdict));
+        }
+    }
+    Ok(out)
+}
+
+/// `verify` against `target`, a differing file's statements fetched over one read-only session of the xtask's
+/// own, opened only when a file differs.
+pub fn verify_on<'m>(
+    target: &Resolved,
+    files: &[&'m Migration],
+    live: &[Applied],
+) -> anyhow::Result<Vec<(&'m Migration, Verdict)>> {
+    let mut session = None;
+    verify(files, live, |version| {
+        if session.is_none() {
+            session = target.direct(Access::ReadOnly).ok();
+        }
+        statements_of(&mut session.as_ref()?.connect().ok()?, version)
+    })
+}
+
+/// One version's statements, over a session of the xtask's own.
+pub fn statements_of(client: &mut postgres::Client, version: &str) -> Option<Vec<String>> {
+    let sql = "select coalesce(statements, '{}') from supabase_migrations.schema_migrations where version = $1";
+    client.query_opt(sql, &[&version]).ok().flatten().map(|r| r.get(0))
+}
+
+/// The verdicts as a refusal's or a report's text: the differing files, each with its first difference.
+pub fn describe_differences(target: &str, verdicts: &[(&Migration, Verdict)]) -> Option<String> {
+    let differing: Vec<String> = verdicts
+        .iter()
+        .filter(|(_, v)| matches!(v, Verdict::Differs { .. }))
+        .map(|(m, v)| format!("{} differs from what {target} ran ({})", m.file_name, statements::describe(v)))
+        .collect();
+    (!differing.is_empty()).then(|| differing.join("; "))
+}
+
+/// The files applied before the CLI stored statements, by name.
+pub fn unverifiable(verdicts: &[(&Migration, Verdict)]) -> Vec<String> {
+    verdicts.iter().filter(|(_, v)| *v == Verdict::Unverifiable).map(|(m, _)| m.file_name.clone()).collect()
+}
+
+/// What the live history says about the recorded head.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Reconcile {
+    InSync,
+    /// The first `n` pending files are already applied: an earlier promotion was interrupted after them.
+    Interrupted(usize),
+}
+
+/// Compares the target's live history with what the lock (or, for an embedded target, the history itself)
+/// says is applied. `Err` explains a history this checkout cannot account for.
+/// `recorded` says whether the lock records a file as applied somewhere: a file at or before the head that the
+/// target lacks is then missing from it (a wrong database?); one never recorded was never applied (out of order,
+/// as `check` says), and gets that diagnosis and its fix.
+pub fn reconcile(
+    files: &[Migration],
+    head: Option<&str>,
+    live: &[Applied],
+    pending: &[&Migration],
+    recorded: impl Fn(&Migration) -> bool,
+) -> Result<Reconcile, String> {
+    let known: BTreeSet<&str> = files.iter().map(|m| m.version.as_str()).collect();
+    let live_versions: BTreeSet<&str> = live.iter().map(|a| a.version.as_str()).collect();
+    let unknown: Vec<&str> = live_versions.iter().copied().filter(|v| !known.contains(v)).collect();
+    if !unknown.is_empty() {
+        return Err(format!(
+            "the target has migration(s) {} that no file here has (pushed from another branch, or by hand): merge them into this branch first",
+            unknown.join(", ")
+        ));
+    }
+    let (missing, out_of_order): (Vec<&Migration>, Vec<&Migration>) = files
+        .iter()
+        .filter(|m| head.is_some_and(|h| m.version.as_str() <= h) && !live_versions.contains(m.version.as_str()))
+        .partition(|m| recorded(m));
+    if let Some(first) = out_of_order.first() {
+        let names: Vec<&str> = out_of_order.iter().map(|m| m.file_name.as_str()).collect();
+        return Err(format!(
+            "{} sort(s) before the target's head {} but was never applied (out-of-order, as `cargo xtask check` says): the CLI refuses to push a file there. Move its SQL into a new file after the head (`cargo xtask new {}`) and delete it",
+            names.join(", "),
+            head.unwrap_or_default(),
+            crate::domain::history::migrations::snake_case(&first.name)
+                .chars()
+                .take(60)
+                .collect::<String>()
+                .trim_matches('_')
+        ));
+    }
+    let missing: Vec<&str> = missing.iter().map(|m| m.file_name.as_str()).collect();
+    if !missing.is_empty() {
+        return Err(format!(
+            "{} recorded as applied (at or before head {}) but missing from the target's history: wrong database, or one restored from a backup?",
+            missing.join(", "),
+            head.unwrap_or_default()
+        ));
+    }
+    let ahead: Vec<&str> = live_versions.iter().copied().filter(|v| head.is_none_or(|h| *v > h)).collect();
+    let prefix: Vec<&str> = pending.iter().take(ahead.len()).map(|m| m.version.as_str()).collect();
+    match (ahead.is_empty(), ahead == prefix) {
+        (true, _) => Ok(Reconcile::InSync),
+        (false, true) => Ok(Reconcile::Interrupted(ahead.len())),
+        (false, false) => Err(format!(
+            "the target's history is ahead of the recorded head {} by {}, which are not the next pending files: push order was broken; inspect with `cargo xtask status --live`",
+            head.unwrap_or("(none)"),
+            ahead.join(", ")
+        )),
+    }
+}
+
+/// After a push: the batch's longest applied prefix, the file that failed, and those never attempted.
+pub fn outcome<'m>(
+    batch: &[&'m Migration],
+    live: &BTreeSet<String>,
+) -> (Vec<&'m Migration>, Option<&'m Migration>, Vec<&'m Migration>) {
+    let applied = batch.iter().take_while(|m| live.contains(&m.version)).copied().collect::<Vec<_>>();
+    let failed = batch.get(applied.len()).copied();
+    let rest = batch.iter().skip(applied.len() + 1).copied().collect();
+    (applied, failed, rest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn direct_and_cli_reads_of_the_history_agree() {
+        let (tmp, admin) = pg::TempCluster::start();
+        let sh = &tmp.sh;
+        let url = pg::create_database(&admin, "reads").unwrap();
+        let cli = Cli::locate(sh, pg::TempCluster::repo_root()).unwrap();
+        crate::edges::output::redact::add_url(&url);
+        let workdir = tmp.dir.path().join("wd");
+        let remote = Remote::Url(url.clone());
+
+        assert_eq!(read_direct(&url).unwrap(), []);
+        assert_eq!(read_via_cli(sh, &cli, &workdir, &remote).unwrap(), [], "no history table yet");
+
+        pg::connect(&url)
+            .unwrap()
+            .batch_execute(
+                "create schema supabase_migrations;
+                 create table supabase_migrations.schema_migrations (version text primary key, statements text[], name text);
+                 insert into supabase_migrations.schema_migrations (version, name) values
+                   ('20260105090000', 'core'), ('20260118103000', 'permissions'), ('20260202141500', null);",
+            )
+            .unwrap();
+        let direct = read_direct(&url).unwrap();
+        assert_eq!(
+            direct.iter().map(|a| a.version.as_str()).collect::<Vec<_>>(),
+            ["20260105090000", "20260118103000", "20260202141500"]
+        );
+        assert_eq!(read_via_cli(sh, &cli, &workdir, &remote).unwrap(), direct);
+    }
+}
