@@ -281,3 +281,27 @@ fn the_readme_command_table_names_every_command() {
         .collect();
     assert!(missing.is_empty(), "README.md's status table does not name: {missing:?}");
 }
+
+/// Every file or folder docs/design.md's "Where to look" names is there: a map that points nowhere is worse than
+/// none.
+#[test]
+fn every_path_where_to_look_names_exists() {
+    let doc = std::fs::read_to_string(repo_root().join("docs/design.md")).unwrap();
+    let mut missing = Vec::new();
+    let section = &doc[doc.find("### Where to look (`xtask/src/`)").unwrap()..];
+    let rows = section.lines().skip_while(|l| !l.starts_with('|')).take_while(|l| l.starts_with('|')).skip(2);
+    for row in rows {
+        for (i, part) in row.split('`').enumerate() {
+            let path = part.trim();
+            let is_path = i % 2 == 1 && (path.ends_with(".rs") || path.ends_with('/') || path.ends_with(".sql"));
+            if !is_path {
+                continue;
+            }
+            let full = if path.starts_with("xtask/") { repo_root().join(path) } else { src_dir().join(path) };
+            if !full.exists() {
+                missing.push(path.to_string());
+            }
+        }
+    }
+    assert!(missing.is_empty(), "docs/design.md names paths that are not there: {missing:?}");
+}
