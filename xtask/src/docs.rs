@@ -11,7 +11,7 @@ use crate::blocked::blocked;
 use crate::catalog;
 use crate::domain::schema::docs::render;
 use crate::edges::os::fsutil;
-use crate::edges::os::fsutil::Mode;
+use crate::edges::os::fsutil::{FileState, Mode};
 use crate::edges::output::report::{self, Report};
 use crate::edges::repo::Repo;
 use crate::flags;
@@ -21,7 +21,7 @@ impl flags::DocsRefresh {
         let mode = if self.check { Mode::Check } else { Mode::Write };
         let report = refresh(repo, &self.target.target, mode)?;
         report::emit(&report, self.output.format)?;
-        if report.state != DocState::Stale {
+        if report.state != FileState::Stale {
             return Ok(());
         }
         Err(blocked(format!(
@@ -31,21 +31,12 @@ impl flags::DocsRefresh {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum DocState {
-    Written,
-    UpToDate,
-    /// `--check` found the committed file differs.
-    Stale,
-}
-
 /// What `docs-refresh` reports: the doc, what happened to it, and for a stale one the differing lines.
 #[derive(Debug, Clone, Serialize)]
 pub struct DocsReport {
     pub target: String,
     pub doc: String,
-    pub state: DocState,
+    pub state: FileState,
     #[serde(skip_serializing_if = "String::is_empty")]
     pub diff: String,
 }
@@ -53,14 +44,14 @@ pub struct DocsReport {
 impl Report for DocsReport {
     fn human(&self) -> String {
         match self.state {
-            DocState::Written => format!("docs-refresh: wrote {}\n", self.doc),
-            DocState::UpToDate => format!("docs-refresh: {} is up to date\n", self.doc),
-            DocState::Stale => self.diff.clone(),
+            FileState::Written => format!("docs-refresh: wrote {}\n", self.doc),
+            FileState::UpToDate => format!("docs-refresh: {} is up to date\n", self.doc),
+            FileState::Stale => self.diff.clone(),
         }
     }
 
     fn annotations(&self) -> Vec<crate::edges::output::report::Annotation> {
-        if self.state != DocState::Stale {
+        if self.state != FileState::Stale {
             return Vec::new();
         }
         let fix = format!("regenerate it with `cargo xtask docs-refresh --target {}`", self.target);
@@ -76,9 +67,9 @@ impl Report for DocsReport {
 
     fn summary_md(&self) -> String {
         let state = match self.state {
-            DocState::Written => "written",
-            DocState::UpToDate => "up to date",
-            DocState::Stale => "**stale**",
+            FileState::Written => "written",
+            FileState::UpToDate => "up to date",
+            FileState::Stale => "**stale**",
         };
         format!("### {}\n\n`{}` is {state}.\n", self.target, self.doc)
     }
@@ -93,20 +84,12 @@ pub fn refresh(repo: &Repo, target: &str, mode: Mode) -> anyhow::Result<DocsRepo
     let snapshot = catalog::load(&snapshot_path, &snapshot_rel, target)?;
     let rendered = render(&snapshot, target, &snapshot_rel);
     let path = repo.doc_path(target);
-    let mut report =
-        DocsReport { target: target.to_string(), doc: repo.rel(&path), state: DocState::Written, diff: String::new() };
-    if mode == Mode::Write {
-        fsutil::write_atomic(&path, rendered.as_bytes())?;
-        return Ok(report);
-    }
-    let current = std::fs::read_to_string(&path).unwrap_or_default();
-    if current == rendered {
-        report.state = DocState::UpToDate;
-    } else {
-        report.state = DocState::Stale;
-        report.diff = line_diff(&current, &rendered, 40);
-    }
-    Ok(report)
+    let state = fsutil::ensure_file_contents(&path, &rendered, mode)?;
+    let diff = match state {
+        FileState::Stale => line_diff(&std::fs::read_to_string(&path).unwrap_or_default(), &rendered, 40),
+        _ => String::new(),
+    };
+    Ok(DocsReport { target: target.to_string(), doc: repo.rel(&path), state, diff })
 }
 
 /// The lines that differ (the first `limit`), each with its line number in the committed file (`-`) or the
@@ -140,10 +123,10 @@ mod tests {
         let stale = DocsReport {
             target: "prod".into(),
             doc: "docs/database/SCHEMA_CATALOG.PROD.md".into(),
-            state: DocState::Stale,
+            state: FileState::Stale,
             diff: "-   12 | org_id | uuid | no |\n+   12 | org_id | uuid | yes |\n".into(),
         };
-        let written = DocsReport { state: DocState::Written, diff: String::new(), ..stale.clone() };
+        let written = DocsReport { state: FileState::Written, diff: String::new(), ..stale.clone() };
         let all = [Format::Human, Format::Github, Format::Json]
             .map(|f| render(&stale, f) + &render(&written, f))
             .join("---\n");

@@ -6,13 +6,13 @@
 //! Read with one statement (`xtask/sql/platform.sql`): over the target's URL, or with a token only through
 //! `supabase db query` (login roles cannot read `auth`); both give the same text.
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde::Serialize;
 use xshell::Shell;
 
 use crate::blocked::blocked;
-use crate::domain::schema::platform_file::{parse, render};
-use crate::edges::os::fsutil;
+use crate::domain::schema::platform_file::render;
+use crate::edges::os::fsutil::{self, FileState, Mode};
 use crate::edges::output::report::{self, Report};
 use crate::edges::postgres as pg;
 use crate::edges::repo::Repo;
@@ -39,24 +39,18 @@ impl flags::PlatformBaseline {
         let path = repo.platform_baseline_path();
         let file = render(&target.name, &body);
         let statements = body.matches("\n--> ").count() + usize::from(body.starts_with("--> "));
-        let mut report =
-            BaselineReport { target: target.name.clone(), file: repo.rel(&path), statements, state: "written" };
-        if self.check {
-            if !path.is_file() {
-                return Err(blocked(format!(
-                    "{} is missing: nothing was captured from {} yet. Capture it with `cargo xtask platform-baseline --target {}`",
-                    report.file, target.name, target.name
-                )));
-            }
-            let committed = std::fs::read_to_string(&path).unwrap_or_default();
-            let current = parse(&committed, &report.file).map(|(body, _)| body).unwrap_or_default();
-            report.state = if current == body { "up-to-date" } else { "stale" };
-        } else {
-            std::fs::create_dir_all(path.parent().context("the baseline's directory")?)?;
-            fsutil::write_atomic(&path, file.as_bytes())?;
+        let rel = repo.rel(&path);
+        let mode = if self.check { Mode::Check } else { Mode::Write };
+        if mode == Mode::Check && !path.is_file() {
+            return Err(blocked(format!(
+                "{rel} is missing: nothing was captured from {} yet. Capture it with `cargo xtask platform-baseline --target {}`",
+                target.name, target.name
+            )));
         }
+        let state = fsutil::ensure_file_contents(&path, &file, mode)?;
+        let report = BaselineReport { target: target.name.clone(), file: rel, statements, state };
         report::emit(&report, self.output.format)?;
-        if report.state == "stale" {
+        if report.state == FileState::Stale {
             return Err(blocked(format!(
                 "{} is stale: {} changed its platform schemas. Review the change, then `cargo xtask platform-baseline --target {}`",
                 report.file, target.name, target.name
@@ -71,20 +65,22 @@ pub struct BaselineReport {
     pub target: String,
     pub file: String,
     pub statements: usize,
-    /// `written`, `up-to-date` or `stale`.
-    pub state: &'static str,
+    pub state: FileState,
 }
 
 impl Report for BaselineReport {
     fn human(&self) -> String {
         format!(
             "platform-baseline: {} ({} statements from {}): {}\n",
-            self.file, self.statements, self.target, self.state
+            self.file,
+            self.statements,
+            self.target,
+            self.state.as_str()
         )
     }
 
     fn summary_md(&self) -> String {
-        format!("### Platform baseline\n\n`{}` from {}: {}\n", self.file, self.target, self.state)
+        format!("### Platform baseline\n\n`{}` from {}: {}\n", self.file, self.target, self.state.as_str())
     }
 }
 

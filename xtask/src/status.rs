@@ -175,7 +175,7 @@ fn live_check(
                 "{n} pending file(s) are applied but not recorded (an interrupted promotion): `cargo xtask promote --target {name}` records them"
             ),
         ),
-        Err(why) => (false, why),
+        Err(why) => (false, why.to_string()),
     };
     Ok(LiveReport {
         connection: target.connection(),

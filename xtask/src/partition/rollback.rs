@@ -20,11 +20,19 @@ use crate::edges::supabase::management_api::{Access, PROMOTION_LOCK_KEY};
 use crate::edges::target::Resolved;
 use crate::flags;
 
+/// What `partition rollback` did: showed the plan (`--dry-run`) or ran it (`--execute`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+enum RollbackOutcome {
+    Planned,
+    RolledBack,
+}
+
 /// What `rollback` reads of a promotion record.
 #[derive(Debug, Deserialize)]
 struct CutoverRecord {
     target: String,
-    outcome: String,
+    outcome: Option<crate::promote::record::Outcome>,
     identity: Option<String>,
     cutover: Option<Cutover>,
 }
@@ -47,7 +55,7 @@ struct CutoverFile {
 pub struct RollbackReport {
     kind: &'static str,
     /// `planned` (`--dry-run`) or `rolled-back`.
-    outcome: &'static str,
+    outcome: RollbackOutcome,
     target: String,
     identity: Option<String>,
     cutover_record: String,
@@ -72,7 +80,7 @@ impl flags::Rollback {
         if execute {
             self.confirm(&target)?;
             run_on(&target, &report.sql)?;
-            report.outcome = "rolled-back";
+            report.outcome = RollbackOutcome::RolledBack;
             report.finished_at = Some(clock::utc_now());
             let stem = format!("{}-{}-rollback", clock::file_stamp(&report.started_at), target.name);
             let dir = repo.promotions_dir(target.record_place());
@@ -107,7 +115,10 @@ fn plan(repo: &Repo, target: &Resolved, path: &Path) -> anyhow::Result<RollbackR
     let text = std::fs::read_to_string(repo.root.join(path)).with_context(|| format!("reading {rel}"))?;
     let record: CutoverRecord = serde_json::from_str(&text)
         .with_context(|| format!("{rel} is not a promotion record (docs/database/promotions/<utc>-<target>.json)"))?;
-    let Some(cutover) = record.cutover.filter(|c| !c.files.is_empty() && record.outcome == "promoted") else {
+    let Some(cutover) = record
+        .cutover
+        .filter(|c| !c.files.is_empty() && record.outcome == Some(crate::promote::record::Outcome::Promoted))
+    else {
         return Err(blocked(format!("partition rollback: {rel} records no promoted cutover; nothing to roll back")));
     };
     if record.target != target.name {
@@ -132,7 +143,7 @@ fn plan(repo: &Repo, target: &Resolved, path: &Path) -> anyhow::Result<RollbackR
     }
     Ok(RollbackReport {
         kind: "partition-rollback",
-        outcome: "planned",
+        outcome: RollbackOutcome::Planned,
         target: target.name.clone(),
         identity: record.identity,
         cutover_record: rel,
@@ -185,8 +196,11 @@ fn run_on(target: &Resolved, sql: &[String]) -> anyhow::Result<()> {
 
 fn render(r: &RollbackReport) -> String {
     let mut out = String::new();
-    let title = if r.outcome == "planned" { "Rollback plan" } else { "Rollback" };
-    let _ = writeln!(out, "# {title} of a partition cutover on {}: {}\n", r.target, r.outcome);
+    let (title, outcome) = match r.outcome {
+        RollbackOutcome::Planned => ("Rollback plan", "planned"),
+        RollbackOutcome::RolledBack => ("Rollback", "rolled-back"),
+    };
+    let _ = writeln!(out, "# {title} of a partition cutover on {}: {outcome}\n", r.target);
     let _ = writeln!(
         out,
         "Cutover record: `{}`; database: {}.\n",

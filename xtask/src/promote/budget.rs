@@ -37,6 +37,27 @@ pub struct LockBudget {
     pub attempts: Vec<Attempt>,
 }
 
+/// How one attempt of a segment ended.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AttemptOutcome {
+    #[default]
+    Applied,
+    /// A statement waited past its lock budget and was cancelled: nothing of the segment stayed.
+    LockTimeout,
+    Failed,
+}
+
+impl std::fmt::Display for AttemptOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            AttemptOutcome::Applied => "applied",
+            AttemptOutcome::LockTimeout => "lock-timeout",
+            AttemptOutcome::Failed => "failed",
+        })
+    }
+}
+
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Attempt {
     pub attempt: u32,
@@ -46,8 +67,7 @@ pub struct Attempt {
     pub budget_ms: Option<u128>,
     pub started_at: String,
     pub duration_ms: u128,
-    /// `applied`, `lock-timeout` or `failed`.
-    pub outcome: String,
+    pub outcome: AttemptOutcome,
     /// The longest a CLI statement was seen waiting for a lock.
     pub waited_ms: u128,
     pub blockers: Vec<Blocker>,
@@ -218,11 +238,10 @@ fn attempts(
         attempt.duration_ms = started.elapsed().as_millis();
         let timed_out = lock_timed_out(&output, &attempt);
         attempt.outcome = match (output.success, timed_out) {
-            (true, _) => "applied",
-            (false, true) => "lock-timeout",
-            (false, false) => "failed",
-        }
-        .into();
+            (true, _) => AttemptOutcome::Applied,
+            (false, true) => AttemptOutcome::LockTimeout,
+            (false, false) => AttemptOutcome::Failed,
+        };
         let said =
             wait.map_or("no lock budget: CONCURRENTLY".to_string(), |w| format!("lock_timeout {} ms", w.as_millis()));
         transcript.push_str(&format!("[xtask] attempt {} ({said})\n{}", attempt.attempt, output.transcript));

@@ -18,7 +18,7 @@ use crate::edges::output::report;
 use crate::edges::output::report::Format;
 use crate::edges::postgres as pg;
 use crate::edges::shadow::{Shadow, Template};
-use crate::edges::supabase::cli::{self, Cli, Push, Remote};
+use crate::edges::supabase::cli::{self, Cli, Push, Remote, ReportedTarget};
 use crate::edges::supabase::management_api::Access;
 use crate::edges::target::{PROJECT_ID_ENV, Resolved, TOKEN_ENV};
 
@@ -422,7 +422,7 @@ pub(super) fn dry_run_mismatch(batch: &[&Migration], listed: &[String]) -> Optio
 
 /// The CLI's idea of its target must be ours: same host and port, or same project. It fails closed: a target the
 /// CLI does not report, or reports without a host or project, is a mismatch.
-pub(super) fn target_mismatch(remote: &Remote, reported: Option<&serde_json::Value>) -> Option<String> {
+pub(super) fn target_mismatch(remote: &Remote, reported: Option<&ReportedTarget>) -> Option<String> {
     let Some(reported) = reported else { return Some("no target at all (the CLI reported none)".into()) };
     match remote {
         Remote::Url(url) => {
@@ -430,11 +430,10 @@ pub(super) fn target_mismatch(remote: &Remote, reported: Option<&serde_json::Val
                 Some((parsed.host_str()?.trim_matches(['[', ']']).to_string(), parsed.port().unwrap_or(5432)))
             });
             let Some((host, port)) = ours else { return Some(format!("{reported}, and our URL names no host")) };
-            let same =
-                reported["host"].as_str() == Some(host.as_str()) && reported["port"].as_u64() == Some(port.into());
-            (!same).then(|| format!("{}:{} instead of {host}:{port}", reported["host"], reported["port"]))
+            let same = reported.host.as_deref() == Some(host.as_str()) && reported.port == Some(port);
+            (!same).then(|| format!("{reported} instead of {host}:{port}"))
         }
-        Remote::Project(r) => match reported["project_ref"].as_str() {
+        Remote::Project(r) => match reported.project_ref.as_deref() {
             Some(theirs) if theirs == r => None,
             Some(theirs) => Some(format!("project {theirs} instead of {r}")),
             None => Some(format!("{reported} instead of project {r}")),

@@ -35,7 +35,7 @@ use crate::flags;
 
 use crate::edges::supabase::stage::Stage;
 use crate::edges::target::history::{self, Applied, Reconcile};
-use record::{Record, RecordFile};
+use record::{Outcome, Record, RecordFile};
 
 impl flags::Promote {
     pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
@@ -163,7 +163,7 @@ impl<'a> Promotion<'a> {
         self.dry_run(&cli, &target, &cli_target.remote, &stage, &plan)?;
         self.show_review(&target, &plan);
         if self.options.mode == Mode::DryRun {
-            self.record.outcome = "dry-run".into();
+            self.record.outcome = Some(Outcome::DryRun);
             eprintln!("dry run: nothing pushed, nothing recorded");
             return Ok(());
         }
@@ -274,7 +274,7 @@ impl<'a> Promotion<'a> {
     /// The outcome in the chosen format: the record as JSON, or the review's annotations and the step summary.
     fn report(mut self, result: anyhow::Result<()>) -> anyhow::Result<()> {
         // A step that failed because the signal also reached its child (the CLI, Postgres) was interrupted.
-        let pushed = matches!(self.record.outcome.as_str(), "interrupted" | "promoted" | "failed" | "unverified");
+        let pushed = self.record.outcome.is_some_and(Outcome::pushed);
         let result = match result {
             Err(err)
                 if self.options.interrupt.requested() && !pushed && err.downcast_ref::<Interrupted>().is_none() =>
@@ -286,12 +286,12 @@ impl<'a> Promotion<'a> {
         if let Err(err) = &result
             && err.downcast_ref::<Interrupted>().is_some()
         {
-            self.record.outcome = "interrupted".into();
+            self.record.outcome = Some(Outcome::Interrupted);
         }
         if let Err(err) = &result {
             let blocked = err.downcast_ref::<Blocked>().is_some();
-            if self.record.outcome.is_empty() || self.record.outcome == "dry-run" {
-                self.record.outcome = if blocked { "blocked" } else { "error" }.into();
+            if matches!(self.record.outcome, None | Some(Outcome::DryRun)) {
+                self.record.outcome = Some(if blocked { Outcome::Blocked } else { Outcome::Error });
             }
             self.record.error = Some(crate::edges::output::redact::redact(&format!("{err:#}")));
         }

@@ -16,7 +16,8 @@ use crate::edges::supabase::cli::{self, Cli, Push, PushOutput};
 use crate::edges::supabase::management_api::Access;
 use crate::edges::target::{CliTarget, Direct, Resolved};
 
-use super::record::Failure;
+use super::budget::AttemptOutcome;
+use super::record::{Failure, Outcome};
 use super::{AfterPush, Plan, Promotion};
 use crate::edges::supabase::stage::Stage;
 use crate::edges::target::history::{self, Applied};
@@ -238,12 +239,11 @@ impl Promotion<'_> {
             (false, None) => output.transcript.clone(),
         };
         self.record.failed = failed.map(|m| Failure { file: m.file_name.clone(), error: error.clone() });
-        self.record.outcome = match (interrupted, failed.is_some()) {
-            (true, _) => "interrupted",
-            (false, true) => "failed",
-            (false, false) => "promoted",
-        }
-        .into();
+        self.record.outcome = Some(match (interrupted, failed.is_some()) {
+            (true, _) => Outcome::Interrupted,
+            (false, true) => Outcome::Failed,
+            (false, false) => Outcome::Promoted,
+        });
         let md = self.write_record(target)?;
         if interrupted {
             return Err(Interrupted(format!(
@@ -275,8 +275,11 @@ impl Promotion<'_> {
                 drops.join(" ")
             )
         };
-        let spent =
-            self.record.lock_budget.as_ref().filter(|b| b.attempts.last().is_some_and(|a| a.outcome == "lock-timeout"));
+        let spent = self
+            .record
+            .lock_budget
+            .as_ref()
+            .filter(|b| b.attempts.last().is_some_and(|a| a.outcome == AttemptOutcome::LockTimeout));
         if let Some(budget) = spent {
             let blockers = budget.last_blockers();
             let who = if blockers.is_empty() {
@@ -319,7 +322,7 @@ impl Promotion<'_> {
         output: &PushOutput,
         err: &anyhow::Error,
     ) -> anyhow::Result<()> {
-        self.record.outcome = "unverified".into();
+        self.record.outcome = Some(Outcome::Unverified);
         self.record.not_attempted = plan.batch.iter().map(|m| m.file_name.clone()).collect();
         self.write_record(target)?;
         let cli_error = output.error.as_ref().map(cli::explain).unwrap_or_default();
@@ -351,7 +354,7 @@ impl Promotion<'_> {
             }
         }
         self.record.head_after = head;
-        self.record.outcome = "up-to-date".into();
+        self.record.outcome = Some(Outcome::UpToDate);
         if !self.record.reconciled.is_empty() || repin {
             self.write_record(target)?;
         }

@@ -6,13 +6,13 @@ use std::collections::BTreeSet;
 use expect_test::expect;
 
 use super::gates::{dry_run_mismatch, split_blocking, target_mismatch};
-use super::record::{Failure, PromoteReport, Record, RecordFile};
+use super::record::{Failure, Outcome, PromoteReport, Record, RecordFile};
 use crate::domain::findings::{Code, Finding, Pos, Severity};
 use crate::domain::history::migrations::Migration;
 use crate::edges::output::report::Format;
 use crate::edges::output::report::render;
 use crate::edges::supabase::cli::Remote;
-use crate::edges::target::history::{Applied, Reconcile, outcome, reconcile};
+use crate::edges::target::history::{Applied, Mismatch, Reconcile, outcome, reconcile};
 
 fn m(version: &str) -> Migration {
     Migration {
@@ -39,13 +39,21 @@ fn reconcile_accepts_sync_and_interrupted_prefixes_only() {
         Ok(Reconcile::Interrupted(1))
     );
     let err = reconcile(&files, Some("2"), &live(&["1", "2", "4"]), &pending, |_| true).unwrap_err();
+    assert_eq!(err, Mismatch::Ahead { head: Some("2".into()), versions: vec!["4".into()] });
+    let err = err.to_string();
     assert!(err.contains("ahead of the recorded head 2 by 4"), "{err}");
     let err = reconcile(&files, Some("2"), &live(&["1", "2", "9"]), &pending, |_| true).unwrap_err();
+    assert_eq!(err, Mismatch::Unknown { versions: vec!["9".into()] });
+    let err = err.to_string();
     assert!(err.starts_with("the target has migration(s) 9 that no file here has"), "{err}");
     let err = reconcile(&files, Some("2"), &live(&["2"]), &pending, |_| true).unwrap_err();
+    assert_eq!(err, Mismatch::Missing { files: vec!["1_m.sql".into()], head: "2".into() });
+    let err = err.to_string();
     assert!(err.starts_with("1_m.sql recorded as applied"), "{err}");
     // Never recorded anywhere: not a wrong database, a file out of order, with the command that fixes it.
     let err = reconcile(&files, Some("2"), &live(&["2"]), &pending, |_| false).unwrap_err();
+    assert_eq!(err, Mismatch::OutOfOrder { files: vec!["1_m.sql".into()], head: "2".into(), new_name: "m1".into() });
+    let err = err.to_string();
     assert!(err.starts_with("1_m.sql sort(s) before the target's head 2 but was never applied (out-of-order"), "{err}");
     assert!(err.contains("(`cargo xtask new m1`)"), "{err}");
 }
@@ -71,26 +79,40 @@ fn dry_run_list_must_equal_the_batch() {
     assert!(dry_run_mismatch(&batch, &["4_m.sql".into(), "3_m.sql".into()]).is_some(), "order matters");
 }
 
+fn reported(json: serde_json::Value) -> crate::edges::supabase::cli::ReportedTarget {
+    serde_json::from_value(json).unwrap()
+}
+
 #[test]
 fn target_mismatch_compares_host_port_and_project() {
     let url = Remote::Url("postgresql://u:p@127.0.0.1:5433/db".into());
-    assert_eq!(target_mismatch(&url, Some(&serde_json::json!({"kind":"db-url","host":"127.0.0.1","port":5433}))), None);
-    assert!(
-        target_mismatch(&url, Some(&serde_json::json!({"kind":"db-url","host":"127.0.0.1","port":54322}))).is_some()
-    );
-    let project = Remote::Project("srcaoozjkrughebmbvfb".into());
     assert_eq!(
-        target_mismatch(&project, Some(&serde_json::json!({"kind":"linked","project_ref":"srcaoozjkrughebmbvfb"}))),
+        target_mismatch(&url, Some(&reported(serde_json::json!({"kind":"db-url","host":"127.0.0.1","port":5433})))),
         None
     );
     assert!(
-        target_mismatch(&project, Some(&serde_json::json!({"kind":"linked","project_ref":"aaaaaaaaaaaaaaaaaaaa"})))
+        target_mismatch(&url, Some(&reported(serde_json::json!({"kind":"db-url","host":"127.0.0.1","port":54322}))))
             .is_some()
+    );
+    let project = Remote::Project("srcaoozjkrughebmbvfb".into());
+    assert_eq!(
+        target_mismatch(
+            &project,
+            Some(&reported(serde_json::json!({"kind":"linked","project_ref":"srcaoozjkrughebmbvfb"})))
+        ),
+        None
+    );
+    assert!(
+        target_mismatch(
+            &project,
+            Some(&reported(serde_json::json!({"kind":"linked","project_ref":"aaaaaaaaaaaaaaaaaaaa"})))
+        )
+        .is_some()
     );
     // Fails closed: no target, no host, no project ref are mismatches.
     assert_eq!(target_mismatch(&url, None).unwrap(), "no target at all (the CLI reported none)");
-    assert!(target_mismatch(&url, Some(&serde_json::json!({"kind":"db-url","port":5433}))).is_some());
-    assert!(target_mismatch(&project, Some(&serde_json::json!({"kind":"linked"}))).is_some());
+    assert!(target_mismatch(&url, Some(&reported(serde_json::json!({"kind":"db-url","port":5433})))).is_some());
+    assert!(target_mismatch(&project, Some(&reported(serde_json::json!({"kind":"linked"})))).is_some());
     assert!(target_mismatch(&project, None).is_some());
 }
 
@@ -121,7 +143,7 @@ fn sample_record() -> Record {
         git_commit: Some("abc123".into()),
         head_before: Some("20260512220528".into()),
         head_after: Some("20260513041000".into()),
-        outcome: "promoted".into(),
+        outcome: Some(Outcome::Promoted),
         batch: vec![
             RecordFile { file: "20260512231500_a.sql".into(), sha256: "0123456789abcdef".into() },
             RecordFile { file: "20260513041000_b.sql".into(), sha256: "fedcba9876543210".into() },
@@ -245,7 +267,7 @@ fn promote_report_in_every_format() {
 fn a_refused_promotion_reports_why_in_json_and_as_an_error_annotation() {
     let record = Record {
         target: "prod".into(),
-        outcome: "blocked".into(),
+        outcome: Some(Outcome::Blocked),
         error: Some("promote: preconditions not met".into()),
         failed: None::<Failure>,
         ..Default::default()

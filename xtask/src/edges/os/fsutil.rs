@@ -48,3 +48,53 @@ pub enum Mode {
     Check,
     DryRun,
 }
+
+/// What became of a generated file (`docs-refresh`, `platform-baseline`), as every format says it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum FileState {
+    Written,
+    UpToDate,
+    /// The committed file differs from what would be written (or is missing).
+    Stale,
+}
+
+impl FileState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FileState::Written => "written",
+            FileState::UpToDate => "up-to-date",
+            FileState::Stale => "stale",
+        }
+    }
+}
+
+/// A generated file made to hold `contents`: written (atomically, its folder created) in `Write` mode; otherwise
+/// compared with what is there, in the manner of rust-analyzer's `ensure_file_contents`.
+pub fn ensure_file_contents(path: &Path, contents: &str, mode: Mode) -> anyhow::Result<FileState> {
+    if mode == Mode::Write {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        write_atomic(path, contents.as_bytes())?;
+        return Ok(FileState::Written);
+    }
+    let current = std::fs::read_to_string(path).unwrap_or_default();
+    Ok(if current == contents { FileState::UpToDate } else { FileState::Stale })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_file_is_written_or_compared() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("docs/x.md");
+        assert_eq!(ensure_file_contents(&path, "a\n", Mode::Check).unwrap(), FileState::Stale, "missing");
+        assert_eq!(ensure_file_contents(&path, "a\n", Mode::Write).unwrap(), FileState::Written);
+        assert_eq!(ensure_file_contents(&path, "a\n", Mode::Check).unwrap(), FileState::UpToDate);
+        assert_eq!(ensure_file_contents(&path, "b\n", Mode::DryRun).unwrap(), FileState::Stale);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\n", "only Write writes");
+    }
+}

@@ -94,10 +94,31 @@ pub enum Push {
 pub struct PushOutput {
     pub success: bool,
     pub migrations: Vec<String>,
-    pub target: Option<serde_json::Value>,
+    pub target: Option<ReportedTarget>,
     pub error: Option<CliError>,
     /// stdout and stderr, redacted: for records and error messages.
     pub transcript: String,
+}
+
+/// Where the CLI says a push goes (the `target` of its JSON output): a database URL's host and port, or a
+/// linked project.
+#[derive(Debug, Clone, Default, Deserialize, serde::Serialize, PartialEq, Eq)]
+pub struct ReportedTarget {
+    pub kind: Option<String>,
+    pub host: Option<String>,
+    pub port: Option<u16>,
+    pub project_ref: Option<String>,
+}
+
+impl std::fmt::Display for ReportedTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.host, self.port, &self.project_ref) {
+            (_, _, Some(project)) => write!(f, "project {project}"),
+            (Some(host), Some(port), None) => write!(f, "{host}:{port}"),
+            (Some(host), None, None) => write!(f, "{host} (no port)"),
+            _ => write!(f, "a target without host or project ({})", self.kind.as_deref().unwrap_or("no kind")),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -366,7 +387,8 @@ fn parse_push_json(stdout: &str) -> PushOutput {
         .as_array()
         .map(|a| a.iter().filter_map(|m| m.as_str().map(str::to_string)).collect())
         .unwrap_or_default();
-    PushOutput { migrations, target: json.get("target").cloned(), error: cli_error(&json), ..Default::default() }
+    let target = json.get("target").and_then(|t| serde_json::from_value(t.clone()).ok());
+    PushOutput { migrations, target, error: cli_error(&json), ..Default::default() }
 }
 
 /// 2.x prints a bullet list: ` • 20260101000000_x.sql`.

@@ -1,14 +1,14 @@
-//! A target's live migration history: reading it (directly, or through `supabase db query`), the head a
-//! target is at, and reconciling the live history with the record.
+//! A target's live migration history read (directly, or through `supabase db query`), and the statements it ran
+//! compared with the files; what is decided over it is `domain::history::live`'s.
 
-use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::Context;
 use xshell::Shell;
 
-use crate::domain::config::Target;
-use crate::domain::history::lock::Lock;
+pub use crate::domain::history::live::{
+    Applied, Mismatch, Reconcile, describe_differences, head, outcome, reconcile, unverifiable,
+};
 use crate::domain::history::migrations::Migration;
 use crate::domain::history::statements::{self, Verdict};
 use crate::edges::postgres as pg;
@@ -16,28 +16,12 @@ use crate::edges::supabase::cli::{Cli, Remote};
 use crate::edges::supabase::management_api::Access;
 use crate::edges::target::Resolved;
 
-/// One row of `supabase_migrations.schema_migrations`.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct Applied {
-    pub version: String,
-    pub name: String,
-    /// The fingerprint of the statements the database ran (`domain::statements`); `None` when none are stored.
-    #[serde(skip)]
-    pub fingerprint: Option<String>,
-}
-
 /// The history, with each row's statements fingerprinted on the server (no statement travels).
 fn history_sql() -> String {
     format!(
         "select version, coalesce(name, '') as name, {} as fingerprint from supabase_migrations.schema_migrations order by version",
         statements::FINGERPRINT_SQL
     )
-}
-
-/// The head a target is at. The embedded database is the xtask's own and has no record: its live history's
-/// last version is its head. Every other target's head is what the lock recorded.
-pub fn head(name: &str, config: &Target, lock: &Lock, live_head: Option<&str>) -> Option<String> {
-    if config.embedded { live_head.map(str::to_string) } else { lock.head(name).map(str::to_string) }
 }
 
 /// The target's applied migrations, oldest first, over the xtask's own session: the URL, or with a token only a
@@ -173,99 +157,6 @@ pub fn verify_on<'m>(
 pub fn statements_of(client: &mut postgres::Client, version: &str) -> Option<Vec<String>> {
     let sql = "select coalesce(statements, '{}') from supabase_migrations.schema_migrations where version = $1";
     client.query_opt(sql, &[&version]).ok().flatten().map(|r| r.get(0))
-}
-
-/// The verdicts as a refusal's or a report's text: the differing files, each with its first difference.
-pub fn describe_differences(target: &str, verdicts: &[(&Migration, Verdict)]) -> Option<String> {
-    let differing: Vec<String> = verdicts
-        .iter()
-        .filter(|(_, v)| matches!(v, Verdict::Differs { .. }))
-        .map(|(m, v)| format!("{} differs from what {target} ran ({})", m.file_name, statements::describe(v)))
-        .collect();
-    (!differing.is_empty()).then(|| differing.join("; "))
-}
-
-/// The files applied before the CLI stored statements, by name.
-pub fn unverifiable(verdicts: &[(&Migration, Verdict)]) -> Vec<String> {
-    verdicts.iter().filter(|(_, v)| *v == Verdict::Unverifiable).map(|(m, _)| m.file_name.clone()).collect()
-}
-
-/// What the live history says about the recorded head.
-#[derive(Debug, PartialEq, Eq)]
-pub enum Reconcile {
-    InSync,
-    /// The first `n` pending files are already applied: an earlier promotion was interrupted after them.
-    Interrupted(usize),
-}
-
-/// Compares the target's live history with what the lock (or, for an embedded target, the history itself)
-/// says is applied. `Err` explains a history this checkout cannot account for.
-/// `recorded` says whether the lock records a file as applied somewhere: a file at or before the head that the
-/// target lacks is then missing from it (a wrong database?); one never recorded was never applied (out of order,
-/// as `check` says), and gets that diagnosis and its fix.
-pub fn reconcile(
-    files: &[Migration],
-    head: Option<&str>,
-    live: &[Applied],
-    pending: &[&Migration],
-    recorded: impl Fn(&Migration) -> bool,
-) -> Result<Reconcile, String> {
-    let known: BTreeSet<&str> = files.iter().map(|m| m.version.as_str()).collect();
-    let live_versions: BTreeSet<&str> = live.iter().map(|a| a.version.as_str()).collect();
-    let unknown: Vec<&str> = live_versions.iter().copied().filter(|v| !known.contains(v)).collect();
-    if !unknown.is_empty() {
-        return Err(format!(
-            "the target has migration(s) {} that no file here has (pushed from another branch, or by hand): merge them into this branch first",
-            unknown.join(", ")
-        ));
-    }
-    let (missing, out_of_order): (Vec<&Migration>, Vec<&Migration>) = files
-        .iter()
-        .filter(|m| head.is_some_and(|h| m.version.as_str() <= h) && !live_versions.contains(m.version.as_str()))
-        .partition(|m| recorded(m));
-    if let Some(first) = out_of_order.first() {
-        let names: Vec<&str> = out_of_order.iter().map(|m| m.file_name.as_str()).collect();
-        return Err(format!(
-            "{} sort(s) before the target's head {} but was never applied (out-of-order, as `cargo xtask check` says): the CLI refuses to push a file there. Move its SQL into a new file after the head (`cargo xtask new {}`) and delete it",
-            names.join(", "),
-            head.unwrap_or_default(),
-            crate::domain::history::migrations::snake_case(&first.name)
-                .chars()
-                .take(60)
-                .collect::<String>()
-                .trim_matches('_')
-        ));
-    }
-    let missing: Vec<&str> = missing.iter().map(|m| m.file_name.as_str()).collect();
-    if !missing.is_empty() {
-        return Err(format!(
-            "{} recorded as applied (at or before head {}) but missing from the target's history: wrong database, or one restored from a backup?",
-            missing.join(", "),
-            head.unwrap_or_default()
-        ));
-    }
-    let ahead: Vec<&str> = live_versions.iter().copied().filter(|v| head.is_none_or(|h| *v > h)).collect();
-    let prefix: Vec<&str> = pending.iter().take(ahead.len()).map(|m| m.version.as_str()).collect();
-    match (ahead.is_empty(), ahead == prefix) {
-        (true, _) => Ok(Reconcile::InSync),
-        (false, true) => Ok(Reconcile::Interrupted(ahead.len())),
-        (false, false) => Err(format!(
-            "the target's history is ahead of the recorded head {} by {}, which are not the next pending files: push order was broken; inspect with `cargo xtask status --live`",
-            head.unwrap_or("(none)"),
-            ahead.join(", ")
-        )),
-    }
-}
-
-/// After a push: the batch's longest applied prefix, the file that failed, and those never attempted.
-pub fn outcome<'m>(
-    batch: &[&'m Migration],
-    live: &BTreeSet<String>,
-) -> (Vec<&'m Migration>, Option<&'m Migration>, Vec<&'m Migration>) {
-    let applied = batch.iter().take_while(|m| live.contains(&m.version)).copied().collect::<Vec<_>>();
-    let failed = batch.get(applied.len()).copied();
-    let rest = batch.iter().skip(applied.len() + 1).copied().collect();
-    (applied, failed, rest)
 }
 
 #[cfg(test)]

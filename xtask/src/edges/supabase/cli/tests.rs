@@ -39,7 +39,7 @@ fn parses_push_results_and_errors() {
         r#"{"upToDate":false,"dryRun":true,"migrations":["1_a.sql","2_b.sql"],"target":{"kind":"db-url","host":"127.0.0.1","port":5432}}"#,
     );
     assert_eq!(ok.migrations, ["1_a.sql", "2_b.sql"]);
-    assert_eq!(ok.target.unwrap()["port"], 5432);
+    assert_eq!(ok.target.unwrap().port, Some(5432));
     let failed = parse_push_json(
         r#"{"target":{"kind":"db-url"},"_tag":"Error","error":{"code":"DbPushApplyError","message":"ERROR: boom"}}"#,
     );
