@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand};
 
 use crate::domain::lint::sql::LintScope;
+use crate::domain::promotion::duration::Span;
 use crate::edges::output::report::Format;
 
 /// Checked promotion of the Supabase migrations in `migrations/`.
@@ -320,10 +321,10 @@ pub struct Parity {
     pub key: Vec<String>,
     /// The recent window: this long up to now.
     #[arg(long, default_value = "30d")]
-    pub recent: String,
+    pub recent: Span,
     /// The overlap window: this long before the recent one.
     #[arg(long, default_value = "7d")]
-    pub overlap: String,
+    pub overlap: Span,
     /// Sampled share of each window's rows, in percent.
     #[arg(long, default_value_t = 1.0)]
     pub sample_pct: f64,
@@ -341,7 +342,7 @@ pub struct Parity {
     pub max_variance_rows: i64,
     /// statement_timeout of each read (a shadow partition, or a slice of the source about a partition's size).
     #[arg(long, default_value = "120s")]
-    pub window_timeout: String,
+    pub window_timeout: Span,
     #[command(flatten)]
     pub output: OutputArgs,
 }
@@ -358,7 +359,7 @@ pub struct Prune {
     pub table: String,
     /// Partitions whose upper bound is at least this old (e.g. 90d) are listed.
     #[arg(long, required_unless_present = "execute")]
-    pub older_than: Option<String>,
+    pub older_than: Option<Span>,
     /// Write the plan; change nothing.
     #[arg(long)]
     pub dry_run: bool,
@@ -401,7 +402,7 @@ pub enum BenchWhat {
 pub struct BenchLocks {
     /// The lock budget of the budgeted side.
     #[arg(long, default_value = "1s")]
-    pub lock_timeout: String,
+    pub lock_timeout: Span,
     /// How long the blocking transaction stays open, in seconds.
     #[arg(long, default_value_t = 6)]
     pub hold: u64,

@@ -33,7 +33,7 @@ impl flags::BenchLocks {
             &tree.join("migrations").join(ALTER),
             b"alter table public.orders add column note text;\n",
         )?;
-        let with = self.side(sh, repo, &tree, Some(&self.lock_timeout)).context("the budgeted side")?;
+        let with = self.side(sh, repo, &tree, Some(&self.lock_timeout.text)).context("the budgeted side")?;
         let without = self.side(sh, repo, &tree, None).context("the side without a budget")?;
         println!(
             "blocker        a transaction holding ACCESS SHARE on public.orders ({} rows) for {} s",

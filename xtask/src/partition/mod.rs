@@ -31,8 +31,6 @@ impl flags::Partition {
     }
 }
 
-pub use crate::domain::promotion::duration::parse_duration;
-
 /// `schema.table` (or `table` in public), quoted for SQL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TableRef {

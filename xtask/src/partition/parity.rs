@@ -18,6 +18,7 @@ use crate::edges::supabase::management_api::Access;
 use crate::edges::target::{Direct, Resolved};
 use crate::flags;
 
+use super::TableRef;
 use super::buckets::Queue;
 use super::evidence::{ParityEvidence, render_parity};
 use super::scan::{
@@ -25,7 +26,6 @@ use super::scan::{
     snapshot_transaction,
 };
 use super::windows::{Partition, Summary, Thresholds, Window, WindowKind, WindowResult, judge, partition_windows};
-use super::{TableRef, parse_duration};
 use crate::edges::postgres::ident;
 
 impl flags::Parity {
@@ -33,7 +33,7 @@ impl flags::Parity {
         let target = Resolved::resolve(sh, repo, &self.target)?;
         // Read-only: with a token only, a read-only login role for as long as the scans run.
         let direct = target.direct(Access::ReadOnly)?;
-        let (recent, overlap) = (parse_duration(&self.recent)?, parse_duration(&self.overlap)?);
+        let (recent, overlap) = (self.recent.duration, self.overlap.duration);
         if !(self.sample_pct > 0.0 && self.sample_pct <= 100.0) {
             bail!("--sample-pct {} must be within (0, 100]", self.sample_pct);
         }
@@ -160,7 +160,7 @@ impl flags::Parity {
             exprs: &exprs,
             windows: &windows,
             plan: &plan,
-            timeout: parse_duration(&self.window_timeout)?.num_milliseconds(),
+            timeout: self.window_timeout.duration.num_milliseconds(),
         };
         let message = format!("scanning {} window(s) in {} read(s)", windows.len(), plan.scans.len());
         let _spinner = Spinner::start(&message, self.output.format);
@@ -234,8 +234,8 @@ impl flags::Parity {
             sample_cap: self.sample_cap,
             max_variance_pct: self.max_variance_pct,
             max_variance_rows: self.max_variance_rows,
-            recent: self.recent.clone(),
-            overlap: self.overlap.clone(),
+            recent: self.recent.text.clone(),
+            overlap: self.overlap.text.clone(),
             windows,
             passed,
         }

@@ -20,8 +20,9 @@ use crate::edges::supabase::management_api::Access;
 use crate::edges::target::Resolved;
 use crate::flags;
 
+use super::TableRef;
 use super::windows::{Bound, parse_range_bound};
-use super::{TableRef, parse_duration};
+use crate::domain::promotion::duration::Span;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -85,7 +86,7 @@ impl flags::Prune {
         let mut client = direct.connect()?;
         let report = match &self.execute {
             None => {
-                let older_than = self.older_than.as_deref().context("--dry-run needs --older-than (e.g. 90d)")?;
+                let older_than = self.older_than.as_ref().context("--dry-run needs --older-than (e.g. 90d)")?;
                 let plan = plan(&mut client, &target.name, &table, older_than)?;
                 let stem = format!("{}-prune-{table}.plan", clock::file_stamp(&plan.created_at));
                 let file = PlanFile { digest: plan.digest(), plan };
@@ -166,8 +167,8 @@ fn live_partitions(
     Ok(out)
 }
 
-fn plan(client: &mut postgres::Client, target: &str, table: &TableRef, older_than: &str) -> anyhow::Result<Plan> {
-    let d = parse_duration(older_than)?;
+fn plan(client: &mut postgres::Client, target: &str, table: &TableRef, older_than: &Span) -> anyhow::Result<Plan> {
+    let d = older_than.duration;
     let cutoff: String =
         client.query_one(&format!("select (now() - interval '{} seconds')::text", d.num_seconds()), &[])?.get(0);
     let cutoff_sql = format!("timestamptz '{cutoff}'");
@@ -181,7 +182,7 @@ fn plan(client: &mut postgres::Client, target: &str, table: &TableRef, older_tha
     let mut plan = Plan {
         target: target.into(),
         table: table.to_string(),
-        older_than: older_than.into(),
+        older_than: older_than.text.clone(),
         cutoff,
         created_at: clock::utc_now(),
         partitions: vec![],

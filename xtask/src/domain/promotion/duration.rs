@@ -16,6 +16,29 @@ pub fn parse_duration(text: &str) -> anyhow::Result<chrono::Duration> {
     })
 }
 
+/// A duration as it was written (`30d`), parsed: what a flag holds, so clap refuses a bad one before anything
+/// runs, and records keep the text people wrote.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    pub text: String,
+    pub duration: chrono::Duration,
+}
+
+impl std::str::FromStr for Span {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Span, String> {
+        let duration = parse_duration(text).map_err(|e| format!("{e:#}"))?;
+        Ok(Span { text: text.to_string(), duration })
+    }
+}
+
+impl std::fmt::Display for Span {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -27,5 +50,8 @@ mod tests {
         assert!(parse_duration("30").is_err());
         assert!(parse_duration("d").is_err());
         assert!(parse_duration("3y").is_err());
+        let span: Span = "90m".parse().unwrap();
+        assert_eq!((span.to_string(), span.duration), ("90m".to_string(), chrono::Duration::minutes(90)));
+        assert_eq!("x".parse::<Span>().unwrap_err(), "`x` is not a duration like 30d, 12h or 90m");
     }
 }
