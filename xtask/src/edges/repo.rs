@@ -157,13 +157,15 @@ impl Repo {
     }
 
     /// What new local databases start from: the captured platform baseline when there is one.
-    pub fn baseline(&self) -> anyhow::Result<crate::edges::postgres::Baseline> {
+    pub fn baseline(&self) -> anyhow::Result<crate::edges::postgres::PlatformSchema> {
         let path = self.platform_baseline_path();
         match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(crate::edges::postgres::Baseline::Captured(
+            Ok(text) => Ok(crate::edges::postgres::PlatformSchema::Captured(
                 crate::domain::schema::platform_file::parse(&text, &self.rel(&path))?.0,
             )),
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(crate::edges::postgres::Baseline::Builtin),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                Ok(crate::edges::postgres::PlatformSchema::Builtin)
+            }
             Err(err) => Err(err).with_context(|| format!("reading {}", self.rel(&path))),
         }
     }

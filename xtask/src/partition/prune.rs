@@ -26,7 +26,7 @@ use crate::domain::promotion::duration::Span;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Plan {
+pub struct PrunePlan {
     pub target: String,
     pub table: String,
     pub older_than: String,
@@ -56,16 +56,16 @@ pub struct KeptPartition {
 #[serde(deny_unknown_fields)]
 struct PlanFile {
     digest: String,
-    plan: Plan,
+    plan: PrunePlan,
 }
 
-impl Plan {
+impl PrunePlan {
     fn digest(&self) -> String {
         migrations::hex(&Sha256::digest(serde_json::to_vec(self).unwrap_or_default()))
     }
 
     /// A plan file as written by `--dry-run`; an edited one is refused.
-    pub fn load(text: &str, rel: &str) -> anyhow::Result<Plan> {
+    pub fn load(text: &str, rel: &str) -> anyhow::Result<PrunePlan> {
         let file: PlanFile = serde_json::from_str(text).with_context(|| format!("{rel} is not a prune plan"))?;
         if file.plan.digest() != file.digest {
             bail!(
@@ -109,7 +109,7 @@ impl flags::Prune {
 #[derive(Debug, Serialize)]
 #[serde(tag = "mode", rename_all = "kebab-case")]
 pub enum PruneReport {
-    Planned { plan_file: String, plan: Plan },
+    Planned { plan_file: String, plan: PrunePlan },
     Executed { record: String, executed: Executed },
 }
 
@@ -167,7 +167,7 @@ fn live_partitions(
     Ok(out)
 }
 
-fn plan(client: &mut postgres::Client, target: &str, table: &TableRef, older_than: &Span) -> anyhow::Result<Plan> {
+fn plan(client: &mut postgres::Client, target: &str, table: &TableRef, older_than: &Span) -> anyhow::Result<PrunePlan> {
     let d = older_than.duration;
     let cutoff: String =
         client.query_one(&format!("select (now() - interval '{} seconds')::text", d.num_seconds()), &[])?.get(0);
@@ -179,7 +179,7 @@ fn plan(client: &mut postgres::Client, target: &str, table: &TableRef, older_tha
         .filter_map(|p| parse_range_bound(&p.bound).ok().flatten().map(|(_, upper)| (p.name.clone(), upper)))
         .max_by(|a, b| bound_order(&a.1).cmp(&bound_order(&b.1)).then_with(|| upper_cmp(client, &a.1, &b.1)))
         .map(|(n, _)| n);
-    let mut plan = Plan {
+    let mut plan = PrunePlan {
         target: target.into(),
         table: table.to_string(),
         older_than: older_than.text.clone(),
@@ -236,7 +236,7 @@ fn upper_cmp(client: &mut postgres::Client, a: &Bound, b: &Bound) -> std::cmp::O
     }
 }
 
-fn render_plan(plan: &Plan) -> String {
+fn render_plan(plan: &PrunePlan) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "# Retention plan: {} on {}\n", plan.table, plan.target);
     let _ = writeln!(
@@ -290,7 +290,7 @@ fn execute(
     let rel = plan_path.display().to_string();
     let path = if plan_path.is_absolute() { plan_path.to_path_buf() } else { repo.root.join(plan_path) };
     let text = std::fs::read_to_string(&path).with_context(|| format!("reading {rel}"))?;
-    let plan = Plan::load(&text, &rel)?;
+    let plan = PrunePlan::load(&text, &rel)?;
     if plan.target != target || plan.table != table.to_string() {
         bail!("{rel} is a plan for {} on {}, not {table} on {target}", plan.table, plan.target);
     }
@@ -344,7 +344,7 @@ mod tests {
     use super::*;
 
     /// The plan file as `--dry-run` writes it.
-    fn render_file(plan: &Plan) -> String {
+    fn render_file(plan: &PrunePlan) -> String {
         serde_json::to_string_pretty(&PlanFile { digest: plan.digest(), plan: plan.clone() }).unwrap() + "\n"
     }
 
@@ -449,8 +449,8 @@ mod tests {
         .assert_eq(&all);
     }
 
-    fn sample() -> Plan {
-        Plan {
+    fn sample() -> PrunePlan {
+        PrunePlan {
             target: "prod".into(),
             table: "public.audit_log".into(),
             older_than: "90d".into(),
@@ -471,7 +471,7 @@ mod tests {
 
     #[test]
     fn plans_refuse_hand_edits() {
-        let plan = Plan {
+        let plan = PrunePlan {
             target: "prod".into(),
             table: "public.audit_log".into(),
             older_than: "90d".into(),
@@ -486,10 +486,13 @@ mod tests {
             kept: vec![],
         };
         let text = render_file(&plan);
-        assert_eq!(Plan::load(&text, "p.json").unwrap(), plan);
+        assert_eq!(PrunePlan::load(&text, "p.json").unwrap(), plan);
         let edited = text.replace("audit_log_2026_01", "audit_log_2026_02");
         assert!(
-            Plan::load(&edited, "p.json").unwrap_err().to_string().contains("was edited after `--dry-run` wrote it")
+            PrunePlan::load(&edited, "p.json")
+                .unwrap_err()
+                .to_string()
+                .contains("was edited after `--dry-run` wrote it")
         );
     }
 }

@@ -109,7 +109,7 @@ impl Scan {
 }
 
 /// The buckets, which buckets each window covers, and the reads that fill them.
-pub(super) struct Plan {
+pub(super) struct ScanPlan {
     pub(super) layout: Layout,
     pub(super) covers: Vec<Vec<usize>>,
     pub(super) scans: Vec<Scan>,
@@ -161,12 +161,12 @@ pub(super) fn plan(
     source: &TableRef,
     ty: &str,
     nulls: NullTimes,
-) -> anyhow::Result<Plan> {
+) -> anyhow::Result<ScanPlan> {
     let (layout, ranks) = bounds(tx, windows, ty)?;
     let covers = window_buckets(&layout, windows, &ranks);
     let mut scans = shadow_scans(tx, windows, &layout, &ranks, nulls.shadow)?;
     scans.extend(source_scans(tx, source, Span { nulls: nulls.source, ..layout.everything() })?);
-    Ok(Plan { layout, covers, scans })
+    Ok(ScanPlan { layout, covers, scans })
 }
 
 /// One read per partition of the shadow: a range partition's rows can only be in its own buckets.
@@ -262,7 +262,7 @@ pub(super) struct WindowJob<'a> {
     pub(super) ty: &'a str,
     pub(super) exprs: &'a ScanExprs,
     pub(super) windows: &'a [Window],
-    pub(super) plan: &'a Plan,
+    pub(super) plan: &'a ScanPlan,
     pub(super) timeout: i64,
 }
 

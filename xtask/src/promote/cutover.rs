@@ -19,7 +19,7 @@ use crate::domain::schema::delta;
 use crate::edges::shadow::Shadow;
 use crate::edges::target::Resolved;
 
-use super::{Plan, Promotion};
+use super::{Batch, Promotion};
 
 /// What the record keeps of a phase-2 promotion.
 #[derive(Debug, Default, Serialize)]
@@ -56,7 +56,7 @@ pub struct CutoverFile {
 impl Promotion<'_> {
     /// A batch with phase-2 partition work: the window, the evidence and the rollbacks, every gap named at once.
     /// Refused on a protected target; said (and recorded) elsewhere.
-    pub(super) fn cutover_gate(&mut self, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
+    pub(super) fn cutover_gate(&mut self, target: &Resolved, plan: &Batch) -> anyhow::Result<()> {
         let pairs: Vec<(&Migration, &crate::domain::lint::sql::Analysis)> =
             plan.batch.iter().zip(&plan.analyses).collect();
         let phase_two = rules::partition_phases(&pairs).iter().any(|(_, _, p)| matches!(p, Phase::Two(_)));
@@ -163,7 +163,7 @@ impl Promotion<'_> {
     }
 
     /// The evidence for each swap, judged against this target's identity, the phase-1 promotion and the age.
-    fn evidence(&self, target: &Resolved, plan: &Plan, swaps: &[Swap]) -> anyhow::Result<(Vec<Linked>, Vec<String>)> {
+    fn evidence(&self, target: &Resolved, plan: &Batch, swaps: &[Swap]) -> anyhow::Result<(Vec<Linked>, Vec<String>)> {
         let files = read_evidence(self.repo, target)?;
         let max_age = self.repo.config.partition.evidence_max_age()?;
         let texts: Vec<(String, String)> =
@@ -211,7 +211,7 @@ impl Promotion<'_> {
 
     /// Step 4 for a cutover: on a copy of the shadow at the head, the batch up to each cutover file, the file,
     /// then its rollback; the schema must come back as it was (the catalog, compared as `drift` does).
-    pub(super) fn rehearse_rollbacks(&mut self, at_head: &Shadow, plan: &Plan) -> anyhow::Result<()> {
+    pub(super) fn rehearse_rollbacks(&mut self, at_head: &Shadow, plan: &Batch) -> anyhow::Result<()> {
         let Some(files) = self.record.cutover.as_ref().map(|c| c.files.clone()).filter(|f| !f.is_empty()) else {
             return Ok(());
         };

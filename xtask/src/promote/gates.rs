@@ -22,7 +22,7 @@ use crate::edges::supabase::cli::{self, Cli, Push, Remote, ReportedTarget};
 use crate::edges::supabase::management_api::Access;
 use crate::edges::target::{PROJECT_ID_ENV, Resolved, TOKEN_ENV};
 
-use super::{Plan, Promotion};
+use super::{Batch, Promotion};
 use crate::edges::supabase::stage::Stage;
 use crate::edges::target::history;
 
@@ -94,7 +94,7 @@ impl<'a> Promotion<'a> {
     /// The check gate judges what this promotion pushes. Blocking findings in pending files beyond `--until`
     /// are shown and do not block; anything else blocking (in the batch, or about the tree) does, on a
     /// protected target. The partition phase mix is judged on the batch by `phase_gate`.
-    pub(super) fn check_gate(&mut self, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
+    pub(super) fn check_gate(&mut self, target: &Resolved, plan: &Batch) -> anyhow::Result<()> {
         let (blocking, beyond) = split_blocking(&self.checked, &plan.beyond);
         let batch_files: BTreeSet<&str> = plan.batch.iter().map(|m| m.rel_path.as_str()).collect();
         self.record.findings = self
@@ -136,7 +136,7 @@ impl<'a> Promotion<'a> {
     }
 
     /// The runbook: never phase-1 partition setup and phase-2 cutover in one promotion batch.
-    pub(super) fn phase_gate(&self, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
+    pub(super) fn phase_gate(&self, target: &Resolved, plan: &Batch) -> anyhow::Result<()> {
         let pairs: Vec<(&Migration, &crate::domain::lint::sql::Analysis)> =
             plan.batch.iter().zip(&plan.analyses).collect();
         let mixed: Vec<_> =
@@ -166,7 +166,7 @@ impl<'a> Promotion<'a> {
 
     /// Step 4 on protected targets: on the target named by `rehearse_on` (the batch must already be applied
     /// there, statement for statement), or by default on a throwaway local database.
-    pub(super) fn rehearse(&mut self, cli: &Cli, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
+    pub(super) fn rehearse(&mut self, cli: &Cli, target: &Resolved, plan: &Batch) -> anyhow::Result<()> {
         match target.config.rehearse_on.as_deref() {
             None | Some("local") => self.rehearse_locally(cli, target, plan),
             Some(other) => {
@@ -177,7 +177,7 @@ impl<'a> Promotion<'a> {
     }
 
     /// A cutover rehearsed on `rehearse_on` still has its rollback rehearsed here, on a local shadow at the head.
-    fn rehearse_rollbacks_locally(&mut self, cli: &Cli, plan: &Plan) -> anyhow::Result<()> {
+    fn rehearse_rollbacks_locally(&mut self, cli: &Cli, plan: &Batch) -> anyhow::Result<()> {
         if self.record.cutover.as_ref().is_none_or(|c| c.files.is_empty()) {
             return Ok(());
         }
@@ -186,7 +186,7 @@ impl<'a> Promotion<'a> {
     }
 
     /// The batch as applied on `other`: every file in its history, with the statements this checkout holds.
-    fn rehearsed_on(&mut self, other: &str, plan: &Plan) -> anyhow::Result<()> {
+    fn rehearsed_on(&mut self, other: &str, plan: &Batch) -> anyhow::Result<()> {
         let evidence = Resolved::resolve(self.sh, self.repo, other)?;
         let direct = evidence.direct(Access::ReadOnly)?;
         let applied = history::read_statements(&mut direct.connect()?)?;
@@ -220,7 +220,7 @@ impl<'a> Promotion<'a> {
 
     /// What the target has, then the batch, replayed on a throwaway local database, so a failure names the part.
     /// Then, on a copy taken at the head, each batch file applied in its own transaction: the lock report.
-    fn rehearse_locally(&mut self, cli: &Cli, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
+    fn rehearse_locally(&mut self, cli: &Cli, target: &Resolved, plan: &Batch) -> anyhow::Result<()> {
         let (applied, batch) = (plan.applied(), plan.batch());
         let refused = |part: &str, err: anyhow::Error| {
             blocked(format!(
@@ -273,7 +273,7 @@ impl<'a> Promotion<'a> {
     }
 
     /// Names every extension the batch creates that the target server cannot provide, before anything runs.
-    pub(super) fn preflight_extensions(&mut self, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
+    pub(super) fn preflight_extensions(&mut self, target: &Resolved, plan: &Batch) -> anyhow::Result<()> {
         let wanted: BTreeSet<(String, String)> = plan
             .batch
             .iter()
@@ -310,7 +310,7 @@ impl<'a> Promotion<'a> {
         target: &Resolved,
         remote: &Remote,
         stage: &Stage,
-        plan: &Plan,
+        plan: &Batch,
     ) -> anyhow::Result<()> {
         if let Remote::Project(project_ref) = &target.remote {
             cli.link(self.sh, stage.path(), project_ref)?;

@@ -78,7 +78,7 @@ enum AfterPush {
 }
 
 /// What step 2 learned: every file, the live history, what is applied and what this promotion pushes.
-struct Plan {
+struct Batch {
     files: Vec<Migration>,
     lock: Lock,
     live: Vec<Applied>,
@@ -90,7 +90,7 @@ struct Plan {
     analyses: Vec<sql::Analysis>,
 }
 
-impl Plan {
+impl Batch {
     fn applied(&self) -> Vec<&Migration> {
         self.applied.iter().collect()
     }
@@ -223,7 +223,7 @@ impl<'a> Promotion<'a> {
 
     /// Step 2: the recorded head, the live history reconciled with it, and the batch after it.
     /// `None` when there is nothing to push (then the outcome is already reported).
-    fn plan(&mut self, cli: &Cli, target: &Resolved) -> anyhow::Result<Option<Plan>> {
+    fn plan(&mut self, cli: &Cli, target: &Resolved) -> anyhow::Result<Option<Batch>> {
         let files = self.files.clone();
         let lock = self.repo.lock()?;
         let live = {
@@ -250,7 +250,7 @@ impl<'a> Promotion<'a> {
             (todo.iter().map(|m| (*m).clone()).collect(), rest[todo.len()..].iter().map(|m| (*m).clone()).collect());
         let applied =
             files.iter().filter(|m| head.as_deref().is_some_and(|h| m.version.as_str() <= h)).cloned().collect();
-        let mut plan = Plan { files, lock, live, applied, batch, beyond, analyses: Vec::new() };
+        let mut plan = Batch { files, lock, live, applied, batch, beyond, analyses: Vec::new() };
         if plan.batch.is_empty() {
             self.up_to_date(target, &mut plan, head)?;
             return Ok(None);
@@ -265,7 +265,7 @@ impl<'a> Promotion<'a> {
     }
 
     /// The review people read before they confirm (human and github formats; json waits for the record).
-    fn show_review(&self, target: &Resolved, plan: &Plan) {
+    fn show_review(&self, target: &Resolved, plan: &Batch) {
         if self.options.format != Format::Json {
             print!("{}", review::render(&self.record, &target.describe(), &plan.beyond));
         }

@@ -18,7 +18,7 @@ use crate::edges::target::{CliTarget, Direct, Resolved};
 
 use super::budget::AttemptOutcome;
 use super::record::{Failure, Outcome};
-use super::{AfterPush, Plan, Promotion};
+use super::{AfterPush, Batch, Promotion};
 use crate::edges::supabase::stage::Stage;
 use crate::edges::target::history::{self, Applied};
 
@@ -55,7 +55,7 @@ pub(super) struct Pushed {
 
 impl Promotion<'_> {
     /// Step 6: takes the locks, then re-reads the history: it must not have moved since step 2.
-    pub(super) fn lock_target(&mut self, target: &Resolved, plan: &Plan) -> anyhow::Result<TargetLock> {
+    pub(super) fn lock_target(&mut self, target: &Resolved, plan: &Batch) -> anyhow::Result<TargetLock> {
         let dir = self.repo.locks_dir();
         std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
         let file = std::fs::File::create(dir.join(format!("{}.lock", target.name)))?;
@@ -120,7 +120,7 @@ impl Promotion<'_> {
         target: &Resolved,
         cli_target: &CliTarget,
         stage: &Stage,
-        plan: &Plan,
+        plan: &Batch,
         lock: &mut TargetLock,
     ) -> anyhow::Result<Pushed> {
         // What the CLI is about to read is what was checked, rehearsed and reviewed, byte for byte.
@@ -213,7 +213,7 @@ impl Promotion<'_> {
     }
 
     /// Step 8: the outcome, from the live history: the lock, the record, then the catalog and docs.
-    pub(super) fn finish(&mut self, target: &Resolved, plan: &Plan, pushed: Pushed) -> anyhow::Result<()> {
+    pub(super) fn finish(&mut self, target: &Resolved, plan: &Batch, pushed: Pushed) -> anyhow::Result<()> {
         let Pushed { output, verified } = pushed;
         let history = match verified {
             Ok(history) => history,
@@ -318,7 +318,7 @@ impl Promotion<'_> {
     fn unverified(
         &mut self,
         target: &Resolved,
-        plan: &Plan,
+        plan: &Batch,
         output: &PushOutput,
         err: &anyhow::Error,
     ) -> anyhow::Result<()> {
@@ -338,7 +338,7 @@ impl Promotion<'_> {
     pub(super) fn up_to_date(
         &mut self,
         target: &Resolved,
-        plan: &mut Plan,
+        plan: &mut Batch,
         head: Option<String>,
     ) -> anyhow::Result<()> {
         let repin = self.options.repin.is_some();
@@ -409,7 +409,7 @@ impl Promotion<'_> {
 /// application name on).
 /// INVALID indexes a CONCURRENTLY build of the batch left behind (cancelled, or failed on its data): `if not
 /// exists` would keep them as they are on the next push, so they are named.
-fn invalid_indexes(session: &mut postgres::Client, plan: &Plan) -> Vec<String> {
+fn invalid_indexes(session: &mut postgres::Client, plan: &Batch) -> Vec<String> {
     let names: Vec<String> = plan
         .batch
         .iter()

@@ -1,11 +1,9 @@
-//! The live history against the record, decided over data: the head a target is at, whether its history
-//! matches what the lock says (`reconcile`, and why not: `Mismatch`), what a push applied (`outcome`), and how
+//! The live history against the record, decided over data: whether a target's history matches what the lock
+//! says (`reconcile`, and why not: `Mismatch`), what a push applied (`outcome`), and how
 //! the statements a database ran compare with the files. Reading the history is `edges::target::history`'s.
 
 use std::collections::BTreeSet;
 
-use crate::domain::config::Target;
-use crate::domain::history::lock::Lock;
 use crate::domain::history::migrations::{Migration, snake_case};
 use crate::domain::history::statements::{self, Verdict};
 
@@ -17,12 +15,6 @@ pub struct Applied {
     /// The fingerprint of the statements the database ran (`domain::statements`); `None` when none are stored.
     #[serde(skip)]
     pub fingerprint: Option<String>,
-}
-
-/// The head a target is at. The embedded database is the xtask's own and has no record: its live history's
-/// last version is its head. Every other target's head is what the lock recorded.
-pub fn head(name: &str, config: &Target, lock: &Lock, live_head: Option<&str>) -> Option<String> {
-    if config.embedded { live_head.map(str::to_string) } else { lock.head(name).map(str::to_string) }
 }
 
 /// A live history this checkout cannot account for.

@@ -28,7 +28,7 @@ impl std::str::FromStr for Span {
     type Err = String;
 
     fn from_str(text: &str) -> Result<Span, String> {
-        let duration = parse_duration(text).map_err(|e| format!("{e:#}"))?;
+        let duration = parse_duration(text).map_err(|e| e.to_string())?;
         Ok(Span { text: text.to_string(), duration })
     }
 }

@@ -17,22 +17,22 @@ pub const BINDIR_ENV: &str = "XTASK_PG_BINDIR";
 
 pub struct Cluster {
     dir: PathBuf,
-    baseline: Baseline,
+    baseline: PlatformSchema,
 }
 
 /// What a new local database starts from: the hand-written Supabase baseline, or one captured from a target
 /// (`cargo xtask platform-baseline`).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Baseline {
+pub enum PlatformSchema {
     Builtin,
     Captured(String),
 }
 
-impl Baseline {
+impl PlatformSchema {
     fn text(&self) -> &str {
         match self {
-            Baseline::Builtin => BASELINE_SQL,
-            Baseline::Captured(body) => body,
+            PlatformSchema::Builtin => BASELINE_SQL,
+            PlatformSchema::Captured(body) => body,
         }
     }
 
@@ -43,7 +43,7 @@ impl Baseline {
     /// The hand-written baseline in one go; a captured one statement by statement (each preceded by a
     /// `--> kind name` line), naming what the local server cannot take (an extension it lacks, say).
     pub fn apply(&self, client: &mut postgres::Client) -> anyhow::Result<()> {
-        let Baseline::Captured(body) = self else {
+        let PlatformSchema::Captured(body) = self else {
             return client.batch_execute(BASELINE_SQL).context("applying the Supabase baseline");
         };
         let mut failed = Vec::new();
@@ -90,11 +90,11 @@ struct RunAs {
 impl Cluster {
     /// The cluster kept in `dir` (`Repo::cluster_dir`).
     pub fn new(dir: &Path) -> Cluster {
-        Cluster { dir: dir.to_path_buf(), baseline: Baseline::Builtin }
+        Cluster { dir: dir.to_path_buf(), baseline: PlatformSchema::Builtin }
     }
 
     /// The cluster in `dir`, its `postgres` database starting from `baseline`.
-    pub fn with_baseline(dir: &Path, baseline: Baseline) -> Cluster {
+    pub fn with_baseline(dir: &Path, baseline: PlatformSchema) -> Cluster {
         Cluster { dir: dir.to_path_buf(), baseline }
     }
 

@@ -6,7 +6,7 @@ pub mod impact;
 pub mod pooler;
 pub mod tls;
 
-pub use cluster::{BASELINE_SQL, BINDIR_ENV, Baseline, Cluster, State, bindir, check_binaries};
+pub use cluster::{BASELINE_SQL, BINDIR_ENV, Cluster, PlatformSchema, State, bindir, check_binaries};
 pub use tls::{SslMode, Tls};
 
 use anyhow::Context;
@@ -106,11 +106,11 @@ pub fn ident(name: &str) -> String {
 
 /// Creates an empty database with the Supabase baseline in the cluster of `url`; returns its URL.
 pub fn create_database(url: &str, name: &str) -> anyhow::Result<String> {
-    create_database_from(url, name, &Baseline::Builtin)
+    create_database_from(url, name, &PlatformSchema::Builtin)
 }
 
 /// Creates an empty database starting from `baseline` in the cluster of `url`; returns its URL.
-pub fn create_database_from(url: &str, name: &str, baseline: &Baseline) -> anyhow::Result<String> {
+pub fn create_database_from(url: &str, name: &str, baseline: &PlatformSchema) -> anyhow::Result<String> {
     let mut admin = connect(url)?;
     // Two calls: several statements in one batch run as one transaction, which CREATE DATABASE refuses.
     drop_on(&mut admin, name)?;

@@ -6,9 +6,11 @@ use std::path::Path;
 use anyhow::Context;
 use xshell::Shell;
 
+use crate::domain::config::Target;
 pub use crate::domain::history::live::{
-    Applied, Mismatch, Reconcile, describe_differences, head, outcome, reconcile, unverifiable,
+    Applied, Mismatch, Reconcile, describe_differences, outcome, reconcile, unverifiable,
 };
+use crate::domain::history::lock::Lock;
 use crate::domain::history::migrations::Migration;
 use crate::domain::history::statements::{self, Verdict};
 use crate::edges::postgres as pg;
@@ -22,6 +24,12 @@ fn history_sql() -> String {
         "select version, coalesce(name, '') as name, {} as fingerprint from supabase_migrations.schema_migrations order by version",
         statements::FINGERPRINT_SQL
     )
+}
+
+/// The head a target is at. The embedded database is the xtask's own and has no record: its live history's
+/// last version is its head. Every other target's head is what the lock recorded.
+pub fn head(name: &str, config: &Target, lock: &Lock, live_head: Option<&str>) -> Option<String> {
+    if config.embedded { live_head.map(str::to_string) } else { lock.head(name).map(str::to_string) }
 }
 
 /// The target's applied migrations, oldest first, over the xtask's own session: the URL, or with a token only a
