@@ -310,3 +310,21 @@ pub fn cut_for_github(text: &str) -> String {
     }
     kept + "\n\n**The review is longer than a comment can be: the rest is in this run's job summary.**\n"
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_comment_over_githubs_limit_is_cut_at_a_line_with_its_code_block_closed() {
+        let short = "### Migration review\n\nall fine\n";
+        assert_eq!(cut_for_github(short), short);
+        let long = format!("### Migration review\n\n```sql\n{}```\n", "select 1;\n".repeat(10_000));
+        let cut = cut_for_github(&long);
+        assert!(cut.chars().count() < 65_536, "{}", cut.len());
+        assert!(cut.ends_with(
+            "select 1;\n```\n\n**The review is longer than a comment can be: the rest is in this run's job summary.**\n"
+        ));
+        assert_eq!(cut.matches("```").count() % 2, 0, "every code block is closed");
+    }
+}

@@ -7,7 +7,7 @@ use std::sync::{OnceLock, RwLock};
 const MASK: &str = "***";
 
 /// Environment variables whose values are secrets wherever they appear.
-const SECRET_ENV: &[&str] = &["SUPABASE_ACCESS_TOKEN", "SUPABASE_DB_PASSWORD", "PGPASSWORD"];
+const SECRET_ENV: &[&str] = &["SUPABASE_ACCESS_TOKEN", "SUPABASE_DB_PASSWORD", "PGPASSWORD", "GITHUB_TOKEN"];
 
 /// Every secret this process has met, longest first: those of the environment, read at the first use, and each
 /// one found later (a URL's password, a login role's, a token). One registry for the process, so every output
