@@ -109,21 +109,28 @@ impl Report for CheckReport {
             s.linted, s.cached, s.hashed, s.errors, s.warnings, s.notes
         );
         if !self.findings.is_empty() {
-            out.push_str("\n| file | line | severity | code | message |\n|---|---|---|---|---|\n");
-            for f in &self.findings {
-                let _ = writeln!(
-                    out,
-                    "| `{}` | {} | {} | `{}` | {} |",
-                    f.file,
-                    f.pos.line,
-                    f.severity.as_str(),
-                    f.code,
-                    md_cell(&f.message)
-                );
-            }
+            out.push('\n');
+            out.push_str(&findings_md(&self.findings));
         }
         out
     }
+}
+
+/// The findings as a Markdown table, as the job summary and a pull request's comment show them.
+pub fn findings_md(findings: &[Finding]) -> String {
+    let mut out = String::from("| file | line | severity | code | message |\n|---|---|---|---|---|\n");
+    for f in findings {
+        let _ = writeln!(
+            out,
+            "| `{}` | {} | {} | `{}` | {} |",
+            f.file,
+            f.pos.line,
+            f.severity.as_str(),
+            f.code,
+            md_cell(&f.message)
+        );
+    }
+    out
 }
 
 /// A finding as GitHub shows it inline.

@@ -102,6 +102,13 @@ fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()
 }
 
+/// The Actions run's page (`$GITHUB_SERVER_URL/$GITHUB_REPOSITORY/actions/runs/$GITHUB_RUN_ID`), where its job
+/// summary is; `None` outside Actions.
+pub fn run_url() -> Option<String> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    Some(format!("{}/{}/actions/runs/{}", var("GITHUB_SERVER_URL")?, var(REPOSITORY_ENV)?, var("GITHUB_RUN_ID")?))
+}
+
 /// The pull request's number from the event payload (`pull_request.number`, or `number`).
 fn pull_request_number(path: &str) -> Result<u64, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("reading ${EVENT_PATH_ENV} ({path}): {e}"))?;

@@ -34,7 +34,10 @@ impl flags::Review {
         let report = review(sh, repo, &self.base, &self.target)?;
         crate::edges::output::report::emit(&report, self.output.format)?;
         if self.output.format == Format::Github {
-            crate::edges::github::publish(report::MARKER, &report.comment_md());
+            crate::edges::github::publish(
+                report::MARKER,
+                &report.comment_md(crate::edges::github::run_url().as_deref()),
+            );
         }
         report.verdict()
     }

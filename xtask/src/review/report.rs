@@ -128,9 +128,10 @@ impl ReviewReport {
         )
     }
 
-    /// The pull request's comment: the summary with the marker that finds it again, cut to GitHub's limit.
-    pub fn comment_md(&self) -> String {
-        cut_for_github(&format!("{MARKER}\n{}", self.summary_md()))
+    /// The pull request's comment: the summary with the marker that finds it again, cut to GitHub's limit
+    /// (pointing at `run`, the Actions run whose summary has it all, when known).
+    pub fn comment_md(&self, run: Option<&str>) -> String {
+        cut_for_github(&format!("{MARKER}\n{}", self.summary_md()), run)
     }
 }
 
@@ -242,18 +243,8 @@ impl Report for ReviewReport {
             );
         }
         if !self.findings.is_empty() {
-            out.push_str("\n#### Findings\n\n| file | line | severity | code | message |\n|---|---|---|---|---|\n");
-            for f in &self.findings {
-                let _ = writeln!(
-                    out,
-                    "| `{}` | {} | {} | `{}` | {} |",
-                    f.file,
-                    f.pos.line,
-                    f.severity.as_str(),
-                    f.code,
-                    md_cell(&f.message)
-                );
-            }
+            out.push_str("\n#### Findings\n\n");
+            out.push_str(&crate::check::report::findings_md(&self.findings));
         }
         match &self.impact {
             Impact::Nothing => {}
@@ -298,7 +289,7 @@ impl Report for ReviewReport {
 
 /// GitHub refuses a comment over 65,536 characters: a longer one is cut at a line, its code block closed, and
 /// the reader sent to the job summary, which has the whole review.
-pub fn cut_for_github(text: &str) -> String {
+pub fn cut_for_github(text: &str, run: Option<&str>) -> String {
     const LIMIT: usize = 60_000;
     if text.chars().count() <= LIMIT {
         return text.to_string();
@@ -308,7 +299,8 @@ pub fn cut_for_github(text: &str) -> String {
     if kept.matches("```").count() % 2 == 1 {
         kept.push_str("\n```");
     }
-    kept + "\n\n**The review is longer than a comment can be: the rest is in this run's job summary.**\n"
+    let summary = run.map_or("this run's job summary".to_string(), |url| format!("[this run's job summary]({url})"));
+    kept + &format!("\n\n**The review is longer than a comment can be: the rest is in {summary}.**\n")
 }
 
 #[cfg(test)]
@@ -318,12 +310,12 @@ mod tests {
     #[test]
     fn a_comment_over_githubs_limit_is_cut_at_a_line_with_its_code_block_closed() {
         let short = "### Migration review\n\nall fine\n";
-        assert_eq!(cut_for_github(short), short);
+        assert_eq!(cut_for_github(short, None), short);
         let long = format!("### Migration review\n\n```sql\n{}```\n", "select 1;\n".repeat(10_000));
-        let cut = cut_for_github(&long);
+        let cut = cut_for_github(&long, Some("https://github.com/acme/app/actions/runs/7"));
         assert!(cut.chars().count() < 65_536, "{}", cut.len());
         assert!(cut.ends_with(
-            "select 1;\n```\n\n**The review is longer than a comment can be: the rest is in this run's job summary.**\n"
+            "select 1;\n```\n\n**The review is longer than a comment can be: the rest is in [this run's job summary](https://github.com/acme/app/actions/runs/7).**\n"
         ));
         assert_eq!(cut.matches("```").count() % 2, 0, "every code block is closed");
     }

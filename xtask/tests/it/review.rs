@@ -45,7 +45,7 @@ fn stable(tree: &Tree, text: &str) -> String {
     let out =
         std::process::Command::new("git").current_dir(tree.dir.path()).args(["rev-parse", "base"]).output().unwrap();
     let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    text.replace(&sha[..12], "<merge-base>").replace(&sha, "<merge-base>")
+    text.replace(&sha, "<merge-base>").replace(&sha[..12], "<merge-base>")
 }
 
 fn review(tree: &Tree, extra: &[&str], env: &[(&str, &str)]) -> Run {
@@ -60,6 +60,9 @@ fn a_branch_is_reviewed_with_its_locks_rewrites_and_safe_forms() {
     let run = review(&tree, &[], &[]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     expect_test::expect_file!["snapshots/review.human.txt"].assert_eq(&stable(&tree, &run.stdout));
+    let json = review(&tree, &["--format", "json"], &[]);
+    assert_eq!(json.code, 0, "{}", json.stderr);
+    expect_test::expect_file!["snapshots/review.json"].assert_eq(&stable(&tree, &json.stdout));
 
     // With PROD's credentials (a URL here), the same report carries PROD's sizes.
     let url = prod_at_its_head(&tree, STAGING_ENV);
