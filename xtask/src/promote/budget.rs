@@ -271,7 +271,9 @@ pub struct Seen(Vec<(i64, String)>);
 
 impl Seen {
     fn look(&mut self, session: &mut postgres::Client, cli_role: Option<&str>) {
-        let Ok(rows) = session.query(RUNNING, &[&super::push::CLI_APPLICATION_NAME, &cli_role]) else { return };
+        let Ok(rows) = session.query(RUNNING, &[&crate::edges::supabase::cli::APPLICATION_NAME, &cli_role]) else {
+            return;
+        };
         for row in rows {
             let (start, query): (Option<i64>, Option<String>) = (row.get(0), row.get(1));
             if let (Some(start), Some(query)) = (start, query)
@@ -343,7 +345,7 @@ pub fn watch(
     while !done.load(Ordering::Relaxed) {
         let started = Instant::now();
         seen.look(session, cli_role);
-        let rows = session.query(WAITING, &[&super::push::CLI_APPLICATION_NAME, &cli_role]);
+        let rows = session.query(WAITING, &[&crate::edges::supabase::cli::APPLICATION_NAME, &cli_role]);
         for row in rows.into_iter().flatten() {
             let (pid, waited, blocking): (i32, Option<i64>, Vec<i32>) = (row.get(0), row.get(1), row.get(2));
             let waited = waited.unwrap_or(0).max(0) as u128;

@@ -24,9 +24,6 @@ use crate::edges::target::history::{self, Applied};
 
 use crate::edges::supabase::management_api::PROMOTION_LOCK_KEY as ADVISORY_KEY;
 
-/// The `application_name` of the Supabase CLI 3.1.0's database sessions.
-pub(super) const CLI_APPLICATION_NAME: &str = "@effect/sql-pg";
-
 /// How long the CLI's orphaned sessions are waited for when they cannot be ended.
 const ORPHAN_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
 
@@ -89,7 +86,7 @@ impl Promotion<'_> {
         let others: Vec<i32> = session
             .query(
                 "select pid from pg_stat_activity where application_name = $1 and datname = current_database()",
-                &[&CLI_APPLICATION_NAME],
+                &[&cli::APPLICATION_NAME],
             )?
             .iter()
             .map(|r| r.get(0))
@@ -432,7 +429,7 @@ fn settle_orphans(session: &mut postgres::Client, role: Option<&str>) -> anyhow:
             .query(
                 "select pid from pg_stat_activity where (application_name = $1 or usename = $2) \
                  and datname = current_database() and pid <> pg_backend_pid()",
-                &[&CLI_APPLICATION_NAME, &role],
+                &[&cli::APPLICATION_NAME, &role],
             )?
             .iter()
             .map(|r| r.get(0))

@@ -127,6 +127,9 @@ pub struct CliError {
     pub message: String,
 }
 
+/// The `application_name` of the Supabase CLI 3.1.0's database sessions: how its sessions are found on the server.
+pub const APPLICATION_NAME: &str = "@effect/sql-pg";
+
 pub const NOT_FOUND: &str =
     "the Supabase CLI is not installed: run `npm ci` (package.json pins it), or put `supabase` on PATH";
 
