@@ -24,11 +24,9 @@ impl flags::Fix {
     pub fn run(self, _sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         let mode = if self.dry_run { Mode::DryRun } else { Mode::Write };
         let plans = plan(repo, &self.files)?;
-        for plan in &plans {
-            match mode {
-                Mode::DryRun => print!("{}", plan.diff()),
-                _ => plan.write()?,
-            }
+        match mode {
+            Mode::DryRun => plans.iter().for_each(|p| print!("{}", p.diff())),
+            _ => write_all(&plans)?,
         }
         print!("{}", summary(&plans, mode));
         Ok(())
@@ -58,6 +56,11 @@ pub fn plan(repo: &Repo, named: &[PathBuf]) -> anyhow::Result<Vec<FilePlan>> {
     for m in chosen {
         let text = m.text()?;
         let theirs: Vec<_> = findings.iter().filter(|f| f.file == m.rel_path).cloned().collect();
+        // Where the parser lost its way, a cut could fall inside a statement: such a file is not touched.
+        if theirs.iter().any(|f| f.code == crate::domain::findings::Code::ParseError) {
+            problems.push(format!("{}: it does not parse (see `cargo xtask check`); fix it first", m.rel_path));
+            continue;
+        }
         let split = rewrites::split(&m.rel_path, &text, &rewrites::flags(&theirs), &ctx);
         let next = all.iter().map(|o| o.version.as_str()).filter(|v| *v > m.version.as_str()).min();
         let Some(versions) = rewrites::versions_after(&m.version, split.parts.len() - 1, next) else {
@@ -138,28 +141,31 @@ impl FilePlan {
         }
         out
     }
+}
 
-    /// The new files first (each refused if it exists), the original last; if any write fails, the new files
-    /// already written are removed, so the tree is as it was.
-    pub fn write(&self) -> anyhow::Result<()> {
-        if !self.changed() {
-            return Ok(());
+/// Every plan's new files first (each refused if it exists), then the originals: a failure before the originals
+/// removes the new files, so the tree is as it was. (A crash between the two leaves statements in both places;
+/// the other order would lose them, and a statement run twice fails loudly where a lost one is silent.)
+fn write_all(plans: &[FilePlan]) -> anyhow::Result<()> {
+    let mut written: Vec<&PathBuf> = Vec::new();
+    let created = plans.iter().filter(|p| p.changed()).try_for_each(|p| {
+        for (part, path) in p.split.parts[1..].iter().zip(&p.new_paths) {
+            crate::edges::os::fsutil::create_new_atomic(path, part.text.as_bytes())?;
+            written.push(path);
         }
-        let mut written: Vec<&PathBuf> = Vec::new();
-        let result = (|| {
-            for (part, path) in self.split.parts[1..].iter().zip(&self.new_paths) {
-                crate::edges::os::fsutil::create_new_atomic(path, part.text.as_bytes())?;
-                written.push(path);
-            }
-            crate::edges::os::fsutil::write_atomic(&self.migration.path, self.split.parts[0].text.as_bytes())
-        })();
-        if result.is_err() {
-            for path in written {
-                let _ = std::fs::remove_file(path);
-            }
+        anyhow::Ok(())
+    });
+    if let Err(err) = created {
+        for path in written {
+            let _ = std::fs::remove_file(path);
         }
-        result.with_context(|| format!("fix: {} is unchanged", self.migration.rel_path))
+        return Err(err.context("fix: nothing written"));
     }
+    for p in plans.iter().filter(|p| p.changed()) {
+        crate::edges::os::fsutil::write_atomic(&p.migration.path, p.split.parts[0].text.as_bytes())
+            .with_context(|| format!("fix: the files split off {} are written, but it is not", p.migration.rel_path))?;
+    }
+    Ok(())
 }
 
 fn unified(old: &str, new: &str, from: &str, to: &str) -> String {

@@ -68,7 +68,7 @@ impl PullRequest {
                 let id = serde_json::from_str::<Comment>(&text).map(|c| c.id).unwrap_or_default();
                 Ok(if method == "PATCH" { Outcome::Updated(id) } else { Outcome::Created(id) })
             }
-            403 => Ok(Outcome::Forbidden),
+            403 if !rate_limited(&text) => Ok(Outcome::Forbidden),
             _ => bail!("{method} {path}: GitHub answered {status}: {}", first_line(&text)),
         }
     }
@@ -80,12 +80,13 @@ impl PullRequest {
             let (status, text) = crate::edges::http::request(&self.api, "GET", &path, &self.token, None)?;
             match status {
                 200 => {}
-                403 => return Ok(Err(Forbidden)),
+                403 if !rate_limited(&text) => return Ok(Err(Forbidden)),
                 _ => bail!("GET {path}: GitHub answered {status}: {}", first_line(&text)),
             }
             let list: Vec<Comment> =
                 serde_json::from_str(&text).with_context(|| format!("GET {path}: not a list of comments"))?;
-            if let Some(c) = list.iter().find(|c| c.body.contains(marker)) {
+            // Ours starts with the marker; a person quoting it further down is not ours to overwrite.
+            if let Some(c) = list.iter().find(|c| c.body.starts_with(marker)) {
                 return Ok(Ok(Some(c.id)));
             }
             if list.len() < 100 {
@@ -97,6 +98,11 @@ impl PullRequest {
 }
 
 struct Forbidden;
+
+/// GitHub's secondary rate limit also answers 403: that is a failure to retry, not a token that may not comment.
+fn rate_limited(answer: &str) -> bool {
+    answer.to_ascii_lowercase().contains("rate limit")
+}
 
 fn first_line(text: &str) -> &str {
     text.lines().next().unwrap_or_default()

@@ -31,13 +31,26 @@ pub use report::{ChangedFile, Impact, ReviewReport, Sizes};
 
 impl flags::Review {
     pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
-        let report = review(sh, repo, &self.base, &self.target)?;
+        let github = self.output.format == Format::Github;
+        let report = match review(sh, repo, &self.base, &self.target) {
+            Ok(report) => report,
+            Err(err) if github => {
+                // The comment of an earlier push must not stand as if it were this one's.
+                let why = crate::edges::output::redact::redact(&format!("{err:#}"));
+                let body = format!(
+                    "{}\n### Migration review for `{}`\n\n**The review failed:** {why}\n",
+                    report::marker(&self.target),
+                    self.target
+                );
+                crate::edges::github::publish(&report::marker(&self.target), &body);
+                return Err(err);
+            }
+            Err(err) => return Err(err),
+        };
         crate::edges::output::report::emit(&report, self.output.format)?;
-        if self.output.format == Format::Github {
-            crate::edges::github::publish(
-                report::MARKER,
-                &report.comment_md(crate::edges::github::run_url().as_deref()),
-            );
+        if github {
+            let run = crate::edges::github::run_url();
+            crate::edges::github::publish(&report::marker(&self.target), &report.comment_md(run.as_deref()));
         }
         report.verdict()
     }

@@ -72,8 +72,11 @@ pub struct ReviewReport {
     pub suggestions: Vec<Suggestion>,
 }
 
-/// The hidden line that finds the review's pull-request comment again.
-pub const MARKER: &str = "<!-- cargo-xtask-review -->";
+/// The hidden first line that finds the review's pull-request comment again: one comment per target, so a
+/// workflow that reviews two targets keeps two.
+pub fn marker(target: &str) -> String {
+    format!("<!-- cargo-xtask-review {target} -->")
+}
 
 impl ReviewReport {
     fn count(&self, severity: Severity) -> usize {
@@ -128,10 +131,12 @@ impl ReviewReport {
         )
     }
 
-    /// The pull request's comment: the summary with the marker that finds it again, cut to GitHub's limit
-    /// (pointing at `run`, the Actions run whose summary has it all, when known).
+    /// The pull request's comment: the summary, its secrets masked, behind the marker that finds it again, then
+    /// cut to GitHub's limit (pointing at `run`, the Actions run whose summary has it all, when known). Masked
+    /// before the cut, so no secret can be cut in two and slip through.
     pub fn comment_md(&self, run: Option<&str>) -> String {
-        cut_for_github(&format!("{MARKER}\n{}", self.summary_md()), run)
+        let summary = crate::edges::output::redact::redact(&self.summary_md());
+        cut_for_github(&format!("{}\n{summary}", marker(&self.target)), run)
     }
 }
 

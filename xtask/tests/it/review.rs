@@ -119,11 +119,11 @@ fn on_github_one_comment_is_kept_up_to_date_and_a_forbidden_token_leaves_the_sum
     let md = stable(&tree, &std::fs::read_to_string(&summary).unwrap());
     expect_test::expect_file!["snapshots/review.summary.md"].assert_eq(&md);
     let ours = |github: &GithubDouble| -> Vec<String> {
-        github.comments(42).into_iter().filter(|c| c.contains("<!-- cargo-xtask-review -->")).collect()
+        github.comments(42).into_iter().filter(|c| c.contains("<!-- cargo-xtask-review prod -->")).collect()
     };
     assert_eq!(ours(&github).len(), 1, "{:?}", github.requests());
     // The job summary's section, behind the marker that finds the comment again.
-    assert_eq!(stable(&tree, &ours(&github)[0]) + "\n", format!("<!-- cargo-xtask-review -->\n{md}"));
+    assert_eq!(stable(&tree, &ours(&github)[0]) + "\n", format!("<!-- cargo-xtask-review prod -->\n{md}"));
     assert!(!run.stdout.contains("ghs_test_token") && !run.stderr.contains("ghs_test_token"));
 
     // The next push: a file that drops a table. The same comment is updated (it is on the second page of the
@@ -156,7 +156,7 @@ fn on_github_one_comment_is_kept_up_to_date_and_a_forbidden_token_leaves_the_sum
 /// Every mechanical case in one pending file on tables PROD already has.
 const FIXABLE: &str = "-- Contacts: lookups, links and rules.\n\
 create index contacts_email_idx on public.contacts (email);\n\
-create index on public.contacts (org_id, created_at);\n\
+create index contacts_org_created_idx on public.contacts (org_id, created_at);\n\
 alter table public.contacts add constraint contacts_org_fk foreign key (org_id) references public.organizations (id);\n\
 alter table public.contacts add constraint contacts_full_name_length check (char_length(full_name) <= 200);\n\
 alter table public.contacts alter column full_name set not null;\n\

@@ -28,8 +28,8 @@ pub fn rewrite(node: &ast::Stmt, text: &str, codes: &[String], ctx: &Context) ->
     match node {
         S::CreateIndex(s) if has(CREATE_INDEX) || has(CONCURRENTLY) => Some(create_index(s, text, ctx)),
         S::DropIndex(s) if has(DROP_INDEX) || has(CONCURRENTLY) => Some(drop_index(s, text)),
-        S::Reindex(s) if has(REINDEX) => Some(reindex(s.syntax(), text)),
-        S::AlterTable(s) => alter_table(s, codes),
+        S::Reindex(s) if has(REINDEX) || has(CONCURRENTLY) => Some(reindex(s.syntax(), text)),
+        S::AlterTable(s) => alter_table(s, codes, ctx),
         S::Truncate(_) if has("ban-truncate-cascade") => Some(manual(
             "emptying tables nobody named: CASCADE follows every foreign key",
             "TRUNCATE <every table to empty, named>;  -- without CASCADE: an unnamed dependent table makes it fail instead",
@@ -45,9 +45,15 @@ pub fn rewrite(node: &ast::Stmt, text: &str, codes: &[String], ctx: &Context) ->
         S::DropDatabase(_) if has("ban-drop-database") => {
             Some(manual("the loss of a whole database", "-- no safe form: a migration never drops a database"))
         }
-        S::Begin(_) | S::Commit(_) if has("transaction-control") => Some(Rewrite {
+        S::Begin(_) if has("transaction-control") => Some(Rewrite {
             avoids: "an explicit transaction inside the CLI's: after COMMIT the rest of the file runs in autocommit and a failure leaves it half-applied".into(),
             form: Form::Mechanical(Vec::new()),
+        }),
+        // What a COMMIT ended must still be committed before what follows (a new enum value, say): the rest goes
+        // to a later migration, each in the CLI's own transaction.
+        S::Commit(_) if has("transaction-control") => Some(Rewrite {
+            avoids: "an explicit COMMIT inside the CLI's transaction: the rest of the file runs in autocommit and a failure leaves it half-applied".into(),
+            form: Form::Mechanical(vec![Piece::Later { label: "after_commit" }]),
         }),
         _ => None,
     }
@@ -79,32 +85,18 @@ fn create_index(s: &ast::CreateIndex, text: &str, ctx: &Context) -> Rewrite {
         edits.push((after_index, " CONCURRENTLY".to_string()));
     }
     if s.if_not_exists().is_none() {
-        match (s.index(), derived_index_name(s)) {
-            (Some(_), _) => edits.push((after, " IF NOT EXISTS".into())),
-            (None, Some(name)) => edits.push((after, format!(" IF NOT EXISTS {name}"))),
-            (None, None) => {
-                let safe = apply(text, &[(after_index, " CONCURRENTLY IF NOT EXISTS <name>".into())]);
-                return manual(
-                    &avoids,
-                    &format!("-- name the index (a re-run must find it), in a migration of its own:\n{safe}"),
-                );
-            }
+        if s.index().is_none() {
+            // Postgres's own name for it (`t_a_idx`, or `t_a_idx1` when that is taken, INCLUDE columns in it) cannot
+            // be known from the file: a guessed one with IF NOT EXISTS could skip the build on an existing index.
+            let safe = apply(text, &[(after_index, " CONCURRENTLY IF NOT EXISTS <name>".into())]);
+            return manual(
+                &avoids,
+                &format!("-- name the index (a re-run must find it), in a migration of its own:\n{safe}"),
+            );
         }
+        edits.push((after, " IF NOT EXISTS".into()));
     }
     alone(avoids, apply(text, &edits), "concurrent_index")
-}
-
-/// The name Postgres gives `CREATE INDEX ON t (a, b)`: `t_a_b_idx`, when the columns are plain names and it fits.
-fn derived_index_name(s: &ast::CreateIndex) -> Option<String> {
-    let table = bare(&s.table_relation_name()?.syntax().text().to_string());
-    let items = s.partition_item_list()?;
-    let columns: Vec<String> = items.partition_items().map(|i| i.syntax().text().to_string()).collect();
-    let plain =
-        |c: &String| !c.is_empty() && c.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_');
-    let plain_table = plain(&table);
-    (plain_table && !columns.is_empty() && columns.iter().all(plain))
-        .then(|| format!("{table}_{}_idx", columns.join("_")))
-        .filter(|name| name.len() <= 63)
 }
 
 /// `DROP INDEX` → `DROP INDEX CONCURRENTLY IF EXISTS`, alone; one index, no CASCADE (neither is allowed there).
@@ -146,9 +138,10 @@ fn alone(avoids: String, sql: String, label: &'static str) -> Rewrite {
 
 /// An `ALTER TABLE`: each action on its own statement, the flagged ones in their safe form. Mechanical when every
 /// flagged action's form is; otherwise the advice for each.
-fn alter_table(s: &ast::AlterTable, codes: &[String]) -> Option<Rewrite> {
+fn alter_table(s: &ast::AlterTable, codes: &[String], ctx: &Context) -> Option<Rewrite> {
     let head = alter_head(s)?;
     let table = s.table_relation_name().map(|t| t.syntax().text().to_string())?;
+    let partitioned = ctx.partitioned.contains(&crate::domain::lint::sql::norm(&table));
     let actions: Vec<ast::AlterTableAction> = s.actions().collect();
     let mut pieces = Vec::new();
     let (mut avoids, mut advice, mut all_mechanical, mut any) = (Vec::new(), Vec::new(), true, false);
@@ -177,17 +170,28 @@ fn alter_table(s: &ast::AlterTable, codes: &[String]) -> Option<Rewrite> {
     if !any {
         return None;
     }
+    if partitioned && all_mechanical {
+        // PG 15 refuses a NOT VALID foreign key and a CONCURRENTLY index on a partitioned table.
+        advice.insert(0, format!("-- {table} is partitioned: do this on each partition, then on the parent"));
+        all_mechanical = false;
+    }
     let form = if all_mechanical { Form::Mechanical(pieces) } else { Form::Manual(advice.join("\n")) };
     Some(Rewrite { avoids: avoids.join("; "), form })
 }
 
-/// `ALTER TABLE [IF EXISTS] [ONLY] name`, as written.
+/// `ALTER TABLE [IF EXISTS] [ONLY] name` as written, without the comments between its words (a `-- note` there
+/// would swallow the action written after it).
 fn alter_head(s: &ast::AlterTable) -> Option<String> {
-    let first = s.actions().next()?;
-    let start = usize::from(s.syntax().text_range().start());
-    let end = usize::from(first.syntax().text_range().start());
-    let text = s.syntax().text().to_string();
-    Some(text.get(..end - start)?.trim_end().to_string())
+    let first = s.actions().next()?.syntax().text_range().start();
+    let words: Vec<String> = s
+        .syntax()
+        .descendants_with_tokens()
+        .filter_map(|t| t.into_token())
+        .take_while(|t| t.text_range().start() < first)
+        .filter(|t| !matches!(t.kind(), SyntaxKind::COMMENT | SyntaxKind::WHITESPACE))
+        .map(|t| t.text().to_string())
+        .collect();
+    Some(words.join(" ").replace(" . ", ".").replace(" .", ".").replace(". ", "."))
 }
 
 fn action_rewrite(action: &ast::AlterTableAction, head: &str, table: &str, codes: &[String]) -> Option<Rewrite> {

@@ -145,12 +145,40 @@ fn what_needs_the_author_is_suggested_not_written() {
 }
 
 #[test]
-fn an_unnamed_index_gets_the_name_postgres_would_give_it() {
-    let s = split_of("create unique index on public.contacts (organization_id, email);\n");
-    assert_eq!(
-        s.parts[0].text,
-        "create unique index CONCURRENTLY IF NOT EXISTS contacts_organization_id_email_idx on public.contacts (organization_id, email);\n"
+fn an_unnamed_index_is_left_to_the_author_since_its_name_cannot_be_known_from_the_file() {
+    let text = "create unique index on public.contacts (organization_id, email) include (name);\n";
+    let s = split_of(text);
+    assert_eq!(s.parts[0].text, text, "nothing written");
+    assert!(s.left[0].safe.contains("CONCURRENTLY IF NOT EXISTS <name> on public.contacts"), "{}", s.left[0].safe);
+}
+
+#[test]
+fn a_comment_after_the_table_name_does_not_swallow_the_rewritten_action() {
+    let s = split_of(
+        "alter table public.contacts -- owners
+  add constraint contacts_owner_fk foreign key (owner_id) references public.profiles (id);\n",
     );
+    let all: String = s.parts.iter().map(|p| p.text.as_str()).collect();
+    assert!(all.contains("alter table public.contacts add constraint contacts_owner_fk"), "{all}");
+    assert!(all.contains("alter table public.contacts VALIDATE CONSTRAINT contacts_owner_fk;"), "{all}");
+}
+
+#[test]
+fn a_partitioned_tables_constraint_is_left_to_the_author() {
+    let text =
+        "alter table public.events add constraint events_org_fk foreign key (org_id) references public.orgs (id);\n";
+    let ctx = Context { partitioned: ["events".to_string()].into() };
+    let s = split("m.sql", text, &flags_of(text), &ctx);
+    assert_eq!(s.parts[0].text, text);
+    assert!(s.left[0].safe.starts_with("-- public.events is partitioned"), "{}", s.left[0].safe);
+}
+
+#[test]
+fn a_commit_mid_file_becomes_a_cut_between_migrations() {
+    let s = split_of("alter type public.st add value 'x';\ncommit;\nupdate public.t set st = 'x';\n");
+    assert_eq!(s.parts.len(), 2, "{}", parts_text(&s));
+    assert!(s.parts[0].text.starts_with("alter type public.st add value 'x';"), "{}", s.parts[0].text);
+    assert!(!s.parts[0].text.contains("commit") && s.parts[1].text.contains("update public.t set st = 'x';"));
 }
 
 #[test]
@@ -166,7 +194,7 @@ fn a_partitioned_tables_index_is_left_to_the_author() {
 fn begin_and_commit_are_removed_and_the_rest_stays_one_migration() {
     let s = split_of("begin;\n-- the table\ncreate table t (id int);\ncommit;\n");
     assert_eq!(s.parts.len(), 1);
-    assert_eq!(s.parts[0].text, "\n-- the table\ncreate table t (id int);\n\n");
+    assert_eq!(s.parts[0].text, "\n-- the table\ncreate table t (id int);\n");
 }
 
 #[test]
