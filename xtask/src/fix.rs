@@ -46,11 +46,13 @@ pub struct FilePlan {
 /// Every named (or every pending) file, judged; `Err` names every file that cannot be fixed, and nothing is
 /// written.
 pub fn plan(repo: &Repo, named: &[PathBuf]) -> anyhow::Result<Vec<FilePlan>> {
-    let mut all = repo.discover()?.migrations;
-    crate::domain::history::migrations::read_all(&mut all);
+    // Every file read once: judged, checked and split from the same bytes.
+    let mut discovery = repo.discover()?;
+    crate::domain::history::migrations::read_all(&mut discovery.migrations);
+    let findings = check::check_files(repo, &discovery, LintScope::Pending, LintCacheUse::On)?.findings;
+    let all = discovery.migrations;
     let lock = repo.lock()?;
     let chosen = choose(repo, &all, &lock, named)?;
-    let findings = check::check(repo, LintScope::Pending, LintCacheUse::On)?.findings;
     let ctx = crate::review::rewrite_context(&all);
     let (mut plans, mut problems) = (Vec::new(), Vec::new());
     for m in chosen {

@@ -62,12 +62,13 @@ pub fn review(sh: &Shell, repo: &Repo, base: &str, name: &str) -> anyhow::Result
     let merge_base = git::merge_base(sh, base)?;
     let dir = repo.migrations_rel();
     let files = changed_files(sh, &merge_base, &dir)?;
-    let checked = check::check(repo, LintScope::Pending, LintCacheUse::On)?;
+    // Every file read once: the check, the shadow, the lock report and the rewrites work from these bytes.
+    let mut discovery = repo.discover()?;
+    crate::domain::history::migrations::read_all(&mut discovery.migrations);
+    let checked = check::check_files(repo, &discovery, LintScope::Pending, LintCacheUse::On)?;
     let changed: BTreeSet<&str> = files.iter().map(|f| f.file.as_str()).collect();
     let findings: Vec<Finding> = checked.findings.into_iter().filter(|f| changed.contains(f.file.as_str())).collect();
-
-    let mut all = repo.discover()?.migrations;
-    crate::domain::history::migrations::read_all(&mut all);
+    let all = discovery.migrations;
     let lock = repo.lock()?;
     let head = lock.head(name).map(str::to_string);
     let pending = batch::pending(&all, head.as_deref(), None)?;
