@@ -172,6 +172,16 @@ impl<'a> Promotion<'a> {
         self.step(6, "promotion lock")?;
         let mut guard = self.lock_target(&target, &plan)?;
 
+        // Another machine's cleanup before this lock was taken may have removed the CLI's login role; now that the
+        // lock is held, no cleanup removes a new one.
+        let cli_target = if cli_target.role_removed() {
+            eprintln!("       the CLI's login role was removed by another machine's cleanup: a new one is made");
+            drop(cli_target);
+            target.cli_target()?
+        } else {
+            cli_target
+        };
+
         self.step(7, "push and verify")?;
         let pushed = self.push(&cli, &target, &cli_target, &stage, &plan, &mut guard)?;
         // The lock first: a login role is removed only when no promotion holds it.
