@@ -5,7 +5,7 @@
 use squawk_syntax::ast::{self, AstNode};
 use squawk_syntax::{SyntaxKind, SyntaxNode};
 
-use super::{Context, Form, Piece, REWRITE_CODE, Rewrite};
+use super::{Context, Form, Piece, Rewrite};
 
 const CREATE_INDEX: &str = "require-concurrent-index-creation";
 const DROP_INDEX: &str = "require-concurrent-index-deletion";
@@ -183,15 +183,17 @@ fn alter_table(s: &ast::AlterTable, codes: &[String], ctx: &Context) -> Option<R
 /// would swallow the action written after it).
 fn alter_head(s: &ast::AlterTable) -> Option<String> {
     let first = s.actions().next()?.syntax().text_range().start();
-    let words: Vec<String> = s
-        .syntax()
-        .descendants_with_tokens()
-        .filter_map(|t| t.into_token())
-        .take_while(|t| t.text_range().start() < first)
-        .filter(|t| !matches!(t.kind(), SyntaxKind::COMMENT | SyntaxKind::WHITESPACE))
-        .map(|t| t.text().to_string())
-        .collect();
-    Some(words.join(" ").replace(" . ", ".").replace(" .", ".").replace(". ", "."))
+    // Each run of whitespace and comments becomes one space; the words keep their own spelling (`public.t`).
+    let mut head = String::new();
+    let tokens = s.syntax().descendants_with_tokens().filter_map(|t| t.into_token());
+    for token in tokens.take_while(|t| t.text_range().start() < first) {
+        match token.kind() {
+            SyntaxKind::COMMENT | SyntaxKind::WHITESPACE if !head.ends_with(' ') => head.push(' '),
+            SyntaxKind::COMMENT | SyntaxKind::WHITESPACE => {}
+            _ => head.push_str(token.text()),
+        }
+    }
+    Some(head.trim_end().to_string())
 }
 
 fn action_rewrite(action: &ast::AlterTableAction, head: &str, table: &str, codes: &[String]) -> Option<Rewrite> {
@@ -203,7 +205,7 @@ fn action_rewrite(action: &ast::AlterTableAction, head: &str, table: &str, codes
             ast::AlterColumnOption::SetNotNull(_) if has(NOT_NULL) => {
                 Some(set_not_null(head, table, &a.column_name_ref()?.syntax().text().to_string()))
             }
-            ast::AlterColumnOption::SetType(t) if has(DESTRUCTIVE) || has(REWRITE_CODE) || has(TYPE_CHANGE) => {
+            ast::AlterColumnOption::SetType(t) if has(DESTRUCTIVE) || has(TYPE_CHANGE) => {
                 let ty = t.ty().map_or("<new type>".to_string(), |ty| ty.syntax().text().to_string());
                 Some(type_change(table, &a.column_name_ref()?.syntax().text().to_string(), &ty))
             }

@@ -34,7 +34,7 @@ pub struct Suggestion {
     /// Path relative to the repository root.
     pub file: String,
     pub line: u32,
-    /// The rule codes that flagged the statement (or `rewrite`, from the lock report).
+    /// The rule codes that flagged the statement.
     pub codes: Vec<String>,
     /// The statement as written, on one line.
     pub statement: String,
@@ -67,9 +67,6 @@ pub enum Form {
 pub struct Context {
     pub partitioned: BTreeSet<String>,
 }
-
-/// A code the lock report adds for a file that rewrites a table without a rule flagging it.
-pub const REWRITE_CODE: &str = "rewrite";
 
 /// A statement of a file: its text (with `;`), where it starts, and the comments and blank lines before it.
 struct Stmt {
