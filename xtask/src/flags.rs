@@ -181,6 +181,11 @@ pub struct Promote {
     #[arg(long, value_name = "WHY")]
     pub maintenance_window: Option<String>,
 
+    /// How long to wait for another promotion of the same target to finish (it holds the target's lock from its
+    /// CLI dry-run to its record); then this one plans again from the target's new history.
+    #[arg(long, value_name = "SPAN", default_value = "10m")]
+    pub wait: Span,
+
     #[command(flatten)]
     pub confirm: ConfirmArgs,
 

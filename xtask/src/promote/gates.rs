@@ -91,6 +91,34 @@ impl<'a> Promotion<'a> {
         }
     }
 
+    /// Findings the CLI itself would fail on, or silently skip a file for, stop every target, protected or not,
+    /// before any comparison with a database: a duplicate version or a file that does not parse is named as what
+    /// it is, never as a difference from what the target ran. (Policy findings, judged by `check_gate` on the
+    /// batch, stop protected targets only.)
+    pub(super) fn push_breaking_gate(&self) -> anyhow::Result<()> {
+        // Files after `--until` are not staged, so the CLI never sees them.
+        let beyond: BTreeSet<&str> = self
+            .files
+            .iter()
+            .filter(|m| self.options.until.as_deref().is_some_and(|until| m.version.as_str() > until))
+            .map(|m| m.rel_path.as_str())
+            .collect();
+        let breaking: Vec<Finding> = self
+            .checked
+            .iter()
+            .filter(|f| f.severity == Severity::Error && breaks_the_push(f.code) && !beyond.contains(f.file.as_str()))
+            .cloned()
+            .collect();
+        if breaking.is_empty() {
+            return Ok(());
+        }
+        eprint!("{}", report::render(&CheckReport::new(breaking.clone(), self.check_counts), Format::Human));
+        Err(blocked(format!(
+            "promote: `cargo xtask check` has {} finding(s) above that would make the push itself fail (a duplicate version, a file out of order, a file the CLI skips, a file that does not parse); nothing was pushed. Fix them, then re-run",
+            breaking.len()
+        )))
+    }
+
     /// The check gate judges what this promotion pushes. Blocking findings in pending files beyond `--until`
     /// are shown and do not block; anything else blocking (in the batch, or about the tree) does, on a
     /// protected target. The partition phase mix is judged on the batch by `phase_gate`.
@@ -114,14 +142,6 @@ impl<'a> Promotion<'a> {
             return Ok(());
         }
         eprint!("{}", report::render(&CheckReport::new(blocking.clone(), self.check_counts), Format::Human));
-        // Findings the CLI itself would fail on (or silently skip a file for) stop every target, protected or not;
-        // policy findings (destructive without an acknowledgement, ...) stop protected targets only.
-        let breaking = blocking.iter().filter(|f| breaks_the_push(f.code)).count();
-        if breaking > 0 {
-            return Err(blocked(format!(
-                "promote: `cargo xtask check` has {breaking} finding(s) above that would make the push itself fail (a duplicate version, a file out of order, a file the CLI skips); nothing was pushed. Fix them, then re-run"
-            )));
-        }
         if target.config.protected {
             return Err(blocked(format!(
                 "promote: `cargo xtask check` has {} blocking finding(s) in what this promotion pushes (listed above); nothing was pushed. Fix them, or promote the files before them with --until",
@@ -398,7 +418,7 @@ fn uncommitted_bytes(sh: &xshell::Shell, repo: &crate::edges::repo::Repo, files:
 
 /// Findings about what the CLI would do with the files themselves, rather than about what they do to a database.
 fn breaks_the_push(code: Code) -> bool {
-    matches!(code, Code::DuplicateVersion | Code::OutOfOrder | Code::FileName)
+    matches!(code, Code::DuplicateVersion | Code::OutOfOrder | Code::FileName | Code::ParseError)
 }
 
 /// The blocking findings that stop this promotion, and those in pending files beyond `--until` that do not.

@@ -8,6 +8,7 @@
 mod budget;
 mod cutover;
 mod gates;
+mod lock;
 mod push;
 mod ran;
 pub mod record;
@@ -47,6 +48,7 @@ impl flags::Promote {
             format: self.output.format,
             repin: self.repin,
             maintenance_window: self.maintenance_window,
+            wait: self.wait,
             interrupt: Interrupt::install()?,
         };
         crate::edges::supabase::stage::remove_orphans(&repo.scratch_dir().join("stage"));
@@ -67,6 +69,8 @@ struct Options {
     repin: Option<String>,
     /// `--maintenance-window WHY`: phase-2 partition work is declared to run in a window now.
     maintenance_window: Option<String>,
+    /// `--wait SPAN`: how long to wait for another promotion of the target to release its lock.
+    wait: crate::domain::promotion::duration::Span,
     /// Set by SIGINT, SIGTERM or SIGHUP: looked at between steps and while the CLI pushes.
     interrupt: Interrupt,
 }
@@ -143,22 +147,25 @@ impl<'a> Promotion<'a> {
         let (cli, target) = self.preconditions()?;
         self.connect(&target)?;
 
-        self.step(2, "batch: recorded head vs live history")?;
-        let Some(plan) = self.plan(&cli, &target)? else { return Ok(()) };
-        self.check_gate(&target, &plan)?;
-        self.phase_gate(&target, &plan)?;
-        self.cutover_gate(&target, &plan)?;
+        let Some((mut plan, mut stage)) = self.prepare(&cli, &target)? else { return Ok(()) };
 
-        self.step(3, "staging the applied files and the batch")?;
-        let stage = Stage::new(self.repo.stage_dir(&self.name), &plan.applied(), &plan.batch())?;
-
-        self.step(4, rehearsal_step(&target))?;
-        if target.config.protected {
-            self.rehearse(&cli, &target, &plan)?;
+        self.step(5, "promotion lock")?;
+        let (mut guard, taken) = self.lock_target(&target, &plan)?;
+        if let lock::Taken::Moved { appeared } = taken {
+            // What was planned, rehearsed and checked is no longer what would be pushed: all of it again, under
+            // the lock now, so nothing moves any more.
+            eprintln!(
+                "       {}'s history moved while this promotion waited (now applied: {}): planning again",
+                self.name,
+                if appeared.is_empty() { "(versions removed)".to_string() } else { appeared.join(", ") }
+            );
+            // The stage's folder is the same: the old one goes first.
+            drop(stage);
+            let Some(again) = self.prepare(&cli, &target)? else { return Ok(()) };
+            (plan, stage) = again;
         }
-        self.preflight_extensions(&target, &plan)?;
 
-        self.step(5, "dry-run through the CLI, review, confirmation")?;
+        self.step(6, "dry-run through the CLI, review, confirmation")?;
         let cli_target = target.cli_target()?;
         self.dry_run(&cli, &target, &cli_target.remote, &stage, &plan)?;
         self.show_review(&target, &plan);
@@ -169,19 +176,6 @@ impl<'a> Promotion<'a> {
         }
         self.confirm(&target, plan.batch.len())?;
 
-        self.step(6, "promotion lock")?;
-        let mut guard = self.lock_target(&target, &plan)?;
-
-        // Another machine's cleanup before this lock was taken may have removed the CLI's login role; now that the
-        // lock is held, no cleanup removes a new one.
-        let cli_target = if cli_target.role_removed() {
-            eprintln!("       the CLI's login role was removed by another machine's cleanup: a new one is made");
-            drop(cli_target);
-            target.cli_target()?
-        } else {
-            cli_target
-        };
-
         self.step(7, "push and verify")?;
         let pushed = self.push(&cli, &target, &cli_target, &stage, &plan, &mut guard)?;
         // The lock first: a login role is removed only when no promotion holds it.
@@ -190,6 +184,27 @@ impl<'a> Promotion<'a> {
 
         self.step(8, "record, catalog and docs")?;
         self.finish(&target, &plan, pushed)
+    }
+
+    /// Steps 2 to 4: the batch and its gates, the stage, the rehearsal. `None` when there is nothing to push
+    /// (then the outcome is already reported).
+    fn prepare(&mut self, cli: &Cli, target: &Resolved) -> anyhow::Result<Option<(Batch, Stage)>> {
+        self.step(2, "batch: recorded head vs live history")?;
+        self.push_breaking_gate()?;
+        let Some(plan) = self.plan(cli, target)? else { return Ok(None) };
+        self.check_gate(target, &plan)?;
+        self.phase_gate(target, &plan)?;
+        self.cutover_gate(target, &plan)?;
+
+        self.step(3, "staging the applied files and the batch")?;
+        let stage = Stage::new(self.repo.stage_dir(&self.name), &plan.applied(), &plan.batch())?;
+
+        self.step(4, rehearsal_step(target))?;
+        if target.config.protected {
+            self.rehearse(cli, target, &plan)?;
+        }
+        self.preflight_extensions(target, &plan)?;
+        Ok(Some((plan, stage)))
     }
 
     /// Before anything reads the target: it must be the database pinned in the lock, and no other name for it may

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 
 use crate::blocked::blocked;
 use crate::domain::history::lock::{Lock, TargetState};
@@ -13,36 +13,17 @@ use crate::edges::os::interrupt::Interrupted;
 use crate::edges::output::evidence;
 use crate::edges::output::progress::Spinner;
 use crate::edges::supabase::cli::{self, Cli, Push, PushOutput};
-use crate::edges::supabase::management_api::Access;
-use crate::edges::target::{CliTarget, Direct, Resolved};
+use crate::edges::target::{CliTarget, Resolved};
 
 use super::budget::AttemptOutcome;
 use super::record::{Failure, Outcome};
+use super::lock::TargetLock;
 use super::{AfterPush, Batch, Promotion};
 use crate::edges::supabase::stage::Stage;
 use crate::edges::target::history::{self, Applied};
 
-use crate::edges::supabase::management_api::PROMOTION_LOCK_KEY as ADVISORY_KEY;
-
 /// How long the CLI's orphaned sessions are waited for when they cannot be ended.
 const ORPHAN_WAIT: std::time::Duration = std::time::Duration::from_secs(120);
-
-/// Held from step 6 until the push is verified: a file lock on this machine, and an advisory lock in a session
-/// on the target itself when it is reached by URL (every machine).
-pub(super) struct TargetLock {
-    _file: std::fs::File,
-    /// The session holding the advisory lock, then what it runs over (a login role is removed after it).
-    session: postgres::Client,
-    _direct: Direct,
-}
-
-impl Drop for TargetLock {
-    /// Unlocked at once (not when the server notices the session closed), so the login role behind it is seen
-    /// as free to remove.
-    fn drop(&mut self) {
-        let _ = self.session.execute("select pg_advisory_unlock($1)", &[&ADVISORY_KEY]);
-    }
-}
 
 /// What the push did, and what the target's history says afterwards.
 pub(super) struct Pushed {
@@ -51,63 +32,6 @@ pub(super) struct Pushed {
 }
 
 impl Promotion<'_> {
-    /// Step 6: takes the locks, then re-reads the history: it must not have moved since step 2.
-    pub(super) fn lock_target(&mut self, target: &Resolved, plan: &Batch) -> anyhow::Result<TargetLock> {
-        let dir = self.repo.locks_dir();
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let file = std::fs::File::create(dir.join(format!("{}.lock", target.name)))?;
-        let busy = || {
-            blocked(format!(
-                "promote: another promotion of {} is pushing right now; nothing was pushed. Wait for it, then re-run",
-                target.name
-            ))
-        };
-        if file.try_lock().is_err() {
-            return Err(busy());
-        }
-        // The target's own lock serialises every machine; with a token only, over a login role.
-        let direct = target.direct(Access::ReadOnly)?;
-        let mut session = direct.connect().map_err(|err| {
-            if crate::edges::supabase::management_api::role_removed(&err) {
-                blocked(format!(
-                    "promote: this machine's login role on {} was removed by another promotion's cleanup (another promotion of {} is running or just ended); nothing was pushed. Re-run when it is done",
-                    target.name, target.name
-                ))
-            } else {
-                err
-            }
-        })?;
-        let got: bool = session.query_one("select pg_try_advisory_lock($1)", &[&ADVISORY_KEY])?.get(0);
-        if !got {
-            return Err(busy());
-        }
-        // A CLI session still running on the target (a push a killed run left behind, or another machine's
-        // dry-run) could commit a file while this push runs: what happened would then not be what is recorded.
-        let others: Vec<i32> = session
-            .query(
-                "select pid from pg_stat_activity where application_name = $1 and datname = current_database()",
-                &[&cli::APPLICATION_NAME],
-            )?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        if !others.is_empty() {
-            return Err(blocked(format!(
-                "promote: a Supabase CLI session is still running on {} (backend pid {others:?}: a push an interrupted or killed run left behind, or another machine's dry-run); nothing was pushed. Wait for it to end (or end it with `select pg_terminate_backend(pid)`), then re-run",
-                target.name
-            )));
-        }
-        let expected: BTreeSet<&str> = plan.live.iter().map(|a| a.version.as_str()).collect();
-        let now = history::read_client(&mut session)?;
-        if now.iter().map(|a| a.version.as_str()).collect::<BTreeSet<_>>() != expected {
-            return Err(blocked(format!(
-                "promote: {}'s history changed while this promotion was being prepared (another promotion?); nothing was pushed. Re-run",
-                target.name
-            )));
-        }
-        Ok(TargetLock { _file: file, session, _direct: direct })
-    }
-
     /// Step 7: the push through the CLI, then the live history read again. A push that did not end cleanly
     /// may have left the CLI's session running on the server (a killed CLI's backend goes on with what it had
     /// sent, the history insert and COMMIT included): those sessions end before the history is read.
@@ -235,80 +159,100 @@ impl Promotion<'_> {
             (false, Some(err)) => cli::explain(err),
             (false, None) => output.transcript.clone(),
         };
-        self.record.failed = failed.map(|m| Failure { file: m.file_name.clone(), error: error.clone() });
+        let advice = failed.map(|m| self.failure_advice(target, plan, m)).unwrap_or_default();
+        self.record.failed =
+            failed.map(|m| Failure { file: m.file_name.clone(), error: error.clone(), advice: advice.clone() });
         self.record.outcome = Some(match (interrupted, failed.is_some()) {
             (true, _) => Outcome::Interrupted,
             (false, true) => Outcome::Failed,
             (false, false) => Outcome::Promoted,
         });
         let md = self.write_record(target)?;
+        let head = new_head.unwrap_or_else(|| "(none)".into());
         if interrupted {
             return Err(Interrupted(format!(
-                "promote: interrupted during the push to {}: {} file(s) applied and recorded (head {}){}; {} not attempted. \
+                "promote: interrupted during the push to {}: {} file(s) applied and recorded (head {head}){}; {} not attempted. \
                  Re-run `cargo xtask promote --target {}` to push the rest. Record: {md}",
                 target.name,
                 applied.len(),
-                new_head.unwrap_or_else(|| "(none)".into()),
                 failed.map(|m| format!("; {} was rolled back", m.file_name)).unwrap_or_default(),
                 rest.len(),
                 target.name
             ))
             .into());
         }
-        // The applied prefix changed the schema even when a later file failed.
-        if self.options.after_push == AfterPush::RefreshCatalog {
+        // The applied prefix changed the schema even when a later file failed; a push that applied nothing left
+        // the catalog as it was.
+        if self.options.after_push == AfterPush::RefreshCatalog && !applied.is_empty() {
             self.refresh_catalog(target);
         }
         ran?;
         let Some(m) = failed else { return Ok(()) };
-        let invalid = if self.record.invalid_indexes.is_empty() {
-            String::new()
+        let what = if self.spent_budget() {
+            format!("{} could not take its locks on {} within the lock budget", m.file_name, target.name)
         } else {
-            let drops: Vec<String> =
-                self.record.invalid_indexes.iter().map(|i| format!("DROP INDEX CONCURRENTLY IF EXISTS {i};")).collect();
-            format!(
-                "\nINVALID index(es) left by the CONCURRENTLY build: {}. Drop them before re-running (`{}`): `if not exists` would keep them as they are.",
-                self.record.invalid_indexes.join(", "),
-                drops.join(" ")
-            )
+            format!("{} failed on {}:\n{}", m.file_name, target.name, indent(&error))
         };
-        let spent = self
-            .record
-            .lock_budget
-            .as_ref()
-            .filter(|b| b.attempts.last().is_some_and(|a| a.outcome == AttemptOutcome::LockTimeout));
-        if let Some(budget) = spent {
+        Err(blocked(format!(
+            "promote: {what}\n{} file(s) before it are applied and recorded (head {head}); {} not attempted.\n{advice} Record: {md}{}",
+            applied.len(),
+            rest.len(),
+            self.invalid_index_note()
+        )))
+    }
+
+    /// Whether the failed file ran out of its lock budget (rather than failing on its own).
+    fn spent_budget(&self) -> bool {
+        let last = self.record.lock_budget.as_ref().and_then(|b| b.attempts.last());
+        last.is_some_and(|a| a.outcome == AttemptOutcome::LockTimeout)
+    }
+
+    /// The one thing to do about the file that failed, the same in the output and the record: nothing is wrong
+    /// with it when it ran out of its lock budget; it must stay as it is when another target ran it (this target
+    /// lacks something that one had); otherwise it ran nowhere, and it is corrected.
+    fn failure_advice(&self, target: &Resolved, plan: &Batch, m: &Migration) -> String {
+        let rerun = format!("`cargo xtask promote --target {}`", target.name);
+        if let Some(budget) = self.record.lock_budget.as_ref().filter(|_| self.spent_budget()) {
             let blockers = budget.last_blockers();
             let who = if blockers.is_empty() {
                 "no blocker was seen (the wait was shorter than a second)".to_string()
             } else {
                 format!("blocked by {}", blockers.join("; "))
             };
-            return Err(blocked(format!(
-                "promote: {} could not take its locks on {} within the lock budget after {} attempt(s); {who}.\n\
-                 It was rolled back and is not applied; {} file(s) before it are applied and recorded (head {}); {} not attempted. \
-                 Nothing is wrong with the file: re-run `cargo xtask promote --target {}` when the blocker is gone. Record: {md}{invalid}",
-                m.file_name,
-                target.name,
-                budget.last_tries(),
-                applied.len(),
-                new_head.unwrap_or_else(|| "(none)".into()),
-                rest.len(),
-                target.name
-            )));
+            return format!(
+                "After {} attempt(s) it was rolled back and is not applied; {who}. Nothing is wrong with the file: re-run {rerun} when the blocker is gone.",
+                budget.last_tries()
+            );
         }
-        Err(blocked(format!(
-            "promote: {} failed on {}: {error}\n{} file(s) before it are applied and recorded (head {}); {} not attempted.\n\
-             {} was rolled back and is not applied: correct it (or replace it with `cargo xtask new {}`), then re-run promote. \
-             Never edit the applied files. Record: {md}{invalid}",
+        let elsewhere: Vec<&str> = plan.lock.recorded_on(&m.version).into_iter().filter(|n| *n != target.name).collect();
+        if elsewhere.is_empty() {
+            return format!(
+                "{} was rolled back and is applied nowhere: correct it, then re-run {rerun}.",
+                m.file_name
+            );
+        }
+        format!(
+            "{} is recorded as applied on {} (migrations/promotion.lock), so it stays as it is: {} lacks something it needs that {} had when the file ran (the error above names it: a schema, role, extension or data). Give {} what it lacks, then re-run {rerun}.",
             m.file_name,
+            elsewhere.join(", "),
             target.name,
-            applied.len(),
-            new_head.unwrap_or_else(|| "(none)".into()),
-            rest.len(),
-            m.file_name,
-            crate::domain::history::migrations::snake_case(&format!("fix_{}", m.name))
-        )))
+            if elsewhere.len() == 1 { "that target" } else { "those targets" },
+            target.name
+        )
+    }
+
+    /// INVALID indexes a CONCURRENTLY build left, with the statements that drop them.
+    fn invalid_index_note(&self) -> String {
+        if self.record.invalid_indexes.is_empty() {
+            return String::new();
+        }
+        let drops: Vec<String> =
+            self.record.invalid_indexes.iter().map(|i| format!("DROP INDEX CONCURRENTLY IF EXISTS {i};")).collect();
+        format!(
+            "\nINVALID index(es) left by the CONCURRENTLY build: {}. Drop them before re-running (`{}`): `if not exists` would keep them as they are.",
+            self.record.invalid_indexes.join(", "),
+            drops.join(" ")
+        )
     }
 
     /// The push did not finish cleanly and the target cannot be read: record nothing new, say how to recover.
@@ -398,6 +342,11 @@ impl Promotion<'_> {
         self.record.written = Some(md.clone());
         Ok(md)
     }
+}
+
+/// Each line of the CLI's message on a line of its own, indented under the file it is about.
+fn indent(text: &str) -> String {
+    text.trim_end().lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
 }
 
 /// Ends the CLI's sessions still running on the target (`pg_terminate_backend`, allowed for the same role), or

@@ -41,6 +41,9 @@ pub struct Record {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unverifiable: Vec<String>,
     pub rehearsal: Option<String>,
+    /// Another promotion of the target held its lock when this one reached step 5: who, and how long it waited.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub waited: Option<super::lock::Waited>,
     /// The lock budget and every push attempt under it: when, how long it waited, who blocked it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lock_budget: Option<super::budget::LockBudget>,
@@ -73,6 +76,8 @@ pub struct RecordFile {
 pub struct Failure {
     pub file: String,
     pub error: String,
+    /// What to do about it, as the output said it.
+    pub advice: String,
 }
 
 /// `:<line>`, or nothing for a finding about the whole file.
@@ -177,7 +182,7 @@ impl Record {
                 failed.file,
                 failed.error.trim()
             );
-            let _ = writeln!(out, "\nForward-fix: `cargo xtask new fix_<name>`; never edit an applied file.");
+            let _ = writeln!(out, "\n{}", failed.advice);
             if !self.invalid_indexes.is_empty() {
                 let _ = writeln!(
                     out,
@@ -232,7 +237,15 @@ impl Report for PromoteReport<'_> {
                 r.target,
                 r.written.as_deref().unwrap_or("(not written)")
             ),
-            Some(Outcome::UpToDate) => format!("{} is up to date at {head}: nothing to push.\n", r.target),
+            Some(Outcome::UpToDate) => match &r.waited {
+                Some(w) if !w.appeared.is_empty() => format!(
+                    "{} is up to date at {head}: another promotion ({}) applied {} while this one waited; nothing to push.\n",
+                    r.target,
+                    w.holder,
+                    w.appeared.join(", ")
+                ),
+                _ => format!("{} is up to date at {head}: nothing to push.\n", r.target),
+            },
             _ => String::new(),
         }
     }
@@ -288,7 +301,11 @@ mod tests {
                 RecordFile { file: "20260513042000_c.sql".into(), sha256: "00112233445566778899".into() },
             ],
             applied: vec!["20260512231500_a.sql".into()],
-            failed: Some(Failure { file: "20260513041000_b.sql".into(), error: "ERROR: boom (SQLSTATE 42704)".into() }),
+            failed: Some(Failure {
+                file: "20260513041000_b.sql".into(),
+                error: "ERROR: boom (SQLSTATE 42704)".into(),
+                advice: "20260513041000_b.sql was rolled back and is applied nowhere: correct it, then re-run `cargo xtask promote --target prod`.".into(),
+            }),
             not_attempted: vec!["20260513042000_c.sql".into()],
             rehearsal: Some("passed on a local shadow".into()),
             dry_run: vec!["20260512231500_a.sql".into(), "20260513041000_b.sql".into(), "20260513042000_c.sql".into()],
@@ -326,7 +343,7 @@ mod tests {
             ERROR: boom (SQLSTATE 42704)
             ```
 
-            Forward-fix: `cargo xtask new fix_<name>`; never edit an applied file.
+            20260513041000_b.sql was rolled back and is applied nowhere: correct it, then re-run `cargo xtask promote --target prod`.
 
             ## Dry-run
 

@@ -72,6 +72,11 @@ impl Lock {
         self.targets.get(target).map(|t| t.head.as_str())
     }
 
+    /// The targets whose recorded head is at or after `version`: those that ran that file.
+    pub fn recorded_on(&self, version: &str) -> Vec<&str> {
+        self.targets.iter().filter(|(_, t)| t.head.as_str() >= version).map(|(n, _)| n.as_str()).collect()
+    }
+
     /// The lowest recorded head: every file after it is pending for some target.
     pub fn lowest_head(&self) -> Option<&str> {
         self.targets.values().map(|t| t.head.as_str()).min()

@@ -408,15 +408,14 @@ fn parse_push_text(stdout: &str, stderr: &str) -> PushOutput {
 /// The CLI's error, with what to do about it.
 pub fn explain(err: &CliError) -> String {
     if let Some(advice) = api_status_advice(&err.message) {
-        return format!("{} ({}): {advice}", err.message.trim(), err.code);
+        return format!("{}\n({}) {advice}", err.message.trim(), err.code);
     }
     let advice = match err.code.as_str() {
         "AccessTokenRequiredError" => {
             "set SUPABASE_ACCESS_TOKEN (a personal access token from the dashboard) in the environment or CI secrets"
         }
-        "DbPushApplyError" => {
-            "a migration failed; the files before it stay applied. Forward-fix with `cargo xtask new fix_<name>`"
-        }
+        // What to do depends on where the file is recorded: the caller says it (promote's failure advice).
+        "DbPushApplyError" => return format!("{}\n({})", err.message.trim(), err.code),
         "DbPushMissingLocalError" => {
             "the target has a migration no local file has: someone pushed from another branch; merge it, then retry"
         }
@@ -429,7 +428,8 @@ pub fn explain(err: &CliError) -> String {
         "DbQueryExecError" => "the query failed on the target",
         _ => "the CLI's message (before the code) says why",
     };
-    format!("{} ({}): {advice}", err.message.trim(), err.code)
+    // The CLI's message may end in an excerpt of SQL: what the xtask adds goes on a line of its own.
+    format!("{}\n({}) {advice}", err.message.trim(), err.code)
 }
 
 /// What an HTTP status from the Management API means for the person running the xtask.

@@ -44,7 +44,11 @@ fn parses_push_results_and_errors() {
         r#"{"target":{"kind":"db-url"},"_tag":"Error","error":{"code":"DbPushApplyError","message":"ERROR: boom"}}"#,
     );
     assert_eq!(failed.error, Some(CliError { code: "DbPushApplyError".into(), message: "ERROR: boom".into() }));
-    assert!(explain(&failed.error.unwrap()).ends_with("Forward-fix with `cargo xtask new fix_<name>`"));
+    // The excerpt keeps its lines; the code follows on a line of its own, with no advice (promote gives one that
+    // fits where the file is recorded).
+    assert_eq!(explain(&failed.error.unwrap()), "ERROR: boom\n(DbPushApplyError)");
+    let token = CliError { code: "AccessTokenRequiredError".into(), message: "no token\nat: link".into() };
+    assert!(explain(&token).starts_with("no token\nat: link\n(AccessTokenRequiredError) set SUPABASE_ACCESS_TOKEN"));
     let v2 = parse_push_text("Would push these migrations:\n • 1_a.sql\n • 2_b.sql\n", "");
     assert_eq!(v2.migrations, ["1_a.sql", "2_b.sql"]);
 }
@@ -84,7 +88,7 @@ mod real_cli {
         assert_eq!(cli.version.major, 3);
         let dir = tempfile::tempdir().unwrap();
         let err = cli.link(&sh, dir.path(), "srcaoozjkrughebmbvfb").unwrap_err().to_string();
-        assert!(err.contains("(AccessTokenRequiredError): set SUPABASE_ACCESS_TOKEN"), "{err}");
+        assert!(err.contains("(AccessTokenRequiredError) set SUPABASE_ACCESS_TOKEN"), "{err}");
         let remote = Remote::Project("srcaoozjkrughebmbvfb".into());
         let err = cli.query(&sh, dir.path(), &remote, "select 1").unwrap_err().to_string();
         assert!(err.contains("SUPABASE_ACCESS_TOKEN"), "{err}");
