@@ -16,7 +16,7 @@ fn with_url(url: &str) -> [(&'static str, &str); 1] {
 
 #[test]
 fn the_example_schema_gives_the_committed_snapshot_and_doc_byte_for_byte() {
-    let tree = Tree::full_example();
+    let tree = Tree::example();
     let run = tree.run(&["promote"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let json = String::from_utf8(tree.read("docs/database/catalog/local.json")).unwrap();

@@ -1,9 +1,54 @@
 //! `cargo xtask check` on copies of the example tree, each broken one way: exit code, exact rule codes, and
-//! nothing on disk changed.
+//! nothing on disk changed. First, the repository itself: what its own workflows run on main must pass.
 
-use crate::support::{APPLIED_FILE, HEAD_FILE, PENDING_FILE, Tree};
+use crate::support::{APPLIED_FILE, HEAD_FILE, PENDING_FILE, PROD_HEAD, Run, Tree, repo_root};
 
 const ACKED: &str = "note:destructive:20260513132700_fix_form_completion_metrics_rls_args.sql:5";
+
+/// The xtask on this repository itself, as a fresh clone has it (no copy, no lint cache), without credentials.
+fn in_the_repository(args: &[&str]) -> Run {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .arg("--repo")
+        .arg(repo_root())
+        .args(args)
+        .env_remove("CI")
+        .env_remove("SUPABASE_ACCESS_TOKEN")
+        .env_remove("SUPABASE_PROJECT_ID")
+        .env_remove("PROD_DB_URL")
+        .env_remove("GITHUB_STEP_SUMMARY")
+        .output()
+        .unwrap();
+    Run::of(out)
+}
+
+/// db-migration-guard.yml's `check` job runs on every pull request that touches migrations: a finding in the
+/// repository's own tree would fail each of them for something they did not change.
+#[test]
+fn the_repository_passes_its_own_check() {
+    let run = in_the_repository(&["check", "--no-cache", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.findings(), [ACKED]);
+    let run = in_the_repository(&["check", "--no-cache", "--format", "github"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!run.stdout.contains("::error"), "{}", run.stdout);
+}
+
+/// The same job's `status --target prod`: the pending batch is the runbook's catch-up batch, nothing more.
+#[test]
+fn the_repository_holds_exactly_the_runbooks_catch_up_batch_for_prod() {
+    let run = in_the_repository(&["status", "--target", "prod"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let listed: Vec<&str> = run.stdout.lines().filter_map(|l| l.trim().split_once(". ").map(|(_, f)| f)).collect();
+    assert_eq!(listed, crate::commands::RUNBOOK_BATCH);
+    assert!(run.stdout.contains(&format!("Current catch-up batch (after PROD {PROD_HEAD})")), "{}", run.stdout);
+
+    let run = in_the_repository(&["status", "--target", "prod", "--format", "json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let json: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(json["head"], PROD_HEAD);
+    let files: Vec<&str> = json["pending"].as_array().unwrap().iter().map(|p| p["file"].as_str().unwrap()).collect();
+    assert_eq!(files, crate::commands::RUNBOOK_BATCH);
+}
 
 #[test]
 fn example_tree_passes_with_its_acknowledged_drop_listed_for_review() {
@@ -12,6 +57,8 @@ fn example_tree_passes_with_its_acknowledged_drop_listed_for_review() {
     assert_eq!(run.findings(), [ACKED]);
 }
 
+/// The partition walk-through of `examples/partition/` added to the pending batch: phase 1 and the cutover
+/// together are refused, and nothing else is.
 #[test]
 fn the_full_example_shows_the_partition_gating_and_nothing_else_blocks() {
     let run = Tree::full_example().check();

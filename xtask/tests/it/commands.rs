@@ -2,7 +2,7 @@
 
 use crate::support::Tree;
 
-const RUNBOOK_BATCH: [&str; 14] = [
+pub(crate) const RUNBOOK_BATCH: [&str; 14] = [
     "20260512231500_cl46_fix_problem_permission_helper.sql",
     "20260513041000_ce13_sequence_alignment.sql",
     "20260513042000_ce13_sequence_permissions.sql",

@@ -21,6 +21,15 @@ pub struct Run {
 }
 
 impl Run {
+    /// What a finished xtask process said.
+    pub fn of(out: Output) -> Run {
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+
     /// `check --format json` findings as `severity:code:file-name:line`.
     pub fn findings(&self) -> Vec<String> {
         let json: serde_json::Value =
@@ -60,19 +69,9 @@ pub fn repo_root() -> PathBuf {
 }
 
 impl Tree {
-    /// `xtask.toml` and `migrations/` of this repository, copied, without the partition batches (the runbook's
-    /// state: PROD's history and the 14-file catch-up batch).
+    /// `xtask.toml` and `migrations/` of this repository, copied: the runbook's state, PROD's history and the
+    /// 14-file catch-up batch.
     pub fn example() -> Tree {
-        let tree = Tree::full_example();
-        for file in PARTITION_FILES {
-            tree.remove(&format!("migrations/{file}"));
-        }
-        std::fs::remove_dir_all(tree.path("migrations/rollback")).unwrap();
-        tree
-    }
-
-    /// The whole example, with the audit_log partition batches (phase 1 and the phase-2 cutover) pending.
-    pub fn full_example() -> Tree {
         let dir = tempfile::tempdir().unwrap();
         // As root the database server runs as `postgres`, which must be able to enter the tree.
         std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
@@ -84,6 +83,14 @@ impl Tree {
         std::fs::create_dir(dir.path().join("migrations")).unwrap();
         copy_dir(&root.join("migrations"), &dir.path().join("migrations"));
         Tree { dir }
+    }
+
+    /// The example with the audit_log partition walk-through of `examples/partition/` (phase 1, the phase-2
+    /// cutover and its `rollback/`) added to `migrations/`, pending together.
+    pub fn full_example() -> Tree {
+        let tree = Tree::example();
+        copy_dir(&repo_root().join(PARTITION_EXAMPLE), &tree.path("migrations"));
+        tree
     }
 
     pub fn path(&self, rel: &str) -> PathBuf {
@@ -139,12 +146,7 @@ impl Tree {
     }
 
     pub fn run_cmd(&self, mut cmd: Command, args: &[&str]) -> Run {
-        let out: Output = cmd.arg("--repo").arg(self.dir.path()).args(args).env_remove("CI").output().unwrap();
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+        Run::of(cmd.arg("--repo").arg(self.dir.path()).args(args).env_remove("CI").output().unwrap())
     }
 
     /// Runs a command that must not change anything on disk, and returns what it said.
@@ -197,19 +199,15 @@ pub fn versions(url: &str) -> Vec<String> {
     xtask::edges::target::history::read_direct(url).unwrap().into_iter().map(|a| a.version).collect()
 }
 
-/// The example's partition batches: phase 1 (two files) and the phase-2 cutover.
-pub const PARTITION_FILES: [&str; 3] = [
-    "20260601090000_audit_log_partition_shadow.sql",
-    "20260601091000_audit_log_partition_sync_and_backfill.sql",
-    "20260615090000_audit_log_partition_cutover.sql",
-];
+/// Where the audit_log partition walk-through lives: kept out of `migrations/` so the repository's own pending
+/// batch is the runbook's, and copied in by `Tree::full_example()`.
+pub const PARTITION_EXAMPLE: &str = "examples/partition";
 
 /// Versions of the files in `Tree::example()`, oldest first.
 pub fn example_versions() -> Vec<String> {
     let mut v: Vec<String> = std::fs::read_dir(repo_root().join("migrations"))
         .unwrap()
         .filter_map(|e| e.ok()?.file_name().to_str().map(str::to_string))
-        .filter(|name| !PARTITION_FILES.contains(&name.as_str()))
         .filter_map(|name| name.strip_suffix(".sql").map(|s| s[..14].to_string()))
         .collect();
     v.sort();

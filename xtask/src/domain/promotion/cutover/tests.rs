@@ -18,7 +18,7 @@ fn swaps_of(files: &[(&str, &str)]) -> Vec<(String, String, String, u32)> {
 
 #[test]
 fn a_shadow_renamed_into_a_vacated_name_is_a_swap_and_a_directive_names_one() {
-    let example = include_str!("../../../../../migrations/20260615090000_audit_log_partition_cutover.sql");
+    let example = include_str!("../../../../../examples/partition/20260615090000_audit_log_partition_cutover.sql");
     assert_eq!(
         swaps_of(&[("20260615090000_cutover.sql", example)]),
         vec![(
@@ -142,7 +142,7 @@ fn a_rollback_is_a_file_under_rollback_or_sql() {
 
 #[test]
 fn the_shadow_comes_from_the_file_that_creates_it_with_its_time_column() {
-    let phase_one = include_str!("../../../../../migrations/20260601090000_audit_log_partition_shadow.sql");
+    let phase_one = include_str!("../../../../../examples/partition/20260601090000_audit_log_partition_shadow.sql");
     let files = [("1_core.sql", "create table public.audit_log (id bigint);"), ("2_shadow.sql", phase_one)];
     assert_eq!(shadow_origin(&files, "public.audit_log_p"), Some(("2_shadow.sql", Some("at".to_string()))));
     assert_eq!(shadow_origin(&files, "public.audit_log_q"), None);
