@@ -14,8 +14,8 @@ use crate::blocked::blocked;
 use crate::edges::os::interrupt::Interrupted;
 use crate::edges::supabase::cli;
 use crate::edges::supabase::management_api::{Access, PROMOTION_LOCK_KEY as ADVISORY_KEY};
-use crate::edges::target::{Direct, Resolved};
 use crate::edges::target::history;
+use crate::edges::target::{Direct, Resolved};
 
 use super::{BEFORE_THE_PUSH, Batch, Promotion};
 
@@ -46,7 +46,9 @@ impl Drop for TargetLock {
 pub(super) enum Taken {
     Unchanged,
     /// Versions another promotion applied (or removed) while this one waited: plan again.
-    Moved { appeared: Vec<String> },
+    Moved {
+        appeared: Vec<String>,
+    },
 }
 
 /// Who held the lock this promotion waited for, and for how long it waited.
@@ -133,7 +135,10 @@ impl Promotion<'_> {
         }
         if let Some(waited) = self.record.waited.as_mut() {
             waited.waited_ms = started.elapsed().as_millis();
-            eprintln!("       the other promotion ended after {:.1} s; the lock is taken", waited.waited_ms as f64 / 1000.0);
+            eprintln!(
+                "       the other promotion ended after {:.1} s; the lock is taken",
+                waited.waited_ms as f64 / 1000.0
+            );
         }
         Ok((direct, session))
     }

@@ -16,8 +16,8 @@ use crate::edges::supabase::cli::{self, Cli, Push, PushOutput};
 use crate::edges::target::{CliTarget, Resolved};
 
 use super::budget::AttemptOutcome;
-use super::record::{Failure, Outcome};
 use super::lock::TargetLock;
+use super::record::{Failure, Outcome};
 use super::{AfterPush, Batch, Promotion};
 use crate::edges::supabase::stage::Stage;
 use crate::edges::target::history::{self, Applied};
@@ -224,12 +224,10 @@ impl Promotion<'_> {
                 budget.last_tries()
             );
         }
-        let elsewhere: Vec<&str> = plan.lock.recorded_on(&m.version).into_iter().filter(|n| *n != target.name).collect();
+        let elsewhere: Vec<&str> =
+            plan.lock.recorded_on(&m.version).into_iter().filter(|n| *n != target.name).collect();
         if elsewhere.is_empty() {
-            return format!(
-                "{} was rolled back and is applied nowhere: correct it, then re-run {rerun}.",
-                m.file_name
-            );
+            return format!("{} was rolled back and is applied nowhere: correct it, then re-run {rerun}.", m.file_name);
         }
         format!(
             "{} is recorded as applied on {} (migrations/promotion.lock), so it stays as it is: {} lacks something it needs that {} had when the file ran (the error above names it: a schema, role, extension or data). Give {} what it lacks, then re-run {rerun}.",
@@ -283,6 +281,10 @@ impl Promotion<'_> {
         head: Option<String>,
     ) -> anyhow::Result<()> {
         let repin = self.options.repin.is_some();
+        // What the promotion this one waited for applied is recorded by that promotion, in its own checkout.
+        if let Some(waited) = &self.record.waited {
+            self.record.reconciled.retain(|f| !waited.appeared.iter().any(|v| f.starts_with(&format!("{v}_"))));
+        }
         if (!self.record.reconciled.is_empty() || repin) && !target.config.embedded {
             let by = if repin { "promote --repin" } else { "promote (reconciled)" };
             self.record_head(&mut plan.lock, target, &plan.files, head.as_deref(), by)?;

@@ -137,7 +137,11 @@ fn a_cli_session_a_killed_run_left_running_is_waited_for_not_raced() {
     let _ = finish(child);
     let run = tree.run(&["promote"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    assert!(run.stderr.contains("a Supabase CLI session is still running on local"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("a Supabase CLI session that no running promotion owns is still running on local"),
+        "{}",
+        run.stderr
+    );
     assert!(run.stderr.contains("nothing was pushed"), "{}", run.stderr);
     // The left-behind session ends (here: ended by hand, as the message says); the next run pushes what is left.
     connect(&url)

@@ -1,10 +1,10 @@
 //! `cargo xtask promote` end to end: a real PostgreSQL 15 (each tree's own embedded cluster) and the real
 //! Supabase CLI from `npm ci`.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use crate::support::{Tree, commit_all, connect, example_versions, git, prod_at_its_head, versions};
+use crate::support::{Tree, Watched, commit_all, connect, example_versions, git, prod_at_its_head, versions};
 
 const STAGING_ENV: &str = "XTASK_TEST_STAGING_URL";
 const EXAMPLE_HEAD: &str = "20260513175000";
@@ -188,46 +188,91 @@ fn postgres_stopped_mid_push_is_reported_and_a_rerun_reconciles() {
     assert_eq!(status_json(&tree, "staging", &url)["head"], "20260601000002");
 }
 
+/// A file that runs until the test opens the gate (`insert into public.gate`): it keeps a promotion inside its push,
+/// holding the target's lock, for exactly as long as the test needs, without a lock wait the budget would end.
+const GATED: &str =
+    "do $$ begin while not exists (select from public.gate) loop perform pg_sleep(0.05); end loop; end $$;\n";
+
 #[test]
 fn two_concurrent_promotes_of_one_target_push_once() {
-    let a = staging_tree();
-    let b = staging_tree();
+    // Three checkouts of one commit: three machines.
+    let (a, b, c) = (staging_tree(), staging_tree(), staging_tree());
     a.db_start();
     let url = a.create_db("staging");
-    // A slow last file keeps the first promotion inside its push while the second arrives.
-    for tree in [&a, &b] {
-        tree.write("migrations/20260601000000_slow.sql", "select pg_sleep(3);\n");
+    connect(&url).batch_execute("create table public.gate ()").unwrap();
+    assert_eq!(promote_staging(&a, &url, &["--skip-catalog"]).code, 0);
+    for tree in [&b, &c] {
+        tree.write("migrations/promotion.lock", a.read("migrations/promotion.lock"));
     }
-    let spawn = |tree: &Tree| {
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .arg("--repo")
-            .arg(tree.dir.path())
-            .args(["promote", "--target", "staging", "--yes"])
-            .env(STAGING_ENV, &url)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap()
-    };
-    let first = spawn(&a);
-    std::thread::sleep(Duration::from_millis(300));
-    let second = spawn(&b);
-    let outs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
-    let codes: Vec<i32> = outs.iter().map(|o| o.status.code().unwrap_or(-1)).collect();
-    let stderrs: Vec<String> = outs.iter().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).collect();
-    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 1, "{codes:?} {stderrs:?}");
-    let loser = &stderrs[codes.iter().position(|c| *c != 0).unwrap()];
+    for tree in [&a, &b, &c] {
+        tree.write("migrations/20260601000000_gated.sql", GATED);
+    }
+    let args = ["promote", "--target", "staging", "--yes", "--skip-catalog"];
+    let env = [(STAGING_ENV, url.as_str())];
+    let mut first = Watched::spawn(&a, &args, &env);
+    first.wait_for("[7/8] push and verify");
+    // The first holds the lock inside its push: the second plans the same batch, then waits for the lock.
+    let mut second = Watched::spawn(&b, &args, &env);
+    second.wait_for("waiting for another promotion of staging (pid ");
+    // One that will not wait long is refused, naming the holder, with nothing pushed.
+    let impatient = c.run_env(&["promote", "--target", "staging", "--yes", "--wait", "1s"], &env);
+    assert_eq!(impatient.code, 1, "{}{}", impatient.stdout, impatient.stderr);
     assert!(
-        loser.contains("another promotion of staging is pushing")
-            || loser.contains("history changed")
-            || loser.contains("refused"),
-        "{loser}"
+        impatient
+            .stderr
+            .contains("promote: another promotion of staging held its lock for longer than --wait 1s (pid "),
+        "{}",
+        impatient.stderr
+    );
+    assert!(impatient.stderr.contains("cargo-xtask promote, user postgres"), "{}", impatient.stderr);
+    // One interrupted while it waits stops there: exit 130, nothing pushed.
+    let mut interrupted = Watched::spawn(&c, &args, &env);
+    interrupted.wait_for("waiting for another promotion of staging (pid ");
+    assert!(Command::new("kill").args(["-INT", &interrupted.pid().to_string()]).status().unwrap().success());
+    let interrupted = interrupted.finish();
+    assert_eq!(interrupted.code, 130, "{}", interrupted.stderr);
+    assert!(
+        interrupted.stderr.contains("promote: interrupted before the push: nothing was pushed"),
+        "{}",
+        interrupted.stderr
+    );
+
+    connect(&url).batch_execute("insert into public.gate default values").unwrap();
+    let first = first.finish();
+    assert_eq!(first.code, 0, "{}{}", first.stdout, first.stderr);
+    assert!(first.stdout.contains("Promoted 1 migration(s) to staging"), "{}", first.stdout);
+    // The second plans again under the lock: the batch it reviewed is applied, so it is up to date.
+    let second = second.finish();
+    assert_eq!(second.code, 0, "{}{}", second.stdout, second.stderr);
+    assert!(
+        second.stderr.contains(
+            "staging's history moved while this promotion waited (now applied: 20260601000000): planning again"
+        ),
+        "{}",
+        second.stderr
+    );
+    assert!(
+        second.stdout.contains("staging is up to date at 20260601000000: another promotion (pid "),
+        "{}",
+        second.stdout
+    );
+    assert!(
+        second.stdout.contains("applied 20260601000000 while this one waited; nothing to push."),
+        "{}",
+        second.stdout
     );
     let mut expected = example_versions();
     expected.push("20260601000000".into());
     assert_eq!(versions(&url), expected);
-    let pushed: usize = [&a, &b].iter().map(|t| records(t, "docs/database/promotions").len()).sum();
-    assert_eq!(pushed, 1, "exactly one promotion pushed and recorded");
+    let outcomes: Vec<Vec<String>> = [&a, &b, &c]
+        .iter()
+        .map(|t| records(t, "docs/database/promotions").iter().map(|r| r["outcome"].to_string()).collect())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [vec![r#""promoted""#; 2], vec![], vec![]],
+        "one promotion pushed and recorded (after the first)"
+    );
 }
 
 #[test]

@@ -311,6 +311,65 @@ pub fn spawn(tree: &Tree, args: &[&str], env: &[(&str, &str)]) -> std::process::
     cmd.stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap()
 }
 
+/// A running xtask whose stderr is read as it comes, so a test waits for what the xtask says (an event), never
+/// for the clock.
+pub struct Watched {
+    child: std::process::Child,
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+    reader: std::thread::JoinHandle<()>,
+}
+
+impl Watched {
+    pub fn spawn(tree: &Tree, args: &[&str], env: &[(&str, &str)]) -> Watched {
+        Watched::of(spawn(tree, args, env))
+    }
+
+    pub fn of(mut child: std::process::Child) -> Watched {
+        use std::io::BufRead;
+        let pipe = child.stderr.take().expect("stderr is piped");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = std::sync::Arc::clone(&stderr);
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(pipe).lines().map_while(Result::ok) {
+                let mut all = sink.lock().unwrap();
+                all.push_str(&line);
+                all.push('\n');
+            }
+        });
+        Watched { child, stderr, reader }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Returns once the xtask has said `needle` (it fails after five minutes, or when the xtask ends first).
+    pub fn wait_for(&mut self, needle: &str) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+        loop {
+            if self.stderr.lock().unwrap().contains(needle) {
+                return;
+            }
+            let ended = self.child.try_wait().unwrap().is_some();
+            assert!(
+                !ended && std::time::Instant::now() < deadline,
+                "the xtask {} without saying `{needle}`:\n{}",
+                if ended { "ended" } else { "ran for five minutes" },
+                self.stderr.lock().unwrap()
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    pub fn finish(self) -> Run {
+        let Watched { child, stderr, reader } = self;
+        let out = child.wait_with_output().unwrap();
+        reader.join().unwrap();
+        let stderr = std::mem::take(&mut *stderr.lock().unwrap());
+        Run { stderr, ..Run::of(out) }
+    }
+}
+
 /// Waits (at most a minute) until a session on the server at `url` runs a statement starting with `prefix`.
 pub fn wait_for_statement(url: &str, prefix: &str) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -341,30 +400,21 @@ pub fn wait_for_lock_wait(url: &str) {
 }
 
 /// Two checkouts `a` and `b` of one commit (each with its own target/: two machines) promote `prod` at once, with
-/// `env` only. Exactly one pushes; the other is refused (exit 1) at whichever step sees the first promotion: the
-/// advisory lock, the re-read under it, the dry-run guard (the target moved after step 2), the dry-run itself or
-/// its lock session when the winner's cleanup removed its login role (`DELETE .../cli/login-role` names only the
-/// project). Returns the loser's stderr.
-pub fn race(a: &Tree, b: &Tree, env: &[(&str, &str)]) -> String {
+/// `env` only. Exactly one pushes; the other either waited for its lock and found the target up to date when it
+/// planned again, or planned after it: both exit 0, one record. Returns the other's output.
+pub fn race(a: &Tree, b: &Tree, env: &[(&str, &str)]) -> Run {
     let args = ["promote", "--target", "prod", "--yes", "--skip-catalog"];
     let (first, second) = (spawn(a, &args, env), spawn(b, &args, env));
-    let outs = [first.wait_with_output().unwrap(), second.wait_with_output().unwrap()];
-    let codes: Vec<i32> = outs.iter().map(|o| o.status.code().unwrap_or(-1)).collect();
-    let stderrs: Vec<String> = outs.iter().map(|o| String::from_utf8_lossy(&o.stderr).into_owned()).collect();
-    assert_eq!(codes.iter().filter(|c| **c == 0).count(), 1, "{codes:?} {stderrs:?}");
-    assert!(codes.contains(&1), "the loser is refused (exit 1), not an error: {codes:?} {stderrs:?}");
-    let loser = stderrs[codes.iter().position(|c| *c != 0).unwrap()].clone();
-    assert!(
-        loser.contains("another promotion of prod is pushing")
-            || loser.contains("history changed")
-            || loser.contains("the CLI's dry-run would push")
-            || loser.contains("the CLI's dry-run failed")
-            || loser.contains("was removed by another promotion's cleanup")
-            || loser.contains("a Supabase CLI session is still running on prod"),
-        "{loser}"
-    );
-    assert!(loser.contains("nothing was pushed"), "{loser}");
-    loser
+    let runs = [Run::of(first.wait_with_output().unwrap()), Run::of(second.wait_with_output().unwrap())];
+    for run in &runs {
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    }
+    let pushed: Vec<bool> = runs.iter().map(|r| r.stdout.contains("Promoted ")).collect();
+    assert_eq!(pushed.iter().filter(|p| **p).count(), 1, "{pushed:?}");
+    let [x, y] = runs;
+    let other = if pushed[0] { y } else { x };
+    assert!(other.stdout.contains("prod is up to date at "), "{}{}", other.stdout, other.stderr);
+    other
 }
 
 /// A live `public.events` (2,001 hourly rows from 2025-01-01) and its partitioned shadow `public.events_p` with
