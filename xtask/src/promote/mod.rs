@@ -310,6 +310,7 @@ impl<'a> Promotion<'a> {
         };
         if let Err(err) = &result
             && err.downcast_ref::<Interrupted>().is_some()
+            && self.record.outcome != Some(Outcome::Unknown)
         {
             self.record.outcome = Some(Outcome::Interrupted);
         }

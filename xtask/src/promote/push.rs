@@ -9,7 +9,7 @@ use crate::blocked::blocked;
 use crate::domain::history::lock::{Lock, TargetState};
 use crate::domain::history::migrations::Migration;
 use crate::edges::os::clock;
-use crate::edges::os::interrupt::Interrupted;
+use crate::edges::os::interrupt::{Interrupted, SECOND_SIGNAL_BOUND};
 use crate::edges::output::evidence;
 use crate::edges::output::progress::Spinner;
 use crate::edges::supabase::cli::{self, Cli, Push, PushOutput};
@@ -63,13 +63,16 @@ impl Promotion<'_> {
                 edited.join(", ")
             );
         }
+        self.options.interrupt.pushing(&target.name);
         let announced = std::cell::Cell::new(false);
         let stop = || {
             let now = self.options.interrupt.requested();
             if now && !announced.replace(true) {
                 eprintln!(
-                    "interrupted: a push to {} is in progress; ending the CLI and its session, so the file it is applying rolls back (a second signal abandons this at once)",
-                    target.name
+                    "interrupted: a push to {} is in progress; ending the CLI and its session, then reading what {} holds (a second signal bounds that to {} s)",
+                    target.name,
+                    target.name,
+                    SECOND_SIGNAL_BOUND.as_secs()
                 );
             }
             now
@@ -117,8 +120,10 @@ impl Promotion<'_> {
         stop();
         self.record.push_transcript = output.transcript.clone();
         // Whatever happens here, the history is read next: an unreachable target is reported there.
-        let settled = if output.success { Ok(0) } else { settle_orphans(&mut lock.session, cli_target.session_role()) };
-        match settled {
+        let wait = if self.options.interrupt.abandoned() { SECOND_SIGNAL_BOUND / 2 } else { ORPHAN_WAIT };
+        let settled =
+            if output.success { Ok(0) } else { settle_orphans(&mut lock.session, cli_target.session_role(), wait) };
+        match &settled {
             Ok(0) => {}
             Ok(ended) => {
                 eprintln!("ended {ended} session(s) the CLI left running on {}", target.name);
@@ -128,8 +133,12 @@ impl Promotion<'_> {
         }
         // Read over the session that holds the lock: a new login role now would be removed while our own lock
         // is held, and the note about a running promotion would be about this one.
-        let verified = history::read_client(&mut lock.session)
-            .or_else(|_| history::read(self.sh, target, Some(cli), stage.path()));
+        let verified = if self.options.interrupt.abandoned() {
+            // Bounded: a second signal came. Unread is unknown, not "rolled back".
+            settled.and_then(|_| bounded_read(&mut lock.session))
+        } else {
+            history::read_client(&mut lock.session).or_else(|_| history::read(self.sh, target, Some(cli), stage.path()))
+        };
         Ok(Pushed { output, verified })
     }
 
@@ -168,6 +177,11 @@ impl Promotion<'_> {
             (false, false) => Outcome::Promoted,
         });
         let md = self.write_record(target)?;
+        if interrupted || failed.is_some() {
+            self.options.interrupt.ending();
+        } else {
+            self.options.interrupt.recorded(&target.name);
+        }
         let head = new_head.unwrap_or_else(|| "(none)".into());
         if interrupted {
             return Err(Interrupted(format!(
@@ -261,9 +275,21 @@ impl Promotion<'_> {
         output: &PushOutput,
         err: &anyhow::Error,
     ) -> anyhow::Result<()> {
-        self.record.outcome = Some(Outcome::Unverified);
         self.record.not_attempted = plan.batch.iter().map(|m| m.file_name.clone()).collect();
+        if self.options.interrupt.abandoned() {
+            self.record.outcome = Some(Outcome::Unknown);
+            let md = self.write_record(target)?;
+            self.options.interrupt.ending();
+            return Err(Interrupted(format!(
+                "promote: interrupted twice during the push to {0}: the CLI was ended, but what {0} holds could not be read within the bound ({1}): the state of {0} is unknown: run `cargo xtask status --live --target {0}`; the next `cargo xtask promote --target {0}` reconciles it. Record: {md}",
+                target.name,
+                crate::edges::output::redact::redact(&format!("{err:#}"))
+            ))
+            .into());
+        }
+        self.record.outcome = Some(Outcome::Unverified);
         self.write_record(target)?;
+        self.options.interrupt.ending();
         let cli_error = output.error.as_ref().map(cli::explain).unwrap_or_default();
         Err(blocked(format!(
             "promote: the push did not finish cleanly ({cli_error}) and the target could not be read afterwards: {}\n\
@@ -346,6 +372,13 @@ impl Promotion<'_> {
     }
 }
 
+/// The history over the lock's session, within what is left of a second signal's bound.
+fn bounded_read(session: &mut postgres::Client) -> anyhow::Result<Vec<Applied>> {
+    let ms = (SECOND_SIGNAL_BOUND / 4).as_millis() as i64;
+    session.execute(&format!("set statement_timeout = {ms}"), &[])?;
+    history::read_client(session)
+}
+
 /// Each line of the CLI's message on a line of its own, indented under the file it is about.
 fn indent(text: &str) -> String {
     text.trim_end().lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
@@ -372,8 +405,12 @@ fn invalid_indexes(session: &mut postgres::Client, plan: &Batch) -> Vec<String> 
     session.query(sql, &[&names]).map(|rows| rows.iter().map(|r| r.get(0)).collect()).unwrap_or_default()
 }
 
-fn settle_orphans(session: &mut postgres::Client, role: Option<&str>) -> anyhow::Result<usize> {
-    let deadline = std::time::Instant::now() + ORPHAN_WAIT;
+fn settle_orphans(
+    session: &mut postgres::Client,
+    role: Option<&str>,
+    wait: std::time::Duration,
+) -> anyhow::Result<usize> {
+    let deadline = std::time::Instant::now() + wait;
     let mut seen = std::collections::BTreeSet::new();
     loop {
         let pids: Vec<i32> = session
@@ -396,7 +433,7 @@ fn settle_orphans(session: &mut postgres::Client, role: Option<&str>) -> anyhow:
         if std::time::Instant::now() > deadline {
             bail!(
                 "the CLI's session(s) {pids:?} still run on the target {} s after the push ended; wait for them to end, then re-run promote (it reconciles what was applied)",
-                ORPHAN_WAIT.as_secs()
+                wait.as_secs()
             );
         }
         std::thread::sleep(std::time::Duration::from_millis(200));

@@ -94,6 +94,8 @@ pub enum Outcome {
     Failed,
     /// Pushed, but the live history could not be read back.
     Unverified,
+    /// Interrupted twice during the push, and what the target holds could not be read within the bound.
+    Unknown,
     UpToDate,
     DryRun,
     /// SIGINT, SIGTERM or SIGHUP (exit 130).
@@ -109,6 +111,7 @@ impl Outcome {
             Outcome::Promoted => "promoted",
             Outcome::Failed => "failed",
             Outcome::Unverified => "unverified",
+            Outcome::Unknown => "unknown",
             Outcome::UpToDate => "up-to-date",
             Outcome::DryRun => "dry-run",
             Outcome::Interrupted => "interrupted",
@@ -119,7 +122,10 @@ impl Outcome {
 
     /// Whether anything reached the target.
     pub fn pushed(self) -> bool {
-        matches!(self, Outcome::Interrupted | Outcome::Promoted | Outcome::Failed | Outcome::Unverified)
+        matches!(
+            self,
+            Outcome::Interrupted | Outcome::Promoted | Outcome::Failed | Outcome::Unverified | Outcome::Unknown
+        )
     }
 }
 

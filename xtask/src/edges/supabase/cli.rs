@@ -308,9 +308,19 @@ impl Cli {
                 .stdout_capture()
                 .stderr_capture()
                 .unchecked()
+                // A group of its own: a terminal's Ctrl-C reaches the xtask only, which decides, and ending the
+                // CLI ends whatever it started too.
+                .before_spawn(|c| {
+                    std::os::unix::process::CommandExt::process_group(c, 0);
+                    Ok(())
+                })
                 .start()?;
             while handle.try_wait()?.is_none() {
                 if stop() {
+                    for pid in handle.pids() {
+                        // SAFETY: kill(2) with a negative pid signals that process group; no memory is involved.
+                        unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
+                    }
                     handle.kill()?;
                     break;
                 }
