@@ -450,7 +450,11 @@ fn parse_error_and_malformed_directive() {
         run.findings(),
         [ACKED, "error:parse-error:20260601000000_typo.sql:2", "error:parse-error:20260601000001_directive.sql:1"]
     );
-    assert!(run.stdout.contains("\"message\": \"expected command, found CREATE_KW\""), "{}", run.stdout);
+    assert!(
+        run.stdout.contains(r#""message": "syntax error at or near \"tabel\": not a CREATE command""#),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("unknown directive `xtask: ack destructiv: typo`"));
 }
 

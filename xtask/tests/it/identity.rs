@@ -173,7 +173,7 @@ fn what_the_database_ran_is_compared_with_the_files() {
              where version = '20260202141500'",
         )
         .unwrap();
-    let differs = "20260202141500_problems.sql differs from what prod ran (statement 1 the database ran is not the file's: `create table public.other (id int)`)";
+    let differs = "20260202141500_problems.sql differs from what prod ran (statement 1 differs:\n    the database ran: create table public.other (id int)\n    the file has:     create table public.problems (";
     let status = tree.run_env(&["status", "--target", "prod", "--live"], &env);
     assert_eq!(status.code, 1, "{}", status.stderr);
     assert!(status.stdout.contains(differs), "{}", status.stdout);

@@ -119,8 +119,9 @@ pub fn read_statements(
 }
 
 /// What the database ran for each of `files` it has applied, against the file's bytes: only the differing and
-/// the unverifiable are returned. `statements_of` fetches a version's statements to name the first difference
-/// (a session of the xtask's own; without one the difference is named by file only).
+/// the unverifiable are returned. A file whose fingerprint differs has its statements fetched by `statements_of`
+/// (a session of the xtask's own) and compared comments aside: an edited comment is no difference, a real one is
+/// named by its first statement. Without a session it is named by file only.
 pub fn verify<'m>(
     files: &[&'m Migration],
     live: &[Applied],
@@ -134,7 +135,7 @@ pub fn verify<'m>(
         let verdict = match statements::judge(&text, applied.fingerprint.as_deref()) {
             Verdict::Differs { .. } => match statements_of(&m.version) {
                 Some(stored) => statements::first_difference(&text, &stored),
-                None => Verdict::Differs { statement: 0, live: None },
+                None => Verdict::Differs { statement: 0, live: None, file: None },
             },
             other => other,
         };
@@ -146,18 +147,23 @@ pub fn verify<'m>(
 }
 
 /// `verify` against `target`, a differing file's statements fetched over one read-only session of the xtask's
-/// own, opened only when a file differs.
+/// own, opened only when a fingerprint differs.
 pub fn verify_on<'m>(
     target: &Resolved,
     files: &[&'m Migration],
     live: &[Applied],
 ) -> anyhow::Result<Vec<(&'m Migration, Verdict)>> {
+    // One connection for every differing file: a comment edited in many applied files fetches many versions.
     let mut session = None;
+    let mut client = None;
     verify(files, live, |version| {
-        if session.is_none() {
-            session = target.direct(Access::ReadOnly).ok();
+        if client.is_none() {
+            if session.is_none() {
+                session = target.direct(Access::ReadOnly).ok();
+            }
+            client = session.as_ref()?.connect().ok();
         }
-        statements_of(&mut session.as_ref()?.connect().ok()?, version)
+        statements_of(client.as_mut()?, version)
     })
 }
 

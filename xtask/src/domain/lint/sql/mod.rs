@@ -7,6 +7,7 @@ use squawk_syntax::ast::{self, AstNode};
 use squawk_syntax::{SourceFile, SyntaxKind, SyntaxNode};
 
 mod directives;
+mod parse_error;
 
 use crate::domain::findings::{LineIndex, Pos};
 pub use directives::Directives;
@@ -139,13 +140,9 @@ pub fn analyze(text: &str, settings: &LintSettings) -> Analysis {
     let pos = |offset: u32| index.pos(text, offset as usize);
     let mut out = Analysis::default();
 
-    // The parser recovers token by token, so one typo yields a cascade: keep the first error of each line.
-    for err in parse.errors() {
-        let at = pos(err.range().start().into());
-        if out.parse_errors.last().is_none_or(|(last, _)| last.line != at.line) {
-            out.parse_errors.push((at, err.message().to_string()));
-        }
-    }
+    let errors = parse.errors();
+    let raw = errors.iter().map(|e| (usize::from(e.range().start()), e.message()));
+    out.parse_errors = parse_error::explain(text, raw).into_iter().map(|(at, msg)| (pos(at as u32), msg)).collect();
     for stmt in parse.tree().stmts() {
         if matches!(stmt, ast::Stmt::EmptyStmt(_)) {
             continue;
@@ -460,8 +457,9 @@ mod tests {
     }
 
     #[test]
-    fn parse_errors_have_positions() {
-        let a = analyze("select 1;\ncreate tabel x ();\n", &LintSettings { squawk_rules: &[] });
-        assert_eq!(a.parse_errors.first().map(|(pos, _)| pos.line), Some(2), "{:?}", a.parse_errors);
+    fn parse_errors_name_the_line_and_the_word() {
+        let a = analyze("select 1;\ncreate tabel x (\n  id int\n);\n", &LintSettings { squawk_rules: &[] });
+        let expected = (Pos { line: 2, col: 8 }, "syntax error at or near \"tabel\": not a CREATE command".to_string());
+        assert_eq!(a.parse_errors, [expected]);
     }
 }
