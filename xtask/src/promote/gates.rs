@@ -215,9 +215,10 @@ impl<'a> Promotion<'a> {
             let text = m.text()?;
             match applied.get(&m.version) {
                 None => problems.push(format!("{} is not applied on {other}", m.file_name)),
+                // Compared as the live history is: a comment edited since is no difference.
                 Some(statements)
-                    if crate::domain::history::statements::fingerprint(&statements.join(";"))
-                        != crate::domain::history::statements::fingerprint(&text) =>
+                    if crate::domain::history::statements::first_difference(&text, statements)
+                        != crate::domain::history::statements::Verdict::Same =>
                 {
                     problems.push(format!("{} differs on {other} from this checkout", m.file_name))
                 }

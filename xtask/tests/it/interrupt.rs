@@ -5,7 +5,7 @@
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 
-use crate::support::{Tree, commit_all, connect, prod_at_its_head, versions, wait_for_statement};
+use crate::support::{Tree, Watched, commit_all, connect, prod_at_its_head, versions, wait_for_statement};
 
 const SLOW: &str = "migrations/20260601000000_slow.sql";
 const SLOW_SQL: &str =
@@ -96,6 +96,71 @@ fn sigint_to_the_group_during_the_push_rolls_back_the_file_in_flight_and_records
 #[test]
 fn sigterm_to_the_xtask_alone_ends_the_cli_it_started() {
     interrupted_during_the_push("-TERM", false);
+}
+
+/// The embedded database pushing the slow file, interrupted once (SIGINT to the xtask alone) while the test holds
+/// the history table, so that reading what the database holds must wait for the test; returns once the xtask has
+/// said a push is in progress, with the session that holds the table.
+fn interrupted_once_with_the_history_held(tree: &Tree, url: &str) -> (Watched, postgres::Client) {
+    tree.write(SLOW, SLOW_SQL);
+    let mut xtask = Watched::of(spawn(tree, &["promote"], &[]));
+    wait_for_statement(url, "select pg_sleep(20)");
+    let mut held = connect(url);
+    held.batch_execute("begin; lock table supabase_migrations.schema_migrations in access exclusive mode").unwrap();
+    signal(&xtask.pid().to_string(), "-INT");
+    xtask.wait_for(
+        "interrupted: a push to local is in progress; ending the CLI and its session, then reading what local holds",
+    );
+    (xtask, held)
+}
+
+#[test]
+fn a_second_sigint_to_the_xtask_alone_still_ends_the_cli_and_records_what_the_database_holds() {
+    let tree = Tree::example();
+    let url = tree.db_start();
+    let (xtask, mut held) = interrupted_once_with_the_history_held(&tree, &url);
+    signal(&xtask.pid().to_string(), "-INT");
+    held.batch_execute("commit").unwrap();
+    let run = xtask.finish();
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(!run.stderr.contains("rolls back"), "{}", run.stderr);
+    assert!(run.stderr.contains("20260601000000_slow.sql was rolled back; 0 not attempted"), "{}", run.stderr);
+    assert_eq!(versions(&url).last().map(String::as_str), Some("20260513175000"), "the slow file is not applied");
+    assert!(!has_table(&url, "slow_one"));
+    let record = last_record(&tree);
+    assert_eq!(record["outcome"], "interrupted");
+    assert_eq!(record["failed"]["file"], "20260601000000_slow.sql");
+    assert!(stages(&tree).is_empty(), "no stage left: {:?}", stages(&tree));
+}
+
+#[test]
+fn a_second_signal_whose_outcome_cannot_be_read_in_time_says_the_state_is_unknown() {
+    let tree = Tree::example();
+    let url = tree.db_start();
+    let (xtask, mut held) = interrupted_once_with_the_history_held(&tree, &url);
+    // The history stays held: what the database holds cannot be read within the bound.
+    signal(&xtask.pid().to_string(), "-TERM");
+    let run = xtask.finish();
+    held.batch_execute("commit").unwrap();
+    assert_eq!(run.code, 130, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the state of local is unknown: run `cargo xtask status --live --target local`"),
+        "{}",
+        run.stderr
+    );
+    assert!(!run.stderr.contains("rolls back") && !run.stderr.contains("rolled back"), "{}", run.stderr);
+    let idle: i64 = connect(&url)
+        .query_one("select count(*) from pg_stat_activity where application_name = '@effect/sql-pg'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(idle, 0, "the CLI's session was ended all the same");
+    assert!(!has_table(&url, "slow_one"), "its transaction rolled back");
+    // The next run reads what the database holds, removes the stage left behind and pushes the rest.
+    tree.write(SLOW, "create table public.slow_one (id int);\n");
+    let next = tree.run(&["promote"]);
+    assert_eq!(next.code, 0, "{}{}", next.stdout, next.stderr);
+    assert!(has_table(&url, "slow_one"));
+    assert!(stages(&tree).is_empty(), "no stage left: {:?}", stages(&tree));
 }
 
 #[test]
