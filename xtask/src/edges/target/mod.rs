@@ -8,6 +8,7 @@ use xshell::Shell;
 
 use crate::domain::config::{BUILTIN_PROFILES, Config, Target};
 use crate::domain::history::identity::{self, Identity, Place};
+use crate::domain::history::live::Protected;
 use crate::domain::history::lock::Lock;
 use crate::edges::postgres::pooler::{self, Connection, Route, Setting};
 use crate::edges::postgres::{self as pg, SslMode, Tls};
@@ -278,6 +279,13 @@ pub fn same_database<'c>(config: &'c Config, name: &str) -> Vec<&'c str> {
         .filter(|(other, t)| other.as_str() != name && static_place(t).as_ref() == Some(&place))
         .map(|(other, _)| other.as_str())
         .collect()
+}
+
+/// What protected targets have applied, by the lock and `xtask.toml`: what a `db reset` of the embedded database
+/// does not make go away.
+pub fn protected_history(config: &Config, lock: &Lock) -> Protected {
+    let migrations_dir = config.migrations_dir.display().to_string();
+    Protected::new(lock, config.targets.iter().map(|(name, t)| (name.as_str(), t.protected)), &migrations_dir)
 }
 
 /// Two names for one database are refused unless they agree (the same protection, one recorded head), so no
