@@ -13,6 +13,7 @@ mod faults;
 mod hosted;
 mod identity;
 mod interrupt;
+mod local_loop;
 mod partition;
 mod platform;
 mod pooler;
