@@ -24,6 +24,8 @@ pub use crate::edges::supabase::management_api::TOKEN_ENV;
 pub struct Resolved<'a> {
     pub name: String,
     pub config: &'a Target,
+    /// Every target, for the other names of this one's database.
+    configured: &'a Config,
     /// The repository root, against which the target's files (`sslrootcert`) are read.
     root: std::path::PathBuf,
     pub remote: Remote,
@@ -98,6 +100,7 @@ impl<'a> Resolved<'a> {
         Ok(Resolved {
             name: name.to_string(),
             config,
+            configured: &repo.config,
             root: repo.root.clone(),
             remote,
             profile,
@@ -186,8 +189,9 @@ impl<'a> Resolved<'a> {
         Some(Identity { place, live })
     }
 
-    /// Refuses a target whose database is not the one pinned in the lock (unless `repin`); returns the identity
-    /// seen, to be pinned (first promotion) or re-pinned.
+    /// Refuses a target whose database is not the one pinned in the lock (unless `repin`), or that another
+    /// target was pinned at under another host name (`check_aliases` sees only configured places); returns the
+    /// identity seen, to be pinned (first promotion) or re-pinned.
     pub fn check_pin(&self, lock: &Lock, repin: bool) -> anyhow::Result<Option<Identity>> {
         let Some(current) = self.identity() else { return Ok(None) };
         let pinned = lock.targets.get(&self.name).and_then(|state| state.pinned());
@@ -196,7 +200,29 @@ impl<'a> Resolved<'a> {
         {
             bail!("{why}");
         }
+        self.check_host_names(lock, &current)?;
         Ok(Some(current))
+    }
+
+    /// Two names for one database are refused when the other was pinned at the server this one reaches now
+    /// under another place (`localhost` and `127.0.0.1`). Exit 2, as for the other two-names cases.
+    fn check_host_names(&self, lock: &Lock, current: &Identity) -> anyhow::Result<()> {
+        let pinned: Vec<(&str, Identity, bool, Option<&str>)> = lock
+            .targets
+            .iter()
+            .filter(|(other, _)| **other != self.name)
+            .filter_map(|(other, state)| {
+                let configured = self.configured.targets.get(other)?;
+                Some((other.as_str(), state.pinned()?, configured.protected, Some(state.head.as_str())))
+            })
+            .collect();
+        let pinned: Vec<_> = pinned.iter().map(|(o, i, p, h)| (*o, i, *p, *h)).collect();
+        let mine = (self.config.protected, lock.head(&self.name));
+        let problems = identity::host_name_conflicts(&self.name, current, mine, &pinned);
+        if problems.is_empty() {
+            return Ok(());
+        }
+        bail!("{}; nothing ran", problems.join("; "))
     }
 
     /// How the target is reached, once known: a URL by what it names, a hosted project by its route.
