@@ -1,5 +1,5 @@
 //! `cargo xtask status`: a target's recorded head and the batch a promotion would push next; with `--live`, the
-//! target's history compared with the record.
+//! findings that break the push first, then the target's history compared with the record.
 
 use std::fmt::Write;
 
@@ -7,8 +7,12 @@ use serde::Serialize;
 use xshell::Shell;
 
 use crate::blocked::blocked;
+use crate::check::CheckReport;
+use crate::domain::findings::Finding;
 use crate::domain::history::batch;
-use crate::domain::history::migrations::Migration;
+use crate::domain::history::live::{self, Owner};
+use crate::domain::history::migrations::{Discovery, Migration};
+use crate::domain::lint::sql::{LintCacheUse, LintScope};
 use crate::edges::output::report::{self, Annotation, Level, Report};
 use crate::edges::repo::Repo;
 use crate::edges::supabase::cli::Cli;
@@ -29,6 +33,10 @@ pub struct StatusReport {
     pub pending: Vec<PendingFile>,
     /// Files the lock does not know that sort at or before the head: the CLI would refuse the push.
     pub unapplied_before_head: Vec<String>,
+    /// With `--live`: the findings that break the push, whatever the database holds; the history is then not
+    /// compared.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<Finding>,
     /// With `--live`: the target's history against the record.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub live: Option<LiveReport>,
@@ -94,9 +102,17 @@ impl flags::Status {
                 .filter(|m| head.is_some_and(|h| m.version.as_str() <= h) && !applied(m))
                 .map(|m| m.file_name.clone())
                 .collect(),
+            findings: Vec::new(),
             live: None,
         };
-        if self.live {
+        let breaking = if self.live { breaking_findings(repo, &discovery)? } else { CheckReport::default() };
+        if !breaking.findings.is_empty() {
+            if self.output.format == crate::edges::output::report::Format::Human {
+                eprint!("{}", report::render(&breaking, self.output.format));
+            }
+            report.live = Some(LiveReport::not_compared(breaking.findings.len()));
+            report.findings = breaking.findings;
+        } else if self.live {
             match live_check(sh, repo, &name, &discovery.migrations, &lock) {
                 Ok(live) => report.live = Some(live),
                 // A program reading `--format json` still gets a document, saying why there is no live part.
@@ -120,6 +136,13 @@ impl flags::Status {
         report::emit(&report, self.output.format)?;
         report.verdict()
     }
+}
+
+/// `check`'s findings that break the push (`live::before_comparison`): a comparison with a database would only
+/// mislead while they stand.
+fn breaking_findings(repo: &Repo, discovery: &Discovery) -> anyhow::Result<CheckReport> {
+    let checked = crate::check::check_files(repo, discovery, LintScope::Pending, LintCacheUse::On)?;
+    Ok(CheckReport::new(live::before_comparison(&checked.findings), checked.summary.counts()))
 }
 
 /// The embedded database's applied versions, oldest first: its head is the last (the database is started if it
@@ -152,14 +175,12 @@ fn live_check(
     let unverifiable = history::unverifiable(&verdicts);
     let differs = history::describe_differences(name, &verdicts);
     let recorded = |m: &Migration| !target.config.embedded && lock.files.contains_key(&m.file_name);
+    let protected = crate::edges::target::protected_history(&repo.config, lock);
+    let owner = if target.config.embedded { Owner::Embedded(&protected) } else { Owner::Kept };
     let (matches, verdict) = match history::reconcile(files, head.as_deref(), &live, &pending, recorded) {
-        _ if differs.is_some() => (
-            false,
-            format!(
-                "{}: restore the file as it was applied; a change belongs in a new migration",
-                differs.unwrap_or_default()
-            ),
-        ),
+        _ if differs.is_some() => {
+            (false, format!("{}: {}", differs.unwrap_or_default(), live::fix_differences(&verdicts, &owner)))
+        }
         Ok(Reconcile::InSync) if !unverifiable.is_empty() => (
             true,
             format!(
@@ -175,7 +196,7 @@ fn live_check(
                 "{n} pending file(s) are applied but not recorded (an interrupted promotion): `cargo xtask promote --target {name}` records them"
             ),
         ),
-        Err(why) => (false, why.to_string()),
+        Err(why) => (false, why.explain(&owner)),
     };
     Ok(LiveReport {
         connection: target.connection(),
@@ -187,10 +208,35 @@ fn live_check(
     })
 }
 
+impl LiveReport {
+    /// The history left unread: `findings` findings break the push whatever it holds.
+    fn not_compared(findings: usize) -> LiveReport {
+        LiveReport {
+            connection: None,
+            head: None,
+            applied: 0,
+            matches: false,
+            verdict: format!(
+                "not compared with the database: {findings} finding(s) break the push whatever it holds; fix them first (`cargo xtask check` names each fix)"
+            ),
+            error: None,
+        }
+    }
+}
+
 impl StatusReport {
-    /// Exit 1 when the live history does not match, or a file sorts before the head unapplied.
+    /// Exit 1 when a finding breaks the push, the live history does not match, or a file sorts before the head
+    /// unapplied.
     fn verdict(&self) -> anyhow::Result<()> {
         let name = &self.target;
+        if !self.findings.is_empty() {
+            let codes: std::collections::BTreeSet<String> = self.findings.iter().map(|f| f.code.to_string()).collect();
+            return Err(blocked(format!(
+                "status: {} finding(s) break the push ({}), so {name}'s live history was not compared: fix them (`cargo xtask check` names each fix), then run `cargo xtask status --target {name} --live` again",
+                self.findings.len(),
+                codes.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
         if let Some(live) = self.live.as_ref().filter(|l| !l.matches) {
             return Err(blocked(format!(
                 "status: {name}'s live history does not match the recorded head: {}",
@@ -234,7 +280,14 @@ impl Report for StatusReport {
                 let _ = writeln!(out, "Recorded head: none (never promoted or baselined; every file is pending)\n");
             }
         }
-        if self.pending.is_empty() {
+        let mismatch = self.live.as_ref().is_some_and(|l| !l.matches);
+        if self.pending.is_empty() && !self.findings.is_empty() {
+            let _ =
+                writeln!(out, "{upper}: nothing pending after the head; its live history was not compared (below).");
+        } else if self.pending.is_empty() && mismatch {
+            let _ =
+                writeln!(out, "{upper}: nothing pending after the head, but its live history does not match (below).");
+        } else if self.pending.is_empty() {
             let _ = writeln!(out, "{upper} is up to date: nothing pending.");
         } else {
             let after =
@@ -247,7 +300,9 @@ impl Report for StatusReport {
         for file in &self.unapplied_before_head {
             let _ = writeln!(out, "\nNot applied but before the head (the CLI refuses the push): {file}");
         }
-        if let Some(live) = &self.live {
+        if let Some(live) = self.live.as_ref().filter(|_| !self.findings.is_empty()) {
+            let _ = writeln!(out, "\nLive: {}", live.verdict);
+        } else if let Some(live) = &self.live {
             let head = live.head.as_deref().unwrap_or("(empty)");
             let via = live.connection.map(|c| format!(", connection: {c}")).unwrap_or_default();
             let _ = writeln!(out, "\nLive: head {head} ({} applied{via}). {}", live.applied, live.verdict);
@@ -256,16 +311,15 @@ impl Report for StatusReport {
     }
 
     fn annotations(&self) -> Vec<Annotation> {
-        let mut out: Vec<Annotation> = self
-            .unapplied_before_head
-            .iter()
-            .map(|file| {
+        let findings = self.findings.iter().map(crate::check::report::annotation);
+        let mut out: Vec<Annotation> = findings
+            .chain(self.unapplied_before_head.iter().map(|file| {
                 Annotation::run(
                     Level::Error,
                     "xtask status",
                     format!("{file} sorts before {}'s head but was never applied", self.target),
                 )
-            })
+            }))
             .collect();
         if let Some(live) = self.live.as_ref().filter(|l| !l.matches) {
             out.push(Annotation::run(Level::Error, "xtask status", format!("{}: {}", self.target, live.verdict)));
@@ -308,6 +362,7 @@ mod tests {
             recorded_at: Some("2026-11-24T18:34:16Z by baseline".into()),
             pending: vec![file("20260512231500", "cl46_fix"), file("20260513041000", "ce13_alignment")],
             unapplied_before_head: vec![],
+            findings: vec![],
             live: Some(LiveReport {
                 connection: Some(crate::edges::postgres::pooler::Connection::PoolerSession),
                 error: None,

@@ -261,7 +261,7 @@ impl<'a> Promotion<'a> {
         let reconciled = match history::reconcile(&files, head.as_deref(), &live, &pending, recorded) {
             Ok(Reconcile::InSync) => 0,
             Ok(Reconcile::Interrupted(n)) => n,
-            Err(why) => return Err(Blocked(format!("promote: refused, nothing pushed: {why}")).into()),
+            Err(why) => return Err(self.refuse_mismatch(target, &lock, &why)),
         };
         self.record.reconciled = pending[..reconciled].iter().map(|m| m.file_name.clone()).collect();
         let head = pending[..reconciled].last().map(|m| m.version.clone()).or(head);

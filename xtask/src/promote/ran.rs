@@ -1,8 +1,11 @@
 //! What the target ran against what the files say (`domain::statements`): in step 2 for every applied file (the
 //! reconciled prefix included) and after the push for the batch. A difference is refused; a file applied before
-//! the CLI stored statements is named as unverifiable, never taken as a match.
+//! the CLI stored statements is named as unverifiable, never taken as a match. The fix depends on whose history
+//! it is (`live::Owner`): the embedded database is rebuilt, a kept history is fixed forward.
 
 use crate::blocked::blocked;
+use crate::domain::history::live::{self, Mismatch, Owner, Protected};
+use crate::domain::history::lock::Lock;
 use crate::domain::history::migrations::Migration;
 use crate::edges::target::Resolved;
 
@@ -37,17 +40,27 @@ impl Promotion<'_> {
         }
         self.record.unverifiable.extend(unverifiable);
         let Some(why) = history::describe_differences(&target.name, &verdicts) else { return Ok(()) };
-        let fix = if target.config.embedded {
-            "restore the file as it was applied, or rebuild the embedded database from the files with `cargo xtask db reset`".to_string()
-        } else {
-            "restore the file as it was applied (`git log -p -- <file>`); a change belongs in a new migration (`cargo xtask new fix_<name>`)".to_string()
-        };
+        let protected = crate::edges::target::protected_history(&self.repo.config, &self.repo.lock()?);
+        let fix = live::fix_differences(&verdicts, &owner(target, &protected));
         Err(match when {
-            When::BeforePush => blocked(format!("promote: refused, nothing pushed: {why}. {fix}")),
+            When::BeforePush => blocked(format!("promote: refused, nothing pushed: {why}: {fix}")),
             When::AfterPush => blocked(format!(
                 "promote: the push ended, but {why}: another push reached {} meanwhile? Inspect with `cargo xtask status --target {} --live`",
                 target.name, target.name
             )),
         })
     }
+}
+
+impl Promotion<'_> {
+    /// Step 2's refusal of a history it cannot account for, worded for whose history it is.
+    pub(super) fn refuse_mismatch(&self, target: &Resolved, lock: &Lock, why: &Mismatch) -> anyhow::Error {
+        let protected = crate::edges::target::protected_history(&self.repo.config, lock);
+        blocked(format!("promote: refused, nothing pushed: {}", why.explain(&owner(target, &protected))))
+    }
+}
+
+/// The embedded database is disposable but for what protected targets applied; any other history is kept.
+fn owner<'p>(target: &Resolved, protected: &'p Protected) -> Owner<'p> {
+    if target.config.embedded { Owner::Embedded(protected) } else { Owner::Kept }
 }

@@ -157,6 +157,39 @@ fn two_names_for_one_database_are_refused_unless_they_agree() {
 }
 
 #[test]
+fn one_database_under_two_host_names_is_known_by_its_server() {
+    let tree = staging_tree();
+    tree.db_start();
+    let url = tree.create_db("shared");
+    crate::support::bring_to_head(&tree, STAGING_ENV, &url);
+    // `twin` reaches the database staging was pinned at, by another host name: configured places differ.
+    tree.append("xtask.toml", "\n[targets.twin]\ndb_url_env = \"TWIN_URL\"\n");
+    let twin = url.replacen("@127.0.0.1:", "@localhost:", 1);
+    assert_ne!(twin, url);
+    let env = [("TWIN_URL", twin.as_str())];
+    let names_both = "targets `twin` and `staging` are one database (database localhost:";
+    let before = tree.contents();
+    let run = tree.run_env(&["promote", "--target", "twin", "--yes", "--skip-catalog"], &env);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains(names_both), "{}", run.stderr);
+    assert!(run.stderr.contains("as `staging` was pinned in migrations/promotion.lock; server "), "{}", run.stderr);
+    assert!(run.stderr.contains("record different heads (none and 20260512220528)"), "{}", run.stderr);
+    assert_eq!(versions(&url).len(), 9, "nothing pushed");
+    assert_eq!(tree.contents(), before, "nothing written");
+    let status = tree.run_env(&["status", "--target", "twin", "--live"], &env);
+    assert_eq!(status.code, 2, "{}", status.stderr);
+    assert!(status.stderr.contains(names_both), "{}", status.stderr);
+
+    // Agreeing (one protection, one head) is refused too: a promotion through one would leave the other behind.
+    let run = tree.run_env(&["baseline", "--target", "twin", "--head", crate::support::PROD_HEAD], &env);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let run = tree.run_env(&["promote", "--target", "twin", "--yes", "--skip-catalog"], &env);
+    assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);
+    assert!(run.stderr.contains("under two host names, so a promotion through one would leave the other's head behind: point both URLs at the same host"), "{}", run.stderr);
+    assert_eq!(versions(&url).len(), 9, "nothing pushed");
+}
+
+#[test]
 fn what_the_database_ran_is_compared_with_the_files() {
     let tree = staging_tree();
     let url = prod_at_its_head(&tree, STAGING_ENV);

@@ -14,6 +14,7 @@ mod faults;
 mod hosted;
 mod identity;
 mod interrupt;
+mod local_loop;
 mod parse_errors;
 mod partition;
 mod platform;

@@ -3,7 +3,8 @@
 //! routing); otherwise it is its normalised host, port and database. Where the server lets it be read, its
 //! `system_identifier` and the database's oid are added for a server (not for a hosted project, whose ref is
 //! authoritative and whose server changes at every platform upgrade): two databases behind one name (a restored
-//! copy, a recreated database, a new instance) differ there.
+//! copy, a recreated database, a new instance) differ there, and one database behind two host names (`localhost`,
+//! `127.0.0.1`) is the same there.
 
 use std::fmt;
 
@@ -63,7 +64,7 @@ pub fn pin_mismatch(name: &str, via: &str, current: &Identity, pinned: &Identity
 /// equal). `others` are the other targets naming the same place, with their protection and head.
 pub fn alias_conflicts(
     name: &str,
-    place: &Place,
+    place: &impl fmt::Display,
     (protected, head): (bool, Option<&str>),
     others: &[(&str, bool, Option<&str>)],
 ) -> Vec<String> {
@@ -80,6 +81,38 @@ pub fn alias_conflicts(
                 other_head.unwrap_or("none")
             ));
         }
+    }
+    out
+}
+
+/// Why target `name`, seen at `current` (with its protection and head), is refused beside the targets in `pinned`
+/// (their pinned identity, protection and head) that were pinned at the same database under another place: the
+/// same server and database read live, where both places name a server (a project is its ref, and its server
+/// changes at every platform upgrade). The configured places differ, so a promotion through one name would not
+/// move the other's head (as it does for one place): refused even when they agree, naming both and the fix.
+pub fn host_name_conflicts(
+    name: &str,
+    current: &Identity,
+    (protected, head): (bool, Option<&str>),
+    pinned: &[(&str, &Identity, bool, Option<&str>)],
+) -> Vec<String> {
+    let server = |i: &Identity| matches!(i.place, Place::Server { .. }) && i.live.is_some();
+    let same = |i: &Identity| server(current) && server(i) && i.live == current.live && i.place != current.place;
+    let mut out = Vec::new();
+    for (other, identity, other_protected, other_head) in pinned.iter().filter(|p| same(p.1)) {
+        let both = format!(
+            "{} as `{name}` names it, {} as `{other}` was pinned in migrations/promotion.lock; server {}",
+            current.place,
+            identity.place,
+            current.live.as_deref().unwrap_or_default()
+        );
+        let disagree = alias_conflicts(name, &both, (protected, head), &[(other, *other_protected, *other_head)]);
+        if disagree.is_empty() {
+            out.push(format!(
+                "targets `{name}` and `{other}` are one database ({both}) under two host names, so a promotion through one would leave the other's head behind: point both URLs at the same host (or remove one of them from xtask.toml)"
+            ));
+        }
+        out.extend(disagree);
     }
     out
 }
@@ -151,6 +184,31 @@ mod tests {
         ));
         let heads = alias_conflicts("alias", &place, (true, None), &[("prod", true, head)]);
         assert!(heads[0].contains("record different heads (none and 20260512220528)"), "{heads:?}");
+    }
+
+    #[test]
+    fn one_server_under_two_host_names_is_one_database() {
+        let server = |host: &str, live: &str| Identity {
+            place: Place::Server { host: host.into(), port: 5432, database: "d".into() },
+            live: Some(live.into()),
+        };
+        let current = server("localhost", "1/5");
+        let staging = server("127.0.0.1", "1/5");
+        let elsewhere = server("127.0.0.1", "2/5");
+        let head = Some("20260512220528");
+        let conflicts = host_name_conflicts("twin", &current, (false, None), &[("staging", &staging, false, head)]);
+        assert_eq!(
+            conflicts,
+            [
+                "targets `twin` and `staging` are one database (database localhost:5432/d as `twin` names it, database 127.0.0.1:5432/d as `staging` was pinned in migrations/promotion.lock; server 1/5) but record different heads (none and 20260512220528): record the same head with `cargo xtask baseline`, or remove one of them from xtask.toml"
+            ]
+        );
+        let agreeing = host_name_conflicts("twin", &current, (false, head), &[("staging", &staging, false, head)]);
+        assert!(agreeing[0].ends_with("under two host names, so a promotion through one would leave the other's head behind: point both URLs at the same host (or remove one of them from xtask.toml)"), "{agreeing:?}");
+        assert!(host_name_conflicts("twin", &current, (false, None), &[("other", &elsewhere, false, head)]).is_empty());
+        // A project is its ref: the server behind it is not compared.
+        let project = Identity { place: Place::Project(REF.into()), live: Some("1/5".into()) };
+        assert!(host_name_conflicts("prod", &project, (true, None), &[("staging", &staging, false, head)]).is_empty());
     }
 
     #[test]

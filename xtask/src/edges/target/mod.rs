@@ -8,6 +8,7 @@ use xshell::Shell;
 
 use crate::domain::config::{BUILTIN_PROFILES, Config, Target};
 use crate::domain::history::identity::{self, Identity, Place};
+use crate::domain::history::live::Protected;
 use crate::domain::history::lock::Lock;
 use crate::edges::postgres::pooler::{self, Connection, Route, Setting};
 use crate::edges::postgres::{self as pg, SslMode, Tls};
@@ -23,6 +24,8 @@ pub use crate::edges::supabase::management_api::TOKEN_ENV;
 pub struct Resolved<'a> {
     pub name: String,
     pub config: &'a Target,
+    /// Every target, for the other names of this one's database.
+    configured: &'a Config,
     /// The repository root, against which the target's files (`sslrootcert`) are read.
     root: std::path::PathBuf,
     pub remote: Remote,
@@ -97,6 +100,7 @@ impl<'a> Resolved<'a> {
         Ok(Resolved {
             name: name.to_string(),
             config,
+            configured: &repo.config,
             root: repo.root.clone(),
             remote,
             profile,
@@ -185,8 +189,9 @@ impl<'a> Resolved<'a> {
         Some(Identity { place, live })
     }
 
-    /// Refuses a target whose database is not the one pinned in the lock (unless `repin`); returns the identity
-    /// seen, to be pinned (first promotion) or re-pinned.
+    /// Refuses a target whose database is not the one pinned in the lock (unless `repin`), or that another
+    /// target was pinned at under another host name (`check_aliases` sees only configured places); returns the
+    /// identity seen, to be pinned (first promotion) or re-pinned.
     pub fn check_pin(&self, lock: &Lock, repin: bool) -> anyhow::Result<Option<Identity>> {
         let Some(current) = self.identity() else { return Ok(None) };
         let pinned = lock.targets.get(&self.name).and_then(|state| state.pinned());
@@ -195,7 +200,29 @@ impl<'a> Resolved<'a> {
         {
             bail!("{why}");
         }
+        self.check_host_names(lock, &current)?;
         Ok(Some(current))
+    }
+
+    /// Two names for one database are refused when the other was pinned at the server this one reaches now
+    /// under another place (`localhost` and `127.0.0.1`). Exit 2, as for the other two-names cases.
+    fn check_host_names(&self, lock: &Lock, current: &Identity) -> anyhow::Result<()> {
+        let pinned: Vec<(&str, Identity, bool, Option<&str>)> = lock
+            .targets
+            .iter()
+            .filter(|(other, _)| **other != self.name)
+            .filter_map(|(other, state)| {
+                let configured = self.configured.targets.get(other)?;
+                Some((other.as_str(), state.pinned()?, configured.protected, Some(state.head.as_str())))
+            })
+            .collect();
+        let pinned: Vec<_> = pinned.iter().map(|(o, i, p, h)| (*o, i, *p, *h)).collect();
+        let mine = (self.config.protected, lock.head(&self.name));
+        let problems = identity::host_name_conflicts(&self.name, current, mine, &pinned);
+        if problems.is_empty() {
+            return Ok(());
+        }
+        bail!("{}; nothing ran", problems.join("; "))
     }
 
     /// How the target is reached, once known: a URL by what it names, a hosted project by its route.
@@ -278,6 +305,13 @@ pub fn same_database<'c>(config: &'c Config, name: &str) -> Vec<&'c str> {
         .filter(|(other, t)| other.as_str() != name && static_place(t).as_ref() == Some(&place))
         .map(|(other, _)| other.as_str())
         .collect()
+}
+
+/// What protected targets have applied, by the lock and `xtask.toml`: what a `db reset` of the embedded database
+/// does not make go away.
+pub fn protected_history(config: &Config, lock: &Lock) -> Protected {
+    let migrations_dir = config.migrations_dir.display().to_string();
+    Protected::new(lock, config.targets.iter().map(|(name, t)| (name.as_str(), t.protected)), &migrations_dir)
 }
 
 /// Two names for one database are refused unless they agree (the same protection, one recorded head), so no
