@@ -77,7 +77,9 @@ pub fn plan(repo: &Repo, named: &[PathBuf]) -> anyhow::Result<Vec<FilePlan>> {
         let new_paths = split.parts[1..]
             .iter()
             .zip(&versions)
-            .map(|(part, v)| m.path.with_file_name(format!("{v}_{}_{}.sql", m.name, part.label.unwrap_or("part"))))
+            .map(|(part, v)| {
+                m.path.with_file_name(format!("{v}_{}_{}.sql", m.name, part.name.as_deref().unwrap_or("part")))
+            })
             .collect();
         plans.push(FilePlan { migration: m.clone(), original: text, split, new_paths, rel_dir: repo.migrations_rel() });
     }
