@@ -45,6 +45,7 @@ impl Report for DocsReport {
     fn human(&self) -> String {
         match self.state {
             FileState::Written => format!("docs-refresh: wrote {}\n", self.doc),
+            FileState::Unchanged => format!("docs-refresh: {} is unchanged (already up to date)\n", self.doc),
             FileState::UpToDate => format!("docs-refresh: {} is up to date\n", self.doc),
             FileState::Stale => self.diff.clone(),
         }
@@ -68,6 +69,7 @@ impl Report for DocsReport {
     fn summary_md(&self) -> String {
         let state = match self.state {
             FileState::Written => "written",
+            FileState::Unchanged => "unchanged (already up to date)",
             FileState::UpToDate => "up to date",
             FileState::Stale => "**stale**",
         };
@@ -127,18 +129,21 @@ mod tests {
             diff: "-   12 | org_id | uuid | no |\n+   12 | org_id | uuid | yes |\n".into(),
         };
         let written = DocsReport { state: FileState::Written, diff: String::new(), ..stale.clone() };
+        let unchanged = DocsReport { state: FileState::Unchanged, ..written.clone() };
         let all = [Format::Human, Format::Github, Format::Json]
-            .map(|f| render(&stale, f) + &render(&written, f))
+            .map(|f| render(&stale, f) + &render(&written, f) + &render(&unchanged, f))
             .join("---\n");
         expect_test::expect![[r#"
             -   12 | org_id | uuid | no |
             +   12 | org_id | uuid | yes |
             docs-refresh: wrote docs/database/SCHEMA_CATALOG.PROD.md
+            docs-refresh: docs/database/SCHEMA_CATALOG.PROD.md is unchanged (already up to date)
             ---
             ::error file=docs/database/SCHEMA_CATALOG.PROD.md,title=xtask docs-refresh::stale; regenerate it with `cargo xtask docs-refresh --target prod`
             -   12 | org_id | uuid | no |
             +   12 | org_id | uuid | yes |
             docs-refresh: wrote docs/database/SCHEMA_CATALOG.PROD.md
+            docs-refresh: docs/database/SCHEMA_CATALOG.PROD.md is unchanged (already up to date)
             ---
             {
               "target": "prod",
@@ -150,6 +155,11 @@ mod tests {
               "target": "prod",
               "doc": "docs/database/SCHEMA_CATALOG.PROD.md",
               "state": "written"
+            }
+            {
+              "target": "prod",
+              "doc": "docs/database/SCHEMA_CATALOG.PROD.md",
+              "state": "unchanged"
             }
         "#]]
         .assert_eq(&all);

@@ -17,19 +17,47 @@ use crate::domain::history::migrations::Migration;
 use crate::domain::lint::sql::{LintCacheUse, LintScope};
 use crate::domain::rewrites::{self, Split, Suggestion};
 use crate::edges::os::fsutil::Mode;
+use crate::edges::postgres::State;
 use crate::edges::repo::Repo;
+use crate::edges::target::history;
 use crate::flags;
 
 impl flags::Fix {
-    pub fn run(self, _sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
+    pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         let mode = if self.dry_run { Mode::DryRun } else { Mode::Write };
         let plans = plan(repo, &self.files)?;
         match mode {
             Mode::DryRun => plans.iter().for_each(|p| print!("{}", p.diff())),
             _ => write_all(&plans)?,
         }
+        warn_embedded_ran(sh, repo, &plans);
         print!("{}", summary(&plans, mode));
         Ok(())
+    }
+}
+
+/// A rewritten file the embedded database has run no longer matches its history (the next `promote` there refuses
+/// it). Read only when the cluster already runs: `fix` needs no database, and never starts one for a warning.
+fn warn_embedded_ran(sh: &Shell, repo: &Repo, plans: &[FilePlan]) {
+    let changed: Vec<&FilePlan> = plans.iter().filter(|p| p.changed()).collect();
+    let Some(cluster) = repo.cluster().ok().filter(|_| !changed.is_empty()) else { return };
+    if !matches!(cluster.state(sh), Ok(State::Running)) {
+        return;
+    }
+    let applied = match cluster.url("postgres").and_then(|url| history::read_direct(&url)) {
+        Ok(applied) => applied,
+        Err(err) => {
+            let err = crate::edges::output::redact::redact(&format!("{err:#}"));
+            return eprintln!(
+                "note: fix could not read the embedded database's history ({err}); if it ran these files, rebuild it with `cargo xtask db reset`"
+            );
+        }
+    };
+    for p in changed.iter().filter(|p| applied.iter().any(|a| a.version == p.migration.version)) {
+        eprintln!(
+            "warning: the embedded database ran {}; after this rewrite its history no longer matches the file. It is disposable: `cargo xtask db reset` rebuilds it from the files",
+            p.migration.rel_path
+        );
     }
 }
 
@@ -77,7 +105,9 @@ pub fn plan(repo: &Repo, named: &[PathBuf]) -> anyhow::Result<Vec<FilePlan>> {
         let new_paths = split.parts[1..]
             .iter()
             .zip(&versions)
-            .map(|(part, v)| m.path.with_file_name(format!("{v}_{}_{}.sql", m.name, part.label.unwrap_or("part"))))
+            .map(|(part, v)| {
+                m.path.with_file_name(format!("{v}_{}_{}.sql", m.name, part.name.as_deref().unwrap_or("part")))
+            })
             .collect();
         plans.push(FilePlan { migration: m.clone(), original: text, split, new_paths, rel_dir: repo.migrations_rel() });
     }

@@ -108,14 +108,18 @@ impl flags::Parity {
     }
 
     /// One window per partition of the shadow (bounds from `pg_inherits`), then the recent and overlap windows,
-    /// measured back from the snapshot's own `now()`.
+    /// measured back from the snapshot's own `now()`: their bounds are the times themselves (UTC, as the session
+    /// prints them), literals like a partition's, so the evidence shows when each window starts and ends.
     fn windows(
         &self,
         tx: &mut postgres::Transaction,
         shadow: &TableRef,
         (recent, overlap): (chrono::Duration, chrono::Duration),
     ) -> anyhow::Result<(String, Vec<Window>)> {
-        let snapshot_time: String = tx.query_one("select now()::text", &[])?.get(0);
+        let back = |d: chrono::Duration| format!("(now() - interval '{} seconds')::text", d.num_seconds());
+        let times = tx.query_one(&format!("select now()::text, {}, {}", back(recent), back(recent + overlap)), &[])?;
+        let (snapshot_time, recent_from, overlap_from): (String, String, String) =
+            (times.get(0), times.get(1), times.get(2));
         let parts: Vec<Partition> = tx
             .query(
                 "select c.relname::text, c.oid::regclass::text, pg_get_expr(c.relpartbound, c.oid) from pg_inherits i join pg_class c on c.oid = i.inhrelid where i.inhparent = $1::text::regclass",
@@ -125,15 +129,14 @@ impl flags::Parity {
             .map(|r| Partition { name: r.get(0), relation: r.get(1), bound: r.get(2) })
             .collect();
         let mut windows = partition_windows(&parts)?;
-        let at =
-            |d: chrono::Duration| format!("(timestamptz '{snapshot_time}' - interval '{} seconds')", d.num_seconds());
+        let literal = |time: &str| Some(format!("'{time}'"));
         let window = |name: String, kind, from, to| Window { name, kind, from, to, excluded: vec![], relation: None };
-        windows.push(window(format!("recent {}", self.recent), WindowKind::Recent, Some(at(recent)), None));
+        windows.push(window(format!("recent {}", self.recent), WindowKind::Recent, literal(&recent_from), None));
         windows.push(window(
             format!("overlap {}", self.overlap),
             WindowKind::Overlap,
-            Some(at(recent + overlap)),
-            Some(at(recent)),
+            literal(&overlap_from),
+            literal(&recent_from),
         ));
         Ok((snapshot_time, windows))
     }

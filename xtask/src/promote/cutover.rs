@@ -185,8 +185,13 @@ impl Promotion<'_> {
                 Err(gap) => {
                     let column = origins.get(swap.shadow.as_str()).and_then(|(_, c)| c.clone());
                     let column = column.unwrap_or_else(|| "<the column it is partitioned by>".into());
+                    // The embedded database's evidence stays under target/: there is nothing to commit.
+                    let keep = match target.record_place() {
+                        crate::edges::repo::RecordPlace::Committed => "commit docs/database/evidence/, ",
+                        crate::edges::repo::RecordPlace::Scratch => "",
+                    };
                     gaps.push(format!(
-                        "{}:{} swaps {} into {}: {gap}. Produce it: `cargo xtask partition parity --target {} --source {} --shadow {} --time-column {column}`, commit docs/database/evidence/, re-run",
+                        "{}:{} swaps {} into {}: {gap}. Produce it: `cargo xtask partition parity --target {} --source {} --shadow {} --time-column {column}`, {keep}re-run",
                         swap.file, swap.pos.line, swap.shadow, swap.source, target.name, swap.source, swap.shadow
                     ))
                 }

@@ -23,4 +23,5 @@ mod promote;
 mod rehearsal;
 mod review;
 mod setup;
+mod smaller;
 mod tidy;

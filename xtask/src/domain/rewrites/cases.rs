@@ -374,11 +374,11 @@ fn type_change(table: &str, column: &str, ty: &str) -> Rewrite {
 }
 
 /// The last segment of a possibly qualified, possibly quoted name.
-fn bare(name: &str) -> String {
+pub(super) fn bare(name: &str) -> String {
     name.rsplit('.').next().unwrap_or(name).trim().trim_matches('"').to_string()
 }
 
-fn has_token(node: &SyntaxNode, kind: SyntaxKind) -> bool {
+pub(super) fn has_token(node: &SyntaxNode, kind: SyntaxKind) -> bool {
     node.descendants_with_tokens().any(|t| t.kind() == kind)
 }
 

@@ -5,6 +5,7 @@
 //! files `fix` writes. Pure: text and findings in, text out.
 
 mod cases;
+mod names;
 #[cfg(test)]
 mod tests;
 
@@ -189,8 +190,10 @@ pub fn one_line(sql: &str) -> String {
 /// One file `fix` writes: the original's first part keeps its name; a later part gets a new version.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Part {
-    /// `None` for the original file; else what the part holds, for its file name.
+    /// `None` for the original file; else why the part stands apart (the piece that cut it off).
     pub label: Option<&'static str>,
+    /// `None` for the original file; else what the part holds, for its file name (distinct within the file).
+    pub name: Option<String>,
     pub text: String,
 }
 
@@ -257,7 +260,7 @@ struct Splitter {
 
 impl Splitter {
     fn new(directives: String, origin: &str) -> Splitter {
-        let current = Part { label: None, text: String::new() };
+        let current = Part { label: None, name: None, text: String::new() };
         let origin = origin.rsplit('/').next().unwrap_or(origin).to_string();
         Splitter { done: Vec::new(), current, has_statement: false, directives, origin }
     }
@@ -295,16 +298,16 @@ impl Splitter {
     }
 
     /// Closes the current part (when it holds a statement) and opens one labelled `label`; a part opened but
-    /// still empty takes the new label instead (two statements that each stand alone).
+    /// still empty takes the new label instead (two statements that each stand alone). Its header is written
+    /// once its statements are known (`finish`).
     fn next(&mut self, label: &'static str) {
-        let header =
-            format!("-- Split off {} by `cargo xtask fix`: {}.\n{}", self.origin, why_split(label), self.directives);
+        let opened = Part { label: Some(label), name: None, text: self.directives.clone() };
         if self.has_statement {
-            let part = std::mem::replace(&mut self.current, Part { label: Some(label), text: header });
+            let part = std::mem::replace(&mut self.current, opened);
             self.done.push(part);
             self.has_statement = false;
         } else if self.current.label.is_some() {
-            self.current = Part { label: Some(label), text: header };
+            self.current = opened;
         }
     }
 
@@ -315,6 +318,7 @@ impl Splitter {
         } else if let Some(last) = self.done.last_mut() {
             last.text.push_str(trailer);
         }
+        name_parts(&mut self.done, &self.origin);
         for part in &mut self.done {
             if !part.text.ends_with('\n') {
                 part.text.push('\n');
@@ -324,15 +328,40 @@ impl Splitter {
     }
 }
 
-/// Why a part stands apart, for its header.
-fn why_split(label: &str) -> &'static str {
+/// Each part after the first named from its first statement, and headed by what it holds, the file it was
+/// split from and why it stands apart.
+fn name_parts(parts: &mut [Part], origin: &str) {
+    let mut taken = std::collections::BTreeSet::new();
+    let mut previous: Option<String> = None;
+    for part in parts.iter_mut() {
+        let (stmts, _) = statements(&part.text);
+        let holds = stmts.first().map(|s| names::holds(&s.node, &s.text));
+        let what = holds.as_ref().map_or_else(|| "comments".to_string(), |h| h.what.clone());
+        if let Some(label) = part.label {
+            let more = match stmts.len() {
+                0 | 1 => String::new(),
+                2 => " and the statement after it".to_string(),
+                n => format!(" and the {} statements after it", n - 1),
+            };
+            let why = why_split(label, previous.as_deref().unwrap_or("the statement before it"));
+            part.text = format!("-- Split off {origin} by `cargo xtask fix`: {what}{more}. {why}.\n{}", part.text);
+            let name = holds.map_or_else(|| label.to_string(), |h| h.name);
+            part.name = Some(names::unique(name, &mut taken));
+        }
+        previous = Some(what);
+    }
+}
+
+/// Why a part stands apart, for its header; `previous` is what the part before it holds.
+fn why_split(label: &str, previous: &str) -> String {
     match label {
         "concurrent_index" | "concurrent_drop_index" | "concurrent_reindex" | "unique_index" => {
-            "a CONCURRENTLY statement runs outside the CLI's transaction, so it stands alone"
+            "A CONCURRENTLY statement runs outside the CLI's transaction, so it stands alone".to_string()
         }
-        "validate" | "validate_not_null" => "the VALIDATE runs once the NOT VALID constraint has committed",
-        "set_not_null" => "SET NOT NULL, which the validated check spares its scan",
-        _ => "the statements after the one split off before",
+        "validate" | "validate_not_null" => "The VALIDATE runs once the NOT VALID constraint has committed".to_string(),
+        "set_not_null" => "It runs once the check is valid, which spares SET NOT NULL its scan".to_string(),
+        "after_commit" => "It followed the file's COMMIT, so it runs once what that ended has committed".to_string(),
+        _ => format!("It followed {previous}, which runs in a migration of its own"),
     }
 }
 

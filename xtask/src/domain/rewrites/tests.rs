@@ -35,7 +35,7 @@ fn split_of(text: &str) -> Split {
 }
 
 fn parts_text(s: &Split) -> String {
-    s.parts.iter().map(|p| format!("==== {}\n{}", p.label.unwrap_or("(the file)"), p.text)).collect()
+    s.parts.iter().map(|p| format!("==== {}\n{}", p.name.as_deref().unwrap_or("(the file)"), p.text)).collect()
 }
 
 const MIXED: &str = "-- Contacts: lookups by email, owner links.\n\
@@ -56,38 +56,38 @@ fn every_mechanical_case_is_split_into_migrations_that_keep_the_order() {
         ==== (the file)
         -- Contacts: lookups by email, owner links.
         create table public.notes (id bigint primary key, body text);
-        ==== concurrent_index
-        -- Split off 20260701000000_x.sql by `cargo xtask fix`: a CONCURRENTLY statement runs outside the CLI's transaction, so it stands alone.
+        ==== index_contacts_email_idx
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: CREATE INDEX contacts_email_idx. A CONCURRENTLY statement runs outside the CLI's transaction, so it stands alone.
         create index CONCURRENTLY IF NOT EXISTS contacts_email_idx on public.contacts (email);
-        ==== continued
-        -- Split off 20260701000000_x.sql by `cargo xtask fix`: the statements after the one split off before.
+        ==== add_contacts_owner_fk
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: ADD CONSTRAINT contacts_owner_fk. It followed CREATE INDEX contacts_email_idx, which runs in a migration of its own.
         alter table public.contacts add constraint contacts_owner_fk foreign key (owner_id) references public.profiles (id) NOT VALID;
-        ==== validate
-        -- Split off 20260701000000_x.sql by `cargo xtask fix`: the VALIDATE runs once the NOT VALID constraint has committed.
+        ==== validate_contacts_owner_fk
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: VALIDATE CONSTRAINT contacts_owner_fk. The VALIDATE runs once the NOT VALID constraint has committed.
         alter table public.contacts VALIDATE CONSTRAINT contacts_owner_fk;
-        ==== continued
-        -- Split off 20260701000000_x.sql by `cargo xtask fix`: the statements after the one split off before.
+        ==== add_contacts_email_not_null
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: ADD CONSTRAINT contacts_email_not_null. It followed VALIDATE CONSTRAINT contacts_owner_fk, which runs in a migration of its own.
         alter table public.contacts ADD CONSTRAINT contacts_email_not_null CHECK (email IS NOT NULL) NOT VALID;
-        ==== validate_not_null
-        -- Split off 20260701000000_x.sql by `cargo xtask fix`: the VALIDATE runs once the NOT VALID constraint has committed.
+        ==== validate_contacts_email_not_null
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: VALIDATE CONSTRAINT contacts_email_not_null. The VALIDATE runs once the NOT VALID constraint has committed.
         alter table public.contacts VALIDATE CONSTRAINT contacts_email_not_null;
-        ==== set_not_null
-        -- Split off 20260701000000_x.sql by `cargo xtask fix`: SET NOT NULL, which the validated check spares its scan.
+        ==== set_not_null_email
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: SET NOT NULL on public.contacts.email and the statement after it. It runs once the check is valid, which spares SET NOT NULL its scan.
         -- squawk-ignore adding-not-nullable-field -- the valid check contacts_email_not_null proves it: no scan
         alter table public.contacts ALTER COLUMN email SET NOT NULL;
         alter table public.contacts DROP CONSTRAINT contacts_email_not_null;
-        ==== unique_index
-        -- Split off 20260701000000_x.sql by `cargo xtask fix`: a CONCURRENTLY statement runs outside the CLI's transaction, so it stands alone.
+        ==== unique_index_contacts_org_email_key
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: CREATE UNIQUE INDEX contacts_org_email_key. A CONCURRENTLY statement runs outside the CLI's transaction, so it stands alone.
         -- one email per organisation
         CREATE UNIQUE INDEX CONCURRENTLY IF NOT EXISTS contacts_org_email_key ON public.contacts (organization_id, email);
-        ==== continued
-        -- Split off 20260701000000_x.sql by `cargo xtask fix`: the statements after the one split off before.
+        ==== add_contacts_org_email_key
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: ADD CONSTRAINT contacts_org_email_key. It followed CREATE UNIQUE INDEX contacts_org_email_key, which runs in a migration of its own.
         alter table public.contacts ADD CONSTRAINT contacts_org_email_key UNIQUE USING INDEX contacts_org_email_key;
-        ==== concurrent_drop_index
-        -- Split off 20260701000000_x.sql by `cargo xtask fix`: a CONCURRENTLY statement runs outside the CLI's transaction, so it stands alone.
+        ==== drop_index_contacts_old_idx
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: DROP INDEX public.contacts_old_idx. A CONCURRENTLY statement runs outside the CLI's transaction, so it stands alone.
         drop index CONCURRENTLY IF EXISTS public.contacts_old_idx;
-        ==== continued
-        -- Split off 20260701000000_x.sql by `cargo xtask fix`: the statements after the one split off before.
+        ==== grant_select_on_notes
+        -- Split off 20260701000000_x.sql by `cargo xtask fix`: `grant select on public.notes`. It followed DROP INDEX public.contacts_old_idx, which runs in a migration of its own.
         grant select on public.notes to authenticated;
     "#]]
     .assert_eq(&parts_text(&s));
@@ -195,6 +195,25 @@ fn begin_and_commit_are_removed_and_the_rest_stays_one_migration() {
     let s = split_of("begin;\n-- the table\ncreate table t (id int);\ncommit;\n");
     assert_eq!(s.parts.len(), 1);
     assert_eq!(s.parts[0].text, "\n-- the table\ncreate table t (id int);\n");
+}
+
+#[test]
+fn each_split_file_is_named_and_headed_by_what_it_holds() {
+    let s = split_of(
+        "create table public.t0 (id int);\ncreate index a_idx on public.t (a);\ngrant select on public.notes to a;\ncreate index b_idx on public.t (b);\ngrant select on public.notes to b;\ngrant select on public.t to b;\n",
+    );
+    let names: Vec<&str> = s.parts.iter().filter_map(|p| p.name.as_deref()).collect();
+    assert_eq!(names, ["index_a_idx", "grant_select_on_notes", "index_b_idx", "grant_select_on_notes_2"]);
+    let headers: Vec<&str> = s.parts[1..].iter().filter_map(|p| p.text.lines().next()).collect();
+    assert_eq!(
+        headers,
+        [
+            "-- Split off 20260701000000_x.sql by `cargo xtask fix`: CREATE INDEX a_idx. A CONCURRENTLY statement runs outside the CLI's transaction, so it stands alone.",
+            "-- Split off 20260701000000_x.sql by `cargo xtask fix`: `grant select on public.notes`. It followed CREATE INDEX a_idx, which runs in a migration of its own.",
+            "-- Split off 20260701000000_x.sql by `cargo xtask fix`: CREATE INDEX b_idx. A CONCURRENTLY statement runs outside the CLI's transaction, so it stands alone.",
+            "-- Split off 20260701000000_x.sql by `cargo xtask fix`: `grant select on public.notes` and the statement after it. It followed CREATE INDEX b_idx, which runs in a migration of its own.",
+        ]
+    );
 }
 
 #[test]

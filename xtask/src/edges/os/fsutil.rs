@@ -54,6 +54,8 @@ pub enum Mode {
 #[serde(rename_all = "kebab-case")]
 pub enum FileState {
     Written,
+    /// Asked to write it, and the file already held these bytes: left as it was.
+    Unchanged,
     UpToDate,
     /// The committed file differs from what would be written (or is missing).
     Stale,
@@ -63,24 +65,31 @@ impl FileState {
     pub fn as_str(self) -> &'static str {
         match self {
             FileState::Written => "written",
+            FileState::Unchanged => "unchanged",
             FileState::UpToDate => "up-to-date",
             FileState::Stale => "stale",
         }
     }
 }
 
-/// A generated file made to hold `contents`: written (atomically, its folder created) in `Write` mode; otherwise
-/// compared with what is there, in the manner of rust-analyzer's `ensure_file_contents`.
+/// A generated file made to hold `contents`: written (atomically, its folder created) in `Write` mode unless it
+/// already holds them; otherwise compared with what is there, in the manner of rust-analyzer's
+/// `ensure_file_contents`. A missing file never holds them, even empty ones.
 pub fn ensure_file_contents(path: &Path, contents: &str, mode: Mode) -> anyhow::Result<FileState> {
-    if mode == Mode::Write {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let same = std::fs::read(path).is_ok_and(|current| current == contents.as_bytes());
+    match (mode, same) {
+        // Not rewritten: its time stays, so `make`-like tools and editors see no change.
+        (Mode::Write, true) => Ok(FileState::Unchanged),
+        (Mode::Write, false) => {
+            if let Some(dir) = path.parent() {
+                std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+            }
+            write_atomic(path, contents.as_bytes())?;
+            Ok(FileState::Written)
         }
-        write_atomic(path, contents.as_bytes())?;
-        return Ok(FileState::Written);
+        (_, true) => Ok(FileState::UpToDate),
+        (_, false) => Ok(FileState::Stale),
     }
-    let current = std::fs::read_to_string(path).unwrap_or_default();
-    Ok(if current == contents { FileState::UpToDate } else { FileState::Stale })
 }
 
 #[cfg(test)]
@@ -96,5 +105,19 @@ mod tests {
         assert_eq!(ensure_file_contents(&path, "a\n", Mode::Check).unwrap(), FileState::UpToDate);
         assert_eq!(ensure_file_contents(&path, "b\n", Mode::DryRun).unwrap(), FileState::Stale);
         assert_eq!(std::fs::read_to_string(&path).unwrap(), "a\n", "only Write writes");
+        assert_eq!(ensure_file_contents(&dir.path().join("none"), "", Mode::Check).unwrap(), FileState::Stale);
+    }
+
+    #[test]
+    fn writing_the_bytes_a_file_already_holds_leaves_it_unchanged() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x.md");
+        std::fs::write(&path, "a\n").unwrap();
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000);
+        std::fs::File::options().write(true).open(&path).unwrap().set_modified(old).unwrap();
+        assert_eq!(ensure_file_contents(&path, "a\n", Mode::Write).unwrap(), FileState::Unchanged);
+        assert_eq!(std::fs::metadata(&path).unwrap().modified().unwrap(), old, "not rewritten");
+        assert_eq!(ensure_file_contents(&path, "b\n", Mode::Write).unwrap(), FileState::Written);
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "b\n");
     }
 }

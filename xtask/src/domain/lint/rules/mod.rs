@@ -121,7 +121,8 @@ pub fn duplicate_versions(migrations: &[Migration]) -> Vec<Finding> {
     out
 }
 
-/// Files the lock does not know that sort at or before a recorded head: the CLI refuses the whole push.
+/// Files the lock does not know that sort at or before a recorded head: the CLI refuses the whole push. One
+/// finding per file, naming every head it is behind and the `cargo xtask new` that re-creates it.
 pub fn out_of_order(migrations: &[Migration], lock: &Lock) -> Vec<Finding> {
     let mut out = Vec::new();
     for m in migrations.iter().filter(|m| !lock.files.contains_key(&m.file_name)) {
@@ -131,19 +132,32 @@ pub fn out_of_order(migrations: &[Migration], lock: &Lock) -> Vec<Finding> {
             .filter(|(_, state)| m.version.as_str() <= state.head.as_str())
             .map(|(name, state)| format!("{name} (head {})", state.head))
             .collect();
-        if !behind.is_empty() {
-            out.push(
-                Finding::new(
-                    Code::OutOfOrder,
-                    Severity::Error,
-                    &m.rel_path,
-                    format!("not applied, but its version is at or before the recorded head of {}: the CLI refuses the push", behind.join(", ")),
-                )
-                .fix("re-create it after the head with `cargo xtask new <name>`, move the SQL there, and delete this file"),
-            );
+        if behind.is_empty() {
+            continue;
         }
+        let heads = if behind.len() == 1 { "head" } else { "heads" };
+        let new_name = migrations::snake_case(&m.name);
+        let new_name = if new_name.is_empty() { "<name>".to_string() } else { new_name };
+        out.push(
+            Finding::new(
+                Code::OutOfOrder,
+                Severity::Error,
+                &m.rel_path,
+                format!("not applied, but its version is at or before the recorded {heads} of {}: the CLI refuses the push", and_list(&behind)),
+            )
+            .fix(format!("re-create it after the {heads} with `cargo xtask new {new_name}`, move the SQL there, and delete this file")),
+        );
     }
     out
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn and_list(items: &[String]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.clone(),
+        [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+    }
 }
 
 /// Applied files (in the lock) that changed or disappeared. `current` maps each file present to its checksum,

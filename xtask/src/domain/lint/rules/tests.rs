@@ -75,6 +75,37 @@ fn out_of_order_only_for_unapplied_files_at_or_before_a_head() {
 }
 
 #[test]
+fn out_of_order_names_every_file_and_every_head_it_is_behind() {
+    let mut lock = lock_with_head("20260103000000_head.sql");
+    let dev = TargetState { head: "20260102000000".into(), ..lock.targets["prod"].clone() };
+    lock.targets.insert("dev".into(), dev);
+    let files = [m("20260101000000_late_a.sql"), m("20260102000000_late_b.sql"), m("20260103000000_head.sql")];
+    let found: Vec<(String, String, String)> =
+        out_of_order(&files, &lock).into_iter().map(|f| (f.file, f.message, f.fix)).collect();
+    assert_eq!(
+        found,
+        [
+            (
+                "migrations/20260101000000_late_a.sql".to_string(),
+                "not applied, but its version is at or before the recorded heads of dev (head 20260102000000) and prod (head 20260103000000): the CLI refuses the push".to_string(),
+                "re-create it after the heads with `cargo xtask new late_a`, move the SQL there, and delete this file".to_string()
+            ),
+            (
+                "migrations/20260102000000_late_b.sql".to_string(),
+                "not applied, but its version is at or before the recorded heads of dev (head 20260102000000) and prod (head 20260103000000): the CLI refuses the push".to_string(),
+                "re-create it after the heads with `cargo xtask new late_b`, move the SQL there, and delete this file".to_string()
+            ),
+        ]
+    );
+    lock.targets.remove("dev");
+    let one = out_of_order(&files[..1], &lock);
+    assert_eq!(
+        one[0].message,
+        "not applied, but its version is at or before the recorded head of prod (head 20260103000000): the CLI refuses the push"
+    );
+}
+
+#[test]
 fn applied_history_finds_changed_and_missing_files() {
     let mut lock = lock_with_head("20260102000000_head.sql");
     lock.files.insert("20260101000000_gone.sql".into(), "y".into());
