@@ -103,11 +103,9 @@ impl<'a> Promotion<'a> {
             .filter(|m| self.options.until.as_deref().is_some_and(|until| m.version.as_str() > until))
             .map(|m| m.rel_path.as_str())
             .collect();
-        let breaking: Vec<Finding> = self
-            .checked
-            .iter()
-            .filter(|f| f.severity == Severity::Error && breaks_the_push(f.code) && !beyond.contains(f.file.as_str()))
-            .cloned()
+        let breaking: Vec<Finding> = crate::domain::history::live::before_comparison(&self.checked)
+            .into_iter()
+            .filter(|f| !beyond.contains(f.file.as_str()))
             .collect();
         if breaking.is_empty() {
             return Ok(());
@@ -415,11 +413,6 @@ fn uncommitted_bytes(sh: &xshell::Shell, repo: &crate::edges::repo::Repo, files:
         "{} not as committed at HEAD: commit them, so what is pushed is what was reviewed",
         differing.join(", ")
     )]
-}
-
-/// Findings about what the CLI would do with the files themselves, rather than about what they do to a database.
-fn breaks_the_push(code: Code) -> bool {
-    matches!(code, Code::DuplicateVersion | Code::OutOfOrder | Code::FileName | Code::ParseError)
 }
 
 /// The blocking findings that stop this promotion, and those in pending files beyond `--until` that do not.

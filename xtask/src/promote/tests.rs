@@ -54,7 +54,7 @@ fn reconcile_accepts_sync_and_interrupted_prefixes_only() {
     let err = reconcile(&files, Some("2"), &live(&["2"]), &pending, |_| false).unwrap_err();
     assert_eq!(err, Mismatch::OutOfOrder { files: vec!["1_m.sql".into()], head: "2".into(), new_name: "m1".into() });
     let err = err.to_string();
-    assert!(err.starts_with("1_m.sql sort(s) before the target's head 2 but was never applied (out-of-order"), "{err}");
+    assert!(err.starts_with("1_m.sql sorts before the target's head 2 but was never applied (out-of-order"), "{err}");
     assert!(err.contains("(`cargo xtask new m1`)"), "{err}");
 }
 

@@ -36,7 +36,7 @@ fn a_comment_edited_in_an_applied_file_is_no_difference_a_changed_statement_is()
 
     // A statement changed: refused, each side on a line of its own.
     tree.write(APPLIED_FILE, original.replace("title text not null,", "title text not null unique,"));
-    let differs = "20260202141500_problems.sql differs from what staging ran (statement 1 differs:\n    \
+    let differs = "20260202141500_problems.sql differs from what staging ran: statement 1 differs:\n    \
         the database ran: … cascade, title text not null, details text not null default '', status text not null default 'open' check (status in …\n    \
         the file has:     … cascade, title text not null unique, details text not null default '', status text not null default 'open' check …";
     let status = tree.run_env(&["status", "--target", "staging", "--live"], &env);

@@ -29,7 +29,7 @@ fn a_new_file_sorting_before_the_head_is_out_of_order_not_a_wrong_database() {
         assert_eq!(run.code, 1, "{file}: {}{}", run.stdout, run.stderr);
         assert!(
             run.stderr.contains(&format!(
-                "{file} sort(s) before the target's head 20261202011000 but was never applied (out-of-order"
+                "{file} sorts before the target's head 20261202011000 but was never applied (out-of-order"
             )),
             "{file}: {}",
             run.stderr

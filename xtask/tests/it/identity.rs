@@ -206,7 +206,7 @@ fn what_the_database_ran_is_compared_with_the_files() {
              where version = '20260202141500'",
         )
         .unwrap();
-    let differs = "20260202141500_problems.sql differs from what prod ran (statement 1 differs:\n    the database ran: create table public.other (id int)\n    the file has:     create table public.problems (";
+    let differs = "20260202141500_problems.sql differs from what prod ran: statement 1 differs:\n    the database ran: create table public.other (id int)\n    the file has:     create table public.problems (";
     let status = tree.run_env(&["status", "--target", "prod", "--live"], &env);
     assert_eq!(status.code, 1, "{}", status.stderr);
     assert!(status.stdout.contains(differs), "{}", status.stdout);
@@ -248,7 +248,7 @@ fn an_applied_file_edited_after_the_embedded_database_ran_it_is_found() {
     let run = tree.run(&["promote"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(
-        run.stderr.contains("20260513124500_ce08_enhancements_schema_foundation.sql differs from what local ran (the file has more than the"),
+        run.stderr.contains("20260513124500_ce08_enhancements_schema_foundation.sql differs from what local ran: the file has more than the"),
         "{}",
         run.stderr
     );

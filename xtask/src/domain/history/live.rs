@@ -41,9 +41,14 @@ impl std::fmt::Display for Mismatch {
                 "the target has migration(s) {} that no file here has (pushed from another branch, or by hand): merge them into this branch first",
                 versions.join(", ")
             ),
-            Mismatch::OutOfOrder { files, head, new_name } => write!(
+            Mismatch::OutOfOrder { files, head, new_name } if files.len() == 1 => write!(
                 f,
-                "{} sort(s) before the target's head {head} but was never applied (out-of-order, as `cargo xtask check` says): the CLI refuses to push a file there. Move its SQL into a new file after the head (`cargo xtask new {new_name}`) and delete it",
+                "{} sorts before the target's head {head} but was never applied (out-of-order, as `cargo xtask check` says): the CLI refuses to push a file there. Move its SQL into a new file after the head (`cargo xtask new {new_name}`) and delete it",
+                files.join(", ")
+            ),
+            Mismatch::OutOfOrder { files, head, .. } => write!(
+                f,
+                "{} sort before the target's head {head} but were never applied (out-of-order, as `cargo xtask check` says): the CLI refuses to push a file there. Move the SQL of each into a new file after the head (`cargo xtask new <name>` for each; `cargo xtask check` names them) and delete them",
                 files.join(", ")
             ),
             Mismatch::Missing { files, head } => write!(
@@ -68,10 +73,14 @@ impl Mismatch {
         let Owner::Embedded(protected) = owner else { return self.to_string() };
         match self {
             Mismatch::Unknown { versions } => protected.unknown_on_embedded(versions),
-            Mismatch::OutOfOrder { files, head, .. } if !files.iter().any(|f| protected.out_of_order(f)) => format!(
-                "{} sort(s) before the embedded database's head {head} but it never ran them (a merge or a branch switch brought them in), and no protected target has applied the files past them without them: {DISPOSABLE}",
-                files.join(", ")
-            ),
+            Mismatch::OutOfOrder { files, head, .. } if !files.iter().any(|f| protected.out_of_order(f)) => {
+                let (sort, them, brought) =
+                    if files.len() == 1 { ("sorts", "it", "brought it") } else { ("sort", "them", "brought them") };
+                format!(
+                    "{} {sort} before the embedded database's head {head} but it never ran {them} (a merge or a branch switch {brought} in), and no protected target has applied the files past {them} without {them}: {DISPOSABLE}",
+                    files.join(", ")
+                )
+            }
             other => other.to_string(),
         }
     }
@@ -249,7 +258,7 @@ pub fn describe_differences(target: &str, verdicts: &[(&Migration, Verdict)]) ->
     let differing: Vec<String> = verdicts
         .iter()
         .filter(|(_, v)| matches!(v, Verdict::Differs { .. }))
-        .map(|(m, v)| format!("{} differs from what {target} ran ({})", m.file_name, statements::describe(v)))
+        .map(|(m, v)| format!("{} differs from what {target} ran: {}", m.file_name, statements::describe(v)))
         .collect();
     (!differing.is_empty()).then(|| differing.join("; "))
 }
@@ -333,7 +342,7 @@ mod tests {
     }
 
     fn differs() -> Verdict {
-        Verdict::Differs { statement: 0, live: None }
+        Verdict::Differs { statement: 0, live: None, file: None }
     }
 
     #[test]
@@ -373,7 +382,7 @@ mod tests {
     fn out_of_order_only_on_the_embedded_database_is_a_db_reset() {
         let protected = protected();
         let own = Mismatch::OutOfOrder { files: vec!["4_d.sql".into()], head: "5".into(), new_name: "d".into() };
-        expect![[r#"4_d.sql sort(s) before the embedded database's head 5 but it never ran them (a merge or a branch switch brought them in), and no protected target has applied the files past them without them: the embedded database is disposable; rebuild it from the files with `cargo xtask db reset`"#]]
+        expect![[r#"4_d.sql sorts before the embedded database's head 5 but it never ran it (a merge or a branch switch brought it in), and no protected target has applied the files past it without it: the embedded database is disposable; rebuild it from the files with `cargo xtask db reset`"#]]
             .assert_eq(&own.explain(&Owner::Embedded(&protected)));
         // Before prod's head and never applied: out of order for prod too, so the file must move.
         let prods = Mismatch::OutOfOrder { files: vec!["1_x.sql".into()], head: "5".into(), new_name: "x".into() };
