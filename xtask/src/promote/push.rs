@@ -64,10 +64,21 @@ impl Promotion<'_> {
             );
         }
         self.options.interrupt.pushing(&target.name);
+        let names: Vec<&str> = plan.batch.iter().map(|m| m.file_name.as_str()).collect();
+        let spinner =
+            Spinner::start(&format!("pushing {} migration(s) to {}", names.len(), target.name), self.options.format);
+        // The CLI says which file it applies as it starts it: every file is seen, however quick.
+        let line = |line: &str| {
+            if let Some(file) = cli::applying(line) {
+                let at = names.iter().position(|n| *n == file).map_or_else(|| "?".to_string(), |i| (i + 1).to_string());
+                spinner.step(format!("applying {at}/{} {file}", names.len()));
+            }
+        };
         let announced = std::cell::Cell::new(false);
         let stop = || {
             let now = self.options.interrupt.requested();
             if now && !announced.replace(true) {
+                spinner.clear();
                 eprintln!(
                     "interrupted: a push to {} is in progress; ending the CLI and its session, then reading what {} holds (a second signal bounds that to {} s)",
                     target.name,
@@ -78,10 +89,9 @@ impl Promotion<'_> {
             now
         };
         let output = {
-            let what = format!("pushing {} migration(s) to {}", plan.batch.len(), target.name);
-            let _spinner = Spinner::start(&what, self.options.format);
             let push = |extra: &[(&'static str, String)]| {
-                cli.push_until(self.sh, (stage.path(), &cli_target.remote, extra), Push::Apply, &stop)
+                let watch = cli::Watch { stop: &stop, line: &line };
+                cli.push_until(self.sh, (stage.path(), &cli_target.remote, extra), Push::Apply, watch)
             };
             let interrupted = || self.options.interrupt.requested();
             let staged = super::budget::Staged {
@@ -113,6 +123,7 @@ impl Promotion<'_> {
             self.record.lock_budget = budget;
             output
         };
+        spinner.clear();
         if !output.success {
             self.record.invalid_indexes = invalid_indexes(&mut lock.session, plan);
         }

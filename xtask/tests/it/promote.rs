@@ -46,6 +46,18 @@ fn promote_local_applies_the_example_then_is_a_no_op() {
     assert!(run.stdout.contains("Promoted 23 migration(s) to local; head is now 20260513175000"), "{}", run.stdout);
     let url = tree.admin_url("postgres");
     assert_eq!(versions(&url), example_versions());
+    // The push's progress names each file as the CLI starts it, in order, however quick (a CI log has a line each).
+    let progress: Vec<&str> = run.stderr.lines().filter_map(|l| l.trim().strip_prefix("applying ")).collect();
+    let expected: Vec<String> = std::fs::read_dir(tree.path("migrations"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".sql"))
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .enumerate()
+        .map(|(i, n)| format!("{}/23 {n}", i + 1))
+        .collect();
+    assert_eq!(progress, expected, "{}", run.stderr);
 
     let mut db = connect(&url);
     let one = |db: &mut postgres::Client, sql: &str| -> String { db.query_one(sql, &[]).unwrap().get(0) };

@@ -174,22 +174,23 @@ impl Cli {
     }
 
     pub fn push(&self, sh: &Shell, workdir: &Path, remote: &Remote, mode: Push) -> anyhow::Result<PushOutput> {
-        self.push_until(sh, (workdir, remote, &[]), mode, &|| false)
+        self.push_until(sh, (workdir, remote, &[]), mode, Watch { stop: &|| false, line: &|_| {} })
     }
 
-    /// `push`, ending the CLI (killed) as soon as `stop` says so; what it did by then is read from the target.
-    /// `extra` is added to the child's environment (`PGOPTIONS`: the lock budget).
+    /// `push`, ending the CLI (killed) as soon as `watch.stop` says so; what it did by then is read from the target.
+    /// `extra` is added to the child's environment (`PGOPTIONS`: the lock budget). Each line the CLI writes to
+    /// stderr goes to `watch.line` as it comes ("Applying migration <file>...": the push's progress).
     pub fn push_until(
         &self,
         sh: &Shell,
         (workdir, remote, extra): (&Path, &Remote, &[(&'static str, String)]),
         mode: Push,
-        stop: &dyn Fn() -> bool,
+        watch: Watch,
     ) -> anyhow::Result<PushOutput> {
         let mut env = remote.child_env()?;
         env.extend(extra.iter().cloned());
         let args = push_args(self.version, workdir, &remote.for_command_line()?.0, mode);
-        let out = self.run_push(sh, &args, &env, stop)?;
+        let out = self.run_push(sh, &args, &env, watch)?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         let stderr = String::from_utf8_lossy(&out.stderr);
         let mut parsed =
@@ -294,7 +295,7 @@ impl Cli {
         sh: &Shell,
         args: &[String],
         env: &[(&str, String)],
-        stop: &dyn Fn() -> bool,
+        watch: Watch,
     ) -> anyhow::Result<std::process::Output> {
         let path = &self.path;
         let mut cmd = duct::cmd(path, self.global_args().iter().chain(args)).dir(sh.current_dir());
@@ -302,11 +303,12 @@ impl Cli {
             cmd = cmd.env(key, value);
         }
         let running = || -> std::io::Result<std::process::Output> {
+            let (reader, writer) = os_pipe::pipe()?;
             let handle = cmd
                 .env_remove("SUPABASE_PROJECT_ID")
                 .stdin_null()
                 .stdout_capture()
-                .stderr_capture()
+                .stderr_file(writer)
                 .unchecked()
                 // A group of its own: a terminal's Ctrl-C reaches the xtask only, which decides, and ending the
                 // CLI ends whatever it started too.
@@ -315,21 +317,53 @@ impl Cli {
                     Ok(())
                 })
                 .start()?;
-            while handle.try_wait()?.is_none() {
-                if stop() {
-                    for pid in handle.pids() {
-                        // SAFETY: kill(2) with a negative pid signals that process group; no memory is involved.
-                        unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
+            // The expression keeps a copy of the pipe's writer: dropped with it, so the reader ends with the CLI.
+            drop(cmd);
+            std::thread::scope(|scope| {
+                let stderr = scope.spawn(|| read_lines(reader, watch.line));
+                while handle.try_wait()?.is_none() {
+                    if (watch.stop)() {
+                        for pid in handle.pids() {
+                            // SAFETY: kill(2) with a negative pid signals that process group; no memory is involved.
+                            unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
+                        }
+                        handle.kill()?;
+                        break;
                     }
-                    handle.kill()?;
-                    break;
+                    std::thread::sleep(std::time::Duration::from_millis(50));
                 }
-                std::thread::sleep(std::time::Duration::from_millis(50));
-            }
-            handle.into_output()
+                let mut output = handle.into_output()?;
+                output.stderr = stderr.join().unwrap_or_default();
+                Ok(output)
+            })
         };
         running().with_context(|| format!("running {}", path.display()))
     }
+}
+
+/// What a push is watched by: whether to end it now, and each line the CLI writes to stderr.
+#[derive(Clone, Copy)]
+pub struct Watch<'a> {
+    pub stop: &'a dyn Fn() -> bool,
+    pub line: &'a (dyn Fn(&str) + Sync),
+}
+
+/// The CLI's stderr, line by line to `line`, and whole.
+fn read_lines(reader: os_pipe::PipeReader, line: &(dyn Fn(&str) + Sync)) -> Vec<u8> {
+    use std::io::BufRead;
+    let mut all = Vec::new();
+    let mut lines = std::io::BufReader::new(reader);
+    let mut buf = Vec::new();
+    while lines.read_until(b'\n', &mut buf).unwrap_or(0) > 0 {
+        line(String::from_utf8_lossy(&buf).trim_end());
+        all.append(&mut buf);
+    }
+    all
+}
+
+/// The file a line of the CLI's push output starts applying: `Applying migration <file>...`.
+pub fn applying(line: &str) -> Option<&str> {
+    line.trim().strip_prefix("Applying migration ")?.strip_suffix("...")
 }
 
 /// The `db push` command line. 3.x: `--remote=<url|ref>` and JSON output; 2.x: `--db-url` or `--linked`.
