@@ -68,10 +68,26 @@ impl Promotion<'_> {
         let deadline = Instant::now() + self.options.wait.duration.to_std().unwrap_or(Duration::ZERO);
         let started = Instant::now();
         let file = self.file_lock(target, deadline)?;
-        let (direct, mut session) = self.advisory_lock(target, deadline, started)?;
+        let mut lost = 0;
+        let (direct, mut session, now) = loop {
+            let (direct, mut session) = self.advisory_lock(target, deadline, started)?;
+            match history::read_client(&mut session) {
+                Ok(now) => break (direct, session, now),
+                // While this promotion waited, the holder's cleanup removed every login role of the project,
+                // this one's too (`DELETE .../cli/login-role` names only the project): the session lives on but
+                // may read nothing. The lock is let go and taken again over a new role.
+                Err(err) if lost < 3 && role_lost(target, &err) => {
+                    eprintln!(
+                        "       the lock's login role was removed by the other promotion's cleanup; taking the lock again over a new one"
+                    );
+                    let _ = session.execute("select pg_advisory_unlock($1)", &[&ADVISORY_KEY]);
+                    lost += 1;
+                }
+                Err(err) => return Err(err),
+            }
+        };
         refuse_leftover_cli_sessions(&mut session, &target.name)?;
         let before: BTreeSet<&str> = plan.live.iter().map(|a| a.version.as_str()).collect();
-        let now = history::read_client(&mut session)?;
         let after: BTreeSet<&str> = now.iter().map(|a| a.version.as_str()).collect();
         let taken = if after == before {
             Taken::Unchanged
@@ -157,6 +173,16 @@ impl Promotion<'_> {
         std::thread::sleep(POLL);
         Ok(())
     }
+}
+
+/// Whether a token target's login role went away under its session (removed, or its grants dropped with it).
+fn role_lost(target: &Resolved, err: &anyhow::Error) -> bool {
+    let insufficient = err
+        .chain()
+        .filter_map(|e| e.downcast_ref::<postgres::Error>())
+        .any(|e| e.code() == Some(&postgres::error::SqlState::INSUFFICIENT_PRIVILEGE));
+    matches!(target.remote, crate::edges::supabase::cli::Remote::Project(_))
+        && (insufficient || crate::edges::supabase::management_api::role_removed(err))
 }
 
 /// A session on the target for the lock, named so that a promotion waiting for it can say who holds it.

@@ -22,19 +22,27 @@ fn a_new_file_sorting_before_the_head_is_out_of_order_not_a_wrong_database() {
     let url = tree.db_start();
     tree.write("migrations/20261202011000_late.sql", "create table public.late (id int);\n");
     assert_eq!(tree.run(&["promote"]).code, 0);
-    // A short version sorts by its digits as text: `20261202` comes before `20261202011000`.
-    for (file, name) in [("20260101000000_AddThing.sql", "add_thing"), ("20261202_add_thing2.sql", "add_thing2")] {
+    // Before prod's recorded head, `check` already says it (out-of-order), before any comparison with a database;
+    // after it but before this database's own head, the live history does. A short version sorts by its digits as
+    // text: `20261202` comes before `20261202011000`.
+    let cases = [
+        (
+            "20260101000000_AddThing.sql",
+            "error[out-of-order]: not applied, but its version is at or before the recorded head of prod",
+            "with `cargo xtask new add_thing`",
+        ),
+        (
+            "20261202_add_thing2.sql",
+            "20261202_add_thing2.sql sorts before the target's head 20261202011000 but was never applied (out-of-order",
+            "(`cargo xtask new add_thing2`)",
+        ),
+    ];
+    for (file, said, fix) in cases {
         tree.write(&format!("migrations/{file}"), "create table public.thing (id int);\n");
         let run = tree.run(&["promote"]);
         assert_eq!(run.code, 1, "{file}: {}{}", run.stdout, run.stderr);
-        assert!(
-            run.stderr.contains(&format!(
-                "{file} sorts before the target's head 20261202011000 but was never applied (out-of-order"
-            )),
-            "{file}: {}",
-            run.stderr
-        );
-        assert!(run.stderr.contains(&format!("(`cargo xtask new {name}`)")), "{file}: {}", run.stderr);
+        assert!(run.stderr.contains(said), "{file}: {}", run.stderr);
+        assert!(run.stderr.contains(fix), "{file}: {}", run.stderr);
         assert!(!run.stderr.contains("wrong database"), "{file}: {}", run.stderr);
         tree.remove(&format!("migrations/{file}"));
     }

@@ -370,7 +370,7 @@ fn the_lock_budget_holds_through_the_pooler_and_without_its_options() {
         let run = h.run(&["promote", "--target", "prod", "--yes", "--skip-catalog", "--format", "json"]);
         assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
         let named = format!(
-            "could not take its locks on prod within the lock budget after 1 attempt(s); blocked by pid {pid} (nightly-report"
+            "could not take its locks on prod within the lock budget\n0 file(s) before it are applied and recorded (head 20260513175000); 0 not attempted.\nAfter 1 attempt(s) it was rolled back and is not applied; blocked by pid {pid} (nightly-report"
         );
         assert!(run.stderr.contains(&named), "{}", run.stderr);
         let record: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();

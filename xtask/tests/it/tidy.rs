@@ -305,3 +305,51 @@ fn every_path_where_to_look_names_exists() {
     }
     assert!(missing.is_empty(), "docs/design.md names paths that are not there: {missing:?}");
 }
+
+/// A backquoted path in README.md or docs/design.md (`xtask/src/promote/lock.rs`, `edges/os/interrupt.rs`,
+/// `scripts/setup`): the words people follow to the code. Placeholders (`<utc>`, `2026...`) are not paths.
+fn named_paths(doc: &str) -> BTreeSet<String> {
+    let exts = [".rs", ".sql", ".toml", ".yml", ".json", ".md", ".yaml", ".mjs", ".lock"];
+    doc.split('`')
+        .skip(1)
+        .step_by(2)
+        .map(str::trim)
+        .filter(|p| p.contains('/') && !p.contains(['<', '*', ' ', '$', '{', '(']) && !p.contains("..."))
+        .filter(|p| !p.starts_with("http") && !p.starts_with('/') && !p.starts_with("~"))
+        // What the xtask writes when it runs (a capture, records, evidence) is named before it exists.
+        .filter(|p| {
+            !["docs/database/platform/", "docs/database/promotions/", "docs/database/evidence/"]
+                .iter()
+                .any(|w| p.starts_with(w))
+        })
+        .filter(|p| exts.iter().any(|e| p.ends_with(e)) || p.starts_with("scripts/") || p.starts_with(".ci/"))
+        .map(str::to_string)
+        .collect()
+}
+
+/// Every path README.md and docs/design.md name is there (from the repository's top, or from `xtask/src/`, or
+/// `xtask/tests/`), and every `cargo xtask <command>` they name is one `--help` has: docs that point nowhere rot
+/// silently.
+#[test]
+fn every_path_and_command_the_docs_name_exists() {
+    let known: BTreeSet<String> = commands().keys().map(|c| c.split(' ').next().unwrap().to_string()).collect();
+    let mut problems = Vec::new();
+    for doc_name in ["README.md", "docs/design.md"] {
+        let doc = std::fs::read_to_string(repo_root().join(doc_name)).unwrap();
+        for path in named_paths(&doc) {
+            let roots = [repo_root(), src_dir(), repo_root().join("xtask/tests"), repo_root().join("migrations")];
+            if !roots.iter().any(|r| r.join(&path).exists()) {
+                problems.push(format!("{doc_name} names `{path}`, which is not there"));
+            }
+        }
+        for (_, rest) in doc.match_indices("cargo xtask ").map(|(i, _)| ((), &doc[i + 12..])) {
+            let word: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '-').collect();
+            if !word.is_empty() && !known.contains(&word) {
+                problems.push(format!("{doc_name} names `cargo xtask {word}`, which `--help` does not have"));
+            }
+        }
+    }
+    problems.sort();
+    problems.dedup();
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}

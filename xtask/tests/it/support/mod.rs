@@ -387,14 +387,35 @@ pub fn wait_for_statement(url: &str, prefix: &str) {
     }
 }
 
-/// Returns once the Supabase CLI's session on `url` waits for a lock (a minute at most).
-pub fn wait_for_lock_wait(url: &str) {
+/// Returns once the Supabase CLI's session on `url` waits for a lock (a minute at most): which wait it is (the
+/// backend and its statement's start).
+pub fn wait_for_lock_wait(url: &str) -> (i32, String) {
+    wait_for_lock_wait_other_than(url, None)
+}
+
+/// As `wait_for_lock_wait`, for a wait other than `seen` (the next attempt's, after `seen` was cancelled).
+pub fn wait_for_lock_wait_other_than(url: &str, seen: Option<&(i32, String)>) -> (i32, String) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let mut session = connect(url);
-    let waiting =
-        "select count(*) from pg_stat_activity where application_name = '@effect/sql-pg' and wait_event_type = 'Lock'";
-    while session.query_one(waiting, &[]).unwrap().get::<_, i64>(0) == 0 {
+    let waiting = "select pid, query_start::text from pg_stat_activity \
+                   where application_name = '@effect/sql-pg' and wait_event_type = 'Lock'";
+    loop {
+        let rows = session.query(waiting, &[]).unwrap();
+        if let Some(wait) = rows.iter().map(|r| (r.get(0), r.get(1))).find(|w| Some(w) != seen) {
+            return wait;
+        }
         assert!(std::time::Instant::now() < deadline, "the CLI's session never waited for a lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Returns once a session whose `application_name` is `name` waits for a lock (a minute at most).
+pub fn wait_for_waiting(url: &str, name: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut session = connect(url);
+    let waiting = "select count(*) from pg_stat_activity where application_name = $1 and wait_event_type = 'Lock'";
+    while session.query_one(waiting, &[&name]).unwrap().get::<_, i64>(0) == 0 {
+        assert!(std::time::Instant::now() < deadline, "{name} never waited for a lock");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
