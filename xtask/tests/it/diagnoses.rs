@@ -31,10 +31,11 @@ fn a_new_file_sorting_before_the_head_is_out_of_order_not_a_wrong_database() {
             "error[out-of-order]: not applied, but its version is at or before the recorded head of prod",
             "with `cargo xtask new add_thing`",
         ),
+        // Out of order on the embedded database only, which is disposable.
         (
             "20261202_add_thing2.sql",
-            "20261202_add_thing2.sql sorts before the target's head 20261202011000 but was never applied (out-of-order",
-            "(`cargo xtask new add_thing2`)",
+            "20261202_add_thing2.sql sorts before the embedded database's head 20261202011000 but it never ran it",
+            "`cargo xtask db reset`",
         ),
     ];
     for (file, said, fix) in cases {
