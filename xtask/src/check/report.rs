@@ -56,6 +56,30 @@ impl CheckReport {
         CheckReport { summary, findings }
     }
 
+    /// The findings alone, a line each with its fix: what a command shows of the findings it judged (its own
+    /// message says what they do to it).
+    pub fn findings_text(&self) -> String {
+        let mut out = String::new();
+        for f in &self.findings {
+            let place =
+                if f.pos.line == 0 { f.file.clone() } else { format!("{}:{}:{}", f.file, f.pos.line, f.pos.col) };
+            let _ = writeln!(out, "{place}: {}[{}]: {}", f.severity.as_str(), f.code, f.message);
+            if !f.fix.is_empty() {
+                let _ = writeln!(out, "    fix: {}", f.fix);
+            }
+        }
+        out
+    }
+
+    /// What was checked and what it found, in one line.
+    pub fn summary_line(&self) -> String {
+        let s = &self.summary;
+        format!(
+            "check: {} file(s) linted ({} from the lint cache), {} applied file(s) hashed: {} error(s), {} warning(s), {} note(s)\n",
+            s.linted, s.cached, s.hashed, s.errors, s.warnings, s.notes
+        )
+    }
+
     /// `Err(Blocked)` when any finding is an error.
     pub fn verdict(&self) -> anyhow::Result<()> {
         match self.summary.errors {
@@ -70,25 +94,11 @@ impl CheckReport {
 
 impl Report for CheckReport {
     fn human(&self) -> String {
-        let mut out = String::new();
-        for f in &self.findings {
-            let place =
-                if f.pos.line == 0 { f.file.clone() } else { format!("{}:{}:{}", f.file, f.pos.line, f.pos.col) };
-            let _ = writeln!(out, "{place}: {}[{}]: {}", f.severity.as_str(), f.code, f.message);
-            if !f.fix.is_empty() {
-                let _ = writeln!(out, "    fix: {}", f.fix);
-            }
-        }
+        let mut out = self.findings_text();
         if !self.findings.is_empty() {
             out.push('\n');
         }
-        let s = &self.summary;
-        let _ = writeln!(
-            out,
-            "check: {} file(s) linted ({} from the lint cache), {} applied file(s) hashed: {} error(s), {} warning(s), {} note(s)",
-            s.linted, s.cached, s.hashed, s.errors, s.warnings, s.notes
-        );
-        out
+        out + &self.summary_line()
     }
 
     fn annotations(&self) -> Vec<Annotation> {

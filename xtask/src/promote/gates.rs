@@ -14,8 +14,6 @@ use crate::domain::lint::rules;
 use crate::domain::lint::sql::Fact;
 use crate::domain::lint::sql::{LintCacheUse, LintScope};
 use crate::edges::os::git;
-use crate::edges::output::report;
-use crate::edges::output::report::Format;
 use crate::edges::postgres as pg;
 use crate::edges::shadow::{Shadow, Template};
 use crate::edges::supabase::cli::{self, Cli, Push, Remote, ReportedTarget};
@@ -91,6 +89,13 @@ impl<'a> Promotion<'a> {
         }
     }
 
+    /// The findings a gate judged, then the line of the whole check (its counts are of every finding, as the review
+    /// lists them, not of these alone).
+    fn show_findings(&self, judged: Vec<Finding>) {
+        eprint!("{}", CheckReport::new(judged, self.check_counts).findings_text());
+        eprint!("\n{}", CheckReport::new(self.checked.clone(), self.check_counts).summary_line());
+    }
+
     /// Findings the CLI itself would fail on, or silently skip a file for, stop every target, protected or not,
     /// before any comparison with a database: a duplicate version or a file that does not parse is named as what
     /// it is, never as a difference from what the target ran. (Policy findings, judged by `check_gate` on the
@@ -110,7 +115,7 @@ impl<'a> Promotion<'a> {
         if breaking.is_empty() {
             return Ok(());
         }
-        eprint!("{}", report::render(&CheckReport::new(breaking.clone(), self.check_counts), Format::Human));
+        self.show_findings(breaking.clone());
         Err(blocked(format!(
             "promote: `cargo xtask check` has {} finding(s) above that would make the push itself fail (a duplicate version, a file out of order, a file the CLI skips, a file that does not parse); nothing was pushed. Fix them, then re-run",
             breaking.len()
@@ -130,7 +135,7 @@ impl<'a> Promotion<'a> {
             .cloned()
             .collect();
         if !beyond.is_empty() {
-            eprint!("{}", report::render(&CheckReport::new(beyond.clone(), self.check_counts), Format::Human));
+            self.show_findings(beyond.clone());
             eprintln!(
                 "note: {} blocking finding(s) above are in pending files beyond --until; they are not promoted now and do not block",
                 beyond.len()
@@ -139,7 +144,7 @@ impl<'a> Promotion<'a> {
         if blocking.is_empty() {
             return Ok(());
         }
-        eprint!("{}", report::render(&CheckReport::new(blocking.clone(), self.check_counts), Format::Human));
+        self.show_findings(blocking.clone());
         if target.config.protected {
             return Err(blocked(format!(
                 "promote: `cargo xtask check` has {} blocking finding(s) in what this promotion pushes (listed above); nothing was pushed. Fix them, or promote the files before them with --until",

@@ -294,12 +294,15 @@ fn the_check_inside_promote_counts_what_it_checked_and_the_cache_serves_equal_co
     );
 
     tree.write("migrations/20260601000002_drop.sql", "drop table public.problems;\n");
+    tree.write("migrations/20260601000003_rename.sql", "alter table public.profiles rename to people;\n");
     commit_all(&tree);
     let run = tree.run_env(&["promote", "--target", "prod", "--dry-run"], &[("PROD_DB_URL", prod.as_str())]);
     assert_eq!(run.code, 1, "{}", run.stderr);
+    // The blocking finding is shown; the line counts every finding of the check, the warning too.
+    assert!(run.stderr.contains("20260601000002_drop.sql:1:1: error[destructive]"), "{}", run.stderr);
     let line = run.stderr.lines().find(|l| l.starts_with("check: ")).unwrap_or_default();
-    assert!(
-        line.starts_with("check: 17 file(s) linted (16 from the lint cache), 9 applied file(s) hashed: 1 error(s)"),
-        "{line}"
+    assert_eq!(
+        line,
+        "check: 18 file(s) linted (16 from the lint cache), 9 applied file(s) hashed: 1 error(s), 1 warning(s), 1 note(s)"
     );
 }
