@@ -306,6 +306,23 @@ fn two_concurrent_promotes_of_one_target_push_once() {
 }
 
 #[test]
+fn a_file_prod_ran_that_fails_on_another_target_is_about_what_that_target_lacks() {
+    let tree = staging_tree();
+    tree.db_start();
+    let url = tree.create_db("staging");
+    // A plain database, not a Supabase project: no `auth` schema for the first file's foreign keys.
+    connect(&url).batch_execute("drop schema auth cascade").unwrap();
+    let run = promote_staging(&tree, &url, &["--skip-catalog"]);
+    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    let advice = "20260105090000_core_organizations_and_profiles.sql is recorded as applied on prod (migrations/promotion.lock), so it stays as it is: staging lacks something it needs that that target had when the file ran";
+    assert!(run.stderr.contains(advice), "{}", run.stderr);
+    assert!(!run.stderr.contains("correct it"), "{}", run.stderr);
+    let record = records(&tree, "docs/database/promotions").pop().unwrap();
+    assert!(record["failed"]["advice"].as_str().unwrap().starts_with(advice), "{record}");
+    assert!(versions(&url).is_empty(), "nothing applied");
+}
+
+#[test]
 fn a_live_history_that_differs_from_the_record_is_refused() {
     let tree = staging_tree();
     tree.db_start();
