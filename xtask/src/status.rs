@@ -297,8 +297,11 @@ impl Report for StatusReport {
                 let _ = writeln!(out, "  {}. {}", i + 1, file.file);
             }
         }
-        for file in &self.unapplied_before_head {
-            let _ = writeln!(out, "\nNot applied but before the head (the CLI refuses the push): {file}");
+        if !self.unapplied_before_head.is_empty() {
+            let _ = writeln!(out, "\nNot applied but before the head (the CLI refuses the push):");
+            for file in &self.unapplied_before_head {
+                let _ = writeln!(out, "  - {file}");
+            }
         }
         if let Some(live) = self.live.as_ref().filter(|_| !self.findings.is_empty()) {
             let _ = writeln!(out, "\nLive: {}", live.verdict);

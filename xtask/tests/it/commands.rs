@@ -73,9 +73,17 @@ fn status_refuses_unknown_target_and_flags_unapplied_old_files() {
     assert!(run.stderr.contains("unknown target `staging`; xtask.toml defines: dev, local, prod"), "{}", run.stderr);
 
     tree.write("migrations/20260401000000_late.sql", "select 1;\n");
+    tree.write("migrations/20260402000000_later.sql", "select 2;\n");
     let run = tree.run_read_only(&["status", "--target", "prod"]);
     assert_eq!(run.code, 1);
-    assert!(run.stdout.contains("Not applied but before the head (the CLI refuses the push): 20260401000000_late.sql"));
+    // One list, not a paragraph each.
+    assert!(
+        run.stdout.contains(
+            "Not applied but before the head (the CLI refuses the push):\n  - 20260401000000_late.sql\n  - 20260402000000_later.sql\n"
+        ),
+        "{}",
+        run.stdout
+    );
     assert!(run.stderr.contains("run `cargo xtask check`"));
 }
 
