@@ -14,6 +14,7 @@ use anyhow::Context;
 
 use crate::domain::history::migrations::Migration;
 use crate::domain::promotion::budget::{Budget, segments};
+use crate::edges::output::progress::say;
 use crate::edges::supabase::cli::PushOutput;
 use crate::edges::supabase::stage::Stage;
 use crate::edges::target::Resolved;
@@ -249,13 +250,13 @@ fn attempts(
         let Some(b) = budget.filter(|b| timed_out && n < b.retries && !interrupted()) else { return Ok(output) };
         n += 1;
         let pause = b.pause_before(n);
-        eprintln!(
+        say(&format!(
             "       lock budget spent; try {} of {} in {} s with lock_timeout {} ms",
             n + 1,
             b.retries + 1,
             pause.as_secs(),
             b.for_attempt(n).as_millis()
-        );
+        ));
         std::thread::sleep(pause);
     }
 }
@@ -357,7 +358,7 @@ pub fn watch(
                 if !named && !found.is_empty() {
                     named = true;
                     for b in &found {
-                        eprintln!("       waiting {:.1} s for a lock held by {b}", waited as f64 / 1000.0);
+                        say(&format!("       waiting {:.1} s for a lock held by {b}", waited as f64 / 1000.0));
                     }
                 }
                 for b in found {

@@ -242,7 +242,8 @@ impl<'a> Promotion<'a> {
         }
         self.step_started = now;
         self.record.timings_ms.push((what.to_string(), 0));
-        eprintln!("[{n}/8] {what}  (+{:.1}s)", (now - self.started).as_secs_f64());
+        // Never a panic for a terminal that hung up: the push may be under way, its record still to write.
+        crate::edges::output::progress::say(&format!("[{n}/8] {what}  (+{:.1}s)", (now - self.started).as_secs_f64()));
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use crate::domain::history::migrations::Migration;
 use crate::edges::os::clock;
 use crate::edges::os::interrupt::{Interrupted, SECOND_SIGNAL_BOUND};
 use crate::edges::output::evidence;
-use crate::edges::output::progress::Spinner;
+use crate::edges::output::progress::{Spinner, say};
 use crate::edges::supabase::cli::{self, Cli, Push, PushOutput};
 use crate::edges::target::{CliTarget, Resolved};
 
@@ -79,12 +79,12 @@ impl Promotion<'_> {
             let now = self.options.interrupt.requested();
             if now && !announced.replace(true) {
                 spinner.clear();
-                eprintln!(
+                say(&format!(
                     "interrupted: a push to {} is in progress; ending the CLI and its session, then reading what {} holds (a second signal bounds that to {} s)",
                     target.name,
                     target.name,
                     SECOND_SIGNAL_BOUND.as_secs()
-                );
+                ));
             }
             now
         };
@@ -137,10 +137,10 @@ impl Promotion<'_> {
         match &settled {
             Ok(0) => {}
             Ok(ended) => {
-                eprintln!("ended {ended} session(s) the CLI left running on {}", target.name);
+                say(&format!("ended {ended} session(s) the CLI left running on {}", target.name));
                 self.record.push_transcript.push_str(&format!("\n[xtask] ended {ended} orphaned CLI session(s)\n"));
             }
-            Err(err) => eprintln!("warning: {}", crate::edges::output::redact::redact(&format!("{err:#}"))),
+            Err(err) => say(&format!("warning: {}", crate::edges::output::redact::redact(&format!("{err:#}")))),
         }
         // Read over the session that holds the lock: a new login role now would be removed while our own lock
         // is held, and the note about a running promotion would be about this one.

@@ -219,3 +219,85 @@ fn a_cli_session_a_killed_run_left_running_is_waited_for_not_raced() {
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
     assert_eq!(versions(&url).last().map(String::as_str), Some("20260601000000"));
 }
+
+/// The xtask on a terminal of its own (`script` gives it one), the way a person runs it: its output as the
+/// terminal received it goes to `transcript`.
+fn on_a_terminal(tree: &Tree, transcript: &std::path::Path) -> Child {
+    // A shell leads the terminal's session, as in a terminal window; the xtask is its foreground job.
+    let command = format!("{} --repo {} promote; true", env!("CARGO_BIN_EXE_xtask"), tree.dir.path().display());
+    Command::new("script")
+        .args(["-qfc", &command])
+        .arg(transcript)
+        .env_remove("CI")
+        .process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("`script` (util-linux) runs the xtask on a terminal")
+}
+
+fn wait_for_text(path: &std::path::Path, needle: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    loop {
+        let text = String::from_utf8_lossy(&std::fs::read(path).unwrap_or_default()).into_owned();
+        if text.contains(needle) {
+            return text;
+        }
+        assert!(std::time::Instant::now() < deadline, "the terminal never showed `{needle}`:\n{text}");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn the_xtask_on(tree: &Tree) -> String {
+    let out = Command::new("pgrep")
+        .args(["-f", &format!("^{} --repo {}", env!("CARGO_BIN_EXE_xtask"), tree.dir.path().display())])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn on_a_terminal_the_spinner_names_the_file_and_no_frame_follows_an_interruption() {
+    let tree = Tree::example();
+    let url = tree.db_start();
+    tree.write(SLOW, SLOW_SQL);
+    let transcript = tree.path("terminal.txt");
+    let script = on_a_terminal(&tree, &transcript);
+    wait_for_text(&transcript, "applying 24/24 20260601000000_slow.sql");
+    wait_for_statement(&url, "select pg_sleep(20)");
+    signal(&the_xtask_on(&tree), "-INT");
+    let out = script.wait_with_output().unwrap();
+    assert!(out.status.success());
+    let text = wait_for_text(&transcript, "promote: interrupted during the push to local");
+    let after = &text[text.find("interrupted: a push to local is in progress").unwrap()..];
+    assert!(!after.contains("applying "), "a spinner frame after the interruption:\n{after}");
+    assert_eq!(last_record(&tree)["outcome"], "interrupted");
+}
+
+#[test]
+fn a_terminal_that_hangs_up_during_the_push_still_ends_the_cli_and_leaves_a_record() {
+    let tree = Tree::example();
+    let url = tree.db_start();
+    tree.write(SLOW, SLOW_SQL);
+    let transcript = tree.path("terminal.txt");
+    let script = on_a_terminal(&tree, &transcript);
+    wait_for_text(&transcript, "applying 24/24 20260601000000_slow.sql");
+    wait_for_statement(&url, "select pg_sleep(20)");
+    let xtask = the_xtask_on(&tree);
+    // The terminal goes away (a closed window, a lost SSH session): the xtask gets SIGHUP and can print nothing.
+    signal(&script.id().to_string(), "-KILL");
+    let _ = script.wait_with_output();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while std::path::Path::new(&format!("/proc/{xtask}")).exists() {
+        assert!(std::time::Instant::now() < deadline, "the xtask went on after its terminal hung up");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(last_record(&tree)["outcome"], "interrupted");
+    assert_eq!(versions(&url).last().map(String::as_str), Some("20260513175000"), "the slow file is not applied");
+    let cli: i64 = connect(&url)
+        .query_one("select count(*) from pg_stat_activity where application_name = '@effect/sql-pg'", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(cli, 0, "no CLI session goes on on the server");
+}

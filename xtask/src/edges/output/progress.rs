@@ -43,7 +43,7 @@ impl Spinner {
     pub fn step(&self, message: String) {
         match &self.bar {
             Some(_) => self.set(message),
-            None => eprintln!("       {message}"),
+            None => say(&format!("       {message}")),
         }
     }
 
@@ -60,4 +60,11 @@ impl Drop for Spinner {
     fn drop(&mut self) {
         self.clear();
     }
+}
+
+/// A line to stderr that never panics (`eprintln!` does when the write fails): a terminal that hung up (its window
+/// closed, an SSH session lost) must not stop a promotion between its push and its record.
+pub fn say(text: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "{text}");
 }

@@ -39,14 +39,12 @@ impl Cli {
                 .start()?;
             // The expression keeps a copy of the pipe's writer: dropped with it, so the reader ends with the CLI.
             drop(cmd);
+            let _group = EndedOnPanic(handle.pids());
             std::thread::scope(|scope| {
                 let stderr = scope.spawn(|| read_lines(reader, watch.line));
                 while handle.try_wait()?.is_none() {
                     if (watch.stop)() {
-                        for pid in handle.pids() {
-                            // SAFETY: kill(2) with a negative pid signals that process group; no memory is involved.
-                            unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
-                        }
+                        handle.pids().into_iter().for_each(end_group);
                         handle.kill()?;
                         break;
                     }
@@ -59,6 +57,24 @@ impl Cli {
         };
         running().with_context(|| format!("running {}", path.display()))
     }
+}
+
+/// The CLI's process group, ended if the xtask unwinds while the CLI runs: in a group of its own, no signal to the
+/// xtask's group reaches it. (Only on a panic: after the CLI exited, its pid may belong to another group.)
+struct EndedOnPanic(Vec<u32>);
+
+impl Drop for EndedOnPanic {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.0.iter().for_each(|pid| end_group(*pid));
+        }
+    }
+}
+
+/// Sends SIGKILL to the process group `pid` leads.
+fn end_group(pid: u32) {
+    // SAFETY: kill(2) with a negative pid signals that process group; no memory is involved.
+    unsafe { libc::kill(-(pid as libc::pid_t), libc::SIGKILL) };
 }
 
 /// What a push is watched by: whether to end it now, and each line the CLI writes to stderr.
