@@ -340,14 +340,6 @@ impl CliTarget {
     pub fn session_role(&self) -> Option<&str> {
         self.role.as_ref().map(|r| r.role.as_str())
     }
-
-    /// Whether our login role is gone: `DELETE .../cli/login-role` names only the project, so another machine's
-    /// cleanup removes this machine's role too when it ran before this promotion held the lock.
-    pub fn role_removed(&self) -> bool {
-        self.role.as_ref().is_some_and(|r| {
-            r.endpoint.connect().is_err_and(|e| crate::edges::supabase::management_api::role_removed(&e))
-        })
-    }
 }
 
 /// Decides how `project_ref`'s database is reached; an error names every attempt.
