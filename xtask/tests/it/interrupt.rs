@@ -285,9 +285,12 @@ fn a_terminal_that_hangs_up_during_the_push_still_ends_the_cli_and_leaves_a_reco
     wait_for_text(&transcript, "applying 24/24 20260601000000_slow.sql");
     wait_for_statement(&url, "select pg_sleep(20)");
     let xtask = the_xtask_on(&tree);
-    // The terminal goes away (a closed window, a lost SSH session): the xtask gets SIGHUP and can print nothing.
+    // The terminal goes away (a closed window, a lost SSH session): nothing the xtask prints arrives any more, and
+    // the terminal's interactive shell sends its job SIGHUP (here the test does, as a non-interactive shell would
+    // not; the kernel may send one more, which is the same request).
     signal(&script.id().to_string(), "-KILL");
     let _ = script.wait_with_output();
+    let _ = Command::new("kill").args(["-HUP", &xtask]).status();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
     while std::path::Path::new(&format!("/proc/{xtask}")).exists() {
         assert!(std::time::Instant::now() < deadline, "the xtask went on after its terminal hung up");

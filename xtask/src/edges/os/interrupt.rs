@@ -3,7 +3,8 @@
 //! process group and its server session ended, the history read back and recorded), release its locks and remove
 //! its stage.
 //!
-//! A second signal keeps the promise of the first, in a bounded time: before the push the process ends at once
+//! A second SIGINT or SIGTERM keeps the promise of the first, in a bounded time (SIGHUP never counts as a second:
+//! a terminal hanging up sends it twice): before the push the process ends at once
 //! (nothing was pushed; the OS releases the locks, the next run removes the stage); during the push the CLI is
 //! ended as for the first, and what the database holds is read within `SECOND_SIGNAL_BOUND` — past it the process
 //! ends saying the target's state is unknown and how to read it. A third signal ends the process at once.
@@ -47,7 +48,10 @@ impl Interrupt {
     /// Catches the three signals for the rest of the process, and watches for a second one.
     pub fn install() -> anyhow::Result<Interrupt> {
         let interrupt = Interrupt::default();
-        for signal in [SIGINT, SIGTERM, SIGHUP] {
+        // A terminal that hangs up sends SIGHUP twice (to the foreground group, and again when its shell exits):
+        // that is one request, never a second signal.
+        signal_hook::flag::register(SIGHUP, Arc::clone(&interrupt.first))?;
+        for signal in [SIGINT, SIGTERM] {
             // The third signal: the default action (the process ends), acted on only once `second` is set.
             signal_hook::flag::register_conditional_default(signal, Arc::clone(&interrupt.second))?;
             let (first, second) = (Arc::clone(&interrupt.first), Arc::clone(&interrupt.second));
