@@ -257,8 +257,8 @@ fn the_xtask_on(tree: &Tree) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-#[test]
-fn on_a_terminal_the_spinner_names_the_file_and_no_frame_follows_an_interruption() {
+/// The embedded database pushing the slow file, the xtask on a terminal of its own: returns once it runs.
+fn pushing_the_slow_file_on_a_terminal() -> (Tree, String, Child, std::path::PathBuf) {
     let tree = Tree::example();
     let url = tree.db_start();
     tree.write(SLOW, SLOW_SQL);
@@ -266,6 +266,12 @@ fn on_a_terminal_the_spinner_names_the_file_and_no_frame_follows_an_interruption
     let script = on_a_terminal(&tree, &transcript);
     wait_for_text(&transcript, "applying 24/24 20260601000000_slow.sql");
     wait_for_statement(&url, "select pg_sleep(20)");
+    (tree, url, script, transcript)
+}
+
+#[test]
+fn on_a_terminal_the_spinner_names_the_file_and_no_frame_follows_an_interruption() {
+    let (tree, _, script, transcript) = pushing_the_slow_file_on_a_terminal();
     signal(&the_xtask_on(&tree), "-INT");
     let out = script.wait_with_output().unwrap();
     assert!(out.status.success());
@@ -277,13 +283,7 @@ fn on_a_terminal_the_spinner_names_the_file_and_no_frame_follows_an_interruption
 
 #[test]
 fn a_terminal_that_hangs_up_during_the_push_still_ends_the_cli_and_leaves_a_record() {
-    let tree = Tree::example();
-    let url = tree.db_start();
-    tree.write(SLOW, SLOW_SQL);
-    let transcript = tree.path("terminal.txt");
-    let script = on_a_terminal(&tree, &transcript);
-    wait_for_text(&transcript, "applying 24/24 20260601000000_slow.sql");
-    wait_for_statement(&url, "select pg_sleep(20)");
+    let (tree, url, script, _) = pushing_the_slow_file_on_a_terminal();
     let xtask = the_xtask_on(&tree);
     // The terminal goes away (a closed window, a lost SSH session): nothing the xtask prints arrives any more, and
     // the terminal's interactive shell sends its job SIGHUP (here the test does, as a non-interactive shell would
