@@ -49,6 +49,7 @@ impl flags::Baseline {
             recorded_by: "baseline".to_string(),
             identity,
             server: None,
+            major: None,
         };
         lock.targets.insert(name.clone(), state);
         repo.write_lock(&lock)?;

@@ -40,7 +40,8 @@ impl flags::Fix {
 /// it). Read only when the cluster already runs: `fix` needs no database, and never starts one for a warning.
 fn warn_embedded_ran(sh: &Shell, repo: &Repo, plans: &[FilePlan]) {
     let changed: Vec<&FilePlan> = plans.iter().filter(|p| p.changed()).collect();
-    let Some(cluster) = repo.cluster().ok().filter(|_| !changed.is_empty()) else { return };
+    let cluster = repo.default_major().and_then(|(major, _)| repo.cluster(major));
+    let Some(cluster) = cluster.ok().filter(|_| !changed.is_empty()) else { return };
     if !matches!(cluster.state(sh), Ok(State::Running)) {
         return;
     }

@@ -132,6 +132,11 @@ pub struct Baseline {
 pub struct Db {
     #[command(subcommand)]
     pub cmd: DbCmd,
+
+    /// The cluster of this PostgreSQL major (15 or 17); by default the embedded target's. `status` shows every
+    /// major's.
+    #[arg(long, global = true, value_parser = parse_major)]
+    pub major: Option<crate::domain::major::Major>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -142,7 +147,7 @@ pub enum DbCmd {
     Stop,
     /// Whether it exists and runs, and where.
     Status,
-    /// Its URL, without the password (use `PGPASSFILE=target/xtask/pg/pgpass`).
+    /// Its URL, without the password (use `PGPASSFILE=target/xtask/pg/<major>/pgpass`).
     Url,
     /// Throw it away and start a fresh one with only the baseline.
     Reset,
@@ -414,6 +419,10 @@ pub struct BenchLocks {
     /// Rows in the table the migration alters.
     #[arg(long, default_value_t = 200_000)]
     pub rows: i64,
+    /// The PostgreSQL major to run on (15 or 17); by default the embedded target's. `XTASK_PG_BINDIR` runs it
+    /// on another tree of that major (Debian's, say).
+    #[arg(long, value_parser = parse_major)]
+    pub major: Option<crate::domain::major::Major>,
 }
 
 #[derive(Debug, Args)]
@@ -425,6 +434,10 @@ pub struct BenchRehearsal {
     /// Timed runs of the warm side and the floor; the median is reported.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    /// The PostgreSQL major to run on (15 or 17); by default the embedded target's. `XTASK_PG_BINDIR` runs it
+    /// on another tree of that major (Debian's, say).
+    #[arg(long, value_parser = parse_major)]
+    pub major: Option<crate::domain::major::Major>,
 }
 
 #[derive(Debug, Args)]
@@ -436,6 +449,10 @@ pub struct BenchParity {
     /// Timed runs of each side; the median is reported.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    /// The PostgreSQL major to run on (15 or 17); by default the embedded target's. `XTASK_PG_BINDIR` runs it
+    /// on another tree of that major (Debian's, say).
+    #[arg(long, value_parser = parse_major)]
+    pub major: Option<crate::domain::major::Major>,
 }
 
 #[derive(Debug, Args)]
@@ -447,6 +464,10 @@ pub struct BenchCatalog {
     /// Timed runs of each side; the median is reported.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    /// The PostgreSQL major to run on (15 or 17); by default the embedded target's. `XTASK_PG_BINDIR` runs it
+    /// on another tree of that major (Debian's, say).
+    #[arg(long, value_parser = parse_major)]
+    pub major: Option<crate::domain::major::Major>,
 }
 
 #[derive(Debug, Args)]
@@ -454,6 +475,10 @@ pub struct BenchPromote {
     /// Timed runs of each side, each on a fresh database; the median is reported.
     #[arg(long, default_value_t = 3)]
     pub runs: usize,
+    /// The PostgreSQL major to run on (15 or 17); by default the embedded target's. `XTASK_PG_BINDIR` runs it
+    /// on another tree of that major (Debian's, say).
+    #[arg(long, value_parser = parse_major)]
+    pub major: Option<crate::domain::major::Major>,
 }
 
 #[derive(Debug, Args)]
@@ -486,4 +511,10 @@ pub struct OutputArgs {
     /// Markdown to `$GITHUB_STEP_SUMMARY` when it is set.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+}
+
+/// `--major`: 15 or 17.
+fn parse_major(text: &str) -> Result<crate::domain::major::Major, String> {
+    let n: u32 = text.parse().map_err(|_| format!("`{text}` is not a PostgreSQL major; use 15 or 17"))?;
+    crate::domain::major::Major::try_from(n).map_err(|n| crate::domain::major::unsupported(n, "--major"))
 }

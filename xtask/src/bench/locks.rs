@@ -19,6 +19,7 @@ const ALTER: &str = "20260102000000_orders_note.sql";
 
 impl flags::BenchLocks {
     pub(super) fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
+        super::major(repo, self.major)?;
         let tree = repo.bench_dir("locks");
         let _ = std::fs::remove_dir_all(&tree);
         std::fs::create_dir_all(tree.join("migrations"))?;
@@ -51,7 +52,11 @@ impl flags::BenchLocks {
 
     /// One side: a fresh database with the table, the blocker, `promote` of the ALTER, and the reader's wait.
     fn side(&self, sh: &Shell, repo: &Repo, tree: &std::path::Path, budget: Option<&str>) -> anyhow::Result<Duration> {
-        let shadow = Shadow::create(sh, repo, "bench_locks")?;
+        let major = match self.major {
+            Some(major) => major,
+            None => repo.default_major()?.0,
+        };
+        let shadow = Shadow::create(sh, repo, major, "bench_locks")?;
         let config = format!(
             "[targets.local]\nembedded = true\n[targets.bench]\ndb_url_env = \"XTASK_BENCH_URL\"\nlock_timeout = \"{}\"\nlock_retries = 0\n",
             budget.unwrap_or("off")

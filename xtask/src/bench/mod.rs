@@ -129,6 +129,16 @@ fn squawk_binary(sh: &Shell) -> Option<std::path::PathBuf> {
     Some(real.trim().into())
 }
 
+/// The major a benchmark runs on: `--major`, else the embedded target's. Said on stderr with its tree.
+fn major(repo: &Repo, chosen: Option<crate::domain::major::Major>) -> anyhow::Result<crate::domain::major::Major> {
+    let major = match chosen {
+        Some(major) => major,
+        None => repo.default_major()?.0,
+    };
+    eprintln!("PostgreSQL {major} from {}", pg::bindir(major)?.display());
+    Ok(major)
+}
+
 fn median(runs: usize, mut f: impl FnMut() -> anyhow::Result<()>) -> anyhow::Result<Duration> {
     f()?; // warm the page cache so neither side pays for the first read
     let mut times = Vec::with_capacity(runs);
@@ -145,6 +155,7 @@ impl flags::BenchPromote {
     /// Both sides push the example's 14-file batch to a fresh database at PROD's head 20260512220528, in the
     /// embedded cluster: `promote` (non-protected target, so no rehearsal) against a bare `db push`.
     fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
+        let major = major(repo, self.major)?;
         const HEAD: &str = "20260512220528";
         // The runbook's batch ends here; later files (the partition batches) are not part of this benchmark.
         const LAST: &str = "20260513175000";
@@ -172,7 +183,7 @@ impl flags::BenchPromote {
         for run in 0..self.runs.max(1) {
             // A fresh database at HEAD, prepared outside the timing.
             let fresh = |what: &str| -> anyhow::Result<Shadow> {
-                let shadow = Shadow::create(sh, repo, &format!("bench_{what}_{run}"))?;
+                let shadow = Shadow::create(sh, repo, major, &format!("bench_{what}_{run}"))?;
                 shadow.replay(sh, &cli, &history, &[])?;
                 Ok(shadow)
             };
@@ -254,7 +265,8 @@ impl flags::BenchCatalog {
     /// A generated schema in the embedded cluster; `catalog` + `docs-refresh` (as a user runs them) against
     /// `pg_dump --schema-only` of the same database, same run.
     fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
-        let cluster = repo.cluster()?;
+        let major = major(repo, self.major)?;
+        let cluster = repo.cluster(major)?;
         let admin = cluster.start(sh)?;
         let name = format!("bench_catalog_{}", self.tables);
         let url = pg::replace_database(&admin, &name);
@@ -279,7 +291,7 @@ impl flags::BenchCatalog {
         std::fs::create_dir_all(tree.join("migrations"))?;
         fsutil::write_atomic(&tree.join("xtask.toml"), b"[targets.bench]\ndb_url_env = \"XTASK_BENCH_URL\"\n")?;
         let exe = std::env::current_exe()?;
-        let pg_dump = pg::bindir(sh)?.join("pg_dump");
+        let pg_dump = pg::bindir(major)?.join("pg_dump");
         let pgpass = cluster.pgpass();
         let dump_url = cluster.display_url(&name)?;
 
@@ -329,7 +341,8 @@ impl flags::BenchParity {
     /// A source table over 2026 (index on its time column) and its shadow partitioned by month, both filled once;
     /// then `partition parity` (the whole command, evidence included) against the floor: `count(*)` of each.
     fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
-        let admin = repo.cluster()?.start(sh)?;
+        let major = major(repo, self.major)?;
+        let admin = repo.cluster(major)?.start(sh)?;
         let name = format!("bench_parity_{}", self.rows);
         let url = pg::replace_database(&admin, &name);
         let ready = pg::connect(&url)

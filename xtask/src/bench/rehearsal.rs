@@ -18,6 +18,7 @@ impl flags::BenchRehearsal {
     /// What a protected promotion's rehearsal costs: the history from its template (warm), or replayed (cold),
     /// then the batch through the CLI; against the batch alone on a fresh database.
     pub(super) fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
+        let major = super::major(repo, self.major)?;
         let dir = repo.bench_dir("rehearsal").join("migrations");
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir)?;
@@ -31,7 +32,7 @@ impl flags::BenchRehearsal {
         let split = files.len().saturating_sub(14);
         let (history, batch): (Vec<_>, Vec<_>) = (files[..split].iter().collect(), files[split..].iter().collect());
         let cli = Cli::locate(sh, &repo.root)?;
-        let admin = repo.cluster()?.start(sh)?;
+        let admin = repo.cluster(major)?.start(sh)?;
         let drop_templates = || -> anyhow::Result<()> {
             let mut client = pg::connect(&admin)?;
             let names: Vec<String> = client
@@ -46,7 +47,7 @@ impl flags::BenchRehearsal {
         };
         let rehearse = || -> anyhow::Result<Duration> {
             let start = Instant::now();
-            let (shadow, _) = Shadow::at_history(sh, repo, &cli, &history, "bench_rehearsal")?;
+            let (shadow, _) = Shadow::at_history(sh, repo, &cli, major, &history, "bench_rehearsal")?;
             shadow.replay(sh, &cli, &history, &batch)?;
             Ok(start.elapsed())
         };
@@ -54,7 +55,7 @@ impl flags::BenchRehearsal {
         let cold = rehearse()?;
         let warm = median(self.runs, || rehearse().map(|_| ()))?;
         let floor = median(self.runs, || {
-            let shadow = Shadow::create(sh, repo, "bench_floor")?;
+            let shadow = Shadow::create(sh, repo, major, "bench_floor")?;
             shadow.replay(sh, &cli, &[], &batch)
         })?;
         drop_templates()?;

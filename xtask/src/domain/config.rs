@@ -83,6 +83,9 @@ pub struct Target {
     pub lock_timeout: Option<String>,
     /// How often a file that ran out of its lock budget is pushed again, the budget doubling (default 3).
     pub lock_retries: Option<u32>,
+    /// The PostgreSQL major of an embedded target (15 or 17; the key Supabase's config.toml uses). Hosted and URL
+    /// targets are not configured: their major is read from the server.
+    pub major_version: Option<u32>,
 }
 
 impl Target {
@@ -277,6 +280,15 @@ impl Target {
         }
         if self.embedded && self.protected {
             problems.push("an embedded target cannot be protected; protect the hosted targets".to_string());
+        }
+        match self.major_version {
+            Some(n) if !self.embedded => problems.push(format!(
+                "major_version = {n} applies to an embedded target; a hosted or URL target's major is read from its server: remove major_version"
+            )),
+            Some(n) if crate::domain::major::Major::try_from(n).is_err() => {
+                problems.push(crate::domain::major::unsupported(n, "major_version"))
+            }
+            _ => {}
         }
         problems
     }

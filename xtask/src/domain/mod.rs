@@ -7,6 +7,7 @@ pub mod config;
 pub mod findings;
 pub mod history;
 pub mod lint;
+pub mod major;
 pub mod promotion;
 pub mod rewrites;
 pub mod schema;

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use crate::domain::config::{self, Config};
 use crate::domain::history::lock::{self, Lock};
 use crate::domain::history::migrations::{self, Discovery};
+use crate::domain::major::{self, Major};
 
 pub struct Repo {
     pub root: PathBuf,
@@ -106,9 +107,33 @@ impl Repo {
         self.scratch_dir().join("locks")
     }
 
-    /// The embedded cluster's directory.
-    pub fn cluster_dir(&self) -> PathBuf {
+    /// Where the embedded clusters live, one folder per major.
+    pub fn clusters_dir(&self) -> PathBuf {
         self.scratch_dir().join("pg")
+    }
+
+    /// The embedded cluster of `major`: `pg/<major>` on the owned tree; on a tree named by `XTASK_PG_BINDIR`, a
+    /// folder of that tree's own (another build of the same major is another cluster).
+    pub fn cluster_dir(&self, major: Major) -> PathBuf {
+        match std::env::var(crate::edges::postgres::BINDIR_ENV).ok().filter(|v| !v.is_empty()) {
+            Some(bindir) => {
+                use sha2::Digest;
+                let hash = migrations::hex(&sha2::Sha256::digest(bindir.as_bytes()));
+                self.clusters_dir().join(format!("{major}-{}", &hash[..8]))
+            }
+            None => self.clusters_dir().join(major.to_string()),
+        }
+    }
+
+    /// Whether `pg/` holds a cluster from an xtask before one cluster per major (its data, or the pointer to
+    /// where its data went).
+    pub fn legacy_cluster(&self) -> Option<String> {
+        let dir = self.clusters_dir();
+        let version = std::fs::read_to_string(dir.join("data/PG_VERSION")).ok().or_else(|| {
+            let pointed = std::fs::read_to_string(dir.join("server-dir")).ok()?;
+            std::fs::read_to_string(Path::new(pointed.trim()).join("data/PG_VERSION")).ok().or(Some("?".into()))
+        })?;
+        Some(version.trim().to_string())
     }
 
     /// `check`'s lint cache: analyses by content hash (`check/cache.rs`).
@@ -171,8 +196,46 @@ impl Repo {
     }
 
     /// The embedded cluster, starting from this repository's baseline.
-    pub fn cluster(&self) -> anyhow::Result<crate::edges::postgres::Cluster> {
-        Ok(crate::edges::postgres::Cluster::with_baseline(&self.cluster_dir(), self.baseline()?))
+    pub fn cluster(&self, major: Major) -> anyhow::Result<crate::edges::postgres::Cluster> {
+        if let Some(version) = self.legacy_cluster() {
+            bail!(
+                "{} holds a PostgreSQL {version} cluster from before the xtask kept one cluster per major; `cargo xtask db reset` removes it and starts a fresh one (its data is disposable)",
+                self.rel(&self.clusters_dir())
+            );
+        }
+        Ok(crate::edges::postgres::Cluster::with_baseline(&self.cluster_dir(major), major, self.baseline()?))
+    }
+
+    /// The major of the embedded target `name` (`domain::major::embedded`), and where it came from.
+    pub fn embedded_major(&self, name: &str) -> anyhow::Result<(Major, major::Source)> {
+        let supabase = self.supabase_major()?;
+        major::embedded(&self.config, name, supabase, &self.lock()?).map_err(|why| anyhow::anyhow!("{why}"))
+    }
+
+    /// The major of the embedded default: the first embedded target's (`local`), or what one would get.
+    pub fn default_major(&self) -> anyhow::Result<(Major, major::Source)> {
+        let name = self.config.targets.iter().find(|(_, t)| t.embedded).map_or("local", |(n, _)| n.as_str());
+        self.embedded_major(name)
+    }
+
+    /// `[db] major_version` of `supabase/config.toml` at the root, the file the Supabase CLI keeps.
+    fn supabase_major(&self) -> anyhow::Result<Option<u32>> {
+        let path = self.root.join("supabase/config.toml");
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(err) => return Err(err).with_context(|| format!("reading {}", self.rel(&path))),
+        };
+        let value: toml::Value = toml::from_str(&text).with_context(|| {
+            format!("{} does not parse as TOML; fix it (the Supabase CLI reads it too)", self.rel(&path))
+        })?;
+        match value.get("db").and_then(|db| db.get("major_version")) {
+            None => Ok(None),
+            Some(toml::Value::Integer(n)) => Ok(Some(u32::try_from(*n).unwrap_or(u32::MAX))),
+            Some(other) => {
+                bail!("{}: [db] major_version = {other} is not a number; set it to 15 or 17", self.rel(&path))
+            }
+        }
     }
 
     pub fn expected_deltas_path(&self) -> PathBuf {

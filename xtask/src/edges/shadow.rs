@@ -1,4 +1,4 @@
-//! A throwaway database on the embedded cluster: created with the Supabase baseline, fed migrations through the
+//! A throwaway database on the embedded cluster of a major (its target's): created with the Supabase baseline, fed migrations through the
 //! real CLI, and dropped when the guard goes out of scope (errors and panics included). The rehearsal, drift
 //! and the benchmarks use it.
 
@@ -6,6 +6,7 @@ use anyhow::Context;
 use xshell::Shell;
 
 use crate::domain::history::migrations::Migration;
+use crate::domain::major::Major;
 use crate::edges::postgres as pg;
 use crate::edges::repo::Repo;
 use crate::edges::supabase::cli::{Cli, Push, Remote};
@@ -28,8 +29,8 @@ const SPARES: [&str; 2] = ["spare", "spare2"];
 impl Shadow {
     /// Starts the embedded cluster if needed and creates `xtask_<what>_<pid>` in it. Its URL's password is added
     /// to the secret registry (`redact`).
-    pub fn create(sh: &Shell, repo: &Repo, what: &str) -> anyhow::Result<Shadow> {
-        let admin_url = repo.cluster()?.start(sh)?;
+    pub fn create(sh: &Shell, repo: &Repo, major: Major, what: &str) -> anyhow::Result<Shadow> {
+        let admin_url = repo.cluster(major)?.start(sh)?;
         crate::edges::output::redact::add_url(&admin_url);
         let name = format!("xtask_{what}_{}", std::process::id());
         let stage = Stage::empty(repo.stage_dir(&name))?;
@@ -68,12 +69,13 @@ impl Shadow {
         sh: &Shell,
         repo: &Repo,
         cli: &Cli,
+        major: Major,
         applied: &[&Migration],
         what: &str,
     ) -> anyhow::Result<(Shadow, Template)> {
         let key = template_key(repo, cli, applied)?;
         let template = format!("xtask_tpl_{}", &key[..16]);
-        let admin_url = repo.cluster()?.start(sh)?;
+        let admin_url = repo.cluster(major)?.start(sh)?;
         crate::edges::output::redact::add_url(&admin_url);
         let mut admin = pg::connect(&admin_url)?;
         let exists: bool =
@@ -88,7 +90,7 @@ impl Shadow {
             let shadow = Shadow { admin_url, name, url, stage, template: Some(template), refill };
             return Ok((shadow, Template::Copied));
         }
-        let mut shadow = Shadow::create(sh, repo, what)?;
+        let mut shadow = Shadow::create(sh, repo, major, what)?;
         shadow.replay(sh, cli, applied, &[])?;
         // Keep it for next time; older templates and their spares go (each history change makes a new one).
         let old: Vec<String> = admin

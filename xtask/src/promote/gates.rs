@@ -25,6 +25,18 @@ use crate::edges::supabase::stage::Stage;
 use crate::edges::target::history;
 
 impl<'a> Promotion<'a> {
+    /// The major the embedded database or the rehearsal is expected to run before any session says: the
+    /// embedded target's, else the one recorded for the target, else the embedded default's.
+    fn expected_major(&self, config: &crate::domain::config::Target) -> anyhow::Result<crate::domain::major::Major> {
+        if config.embedded {
+            return Ok(self.repo.embedded_major(&self.name)?.0);
+        }
+        match self.repo.lock()?.targets.get(&self.name).and_then(|s| s.major) {
+            Some(major) => Ok(major),
+            None => Ok(self.repo.default_major()?.0),
+        }
+    }
+
     /// Step 1: tools, credentials and a clean checkout, all reported at once. Runs `check` too; its findings
     /// are judged in step 2, on the batch.
     pub(super) fn preconditions(&mut self) -> anyhow::Result<(Cli, Resolved<'a>)> {
@@ -34,7 +46,7 @@ impl<'a> Promotion<'a> {
         let mut problems = Vec::new();
         let cli = Cli::locate(self.sh, &self.repo.root).map_err(|e| problems.push(format!("{e:#}"))).ok();
         if (config.embedded || config.protected)
-            && let Err(e) = pg::check_binaries(self.sh)
+            && let Err(e) = self.expected_major(config).and_then(pg::check_binaries)
         {
             let what = if config.protected { "rehearsal" } else { "embedded database" };
             problems.push(format!("{e:#} (needed for the {what})"));
@@ -194,17 +206,17 @@ impl<'a> Promotion<'a> {
             None | Some("local") => self.rehearse_locally(cli, target, plan),
             Some(other) => {
                 self.rehearsed_on(other, plan)?;
-                self.rehearse_rollbacks_locally(cli, plan)
+                self.rehearse_rollbacks_locally(cli, target, plan)
             }
         }
     }
 
     /// A cutover rehearsed on `rehearse_on` still has its rollback rehearsed here, on a local shadow at the head.
-    fn rehearse_rollbacks_locally(&mut self, cli: &Cli, plan: &Batch) -> anyhow::Result<()> {
+    fn rehearse_rollbacks_locally(&mut self, cli: &Cli, target: &Resolved, plan: &Batch) -> anyhow::Result<()> {
         if self.record.cutover.as_ref().is_none_or(|c| c.files.is_empty()) {
             return Ok(());
         }
-        let (at_head, _) = Shadow::at_history(self.sh, self.repo, cli, &plan.applied(), "rollback")?;
+        let (at_head, _) = Shadow::at_history(self.sh, self.repo, cli, target.major()?, &plan.applied(), "rollback")?;
         self.rehearse_rollbacks(&at_head, plan)
     }
 
@@ -246,6 +258,8 @@ impl<'a> Promotion<'a> {
     /// Then, on a copy taken at the head, each batch file applied in its own transaction: the lock report.
     fn rehearse_locally(&mut self, cli: &Cli, target: &Resolved, plan: &Batch) -> anyhow::Result<()> {
         let (applied, batch) = (plan.applied(), plan.batch());
+        let major = target.major()?;
+        self.record.postgres = Some(major.number());
         let refused = |part: &str, err: anyhow::Error| {
             blocked(format!(
                 "promote: rehearsal of the {part} failed on a local shadow; nothing was pushed to {}:\n{err:#}",
@@ -255,7 +269,7 @@ impl<'a> Promotion<'a> {
         let (shadow, template) = {
             let _spinner =
                 crate::edges::output::progress::Spinner::start("rehearsing the applied history", self.options.format);
-            Shadow::at_history(self.sh, self.repo, cli, &applied, "rehearsal")
+            Shadow::at_history(self.sh, self.repo, cli, major, &applied, "rehearsal")
                 .map_err(|e| refused("applied history", e))?
         };
         eprintln!(
@@ -270,10 +284,32 @@ impl<'a> Promotion<'a> {
             let _spinner = crate::edges::output::progress::Spinner::start("rehearsing the batch", self.options.format);
             shadow.replay(self.sh, cli, &applied, &batch).map_err(|e| refused("batch", e))?;
         }
-        self.record.rehearsal = Some("passed on a local shadow (history + batch)".into());
+        self.record.rehearsal = Some(format!("passed on a local PostgreSQL {major} shadow (history + batch)"));
+        self.note_stand_ins(shadow.url());
         self.rehearse_rollbacks(&at_head, plan)?;
         self.measure_impact(target, &at_head, &batch);
         Ok(())
+    }
+
+    /// The target's PostgreSQL major into the record, once (read live for all but the embedded target; a
+    /// failure to read leaves the lock's recorded major as it was).
+    pub(super) fn note_major(&mut self, target: &Resolved) {
+        if self.record.postgres.is_none() {
+            self.record.postgres = target.major().ok().map(|m| m.number());
+        }
+    }
+
+    /// Which stand-in extensions the database at `url` holds, into the record (a failure to read is said).
+    pub(super) fn note_stand_ins(&mut self, url: &str) {
+        match crate::edges::postgres::connect(url)
+            .and_then(|mut c| crate::edges::postgres::standins::in_database(&mut c))
+        {
+            Ok(list) => self.record.stand_ins = list,
+            Err(err) => eprintln!(
+                "warning: the stand-in extensions could not be listed: {}",
+                crate::edges::output::redact::redact(&format!("{err:#}"))
+            ),
+        }
     }
 
     /// The lock and rewrite report; it informs the review, so a failure to measure is said, not fatal.

@@ -223,8 +223,11 @@ impl<'a> Promotion<'a> {
             ));
             eprintln!("re-pinning {}: {}", self.name, self.record.repinned.as_deref().unwrap_or_default());
         }
-        if let crate::edges::supabase::cli::Remote::Project(_) = &target.remote {
-            target.route()?;
+        match &target.remote {
+            crate::edges::supabase::cli::Remote::Project(_) => {
+                target.route()?;
+            }
+            crate::edges::supabase::cli::Remote::Url(_) => self.note_major(target),
         }
         self.record.connection = target.connection();
         Ok(())

@@ -1,6 +1,7 @@
 //! Steps 6 to 8: the promotion lock, the push, verification against the live history, and the outcome written
 //! down (the lock file, the record, the catalog and docs).
 
+use crate::domain::major::Major;
 use std::collections::BTreeSet;
 
 use anyhow::bail;
@@ -187,6 +188,11 @@ impl Promotion<'_> {
             (false, true) => Outcome::Failed,
             (false, false) => Outcome::Promoted,
         });
+        if target.config.embedded
+            && let crate::edges::supabase::cli::Remote::Url(url) = &target.remote
+        {
+            self.note_stand_ins(url);
+        }
         let md = self.write_record(target)?;
         if interrupted || failed.is_some() {
             self.options.interrupt.ending();
@@ -455,13 +461,14 @@ impl Promotion<'_> {
     /// Moves the target's head to `head` (and the heads of its other names for the same database, which must
     /// share it), records the checksum of every file up to it, and pins the database seen in step 2.
     fn record_head(
-        &self,
+        &mut self,
         lock: &mut Lock,
         target: &Resolved,
         files: &[Migration],
         head: Option<&str>,
         by: &str,
     ) -> anyhow::Result<()> {
+        self.note_major(target);
         let Some(head) = head else { return Ok(()) };
         for m in files.iter().filter(|m| m.version.as_str() <= head) {
             if !lock.files.contains_key(&m.file_name) {
@@ -476,12 +483,14 @@ impl Promotion<'_> {
                 Some(seen) => (Some(seen.place.clone()), seen.live.clone()),
                 None => (previous.and_then(|p| p.identity.clone()), previous.and_then(|p| p.server.clone())),
             };
+            let major = self.record.postgres.and_then(|n| Major::try_from(n).ok()).or(previous.and_then(|p| p.major));
             let state = TargetState {
                 head: head.to_string(),
                 recorded_at: clock::utc_now(),
                 recorded_by: by.to_string(),
                 identity,
                 server,
+                major,
             };
             lock.targets.insert(name.to_string(), state);
         }

@@ -41,6 +41,13 @@ pub struct Record {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub unverifiable: Vec<String>,
     pub rehearsal: Option<String>,
+    /// The PostgreSQL major the target runs, once known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub postgres: Option<u32>,
+    /// The stand-in extensions the database the batch ran on holds (the embedded database, or the rehearsal's
+    /// shadow): their objects exist, their calls are not made.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stand_ins: Vec<String>,
     /// Another promotion of the target held its lock when this one reached step 5: who, and how long it waited.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub waited: Option<super::lock::Waited>,
@@ -78,6 +85,11 @@ pub struct Failure {
     pub error: String,
     /// What to do about it, as the output said it.
     pub advice: String,
+}
+
+/// One line per stand-in extension, for people: what ran against it did not reach a real one.
+pub fn stand_in_lines(stand_ins: &[String]) -> String {
+    stand_ins.iter().map(|s| format!("  {s}\n")).collect::<Vec<_>>().join("")
 }
 
 /// `:<line>`, or nothing for a finding about the whole file.
@@ -161,9 +173,13 @@ impl Record {
             ("head before", self.head_before.clone().unwrap_or_else(|| "(none)".into())),
             ("head after", self.head_after.clone().unwrap_or_else(|| "(none)".into())),
             ("rehearsal", self.rehearsal.clone().unwrap_or_else(|| "not required".into())),
+            ("PostgreSQL", self.postgres.map_or_else(|| "(not read)".into(), |m| m.to_string())),
         ];
         for (k, v) in rows {
             let _ = writeln!(out, "| {k} | {v} |");
+        }
+        for s in &self.stand_ins {
+            let _ = writeln!(out, "| stand-in | {s} |");
         }
         let _ = writeln!(out, "\n## Batch\n");
         for (i, f) in self.batch.iter().enumerate() {
@@ -241,10 +257,11 @@ impl Report for PromoteReport<'_> {
         let head = r.head_after.as_deref().unwrap_or("(empty)");
         match r.outcome {
             Some(Outcome::Promoted) => format!(
-                "\nPromoted {} migration(s) to {}; head is now {head}. Record: {}\n",
+                "\nPromoted {} migration(s) to {}; head is now {head}. Record: {}\n{}",
                 r.applied.len(),
                 r.target,
-                r.written.as_deref().unwrap_or("(not written)")
+                r.written.as_deref().unwrap_or("(not written)"),
+                stand_in_lines(&r.stand_ins)
             ),
             Some(Outcome::UpToDate) => match &r.waited {
                 Some(w) if !w.appeared.is_empty() => format!(
@@ -308,6 +325,8 @@ mod tests {
             head_before: Some("20260512220528".into()),
             head_after: Some("20260512231500".into()),
             outcome: Some(Outcome::Failed),
+            postgres: Some(17),
+            stand_ins: vec!["pg_net 0.19.5: stand-in, schema only; calls are not made".into()],
             batch: vec![
                 RecordFile { file: "20260512231500_a.sql".into(), sha256: "0123456789abcdef".into() },
                 RecordFile { file: "20260513041000_b.sql".into(), sha256: "fedcba9876543210".into() },
@@ -341,6 +360,8 @@ mod tests {
             | head before | 20260512220528 |
             | head after | 20260512231500 |
             | rehearsal | passed on a local shadow |
+            | PostgreSQL | 17 |
+            | stand-in | pg_net 0.19.5: stand-in, schema only; calls are not made |
 
             ## Batch
 

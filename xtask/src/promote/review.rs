@@ -50,6 +50,13 @@ pub fn render(record: &Record, endpoint: &str, beyond: &[Migration]) -> String {
     if let Some(r) = &record.rehearsal {
         let _ = writeln!(out, "Rehearsal: {r}.");
     }
+    if !record.stand_ins.is_empty() {
+        let _ = write!(
+            out,
+            "Stand-in extensions on the shadow (their calls are not made):\n{}",
+            super::record::stand_in_lines(&record.stand_ins)
+        );
+    }
     if let Some(cutover) = &record.cutover {
         cutover.render_md(&mut out);
     }

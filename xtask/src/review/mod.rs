@@ -6,6 +6,8 @@
 
 mod report;
 
+use crate::domain::major::Major;
+use crate::edges::postgres as pg;
 use std::collections::{BTreeMap, BTreeSet};
 
 use anyhow::Context as _;
@@ -84,13 +86,17 @@ pub fn review(sh: &Shell, repo: &Repo, base: &str, name: &str) -> anyhow::Result
         impact: Impact::Nothing,
         sizes: Sizes::Unavailable { why: String::new() },
         suggestions: Vec::new(),
+        postgres: String::new(),
+        stand_ins: Vec::new(),
     };
     if ours.is_empty() {
         return Ok(report);
     }
     let applied: Vec<&Migration> =
         all.iter().filter(|m| head.as_deref().is_some_and(|h| m.version.as_str() <= h)).collect();
-    report.impact = measure(sh, repo, &applied, &pending, &changed)?;
+    let (major, source) = shadow_major(repo, name, &lock)?;
+    report.postgres = format!("{major} ({source})");
+    (report.impact, report.stand_ins) = measure(sh, repo, major, &applied, &pending, &changed)?;
     report.sizes = match target_sizes(sh, repo, name) {
         Ok((from, sizes)) => {
             if let Impact::Measured { files } = &mut report.impact {
@@ -122,21 +128,37 @@ fn changed_files(sh: &Shell, merge_base: &str, dir: &str) -> anyhow::Result<Vec<
 fn measure(
     sh: &Shell,
     repo: &Repo,
+    major: Major,
     applied: &[&Migration],
     pending: &[&Migration],
     ours: &BTreeSet<&str>,
-) -> anyhow::Result<Impact> {
+) -> anyhow::Result<(Impact, Vec<String>)> {
     let cli = Cli::locate(sh, &repo.root)?;
-    let (shadow, _) = Shadow::at_history(sh, repo, &cli, applied, "review")
+    let (shadow, _) = Shadow::at_history(sh, repo, &cli, major, applied, "review")
         .context("building a local shadow at the target's recorded head (the applied files, replayed)")?;
     match impact::measure(shadow.url(), pending) {
         Ok(files) => {
             let names: BTreeSet<String> =
                 pending.iter().filter(|m| ours.contains(m.rel_path.as_str())).map(|m| m.file_name.clone()).collect();
-            Ok(Impact::Measured { files: files.into_iter().filter(|f| names.contains(&f.file)).collect() })
+            let stand_ins = pg::connect(shadow.url()).and_then(|mut c| pg::standins::in_database(&mut c))?;
+            Ok((Impact::Measured { files: files.into_iter().filter(|f| names.contains(&f.file)).collect() }, stand_ins))
         }
-        Err(err) => Ok(Impact::Failed { why: crate::edges::output::redact::redact(&format!("{err:#}")) }),
+        Err(err) => Ok((Impact::Failed { why: crate::edges::output::redact::redact(&format!("{err:#}")) }, Vec::new())),
     }
+}
+
+/// The major the review's shadow runs without reading the target: the one recorded for it in the lock, the
+/// embedded target's own, else the embedded default's, said to be assumed.
+fn shadow_major(repo: &Repo, name: &str, lock: &crate::domain::history::lock::Lock) -> anyhow::Result<(Major, String)> {
+    if let Some(major) = lock.targets.get(name).and_then(|s| s.major) {
+        return Ok((major, format!("recorded for {name} in the lock")));
+    }
+    if repo.config.target(name)?.embedded {
+        let (major, source) = repo.embedded_major(name)?;
+        return Ok((major, source.to_string()));
+    }
+    let (major, _) = repo.default_major()?;
+    Ok((major, format!("assumed: no major is recorded for {name} yet; the embedded default's")))
 }
 
 /// The target's table sizes through a read-only session, or why there are none: no credentials (a fork's pull

@@ -70,6 +70,11 @@ pub struct ReviewReport {
     pub impact: Impact,
     pub sizes: Sizes,
     pub suggestions: Vec<Suggestion>,
+    /// The shadow's PostgreSQL major and where it came from, e.g. "17 (recorded for prod)".
+    pub postgres: String,
+    /// The stand-in extensions the shadow held: their objects exist, their calls are not made.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub stand_ins: Vec<String>,
 }
 
 /// The hidden first line that finds the review's pull-request comment again: one comment per target, so a
@@ -126,8 +131,8 @@ impl ReviewReport {
             Sizes::Unavailable { why } => format!("sizes unavailable: {why}"),
         };
         format!(
-            "each file applied in its own transaction on a local shadow at {}'s recorded head; {sizes}",
-            self.target
+            "each file applied in its own transaction on a local PostgreSQL {} shadow at {}'s recorded head; {sizes}",
+            self.postgres, self.target
         )
     }
 
@@ -178,6 +183,10 @@ impl Report for ReviewReport {
             Impact::Measured { files } => {
                 let _ = writeln!(out, "\nLocks and rewrites ({}):", self.impact_intro());
                 out.push_str(&crate::edges::postgres::impact::render(files, self.sizes_on()));
+                if !self.stand_ins.is_empty() {
+                    let _ = writeln!(out, "Stand-in extensions on the shadow (their calls are not made):");
+                    out.push_str(&crate::promote::record::stand_in_lines(&self.stand_ins));
+                }
             }
             Impact::Failed { why } => {
                 let _ =
@@ -260,6 +269,13 @@ impl Report for ReviewReport {
                     "\n#### Locks and rewrites\n\n{}.\n\n```text\n{render}```\n",
                     md_cell(&self.impact_intro())
                 );
+                if !self.stand_ins.is_empty() {
+                    let _ = write!(
+                        out,
+                        "\nStand-in extensions on the shadow (their calls are not made):\n\n{}",
+                        self.stand_ins.iter().map(|s| format!("- {s}\n")).collect::<String>()
+                    );
+                }
             }
             Impact::Failed { why } => {
                 let _ = write!(

@@ -163,18 +163,28 @@ fn the_repository_is_found_from_a_subdirectory() {
 fn db_commands_manage_the_embedded_cluster_and_never_print_its_password() {
     let tree = Tree::example();
     let status = tree.run(&["db", "status"]);
-    assert_eq!((status.code, status.stdout.trim()), (0, "absent: `cargo xtask db start` creates it"));
+    assert_eq!(
+        (status.code, status.stdout.as_str()),
+        (
+            0,
+            "PostgreSQL 15: absent: `cargo xtask db start --major 15` creates it\n\
+             PostgreSQL 17: absent: `cargo xtask db start --major 17` creates it  (the embedded target's, from the default, what new Supabase projects run)\n"
+        )
+    );
+    let line17 = |run: &crate::support::Run| run.stdout.lines().nth(1).unwrap_or_default().to_string();
     let stopped = tree.run(&["db", "url"]);
     assert_eq!(stopped.code, 1, "a URL of a database that is not running is not handed out");
     assert!(stopped.stderr.contains("not running; start it with `cargo xtask db start`"), "{}", stopped.stderr);
-    assert!(!tree.path("target/xtask/pg/data").exists(), "and nothing was started");
+    assert!(!tree.path("target/xtask/pg/17/data").exists(), "and nothing was started");
     assert_eq!(tree.run(&["db", "start"]).code, 0);
-    let password = std::fs::read_to_string(tree.path("target/xtask/pg/password")).unwrap();
-    let port = std::fs::read_to_string(tree.path("target/xtask/pg/port")).unwrap();
+    let password = std::fs::read_to_string(tree.path("target/xtask/pg/17/password")).unwrap();
+    let port = std::fs::read_to_string(tree.path("target/xtask/pg/17/port")).unwrap();
     let url = tree.run(&["db", "url"]);
     assert_eq!(url.stdout, format!("postgresql://postgres@127.0.0.1:{}/postgres\n", port.trim()));
     assert!(url.stderr.contains("PGPASSFILE="), "{}", url.stderr);
-    assert!(tree.run(&["db", "status"]).stdout.starts_with("running: postgresql://postgres@127.0.0.1:"));
+    assert!(
+        line17(&tree.run(&["db", "status"])).starts_with("PostgreSQL 17: running: postgresql://postgres@127.0.0.1:")
+    );
 
     let admin = tree.admin_url("postgres");
     crate::support::connect(&admin).batch_execute("create table public.scratch (id int)").unwrap();
@@ -191,9 +201,9 @@ fn db_commands_manage_the_embedded_cluster_and_never_print_its_password() {
     assert_eq!(scratch, None, "reset starts from the baseline only");
 
     let stop = tree.run(&["db", "stop"]);
-    assert!(stop.stderr.contains("embedded database stopped"), "{}", stop.stderr);
-    assert!(tree.run(&["db", "status"]).stdout.starts_with("stopped"));
-    let new_password = std::fs::read_to_string(tree.path("target/xtask/pg/password")).unwrap();
+    assert!(stop.stderr.contains("embedded database (PostgreSQL 17) stopped"), "{}", stop.stderr);
+    assert!(line17(&tree.run(&["db", "status"])).starts_with("PostgreSQL 17: stopped"));
+    let new_password = std::fs::read_to_string(tree.path("target/xtask/pg/17/password")).unwrap();
     for run in [&status, &url, &reset, &stop] {
         for secret in [password.trim(), new_password.trim()] {
             assert!(!run.stdout.contains(secret) && !run.stderr.contains(secret), "password printed");
@@ -235,8 +245,9 @@ fn root_runs_the_embedded_database_from_a_checkout_in_a_private_directory() {
     let (code, _, stderr) = xtask(&["db", "start"]);
     assert_eq!(code, Some(0), "{stderr}");
     let (_, status, _) = xtask(&["db", "status"]);
-    assert!(status.starts_with("running: postgresql://postgres@127.0.0.1:"), "{status}");
-    let data = status.split("(data in ").nth(1).unwrap().trim().trim_end_matches(')').to_string();
+    let line = status.lines().find(|l| l.starts_with("PostgreSQL 17: ")).unwrap_or_default();
+    assert!(line.starts_with("PostgreSQL 17: running: postgresql://postgres@127.0.0.1:"), "{status}");
+    let data = line.split("(data in ").nth(1).unwrap().split(';').next().unwrap().to_string();
     assert!(data.starts_with("/var/lib/xtask/pg-"), "the data lives where the server's user can reach it: {data}");
     let meta = std::fs::metadata(std::path::Path::new(&data).parent().unwrap()).unwrap();
     assert_eq!(meta.mode() & 0o777, 0o700, "its directory is private to the server's user");
@@ -247,7 +258,7 @@ fn root_runs_the_embedded_database_from_a_checkout_in_a_private_directory() {
     let (code, _, stderr) = xtask(&["db", "reset"]);
     assert_eq!(code, Some(0), "{stderr}");
     let (_, status, _) = xtask(&["db", "status"]);
-    assert!(status.contains(&format!("(data in {data})")), "reset keeps the same place: {status}");
+    assert!(status.contains(&format!("(data in {data};")), "reset keeps the same place: {status}");
     // Clean up what lives outside the temporary directory.
     xtask(&["db", "stop"]);
     std::fs::remove_dir_all(std::path::Path::new(&data).parent().unwrap()).unwrap();

@@ -189,7 +189,7 @@ fn a_connection_dropped_while_the_catalog_is_read_writes_no_partial_snapshot_or_
     let before = (tree.read(snapshot), tree.read(doc));
     connect(&url).batch_execute("create table public.added_later (id int)").unwrap();
 
-    let port: u16 = std::fs::read_to_string(tree.path("target/xtask/pg/port")).unwrap().trim().parse().unwrap();
+    let port: u16 = std::fs::read_to_string(tree.path("target/xtask/pg/17/port")).unwrap().trim().parse().unwrap();
     let proxied = url.replace(&format!(":{port}/"), &format!(":{}/", dropping_proxy(port, 6000)));
     let run = tree.run_env(&["catalog", "--target", "staging"], &[(STAGING_ENV, &proxied)]);
     assert_eq!(run.code, 2, "{}{}", run.stdout, run.stderr);

@@ -54,7 +54,7 @@ impl Hosted {
         crate::support::bring_to_head(&tree, STAGING_ENV, &prod_url);
         let api = ApiDouble::start(REF, TOKEN, &prod_url);
         tree.write("platform.yaml", api.profile_yaml());
-        let port: u16 = std::fs::read_to_string(tree.path("target/xtask/pg/port")).unwrap().trim().parse().unwrap();
+        let port: u16 = std::fs::read_to_string(tree.path("target/xtask/pg/17/port")).unwrap().trim().parse().unwrap();
         crate::support::api::forward_ipv6_5432(port);
         commit_all(&tree);
         Hosted { tree, api, prod_url }
@@ -368,7 +368,8 @@ fn the_platform_baseline_is_captured_through_db_query_with_a_token_only() {
 fn connection_pooler_is_used_even_where_the_direct_host_answers() {
     in_namespace("connection_pooler_is_used_even_where_the_direct_host_answers", || {
         let h = Hosted::new();
-        let port: u16 = std::fs::read_to_string(h.tree.path("target/xtask/pg/port")).unwrap().trim().parse().unwrap();
+        let port: u16 =
+            std::fs::read_to_string(h.tree.path("target/xtask/pg/17/port")).unwrap().trim().parse().unwrap();
         let certs = tempfile::tempdir().unwrap();
         let pooler = PoolerDouble::start(REF, port, certs.path());
         let config = String::from_utf8(h.tree.read("xtask.toml")).unwrap();

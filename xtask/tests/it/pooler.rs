@@ -65,7 +65,7 @@ impl Ipv4 {
         }
         let api = ApiDouble::start(REF, TOKEN, &prod_url);
         tree.write("platform.yaml", api.profile_yaml());
-        let port: u16 = std::fs::read_to_string(tree.path("target/xtask/pg/port")).unwrap().trim().parse().unwrap();
+        let port: u16 = std::fs::read_to_string(tree.path("target/xtask/pg/17/port")).unwrap().trim().parse().unwrap();
         let pooler = pooler.then(|| PoolerDouble::start(REF, port, tree.dir.path()));
         for file in ["pooler.crt", "pooler.key"] {
             let _ = std::fs::remove_file(tree.path(file));

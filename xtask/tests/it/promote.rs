@@ -420,8 +420,14 @@ fn missing_token_cli_and_postgres_binaries_are_refused_before_anything_runs() {
 
     let run = tree.run_env(&["promote"], &[("XTASK_PG_BINDIR", "/nonexistent")]);
     assert_eq!(run.code, 1);
-    assert!(run.stderr.contains("no Postgres server binaries (initdb, pg_ctl) in /nonexistent"), "{}", run.stderr);
-    assert!(!tree.path("target/xtask/pg/data").exists());
+    assert!(
+        run.stderr.contains(
+            "XTASK_PG_BINDIR=/nonexistent holds no Postgres server binaries (initdb, pg_ctl); correct it or unset it"
+        ),
+        "{}",
+        run.stderr
+    );
+    assert!(!tree.path("target/xtask/pg/17/data").exists());
 }
 
 #[test]
@@ -429,7 +435,7 @@ fn no_output_or_record_contains_a_planted_token_or_password() {
     let tree = staging_tree();
     tree.db_start();
     let url = tree.create_db("staging");
-    let password = std::fs::read_to_string(tree.path("target/xtask/pg/password")).unwrap().trim().to_string();
+    let password = std::fs::read_to_string(tree.path("target/xtask/pg/17/password")).unwrap().trim().to_string();
     let token = "sbp_planted0123456789abcdefsecret";
     tree.write("migrations/20260601000000_broken.sql", "select 1/0;\n");
     let env = [(STAGING_ENV, url.as_str()), ("SUPABASE_ACCESS_TOKEN", token)];

@@ -335,6 +335,7 @@ mod tests {
             recorded_by: "promote".into(),
             identity: None,
             server: None,
+            major: None,
         };
         lock.targets.insert("prod".into(), state("2"));
         lock.targets.insert("dev".into(), state("3"));

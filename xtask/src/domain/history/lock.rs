@@ -46,6 +46,9 @@ pub struct TargetState {
     /// For a server (not a hosted project): its `system_identifier` and the database's oid, when read.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub server: Option<String>,
+    /// The PostgreSQL major the target ran at that promotion (read live); older locks have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub major: Option<crate::domain::major::Major>,
 }
 
 impl TargetState {
@@ -152,6 +155,7 @@ mod tests {
                 recorded_by: "baseline".into(),
                 identity: Some(crate::domain::history::identity::Place::Project("srcaoozjkrughebmbvfb".into())),
                 server: None,
+                major: None,
             },
         );
         lock.targets.insert(
@@ -166,6 +170,7 @@ mod tests {
                     database: "app".into(),
                 }),
                 server: Some("7714534279537065078/16384".into()),
+                major: Some(crate::domain::major::Major::V17),
             },
         );
         lock

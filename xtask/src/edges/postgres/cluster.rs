@@ -1,6 +1,7 @@
-//! The embedded Postgres: a cluster from the system's binaries, data under `target/xtask/pg/`, a free port on
-//! 127.0.0.1, its socket in its own directory, and the Supabase baseline in its `postgres` database.
-//! As root it runs the server as an unprivileged user, because Postgres refuses to run as root.
+//! The embedded Postgres: a cluster of one major from its server tree (`tree`), data under
+//! `target/xtask/pg/<major>/`, a free port on 127.0.0.1, its socket in its own directory, and the Supabase
+//! baseline in its `postgres` database. As root it runs the server as an unprivileged user, because Postgres
+//! refuses to run as root.
 
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -8,15 +9,15 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use xshell::{Shell, cmd};
 
+use super::tree::ServerTree;
+use crate::domain::major::Major;
 use crate::edges::os::fsutil;
 
 pub const BASELINE_SQL: &str = include_str!("../../../sql/supabase_baseline.sql");
 
-/// Overrides where the Postgres binaries are looked for (a directory holding `initdb`, `pg_ctl`, `postgres`).
-pub const BINDIR_ENV: &str = "XTASK_PG_BINDIR";
-
 pub struct Cluster {
     dir: PathBuf,
+    major: Major,
     baseline: PlatformSchema,
 }
 
@@ -75,12 +76,6 @@ pub enum State {
     Running,
 }
 
-struct Binaries {
-    bindir: PathBuf,
-    /// Whether pg_cron can be preloaded (Debian: postgresql-15-cron).
-    pg_cron: bool,
-}
-
 /// The OS user the server runs as when we are root.
 struct RunAs {
     uid: u32,
@@ -88,14 +83,18 @@ struct RunAs {
 }
 
 impl Cluster {
-    /// The cluster kept in `dir` (`Repo::cluster_dir`).
-    pub fn new(dir: &Path) -> Cluster {
-        Cluster { dir: dir.to_path_buf(), baseline: PlatformSchema::Builtin }
+    /// The cluster of `major` kept in `dir` (`Repo::cluster_dir`).
+    pub fn new(dir: &Path, major: Major) -> Cluster {
+        Cluster { dir: dir.to_path_buf(), major, baseline: PlatformSchema::Builtin }
     }
 
-    /// The cluster in `dir`, its `postgres` database starting from `baseline`.
-    pub fn with_baseline(dir: &Path, baseline: PlatformSchema) -> Cluster {
-        Cluster { dir: dir.to_path_buf(), baseline }
+    /// The cluster of `major` in `dir`, its `postgres` database starting from `baseline`.
+    pub fn with_baseline(dir: &Path, major: Major, baseline: PlatformSchema) -> Cluster {
+        Cluster { dir: dir.to_path_buf(), major, baseline }
+    }
+
+    pub fn major(&self) -> Major {
+        self.major
     }
 
     /// Where its data directory is.
@@ -134,11 +133,16 @@ impl Cluster {
     }
 
     pub fn state(&self, sh: &Shell) -> anyhow::Result<State> {
-        if !self.data().join("PG_VERSION").exists() {
-            return Ok(State::Absent);
+        let Ok(version) = std::fs::read_to_string(self.data().join("PG_VERSION")) else { return Ok(State::Absent) };
+        if version.trim() != self.major.to_string() {
+            bail!(
+                "{} holds a PostgreSQL {} cluster, but this one runs PostgreSQL {}; `cargo xtask db reset` recreates it (its data is disposable)",
+                self.data().display(),
+                version.trim(),
+                self.major
+            );
         }
-        let bins = binaries(sh)?;
-        let pg_ctl = bins.bindir.join("pg_ctl");
+        let pg_ctl = self.tree()?.bin("pg_ctl");
         let data = self.data();
         // pg_ctl status: 0 running, 3 not running, 4 no data directory.
         let out = server_cmd(sh, &pg_ctl, &[s("status"), s("-D"), path(&data)])?.quiet().ignore_status().output()?;
@@ -173,6 +177,9 @@ impl Cluster {
         }
         self.launch(sh)?;
         let url = self.url("postgres")?;
+        if let Some(dir) = &self.tree()?.owned_extensions {
+            super::standins::install(dir)?;
+        }
         // Re-applied when the baseline changes (every statement in it is idempotent), so an older local database
         // gains what the platform has since added.
         let digest = self.baseline.digest();
@@ -188,7 +195,7 @@ impl Cluster {
         if self.state(sh)? != State::Running {
             return Ok(false);
         }
-        let pg_ctl = binaries(sh)?.bindir.join("pg_ctl");
+        let pg_ctl = self.tree()?.bin("pg_ctl");
         let data = self.data();
         server_cmd(sh, &pg_ctl, &[s("stop"), s("-D"), path(&data), s("-m"), s("fast"), s("-w")])?
             .quiet()
@@ -209,8 +216,13 @@ impl Cluster {
         Ok(())
     }
 
+    /// The server tree of this cluster's major.
+    fn tree(&self) -> anyhow::Result<ServerTree> {
+        ServerTree::locate(self.major)
+    }
+
     fn create(&self, sh: &Shell) -> anyhow::Result<()> {
-        let bins = binaries(sh)?;
+        let tree = self.tree()?;
         let run_as = run_as(sh)?;
         if self.dir.exists() {
             self.remove(sh)?; // a half-created cluster from an interrupted run
@@ -236,7 +248,7 @@ impl Cluster {
         if let Some(user) = &run_as {
             std::os::unix::fs::chown(&pwfile, Some(user.uid), Some(user.gid))?;
         }
-        let (initdb, data) = (bins.bindir.join("initdb"), self.data());
+        let (initdb, data) = (tree.bin("initdb"), self.data());
         let args = [
             s("-D"),
             path(&data),
@@ -261,8 +273,11 @@ impl Cluster {
         if let Some(user) = &run_as {
             std::os::unix::fs::chown(&sock, Some(user.uid), Some(user.gid))?;
         }
-        let preload =
-            if bins.pg_cron { "shared_preload_libraries = 'pg_cron'\ncron.database_name = 'postgres'\n" } else { "" };
+        let preload = if tree.preloads_pg_cron() {
+            "shared_preload_libraries = 'pg_cron'\ncron.database_name = 'postgres'\n"
+        } else {
+            ""
+        };
         let conf = format!(
             "\n# Written by cargo xtask: a throwaway local database, so durability is traded for speed.\n\
              listen_addresses = '127.0.0.1'\ninclude_if_exists = 'xtask-port.conf'\nunix_socket_directories = '{}'\n\
@@ -279,7 +294,7 @@ impl Cluster {
     }
 
     fn launch(&self, sh: &Shell) -> anyhow::Result<()> {
-        let bins = binaries(sh)?;
+        let tree = self.tree()?;
         // Keep the port of the last run while it is free, so URLs people copied stay valid.
         let port = match self.port() {
             Ok(port) if std::net::TcpListener::bind(("127.0.0.1", port)).is_ok() => port,
@@ -288,7 +303,7 @@ impl Cluster {
         fsutil::write_atomic(&self.port_file(), port.to_string().as_bytes())?;
         let port_conf = self.data().join("xtask-port.conf");
         std::fs::write(&port_conf, format!("port = {port}\n"))?;
-        let (pg_ctl, data, log) = (bins.bindir.join("pg_ctl"), self.data(), self.log_file());
+        let (pg_ctl, data, log) = (tree.bin("pg_ctl"), self.data(), self.log_file());
         if let Some(user) = run_as(sh)? {
             if !log.exists() {
                 std::fs::write(&log, "")?;
@@ -330,48 +345,14 @@ fn path(p: &Path) -> String {
     p.display().to_string()
 }
 
-/// The directory of the Postgres binaries (pg_dump, ...).
-pub fn bindir(sh: &Shell) -> anyhow::Result<PathBuf> {
-    Ok(binaries(sh)?.bindir)
+/// The directory of `major`'s Postgres binaries (pg_dump, ...).
+pub fn bindir(major: Major) -> anyhow::Result<PathBuf> {
+    Ok(ServerTree::locate(major)?.bindir)
 }
 
-/// Whether the server binaries the embedded database and rehearsals need are installed.
-pub fn check_binaries(sh: &Shell) -> anyhow::Result<()> {
-    binaries(sh).map(|_| ())
-}
-
-fn binaries(sh: &Shell) -> anyhow::Result<Binaries> {
-    let bindir = match std::env::var_os(BINDIR_ENV) {
-        Some(dir) => PathBuf::from(dir),
-        None => default_bindir(sh)?,
-    };
-    if !bindir.join("initdb").is_file() || !bindir.join("pg_ctl").is_file() {
-        bail!(
-            "no Postgres server binaries (initdb, pg_ctl) in {}; install them with `apt-get install postgresql-15`, or set {BINDIR_ENV}",
-            bindir.display()
-        );
-    }
-    let pg_cron = bindir.parent().is_some_and(|lib| lib.join("lib/pg_cron.so").is_file());
-    Ok(Binaries { bindir, pg_cron })
-}
-
-fn default_bindir(sh: &Shell) -> anyhow::Result<PathBuf> {
-    if let Ok(out) = cmd!(sh, "pg_config --bindir").quiet().ignore_stderr().read() {
-        let dir = PathBuf::from(out.trim());
-        if dir.join("initdb").is_file() {
-            return Ok(dir);
-        }
-    }
-    // Debian keeps the server binaries out of PATH: /usr/lib/postgresql/<major>/bin. Prefer 15, what prod runs.
-    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter_map(|e| Some((e.file_name().to_str()?.parse().ok()?, e.path().join("bin"))))
-        .filter(|(_, bin): &(u32, PathBuf)| bin.join("initdb").is_file())
-        .collect();
-    found.sort_by_key(|(major, _)| (*major == 15, *major));
-    found.pop().map(|(_, dir)| dir).context("no Postgres server binaries found (pg_config --bindir, /usr/lib/postgresql/*/bin); install them with `apt-get install postgresql-15`")
+/// Whether the server tree the embedded database and rehearsals of `major` need is there.
+pub fn check_binaries(major: Major) -> anyhow::Result<()> {
+    ServerTree::locate(major).map(|_| ())
 }
 
 fn run_as(sh: &Shell) -> anyhow::Result<Option<RunAs>> {

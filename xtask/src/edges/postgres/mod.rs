@@ -4,10 +4,13 @@
 mod cluster;
 pub mod impact;
 pub mod pooler;
+pub mod standins;
 pub mod tls;
+pub mod tree;
 
-pub use cluster::{BASELINE_SQL, BINDIR_ENV, Cluster, PlatformSchema, State, bindir, check_binaries};
+pub use cluster::{BASELINE_SQL, Cluster, PlatformSchema, State, bindir, check_binaries};
 pub use tls::{SslMode, Tls};
+pub use tree::BINDIR_ENV;
 
 use anyhow::Context;
 
@@ -162,7 +165,7 @@ impl TempCluster {
         // As root the server runs as `postgres`, which must be able to enter the directory.
         std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let sh = xshell::Shell::new().unwrap();
-        let cluster = Cluster::new(&dir.path().join("target/xtask/pg"));
+        let cluster = Cluster::new(&dir.path().join("target/xtask/pg/17"), crate::domain::major::DEFAULT);
         let admin = cluster.start(&sh).unwrap();
         (TempCluster { sh, dir, cluster }, admin)
     }
@@ -247,7 +250,7 @@ mod tests {
         let certs = tmp.dir.path().join("certs");
         std::fs::create_dir(&certs).unwrap();
         certificates(&certs);
-        let data = tmp.dir.path().join("target/xtask/pg/data");
+        let data = tmp.dir.path().join("target/xtask/pg/17/data");
         let owner = std::fs::metadata(&data).unwrap();
         for file in ["server.crt", "server.key"] {
             std::fs::copy(certs.join(file), data.join(file)).unwrap();

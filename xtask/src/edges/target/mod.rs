@@ -3,13 +3,14 @@
 
 use std::cell::OnceCell;
 
-use anyhow::{anyhow, bail};
+use anyhow::{Context, anyhow, bail};
 use xshell::Shell;
 
 use crate::domain::config::{BUILTIN_PROFILES, Config, Target};
 use crate::domain::history::identity::{self, Identity, Place};
 use crate::domain::history::live::Protected;
 use crate::domain::history::lock::Lock;
+use crate::domain::major::Major;
 use crate::edges::postgres::pooler::{self, Connection, Route, Setting};
 use crate::edges::postgres::{self as pg, SslMode, Tls};
 use crate::edges::repo::Repo;
@@ -33,6 +34,8 @@ pub struct Resolved<'a> {
     pub profile: Option<String>,
     /// A hosted project's route (direct or pooler), decided at the first session and kept for the rest.
     route: OnceCell<Route>,
+    /// The PostgreSQL major the target runs: configured for the embedded target, read once from any other.
+    major: OnceCell<Major>,
 }
 
 /// The runbook names it as a precondition; exported in a shell it silently retargets the CLI.
@@ -42,8 +45,11 @@ impl<'a> Resolved<'a> {
     /// Resolves `name`, starting the embedded database when the target is embedded. Remembers the URL's password.
     pub fn resolve(sh: &Shell, repo: &'a Repo, name: &str) -> anyhow::Result<Resolved<'a>> {
         let config = repo.config.target(name)?;
+        let major = OnceCell::new();
         let remote = if config.embedded {
-            Remote::Url(repo.cluster()?.start(sh)?)
+            let (embedded, _) = repo.embedded_major(name)?;
+            let _ = major.set(embedded);
+            Remote::Url(repo.cluster(embedded)?.start(sh)?)
         } else if let Some(url) =
             config.db_url_env.as_deref().and_then(|var| std::env::var(var).ok()).filter(|u| !u.is_empty())
         {
@@ -105,7 +111,25 @@ impl<'a> Resolved<'a> {
             remote,
             profile,
             route: OnceCell::new(),
+            major,
         })
+    }
+
+    /// The PostgreSQL major the target runs (`server_version_num`, read once over a read-only session).
+    pub fn major(&self) -> anyhow::Result<Major> {
+        if let Some(major) = self.major.get() {
+            return Ok(*major);
+        }
+        let direct = self.direct(Access::ReadOnly)?;
+        let num: String = direct.connect()?.query_one("show server_version_num", &[])?.get(0);
+        let num: u32 = num.trim().parse().with_context(|| format!("server_version_num `{num}` is no number"))?;
+        let major = Major::from_version_num(num).map_err(|n| {
+            anyhow!(
+                "{} runs PostgreSQL {n}, which the xtask cannot rehearse (it runs 15 and 17, what Supabase projects run)",
+                self.describe()
+            )
+        })?;
+        Ok(*self.major.get_or_init(|| major))
     }
 
     /// The xtask's own session on the target: its URL, or (token only) a login role the platform hands out for

@@ -137,7 +137,9 @@ impl Tree {
     }
 
     pub fn admin_url(&self, database: &str) -> String {
-        xtask::edges::postgres::Cluster::new(&self.path("target/xtask/pg")).url(database).unwrap()
+        xtask::edges::postgres::Cluster::new(&self.path("target/xtask/pg/17"), xtask::domain::major::Major::V17)
+            .url(database)
+            .unwrap()
     }
 
     /// A fresh database with the Supabase baseline, in the tree's embedded cluster.
@@ -180,7 +182,7 @@ impl Tree {
 
 impl Drop for Tree {
     fn drop(&mut self) {
-        if self.path("target/xtask/pg/data").exists() {
+        if self.path("target/xtask/pg/17/data").exists() {
             let _ = Command::new(env!("CARGO_BIN_EXE_xtask"))
                 .arg("--repo")
                 .arg(self.dir.path())

@@ -24,6 +24,7 @@ fn lock_with_head(head_file: &str) -> Lock {
             recorded_by: "baseline".into(),
             identity: None,
             server: None,
+            major: None,
         },
     );
     lock
