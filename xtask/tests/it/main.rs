@@ -15,6 +15,7 @@ mod hosted;
 mod identity;
 mod interrupt;
 mod local_loop;
+mod majors;
 mod parse_errors;
 mod partition;
 mod platform;

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use xtask::domain::major::Major;
 
 pub mod api;
 pub mod github;
@@ -85,6 +86,19 @@ impl Tree {
         Tree { dir }
     }
 
+    /// A repository with only `config` as its `xtask.toml` and an empty `migrations/`.
+    pub fn bare(config: &str) -> Tree {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let root = repo_root();
+        if root.join("node_modules").exists() {
+            std::os::unix::fs::symlink(root.join("node_modules"), dir.path().join("node_modules")).unwrap();
+        }
+        std::fs::write(dir.path().join("xtask.toml"), config).unwrap();
+        std::fs::create_dir(dir.path().join("migrations")).unwrap();
+        Tree { dir }
+    }
+
     /// The example with the audit_log partition walk-through of `examples/partition/` (phase 1, the phase-2
     /// cutover and its `rollback/`) added to `migrations/`, pending together.
     pub fn full_example() -> Tree {
@@ -137,7 +151,12 @@ impl Tree {
     }
 
     pub fn admin_url(&self, database: &str) -> String {
-        xtask::edges::postgres::Cluster::new(&self.path("target/xtask/pg/17"), xtask::domain::major::Major::V17)
+        self.admin_url_of(Major::V17, database)
+    }
+
+    /// The URL of `database` in the embedded cluster of `major`.
+    pub fn admin_url_of(&self, major: Major, database: &str) -> String {
+        xtask::edges::postgres::Cluster::new(&self.path(&format!("target/xtask/pg/{major}")), major)
             .url(database)
             .unwrap()
     }
@@ -182,12 +201,14 @@ impl Tree {
 
 impl Drop for Tree {
     fn drop(&mut self) {
-        if self.path("target/xtask/pg/17/data").exists() {
-            let _ = Command::new(env!("CARGO_BIN_EXE_xtask"))
-                .arg("--repo")
-                .arg(self.dir.path())
-                .args(["db", "stop"])
-                .output();
+        for major in Major::ALL {
+            if self.path(&format!("target/xtask/pg/{major}/data")).exists() {
+                let _ = Command::new(env!("CARGO_BIN_EXE_xtask"))
+                    .arg("--repo")
+                    .arg(self.dir.path())
+                    .args(["db", "stop", "--major", &major.to_string()])
+                    .output();
+            }
         }
     }
 }
