@@ -818,6 +818,34 @@ fn cases() -> Vec<Case> {
             says: "--dry-run",
         },
         Case {
+            input: "a `major_version` the xtask has no tree for",
+            setup: |t| config(t, "embedded = true\n", "embedded = true\nmajor_version = 16\n"),
+            args: &["check"],
+            code: 2,
+            says: "major_version = 16 is not a PostgreSQL major the xtask runs; use 15 or 17",
+        },
+        Case {
+            input: "`major_version` on a hosted target",
+            setup: |t| config(t, "protected = true", "protected = true\nmajor_version = 17"),
+            args: &["check"],
+            code: 2,
+            says: "a hosted or URL target's major is read from its server: remove major_version",
+        },
+        Case {
+            input: "a server tree `scripts/setup` has not laid out",
+            setup: |_| vec![("XTASK_PG_TREES".to_string(), "/nonexistent/trees".to_string())],
+            args: &["db", "start"],
+            code: 2,
+            says: "no PostgreSQL 17 server tree in /nonexistent/trees/17: run `scripts/setup`",
+        },
+        Case {
+            input: "`XTASK_PG_BINDIR` of another major",
+            setup: |_| vec![("XTASK_PG_BINDIR".to_string(), "/usr/lib/postgresql/15/bin".to_string())],
+            args: &["db", "start"],
+            code: 2,
+            says: "is PostgreSQL 15, but PostgreSQL 17 is needed here",
+        },
+        Case {
             input: "`db start` twice",
             setup: |t| {
                 t.db_start();
