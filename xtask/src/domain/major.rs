@@ -3,10 +3,7 @@
 //! Supabase projects run 15 (older) or 17 (new ones). A rehearsal on another major than its target's proves
 //! nothing about it: 17's `MERGE ... RETURNING` fails on 15, and 15 accepts things 17 refuses. So the embedded
 //! target takes its major from configuration, and every hosted target's major is read live and recorded in the
-//! lock (`lock::TargetState::major`).
-
-use crate::domain::config::Config;
-use crate::domain::history::lock::Lock;
+//! lock (`lock::TargetState::major`). A leaf: the configuration and the lock depend on it, not it on them.
 
 /// The majors the platform runs and the xtask has server trees for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
@@ -87,30 +84,34 @@ impl std::fmt::Display for Source {
     }
 }
 
-/// The major of embedded target `name`: its own `major_version`, else supabase/config.toml's, else the one
-/// recorded for the protected target(s), else the default. Protected targets of different recorded majors
-/// leave the choice to the user.
-pub fn embedded(config: &Config, name: &str, supabase: Option<u32>, lock: &Lock) -> Result<(Major, Source), String> {
-    if let Some(n) = config.targets.get(name).and_then(|t| t.major_version) {
+/// What decides the embedded target's major, gathered by the caller: its own `major_version`, supabase/config.toml's
+/// `[db] major_version`, and the majors recorded in the lock for the protected targets.
+pub struct Settings<'a> {
+    pub target: &'a str,
+    pub own: Option<u32>,
+    pub supabase: Option<u32>,
+    pub recorded: Vec<(&'a str, Major)>,
+}
+
+/// The major of an embedded target: its own `major_version`, else supabase/config.toml's, else the one recorded
+/// for the protected target(s), else the default. Protected targets of different recorded majors leave the
+/// choice to the user.
+pub fn embedded(settings: &Settings) -> Result<(Major, Source), String> {
+    let name = settings.target;
+    if let Some(n) = settings.own {
         let major = Major::try_from(n).map_err(|n| unsupported(n, &format!("[targets.{name}] major_version")))?;
         return Ok((major, Source::Target(name.to_string())));
     }
-    if let Some(n) = supabase {
+    if let Some(n) = settings.supabase {
         let major = Major::try_from(n).map_err(|n| unsupported(n, "supabase/config.toml [db] major_version"))?;
         return Ok((major, Source::SupabaseConfig));
     }
-    let recorded: Vec<(&str, Major)> = config
-        .targets
-        .iter()
-        .filter(|(_, t)| t.protected)
-        .filter_map(|(n, _)| Some((n.as_str(), lock.targets.get(n)?.major?)))
-        .collect();
-    match recorded.as_slice() {
+    match settings.recorded.as_slice() {
         [] => Ok((DEFAULT, Source::Default)),
         [(first, major), rest @ ..] if rest.iter().all(|(_, m)| m == major) => {
             Ok((*major, Source::Recorded(first.to_string())))
         }
-        _ => Err(format!(
+        recorded => Err(format!(
             "the protected targets run different PostgreSQL majors ({}), so the embedded target `{name}` cannot take one from them; \
              set `major_version = 15` or `17` under [targets.{name}] in xtask.toml",
             recorded.iter().map(|(n, m)| format!("{n}: {m}")).collect::<Vec<_>>().join(", ")
@@ -118,59 +119,31 @@ pub fn embedded(config: &Config, name: &str, supabase: Option<u32>, lock: &Lock)
     }
 }
 
-/// The major a target without credentials is assumed to run: the one recorded in the lock, else the embedded
-/// default's. `Source` says which, so reports can name the assumption.
-pub fn assumed(recorded: Option<Major>, target: &str, embedded: (Major, Source)) -> (Major, Source) {
-    match recorded {
-        Some(major) => (major, Source::Recorded(target.to_string())),
-        None => embedded,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::history::lock::TargetState;
 
-    fn config(text: &str) -> Config {
-        Config::parse(text).unwrap()
+    fn settings<'a>(own: Option<u32>, supabase: Option<u32>, recorded: Vec<(&'a str, Major)>) -> Settings<'a> {
+        Settings { target: "local", own, supabase, recorded }
     }
-
-    fn recorded(lock: &mut Lock, target: &str, major: Major) {
-        lock.files.insert("20260101000000_a.sql".into(), "ab".repeat(32));
-        lock.targets.insert(
-            target.into(),
-            TargetState {
-                head: "20260101000000".into(),
-                recorded_at: "2026-01-01T00:00:00Z".into(),
-                recorded_by: "promote".into(),
-                identity: None,
-                server: None,
-                major: Some(major),
-            },
-        );
-    }
-
-    const TWO: &str = "[targets.local]\nembedded = true\n[targets.prod]\ndb_url_env = \"P\"\nprotected = true\n\
-                       [targets.eu]\ndb_url_env = \"E\"\nprotected = true\n";
 
     #[test]
     fn the_target_then_supabase_config_then_the_lock_then_the_default() {
-        let mut lock = Lock::default();
-        let pinned = config("[targets.local]\nembedded = true\nmajor_version = 15\n");
-        assert_eq!(embedded(&pinned, "local", Some(17), &lock), Ok((Major::V15, Source::Target("local".into()))));
-        assert_eq!(embedded(&config(TWO), "local", Some(15), &lock), Ok((Major::V15, Source::SupabaseConfig)));
-        assert_eq!(embedded(&config(TWO), "local", None, &lock), Ok((Major::V17, Source::Default)));
-        recorded(&mut lock, "prod", Major::V15);
-        assert_eq!(embedded(&config(TWO), "local", None, &lock), Ok((Major::V15, Source::Recorded("prod".into()))));
+        assert_eq!(embedded(&settings(Some(15), Some(17), vec![])), Ok((Major::V15, Source::Target("local".into()))));
+        assert_eq!(
+            embedded(&settings(None, Some(15), vec![("prod", Major::V17)])),
+            Ok((Major::V15, Source::SupabaseConfig))
+        );
+        assert_eq!(embedded(&settings(None, None, vec![])), Ok((Major::V17, Source::Default)));
+        assert_eq!(
+            embedded(&settings(None, None, vec![("prod", Major::V15)])),
+            Ok((Major::V15, Source::Recorded("prod".into())))
+        );
     }
 
     #[test]
     fn protected_targets_of_different_majors_ask_for_a_setting() {
-        let mut lock = Lock::default();
-        recorded(&mut lock, "prod", Major::V15);
-        recorded(&mut lock, "eu", Major::V17);
-        let err = embedded(&config(TWO), "local", None, &lock).unwrap_err();
+        let err = embedded(&settings(None, None, vec![("eu", Major::V17), ("prod", Major::V15)])).unwrap_err();
         assert_eq!(
             err,
             "the protected targets run different PostgreSQL majors (eu: 17, prod: 15), so the embedded target `local` cannot take one from them; \
@@ -180,8 +153,7 @@ mod tests {
 
     #[test]
     fn an_unknown_major_names_its_setting() {
-        let lock = Lock::default();
-        let err = embedded(&config(TWO), "local", Some(16), &lock).unwrap_err();
+        let err = embedded(&settings(None, Some(16), vec![])).unwrap_err();
         assert_eq!(
             err,
             "supabase/config.toml [db] major_version = 16 is not a PostgreSQL major the xtask runs; use 15 or 17 (what Supabase projects run)"
@@ -190,4 +162,10 @@ mod tests {
         assert_eq!(Major::from_version_num(150013), Ok(Major::V15));
         assert_eq!(Major::from_version_num(160004), Err(16));
     }
+}
+
+/// `--major`: 15 or 17.
+pub fn parse_arg(text: &str) -> Result<Major, String> {
+    let n: u32 = text.parse().map_err(|_| format!("`{text}` is not a PostgreSQL major; use 15 or 17"))?;
+    Major::try_from(n).map_err(|n| unsupported(n, "--major"))
 }

@@ -208,8 +208,17 @@ impl Repo {
 
     /// The major of the embedded target `name` (`domain::major::embedded`), and where it came from.
     pub fn embedded_major(&self, name: &str) -> anyhow::Result<(Major, major::Source)> {
-        let supabase = self.supabase_major()?;
-        major::embedded(&self.config, name, supabase, &self.lock()?).map_err(|why| anyhow::anyhow!("{why}"))
+        let lock = self.lock()?;
+        let recorded = self
+            .config
+            .targets
+            .iter()
+            .filter(|(_, t)| t.protected)
+            .filter_map(|(n, _)| Some((n.as_str(), lock.targets.get(n)?.major?)))
+            .collect();
+        let own = self.config.targets.get(name).and_then(|t| t.major_version);
+        let settings = major::Settings { target: name, own, supabase: self.supabase_major()?, recorded };
+        major::embedded(&settings).map_err(|why| anyhow::anyhow!("{why}"))
     }
 
     /// The major of the embedded default: the first embedded target's (`local`), or what one would get.

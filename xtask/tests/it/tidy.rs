@@ -317,9 +317,9 @@ fn named_paths(doc: &str) -> BTreeSet<String> {
         .filter(|p| p.contains('/') && !p.contains(['<', '*', ' ', '$', '{', '(']) && !p.contains("..."))
         .filter(|p| !p.starts_with("http") && !p.starts_with('/') && !p.starts_with("~"))
         // What the xtask writes when it runs (a capture, records, evidence, its caches under target/) is named
-        // before it exists.
+        // before it exists; `supabase/` is the Supabase CLI's project folder, which a user's repository may have.
         .filter(|p| {
-            !["docs/database/platform/", "docs/database/promotions/", "docs/database/evidence/", "target/"]
+            !["docs/database/platform/", "docs/database/promotions/", "docs/database/evidence/", "target/", "supabase/"]
                 .iter()
                 .any(|w| p.starts_with(w))
         })
