@@ -356,7 +356,7 @@ end
 $fn$;
 
 create function cron.schedule(schedule text, command text) returns bigint
-language plpgsql strict set search_path = pg_catalog, pg_temp as $fn$
+language plpgsql strict as $fn$
 declare
   db text;
 begin
@@ -368,7 +368,7 @@ $fn$;
 comment on function cron.schedule(text, text) is 'schedule a pg_cron job';
 
 create function cron.schedule(job_name text, schedule text, command text) returns bigint
-language plpgsql set search_path = pg_catalog, pg_temp as $fn$
+language plpgsql as $fn$
 declare
   db text;
 begin
@@ -385,7 +385,7 @@ comment on function cron.schedule(text, text, text) is 'schedule a pg_cron job';
 create function cron.schedule_in_database(job_name text, schedule text, command text, database text,
                                           username text default null, active boolean default true)
 returns bigint
-language plpgsql set search_path = pg_catalog, pg_temp as $fn$
+language plpgsql as $fn$
 declare
   db text;
 begin
@@ -406,7 +406,7 @@ comment on function cron.schedule_in_database(text, text, text, text, text, bool
 revoke all on function cron.schedule_in_database(text, text, text, text, text, boolean) from public;
 
 create function cron.unschedule(job_id bigint) returns boolean
-language plpgsql strict set search_path = pg_catalog, pg_temp as $fn$
+language plpgsql strict as $fn$
 begin
   perform cron._standin_write('delete', current_user, job_id, null, null, null, null, null, null);
   return true;
@@ -415,7 +415,7 @@ $fn$;
 comment on function cron.unschedule(bigint) is 'unschedule a pg_cron job';
 
 create function cron.unschedule(job_name text) returns boolean
-language plpgsql strict set search_path = pg_catalog, pg_temp as $fn$
+language plpgsql strict as $fn$
 begin
   perform cron._standin_write('delete', current_user, null, job_name, null, null, null, null, null);
   return true;
@@ -426,7 +426,7 @@ comment on function cron.unschedule(text) is 'unschedule a pg_cron job';
 create function cron.alter_job(job_id bigint, schedule text default null, command text default null,
                                database text default null, username text default null, active boolean default null)
 returns void
-language plpgsql set search_path = pg_catalog, pg_temp as $fn$
+language plpgsql as $fn$
 begin
   if job_id is null then
     raise exception 'job_id can not be NULL';
