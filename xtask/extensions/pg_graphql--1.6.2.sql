@@ -1,4 +1,5 @@
 -- Stand-in for pg_graphql 1.6.2 (supabase/pg_graphql), written in SQL and PL/pgSQL, in schema graphql.
+-- (Its SQL objects are those of 1.6.1's source and of the platform's own listing; 1.6.2's source was not at hand.)
 --
 -- Reproduced: the functions and objects pg_graphql creates (resolve, _internal_resolve, comment_directive,
 -- exception, the schema-version sequence, its functions and event triggers) with their signatures, and what the
