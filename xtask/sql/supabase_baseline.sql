@@ -34,12 +34,14 @@ create extension if not exists "uuid-ossp" with schema extensions;
 create extension if not exists pg_trgm with schema extensions;
 create extension if not exists citext with schema extensions;
 
--- pg_cron exists only where it is installed and preloaded (Debian: postgresql-15-cron), and only in the
--- database named by cron.database_name.
+-- pg_cron, in pg_catalog as the platform places it: the real one only where it is installed and preloaded
+-- (Debian: postgresql-15-cron), in the database named by cron.database_name; the stand-in (xtask/extensions:
+-- jobs recorded, never run) needs no preload, so wherever it is the available pg_cron.
 do $$
 begin
-  if exists (select 1 from pg_available_extensions where name = 'pg_cron')
-     and current_setting('cron.database_name', true) = current_database() then
+  if exists (select 1 from pg_available_extensions
+             where name = 'pg_cron'
+               and (comment like 'stand-in%' or current_setting('cron.database_name', true) = current_database())) then
     create extension if not exists pg_cron with schema pg_catalog;
     grant usage on schema cron to postgres;
   end if;
@@ -247,7 +249,8 @@ $$;
 grant select, insert, update, delete on storage.objects, storage.buckets to anon, authenticated, service_role;
 grant execute on function storage.foldername(text), storage.filename(text), storage.extension(text) to anon, authenticated, service_role;
 
--- Realtime's broadcast/presence authorization table: apps write policies on it.
+-- Realtime's broadcast/presence authorization table: apps write policies on it. Its current columns (Supabase
+-- Realtime's tenant migrations); tables an older baseline made are aligned below.
 create table if not exists realtime.messages (
   topic text not null,
   extension text not null,
@@ -257,12 +260,103 @@ create table if not exists realtime.messages (
   updated_at timestamp not null default now(),
   inserted_at timestamp not null default now(),
   id uuid not null default gen_random_uuid(),
+  binary_payload bytea,
   primary key (id, inserted_at)
 ) partition by range (inserted_at);
+-- The platform's Realtime creates a partition per day; one default partition takes every row here.
 create table if not exists realtime.messages_default partition of realtime.messages default;
+alter table realtime.messages
+  add column if not exists binary_payload bytea,
+  alter column private set default false,
+  alter column id set default gen_random_uuid();
+do $$
+begin
+  if not exists (select 1 from pg_constraint
+                 where conrelid = 'realtime.messages'::regclass and conname = 'messages_payload_exclusive') then
+    alter table realtime.messages
+      add constraint messages_payload_exclusive check (payload is null or binary_payload is null) not valid;
+  end if;
+end
+$$;
+create index if not exists messages_inserted_at_topic_index on realtime.messages (inserted_at desc, topic)
+  where extension = 'broadcast' and private is true;
 alter table realtime.messages enable row level security;
-grant usage on schema realtime to anon, authenticated, service_role;
-grant select, insert, update on realtime.messages to anon, authenticated, service_role;
+grant usage on schema realtime to postgres, anon, authenticated, service_role;
+grant select, insert, update on realtime.messages to postgres, anon, authenticated, service_role;
+
+-- The topic of the broadcast being authorized (Realtime sets realtime.topic); policies on realtime.messages call it.
+create or replace function realtime.topic() returns text language sql stable as $$
+  select nullif(current_setting('realtime.topic', true), '')::text;
+$$;
+
+-- Broadcast from the database: the message is stored in realtime.messages (Realtime would deliver it from there);
+-- the payload gets an "id" when it has none. Failures are a warning, never an error, as on the platform.
+create or replace function realtime.send(payload jsonb, event text, topic text, private boolean default true)
+returns void language plpgsql as $$
+declare
+  message_id uuid := gen_random_uuid();
+begin
+  begin
+    execute format('set local realtime.topic to %L', topic);
+    insert into realtime.messages (id, payload, event, topic, private, extension)
+    values (message_id,
+            case when payload ? 'id' then payload else jsonb_set(payload, '{id}', to_jsonb(message_id)) end,
+            event, topic, private, 'broadcast');
+  exception when others then
+    raise warning 'WarnSendingBroadcastMessage: %', sqlerrm;
+  end;
+end
+$$;
+
+create or replace function realtime.send_binary(payload bytea, event text, topic text, private boolean default true)
+returns void language plpgsql as $$
+begin
+  begin
+    execute format('set local realtime.topic to %L', topic);
+    insert into realtime.messages (id, binary_payload, event, topic, private, extension)
+    values (gen_random_uuid(), payload, event, topic, private, 'broadcast');
+  exception when others then
+    raise warning 'WarnSendingBroadcastMessage: %', sqlerrm;
+  end;
+end
+$$;
+
+-- For row triggers: broadcasts the change (old and new row, operation, table) to topic_name.
+create or replace function realtime.broadcast_changes(topic_name text, event_name text, operation text, table_name text,
+                                                      table_schema text, new record, old record, level text default 'ROW')
+returns void language plpgsql as $$
+begin
+  if level = 'STATEMENT' then
+    raise exception 'function can only be triggered for each row, not for each statement';
+  end if;
+  if operation not in ('INSERT', 'UPDATE', 'DELETE') then
+    raise exception 'Unexpected operation type: %', operation;
+  end if;
+  perform realtime.send(jsonb_build_object('old_record', old, 'record', new, 'operation', operation,
+                                           'table', table_name, 'schema', table_schema),
+                        event_name, topic_name);
+exception when others then
+  raise exception 'Failed to process the row: %', sqlerrm;
+end
+$$;
+
+-- Every project has schema graphql (where `create extension pg_graphql with schema graphql` puts it) and
+-- GraphQL's public entry point in graphql_public; while pg_graphql is not installed the platform keeps a
+-- placeholder there (creating pg_graphql replaces it with the resolver).
+create schema if not exists graphql;
+create schema if not exists graphql_public;
+grant usage on schema graphql_public to postgres, anon, authenticated, service_role;
+do $$
+begin
+  if not exists (select 1 from pg_proc where pronamespace = 'graphql_public'::regnamespace and proname = 'graphql') then
+    create function graphql_public.graphql("operationName" text default null, query text default null,
+                                           variables jsonb default null, extensions jsonb default null)
+    returns jsonb language sql as $f$
+      select jsonb_build_object('errors', jsonb_build_array(jsonb_build_object('message', 'pg_graphql extension is not enabled.')))
+    $f$;
+  end if;
+end
+$$;
 
 -- Database webhooks: the dashboard writes `execute function supabase_functions.http_request(url, method,
 -- headers, params, timeout)`. Locally the request is recorded, not sent.
