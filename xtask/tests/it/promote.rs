@@ -375,7 +375,11 @@ fn protected_target_rehearses_then_pushes_from_a_clean_checkout_only() {
 
     let run = tree.run_env(&["promote", "--target", "prod", "--yes"], &env);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-    assert!(run.stdout.contains("Rehearsal: passed on a local PostgreSQL 17 shadow (history + batch)."), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Rehearsal: passed on a local PostgreSQL 17 shadow (history + batch)."),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("Promotion of 14 migration(s) to prod"), "{}", run.stdout);
     assert_eq!(versions(&url), example_versions());
     assert_eq!(status_json(&tree, "prod", &url)["head"], EXAMPLE_HEAD);

@@ -242,7 +242,11 @@ fn a_rehearsal_at_a_known_head_copies_its_template_and_still_catches_a_broken_ba
     let second = dry();
     assert_eq!(second.code, 0, "{}{}", second.stdout, second.stderr);
     assert!(second.stderr.contains("history: copied from the template kept at this head"), "{}", second.stderr);
-    assert!(second.stdout.contains("Rehearsal: passed on a local PostgreSQL 17 shadow (history + batch)."), "{}", second.stdout);
+    assert!(
+        second.stdout.contains("Rehearsal: passed on a local PostgreSQL 17 shadow (history + batch)."),
+        "{}",
+        second.stdout
+    );
     assert_eq!(templates(&tree), (kept.clone(), both(&kept[0])), "the spares taken are refilled");
 
     tree.write("migrations/20260601000000_broken.sql", "alter table public.problems add column x nosuchtype;\n");

@@ -11,7 +11,20 @@ use anyhow::Context;
 use crate::edges::os::fsutil;
 
 /// Every stand-in file: its name in the tree's extension folder, and its text.
-const FILES: &[(&str, &str)] = &[];
+const FILES: &[(&str, &str)] = &[
+    ("http--1.6.sql", include_str!("../../../extensions/http--1.6.sql")),
+    ("http.control", include_str!("../../../extensions/http.control")),
+    ("pg_cron--1.6.4.sql", include_str!("../../../extensions/pg_cron--1.6.4.sql")),
+    ("pg_cron.control", include_str!("../../../extensions/pg_cron.control")),
+    ("pg_graphql--1.6.2.sql", include_str!("../../../extensions/pg_graphql--1.6.2.sql")),
+    ("pg_graphql.control", include_str!("../../../extensions/pg_graphql.control")),
+    ("pg_net--0.20.4.sql", include_str!("../../../extensions/pg_net--0.20.4.sql")),
+    ("pg_net.control", include_str!("../../../extensions/pg_net.control")),
+    ("pgsodium--3.1.8.sql", include_str!("../../../extensions/pgsodium--3.1.8.sql")),
+    ("pgsodium.control", include_str!("../../../extensions/pgsodium.control")),
+    ("wrappers--0.6.3.sql", include_str!("../../../extensions/wrappers--0.6.3.sql")),
+    ("wrappers.control", include_str!("../../../extensions/wrappers.control")),
+];
 
 /// Adds the stand-ins to the extension folder `dir` of an owned tree, leaving alone an extension whose real
 /// control file is there. Idempotent: a file already as written is not touched.
