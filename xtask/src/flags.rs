@@ -130,7 +130,8 @@ pub struct Baseline {
     pub head: String,
 }
 
-/// The embedded Postgres: system binaries, data under `target/xtask/pg/`, Supabase baseline applied at creation.
+/// The embedded Postgres, one cluster per major on the owned server trees: data under `target/xtask/pg/<major>/`,
+/// the Supabase baseline (and the stand-in extensions) applied at creation.
 #[derive(Debug, Args)]
 pub struct Db {
     #[command(subcommand)]
