@@ -52,7 +52,10 @@ impl ServerTree {
 pub fn trees_dir() -> PathBuf {
     match std::env::var_os(TREES_ENV).filter(|v| !v.is_empty()) {
         Some(dir) => PathBuf::from(dir),
-        None => Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/xtask/postgres"),
+        None => {
+            let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+            manifest.parent().unwrap_or(manifest).join("target/xtask/postgres")
+        }
     }
 }
 
