@@ -116,16 +116,17 @@ fn remove_legacy(sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         .map(|s| std::path::PathBuf::from(s.trim()))
         .unwrap_or(dir.clone());
     let data = server_dir.join("data");
-    if let Ok(pid) = std::fs::read_to_string(data.join("postmaster.pid")) {
-        if let Some(pid) = pid.lines().next().map(str::trim).filter(|p| p.chars().all(|c| c.is_ascii_digit())) {
-            // SIGINT: Postgres' fast shutdown.
-            let _ = xshell::cmd!(sh, "kill -INT {pid}").quiet().ignore_status().ignore_stderr().run();
-            for _ in 0..100 {
-                if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-                    break;
-                }
-                std::thread::sleep(std::time::Duration::from_millis(100));
+    let pid = std::fs::read_to_string(data.join("postmaster.pid")).unwrap_or_default();
+    if let Some(pid) =
+        pid.lines().next().map(str::trim).filter(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    {
+        // SIGINT: Postgres' fast shutdown; waited for, so its files can go.
+        let _ = xshell::cmd!(sh, "kill -INT {pid}").quiet().ignore_status().ignore_stderr().run();
+        for _ in 0..100 {
+            if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+                break;
             }
+            std::thread::sleep(std::time::Duration::from_millis(100));
         }
     }
     if server_dir != dir {

@@ -119,6 +119,12 @@ pub fn embedded(settings: &Settings) -> Result<(Major, Source), String> {
     }
 }
 
+/// `--major`: 15 or 17.
+pub fn parse_arg(text: &str) -> Result<Major, String> {
+    let n: u32 = text.parse().map_err(|_| format!("`{text}` is not a PostgreSQL major; use 15 or 17"))?;
+    Major::try_from(n).map_err(|n| unsupported(n, "--major"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,10 +168,4 @@ mod tests {
         assert_eq!(Major::from_version_num(150013), Ok(Major::V15));
         assert_eq!(Major::from_version_num(160004), Err(16));
     }
-}
-
-/// `--major`: 15 or 17.
-pub fn parse_arg(text: &str) -> Result<Major, String> {
-    let n: u32 = text.parse().map_err(|_| format!("`{text}` is not a PostgreSQL major; use 15 or 17"))?;
-    Major::try_from(n).map_err(|n| unsupported(n, "--major"))
 }

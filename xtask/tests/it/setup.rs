@@ -152,7 +152,10 @@ fn the_laid_out_trees_hold_what_the_xtask_reads() {
         let stamp = std::fs::read_to_string(tree.join("xtask-tree"))
             .unwrap_or_else(|e| panic!("{}/xtask-tree: {e}; run scripts/setup", tree.display()));
         let value = |key: &str| {
-            stamp.lines().find_map(|l| l.strip_prefix(&format!("{key} = "))).unwrap_or_else(|| panic!("{key} in {stamp}"))
+            stamp
+                .lines()
+                .find_map(|l| l.strip_prefix(&format!("{key} = ")))
+                .unwrap_or_else(|| panic!("{key} in {stamp}"))
         };
         assert_eq!(value("major"), major);
         assert!(value("postgres").starts_with(&format!("{major}.")), "{stamp}");
@@ -161,7 +164,8 @@ fn the_laid_out_trees_hold_what_the_xtask_reads() {
 
         for program in ["initdb", "pg_ctl", "postgres", "pg_dump", "psql"] {
             let path = tree.join("bin").join(program);
-            let mode = std::fs::metadata(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode();
+            let mode =
+                std::fs::metadata(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).permissions().mode();
             assert_eq!(mode & 0o005, 0o005, "{} is readable and runnable by others", path.display());
         }
         let server = run(&tree.join("bin/postgres"), &["--version"]);
