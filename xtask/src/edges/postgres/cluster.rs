@@ -11,6 +11,7 @@ use xshell::{Shell, cmd};
 
 use super::tree::ServerTree;
 use crate::domain::major::Major;
+use crate::domain::schema::platform_file;
 use crate::edges::os::fsutil;
 
 pub const BASELINE_SQL: &str = include_str!("../../../sql/supabase_baseline.sql");
@@ -48,8 +49,8 @@ impl PlatformSchema {
             return client.batch_execute(BASELINE_SQL).context("applying the Supabase baseline");
         };
         let mut failed = Vec::new();
-        for chunk in body.split("\n--> ").map(|c| c.trim_start_matches("--> ")) {
-            let Some((what, statement)) = chunk.split_once('\n') else { continue };
+        // A stand-in's script is captured for the stand-ins only, never applied as a statement.
+        for (what, statement) in platform_file::chunks(body).filter(|(what, _)| !platform_file::is_stand_in(what)) {
             if let Err(err) = client.batch_execute(statement) {
                 failed.push(format!(
                     "{what}: {}",
