@@ -1,7 +1,9 @@
 //! `cargo xtask platform-baseline --target T [--check]`: the platform-managed schemas of a real target (roles,
 //! `auth`, `storage`, `realtime`, `vault`, `supabase_functions`, `extensions`, and the installed extensions with
 //! their versions) captured as DDL into `docs/database/platform/baseline.sql`, with a digest. When that file
-//! exists, the embedded database and every shadow start from it instead of the hand-written baseline.
+//! exists, the embedded database and every shadow start from it instead of the hand-written baseline. Each
+//! extension's members are captured too, as the script of a stand-in for a local tree that lacks it
+//! (`edges::postgres::standins::install_captured`).
 //!
 //! Read with one statement (`xtask/sql/platform.sql`): over the target's URL, or with a token only through
 //! `supabase db query` (login roles cannot read `auth`); both give the same text.
@@ -11,7 +13,7 @@ use serde::Serialize;
 use xshell::Shell;
 
 use crate::blocked::blocked;
-use crate::domain::schema::platform_file::render;
+use crate::domain::schema::platform_file::{chunks, is_stand_in, render};
 use crate::edges::os::fsutil::{self, FileState, Mode};
 use crate::edges::output::report::{self, Report};
 use crate::edges::postgres as pg;
@@ -38,7 +40,8 @@ impl flags::PlatformBaseline {
         let body = read(sh, repo, &target)?;
         let path = repo.platform_baseline_path();
         let file = render(&target.name, &body);
-        let statements = body.matches("\n--> ").count() + usize::from(body.starts_with("--> "));
+        let stand_ins = chunks(&body).filter(|(what, _)| is_stand_in(what)).count();
+        let statements = chunks(&body).count() - stand_ins;
         let rel = repo.rel(&path);
         let mode = if self.check { Mode::Check } else { Mode::Write };
         if mode == Mode::Check && !path.is_file() {
@@ -48,7 +51,7 @@ impl flags::PlatformBaseline {
             )));
         }
         let state = fsutil::ensure_file_contents(&path, &file, mode)?;
-        let report = BaselineReport { target: target.name.clone(), file: rel, statements, state };
+        let report = BaselineReport { target: target.name.clone(), file: rel, statements, stand_ins, state };
         report::emit(&report, self.output.format)?;
         if report.state == FileState::Stale {
             return Err(blocked(format!(
@@ -65,15 +68,18 @@ pub struct BaselineReport {
     pub target: String,
     pub file: String,
     pub statements: usize,
+    /// The extensions whose members were captured as a stand-in's script.
+    pub stand_ins: usize,
     pub state: FileState,
 }
 
 impl Report for BaselineReport {
     fn human(&self) -> String {
         format!(
-            "platform-baseline: {} ({} statements from {}): {}\n",
+            "platform-baseline: {} ({} statements, {} extension stand-in scripts, from {}): {}\n",
             self.file,
             self.statements,
+            self.stand_ins,
             self.target,
             self.state.as_str()
         )

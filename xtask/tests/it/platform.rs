@@ -122,3 +122,220 @@ fn a_baseline_captured_from_a_url_target_is_what_local_databases_start_from() {
     assert_eq!(edited.code, 2);
     assert!(edited.stderr.contains("was edited by hand"), "{}", edited.stderr);
 }
+
+/// The extension folder of the owned PostgreSQL 17 tree these tests' embedded databases run on, shared with
+/// every other test.
+fn extension_dir() -> std::path::PathBuf {
+    let tree = xtask::edges::postgres::tree::ServerTree::locate(xtask::domain::major::Major::V17).unwrap();
+    tree.owned_extensions.expect("the PostgreSQL 17 tree is owned (XTASK_PG_TREES)")
+}
+
+/// A platform extension this tree lacks: a throwaway extension written into the tree (named after this
+/// process) so a target can create it, then removed. When dropped, every file of its name goes from the tree,
+/// the stand-in the xtask added included, whether the test passed or not.
+struct ThrowawayExtension {
+    dir: std::path::PathBuf,
+    name: String,
+}
+
+impl ThrowawayExtension {
+    /// A schema of its own with a table, an enum, a plpgsql function and a C function (fuzzystrmatch's
+    /// soundex, under another name).
+    fn write() -> ThrowawayExtension {
+        let ext = ThrowawayExtension { dir: extension_dir(), name: format!("xtask_test_ext_{}", std::process::id()) };
+        let name = &ext.name;
+        let script = format!(
+            "create schema {name};
+             create type {name}.mood as enum ('sad', 'ok', 'happy');
+             create table {name}.jobs (id bigserial primary key, title text not null unique, mood {name}.mood not null default 'ok');
+             create function {name}.greet(who text default 'world') returns text language plpgsql stable
+               as $$ begin return 'hello ' || who || ' (' || (select count(*) from {name}.jobs) || ' jobs)'; end $$;
+             create function {name}.sound(text) returns text language c immutable strict as '$libdir/fuzzystrmatch', 'soundex';\n"
+        );
+        ext.put(&format!("{name}--1.0.sql"), &script);
+        ext.put(
+            &format!("{name}.control"),
+            "comment = 'a test extension'\ndefault_version = '1.0'\nrelocatable = false\n",
+        );
+        ext
+    }
+
+    /// Atomically, as the servers of other tests read this folder meanwhile.
+    fn put(&self, file: &str, text: &str) {
+        let tmp = self.dir.join(format!(".{file}.tmp"));
+        std::fs::write(&tmp, text).unwrap();
+        std::fs::rename(&tmp, self.dir.join(file)).unwrap();
+    }
+
+    /// Gone from the tree, as from every tree without it.
+    fn remove_real(&self) {
+        std::fs::remove_file(self.dir.join(format!("{}--1.0.sql", self.name))).unwrap();
+        std::fs::remove_file(self.dir.join(format!("{}.control", self.name))).unwrap();
+    }
+
+    /// Its files in the tree now.
+    fn files(&self) -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&self.dir)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|f| f == &format!("{}.control", self.name) || f.starts_with(&format!("{}--", self.name)))
+            .collect();
+        names.sort();
+        names
+    }
+}
+
+impl Drop for ThrowawayExtension {
+    fn drop(&mut self) {
+        for file in self.files() {
+            let _ = std::fs::remove_file(self.dir.join(file));
+        }
+    }
+}
+
+/// Captured stand-in files of real extensions, which no correct run writes: removed when dropped, so a failing
+/// run leaves the shared tree as it found it.
+struct Copies {
+    dir: std::path::PathBuf,
+    of: &'static [&'static str],
+}
+
+impl Copies {
+    fn found(&self) -> Vec<String> {
+        std::fs::read_dir(&self.dir)
+            .unwrap()
+            .filter_map(|e| e.ok()?.file_name().into_string().ok())
+            .filter(|f| f.contains("-captured-") && self.of.iter().any(|name| f.starts_with(&format!("{name}--"))))
+            .collect()
+    }
+}
+
+impl Drop for Copies {
+    fn drop(&mut self) {
+        for file in self.found() {
+            let _ = std::fs::remove_file(self.dir.join(file));
+        }
+    }
+}
+
+const HOSTED_ENV: &str = "XTASK_TEST_HOSTED_URL";
+
+/// A `hosted` target in `tree`'s cluster, changed by `sql`, and the platform baseline captured from it.
+fn captured_from(tree: &Tree, sql: &str) -> (String, String) {
+    tree.append("xtask.toml", &format!("\n[targets.hosted]\ndb_url_env = \"{HOSTED_ENV}\"\n"));
+    tree.db_start();
+    let hosted = tree.create_db("hosted");
+    connect(&hosted).batch_execute(sql).unwrap();
+    (hosted.clone(), capture(tree, &hosted))
+}
+
+/// `platform-baseline --target hosted`, and the file it wrote.
+fn capture(tree: &Tree, hosted: &str) -> String {
+    let run = tree.run_env(&["platform-baseline", "--target", "hosted"], &[(HOSTED_ENV, hosted)]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    String::from_utf8(tree.read("docs/database/platform/baseline.sql")).unwrap()
+}
+
+/// Rows of `sql` as text, to compare a target with a local database.
+fn rows(url: &str, sql: &str) -> Vec<String> {
+    connect(url).query(sql, &[]).unwrap().iter().map(|r| r.get::<_, Option<String>>(0).unwrap_or_default()).collect()
+}
+
+/// The version of `extension` the database at `url` has.
+fn extversion(url: &str, extension: &str) -> String {
+    let found = rows(url, &format!("select extversion from pg_extension where extname = '{extension}'"));
+    let [version] = found.as_slice() else { panic!("{extension} is not created: {found:?}") };
+    version.clone()
+}
+
+#[test]
+fn an_extension_missing_here_is_created_from_its_capture_as_a_stand_in() {
+    let ext = ThrowawayExtension::write();
+    let name = ext.name.clone();
+    let tree = Tree::example();
+    let (hosted, file) = captured_from(&tree, &format!("create extension {name} with schema extensions;"));
+    assert!(file.contains(&format!("--> stand-in {name} 1.0\n")), "{file}");
+    assert!(file.contains(&format!("create extension if not exists {name} with schema extensions;")));
+    ext.remove_real();
+
+    let other = Tree::example();
+    other.write("docs/database/platform/baseline.sql", &file);
+    let run = other.run(&["promote", "--skip-catalog"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert!(!run.stderr.contains("could not be applied here"), "{}", run.stderr);
+    let local = other.admin_url("postgres");
+    let version = extversion(&local, &name);
+    assert!(version.starts_with("1.0-captured-") && version.len() == "1.0-captured-".len() + 8, "{version}");
+    let listed =
+        format!("{name} {version}: stand-in, captured from the platform baseline; schema only; calls are not made");
+    assert!(run.stdout.contains(&listed), "promote names it a stand-in: {}", run.stdout);
+    assert_eq!(
+        ext.files(),
+        [format!("{name}--{version}.control"), format!("{name}--{version}.sql"), format!("{name}.control")],
+        "its own version beside a stand-in control file"
+    );
+
+    // The same objects as on the target: its members, the table, the enum, the function signatures.
+    for sql in [
+        format!(
+            "select count(*)::text from pg_depend where deptype = 'e' and refobjid = (select oid from pg_extension where extname = '{name}')"
+        ),
+        format!(
+            "select format('%s(%s) %s %s %s', proname, pg_get_function_arguments(oid), pg_get_function_result(oid), provolatile, proisstrict) from pg_proc where pronamespace = '{name}'::regnamespace order by 1"
+        ),
+        format!(
+            "select format('%s %s %s %s', column_name, data_type, is_nullable, column_default) from information_schema.columns where table_schema = '{name}' order by ordinal_position"
+        ),
+        format!("select enum_range(null::{name}.mood)::text"),
+        format!("select {name}.greet()"),
+    ] {
+        assert_eq!(rows(&local, &sql), rows(&hosted, &sql), "{sql}");
+    }
+    connect(&local).batch_execute(&format!("insert into {name}.jobs (title) values ('one')")).unwrap();
+    let greeting = format!("select {name}.greet('you') || ' ' || mood from {name}.jobs");
+    assert_eq!(rows(&local, &greeting), ["hello you (1 jobs) ok"], "the plpgsql function runs as on the target");
+    assert_eq!(rows(&hosted, &format!("select {name}.sound('Robert')")), ["R163"]);
+    let stub = format!("select ({name}.sound('Robert') is null)::text");
+    assert_eq!(rows(&local, &stub), ["true"], "the C function is a stub");
+
+    // The target's extension changes: its capture is a version of its own, which a fresh local database
+    // creates though the tree's control file names the first capture's.
+    connect(&hosted)
+        .batch_execute(&format!(
+            "create function {name}.added() returns int language sql as 'select 2';
+             alter extension {name} add function {name}.added();"
+        ))
+        .unwrap();
+    other.write("docs/database/platform/baseline.sql", capture(&tree, &hosted));
+    let reset = other.run(&["db", "reset"]);
+    assert_eq!(reset.code, 0, "{}", reset.stderr);
+    let local = other.admin_url("postgres");
+    let second = extversion(&local, &name);
+    assert!(second.starts_with("1.0-captured-") && second != version, "{second} after {version}");
+    assert_eq!(rows(&local, &format!("select {name}.added()::text")), ["2"]);
+    assert_eq!(ext.files().len(), 5, "both captures' versions: {:?}", ext.files());
+}
+
+#[test]
+fn an_extension_real_here_is_created_not_copied() {
+    let copies = Copies { dir: extension_dir(), of: &["citext", "pg_trgm", "pgcrypto", "uuid-ossp"] };
+    let tree = Tree::example();
+    // The baseline the target starts from has these extensions, all real in this tree.
+    let (_, file) = captured_from(&tree, "select 1;");
+    assert!(file.contains("--> stand-in citext "), "their members are captured all the same");
+    let other = Tree::example();
+    other.write("docs/database/platform/baseline.sql", &file);
+    let start = other.run(&["db", "start"]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    let local = other.admin_url("postgres");
+    for extension in copies.of {
+        let real = rows(
+            &local,
+            &format!(
+                "select default_version::text from pg_available_extensions where name = '{extension}' and comment not like 'stand-in%'"
+            ),
+        );
+        assert_eq!([extversion(&local, extension)], real.as_slice(), "{extension} is the tree's own");
+    }
+    assert_eq!(copies.found(), Vec::<String>::new(), "no stand-in is written for a real extension");
+}

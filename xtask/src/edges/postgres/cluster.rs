@@ -3,6 +3,7 @@
 //! baseline in its `postgres` database. As root it runs the server as an unprivileged user, because Postgres
 //! refuses to run as root.
 
+use std::collections::HashMap;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
@@ -11,6 +12,7 @@ use xshell::{Shell, cmd};
 
 use super::tree::ServerTree;
 use crate::domain::major::Major;
+use crate::domain::schema::platform_file::{self, CapturedStandIn};
 use crate::edges::os::fsutil;
 
 pub const BASELINE_SQL: &str = include_str!("../../../sql/supabase_baseline.sql");
@@ -41,32 +43,80 @@ impl PlatformSchema {
         crate::domain::history::migrations::checksum(self.text().as_bytes())
     }
 
+    /// The stand-in scripts captured with the baseline (`Cluster::start` installs them in an owned tree).
+    pub fn stand_ins(&self) -> Vec<CapturedStandIn> {
+        match self {
+            PlatformSchema::Builtin => Vec::new(),
+            PlatformSchema::Captured(body) => platform_file::stand_ins(body),
+        }
+    }
+
     /// The hand-written baseline in one go; a captured one statement by statement (each preceded by a
-    /// `--> kind name` line), naming what the local server cannot take (an extension it lacks, say).
+    /// `--> kind name` line), naming what the local server cannot take (an extension it lacks, say). Its
+    /// stand-in scripts are not statements: an extension that has one installed here is created at that
+    /// version, the real one where the tree has it.
     pub fn apply(&self, client: &mut postgres::Client) -> anyhow::Result<()> {
         let PlatformSchema::Captured(body) = self else {
             return client.batch_execute(BASELINE_SQL).context("applying the Supabase baseline");
         };
+        let pinned = self.stand_in_versions(client);
         let mut failed = Vec::new();
-        for chunk in body.split("\n--> ").map(|c| c.trim_start_matches("--> ")) {
-            let Some((what, statement)) = chunk.split_once('\n') else { continue };
-            if let Err(err) = client.batch_execute(statement) {
+        for (what, statement) in platform_file::chunks(body).filter(|(what, _)| !platform_file::is_stand_in(what)) {
+            let statement = match platform_file::extension_of(what).and_then(|name| pinned.get(&name)) {
+                Some(version) => platform_file::pin_version(statement, version),
+                None => statement.to_string(),
+            };
+            if let Err(err) = client.batch_execute(&statement) {
                 failed.push(format!(
                     "{what}: {}",
                     err.as_db_error().map_or(err.to_string(), |d| d.message().to_string())
                 ));
             }
         }
-        if !failed.is_empty() {
-            eprintln!(
-                "note: {} statement(s) of the captured platform baseline could not be applied here: {}{}",
-                failed.len(),
-                failed.iter().take(5).cloned().collect::<Vec<_>>().join("; "),
-                if failed.len() > 5 { "; ..." } else { "" }
-            );
-        }
+        note_unapplied(&failed);
         Ok(())
     }
+
+    /// For each captured stand-in this server has installed as a stand-in, the version its `create extension`
+    /// makes; an extension real here has none, so the real one is created.
+    fn stand_in_versions(&self, client: &mut postgres::Client) -> HashMap<String, String> {
+        let stand_ins = self.stand_ins();
+        if stand_ins.is_empty() {
+            return HashMap::new();
+        }
+        // A folder the server cannot list (a broken control file of someone else's) costs the pinning, not the
+        // database: each such extension is then created at its control file's default version.
+        let available = match super::standins::available(client) {
+            Ok(available) => available,
+            Err(err) => {
+                eprintln!(
+                    "note: {err:#}, so the captured stand-ins are created at their default versions; once the extension folder is corrected, `cargo xtask db reset`"
+                );
+                return HashMap::new();
+            }
+        };
+        stand_ins
+            .into_iter()
+            .filter(|s| s.is_valid())
+            .filter_map(|s| {
+                let version = s.local_version();
+                available.contains(&(s.name.clone(), version.clone())).then_some((s.name, version))
+            })
+            .collect()
+    }
+}
+
+/// Names the statements of a captured baseline that the local server could not take.
+fn note_unapplied(failed: &[String]) {
+    if failed.is_empty() {
+        return;
+    }
+    eprintln!(
+        "note: {} statement(s) of the captured platform baseline could not be applied here: {}{}",
+        failed.len(),
+        failed.iter().take(5).cloned().collect::<Vec<_>>().join("; "),
+        if failed.len() > 5 { "; ..." } else { "" }
+    );
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -170,6 +220,11 @@ impl Cluster {
 
     /// Creates the cluster if needed, starts it if stopped, and returns the `postgres` database's URL.
     pub fn start(&self, sh: &Shell) -> anyhow::Result<String> {
+        // Even when it runs: a shadow made from a baseline captured since needs its stand-ins.
+        if let Some(dir) = &self.tree()?.owned_extensions {
+            super::standins::install(dir)?;
+            super::standins::install_captured(dir, &self.baseline.stand_ins())?;
+        }
         match self.state(sh)? {
             State::Running => return self.url("postgres"),
             State::Absent => self.create(sh)?,
@@ -177,9 +232,6 @@ impl Cluster {
         }
         self.launch(sh)?;
         let url = self.url("postgres")?;
-        if let Some(dir) = &self.tree()?.owned_extensions {
-            super::standins::install(dir)?;
-        }
         // Re-applied when the baseline changes (every statement in it is idempotent), so an older local database
         // gains what the platform has since added.
         let digest = self.baseline.digest();
