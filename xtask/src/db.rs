@@ -24,7 +24,7 @@ impl flags::Db {
             DbCmd::Start => {
                 cluster.start(sh)?;
                 eprintln!(
-                    "embedded database (PostgreSQL {major}, from {source}) running: {}",
+                    "embedded database running: {} (PostgreSQL {major}, from {source})",
                     cluster.display_url("postgres")?
                 );
             }
