@@ -102,20 +102,21 @@ fn a_history_with_an_extension_the_local_server_lacks_is_rehearsed_on_dev_instea
     for entry in std::fs::read_dir(tree.path("migrations")).unwrap().flatten() {
         std::fs::remove_file(entry.path()).unwrap();
     }
-    // `vector` is no Debian PostgreSQL 15 package: the local shadow can never replay this history.
-    let vector = "create extension if not exists vector with schema extensions;\n";
+    // PostGIS is in no server tree here, and the xtask has no stand-in for it: the local shadow can never replay
+    // this history.
+    let postgis = "create extension if not exists postgis with schema extensions;\n";
     let items = "create table public.items (id bigint primary key, title text not null);\n";
-    tree.write("migrations/20260101000000_vector.sql", vector);
+    tree.write("migrations/20260101000000_postgis.sql", postgis);
     tree.write("migrations/20260102000000_items.sql", items);
     tree.db_start();
     let (prod, dev) = (tree.create_db("prod"), tree.create_db("dev"));
     let available: bool = connect(&prod)
-        .query_one("select exists (select 1 from pg_available_extensions where name = 'vector')", &[])
+        .query_one("select exists (select 1 from pg_available_extensions where name = 'postgis')", &[])
         .unwrap()
         .get(0);
-    assert!(!available, "the local server must lack vector for this test to mean anything");
+    assert!(!available, "the local server must lack postgis for this test to mean anything");
     for url in [&prod, &dev] {
-        fake_applied(url, "20260101000000", "vector", vector);
+        fake_applied(url, "20260101000000", "postgis", postgis);
     }
     connect(&dev).batch_execute(items).unwrap();
     fake_applied(&dev, "20260102000000", "items", items);
@@ -125,7 +126,7 @@ fn a_history_with_an_extension_the_local_server_lacks_is_rehearsed_on_dev_instea
     let run = promote_prod(&tree, &prod, &dev);
     assert_eq!(run.code, 1, "the local rehearsal dead-ends: {}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains("rehearsal of the applied history failed on a local shadow"), "{}", run.stderr);
-    assert!(run.stderr.contains("vector"), "{}", run.stderr);
+    assert!(run.stderr.contains("postgis"), "{}", run.stderr);
 
     let config = String::from_utf8(tree.read("xtask.toml")).unwrap();
     tree.write("xtask.toml", config.replacen("protected = true", "protected = true\nrehearse_on = \"dev\"", 1));
