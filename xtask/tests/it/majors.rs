@@ -141,11 +141,28 @@ fn a_protected_target_on_17_is_rehearsed_on_17_while_the_embedded_default_is_15(
     assert!(lock.contains("major = 17"), "the major is recorded with the head: {lock}");
     assert!(!tree.path("target/xtask/pg/15/data").exists(), "no 15 cluster was needed");
 
-    // With the major recorded, `review` without credentials rehearses on it too, and says where it came from.
     let status = tree.run(&["db", "status"]);
     assert!(status.stdout.contains("PostgreSQL 15: absent"), "{}", status.stdout);
     assert!(status.stdout.contains("PostgreSQL 17: running"), "{}", status.stdout);
     assert!(status.stdout.contains("1 rehearsal template(s)"), "{}", status.stdout);
+
+    // With the major recorded, `review` without credentials measures on it too, and says where it came from.
+    let base = String::from_utf8(
+        std::process::Command::new("git")
+            .current_dir(tree.path(""))
+            .args(["rev-parse", "HEAD"])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    tree.write("migrations/20260602000000_more_items.sql", "create table public.more_items (id int primary key);\n");
+    crate::support::commit(&tree, "more items");
+    let run = tree.run(&["review", "--base", base.trim(), "--format", "json"]);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let review: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(review["postgres"], "17 (recorded for prod in the lock)");
+    assert!(!tree.path("target/xtask/pg/15/data").exists(), "the review did not use the embedded default's 15");
 }
 
 #[test]
