@@ -7,6 +7,7 @@ use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use xshell::{Shell, cmd};
 
 use crate::domain::major::Major;
 
@@ -93,11 +94,12 @@ fn overridden(major: Major, bindir: PathBuf) -> anyhow::Result<ServerTree> {
             display(&bindir)
         );
     }
-    let version = std::process::Command::new(bindir.join("postgres"))
-        .arg("--version")
-        .output()
+    let (sh, postgres) = (Shell::new()?, bindir.join("postgres"));
+    let text = cmd!(sh, "{postgres} --version")
+        .quiet()
+        .ignore_stderr()
+        .read()
         .with_context(|| format!("running {}/postgres --version", display(&bindir)))?;
-    let text = String::from_utf8_lossy(&version.stdout);
     let found = version_major(&text);
     if found != Some(major.number()) {
         bail!(
@@ -141,11 +143,12 @@ fn reachable_tree(root: &Path) -> anyhow::Result<PathBuf> {
     std::fs::set_permissions("/var/lib/xtask", std::fs::Permissions::from_mode(0o755))?;
     std::fs::set_permissions(&base, std::fs::Permissions::from_mode(0o755))?;
     let partial = base.join(format!("{}.partial-{}", &hash[..16], std::process::id()));
-    let status = std::process::Command::new("cp").arg("-a").arg(root).arg(&partial).status()?;
-    if !status.success() {
-        bail!("copying {} to {} failed", display(root), partial.display());
-    }
-    let _ = std::process::Command::new("chmod").arg("-R").arg("a+rX").arg(&partial).status();
+    let sh = Shell::new()?;
+    cmd!(sh, "cp -a {root} {partial}")
+        .quiet()
+        .run()
+        .with_context(|| format!("copying {} to {}", display(root), partial.display()))?;
+    cmd!(sh, "chmod -R a+rX {partial}").quiet().run()?;
     // Another process may have made the same mirror meanwhile: that one is as good.
     if std::fs::rename(&partial, &mirror).is_err() {
         let _ = std::fs::remove_dir_all(&partial);
