@@ -229,11 +229,23 @@ fn root_runs_the_embedded_database_from_a_checkout_in_a_private_directory() {
     std::fs::copy(example.path("xtask.toml"), repo.join("xtask.toml")).unwrap();
     std::os::unix::fs::symlink(example.path("migrations"), repo.join("migrations")).unwrap();
     std::os::unix::fs::symlink(crate::support::repo_root().join("node_modules"), repo.join("node_modules")).unwrap();
+    // The server tree in there too, as a checkout in root's home has it: the server's user cannot run it from there.
+    let trees = private.path().join("trees");
+    std::fs::create_dir(&trees).unwrap();
+    let copied = std::process::Command::new("cp")
+        .arg("-a")
+        .arg(crate::support::repo_root().join("target/xtask/postgres/17"))
+        .arg(trees.join("17"))
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let stamp = std::fs::read_to_string(trees.join("17/xtask-tree")).unwrap();
     let xtask = |args: &[&str]| {
         let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
             .arg("--repo")
             .arg(&repo)
             .args(args)
+            .env("XTASK_PG_TREES", &trees)
             .output()
             .unwrap();
         (
@@ -259,9 +271,21 @@ fn root_runs_the_embedded_database_from_a_checkout_in_a_private_directory() {
     assert_eq!(code, Some(0), "{stderr}");
     let (_, status, _) = xtask(&["db", "status"]);
     assert!(status.contains(&format!("(data in {data};")), "reset keeps the same place: {status}");
+    // The tree ran from a mirror the server's user can reach, made once, readable by all.
+    let mirrors: Vec<std::path::PathBuf> = std::fs::read_dir("/var/lib/xtask/trees")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| std::fs::read_to_string(p.join("xtask-tree")).is_ok_and(|s| s == stamp))
+        .collect();
+    let pid = std::fs::read_to_string(format!("{data}/postmaster.pid")).unwrap();
+    let exe = std::fs::read_link(format!("/proc/{}/exe", pid.lines().next().unwrap().trim())).unwrap();
+    let mirror = mirrors.iter().find(|m| exe.starts_with(m)).unwrap_or_else(|| panic!("{exe:?} runs from no mirror"));
+    assert_eq!(std::fs::metadata(mirror.join("bin/postgres")).unwrap().mode() & 0o005, 0o005);
     // Clean up what lives outside the temporary directory.
     xtask(&["db", "stop"]);
     std::fs::remove_dir_all(std::path::Path::new(&data).parent().unwrap()).unwrap();
+    std::fs::remove_dir_all(mirror).unwrap();
 }
 
 unsafe extern "C" {
