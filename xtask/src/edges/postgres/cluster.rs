@@ -21,6 +21,8 @@ pub struct Cluster {
     dir: PathBuf,
     major: Major,
     baseline: PlatformSchema,
+    /// Its server tree, once located.
+    tree: std::sync::OnceLock<ServerTree>,
 }
 
 /// What a new local database starts from: the hand-written Supabase baseline, or one captured from a target
@@ -135,12 +137,12 @@ struct RunAs {
 impl Cluster {
     /// The cluster of `major` kept in `dir` (`Repo::cluster_dir`).
     pub fn new(dir: &Path, major: Major) -> Cluster {
-        Cluster { dir: dir.to_path_buf(), major, baseline: PlatformSchema::Builtin }
+        Cluster::with_baseline(dir, major, PlatformSchema::Builtin)
     }
 
     /// The cluster of `major` in `dir`, its `postgres` database starting from `baseline`.
     pub fn with_baseline(dir: &Path, major: Major, baseline: PlatformSchema) -> Cluster {
-        Cluster { dir: dir.to_path_buf(), major, baseline }
+        Cluster { dir: dir.to_path_buf(), major, baseline, tree: std::sync::OnceLock::new() }
     }
 
     pub fn major(&self) -> Major {
@@ -269,8 +271,13 @@ impl Cluster {
     }
 
     /// The server tree of this cluster's major.
+    /// Located once per value: an override's major is read by running its `postgres --version`.
     fn tree(&self) -> anyhow::Result<ServerTree> {
-        ServerTree::locate(self.major)
+        if let Some(tree) = self.tree.get() {
+            return Ok(tree.clone());
+        }
+        let tree = ServerTree::locate(self.major)?;
+        Ok(self.tree.get_or_init(|| tree).clone())
     }
 
     fn create(&self, sh: &Shell) -> anyhow::Result<()> {
