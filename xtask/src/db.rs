@@ -16,19 +16,19 @@ impl flags::Db {
                 (major, source.to_string())
             }
         };
-        if let DbCmd::Reset = self.cmd {
-            return reset(sh, repo, major);
-        }
-        let cluster = repo.cluster(major)?;
+        // Made in each arm but `reset`'s: an older xtask's cluster makes it an error, which `reset` removes.
+        let cluster = || repo.cluster(major);
         match self.cmd {
+            DbCmd::Reset => reset(sh, repo, major)?,
             DbCmd::Start => {
+                let cluster = cluster()?;
                 cluster.start(sh)?;
                 eprintln!(
                     "embedded database running: {} (PostgreSQL {major}, from {source})",
                     cluster.display_url("postgres")?
                 );
             }
-            DbCmd::Stop => match cluster.stop(sh)? {
+            DbCmd::Stop => match cluster()?.stop(sh)? {
                 true => eprintln!("embedded database (PostgreSQL {major}) stopped"),
                 false => eprintln!("embedded database (PostgreSQL {major}) was not running"),
             },
@@ -44,6 +44,7 @@ impl flags::Db {
                 }
             }
             DbCmd::Url => {
+                let cluster = cluster()?;
                 // Says so rather than starting it: a URL is asked for to connect now, and a server started as a
                 // side effect would surprise whoever stopped it.
                 if cluster.state(sh)? != State::Running {
@@ -55,7 +56,6 @@ impl flags::Db {
                 println!("{}", cluster.display_url("postgres")?);
                 eprintln!("password: export PGPASSFILE={}", cluster.pgpass().display());
             }
-            DbCmd::Reset => unreachable!("handled above"),
         }
         Ok(())
     }

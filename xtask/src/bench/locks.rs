@@ -3,6 +3,7 @@
 //! ALTER's pending ACCESS EXCLUSIVE. Its delay is measured with the budget (the ALTER gives up, the reader goes
 //! on) and without one (the reader waits as long as the blocker), on fresh databases in the embedded cluster.
 
+use crate::domain::major::Major;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -19,7 +20,7 @@ const ALTER: &str = "20260102000000_orders_note.sql";
 
 impl flags::BenchLocks {
     pub(super) fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
-        super::major(repo, self.major)?;
+        let major = super::major(repo, self.major)?;
         let tree = repo.bench_dir("locks");
         let _ = std::fs::remove_dir_all(&tree);
         std::fs::create_dir_all(tree.join("migrations"))?;
@@ -34,8 +35,8 @@ impl flags::BenchLocks {
             &tree.join("migrations").join(ALTER),
             b"alter table public.orders add column note text;\n",
         )?;
-        let with = self.side(sh, repo, &tree, Some(&self.lock_timeout.text)).context("the budgeted side")?;
-        let without = self.side(sh, repo, &tree, None).context("the side without a budget")?;
+        let with = self.side(sh, repo, major, &tree, Some(&self.lock_timeout.text)).context("the budgeted side")?;
+        let without = self.side(sh, repo, major, &tree, None).context("the side without a budget")?;
         println!(
             "blocker        a transaction holding ACCESS SHARE on public.orders ({} rows) for {} s",
             self.rows, self.hold
@@ -51,11 +52,14 @@ impl flags::BenchLocks {
     }
 
     /// One side: a fresh database with the table, the blocker, `promote` of the ALTER, and the reader's wait.
-    fn side(&self, sh: &Shell, repo: &Repo, tree: &std::path::Path, budget: Option<&str>) -> anyhow::Result<Duration> {
-        let major = match self.major {
-            Some(major) => major,
-            None => repo.default_major()?.0,
-        };
+    fn side(
+        &self,
+        sh: &Shell,
+        repo: &Repo,
+        major: Major,
+        tree: &std::path::Path,
+        budget: Option<&str>,
+    ) -> anyhow::Result<Duration> {
         let shadow = Shadow::create(sh, repo, major, "bench_locks")?;
         let config = format!(
             "[targets.local]\nembedded = true\n[targets.bench]\ndb_url_env = \"XTASK_BENCH_URL\"\nlock_timeout = \"{}\"\nlock_retries = 0\n",

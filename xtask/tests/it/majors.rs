@@ -263,3 +263,29 @@ fn a_cluster_of_another_major_is_named_with_db_reset() {
         connect(&tree.admin_url_of(Major::V17, "postgres")).query_one("show server_version_num", &[]).unwrap().get(0);
     assert!(num.starts_with("17"), "{num}");
 }
+
+#[test]
+fn the_single_cluster_an_older_xtask_kept_is_named_and_replaced_by_db_reset() {
+    let tree = embedded(Major::V17);
+    // What an xtask before one cluster per major left: its data straight under target/xtask/pg/.
+    tree.write("target/xtask/pg/data/PG_VERSION", "15\n");
+    tree.write("target/xtask/pg/port", "5999\n");
+    let run = tree.run(&["promote"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("target/xtask/pg holds a PostgreSQL 15 cluster from before the xtask kept one cluster per major; `cargo xtask db reset` removes it"),
+        "{}",
+        run.stderr
+    );
+    let run = tree.run(&["db", "reset"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(
+        run.stderr.contains("removed target/xtask/pg: a cluster from before one cluster per major"),
+        "{}",
+        run.stderr
+    );
+    assert!(!tree.path("target/xtask/pg/data").exists());
+    let num: String =
+        connect(&tree.admin_url_of(Major::V17, "postgres")).query_one("show server_version_num", &[]).unwrap().get(0);
+    assert!(num.starts_with("17"), "{num}");
+}

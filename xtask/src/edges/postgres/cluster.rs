@@ -270,8 +270,7 @@ impl Cluster {
         Ok(())
     }
 
-    /// The server tree of this cluster's major.
-    /// Located once per value: an override's major is read by running its `postgres --version`.
+    /// The server tree of this cluster's major, located once per value: an override's major is read by running its `postgres --version`.
     fn tree(&self) -> anyhow::Result<ServerTree> {
         if let Some(tree) = self.tree.get() {
             return Ok(tree.clone());
