@@ -8,6 +8,7 @@ pub mod findings;
 pub mod history;
 pub mod lint;
 pub mod major;
+pub mod platform;
 pub mod promotion;
 pub mod rewrites;
 pub mod schema;
