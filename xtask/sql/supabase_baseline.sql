@@ -13,8 +13,22 @@ begin
   if not exists (select 1 from pg_roles where rolname = 'supabase_realtime_admin') then create role supabase_realtime_admin nologin noinherit; end if;
   if not exists (select 1 from pg_roles where rolname = 'dashboard_user') then create role dashboard_user nologin createrole createdb replication; end if;
   if not exists (select 1 from pg_roles where rolname = 'pgbouncer') then create role pgbouncer nologin; end if;
+  if not exists (select 1 from pg_roles where rolname = 'supabase_functions_admin') then create role supabase_functions_admin nologin noinherit createrole; end if;
+  if not exists (select 1 from pg_roles where rolname = 'supabase_replication_admin') then create role supabase_replication_admin nologin replication; end if;
+  if not exists (select 1 from pg_roles where rolname = 'supabase_read_only_user') then create role supabase_read_only_user nologin bypassrls; end if;
+  -- `postgres` as the platform has it: not a superuser (the cluster made it so; an older database's is fixed here).
+  if not exists (select 1 from pg_roles where rolname = 'postgres') then
+    create role postgres login nosuperuser createdb createrole replication bypassrls;
+  end if;
+  -- On 16 and later the platform gives `postgres` the API roles with ADMIN OPTION (20250605172253).
+  if current_setting('server_version_num')::int >= 160000 then
+    grant anon, authenticated, service_role to postgres with admin option;
+  else
+    grant anon, authenticated, service_role to postgres;
+  end if;
 end
 $$;
+grant pg_monitor, pg_read_all_data, pg_signal_backend to postgres;
 grant anon, authenticated, service_role to authenticator;
 
 create schema if not exists extensions;
@@ -43,7 +57,11 @@ begin
              where name = 'pg_cron'
                and (comment like 'stand-in%' or current_setting('cron.database_name', true) = current_database())) then
     create extension if not exists pg_cron with schema pg_catalog;
-    grant usage on schema cron to postgres;
+    -- The platform's grants (20231020085357, 20260730000000): jobs are made through cron.schedule, not written.
+    grant usage on schema cron to postgres with grant option;
+    grant select on cron.job to postgres with grant option;
+    grant select, insert, update, delete, truncate, references on cron.job_run_details to postgres with grant option;
+    grant execute on all functions in schema cron to postgres with grant option;
   end if;
 end
 $$;
@@ -390,11 +408,11 @@ create table if not exists vault.secrets (
 create or replace view vault.decrypted_secrets as
   select id, name, description, secret, secret as decrypted_secret, key_id, nonce, created_at, updated_at from vault.secrets;
 create or replace function vault.create_secret(new_secret text, new_name text default null, new_description text default '', new_key_id uuid default null)
-returns uuid language sql as $$
+returns uuid language sql security definer set search_path = '' as $$
   insert into vault.secrets (secret, name, description, key_id) values (new_secret, new_name, new_description, new_key_id) returning id
 $$;
 create or replace function vault.update_secret(secret_id uuid, new_secret text default null, new_name text default null, new_description text default null, new_key_id uuid default null)
-returns void language sql as $$
+returns void language sql security definer set search_path = '' as $$
   update vault.secrets set secret = coalesce(new_secret, secret), name = coalesce(new_name, name),
     description = coalesce(new_description, description), key_id = coalesce(new_key_id, key_id), updated_at = now()
   where id = secret_id
@@ -409,8 +427,74 @@ begin
 end
 $$;
 
-alter default privileges in schema public grant all on tables to anon, authenticated, service_role;
-alter default privileges in schema public grant all on functions to anon, authenticated, service_role;
-alter default privileges in schema public grant all on sequences to anon, authenticated, service_role;
+-- Tables `postgres` (migrations) and `supabase_admin` create in public are the API roles' at once.
+alter default privileges for role postgres in schema public grant all on tables to postgres, anon, authenticated, service_role;
+alter default privileges for role postgres in schema public grant all on functions to postgres, anon, authenticated, service_role;
+alter default privileges for role postgres in schema public grant all on sequences to postgres, anon, authenticated, service_role;
+alter default privileges for role supabase_admin in schema public grant all on tables to postgres, anon, authenticated, service_role;
+alter default privileges for role supabase_admin in schema public grant all on functions to postgres, anon, authenticated, service_role;
+alter default privileges for role supabase_admin in schema public grant all on sequences to postgres, anon, authenticated, service_role;
 grant all on all tables in schema auth to supabase_auth_admin, dashboard_user;
 grant all on all tables in schema storage to supabase_storage_admin, dashboard_user;
+
+-- Owners and grants as on a hosted project (docs/design.md, "The platform's role model", names the sources):
+-- the managed schemas are the bootstrap superuser's, their objects their services'; `postgres` may use them but
+-- create nothing in auth, storage or realtime (April 2025), and owns public, extensions and the publication.
+alter schema extensions owner to postgres;
+grant all on schema extensions to postgres with grant option;
+alter schema auth owner to supabase_admin;
+alter schema storage owner to supabase_admin;
+alter schema realtime owner to supabase_admin;
+alter schema vault owner to supabase_admin;
+alter schema graphql owner to supabase_admin;
+alter schema graphql_public owner to supabase_admin;
+alter schema supabase_functions owner to supabase_admin;
+grant all on schema auth to supabase_auth_admin;
+grant all on schema storage to supabase_storage_admin;
+grant all on schema realtime to supabase_realtime_admin with grant option;
+grant usage on schema auth to postgres, dashboard_user;
+grant usage on schema storage, realtime to postgres with grant option;
+grant usage on schema graphql, graphql_public to postgres with grant option;
+grant usage on schema graphql, graphql_public to anon, authenticated, service_role;
+revoke create on schema auth, storage, realtime from postgres;
+do $$
+declare
+  r record;
+begin
+  for r in select c.oid::regclass as rel, n.nspname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace
+           where n.nspname in ('auth', 'storage', 'realtime', 'vault', 'supabase_functions') and c.relkind in ('r', 'p', 'v', 'S')
+             and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype in ('a', 'i'))
+  loop
+    execute format('alter %s %s owner to %I', case r.relkind when 'v' then 'view' when 'S' then 'sequence' else 'table' end, r.rel,
+                   case r.nspname when 'auth' then 'supabase_auth_admin' when 'storage' then 'supabase_storage_admin'
+                                  when 'realtime' then 'supabase_realtime_admin' when 'supabase_functions' then 'supabase_functions_admin'
+                                  else 'supabase_admin' end);
+  end loop;
+  for r in select p.oid::regprocedure as fn, n.nspname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+           where n.nspname in ('auth', 'storage', 'supabase_functions')
+  loop
+    execute format('alter function %s owner to %I', r.fn,
+                   case r.nspname when 'auth' then 'supabase_auth_admin' when 'storage' then 'supabase_storage_admin'
+                                  else 'supabase_functions_admin' end);
+  end loop;
+  for r in select t.oid::regtype as typ from pg_type t join pg_namespace n on n.oid = t.typnamespace
+           where n.nspname = 'auth' and t.typtype = 'e'
+  loop
+    execute format('alter type %s owner to supabase_auth_admin', r.typ);
+  end loop;
+end
+$$;
+grant all on all tables in schema auth to postgres;
+grant all on all sequences in schema auth to postgres;
+grant all on all routines in schema auth to postgres;
+grant all on storage.buckets, storage.objects to postgres with grant option;
+grant all on all tables in schema realtime to postgres, dashboard_user;
+grant all on all routines in schema realtime to postgres, dashboard_user;
+alter default privileges for role supabase_auth_admin in schema auth grant all on tables to postgres, dashboard_user;
+alter default privileges for role supabase_auth_admin in schema auth grant all on sequences to postgres, dashboard_user;
+alter default privileges for role supabase_auth_admin in schema auth grant all on routines to postgres, dashboard_user;
+grant select, delete, references, truncate on vault.secrets, vault.decrypted_secrets to postgres;
+grant execute on function vault.create_secret(text, text, text, uuid), vault.update_secret(uuid, text, text, text, uuid) to postgres;
+grant all on all tables in schema supabase_functions to postgres;
+grant all on all sequences in schema supabase_functions to postgres;
+alter publication supabase_realtime owner to postgres;

@@ -267,9 +267,9 @@ impl flags::BenchCatalog {
     fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         let major = major(repo, self.major)?;
         let cluster = repo.cluster(major)?;
-        let admin = cluster.start(sh)?;
+        let admin = cluster.start_admin(sh)?;
         let name = format!("bench_catalog_{}", self.tables);
-        let url = pg::replace_database(&admin, &name);
+        let url = pg::project_url(&admin, &name);
         let ready = pg::connect(&url)
             .and_then(|mut c| {
                 Ok(c.query_one("select count(*) from pg_tables where schemaname = 'public'", &[])?.get::<_, i64>(0))
@@ -342,9 +342,9 @@ impl flags::BenchParity {
     /// then `partition parity` (the whole command, evidence included) against the floor: `count(*)` of each.
     fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         let major = major(repo, self.major)?;
-        let admin = repo.cluster(major)?.start(sh)?;
+        let admin = repo.cluster(major)?.start_admin(sh)?;
         let name = format!("bench_parity_{}", self.rows);
-        let url = pg::replace_database(&admin, &name);
+        let url = pg::project_url(&admin, &name);
         let ready = pg::connect(&url)
             .and_then(|mut c| Ok(c.query_one("select count(*) from public.events_p", &[])?.get::<_, i64>(0)))
             .is_ok_and(|n| n == self.rows);

@@ -32,7 +32,7 @@ impl flags::BenchRehearsal {
         let split = files.len().saturating_sub(14);
         let (history, batch): (Vec<_>, Vec<_>) = (files[..split].iter().collect(), files[split..].iter().collect());
         let cli = Cli::locate(sh, &repo.root)?;
-        let admin = repo.cluster(major)?.start(sh)?;
+        let admin = repo.cluster(major)?.start_admin(sh)?;
         let drop_templates = || -> anyhow::Result<()> {
             let mut client = pg::connect(&admin)?;
             let names: Vec<String> = client

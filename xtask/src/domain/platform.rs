@@ -52,7 +52,7 @@ pub const RESERVED_MEMBERSHIPS: &[&str] =
     &["pg_read_server_files", "pg_write_server_files", "pg_execute_server_program", "authenticator"];
 
 /// Extensions `postgres` may create although they are untrusted: their scripts run as the bootstrap superuser
-/// (`supautils.privileged_extensions`).
+/// (`supautils.privileged_extensions`, as the PostgreSQL 17 image prints it: `nix/tests/expected/z_17_supautils.out`).
 pub const PRIVILEGED_EXTENSIONS: &[&str] = &[
     "address_standardizer",
     "address_standardizer_data_us",
@@ -69,18 +69,25 @@ pub const PRIVILEGED_EXTENSIONS: &[&str] = &[
     "fuzzystrmatch",
     "hstore",
     "http",
+    "hypopg",
+    "index_advisor",
     "insert_username",
     "intarray",
     "isn",
     "ltree",
     "moddatetime",
+    "orioledb",
+    "pg_buffercache",
     "pg_cron",
     "pg_graphql",
     "pg_hashids",
     "pg_jsonschema",
     "pg_net",
+    "pg_prewarm",
+    "pg_repack",
     "pg_stat_monitor",
     "pg_stat_statements",
+    "pg_tle",
     "pg_trgm",
     "pg_walinspect",
     "pgaudit",
@@ -91,13 +98,12 @@ pub const PRIVILEGED_EXTENSIONS: &[&str] = &[
     "pgrouting",
     "pgrowlocks",
     "pgsodium",
+    "pgstattuple",
     "pgtap",
     "plcoffee",
     "pljava",
     "plls",
-    "plpgsql",
     "plpgsql_check",
-    "plv8",
     "postgis",
     "postgis_raster",
     "postgis_sfcgal",
@@ -112,15 +118,16 @@ pub const PRIVILEGED_EXTENSIONS: &[&str] = &[
     "supautils",
     "tablefunc",
     "tcn",
-    "timescaledb",
     "tsm_system_rows",
     "tsm_system_time",
     "unaccent",
     "uuid-ossp",
+    "vector",
     "wrappers",
 ];
 
-/// Extensions the platform's configuration leaves out of the privileged list "because may be unsafe".
+/// Extensions the platform's configuration leaves out of the privileged list "because may be unsafe" (its 2023
+/// list, less pg_buffercache, pg_prewarm and pgstattuple, which the 17 image has since made privileged).
 pub const UNSAFE_EXTENSIONS: &[&str] = &[
     "adminpack",
     "amcheck",
@@ -128,12 +135,9 @@ pub const UNSAFE_EXTENSIONS: &[&str] = &[
     "lo",
     "old_snapshot",
     "pageinspect",
-    "pg_buffercache",
     "pg_freespacemap",
-    "pg_prewarm",
     "pg_surgery",
     "pg_visibility",
-    "pgstattuple",
 ];
 
 /// Who runs a target's migrations, and under which rules: what a rehearsal of it must reproduce.
@@ -174,4 +178,18 @@ pub fn is_reserved_role(name: &str) -> bool {
 
 pub fn is_restricted_schema(name: &str) -> bool {
     RESTRICTED_SCHEMAS.contains(&name)
+}
+
+/// supautils' grant lists as a target has them: the shipped ones, or a capture's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Supautils {
+    pub policy_grants: Vec<String>,
+    pub drop_trigger_grants: Vec<String>,
+}
+
+impl Supautils {
+    pub fn shipped() -> Supautils {
+        let owned = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
+        Supautils { policy_grants: owned(POLICY_GRANTS), drop_trigger_grants: owned(DROP_TRIGGER_GRANTS) }
+    }
 }

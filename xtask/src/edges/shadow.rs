@@ -30,7 +30,7 @@ impl Shadow {
     /// Starts the embedded cluster if needed and creates `xtask_<what>_<pid>` in it. Its URL's password is added
     /// to the secret registry (`redact`).
     pub fn create(sh: &Shell, repo: &Repo, major: Major, what: &str) -> anyhow::Result<Shadow> {
-        let admin_url = repo.cluster(major)?.start(sh)?;
+        let admin_url = repo.cluster(major)?.start_admin(sh)?;
         crate::edges::output::redact::add_url(&admin_url);
         let name = format!("xtask_{what}_{}", std::process::id());
         let stage = Stage::empty(repo.stage_dir(&name))?;
@@ -47,7 +47,7 @@ impl Shadow {
         let stage = Stage::empty(self.stage.path().with_file_name(&name))?;
         let spare = format!("{template}_{}", SPARES[1]);
         take_or_copy(&mut pg::connect(&self.admin_url)?, &spare, template, &name)?;
-        let url = pg::replace_database(&self.admin_url, &name);
+        let url = pg::project_url(&self.admin_url, &name);
         let refill = Some(refill_spare(&self.admin_url, template, &spare));
         Ok(Shadow { admin_url: self.admin_url.clone(), url, name, stage, template: None, refill })
     }
@@ -58,7 +58,7 @@ impl Shadow {
         let name = format!("xtask_{what}_{}", std::process::id());
         let stage = Stage::empty(self.stage.path().with_file_name(&name))?;
         copy_database(&mut pg::connect(&self.admin_url)?, &self.name, &name)?;
-        let url = pg::replace_database(&self.admin_url, &name);
+        let url = pg::project_url(&self.admin_url, &name);
         Ok(Shadow { admin_url: self.admin_url.clone(), url, name, stage, template: None, refill: None })
     }
 
@@ -75,7 +75,7 @@ impl Shadow {
     ) -> anyhow::Result<(Shadow, Template)> {
         let key = template_key(repo, cli, applied)?;
         let template = format!("xtask_tpl_{}", &key[..16]);
-        let admin_url = repo.cluster(major)?.start(sh)?;
+        let admin_url = repo.cluster(major)?.start_admin(sh)?;
         crate::edges::output::redact::add_url(&admin_url);
         let mut admin = pg::connect(&admin_url)?;
         let exists: bool =
@@ -85,7 +85,7 @@ impl Shadow {
             let name = format!("xtask_{what}_{}", std::process::id());
             let stage = Stage::empty(repo.stage_dir(&name))?;
             take_or_copy(&mut admin, &spare, &template, &name)?;
-            let url = pg::replace_database(&admin_url, &name);
+            let url = pg::project_url(&admin_url, &name);
             let refill = Some(refill_spare(&admin_url, &template, &spare));
             let shadow = Shadow { admin_url, name, url, stage, template: Some(template), refill };
             return Ok((shadow, Template::Copied));

@@ -12,10 +12,22 @@ use xshell::{Shell, cmd};
 
 use super::tree::ServerTree;
 use crate::domain::major::Major;
+use crate::domain::platform::{BOOTSTRAP_SUPERUSER, PRIVILEGED_ROLE};
 use crate::domain::schema::platform_file::{self, CapturedStandIn};
 use crate::edges::os::fsutil;
 
 pub const BASELINE_SQL: &str = include_str!("../../../sql/supabase_baseline.sql");
+
+/// The platform's role model on each local database, after its baseline (`role_model.sql`).
+const ROLE_MODEL_SQL: &str = include_str!("../../../sql/role_model.sql");
+
+/// Written when a cluster is made under the platform's role model (bootstrap superuser `supabase_admin`,
+/// `postgres` an ordinary role); a cluster without it was made by an older xtask, with `postgres` a superuser.
+const ROLE_MODEL_MARK: &str = "role-model";
+const ROLE_MODEL_VERSION: &str = "supabase_admin bootstraps; postgres is not a superuser (1)\n";
+
+/// The attributes the platform gives `postgres` (docs/design.md names the source).
+const POSTGRES_ATTRIBUTES: &str = "login nosuperuser createdb createrole replication bypassrls inherit";
 
 pub struct Cluster {
     dir: PathBuf,
@@ -41,8 +53,18 @@ impl PlatformSchema {
         }
     }
 
+    /// What every local database made from it holds: the baseline and the role model over it.
     pub fn digest(&self) -> String {
-        crate::domain::history::migrations::checksum(self.text().as_bytes())
+        let text = format!("{}\n{}", self.text(), self.role_model());
+        crate::domain::history::migrations::checksum(text.as_bytes())
+    }
+
+    /// The role model's SQL with the grant lists that apply: the capture's where it has them, else the shipped.
+    fn role_model(&self) -> String {
+        let grants = crate::domain::platform::Supautils::shipped();
+        ROLE_MODEL_SQL
+            .replace(":policy_grants", &text_array(&grants.policy_grants))
+            .replace(":drop_trigger_grants", &text_array(&grants.drop_trigger_grants))
     }
 
     /// The stand-in scripts captured with the baseline (`Cluster::start` installs them in an owned tree).
@@ -58,6 +80,11 @@ impl PlatformSchema {
     /// stand-in scripts are not statements: an extension that has one installed here is created at that
     /// version, the real one where the tree has it.
     pub fn apply(&self, client: &mut postgres::Client) -> anyhow::Result<()> {
+        self.apply_baseline(client)?;
+        client.batch_execute(&self.role_model()).context("applying the platform's role model")
+    }
+
+    fn apply_baseline(&self, client: &mut postgres::Client) -> anyhow::Result<()> {
         let PlatformSchema::Captured(body) = self else {
             return client.batch_execute(BASELINE_SQL).context("applying the Supabase baseline");
         };
@@ -106,6 +133,13 @@ impl PlatformSchema {
             })
             .collect()
     }
+}
+
+/// `'{a,b}'::text[]` of names that hold no quotes, commas or braces (table names from a configuration).
+fn text_array(items: &[String]) -> String {
+    let clean: Vec<&str> =
+        items.iter().map(String::as_str).filter(|i| !i.contains(['\'', '"', ',', '{', '}', '\\'])).collect();
+    format!("'{{{}}}'::text[]", clean.join(","))
 }
 
 /// Names the statements of a captured baseline that the local server could not take.
@@ -208,11 +242,22 @@ impl Cluster {
             .with_context(|| format!("{} is corrupt; run `cargo xtask db reset`", self.port_file().display()))
     }
 
-    /// The URL of `database`, password included: for connections and the CLI, never for printing.
+    /// The URL of `database` as `postgres`, the role the CLI and migrations run as (not a superuser, as on the
+    /// platform), password included: for connections and the CLI, never for printing.
     pub fn url(&self, database: &str) -> anyhow::Result<String> {
+        self.url_as(PRIVILEGED_ROLE, database)
+    }
+
+    /// The URL of `database` as the bootstrap superuser `supabase_admin`: for the xtask's own administration
+    /// (creating, copying and dropping databases, the role model's history phase), never for migrations.
+    pub fn admin_url(&self, database: &str) -> anyhow::Result<String> {
+        self.url_as(BOOTSTRAP_SUPERUSER, database)
+    }
+
+    fn url_as(&self, role: &str, database: &str) -> anyhow::Result<String> {
         let password =
             std::fs::read_to_string(self.password_file()).context("reading the embedded database's password")?;
-        Ok(format!("postgresql://postgres:{}@127.0.0.1:{}/{database}", password.trim(), self.port()?))
+        Ok(format!("postgresql://{role}:{}@127.0.0.1:{}/{database}", password.trim(), self.port()?))
     }
 
     /// The URL without its password, for people; `PGPASSFILE=target/xtask/pg/pgpass` supplies it.
@@ -220,20 +265,29 @@ impl Cluster {
         Ok(format!("postgresql://postgres@127.0.0.1:{}/{database}", self.port()?))
     }
 
-    /// Creates the cluster if needed, starts it if stopped, and returns the `postgres` database's URL.
+    /// Creates the cluster if needed, starts it if stopped, and returns the `postgres` database's URL as the
+    /// `postgres` role (`admin_url` has the superuser's).
     pub fn start(&self, sh: &Shell) -> anyhow::Result<String> {
         // Even when it runs: a shadow made from a baseline captured since needs its stand-ins.
         if let Some(dir) = &self.tree()?.owned_extensions {
             super::standins::install(dir)?;
             super::standins::install_captured(dir, &self.baseline.stand_ins())?;
+            super::standins::trust_privileged(dir)?;
         }
-        match self.state(sh)? {
+        let state = self.state(sh)?;
+        if state != State::Absent {
+            self.check_role_model()?;
+        }
+        match state {
             State::Running => return self.url("postgres"),
             State::Absent => self.create(sh)?,
             State::Stopped => {}
         }
         self.launch(sh)?;
-        let url = self.url("postgres")?;
+        if state == State::Absent {
+            self.bootstrap_roles()?;
+        }
+        let url = self.admin_url("postgres")?;
         // Re-applied when the baseline changes (every statement in it is idempotent), so an older local database
         // gains what the platform has since added.
         let digest = self.baseline.digest();
@@ -242,7 +296,43 @@ impl Cluster {
             self.baseline.apply(&mut client).context("applying the baseline to the embedded database")?;
             fsutil::write_atomic(&self.dir.join("baseline-applied"), digest.as_bytes())?;
         }
-        Ok(url)
+        self.url("postgres")
+    }
+
+    /// A cluster an older xtask made has `postgres` as its bootstrap superuser: what passed on it proves nothing
+    /// about a hosted project.
+    fn check_role_model(&self) -> anyhow::Result<()> {
+        if std::fs::read_to_string(self.dir.join(ROLE_MODEL_MARK)).ok().as_deref() == Some(ROLE_MODEL_VERSION) {
+            return Ok(());
+        }
+        bail!(
+            "the embedded PostgreSQL {} cluster in {} was made by an older xtask, where `postgres` is a superuser (on the platform it is not); `cargo xtask db reset{}` recreates it under the platform's role model (its data is disposable)",
+            self.major,
+            self.dir.display(),
+            if self.major == crate::domain::major::DEFAULT {
+                String::new()
+            } else {
+                format!(" --major {}", self.major)
+            }
+        )
+    }
+
+    /// The platform's roles on a new cluster: `postgres` with the platform's attributes (not a superuser), its
+    /// password the same as the superuser's.
+    fn bootstrap_roles(&self) -> anyhow::Result<()> {
+        let password =
+            std::fs::read_to_string(self.password_file()).context("reading the embedded database's password")?;
+        // Hashed here, so the password itself never reaches the server's statement log.
+        let verifier = postgres_protocol::password::scram_sha_256(password.trim().as_bytes());
+        let mut admin = super::connect(&self.admin_url("postgres")?)?;
+        admin.batch_execute(&format!("create role postgres with {POSTGRES_ATTRIBUTES} password '{verifier}'"))?;
+        fsutil::write_atomic(&self.dir.join(ROLE_MODEL_MARK), ROLE_MODEL_VERSION.as_bytes())
+    }
+
+    /// `start`, returning the superuser's URL of the `postgres` database: for the xtask's own administration.
+    pub fn start_admin(&self, sh: &Shell) -> anyhow::Result<String> {
+        self.start(sh)?;
+        self.admin_url("postgres")
     }
 
     pub fn stop(&self, sh: &Shell) -> anyhow::Result<bool> {
@@ -311,7 +401,7 @@ impl Cluster {
             s("-D"),
             path(&data),
             s("-U"),
-            s("postgres"),
+            s(BOOTSTRAP_SUPERUSER),
             s("--auth-local=trust"),
             s("--auth-host=scram-sha-256"),
             format!("--pwfile={}", pwfile.display()),
@@ -345,7 +435,7 @@ impl Cluster {
         let mut text = std::fs::read_to_string(self.data().join("postgresql.conf"))?;
         text.push_str(&conf);
         std::fs::write(self.data().join("postgresql.conf"), text)?;
-        let pgpass = format!("127.0.0.1:*:*:postgres:{password}\n");
+        let pgpass = format!("127.0.0.1:*:*:postgres:{password}\n127.0.0.1:*:*:{BOOTSTRAP_SUPERUSER}:{password}\n");
         std::fs::write(self.dir.join("pgpass"), pgpass)?;
         std::fs::set_permissions(self.dir.join("pgpass"), std::fs::Permissions::from_mode(0o600))?;
         Ok(())

@@ -107,25 +107,39 @@ pub fn ident(name: &str) -> String {
     postgres_protocol::escape::escape_identifier(name)
 }
 
-/// Creates an empty database with the Supabase baseline in the cluster of `url`; returns its URL.
+/// Creates an empty database with the Supabase baseline in the cluster of the superuser's `url`; returns its URL
+/// as `postgres`, the role migrations run as.
 pub fn create_database(url: &str, name: &str) -> anyhow::Result<String> {
     create_database_from(url, name, &PlatformSchema::Builtin)
 }
 
-/// Creates an empty database starting from `baseline` in the cluster of `url`; returns its URL.
+/// Creates an empty database starting from `baseline` in the cluster of the superuser's `url`; returns its URL as
+/// `postgres`.
 pub fn create_database_from(url: &str, name: &str, baseline: &PlatformSchema) -> anyhow::Result<String> {
     let mut admin = connect(url)?;
     // Two calls: several statements in one batch run as one transaction, which CREATE DATABASE refuses.
     drop_on(&mut admin, name)?;
     admin.batch_execute(&format!("create database {}", ident(name)))?;
-    let db_url = replace_database(url, name);
-    let applied = connect(&db_url).and_then(|mut client| baseline.apply(&mut client));
+    let applied = connect(&replace_database(url, name)).and_then(|mut client| baseline.apply(&mut client));
     if let Err(err) = applied {
         // Half a baseline is no shadow: nothing else would ever drop it.
         let _ = drop_on(&mut admin, name);
         return Err(err).with_context(|| format!("applying the baseline to {name}"));
     }
-    Ok(db_url)
+    Ok(project_url(url, name))
+}
+
+/// The URL of database `name` as `postgres` (the role the CLI and migrations use), from the superuser's URL of
+/// the same cluster: same password.
+pub fn project_url(admin_url: &str, name: &str) -> String {
+    let url = replace_database(admin_url, name);
+    match url::Url::parse(&url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username(crate::domain::platform::PRIVILEGED_ROLE);
+            parsed.to_string()
+        }
+        Err(_) => url,
+    }
 }
 
 /// `drop database if exists name with (force)` through a session the caller already holds.
@@ -159,14 +173,14 @@ pub struct TempCluster {
 
 #[cfg(test)]
 impl TempCluster {
-    /// Starts it and returns it with the admin URL of its `postgres` database.
+    /// Starts it and returns it with the superuser's URL of its `postgres` database.
     pub fn start() -> (TempCluster, String) {
         let dir = tempfile::tempdir().unwrap();
         // As root the server runs as `postgres`, which must be able to enter the directory.
         std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
         let sh = xshell::Shell::new().unwrap();
         let cluster = Cluster::new(&dir.path().join("target/xtask/pg/17"), crate::domain::major::DEFAULT);
-        let admin = cluster.start(&sh).unwrap();
+        let admin = cluster.start_admin(&sh).unwrap();
         (TempCluster { sh, dir, cluster }, admin)
     }
 

@@ -49,6 +49,26 @@ pub fn install(dir: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Marks the tree's real extensions that the platform lets `postgres` create (supautils'
+/// `privileged_extensions`, which creates them as the bootstrap superuser) as trusted: a vanilla server then runs
+/// their scripts as the bootstrap superuser (`supabase_admin` here) when `postgres` creates them. Idempotent;
+/// a file that already says `trusted` is left as it is.
+pub fn trust_privileged(dir: &Path) -> anyhow::Result<()> {
+    for name in crate::domain::platform::PRIVILEGED_EXTENSIONS {
+        let path = dir.join(format!("{name}.control"));
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        if text.lines().any(|l| l.trim_start().starts_with("trusted")) {
+            continue;
+        }
+        let marked = format!(
+            "{text}\n# cargo xtask: the platform lets `postgres` create {name} (supautils.privileged_extensions)\ntrusted = true\n"
+        );
+        fsutil::write_atomic(&path, marked.as_bytes())
+            .with_context(|| format!("marking {} trusted", path.display()))?;
+    }
+    Ok(())
+}
+
 /// The comment of a captured stand-in's control files, as reports show it.
 const CAPTURED_COMMENT: &str = "stand-in: captured from the platform baseline; schema only; calls are not made";
 
@@ -109,9 +129,10 @@ fn install_one(dir: &Path, stand_in: &CapturedStandIn) -> anyhow::Result<()> {
     if control.exists() {
         return Ok(());
     }
+    let trusted = if crate::domain::platform::is_privileged_extension(name) { "trusted = true\n" } else { "" };
     let text = format!(
         "# Written by cargo xtask: {name} is not in this tree, so the script captured with the platform baseline stands in for it.\n\
-         comment = '{CAPTURED_COMMENT}'\ndefault_version = '{version}'\nrelocatable = false\n"
+         comment = '{CAPTURED_COMMENT}'\ndefault_version = '{version}'\nrelocatable = false\n{trusted}"
     );
     match fsutil::create_new_atomic(&control, text.as_bytes()) {
         Err(_) if control.exists() => Ok(()), // another process made it meanwhile

@@ -154,10 +154,10 @@ impl Tree {
         self.admin_url_of(Major::V17, database)
     }
 
-    /// The URL of `database` in the embedded cluster of `major`.
+    /// The superuser's (`supabase_admin`'s) URL of `database` in the embedded cluster of `major`.
     pub fn admin_url_of(&self, major: Major, database: &str) -> String {
         xtask::edges::postgres::Cluster::new(&self.path(&format!("target/xtask/pg/{major}")), major)
-            .url(database)
+            .admin_url(database)
             .unwrap()
     }
 
