@@ -50,6 +50,7 @@ impl flags::Baseline {
             identity,
             server: None,
             major: None,
+            role_model: None,
         };
         lock.targets.insert(name.clone(), state);
         repo.write_lock(&lock)?;

@@ -20,7 +20,7 @@ impl flags::Drift {
         let cli = Cli::locate(sh, &repo.root)?;
         let live = crate::edges::target::catalog::read(sh, repo, &target)?;
         let head = history::head(&target.name, target.config, &repo.lock()?, live.head.as_deref());
-        let replayed = replay(sh, repo, &cli, target.major()?, head.as_deref())?;
+        let replayed = replay(sh, repo, &cli, target.shadow_of()?, head.as_deref())?;
         let expected = crate::diff::expected(repo)?;
         // Extensions the platform installs (pg_graphql, ...) are no drift; ones the migrations create but the
         // target lacks are.
@@ -48,12 +48,12 @@ fn replay(
     sh: &Shell,
     repo: &Repo,
     cli: &Cli,
-    major: crate::domain::major::Major,
+    shadow_of: (crate::domain::major::Major, crate::domain::platform::RoleModel),
     head: Option<&str>,
 ) -> anyhow::Result<crate::domain::schema::catalog::Snapshot> {
     let files = repo.discover()?.migrations;
     let applied: Vec<_> = files.iter().filter(|m| head.is_some_and(|h| m.version.as_str() <= h)).collect();
-    let (shadow, _) = Shadow::at_history(sh, repo, cli, major, &applied, "drift")
+    let (shadow, _) = Shadow::at_history(sh, repo, cli, shadow_of, &applied, "drift")
         .map_err(|e| anyhow::anyhow!("replaying the migrations on a shadow failed: {e:#}"))?;
     crate::edges::target::catalog::read_parallel(shadow.url(), &repo.config.catalog_excluded())
 }

@@ -4,6 +4,7 @@
 //! on) and without one (the reader waits as long as the blocker), on fresh databases in the embedded cluster.
 
 use crate::domain::major::Major;
+use crate::domain::platform::RoleModel;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -60,7 +61,7 @@ impl flags::BenchLocks {
         tree: &std::path::Path,
         budget: Option<&str>,
     ) -> anyhow::Result<Duration> {
-        let shadow = Shadow::create(sh, repo, major, "bench_locks")?;
+        let shadow = Shadow::create(sh, repo, major, RoleModel::Platform, "bench_locks")?;
         let config = format!(
             "[targets.local]\nembedded = true\n[targets.bench]\ndb_url_env = \"XTASK_BENCH_URL\"\nlock_timeout = \"{}\"\nlock_retries = 0\n",
             budget.unwrap_or("off")

@@ -1,5 +1,6 @@
 //! `cargo xtask bench`: the measurements behind the performance figures, each against a named comparison.
 
+use crate::domain::platform::RoleModel;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -183,7 +184,7 @@ impl flags::BenchPromote {
         for run in 0..self.runs.max(1) {
             // A fresh database at HEAD, prepared outside the timing.
             let fresh = |what: &str| -> anyhow::Result<Shadow> {
-                let shadow = Shadow::create(sh, repo, major, &format!("bench_{what}_{run}"))?;
+                let shadow = Shadow::create(sh, repo, major, RoleModel::Platform, &format!("bench_{what}_{run}"))?;
                 shadow.replay(sh, &cli, &history, &[])?;
                 Ok(shadow)
             };

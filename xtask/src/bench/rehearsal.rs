@@ -1,6 +1,7 @@
 //! `cargo xtask bench rehearsal`: what a protected rehearsal costs on a long history, with the history's template
 //! kept (warm) or not (cold), against the batch alone.
 
+use crate::domain::platform::RoleModel;
 use std::time::{Duration, Instant};
 
 use xshell::Shell;
@@ -47,7 +48,8 @@ impl flags::BenchRehearsal {
         };
         let rehearse = || -> anyhow::Result<Duration> {
             let start = Instant::now();
-            let (shadow, _) = Shadow::at_history(sh, repo, &cli, major, &history, "bench_rehearsal")?;
+            let (shadow, _) =
+                Shadow::at_history(sh, repo, &cli, (major, RoleModel::Platform), &history, "bench_rehearsal")?;
             shadow.replay(sh, &cli, &history, &batch)?;
             Ok(start.elapsed())
         };
@@ -55,7 +57,7 @@ impl flags::BenchRehearsal {
         let cold = rehearse()?;
         let warm = median(self.runs, || rehearse().map(|_| ()))?;
         let floor = median(self.runs, || {
-            let shadow = Shadow::create(sh, repo, major, "bench_floor")?;
+            let shadow = Shadow::create(sh, repo, major, RoleModel::Platform, "bench_floor")?;
             shadow.replay(sh, &cli, &[], &batch)
         })?;
         drop_templates()?;

@@ -141,7 +141,7 @@ pub const UNSAFE_EXTENSIONS: &[&str] = &[
 ];
 
 /// Who runs a target's migrations, and under which rules: what a rehearsal of it must reproduce.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RoleModel {
     /// A Supabase project: `postgres` without superuser, managed schemas owned by their services, supautils.

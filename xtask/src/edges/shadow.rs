@@ -7,6 +7,7 @@ use xshell::Shell;
 
 use crate::domain::history::migrations::Migration;
 use crate::domain::major::Major;
+use crate::domain::platform::RoleModel;
 use crate::edges::postgres as pg;
 use crate::edges::repo::Repo;
 use crate::edges::supabase::cli::{Cli, Push, Remote};
@@ -15,7 +16,9 @@ use crate::edges::supabase::stage::Stage;
 pub struct Shadow {
     admin_url: String,
     name: String,
+    /// Its URL as the role the target's migrations run as (`RoleModel`): `postgres`, or the superuser.
     url: String,
+    model: RoleModel,
     stage: Stage,
     /// The template this shadow's history came from, when it came from one (`at_history`).
     template: Option<String>,
@@ -29,13 +32,14 @@ const SPARES: [&str; 2] = ["spare", "spare2"];
 impl Shadow {
     /// Starts the embedded cluster if needed and creates `xtask_<what>_<pid>` in it. Its URL's password is added
     /// to the secret registry (`redact`).
-    pub fn create(sh: &Shell, repo: &Repo, major: Major, what: &str) -> anyhow::Result<Shadow> {
+    pub fn create(sh: &Shell, repo: &Repo, major: Major, model: RoleModel, what: &str) -> anyhow::Result<Shadow> {
         let admin_url = repo.cluster(major)?.start_admin(sh)?;
         crate::edges::output::redact::add_url(&admin_url);
         let name = format!("xtask_{what}_{}", std::process::id());
         let stage = Stage::empty(repo.stage_dir(&name))?;
-        let url = pg::create_database_from(&admin_url, &name, &repo.baseline()?)?;
-        Ok(Shadow { admin_url, name, url, stage, template: None, refill: None })
+        pg::create_database_from(&admin_url, &name, &repo.baseline()?)?;
+        let url = url_for(&admin_url, &name, model);
+        Ok(Shadow { admin_url, name, url, model, stage, template: None, refill: None })
     }
 
     /// Another shadow at the same head as this one, fresh from the history's template: its second spare renamed
@@ -47,9 +51,9 @@ impl Shadow {
         let stage = Stage::empty(self.stage.path().with_file_name(&name))?;
         let spare = format!("{template}_{}", SPARES[1]);
         take_or_copy(&mut pg::connect(&self.admin_url)?, &spare, template, &name)?;
-        let url = pg::project_url(&self.admin_url, &name);
+        let url = url_for(&self.admin_url, &name, self.model);
         let refill = Some(refill_spare(&self.admin_url, template, &spare));
-        Ok(Shadow { admin_url: self.admin_url.clone(), url, name, stage, template: None, refill })
+        Ok(Shadow { admin_url: self.admin_url.clone(), url, name, model: self.model, stage, template: None, refill })
     }
 
     /// A copy of this database as it is now (`CREATE DATABASE ... TEMPLATE`: a file copy, no replay), dropped
@@ -58,22 +62,32 @@ impl Shadow {
         let name = format!("xtask_{what}_{}", std::process::id());
         let stage = Stage::empty(self.stage.path().with_file_name(&name))?;
         copy_database(&mut pg::connect(&self.admin_url)?, &self.name, &name)?;
-        let url = pg::project_url(&self.admin_url, &name);
-        Ok(Shadow { admin_url: self.admin_url.clone(), url, name, stage, template: None, refill: None })
+        let url = url_for(&self.admin_url, &name, self.model);
+        Ok(Shadow {
+            admin_url: self.admin_url.clone(),
+            url,
+            name,
+            model: self.model,
+            stage,
+            template: None,
+            refill: None,
+        })
     }
 
     /// A shadow at the head of `applied`: copied from a template database kept in the embedded cluster, keyed by
-    /// the baseline, the CLI version and every applied file (name and checksum), so a rehearsal costs the batch,
-    /// not the history. Without such a template, the history is replayed through the CLI and kept as one.
+    /// the baseline and role model, the CLI version and every applied file (name and checksum), so a rehearsal
+    /// costs the batch, not the history. Without such a template, the history is replayed through the CLI (under
+    /// the rules of its day: `replay_history`) and kept as one.
     pub fn at_history(
         sh: &Shell,
         repo: &Repo,
         cli: &Cli,
-        major: Major,
+        target: (Major, RoleModel),
         applied: &[&Migration],
         what: &str,
     ) -> anyhow::Result<(Shadow, Template)> {
-        let key = template_key(repo, cli, applied)?;
+        let (major, model) = target;
+        let key = template_key(repo, cli, model, applied)?;
         let template = format!("xtask_tpl_{}", &key[..16]);
         let admin_url = repo.cluster(major)?.start_admin(sh)?;
         crate::edges::output::redact::add_url(&admin_url);
@@ -85,13 +99,13 @@ impl Shadow {
             let name = format!("xtask_{what}_{}", std::process::id());
             let stage = Stage::empty(repo.stage_dir(&name))?;
             take_or_copy(&mut admin, &spare, &template, &name)?;
-            let url = pg::project_url(&admin_url, &name);
+            let url = url_for(&admin_url, &name, model);
             let refill = Some(refill_spare(&admin_url, &template, &spare));
-            let shadow = Shadow { admin_url, name, url, stage, template: Some(template), refill };
+            let shadow = Shadow { admin_url, name, url, model, stage, template: Some(template), refill };
             return Ok((shadow, Template::Copied));
         }
-        let mut shadow = Shadow::create(sh, repo, major, what)?;
-        shadow.replay(sh, cli, applied, &[])?;
+        let mut shadow = Shadow::create(sh, repo, major, model, what)?;
+        shadow.replay_history(sh, cli, applied)?;
         // Keep it for next time; older templates and their spares go (each history change makes a new one).
         let old: Vec<String> = admin
             .query(
@@ -115,6 +129,21 @@ impl Shadow {
 
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// Replays files a target applied under the rules of their day: on the platform's model `postgres` could
+    /// then create objects in auth, storage and realtime and act as their owners (until 2024-2025), so it is
+    /// given that for the replay (`supabase_xtask.grant_historic`) and it is withdrawn after, whatever happened.
+    /// What the history created stays `postgres`'s, as on the platform.
+    pub fn replay_history(&self, sh: &Shell, cli: &Cli, applied: &[&Migration]) -> anyhow::Result<()> {
+        if self.model != RoleModel::Platform || applied.is_empty() {
+            return self.replay(sh, cli, applied, &[]);
+        }
+        let mut admin = pg::connect(&pg::replace_database(&self.admin_url, &self.name))?;
+        admin.batch_execute("select supabase_xtask.grant_historic()").context("giving the history's grants")?;
+        let replayed = self.replay(sh, cli, applied, &[]);
+        admin.batch_execute("select supabase_xtask.withdraw_historic()").context("withdrawing the history's grants")?;
+        replayed
     }
 
     /// Pushes `applied` + `batch` through the CLI (the files already in the shadow are skipped by the CLI, as on
@@ -148,11 +177,20 @@ pub enum Template {
     Built,
 }
 
-/// What the history's replay depends on: the baseline, the CLI, and every applied file.
-fn template_key(repo: &Repo, cli: &Cli, applied: &[&Migration]) -> anyhow::Result<String> {
+/// The URL of shadow `name` as the role its target's migrations run as.
+fn url_for(admin_url: &str, name: &str, model: RoleModel) -> String {
+    match model {
+        RoleModel::PlainSuperuser => pg::replace_database(admin_url, name),
+        RoleModel::Platform | RoleModel::PlainOwner => pg::project_url(admin_url, name),
+    }
+}
+
+/// What the history's replay depends on: the baseline and role model, the CLI, and every applied file.
+fn template_key(repo: &Repo, cli: &Cli, model: RoleModel, applied: &[&Migration]) -> anyhow::Result<String> {
     use sha2::Digest;
     let mut hasher = sha2::Sha256::new();
     hasher.update(repo.baseline()?.digest().as_bytes());
+    hasher.update(format!("{model:?}").as_bytes());
     hasher.update(cli.version.to_string().as_bytes());
     for m in applied {
         hasher.update(format!("\n{}:{}", m.file_name, m.checksum()?).as_bytes());

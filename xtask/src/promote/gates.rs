@@ -216,7 +216,8 @@ impl<'a> Promotion<'a> {
         if self.record.cutover.as_ref().is_none_or(|c| c.files.is_empty()) {
             return Ok(());
         }
-        let (at_head, _) = Shadow::at_history(self.sh, self.repo, cli, target.major()?, &plan.applied(), "rollback")?;
+        let (at_head, _) =
+            Shadow::at_history(self.sh, self.repo, cli, target.shadow_of()?, &plan.applied(), "rollback")?;
         self.rehearse_rollbacks(&at_head, plan)
     }
 
@@ -258,8 +259,9 @@ impl<'a> Promotion<'a> {
     /// Then, on a copy taken at the head, each batch file applied in its own transaction: the lock report.
     fn rehearse_locally(&mut self, cli: &Cli, target: &Resolved, plan: &Batch) -> anyhow::Result<()> {
         let (applied, batch) = (plan.applied(), plan.batch());
-        let major = target.major()?;
+        let (major, model) = target.shadow_of()?;
         self.record.postgres = Some(major.number());
+        self.record.role_model = Some(model);
         let refused = |part: &str, err: anyhow::Error| {
             blocked(format!(
                 "promote: rehearsal of the {part} failed on a local shadow; nothing was pushed to {}:\n{err:#}",
@@ -269,7 +271,7 @@ impl<'a> Promotion<'a> {
         let (shadow, template) = {
             let _spinner =
                 crate::edges::output::progress::Spinner::start("rehearsing the applied history", self.options.format);
-            Shadow::at_history(self.sh, self.repo, cli, major, &applied, "rehearsal")
+            Shadow::at_history(self.sh, self.repo, cli, (major, model), &applied, "rehearsal")
                 .map_err(|e| refused("applied history", e))?
         };
         eprintln!(
@@ -296,6 +298,9 @@ impl<'a> Promotion<'a> {
     pub(super) fn note_major(&mut self, target: &Resolved) {
         if self.record.postgres.is_none() {
             self.record.postgres = target.major().ok().map(|m| m.number());
+        }
+        if self.record.role_model.is_none() {
+            self.record.role_model = target.role_model().ok();
         }
     }
 

@@ -8,6 +8,7 @@
 mod budget;
 mod cutover;
 mod gates;
+mod history_phase;
 mod lock;
 mod push;
 mod ran;
@@ -177,6 +178,7 @@ impl<'a> Promotion<'a> {
         self.confirm(&target, plan.batch.len())?;
 
         self.step(7, "push and verify")?;
+        self.push_history(&cli, &target, &cli_target, &plan)?;
         let pushed = self.push(&cli, &target, &cli_target, &stage, &plan, &mut guard)?;
         // The lock first: a login role is removed only when no promotion holds it.
         drop(guard);

@@ -491,6 +491,7 @@ impl Promotion<'_> {
                 identity,
                 server,
                 major,
+                role_model: self.record.role_model.or(previous.and_then(|p| p.role_model)),
             };
             lock.targets.insert(name.to_string(), state);
         }

@@ -44,6 +44,9 @@ pub struct Record {
     /// The PostgreSQL major the target runs, once known.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub postgres: Option<u32>,
+    /// Under which role model the batch ran (and was rehearsed): a Supabase project's or a plain PostgreSQL's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub role_model: Option<crate::domain::platform::RoleModel>,
     /// The stand-in extensions the database the batch ran on holds (the embedded database, or the rehearsal's
     /// shadow): their objects exist, their calls are not made.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -174,6 +177,7 @@ impl Record {
             ("head after", self.head_after.clone().unwrap_or_else(|| "(none)".into())),
             ("rehearsal", self.rehearsal.clone().unwrap_or_else(|| "not required".into())),
             ("PostgreSQL", self.postgres.map_or_else(|| "(not read)".into(), |m| m.to_string())),
+            ("roles", self.role_model.map_or_else(|| "(not read)".into(), |m| m.describe().to_string())),
         ];
         for (k, v) in rows {
             let _ = writeln!(out, "| {k} | {v} |");
@@ -326,6 +330,7 @@ mod tests {
             head_after: Some("20260512231500".into()),
             outcome: Some(Outcome::Failed),
             postgres: Some(17),
+            role_model: Some(crate::domain::platform::RoleModel::Platform),
             stand_ins: vec!["pg_net 0.19.5: stand-in, schema only; calls are not made".into()],
             batch: vec![
                 RecordFile { file: "20260512231500_a.sql".into(), sha256: "0123456789abcdef".into() },

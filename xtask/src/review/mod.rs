@@ -7,6 +7,7 @@
 mod report;
 
 use crate::domain::major::Major;
+use crate::domain::platform::RoleModel;
 use crate::edges::postgres as pg;
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -87,6 +88,7 @@ pub fn review(sh: &Shell, repo: &Repo, base: &str, name: &str) -> anyhow::Result
         sizes: Sizes::Unavailable { why: String::new() },
         suggestions: Vec::new(),
         postgres: String::new(),
+        roles: String::new(),
         stand_ins: Vec::new(),
     };
     if ours.is_empty() {
@@ -96,7 +98,9 @@ pub fn review(sh: &Shell, repo: &Repo, base: &str, name: &str) -> anyhow::Result
         all.iter().filter(|m| head.as_deref().is_some_and(|h| m.version.as_str() <= h)).collect();
     let (major, source) = shadow_major(repo, name, &lock)?;
     report.postgres = format!("{major} ({source})");
-    (report.impact, report.stand_ins) = measure(sh, repo, major, &applied, &pending, &changed)?;
+    let (model, source) = shadow_role_model(repo, name, &lock)?;
+    report.roles = format!("{} ({source})", model.describe());
+    (report.impact, report.stand_ins) = measure(sh, repo, (major, model), &applied, &pending, &changed)?;
     report.sizes = match target_sizes(sh, repo, name) {
         Ok((from, sizes)) => {
             if let Impact::Measured { files } = &mut report.impact {
@@ -128,13 +132,13 @@ fn changed_files(sh: &Shell, merge_base: &str, dir: &str) -> anyhow::Result<Vec<
 fn measure(
     sh: &Shell,
     repo: &Repo,
-    major: Major,
+    shadow_of: (Major, RoleModel),
     applied: &[&Migration],
     pending: &[&Migration],
     ours: &BTreeSet<&str>,
 ) -> anyhow::Result<(Impact, Vec<String>)> {
     let cli = Cli::locate(sh, &repo.root)?;
-    let (shadow, _) = Shadow::at_history(sh, repo, &cli, major, applied, "review")
+    let (shadow, _) = Shadow::at_history(sh, repo, &cli, shadow_of, applied, "review")
         .context("building a local shadow at the target's recorded head (the applied files, replayed)")?;
     match impact::measure(shadow.url(), pending) {
         Ok(files) => {
@@ -145,6 +149,24 @@ fn measure(
         }
         Err(err) => Ok((Impact::Failed { why: crate::edges::output::redact::redact(&format!("{err:#}")) }, Vec::new())),
     }
+}
+
+/// The role model the review's shadow runs under without reading the target: the one recorded for it in the
+/// lock, a Supabase project's for the embedded default and hosted targets, else assumed (a URL target's is read
+/// at its first promotion).
+fn shadow_role_model(
+    repo: &Repo,
+    name: &str,
+    lock: &crate::domain::history::lock::Lock,
+) -> anyhow::Result<(RoleModel, String)> {
+    if let Some(model) = lock.targets.get(name).and_then(|s| s.role_model) {
+        return Ok((model, format!("recorded for {name} in the lock")));
+    }
+    let target = repo.config.target(name)?;
+    if target.embedded || target.project_ref.is_some() || target.profile.is_some() {
+        return Ok((RoleModel::Platform, format!("{name} is a Supabase project")));
+    }
+    Ok((RoleModel::Platform, format!("assumed: nothing is recorded for {name} yet")))
 }
 
 /// The major the review's shadow runs without reading the target: the one recorded for it in the lock, the

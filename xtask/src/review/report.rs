@@ -72,6 +72,8 @@ pub struct ReviewReport {
     pub suggestions: Vec<Suggestion>,
     /// The shadow's PostgreSQL major and where it came from, e.g. "17 (recorded for prod)".
     pub postgres: String,
+    /// Under which role model the shadow ran the files, and why, e.g. "applied as the platform's `postgres` ...".
+    pub roles: String,
     /// The stand-in extensions the shadow held: their objects exist, their calls are not made.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stand_ins: Vec<String>,
@@ -131,8 +133,8 @@ impl ReviewReport {
             Sizes::Unavailable { why } => format!("sizes unavailable: {why}"),
         };
         format!(
-            "each file applied in its own transaction on a local PostgreSQL {} shadow at {}'s recorded head; {sizes}",
-            self.postgres, self.target
+            "each file applied in its own transaction on a local PostgreSQL {} shadow at {}'s recorded head, {}; {sizes}",
+            self.postgres, self.target, self.roles
         )
     }
 

@@ -336,6 +336,7 @@ mod tests {
             identity: None,
             server: None,
             major: None,
+            role_model: None,
         };
         lock.targets.insert("prod".into(), state("2"));
         lock.targets.insert("dev".into(), state("3"));

@@ -49,6 +49,10 @@ pub struct TargetState {
     /// The PostgreSQL major the target ran at that promotion (read live); older locks have none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub major: Option<crate::domain::major::Major>,
+    /// The role model its migrations ran under at that promotion (`platform`, `plain_superuser`, `plain_owner`);
+    /// older locks have none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role_model: Option<crate::domain::platform::RoleModel>,
 }
 
 impl TargetState {
@@ -71,6 +75,12 @@ struct OnDisk {
 }
 
 impl Lock {
+    /// The lowest head recorded for the targets `protected` names: the files at or before it ran on every
+    /// protected database, under the platform's rules of their day.
+    pub fn lowest_head_of(&self, protected: impl Fn(&str) -> bool) -> Option<&str> {
+        self.targets.iter().filter(|(name, _)| protected(name)).map(|(_, state)| state.head.as_str()).min()
+    }
+
     pub fn head(&self, target: &str) -> Option<&str> {
         self.targets.get(target).map(|t| t.head.as_str())
     }
@@ -156,6 +166,7 @@ mod tests {
                 identity: Some(crate::domain::history::identity::Place::Project("srcaoozjkrughebmbvfb".into())),
                 server: None,
                 major: None,
+                role_model: None,
             },
         );
         lock.targets.insert(
@@ -171,6 +182,7 @@ mod tests {
                 }),
                 server: Some("7714534279537065078/16384".into()),
                 major: Some(crate::domain::major::Major::V17),
+                role_model: None,
             },
         );
         lock

@@ -129,17 +129,21 @@ pub fn create_database_from(url: &str, name: &str, baseline: &PlatformSchema) ->
     Ok(project_url(url, name))
 }
 
+/// `url` signed in as `user` (same password: the embedded cluster's roles share one).
+pub fn with_user(url: &str, user: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) => {
+            let _ = parsed.set_username(user);
+            parsed.to_string()
+        }
+        Err(_) => url.to_string(),
+    }
+}
+
 /// The URL of database `name` as `postgres` (the role the CLI and migrations use), from the superuser's URL of
 /// the same cluster: same password.
 pub fn project_url(admin_url: &str, name: &str) -> String {
-    let url = replace_database(admin_url, name);
-    match url::Url::parse(&url) {
-        Ok(mut parsed) => {
-            let _ = parsed.set_username(crate::domain::platform::PRIVILEGED_ROLE);
-            parsed.to_string()
-        }
-        Err(_) => url,
-    }
+    with_user(&replace_database(admin_url, name), crate::domain::platform::PRIVILEGED_ROLE)
 }
 
 /// `drop database if exists name with (force)` through a session the caller already holds.

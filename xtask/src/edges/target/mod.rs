@@ -11,6 +11,7 @@ use crate::domain::history::identity::{self, Identity, Place};
 use crate::domain::history::live::Protected;
 use crate::domain::history::lock::Lock;
 use crate::domain::major::Major;
+use crate::domain::platform::RoleModel;
 use crate::edges::postgres::pooler::{self, Connection, Route, Setting};
 use crate::edges::postgres::{self as pg, SslMode, Tls};
 use crate::edges::repo::Repo;
@@ -36,6 +37,8 @@ pub struct Resolved<'a> {
     route: OnceCell<Route>,
     /// The PostgreSQL major the target runs: configured for the embedded target, read once from any other.
     major: OnceCell<Major>,
+    /// Under which role model its migrations run, decided once.
+    role_model: OnceCell<RoleModel>,
 }
 
 /// The runbook names it as a precondition; exported in a shell it silently retargets the CLI.
@@ -112,6 +115,7 @@ impl<'a> Resolved<'a> {
             profile,
             route: OnceCell::new(),
             major,
+            role_model: OnceCell::new(),
         })
     }
 
@@ -130,6 +134,38 @@ impl<'a> Resolved<'a> {
             )
         })?;
         Ok(*self.major.get_or_init(|| major))
+    }
+
+    /// Under which role model the target's migrations run: a Supabase project's (the embedded default, a hosted
+    /// project, a URL with a platform profile or a project's host, or a database that has the platform's
+    /// `supabase_admin`), else a plain PostgreSQL's, by whether the URL's user is a superuser. Read once.
+    pub fn role_model(&self) -> anyhow::Result<RoleModel> {
+        if let Some(model) = self.role_model.get() {
+            return Ok(*model);
+        }
+        let model = match &self.remote {
+            Remote::Project(_) => RoleModel::Platform,
+            Remote::Url(_) if self.config.embedded || self.profile.is_some() => RoleModel::Platform,
+            Remote::Url(url) if matches!(identity::of_url(url), Some(Place::Project(_))) => RoleModel::Platform,
+            Remote::Url(_) => {
+                let row = self.direct(Access::ReadOnly)?.connect()?.query_one(
+                    "select exists (select 1 from pg_roles where rolname = $1), \
+                     (select rolsuper from pg_roles where rolname = current_user)",
+                    &[&crate::domain::platform::BOOTSTRAP_SUPERUSER],
+                )?;
+                match (row.get::<_, bool>(0), row.get::<_, Option<bool>>(1)) {
+                    (true, _) => RoleModel::Platform,
+                    (false, Some(true)) => RoleModel::PlainSuperuser,
+                    (false, _) => RoleModel::PlainOwner,
+                }
+            }
+        };
+        Ok(*self.role_model.get_or_init(|| model))
+    }
+
+    /// The PostgreSQL major and role model a rehearsal of this target runs under.
+    pub fn shadow_of(&self) -> anyhow::Result<(Major, RoleModel)> {
+        Ok((self.major()?, self.role_model()?))
     }
 
     /// The xtask's own session on the target: its URL, or (token only) a login role the platform hands out for

@@ -25,6 +25,7 @@ fn lock_with_head(head_file: &str) -> Lock {
             identity: None,
             server: None,
             major: None,
+            role_model: None,
         },
     );
     lock

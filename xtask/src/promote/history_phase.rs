@@ -1,0 +1,53 @@
+//! On the embedded default, pending files at or before the lowest head recorded for the protected targets are
+//! history: they ran on production under the platform's rules of their day, when `postgres` could create
+//! objects in auth, storage and realtime and act as their owners. They are pushed first under those rules
+//! (`supabase_xtask.grant_historic`, withdrawn right after), the rest of the batch under today's.
+
+use crate::domain::history::migrations::Migration;
+use crate::domain::platform::BOOTSTRAP_SUPERUSER;
+use crate::edges::postgres as pg;
+use crate::edges::supabase::cli::{Cli, Push, Remote};
+use crate::edges::supabase::stage::Stage;
+use crate::edges::target::{CliTarget, Resolved};
+
+use super::{Batch, Promotion};
+
+impl Promotion<'_> {
+    /// Pushes the batch's history files under the rules of their day. A file that fails here is left to the
+    /// main push, which runs it under today's rules and reports it as any failed file.
+    pub(super) fn push_history(
+        &mut self,
+        cli: &Cli,
+        target: &Resolved,
+        cli_target: &CliTarget,
+        plan: &Batch,
+    ) -> anyhow::Result<()> {
+        let Remote::Url(url) = &cli_target.remote else { return Ok(()) };
+        if !target.config.embedded {
+            return Ok(());
+        }
+        let mut admin = pg::connect(&pg::with_user(url, BOOTSTRAP_SUPERUSER))?;
+        // A run interrupted mid-phase left the grants: today's rules first, whatever follows.
+        admin.batch_execute("select supabase_xtask.withdraw_historic()")?;
+        let lock = self.repo.lock()?;
+        let config = &self.repo.config;
+        let Some(cutoff) = lock.lowest_head_of(|name| config.targets.get(name).is_some_and(|t| t.protected)) else {
+            return Ok(());
+        };
+        let early: Vec<&Migration> = plan.batch.iter().filter(|m| m.version.as_str() <= cutoff).collect();
+        if early.is_empty() {
+            return Ok(());
+        }
+        let stage = Stage::new(self.repo.stage_dir("history_phase"), &plan.applied(), &early)?;
+        admin.batch_execute("select supabase_xtask.grant_historic()")?;
+        let pushed = cli.push(self.sh, stage.path(), &cli_target.remote, Push::Apply);
+        admin.batch_execute("select supabase_xtask.withdraw_historic()")?;
+        if pushed?.success {
+            eprintln!(
+                "       history: {} file(s) at or before {cutoff} (the lowest head of the protected targets) applied under the platform's rules of their day",
+                early.len()
+            );
+        }
+        Ok(())
+    }
+}
