@@ -314,7 +314,7 @@ with schemas as (
       (select string_agg(format('grant %s on %s %s to %s%s;', g.privs, o.kw, o.obj, g.grantee,
           case when g.grantable then ' with grant option' else '' end), chr(10) order by g.grantee, g.grantable)
         from (select case when a.grantee = 0 then 'public' else quote_ident(pg_get_userbyid(a.grantee)) end as grantee,
-            a.is_grantable as grantable, string_agg(a.privilege_type, ', ' order by a.privilege_type) as privs
+            a.is_grantable as grantable, string_agg(lower(a.privilege_type), ', ' order by a.privilege_type) as privs
           from aclexplode(o.acl) a group by 1, 2) g)),
     'grant'
   from (
@@ -347,7 +347,7 @@ with schemas as (
       (select string_agg(format('%s grant %s on %s to %s%s;', k.prefix, g.privs, k.kw, g.grantee,
           case when g.grantable then ' with grant option' else '' end), chr(10) order by g.grantee, g.grantable)
         from (select case when a.grantee = 0 then 'public' else quote_ident(pg_get_userbyid(a.grantee)) end as grantee,
-            a.is_grantable as grantable, string_agg(a.privilege_type, ', ' order by a.privilege_type) as privs
+            a.is_grantable as grantable, string_agg(lower(a.privilege_type), ', ' order by a.privilege_type) as privs
           from aclexplode(d.defaclacl) a group by 1, 2) g)),
     'default-privileges'
   from pg_default_acl d left join pg_namespace n on n.oid = d.defaclnamespace
