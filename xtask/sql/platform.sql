@@ -356,7 +356,7 @@ with schemas as (
       -- acldefault's letter for a sequence is lower case ('S' is a foreign server there)
       case d.defaclobjtype when 'S' then 's' else d.defaclobjtype::text end as acltype,
       format('alter default privileges for role %I%s', pg_get_userbyid(d.defaclrole),
-        coalesce(format(' in schema %I', n.nspname), '')) as prefix) k
+        case when n.oid is null then '' else format(' in schema %I', n.nspname) end) as prefix) k
   where pg_get_userbyid(d.defaclrole) in ('postgres', 'supabase_admin')
   union all
   -- supautils' settings as the target has them (none on a plain PostgreSQL): recorded for the rehearsal

@@ -361,8 +361,8 @@ fn role_model(url: &str) -> Vec<Vec<String>> {
         acl(url, "pg_namespace", "nspacl", "'auth'::regnamespace"),
         rows(
             url,
-            "select format('%s %s %s %s', d.defaclrole::regrole, d.defaclobjtype, a.grantee::regrole, a.privilege_type)
-             from pg_default_acl d, aclexplode(d.defaclacl) a where d.defaclnamespace = 'public'::regnamespace order by 1",
+            "select format('%s %s %s %s %s', d.defaclrole::regrole, d.defaclnamespace::regnamespace, d.defaclobjtype,
+               a.grantee::regrole, a.privilege_type) from pg_default_acl d, aclexplode(d.defaclacl) a order by 1",
         ),
         rows(
             url,
@@ -394,6 +394,7 @@ fn a_capture_carries_roles_owners_grants_and_supautils_settings_to_a_fresh_datab
            grant select on auth.users to app_reader with grant option;
            grant usage on schema auth to app_reader;
            alter default privileges for role postgres in schema public grant select on tables to app_reader;
+           alter default privileges for role postgres revoke execute on functions from public;
            do $$ begin
              execute format('alter database %I set "supautils.policy_grants" = %L', current_database(),
                '{"postgres": ["auth.users", "storage.objects"]}');
@@ -428,11 +429,15 @@ fn a_capture_carries_roles_owners_grants_and_supautils_settings_to_a_fresh_datab
     assert_eq!(expected[0], ["supabase_auth_admin"]);
     assert!(expected[3][0].contains("app_reader SELECT t"), "{:?}", expected[3]);
     assert_eq!(role_model(&local), expected);
+    assert!(expected[5].contains(&"postgres - f postgres EXECUTE".to_string()), "{:?}", expected[5]);
     assert_eq!(rows(&local, "select rolsuper::text from pg_roles where rolname = 'supabase_admin'"), ["true"]);
 
     // Applying it again converges: a grant made here since is revoked, the owner put back.
     connect(&local)
-        .batch_execute("grant insert on auth.users to anon; alter table auth.users owner to postgres;")
+        .batch_execute(
+            "grant insert on auth.users to anon; alter table auth.users owner to postgres;
+             alter default privileges for role postgres grant execute on functions to public;",
+        )
         .unwrap();
     let captured = xtask::edges::postgres::PlatformSchema::Captured(body.clone());
     captured.apply(&mut connect(&local)).unwrap();
