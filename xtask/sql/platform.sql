@@ -1,8 +1,10 @@
 -- The platform-managed part of a Supabase database as DDL, in one statement (run directly, or through
--- `supabase db query`, giving the same text): roles, the platform schemas with their types, sequences, tables,
--- constraints, indexes, functions, views, triggers, RLS policies and grants, and the installed extensions with
--- their versions. Objects that belong to an extension are left to `create extension`. Each statement is preceded
--- by a `--> kind name` line, which is how the xtask applies them one by one.
+-- `supabase db query`, giving the same text): roles with their attributes and memberships, the platform schemas
+-- with their types, sequences, tables, constraints, indexes, functions, views, triggers and RLS policies, the
+-- installed extensions with their versions, then the owners and grants of those schemas and objects, the default
+-- privileges of `postgres` and `supabase_admin`, and supautils' settings. Objects that belong to an extension are
+-- left to `create extension`. Each statement is preceded by a `--> kind name` line, which is how the xtask
+-- applies them one by one (roles first, owners and grants last: `platform_file::statements`).
 --
 -- Each extension's members are also captured, for one purpose only: a `--> stand-in <name> <version>` chunk is
 -- the script of a stand-in extension, installed where the local server lacks the real one (`standins.rs`);
@@ -173,22 +175,32 @@ with schemas as (
     or (m.classid = 'pg_class'::regclass and not exists (select 1 from member_rels r where r.oid = m.objid)
       and not exists (select 1 from pg_class c where c.oid = m.objid and c.relkind = 'c'))
 ), parts as (
-  -- roles the platform defines (not Postgres' own)
+  -- Roles: every one but Postgres' predefined roles and the short-lived login roles of the Management API
+  -- (`cli_login_*`, one per CLI session) and of the xtask (`xtask_*`), which would make every capture differ.
+  -- Created when missing, then given the target's attributes (never a password); `PlatformSchema::apply`
+  -- keeps the local bootstrap superuser one and never makes `postgres` one.
   select 1 as ord, r.rolname::text as name,
-    format('do $r$ begin if not exists (select 1 from pg_roles where rolname = %L) then create role %I %s; end if; end $r$;',
-      r.rolname, r.rolname,
-      concat_ws(' ', case when r.rolcanlogin then 'login' else 'nologin' end,
+    format('do $r$ begin if not exists (select 1 from pg_roles where rolname = %L) then create role %I; end if; end $r$;%salter role %I with %s;',
+      r.rolname, r.rolname, chr(10), r.rolname,
+      concat_ws(' ', case when r.rolsuper then 'superuser' else 'nosuperuser' end,
+        case when r.rolcreatedb then 'createdb' else 'nocreatedb' end,
+        case when r.rolcreaterole then 'createrole' else 'nocreaterole' end,
+        case when r.rolreplication then 'replication' else 'noreplication' end,
+        case when r.rolbypassrls then 'bypassrls' else 'nobypassrls' end,
         case when r.rolinherit then 'inherit' else 'noinherit' end,
-        case when r.rolbypassrls then 'bypassrls' end, case when r.rolcreaterole then 'createrole' end)) as ddl,
+        case when r.rolcanlogin then 'login' else 'nologin' end)) as ddl,
     'role' as kind
   from pg_roles r
-  where r.rolname !~ '^pg_' and r.rolname not in ('postgres') and r.rolname !~ '^cli_login_' and r.rolname !~ '^xtask_'
+  where r.rolname !~ '^(pg_|cli_login_|xtask_)'
   union all
+  -- Memberships of those roles, predefined roles' included (`postgres` in `pg_read_all_data`, say); one line
+  -- per pair, whoever granted it (since PostgreSQL 16 a pair may have several grantors).
   select 2, format('%I to %I', pg_get_userbyid(m.roleid), pg_get_userbyid(m.member)),
-    format('grant %I to %I;', pg_get_userbyid(m.roleid), pg_get_userbyid(m.member)), 'membership'
+    format('grant %I to %I%s;', pg_get_userbyid(m.roleid), pg_get_userbyid(m.member),
+      case when bool_or(m.admin_option) then ' with admin option' else '' end), 'membership'
   from pg_auth_members m
-  where pg_get_userbyid(m.roleid) !~ '^pg_' and pg_get_userbyid(m.member) !~ '^(pg_|cli_login_|xtask_)'
-    and pg_get_userbyid(m.member) <> 'postgres'
+  where pg_get_userbyid(m.member) !~ '^(pg_|cli_login_|xtask_)' and pg_get_userbyid(m.roleid) !~ '^(cli_login_|xtask_)'
+  group by m.roleid, m.member
   union all
   select 2, s.nspname::text, format('create schema if not exists %I;', s.nspname), 'schema' from schemas s
   union all
@@ -265,18 +277,6 @@ with schemas as (
     'policy'
   from pg_policy pol join rels r on r.oid = pol.polrelid
   union all
-  select 15, format('%I on %I', s.nspname, pg_get_userbyid(a.grantee)),
-    format('grant usage on schema %I to %I;', s.nspname, pg_get_userbyid(a.grantee)), 'grant'
-  from schemas s join pg_namespace n on n.oid = s.oid, aclexplode(n.nspacl) a
-  where a.privilege_type = 'USAGE' and a.grantee <> 0 and pg_get_userbyid(a.grantee) !~ '^pg_'
-  union all
-  select 16, format('%I.%I to %I', r.nspname, r.relname, pg_get_userbyid(a.grantee)),
-    format('grant %s on %I.%I to %I;', string_agg(a.privilege_type, ', ' order by a.privilege_type), r.nspname, r.relname, pg_get_userbyid(a.grantee)),
-    'grant'
-  from rels r, aclexplode(r.relacl) a
-  where r.relkind in ('r', 'p', 'v', 'm', 'S') and a.grantee <> 0 and pg_get_userbyid(a.grantee) !~ '^pg_'
-  group by r.nspname, r.relname, a.grantee
-  union all
   -- A stand-in's script per extension, read with this session's search_path, which it sets so that the names
   -- it leaves unqualified resolve as they did here. `-- schema:` names the schema the platform put it in.
   select 100, format('%s %s', e.extname, e.extversion),
@@ -286,6 +286,84 @@ with schemas as (
       (select string_agg(sp.ddl, chr(10) order by sp.ord, sp.sub) from stand_in_parts sp where sp.ext = e.oid)),
     'stand-in'
   from pg_extension e join pg_namespace n on n.oid = e.extnamespace where e.extname <> 'plpgsql'
+  union all
+  -- Owners, after every object: of the schemas, and of what the capture makes in them.
+  select 101, format('schema %I', s.nspname), format('alter schema %I owner to %I;', s.nspname, pg_get_userbyid(n.nspowner)), 'owner'
+  from schemas s join pg_namespace n on n.oid = s.oid
+  union all
+  select 101, format('%s %I.%I', k.kw, r.nspname, r.relname),
+    format('alter %s %I.%I owner to %I;', k.kw, r.nspname, r.relname, pg_get_userbyid(r.relowner)), 'owner'
+  from rels r cross join lateral (select case r.relkind when 'v' then 'view' when 'S' then 'sequence' else 'table' end) k(kw)
+  where r.relkind in ('r', 'p', 'v', 'S')
+  union all
+  select 101, format('%s %I.%I(%s)', k.kw, s.nspname, p.proname, oidvectortypes(p.proargtypes)),
+    format('alter %s %I.%I(%s) owner to %I;', k.kw, s.nspname, p.proname, oidvectortypes(p.proargtypes), pg_get_userbyid(p.proowner)), 'owner'
+  from pg_proc p join schemas s on s.oid = p.pronamespace
+    cross join lateral (select case p.prokind when 'p' then 'procedure' else 'function' end) k(kw)
+  where p.prokind in ('f', 'p') and p.oid not in (select objid from ext_objects)
+  union all
+  select 101, format('type %I.%I', s.nspname, t.typname), format('alter type %I.%I owner to %I;', s.nspname, t.typname, pg_get_userbyid(t.typowner)), 'owner'
+  from pg_type t join schemas s on s.oid = t.typnamespace where t.typtype = 'e' and t.oid not in (select objid from ext_objects)
+  union all
+  -- Grants: an object's ACL as the target has it. What this server's ACL holds is revoked first (cascading to
+  -- what those grantees granted on), so applying it again converges; an object on its default ACL has none.
+  select 102, format('%s %s', o.kw, o.obj),
+    concat_ws(chr(10),
+      format('do $g$ declare g text; begin for g in select distinct case when a.grantee = 0 then ''public'' else quote_ident(pg_get_userbyid(a.grantee)) end from %s loop execute format(%L, g); end loop; end $g$;',
+        o.lookup, format('revoke all on %s %s from %%s cascade', o.kw, o.obj)),
+      (select string_agg(format('grant %s on %s %s to %s%s;', g.privs, o.kw, o.obj, g.grantee,
+          case when g.grantable then ' with grant option' else '' end), chr(10) order by g.grantee, g.grantable)
+        from (select case when a.grantee = 0 then 'public' else quote_ident(pg_get_userbyid(a.grantee)) end as grantee,
+            a.is_grantable as grantable, string_agg(lower(a.privilege_type), ', ' order by a.privilege_type) as privs
+          from aclexplode(o.acl) a group by 1, 2) g)),
+    'grant'
+  from (
+    select 'schema' as kw, quote_ident(s.nspname) as obj, n.nspacl as acl,
+      format('pg_namespace o, aclexplode(o.nspacl) a where o.oid = %L::regnamespace', quote_ident(s.nspname)) as lookup
+    from schemas s join pg_namespace n on n.oid = s.oid
+    union all
+    select case r.relkind when 'S' then 'sequence' else 'table' end, format('%I.%I', r.nspname, r.relname), r.relacl,
+      format('pg_class o, aclexplode(o.relacl) a where o.oid = %L::regclass', format('%I.%I', r.nspname, r.relname))
+    from rels r where r.relkind in ('r', 'p', 'v', 'S')
+    union all
+    select case p.prokind when 'p' then 'procedure' else 'function' end,
+      format('%I.%I(%s)', s.nspname, p.proname, oidvectortypes(p.proargtypes)), p.proacl,
+      format('pg_proc o, aclexplode(o.proacl) a where o.oid = %L::regprocedure', format('%I.%I(%s)', s.nspname, p.proname, oidvectortypes(p.proargtypes)))
+    from pg_proc p join schemas s on s.oid = p.pronamespace
+    where p.prokind in ('f', 'p') and p.oid not in (select objid from ext_objects)
+  ) o
+  where o.acl is not null
+  union all
+  -- The default privileges of the roles migrations run as, which every object a migration makes gets. An
+  -- entry for all schemas replaces the built-in default, so the revoke reads that default where this server
+  -- has no entry (functions' EXECUTE for PUBLIC).
+  select 103, format('%s in %s on %s', pg_get_userbyid(d.defaclrole), coalesce(quote_ident(n.nspname), 'all schemas'), k.kw),
+    concat_ws(chr(10),
+      format('do $d$ declare g text; begin for g in select distinct case when a.grantee = 0 then ''public'' else quote_ident(pg_get_userbyid(a.grantee)) end from aclexplode(coalesce((select defaclacl from pg_default_acl where defaclrole = %L::regrole and defaclnamespace = %s and defaclobjtype = %L), %s)) a loop execute format(%L, g); end loop; end $d$;',
+        quote_ident(pg_get_userbyid(d.defaclrole)),
+        case when n.oid is null then '0' else format('%L::regnamespace', quote_ident(n.nspname)) end, d.defaclobjtype,
+        case when n.oid is null then format('acldefault(%L, %L::regrole)', k.acltype, quote_ident(pg_get_userbyid(d.defaclrole))) else 'null' end,
+        format('%s revoke all on %s from %%s', k.prefix, k.kw)),
+      (select string_agg(format('%s grant %s on %s to %s%s;', k.prefix, g.privs, k.kw, g.grantee,
+          case when g.grantable then ' with grant option' else '' end), chr(10) order by g.grantee, g.grantable)
+        from (select case when a.grantee = 0 then 'public' else quote_ident(pg_get_userbyid(a.grantee)) end as grantee,
+            a.is_grantable as grantable, string_agg(lower(a.privilege_type), ', ' order by a.privilege_type) as privs
+          from aclexplode(d.defaclacl) a group by 1, 2) g)),
+    'default-privileges'
+  from pg_default_acl d left join pg_namespace n on n.oid = d.defaclnamespace
+    cross join lateral (select
+      case d.defaclobjtype when 'r' then 'tables' when 'S' then 'sequences' when 'f' then 'functions' when 'T' then 'types' else 'schemas' end as kw,
+      -- acldefault's letter for a sequence is lower case ('S' is a foreign server there)
+      case d.defaclobjtype when 'S' then 's' else d.defaclobjtype::text end as acltype,
+      format('alter default privileges for role %I%s', pg_get_userbyid(d.defaclrole),
+        case when n.oid is null then '' else format(' in schema %I', n.nspname) end) as prefix) k
+  where pg_get_userbyid(d.defaclrole) in ('postgres', 'supabase_admin')
+  union all
+  -- supautils' settings as the target has them (none on a plain PostgreSQL): recorded for the rehearsal
+  -- (`platform_file::supautils`), never applied.
+  select 104, k.name, current_setting('supautils.' || k.name, true), 'supautils'
+  from unnest(array['policy_grants', 'drop_trigger_grants', 'privileged_extensions', 'reserved_roles', 'reserved_memberships']) k(name)
+  where current_setting('supautils.' || k.name, true) is not null
 )
 select coalesce(string_agg(format('--> %s %s%s%s', kind, name, chr(10), ddl), chr(10) || chr(10) order by ord, name, kind, ddl), '') as ddl
 from parts

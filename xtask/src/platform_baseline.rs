@@ -1,6 +1,7 @@
 //! `cargo xtask platform-baseline --target T [--check]`: the platform-managed schemas of a real target (roles,
 //! `auth`, `storage`, `realtime`, `vault`, `supabase_functions`, `extensions`, and the installed extensions with
-//! their versions) captured as DDL into `docs/database/platform/baseline.sql`, with a digest. When that file
+//! their versions; the owners and grants of those schemas and objects, default privileges and supautils'
+//! settings) captured as DDL into `docs/database/platform/baseline.sql`, with a digest. When that file
 //! exists, the embedded database and every shadow start from it instead of the hand-written baseline. Each
 //! extension's members are captured too, as the script of a stand-in for a local tree that lacks it
 //! (`edges::postgres::standins::install_captured`).
@@ -13,7 +14,7 @@ use serde::Serialize;
 use xshell::Shell;
 
 use crate::blocked::blocked;
-use crate::domain::schema::platform_file::{chunks, is_stand_in, render};
+use crate::domain::schema::platform_file::{chunks, format_chunk, is_stand_in, is_statement, render};
 use crate::edges::os::fsutil::{self, FileState, Mode};
 use crate::edges::output::report::{self, Report};
 use crate::edges::postgres as pg;
@@ -41,7 +42,7 @@ impl flags::PlatformBaseline {
         let path = repo.platform_baseline_path();
         let file = render(&target.name, &body);
         let stand_ins = chunks(&body).filter(|(what, _)| is_stand_in(what)).count();
-        let statements = chunks(&body).count() - stand_ins;
+        let statements = chunks(&body).filter(|(what, _)| is_statement(what)).count();
         let rel = repo.rel(&path);
         let mode = if self.check { Mode::Check } else { Mode::Write };
         if mode == Mode::Check && !path.is_file() {
@@ -116,5 +117,5 @@ pub fn read(sh: &Shell, repo: &Repo, target: &Resolved) -> anyhow::Result<String
             }
         }
     };
-    Ok(format!("{PRELUDE}{ddl}\n"))
+    Ok(format!("{}{PRELUDE}{ddl}\n", format_chunk()))
 }

@@ -140,6 +140,56 @@ pub const UNSAFE_EXTENSIONS: &[&str] = &[
     "pg_visibility",
 ];
 
+/// supautils' lists as a rehearsal applies them: the shipped ones above, or a captured target's own.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Supautils {
+    /// The tables whose policies `postgres` may manage (`policy_grants`' entry for it), in the configured order.
+    pub policy_grants: Vec<String>,
+    /// The tables on which `postgres` may drop triggers (`drop_trigger_grants`' entry for it).
+    pub drop_trigger_grants: Vec<String>,
+    pub privileged_extensions: Vec<String>,
+    /// Role names without supautils' `*` mark (which lets the privileged role change their settings).
+    pub reserved_roles: Vec<String>,
+    pub reserved_memberships: Vec<String>,
+}
+
+/// supautils' settings as a target has them (`platform_file::supautils`): each `None` where the target has no
+/// such setting (a plain PostgreSQL), so the shipped list stays.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct SupautilsSettings {
+    pub policy_grants: Option<Vec<String>>,
+    pub drop_trigger_grants: Option<Vec<String>>,
+    pub privileged_extensions: Option<Vec<String>>,
+    pub reserved_roles: Option<Vec<String>>,
+    pub reserved_memberships: Option<Vec<String>>,
+}
+
+impl Supautils {
+    /// The lists this file ships.
+    pub fn shipped() -> Supautils {
+        let owned = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
+        Supautils {
+            policy_grants: owned(POLICY_GRANTS),
+            drop_trigger_grants: owned(DROP_TRIGGER_GRANTS),
+            privileged_extensions: owned(PRIVILEGED_EXTENSIONS),
+            reserved_roles: owned(RESERVED_ROLES),
+            reserved_memberships: owned(RESERVED_MEMBERSHIPS),
+        }
+    }
+
+    /// These lists with every setting the target has in their place.
+    pub fn overridden_by(self, target: &SupautilsSettings) -> Supautils {
+        let pick = |own: Vec<String>, theirs: &Option<Vec<String>>| theirs.clone().unwrap_or(own);
+        Supautils {
+            policy_grants: pick(self.policy_grants, &target.policy_grants),
+            drop_trigger_grants: pick(self.drop_trigger_grants, &target.drop_trigger_grants),
+            privileged_extensions: pick(self.privileged_extensions, &target.privileged_extensions),
+            reserved_roles: pick(self.reserved_roles, &target.reserved_roles),
+            reserved_memberships: pick(self.reserved_memberships, &target.reserved_memberships),
+        }
+    }
+}
+
 /// Who runs a target's migrations, and under which rules: what a rehearsal of it must reproduce.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -11,6 +11,7 @@ use crate::domain::config::{self, Config};
 use crate::domain::history::lock::{self, Lock};
 use crate::domain::history::migrations::{self, Discovery};
 use crate::domain::major::{self, Major};
+use crate::domain::schema::platform_file;
 
 pub struct Repo {
     pub root: PathBuf,
@@ -185,9 +186,16 @@ impl Repo {
     pub fn baseline(&self) -> anyhow::Result<crate::edges::postgres::PlatformSchema> {
         let path = self.platform_baseline_path();
         match std::fs::read_to_string(&path) {
-            Ok(text) => Ok(crate::edges::postgres::PlatformSchema::Captured(
-                crate::domain::schema::platform_file::parse(&text, &self.rel(&path))?.0,
-            )),
+            Ok(text) => {
+                let rel = self.rel(&path);
+                let (body, _) = platform_file::parse(&text, &rel)?;
+                if let Some(note) = platform_file::outdated_note(&text, &body, &rel) {
+                    // Once per process: every cluster and shadow of a command reads the baseline.
+                    static NOTED: std::sync::Once = std::sync::Once::new();
+                    NOTED.call_once(|| eprintln!("{note}"));
+                }
+                Ok(crate::edges::postgres::PlatformSchema::Captured(body))
+            }
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
                 Ok(crate::edges::postgres::PlatformSchema::Builtin)
             }

@@ -339,3 +339,120 @@ fn an_extension_real_here_is_created_not_copied() {
     }
     assert_eq!(copies.found(), Vec::<String>::new(), "no stand-in is written for a real extension");
 }
+
+/// An object's ACL as `grantee privilege grantable` lines (grantors left out: here every grant is the owner's).
+fn acl(url: &str, catalog: &str, column: &str, object: &str) -> Vec<String> {
+    rows(
+        url,
+        &format!(
+            "select coalesce(string_agg(e, ', ' order by e), '') from (select format('%s %s %s', a.grantee::regrole,
+               a.privilege_type, a.is_grantable) as e from {catalog} o, aclexplode(o.{column}) a where o.oid = {object}) x"
+        ),
+    )
+}
+
+/// What the test compares between the target and a local database: owners, ACLs, default privileges, roles.
+fn role_model(url: &str) -> Vec<Vec<String>> {
+    vec![
+        rows(url, "select relowner::regrole::text from pg_class where oid = 'auth.users'::regclass"),
+        rows(url, "select proowner::regrole::text from pg_proc where oid = 'auth.uid()'::regprocedure"),
+        rows(url, "select nspowner::regrole::text from pg_namespace where nspname = 'storage'"),
+        acl(url, "pg_class", "relacl", "'auth.users'::regclass"),
+        acl(url, "pg_namespace", "nspacl", "'auth'::regnamespace"),
+        rows(
+            url,
+            "select format('%s %s %s %s %s', d.defaclrole::regrole, d.defaclnamespace::regnamespace, d.defaclobjtype,
+               a.grantee::regrole, a.privilege_type) from pg_default_acl d, aclexplode(d.defaclacl) a order by 1",
+        ),
+        rows(
+            url,
+            "select format('%s createdb=%s createrole=%s replication=%s bypassrls=%s inherit=%s login=%s', rolname, rolcreatedb,
+               rolcreaterole, rolreplication, rolbypassrls, rolinherit, rolcanlogin) from pg_roles
+             where rolname in ('postgres', 'app_reader', 'service_role') order by 1",
+        ),
+        rows(
+            url,
+            "select format('%s in %s admin=%s', member::regrole, roleid::regrole, admin_option) from pg_auth_members
+             where member = 'app_reader'::regrole",
+        ),
+    ]
+}
+
+#[test]
+fn a_capture_carries_roles_owners_grants_and_supautils_settings_to_a_fresh_database() {
+    use xtask::domain::schema::platform_file;
+    let tree = Tree::example();
+    let (hosted, file) = captured_from(
+        &tree,
+        r#"create role app_reader nologin noinherit;
+           grant authenticated to app_reader with admin option;
+           alter role postgres with nocreatedb noreplication;
+           alter table auth.users owner to supabase_auth_admin;
+           alter function auth.uid() owner to supabase_auth_admin;
+           alter schema storage owner to supabase_storage_admin;
+           grant select, trigger on auth.users to postgres;
+           grant select on auth.users to app_reader with grant option;
+           grant usage on schema auth to app_reader;
+           alter default privileges for role postgres in schema public grant select on tables to app_reader;
+           alter default privileges for role postgres revoke execute on functions from public;
+           do $$ begin
+             execute format('alter database %I set "supautils.policy_grants" = %L', current_database(),
+               '{"postgres": ["auth.users", "storage.objects"]}');
+             execute format('alter database %I set "supautils.reserved_roles" = %L', current_database(), 'supabase_admin, anon*');
+           end $$;"#,
+    );
+    for expected in [
+        "--> format 2\n",
+        "--> role postgres\n",
+        "alter role app_reader with nosuperuser nocreatedb nocreaterole noreplication nobypassrls noinherit nologin;",
+        "--> membership authenticated to app_reader\ngrant authenticated to app_reader with admin option;",
+        "--> owner table auth.users\nalter table auth.users owner to supabase_auth_admin;",
+        "grant select on table auth.users to app_reader with grant option;",
+        "--> supautils policy_grants\n{\"postgres\": [\"auth.users\", \"storage.objects\"]}\n",
+    ] {
+        assert!(file.contains(expected), "{expected} missing from the capture:\n{file}");
+    }
+    let (body, _) = platform_file::parse(&file, "baseline.sql").unwrap();
+    let settings = platform_file::supautils(&body).unwrap();
+    assert_eq!(settings.policy_grants, Some(vec!["auth.users".to_string(), "storage.objects".to_string()]));
+    assert_eq!(settings.reserved_roles, Some(vec!["supabase_admin".to_string(), "anon".to_string()]));
+    assert_eq!(settings.drop_trigger_grants, None, "a setting the target lacks is not made up");
+
+    // A fresh cluster starting from the capture has the target's owners, grants, default privileges and roles.
+    let other = Tree::example();
+    other.write("docs/database/platform/baseline.sql", &file);
+    let start = other.run(&["db", "start"]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    assert!(!start.stderr.contains("could not be applied here"), "{}", start.stderr);
+    let local = other.admin_url("postgres");
+    let expected = role_model(&hosted);
+    assert_eq!(expected[0], ["supabase_auth_admin"]);
+    assert!(expected[3][0].contains("app_reader SELECT t"), "{:?}", expected[3]);
+    assert_eq!(role_model(&local), expected);
+    assert!(expected[5].contains(&"postgres - f postgres EXECUTE".to_string()), "{:?}", expected[5]);
+    assert_eq!(rows(&local, "select rolsuper::text from pg_roles where rolname = 'supabase_admin'"), ["true"]);
+
+    // Applying it again converges: a grant made here since is revoked, the owner put back.
+    connect(&local)
+        .batch_execute(
+            "grant insert on auth.users to anon; alter table auth.users owner to postgres;
+             alter default privileges for role postgres grant execute on functions to public;",
+        )
+        .unwrap();
+    let captured = xtask::edges::postgres::PlatformSchema::Captured(body.clone());
+    captured.apply(&mut connect(&local)).unwrap();
+    assert_eq!(role_model(&local), expected);
+
+    // A capture by the older xtask (no format chunk) still applies, with a note naming the command.
+    let old = platform_file::render("hosted", &body.replacen(&platform_file::format_chunk(), "", 1));
+    other.write("docs/database/platform/baseline.sql", &old);
+    let start = other.run(&["db", "start"]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    assert!(
+        start.stderr.contains("docs/database/platform/baseline.sql was captured by an older xtask (format 1)")
+            && start.stderr.contains("`cargo xtask platform-baseline --target hosted`"),
+        "{}",
+        start.stderr
+    );
+    assert_eq!(start.stderr.matches("captured by an older xtask").count(), 1, "once: {}", start.stderr);
+}

@@ -1,10 +1,44 @@
 //! The committed platform baseline's format (`docs/database/platform/baseline.sql`): a header naming the target
-//! it was captured from and the digest of the body, so a hand edit is refused. Pure.
+//! it was captured from and the digest of the body, so a hand edit is refused; a `--> format N` chunk saying
+//! what the capture records; then `--> kind name` chunks. Pure.
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use sha2::{Digest, Sha256};
 
 use crate::domain::history::migrations;
+use crate::domain::platform::{BOOTSTRAP_SUPERUSER, PRIVILEGED_ROLE, SupautilsSettings};
+
+/// What a capture records. 1 (no `--> format` chunk, an older xtask's): roles without `postgres`, no owners,
+/// grants without revokes. 2: every role with all its attributes, memberships with their admin option, owners,
+/// grants that converge, the default privileges of `postgres` and `supabase_admin`, supautils' settings.
+pub const FORMAT: u32 = 2;
+
+/// The chunk that opens a capture's body, naming its format.
+pub fn format_chunk() -> String {
+    format!(
+        "--> format {FORMAT}\n-- roles, memberships, owners, grants, default privileges and supautils' settings included\n\n"
+    )
+}
+
+/// The format of a captured body: 1 when it has no `--> format` chunk.
+pub fn format_of(body: &str) -> u32 {
+    chunks(body).find_map(|(header, _)| header.strip_prefix("format ")?.trim().parse().ok()).unwrap_or(1)
+}
+
+/// The note for a committed file captured by an older xtask (it still applies, without the target's roles,
+/// owners and grants): which file, and the command that takes it again.
+pub fn outdated_note(text: &str, body: &str, rel: &str) -> Option<String> {
+    let format = format_of(body);
+    (format < FORMAT).then(|| {
+        let target = text
+            .lines()
+            .find_map(|l| l.split_once("--target ")?.1.split('`').next())
+            .map_or("<target>".to_string(), |t| t.trim().to_string());
+        format!(
+            "note: {rel} was captured by an older xtask (format {format}): it lacks the target's roles, owners and grants, which local databases then take from the shipped defaults; take it again with `cargo xtask platform-baseline --target {target}` and review the diff"
+        )
+    })
+}
 
 fn digest(body: &str) -> String {
     migrations::hex(&Sha256::digest(body.as_bytes()))
@@ -38,6 +72,92 @@ pub fn parse(text: &str, rel: &str) -> anyhow::Result<(String, String)> {
 /// The chunks of a captured body: each `--> kind name` header (without `--> `) and what follows it.
 pub fn chunks(body: &str) -> impl Iterator<Item = (&str, &str)> {
     body.split("\n--> ").filter_map(|chunk| chunk.trim_start_matches("--> ").split_once('\n'))
+}
+
+/// Whether a chunk is a statement to apply: not the format marker, a stand-in's script or a recorded setting.
+pub fn is_statement(header: &str) -> bool {
+    !(is_stand_in(header) || header.starts_with("format ") || header.starts_with("supautils "))
+}
+
+/// When a chunk is applied: roles and memberships before the objects that name them, owners, grants and
+/// default privileges after the objects they are on.
+fn phase(header: &str) -> u8 {
+    match header.split_once(' ').map_or(header, |(kind, _)| kind) {
+        "role" | "membership" => 0,
+        "owner" | "grant" | "default-privileges" => 2,
+        _ => 1,
+    }
+}
+
+/// The statements of a captured body in the order they are applied (within a phase, the file's order).
+pub fn statements(body: &str) -> Vec<(&str, &str)> {
+    let mut found: Vec<(&str, &str)> = chunks(body).filter(|(header, _)| is_statement(header)).collect();
+    found.sort_by_key(|(header, _)| phase(header));
+    found
+}
+
+/// A statement as it may run here. A `role` chunk's attributes are the target's but for SUPERUSER: the
+/// bootstrap superuser stays one, `postgres` never becomes one (it is none on the platform, and a plain
+/// target's superuser `postgres` is rehearsed otherwise), and `admin`, the role applying the baseline, keeps
+/// its own SUPERUSER and LOGIN, since a session that took them from itself would lock the xtask out.
+pub fn guard_role(header: &str, statement: &str, admin: &str) -> String {
+    let Some(role) = header.strip_prefix("role ") else { return statement.to_string() };
+    let role = role.trim();
+    let keep = |attr: &str| -> Option<String> {
+        let superuser = matches!(attr, "superuser" | "nosuperuser");
+        match () {
+            _ if role == admin && (superuser || matches!(attr, "login" | "nologin")) => None,
+            _ if superuser && role == BOOTSTRAP_SUPERUSER => Some("superuser".to_string()),
+            _ if superuser && role == PRIVILEGED_ROLE => Some("nosuperuser".to_string()),
+            _ => Some(attr.to_string()),
+        }
+    };
+    statement
+        .lines()
+        .filter_map(|line| {
+            let Some((alter, attrs)) = line.strip_prefix("alter role ").and_then(|rest| rest.rsplit_once(" with "))
+            else {
+                return Some(line.to_string());
+            };
+            let attrs: Vec<String> = attrs.trim_end_matches(';').split_whitespace().filter_map(keep).collect();
+            (!attrs.is_empty()).then(|| format!("alter role {alter} with {};", attrs.join(" ")))
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// supautils' settings as the captured target has them (`--> supautils <name>` chunks): the grant settings'
+/// JSON (`{"postgres": ["auth.users", ...]}`) read for `postgres`, the others as comma-separated names.
+pub fn supautils(body: &str) -> anyhow::Result<SupautilsSettings> {
+    let mut settings = SupautilsSettings::default();
+    for (header, value) in chunks(body) {
+        let Some(name) = header.strip_prefix("supautils ") else { continue };
+        let value = value.trim();
+        match name.trim() {
+            "policy_grants" => settings.policy_grants = Some(grants_of(value, "policy_grants")?),
+            "drop_trigger_grants" => settings.drop_trigger_grants = Some(grants_of(value, "drop_trigger_grants")?),
+            "privileged_extensions" => settings.privileged_extensions = Some(names(value)),
+            "reserved_roles" => settings.reserved_roles = Some(names(value)),
+            "reserved_memberships" => settings.reserved_memberships = Some(names(value)),
+            _ => {}
+        }
+    }
+    Ok(settings)
+}
+
+/// A grant setting's tables for `postgres`: none when it names other roles only, or is empty.
+fn grants_of(json: &str, setting: &str) -> anyhow::Result<Vec<String>> {
+    if json.is_empty() {
+        return Ok(Vec::new());
+    }
+    let map: std::collections::BTreeMap<String, Vec<String>> = serde_json::from_str(json)
+        .with_context(|| format!("supautils.{setting} is not a JSON object of role to tables: {json}"))?;
+    Ok(map.get(PRIVILEGED_ROLE).cloned().unwrap_or_default())
+}
+
+/// A comma-separated list, without supautils' `*` mark on a reserved role (its settings may be changed).
+fn names(list: &str) -> Vec<String> {
+    list.split(',').map(|n| n.trim().trim_end_matches('*').to_string()).filter(|n| !n.is_empty()).collect()
 }
 
 /// Whether a chunk is a stand-in's script (`--> stand-in <name> <version>`): captured for the stand-ins only,
@@ -157,6 +277,117 @@ mod tests {
             assert!(!bad.is_valid(), "{name} {version}");
         }
         assert!(!CapturedStandIn { schema: Some("it's".into()), ..ok }.is_valid());
+    }
+
+    const ROLES: &str = "--> format 2\n-- roles\n\n\
+        --> grant table auth.users\ngrant select on table auth.users to anon;\n\n\
+        --> owner table auth.users\nalter table auth.users owner to supabase_auth_admin;\n\n\
+        --> role postgres\ndo $r$ begin if not exists (select 1 from pg_roles where rolname = 'postgres') then create role postgres; end if; end $r$;\nalter role postgres with superuser createdb createrole replication bypassrls inherit login;\n\n\
+        --> table auth.users\ncreate table if not exists auth.users (id uuid);\n\n\
+        --> membership anon to postgres\ngrant anon to postgres with admin option;\n\n\
+        --> supautils policy_grants\n{\"postgres\": [\"auth.users\", \"storage.objects\"], \"other\": [\"public.t\"]}\n\n\
+        --> supautils reserved_roles\nsupabase_admin, anon*, \n\n\
+        --> default-privileges postgres in public on tables\nalter default privileges for role postgres in schema public grant all on tables to anon;\n";
+
+    #[test]
+    fn applies_roles_first_and_owners_and_grants_after_the_objects() {
+        let order: Vec<&str> = statements(ROLES).into_iter().map(|(h, _)| h).collect();
+        expect_test::expect![[r#"
+            [
+                "role postgres",
+                "membership anon to postgres",
+                "table auth.users",
+                "grant table auth.users",
+                "owner table auth.users",
+                "default-privileges postgres in public on tables",
+            ]
+        "#]]
+        .assert_debug_eq(&order);
+        assert_eq!(format_of(ROLES), 2);
+        assert_eq!(format_of(BODY), 1, "a body without the marker is an older xtask's");
+        assert!(format_chunk().starts_with("--> format 2\n"));
+        assert_eq!(format_of(&format!("{}{BODY}", format_chunk())), FORMAT);
+    }
+
+    #[test]
+    fn a_captured_role_never_changes_who_is_a_superuser_here() {
+        let role = |name: &str, attrs: &str| {
+            format!("do $r$ begin create role {name}; end $r$;\nalter role {name} with {attrs} createdb login;")
+        };
+        let guarded = |name: &str, attrs: &str, admin: &str| {
+            guard_role(&format!("role {name}"), &role(name, attrs), admin).lines().last().unwrap_or("").to_string()
+        };
+        expect_test::expect![[r#"
+            [
+                "alter role postgres with nosuperuser createdb login;",
+                "alter role supabase_admin with superuser createdb login;",
+                "alter role supabase_admin with createdb;",
+                "alter role postgres with createdb;",
+                "alter role anon with superuser createdb login;",
+                "alter role anon with nosuperuser createdb login;",
+            ]
+        "#]]
+        .assert_debug_eq(&[
+            guarded("postgres", "superuser", "supabase_admin"),
+            guarded("supabase_admin", "nosuperuser", "someone"),
+            guarded("supabase_admin", "nosuperuser", "supabase_admin"),
+            guarded("postgres", "nosuperuser", "postgres"),
+            guarded("anon", "superuser", "supabase_admin"),
+            guarded("anon", "nosuperuser", "supabase_admin"),
+        ]);
+        let statement = "grant anon to postgres;";
+        assert_eq!(guard_role("membership anon to postgres", statement, "postgres"), statement);
+        let only = "alter role postgres with superuser login;";
+        assert_eq!(guard_role("role postgres", only, "postgres"), "", "nothing left to alter");
+    }
+
+    #[test]
+    fn reads_supautils_settings_for_postgres() {
+        let settings = supautils(ROLES).unwrap();
+        expect_test::expect![[r#"
+            SupautilsSettings {
+                policy_grants: Some(
+                    [
+                        "auth.users",
+                        "storage.objects",
+                    ],
+                ),
+                drop_trigger_grants: None,
+                privileged_extensions: None,
+                reserved_roles: Some(
+                    [
+                        "supabase_admin",
+                        "anon",
+                    ],
+                ),
+                reserved_memberships: None,
+            }
+        "#]]
+        .assert_debug_eq(&settings);
+        let merged = crate::domain::platform::Supautils::shipped().overridden_by(&settings);
+        assert_eq!(merged.policy_grants, ["auth.users", "storage.objects"], "the target's list wins");
+        assert_eq!(
+            merged.drop_trigger_grants.len(),
+            crate::domain::platform::DROP_TRIGGER_GRANTS.len(),
+            "absent: shipped"
+        );
+        assert_eq!(supautils(BODY).unwrap(), SupautilsSettings::default(), "a plain PostgreSQL has none");
+        let empty = supautils("--> supautils drop_trigger_grants\n\n").unwrap();
+        assert_eq!(empty.drop_trigger_grants, Some(Vec::new()), "set but empty: no table");
+        let bad = supautils("--> supautils policy_grants\n[\"auth.users\"]\n").unwrap_err();
+        assert!(format!("{bad:#}").contains("supautils.policy_grants is not a JSON object"), "{bad:#}");
+        assert!(!is_statement("supautils policy_grants") && !is_statement("format 2") && is_statement("role anon"));
+    }
+
+    #[test]
+    fn an_older_capture_is_named_with_the_command_that_takes_it_again() {
+        let text = render("prod", BODY);
+        let (body, _) = parse(&text, "docs/database/platform/baseline.sql").unwrap();
+        let note = outdated_note(&text, &body, "docs/database/platform/baseline.sql").unwrap();
+        expect_test::expect!["note: docs/database/platform/baseline.sql was captured by an older xtask (format 1): it lacks the target's roles, owners and grants, which local databases then take from the shipped defaults; take it again with `cargo xtask platform-baseline --target prod` and review the diff"]
+            .assert_eq(&note);
+        let current = render("prod", ROLES);
+        assert_eq!(outdated_note(&current, ROLES, "x"), None);
     }
 
     #[test]

@@ -76,9 +76,10 @@ impl PlatformSchema {
     }
 
     /// The hand-written baseline in one go; a captured one statement by statement (each preceded by a
-    /// `--> kind name` line), naming what the local server cannot take (an extension it lacks, say). Its
-    /// stand-in scripts are not statements: an extension that has one installed here is created at that
-    /// version, the real one where the tree has it.
+    /// `--> kind name` line): roles first, then the objects, then owners and grants, naming what the local
+    /// server cannot take (an extension it lacks, say). Its stand-in scripts are not statements: an extension
+    /// that has one installed here is created at that version, the real one where the tree has it. Roles keep
+    /// the guard of `platform_file::guard_role`: the role applying it stays what it is.
     pub fn apply(&self, client: &mut postgres::Client) -> anyhow::Result<()> {
         self.apply_baseline(client)?;
         client.batch_execute(&self.role_model()).context("applying the platform's role model")
@@ -88,12 +89,13 @@ impl PlatformSchema {
         let PlatformSchema::Captured(body) = self else {
             return client.batch_execute(BASELINE_SQL).context("applying the Supabase baseline");
         };
+        let admin: String = client.query_one("select current_user::text", &[])?.get(0);
         let pinned = self.stand_in_versions(client);
         let mut failed = Vec::new();
-        for (what, statement) in platform_file::chunks(body).filter(|(what, _)| !platform_file::is_stand_in(what)) {
+        for (what, statement) in platform_file::statements(body) {
             let statement = match platform_file::extension_of(what).and_then(|name| pinned.get(&name)) {
                 Some(version) => platform_file::pin_version(statement, version),
-                None => statement.to_string(),
+                None => platform_file::guard_role(what, statement, &admin),
             };
             if let Err(err) = client.batch_execute(&statement) {
                 failed.push(format!(
