@@ -229,17 +229,3 @@ pub fn is_reserved_role(name: &str) -> bool {
 pub fn is_restricted_schema(name: &str) -> bool {
     RESTRICTED_SCHEMAS.contains(&name)
 }
-
-/// supautils' grant lists as a target has them: the shipped ones, or a capture's.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Supautils {
-    pub policy_grants: Vec<String>,
-    pub drop_trigger_grants: Vec<String>,
-}
-
-impl Supautils {
-    pub fn shipped() -> Supautils {
-        let owned = |list: &[&str]| list.iter().map(|s| s.to_string()).collect();
-        Supautils { policy_grants: owned(POLICY_GRANTS), drop_trigger_grants: owned(DROP_TRIGGER_GRANTS) }
-    }
-}

@@ -59,9 +59,22 @@ impl PlatformSchema {
         crate::domain::history::migrations::checksum(text.as_bytes())
     }
 
+    /// supautils' lists as the captured target has them (where it has them), else the shipped ones. A capture
+    /// whose settings do not parse was refused when it was read (`Repo::baseline`), so here it falls back.
+    pub fn supautils(&self) -> crate::domain::platform::Supautils {
+        let shipped = crate::domain::platform::Supautils::shipped();
+        match self {
+            PlatformSchema::Builtin => shipped,
+            PlatformSchema::Captured(body) => match platform_file::supautils(body) {
+                Ok(settings) => shipped.overridden_by(&settings),
+                Err(_) => shipped,
+            },
+        }
+    }
+
     /// The role model's SQL with the grant lists that apply: the capture's where it has them, else the shipped.
     fn role_model(&self) -> String {
-        let grants = crate::domain::platform::Supautils::shipped();
+        let grants = self.supautils();
         ROLE_MODEL_SQL
             .replace(":policy_grants", &text_array(&grants.policy_grants))
             .replace(":drop_trigger_grants", &text_array(&grants.drop_trigger_grants))
