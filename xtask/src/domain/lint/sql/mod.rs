@@ -72,6 +72,10 @@ pub enum Fact {
         body: String,
     },
     CreateExtension(String),
+    /// CREATE, ALTER or DROP POLICY on `table`: on the platform, supautils locks managed tables for it.
+    Policy {
+        table: String,
+    },
 }
 
 /// A statement's kind as the findings name it (`CREATE INDEX CONCURRENTLY`). An alias, not `&'static str`
@@ -272,11 +276,19 @@ fn facts(stmt: &ast::Stmt) -> Vec<Fact> {
             let name = s.extension().map(|n| norm(&n.syntax().text().to_string()));
             name.map(Fact::CreateExtension).into_iter().collect()
         }
+        S::CreatePolicy(s) => vec![policy_fact(s.on_table())],
+        S::AlterPolicy(s) => vec![policy_fact(s.on_table())],
+        S::DropPolicy(s) => vec![policy_fact(s.on_table())],
         S::Do(s) => vec![Fact::DoBlock {
             body: s.body().map(|b| b.syntax().text().to_string().to_lowercase()).unwrap_or_default(),
         }],
         _ => Vec::new(),
     }
+}
+
+fn policy_fact(on: Option<ast::OnTable>) -> Fact {
+    let table = on.and_then(|o| o.table_name_ref()).map(|n| norm(&n.syntax().text().to_string()));
+    Fact::Policy { table: table.unwrap_or_default() }
 }
 
 fn alter_table_facts(s: &ast::AlterTable) -> Vec<Fact> {
@@ -436,6 +448,16 @@ mod tests {
             "create extension if not exists \"uuid-ossp\" with schema extensions;\ncreate extension pg_cron;\n",
         );
         assert_eq!(facts, [Fact::CreateExtension("uuid-ossp".into()), Fact::CreateExtension("pg_cron".into())]);
+    }
+
+    #[test]
+    fn policy_statements_name_their_table() {
+        let facts = facts_of(
+            "create policy p on public.notes for select using (true);\nalter policy p on \"Auth\".users rename to q;\n\
+             drop policy if exists q on storage.objects;\n",
+        );
+        let table = |t: &str| Fact::Policy { table: t.into() };
+        assert_eq!(facts, [table("notes"), table("auth.users"), table("storage.objects")]);
     }
 
     #[test]
