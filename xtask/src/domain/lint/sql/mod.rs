@@ -453,7 +453,7 @@ mod tests {
     #[test]
     fn policy_statements_name_their_table() {
         let facts = facts_of(
-            "create policy p on public.notes for select using (true);\nalter policy p on \"Auth\".users rename to q;\n\
+            "create policy p on public.notes for select using (true);\nalter policy p on auth.users rename to q;\n\
              drop policy if exists q on storage.objects;\n",
         );
         let table = |t: &str| Fact::Policy { table: t.into() };
