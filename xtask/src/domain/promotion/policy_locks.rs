@@ -1,9 +1,10 @@
 //! The locks the platform takes for a file's policy statements. On a Supabase project `postgres` is not a
-//! superuser, so supautils handles every CREATE, ALTER and DROP POLICY it runs: it walks
-//! `supautils.policy_grants` in its configured order and takes ACCESS EXCLUSIVE on each listed table until it
-//! reaches the policy's own table (a table not in the list: every listed one), and those locks last until the
-//! transaction ends, which is the whole file (the CLI runs each file in one). A shadow has no supautils, so these
-//! locks are decided here from the file's statements, never measured. Pure.
+//! superuser, so supautils handles every CREATE, ALTER, DROP and COMMENT ON POLICY it runs
+//! (`supabase/supautils`, `src/policy_grants.c`): it walks `supautils.policy_grants` in its configured order and
+//! takes ACCESS EXCLUSIVE on each listed table until it reaches the policy's own table (a table not in the list:
+//! every listed one; a listed table the database lacks is skipped), and those locks last until the transaction
+//! ends, which is the whole file (the CLI runs each file in one). A shadow has no supautils, so these locks are
+//! decided here from the file's statements, never measured. Pure.
 
 use serde::Serialize;
 

@@ -72,7 +72,7 @@ pub enum Fact {
         body: String,
     },
     CreateExtension(String),
-    /// CREATE, ALTER or DROP POLICY on `table`: on the platform, supautils locks managed tables for it.
+    /// CREATE, ALTER, DROP or COMMENT ON POLICY on `table`: on the platform, supautils locks managed tables for it.
     Policy {
         table: String,
     },
@@ -279,6 +279,10 @@ fn facts(stmt: &ast::Stmt) -> Vec<Fact> {
         S::CreatePolicy(s) => vec![policy_fact(s.on_table())],
         S::AlterPolicy(s) => vec![policy_fact(s.on_table())],
         S::DropPolicy(s) => vec![policy_fact(s.on_table())],
+        S::CommentOn(s) => match s.comment_object() {
+            Some(ast::CommentObject::ObjectPolicy(o)) => vec![policy_table(o.table_name_ref())],
+            _ => Vec::new(),
+        },
         S::Do(s) => vec![Fact::DoBlock {
             body: s.body().map(|b| b.syntax().text().to_string().to_lowercase()).unwrap_or_default(),
         }],
@@ -287,8 +291,11 @@ fn facts(stmt: &ast::Stmt) -> Vec<Fact> {
 }
 
 fn policy_fact(on: Option<ast::OnTable>) -> Fact {
-    let table = on.and_then(|o| o.table_name_ref()).map(|n| norm(&n.syntax().text().to_string()));
-    Fact::Policy { table: table.unwrap_or_default() }
+    policy_table(on.and_then(|o| o.table_name_ref()))
+}
+
+fn policy_table(name: Option<ast::TableNameRef>) -> Fact {
+    Fact::Policy { table: name.map(|n| norm(&n.syntax().text().to_string())).unwrap_or_default() }
 }
 
 fn alter_table_facts(s: &ast::AlterTable) -> Vec<Fact> {
@@ -454,10 +461,11 @@ mod tests {
     fn policy_statements_name_their_table() {
         let facts = facts_of(
             "create policy p on public.notes for select using (true);\nalter policy p on auth.users rename to q;\n\
-             drop policy if exists q on storage.objects;\n",
+             drop policy if exists q on storage.objects;\ncomment on policy q on storage.buckets is 'x';\n\
+             comment on table notes is 'y';\n",
         );
         let table = |t: &str| Fact::Policy { table: t.into() };
-        assert_eq!(facts, [table("notes"), table("auth.users"), table("storage.objects")]);
+        assert_eq!(facts, [table("notes"), table("auth.users"), table("storage.objects"), table("storage.buckets")]);
     }
 
     #[test]
