@@ -54,6 +54,25 @@ pub fn for_file(facts: &[(Pos, Fact)], grants: &[&str], held_ms: Option<u64>) ->
     (!tables.is_empty()).then_some(PolicyLocks { mode: MODE, tables, held_ms })
 }
 
+/// Who waits while `tables` are held, by the services that read them, for the report's words.
+pub fn who_waits(tables: &[String]) -> String {
+    let services: [(&str, &[&str]); 3] = [
+        ("auth.", &["sign-in", "token refresh"]),
+        ("storage.", &["storage reads"]),
+        ("realtime.", &["Realtime broadcasts"]),
+    ];
+    let waiting: Vec<&str> = services
+        .iter()
+        .filter(|(schema, _)| tables.iter().any(|t| t.starts_with(schema)))
+        .flat_map(|(_, who)| who.iter().copied())
+        .collect();
+    match waiting.as_slice() {
+        [] => "their readers wait".to_string(),
+        [one] => format!("{one} wait"),
+        [rest @ .., last] => format!("{} and {last} wait", rest.join(", ")),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,13 +86,7 @@ mod tests {
     fn a_policy_on_a_listed_table_locks_the_list_up_to_it() {
         assert_eq!(
             held(&on(&["auth.users"]), POLICY_GRANTS),
-            [
-                "auth.audit_log_entries",
-                "auth.identities",
-                "auth.refresh_tokens",
-                "auth.sessions",
-                "auth.users"
-            ]
+            ["auth.audit_log_entries", "auth.identities", "auth.refresh_tokens", "auth.sessions", "auth.users"]
         );
         assert_eq!(held(&on(&["auth.audit_log_entries"]), POLICY_GRANTS), ["auth.audit_log_entries"]);
     }
@@ -121,5 +134,13 @@ mod tests {
                 held_ms: Some(412)
             })
         );
+    }
+
+    #[test]
+    fn the_waiting_are_named_by_the_services_whose_tables_are_held() {
+        assert_eq!(who_waits(&on(&["auth.audit_log_entries"])), "sign-in and token refresh wait");
+        assert_eq!(who_waits(&on(&["storage.objects"])), "storage reads wait");
+        assert_eq!(who_waits(&on(POLICY_GRANTS)), "sign-in, token refresh, storage reads and Realtime broadcasts wait");
+        assert_eq!(who_waits(&on(&["public.profiles"])), "their readers wait");
     }
 }
