@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use anyhow::Context;
 use serde::Serialize;
 
+use crate::domain::config::Target;
 use crate::domain::history::migrations::Migration;
 use crate::domain::lint::sql::Analysis;
 use crate::domain::promotion::policy_locks::{self, PolicyLocks};
@@ -173,6 +174,20 @@ pub fn with_policy_locks(
         }
     }
     impacts
+}
+
+/// `with_policy_locks` when `target` is a Supabase project, with the platform's shipped `policy_grants` (a
+/// capture of the target that holds its own list is not read yet); a plain PostgreSQL has no supautils.
+pub fn for_target<'a>(
+    impacts: Vec<FileImpact>,
+    target: &Target,
+    files: impl IntoIterator<Item = (&'a Migration, &'a Analysis)>,
+) -> Vec<FileImpact> {
+    if !target.is_supabase() {
+        return impacts;
+    }
+    let analyses: BTreeMap<&str, &Analysis> = files.into_iter().map(|(m, a)| (m.file_name.as_str(), a)).collect();
+    with_policy_locks(impacts, &analyses, crate::domain::platform::POLICY_GRANTS)
 }
 
 /// The review's section: a line per lock, rewrite and index build, per file. `sizes_on` names the target the
