@@ -103,6 +103,13 @@ impl Target {
             timeout.to_std().ok().filter(|d| !d.is_zero()).context("lock_timeout must be above 0s (or \"off\")")?;
         Ok(Some(crate::domain::promotion::budget::Budget { lock_timeout, retries: self.lock_retries.unwrap_or(3) }))
     }
+
+    /// Whether the target is a Supabase project, whose migrations run as the platform's `postgres` under
+    /// supautils: a hosted project, or the embedded database that stands in for one. A target known only by its
+    /// URL is taken for a plain PostgreSQL.
+    pub fn is_supabase(&self) -> bool {
+        self.embedded || self.project_ref.is_some()
+    }
 }
 
 /// Profiles the CLI knows by name.
@@ -362,6 +369,17 @@ require-lock-timeout = "off"
         assert!(config.target("local").unwrap().embedded);
         assert!(config.target("prod").unwrap().protected);
         assert_eq!(config.severities()["require-lock-timeout"], Severity::Off);
+    }
+
+    #[test]
+    fn hosted_and_embedded_targets_are_supabase_projects_a_url_target_is_not() {
+        let config = Config::parse(
+            "[targets.local]\nembedded = true\n[targets.prod]\nproject_ref = \"srcaoozjkrughebmbvfb\"\ndb_url_env = \"P\"\n\
+             [targets.dev]\ndb_url_env = \"D\"\n",
+        )
+        .unwrap();
+        let supabase = |name: &str| config.target(name).unwrap().is_supabase();
+        assert_eq!((supabase("local"), supabase("prod"), supabase("dev")), (true, true, false));
     }
 
     #[test]

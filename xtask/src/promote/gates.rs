@@ -289,7 +289,7 @@ impl<'a> Promotion<'a> {
         self.record.rehearsal = Some(format!("passed on a local PostgreSQL {major} shadow (history + batch)"));
         self.note_stand_ins(shadow.url());
         self.rehearse_rollbacks(&at_head, plan)?;
-        self.measure_impact(target, &at_head, &batch);
+        self.measure_impact(target, &at_head, plan);
         Ok(())
     }
 
@@ -318,13 +318,16 @@ impl<'a> Promotion<'a> {
     }
 
     /// The lock and rewrite report; it informs the review, so a failure to measure is said, not fatal.
-    fn measure_impact(&mut self, target: &Resolved, at_head: &Shadow, batch: &[&Migration]) {
+    fn measure_impact(&mut self, target: &Resolved, at_head: &Shadow, plan: &Batch) {
         let _spinner =
             crate::edges::output::progress::Spinner::start("measuring locks and rewrites", self.options.format);
-        let measured = crate::edges::postgres::impact::measure(at_head.url(), batch).and_then(|impacts| {
+        let measured = pg::impact::measure(at_head.url(), &plan.batch()).and_then(|impacts| {
             let direct = target.direct(Access::ReadOnly)?;
-            let sizes = crate::edges::postgres::impact::target_sizes(&mut direct.connect()?)?;
-            Ok(crate::edges::postgres::impact::with_sizes(impacts, &sizes))
+            let sizes = pg::impact::target_sizes(&mut direct.connect()?)?;
+            let files = plan.batch.iter().zip(&plan.analyses);
+            let supautils = self.repo.baseline()?.supautils();
+            let on = (target.role_model()?, &supautils);
+            Ok(pg::impact::for_target(pg::impact::with_sizes(impacts, &sizes), on, files))
         });
         match measured {
             Ok(impacts) => self.record.impact = impacts,

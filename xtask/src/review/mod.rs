@@ -18,7 +18,7 @@ use crate::check;
 use crate::domain::findings::Finding;
 use crate::domain::history::batch;
 use crate::domain::history::migrations::Migration;
-use crate::domain::lint::sql::{Fact, LintCacheUse, LintScope, LintSettings};
+use crate::domain::lint::sql::{self, Fact, LintCacheUse, LintScope, LintSettings};
 use crate::domain::rewrites::{self, Context, Suggestion};
 use crate::edges::os::git;
 use crate::edges::output::report::Format;
@@ -101,6 +101,12 @@ pub fn review(sh: &Shell, repo: &Repo, base: &str, name: &str) -> anyhow::Result
     let (model, source) = shadow_role_model(repo, name, &lock)?;
     report.roles = format!("{} ({source})", model.describe());
     (report.impact, report.stand_ins) = measure(sh, repo, (major, model), &applied, &pending, &changed)?;
+    if let Impact::Measured { files } = &mut report.impact {
+        let analyses = ours.iter().map(|m| Ok(sql::analyze(&m.text()?, &LintSettings { squawk_rules: &[] })));
+        let analyses: Vec<sql::Analysis> = analyses.collect::<anyhow::Result<_>>()?;
+        let supautils = repo.baseline()?.supautils();
+        *files = impact::for_target(std::mem::take(files), (model, &supautils), ours.iter().copied().zip(&analyses));
+    }
     report.sizes = match target_sizes(sh, repo, name) {
         Ok((from, sizes)) => {
             if let Impact::Measured { files } = &mut report.impact {

@@ -213,6 +213,56 @@ fn the_lock_report_names_rewrites_locks_and_index_builds_with_the_targets_sizes(
     assert_eq!(versions(&prod).len(), 9, "a dry run pushes nothing");
 }
 
+#[test]
+fn the_lock_report_names_what_supautils_holds_for_a_policy_on_an_app_table_and_for_how_long() {
+    let tree = Tree::example();
+    tree.append("xtask.toml", &format!("\n[targets.staging]\ndb_url_env = \"{STAGING_ENV}\"\n"));
+    tree.db_start();
+    let prod = tree.create_db("prod");
+    crate::support::bring_to_head(&tree, STAGING_ENV, &prod);
+    for entry in std::fs::read_dir(tree.path("migrations")).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".sql") && &name[..14] > crate::support::PROD_HEAD {
+            std::fs::remove_file(entry.path()).unwrap();
+        }
+    }
+    tree.write(
+        "migrations/20260601000000_problems_policy.sql",
+        "create policy \"reviewers read problems\" on public.problems for select to authenticated using (true);\n",
+    );
+    commit_all(&tree);
+    // prod has a project_ref: a Supabase project, where supautils handles the policy.
+    let env = [("PROD_DB_URL", prod.as_str())];
+    let run = tree.run_env(&["promote", "--target", "prod", "--dry-run", "--format", "json"], &env);
+    assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    let record: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let file = &record["impact"][0];
+    assert_eq!(file["locks"][0]["relation"], "public.problems", "the shadow's own measure stays: {file:#}");
+    let held = &file["policy_locks"];
+    assert_eq!(held["mode"], "ACCESS EXCLUSIVE", "{file:#}");
+    let tables: Vec<&str> = held["tables"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert_eq!(tables.len(), 11, "a table not in the list: every listed one, {tables:?}");
+    assert_eq!(
+        (tables[0], tables[4], tables[10]),
+        ("auth.audit_log_entries", "auth.users", "storage.s3_multipart_uploads_parts")
+    );
+    assert!(held["held_ms"].is_u64(), "measured on the shadow: {file:#}");
+
+    let human = tree.run_env(&["promote", "--target", "prod", "--dry-run"], &env);
+    assert_eq!(human.code, 0, "{}{}", human.stdout, human.stderr);
+    let line = human.stdout.lines().find(|l| l.contains("supautils' policy_grants")).unwrap_or_default();
+    assert!(
+        line.trim_start().starts_with("holds ACCESS EXCLUSIVE on auth.audit_log_entries, auth.identities, "),
+        "{}",
+        human.stdout
+    );
+    assert!(
+        line.contains("for the file's whole transaction: ")
+            && line.contains(" on the shadow — sign-in, token refresh, storage reads and Realtime broadcasts wait"),
+        "{line}"
+    );
+}
+
 /// The kept templates, and (second) their spare copies, which the next rehearsal renames instead of copying.
 fn templates(tree: &Tree) -> (Vec<String>, Vec<String>) {
     connect(&tree.admin_url("postgres"))

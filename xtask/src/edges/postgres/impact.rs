@@ -2,8 +2,11 @@
 //! or SHARE modes, the tables it rewrites (their `relfilenode` changes), and the indexes it builds without
 //! CONCURRENTLY. Measured by applying each file in its own transaction on a shadow at the target's head and
 //! reading the backend's own locks before the commit; joined with the target's sizes, so the review reads
-//! "rewrites public.events (2.1 GB, 40M rows on prod) under ACCESS EXCLUSIVE". `render` is pure.
+//! "rewrites public.events (2.1 GB, 40M rows on prod) under ACCESS EXCLUSIVE". On a Supabase target, the managed
+//! tables supautils holds for the file's policy statements are joined in too, with how long the file ran on the
+//! shadow (`with_policy_locks`; a shadow has no supautils to measure). `render` is pure.
 
+use crate::domain::platform::RoleModel;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
@@ -11,6 +14,8 @@ use anyhow::Context;
 use serde::Serialize;
 
 use crate::domain::history::migrations::Migration;
+use crate::domain::lint::sql::Analysis;
+use crate::domain::promotion::policy_locks::{self, PolicyLocks};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Size {
@@ -41,6 +46,13 @@ pub struct FileImpact {
     pub index_builds: Vec<IndexBuild>,
     /// Why the file was not measured (it runs outside a transaction), if it was not.
     pub not_measured: Option<String>,
+    /// How long the file's statements ran on the shadow. Reported with the policy locks, held that long; kept out
+    /// of the JSON otherwise, whose snapshots must not change from run to run.
+    #[serde(skip)]
+    pub duration_ms: Option<u64>,
+    /// On a Supabase target: the managed tables supautils holds for the file's policy statements.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub policy_locks: Option<PolicyLocks>,
 }
 
 const RELATIONS: &str = "select c.oid::int8, n.nspname || '.' || c.relname, c.relfilenode::int8, c.relkind::text \
@@ -59,7 +71,14 @@ pub fn measure(url: &str, batch: &[&Migration]) -> anyhow::Result<Vec<FileImpact
 
 fn measure_file(client: &mut postgres::Client, m: &Migration) -> anyhow::Result<FileImpact> {
     let text = m.text()?;
-    let mut impact = FileImpact { file: m.file_name.clone(), locks: vec![], index_builds: vec![], not_measured: None };
+    let mut impact = FileImpact {
+        file: m.file_name.clone(),
+        locks: vec![],
+        index_builds: vec![],
+        not_measured: None,
+        duration_ms: None,
+        policy_locks: None,
+    };
     let lower = text.to_ascii_lowercase();
     if lower.contains("concurrently") || lower.contains("commit;") {
         // CONCURRENTLY cannot run in a transaction block, and a file's own COMMIT ends the measured one.
@@ -69,7 +88,9 @@ fn measure_file(client: &mut postgres::Client, m: &Migration) -> anyhow::Result<
     }
     let mut tx = client.transaction()?;
     let before = relations(&mut tx)?;
+    let started = std::time::Instant::now();
     tx.batch_execute(&text).with_context(|| format!("applying {} to the lock-report shadow", m.file_name))?;
+    impact.duration_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
     let held: Vec<(i64, String)> = tx.query(LOCKS, &[])?.iter().map(|r| (r.get(0), r.get(1))).collect();
     let after = relations(&mut tx)?;
     let new_indexes: Vec<(String, String)> = tx
@@ -140,6 +161,37 @@ pub fn with_sizes(mut impacts: Vec<FileImpact>, sizes: &BTreeMap<String, Size>) 
     impacts
 }
 
+/// On a Supabase target, each file's locks through supautils for its policy statements, decided from its parse
+/// (`analyses`: file name -> analysis) and the target's `policy_grants`, held for the file's measured duration.
+pub fn with_policy_locks(
+    mut impacts: Vec<FileImpact>,
+    analyses: &BTreeMap<&str, &Analysis>,
+    grants: &[&str],
+) -> Vec<FileImpact> {
+    for impact in &mut impacts {
+        if let Some(analysis) = analyses.get(impact.file.as_str()) {
+            impact.policy_locks = policy_locks::for_file(&analysis.facts, grants, impact.duration_ms);
+        }
+    }
+    impacts
+}
+
+/// `with_policy_locks` when `target` is a Supabase project, with the platform's shipped `policy_grants` (a
+/// capture of the target that holds its own list is not read yet); a plain PostgreSQL has no supautils.
+pub fn for_target<'a>(
+    impacts: Vec<FileImpact>,
+    target: (RoleModel, &crate::domain::platform::Supautils),
+    files: impl IntoIterator<Item = (&'a Migration, &'a Analysis)>,
+) -> Vec<FileImpact> {
+    let (model, supautils) = target;
+    if model != RoleModel::Platform {
+        return impacts;
+    }
+    let analyses: BTreeMap<&str, &Analysis> = files.into_iter().map(|(m, a)| (m.file_name.as_str(), a)).collect();
+    let grants: Vec<&str> = supautils.policy_grants.iter().map(String::as_str).collect();
+    with_policy_locks(impacts, &analyses, &grants)
+}
+
 /// The review's section: a line per lock, rewrite and index build, per file. `sizes_on` names the target the
 /// sizes were read from; `None` when they could not be read (then no size is shown).
 pub fn render(impacts: &[FileImpact], sizes_on: Option<&str>) -> String {
@@ -148,6 +200,7 @@ pub fn render(impacts: &[FileImpact], sizes_on: Option<&str>) -> String {
         let _ = writeln!(out, "  {}. {}", i + 1, f.file);
         if let Some(why) = &f.not_measured {
             let _ = writeln!(out, "     not measured: {why}");
+            out.push_str(&policy_line(&f.policy_locks));
             continue;
         }
         for held in &f.locks {
@@ -164,11 +217,35 @@ pub fn render(impacts: &[FileImpact], sizes_on: Option<&str>) -> String {
                 size_text(&build.size, sizes_on)
             );
         }
-        if f.locks.is_empty() && f.index_builds.is_empty() {
+        out.push_str(&policy_line(&f.policy_locks));
+        if f.locks.is_empty() && f.index_builds.is_empty() && f.policy_locks.is_none() {
             let _ = writeln!(out, "     no blocking lock on an existing table, no rewrite");
         }
     }
     out
+}
+
+/// What supautils holds for the file, and for how long: the tables stay locked until the file's transaction
+/// ends, so the file's whole duration is the wait.
+fn policy_line(locks: &Option<PolicyLocks>) -> String {
+    let Some(locks) = locks else { return String::new() };
+    let how_long = match locks.held_ms {
+        Some(ms) => format!("{} on the shadow", seconds(ms)),
+        None => "not measured".to_string(),
+    };
+    format!(
+        "     holds {} on {} (supautils' policy_grants, platform list order) for the file's whole transaction: {how_long} — {}\n",
+        locks.mode,
+        locks.tables.join(", "),
+        policy_locks::who_waits(&locks.tables)
+    )
+}
+
+fn seconds(ms: u64) -> String {
+    match ms {
+        ms if ms < 100 => format!("{ms} ms"),
+        ms => format!("{:.1} s", ms as f64 / 1000.0),
+    }
 }
 
 fn size_text(size: &Option<Size>, sizes_on: Option<&str>) -> String {
@@ -215,6 +292,8 @@ mod tests {
                 }],
                 index_builds: vec![],
                 not_measured: None,
+                duration_ms: None,
+                policy_locks: None,
             },
             FileImpact {
                 file: "20260601000001_events_tag.sql".into(),
@@ -230,18 +309,24 @@ mod tests {
                     size: size(40e6, 2_100_000_000),
                 }],
                 not_measured: None,
+                duration_ms: None,
+                policy_locks: None,
             },
             FileImpact {
                 file: "20260601000002_other.sql".into(),
                 locks: vec![],
                 index_builds: vec![],
                 not_measured: None,
+                duration_ms: None,
+                policy_locks: None,
             },
             FileImpact {
                 file: "20260601000003_idx.sql".into(),
                 locks: vec![],
                 index_builds: vec![],
                 not_measured: Some("runs outside a single transaction (CONCURRENTLY or its own COMMIT)".into()),
+                duration_ms: None,
+                policy_locks: None,
             },
         ];
         expect_test::expect![[r#"
@@ -258,5 +343,53 @@ mod tests {
         "#]]
         // The heading line keeps expect-test from trimming the section's own indentation.
         .assert_eq(&format!("Locks and rewrites:\n{}", render(&impacts, Some("prod"))));
+    }
+
+    #[test]
+    fn the_review_reads_what_supautils_holds_for_a_files_policies_and_for_how_long() {
+        let analysis = |sql: &str| {
+            crate::domain::lint::sql::analyze(sql, &crate::domain::lint::sql::LintSettings { squawk_rules: &[] })
+        };
+        let app = analysis("create policy own on public.notes for select using (auth.uid() = owner);\n");
+        let auth = analysis("alter policy p on auth.identities using (true);\nselect 1;\n");
+        let plain = analysis("create table public.fresh (id bigint);\n");
+        let file = |name: &str, ms: u64, locks: Vec<Held>| FileImpact {
+            file: name.into(),
+            locks,
+            index_builds: vec![],
+            not_measured: None,
+            duration_ms: Some(ms),
+            policy_locks: None,
+        };
+        let notes =
+            Held { relation: "public.notes".into(), mode: "ACCESS EXCLUSIVE".into(), rewritten: false, size: None };
+        let impacts = vec![
+            file("20260601000000_notes_policy.sql", 412, vec![notes]),
+            file("20260601000001_identities_policy.sql", 37, vec![]),
+            file("20260601000002_fresh.sql", 3, vec![]),
+        ];
+        let analyses = BTreeMap::from([
+            ("20260601000000_notes_policy.sql", &app),
+            ("20260601000001_identities_policy.sql", &auth),
+            ("20260601000002_fresh.sql", &plain),
+        ]);
+        let impacts = with_policy_locks(impacts, &analyses, crate::domain::platform::POLICY_GRANTS);
+        expect_test::expect![[r#"
+            Locks and rewrites:
+              1. 20260601000000_notes_policy.sql
+                 locks public.notes under ACCESS EXCLUSIVE
+                 holds ACCESS EXCLUSIVE on auth.audit_log_entries, auth.identities, auth.refresh_tokens, auth.sessions, auth.users, realtime.messages, storage.buckets, storage.migrations, storage.objects, storage.s3_multipart_uploads, storage.s3_multipart_uploads_parts (supautils' policy_grants, platform list order) for the file's whole transaction: 0.4 s on the shadow — sign-in, token refresh, storage reads and Realtime broadcasts wait
+              2. 20260601000001_identities_policy.sql
+                 holds ACCESS EXCLUSIVE on auth.audit_log_entries, auth.identities (supautils' policy_grants, platform list order) for the file's whole transaction: 37 ms on the shadow — sign-in and token refresh wait
+              3. 20260601000002_fresh.sql
+                 no blocking lock on an existing table, no rewrite
+        "#]]
+        .assert_eq(&format!("Locks and rewrites:\n{}", render(&impacts, None)));
+        let json = serde_json::to_value(&impacts[1]).unwrap();
+        assert_eq!(
+            json["policy_locks"],
+            serde_json::json!({"mode": "ACCESS EXCLUSIVE", "tables": ["auth.audit_log_entries", "auth.identities"], "held_ms": 37})
+        );
+        assert!(serde_json::to_value(&impacts[2]).unwrap().get("policy_locks").is_none(), "absent without policies");
     }
 }

@@ -72,6 +72,10 @@ pub enum Fact {
         body: String,
     },
     CreateExtension(String),
+    /// CREATE, ALTER, DROP or COMMENT ON POLICY on `table`: on the platform, supautils locks managed tables for it.
+    Policy {
+        table: String,
+    },
 }
 
 /// A statement's kind as the findings name it (`CREATE INDEX CONCURRENTLY`). An alias, not `&'static str`
@@ -272,11 +276,26 @@ fn facts(stmt: &ast::Stmt) -> Vec<Fact> {
             let name = s.extension().map(|n| norm(&n.syntax().text().to_string()));
             name.map(Fact::CreateExtension).into_iter().collect()
         }
+        S::CreatePolicy(s) => vec![policy_fact(s.on_table())],
+        S::AlterPolicy(s) => vec![policy_fact(s.on_table())],
+        S::DropPolicy(s) => vec![policy_fact(s.on_table())],
+        S::CommentOn(s) => match s.comment_object() {
+            Some(ast::CommentObject::ObjectPolicy(o)) => vec![policy_table(o.table_name_ref())],
+            _ => Vec::new(),
+        },
         S::Do(s) => vec![Fact::DoBlock {
             body: s.body().map(|b| b.syntax().text().to_string().to_lowercase()).unwrap_or_default(),
         }],
         _ => Vec::new(),
     }
+}
+
+fn policy_fact(on: Option<ast::OnTable>) -> Fact {
+    policy_table(on.and_then(|o| o.table_name_ref()))
+}
+
+fn policy_table(name: Option<ast::TableNameRef>) -> Fact {
+    Fact::Policy { table: name.map(|n| norm(&n.syntax().text().to_string())).unwrap_or_default() }
 }
 
 fn alter_table_facts(s: &ast::AlterTable) -> Vec<Fact> {
@@ -436,6 +455,17 @@ mod tests {
             "create extension if not exists \"uuid-ossp\" with schema extensions;\ncreate extension pg_cron;\n",
         );
         assert_eq!(facts, [Fact::CreateExtension("uuid-ossp".into()), Fact::CreateExtension("pg_cron".into())]);
+    }
+
+    #[test]
+    fn policy_statements_name_their_table() {
+        let facts = facts_of(
+            "create policy p on public.notes for select using (true);\nalter policy p on auth.users rename to q;\n\
+             drop policy if exists q on storage.objects;\ncomment on policy q on storage.buckets is 'x';\n\
+             comment on table notes is 'y';\n",
+        );
+        let table = |t: &str| Fact::Policy { table: t.into() };
+        assert_eq!(facts, [table("notes"), table("auth.users"), table("storage.objects"), table("storage.buckets")]);
     }
 
     #[test]
