@@ -1,6 +1,7 @@
 //! `cargo xtask check`: every local rule over the tree, every offender reported in one run.
 
 mod cache;
+mod platform;
 pub mod report;
 
 use std::collections::HashMap;
@@ -90,6 +91,7 @@ pub fn check_files(
         findings.extend(rules::parse_errors(m, a));
         findings.extend(rules::squawk(m, a));
     }
+    findings.extend(platform::findings(&repo.config, migrations, &analysed, &lock));
     for batch in batches(&analysed, &lock) {
         findings.extend(rules::partition_phase_mix(&batch));
     }

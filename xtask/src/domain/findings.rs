@@ -45,6 +45,7 @@ pub enum Code {
     PartitionPhaseMix,
     PartitionPhaseUnstated,
     ParseError,
+    PlatformRefuses,
     Squawk(squawk_linter::Rule),
 }
 
@@ -65,6 +66,7 @@ pub const OWN_CODES: &[Code] = &[
     Code::PartitionPhaseMix,
     Code::PartitionPhaseUnstated,
     Code::ParseError,
+    Code::PlatformRefuses,
 ];
 
 impl Code {
@@ -95,6 +97,7 @@ impl fmt::Display for Code {
             Code::PartitionPhaseMix => "partition-phase-mix",
             Code::PartitionPhaseUnstated => "partition-phase-unstated",
             Code::ParseError => "parse-error",
+            Code::PlatformRefuses => "platform-refuses",
             Code::Squawk(rule) => return write!(f, "{rule}"),
         };
         f.write_str(s)

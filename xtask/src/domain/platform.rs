@@ -47,6 +47,10 @@ pub const RESERVED_ROLES: &[&str] = &[
     "anon",
 ];
 
+/// Reserved roles whose settings `postgres` may still change (`alter role anon set statement_timeout = ...`):
+/// supautils' `reserved_roles` marks them with a trailing `*`.
+pub const RESERVED_ROLES_WITH_SETTINGS: &[&str] = &["service_role", "authenticator", "authenticated", "anon"];
+
 /// Roles nobody may be granted by `postgres` (`supautils.reserved_memberships`).
 pub const RESERVED_MEMBERSHIPS: &[&str] =
     &["pg_read_server_files", "pg_write_server_files", "pg_execute_server_program", "authenticator"];

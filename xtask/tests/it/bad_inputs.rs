@@ -294,6 +294,36 @@ fn cases() -> Vec<Case> {
             code: 1,
             says: "error[partition-phase-unstated]",
         },
+        Case {
+            input: "an ALTER TABLE on a table the platform owns (`auth.users`)",
+            setup: |t| write(t, PENDING, "alter table auth.users add column nickname text;\n"),
+            args: &["check"],
+            code: 1,
+            says: "error[platform-refuses]: on the hosted platform `postgres` does not own `auth.users`",
+        },
+        Case {
+            input: "a new object in a restricted schema (`create function auth.hook`)",
+            setup: |t| {
+                write(t, PENDING, "create function auth.hook(e jsonb) returns jsonb language sql as $$ select e $$;\n")
+            },
+            args: &["check"],
+            code: 1,
+            says: "since April 2025 the platform refuses new objects in schema `auth` to `postgres`",
+        },
+        Case {
+            input: "a superuser-only statement (`alter system`)",
+            setup: |t| write(t, PENDING, "alter system set work_mem = '64MB';\n"),
+            args: &["check"],
+            code: 1,
+            says: "`alter system` needs a superuser; on the platform `postgres` is not one",
+        },
+        Case {
+            input: "a change to a reserved role (`alter role anon nologin`)",
+            setup: |t| write(t, PENDING, "alter role anon nologin;\n"),
+            args: &["check"],
+            code: 1,
+            says: "`anon` is reserved by supautils (reserved_roles)",
+        },
         // The lock file.
         Case {
             input: "`promotion.lock` truncated",

@@ -19,6 +19,7 @@ mod majors;
 mod parse_errors;
 mod partition;
 mod platform;
+mod platform_check;
 mod pooler;
 mod promote;
 mod rehearsal;

@@ -9,6 +9,8 @@ use crate::domain::history::lock::Lock;
 use crate::domain::history::migrations::{self, Migration};
 use crate::domain::lint::sql::{Analysis, Fact};
 
+pub mod platform;
+
 /// squawk's lock-safety rules we run unless `xtask.toml` says otherwise. Its rules that duplicate ours
 /// (ban-drop-*, changing-column-type, transaction-nesting, ...) stay off so nothing is reported twice.
 pub const DEFAULT_SQUAWK: &[(Rule, Severity)] = &[

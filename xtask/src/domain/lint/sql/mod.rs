@@ -8,6 +8,7 @@ use squawk_syntax::{SourceFile, SyntaxKind, SyntaxNode};
 
 mod directives;
 mod parse_error;
+pub mod platform;
 
 use crate::domain::findings::{LineIndex, Pos};
 pub use directives::Directives;
@@ -76,6 +77,8 @@ pub enum Fact {
     Policy {
         table: String,
     },
+    /// What the hosted platform may refuse to `postgres` (`rules::platform` judges it).
+    Platform(platform::Act),
 }
 
 /// A statement's kind as the findings name it (`CREATE INDEX CONCURRENTLY`). An alias, not `&'static str`
@@ -154,6 +157,7 @@ pub fn analyze(text: &str, settings: &LintSettings) -> Analysis {
         out.statement_count += 1;
         let at = pos(stmt.syntax().text_range().start().into());
         out.facts.extend(facts(&stmt).into_iter().map(|fact| (at, fact)));
+        out.facts.extend(platform::acts(&stmt).into_iter().map(|act| (at, Fact::Platform(act))));
     }
     // Walking every token is a tenth of the parse's cost; most files have no directive at all.
     if text.contains("xtask:") {
