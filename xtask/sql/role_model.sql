@@ -6,6 +6,14 @@
 -- The database is the bootstrap superuser's; `postgres` may do everything in it and owns public.
 do $$ begin execute format('grant all on database %I to postgres', current_database()); end $$;
 alter schema public owner to postgres;
+-- Realtime's publication is `postgres`'s on the platform: migrations add their tables to it.
+do $$
+begin
+  if exists (select 1 from pg_publication where pubname = 'supabase_realtime') then
+    alter publication supabase_realtime owner to postgres;
+  end if;
+end
+$$;
 
 create schema if not exists supabase_xtask;
 revoke all on schema supabase_xtask from public;

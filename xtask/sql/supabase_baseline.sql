@@ -391,7 +391,7 @@ begin
   return coalesce(new, old);
 end
 $$;
-grant usage on schema supabase_functions to anon, authenticated, service_role;
+grant usage on schema supabase_functions to postgres, anon, authenticated, service_role;
 grant all on all tables in schema supabase_functions to service_role;
 
 -- Vault: secrets kept encrypted on the platform; here the same shape, in clear (a local database only).
@@ -417,7 +417,7 @@ returns void language sql security definer set search_path = '' as $$
     description = coalesce(new_description, description), key_id = coalesce(new_key_id, key_id), updated_at = now()
   where id = secret_id
 $$;
-grant usage on schema vault to service_role;
+grant usage on schema vault to postgres, service_role;
 
 do $$
 begin
@@ -495,6 +495,7 @@ alter default privileges for role supabase_auth_admin in schema auth grant all o
 alter default privileges for role supabase_auth_admin in schema auth grant all on routines to postgres, dashboard_user;
 grant select, delete, references, truncate on vault.secrets, vault.decrypted_secrets to postgres;
 grant execute on function vault.create_secret(text, text, text, uuid), vault.update_secret(uuid, text, text, text, uuid) to postgres;
+grant all on schema supabase_functions to supabase_functions_admin;
 grant all on all tables in schema supabase_functions to postgres;
 grant all on all sequences in schema supabase_functions to postgres;
 alter publication supabase_realtime owner to postgres;

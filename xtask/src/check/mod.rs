@@ -1,7 +1,7 @@
 //! `cargo xtask check`: every local rule over the tree, every offender reported in one run.
 
 mod cache;
-mod platform;
+pub mod platform;
 pub mod report;
 
 use std::collections::HashMap;
@@ -91,7 +91,10 @@ pub fn check_files(
         findings.extend(rules::parse_errors(m, a));
         findings.extend(rules::squawk(m, a));
     }
-    findings.extend(platform::findings(&repo.config, migrations, &analysed, &lock));
+    // supautils' lists as a captured `platform-baseline` holds them; the shipped ones without one (or if unreadable).
+    let supautils =
+        repo.baseline().map(|b| b.supautils()).unwrap_or_else(|_| crate::domain::platform::Supautils::shipped());
+    findings.extend(platform::findings(&repo.config, migrations, &analysed, &lock, &supautils));
     for batch in batches(&analysed, &lock) {
         findings.extend(rules::partition_phase_mix(&batch));
     }

@@ -1,8 +1,9 @@
 //! `platform-refuses` in `check`: the files a Supabase target (hosted, or the embedded default) has not applied
 //! yet, judged by `domain::lint::rules::platform`. A plain-Postgres URL target runs as its own user under its
-//! own rules: its heads do not make a file judged.
+//! own rules: its heads do not make a file judged. Judged by the supautils lists that apply to the repository
+//! (a captured `platform-baseline`'s, else the shipped ones). Also the rehearsal's note on the applied history.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 
 use crate::domain::config::Config;
 use crate::domain::findings::Finding;
@@ -10,6 +11,7 @@ use crate::domain::history::lock::Lock;
 use crate::domain::history::migrations::Migration;
 use crate::domain::lint::rules::platform::{self, Class, Refusal};
 use crate::domain::lint::sql::{self, Analysis, LintSettings};
+use crate::domain::platform::Supautils;
 
 /// The findings for the judged files among `analysed` (in version order). Whether an object of a restricted
 /// schema belongs to `postgres` depends on the files before: those are parsed only when a refusal of that kind
@@ -19,11 +21,13 @@ pub fn findings(
     migrations: &[Migration],
     analysed: &[(&Migration, &Analysis)],
     lock: &Lock,
+    supautils: &Supautils,
 ) -> Vec<Finding> {
     let judged =
         |file: &str| migrations.iter().find(|m| m.rel_path == file).is_some_and(|m| is_judged(m, config, lock));
     let slice = analysed.iter().map(|(m, a)| (m.rel_path.as_str(), *a));
-    let mut refused: Vec<Refusal> = platform::refusals(slice).into_iter().filter(|r| judged(&r.file)).collect();
+    let mut refused: Vec<Refusal> =
+        platform::refusals(slice, supautils).into_iter().filter(|r| judged(&r.file)).collect();
     let earlier_matter = refused.iter().any(|r| r.class == Class::Ownership);
     if earlier_matter && analysed.len() < migrations.len() {
         let history = analyse_the_rest(migrations, analysed);
@@ -32,9 +36,47 @@ pub fn findings(
             let a = by_file.get(m.rel_path.as_str()).copied().or_else(|| history.get(m.rel_path.as_str()));
             a.map(|a| (m.rel_path.as_str(), a))
         });
-        refused = platform::refusals(slice).into_iter().filter(|r| judged(&r.file)).collect();
+        refused = platform::refusals(slice, supautils).into_iter().filter(|r| judged(&r.file)).collect();
     }
     platform::findings(&refused)
+}
+
+/// The statements of the applied `history` (in version order) the platform refuses today, judged by
+/// `supautils`: for the rehearsal's note. A file that cannot be read or is not UTF-8 adds nothing.
+pub fn history_refusals(history: &[&Migration], supautils: &Supautils) -> Vec<Refusal> {
+    let settings = LintSettings { squawk_rules: &[] };
+    let parsed: Vec<(&str, Analysis)> = history
+        .iter()
+        .filter_map(|m| {
+            let bytes = m.bytes().ok()?;
+            let text = std::str::from_utf8(&bytes).ok()?;
+            Some((m.rel_path.as_str(), sql::analyze(text, &settings)))
+        })
+        .collect();
+    platform::refusals(parsed.iter().map(|(file, a)| (*file, a)), supautils)
+}
+
+/// How many refusals the note names before it counts the rest.
+const NOTE_NAMES: usize = 10;
+
+/// The rehearsal's one-line note on `history_refusals`; `None` when there are none.
+pub fn history_note(refusals: &[Refusal]) -> Option<String> {
+    if refusals.is_empty() {
+        return None;
+    }
+    let files = refusals.iter().map(|r| r.file.as_str()).collect::<BTreeSet<_>>().len();
+    let mut named: Vec<String> = refusals
+        .iter()
+        .take(NOTE_NAMES)
+        .map(|r| format!("{}:{} ({}: {})", r.file, r.pos.line, r.class.as_str(), r.object))
+        .collect();
+    if refusals.len() > NOTE_NAMES {
+        named.push(format!("and {} more", refusals.len() - NOTE_NAMES));
+    }
+    Some(format!(
+        "note: {files} applied history file(s) hold statements today's platform refuses to `postgres` (they were applied under the rules of their day and are replayed so; a fresh project or a preview branch replaying the history fails on them): {}",
+        named.join(", ")
+    ))
 }
 
 /// Whether `m` is still to be pushed to a Supabase target: unknown to the lock (the embedded default records
@@ -63,4 +105,46 @@ fn analyse_the_rest(migrations: &[Migration], analysed: &[(&Migration, &Analysis
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use expect_test::expect;
+
+    use super::*;
+    use crate::domain::history::migrations::Source;
+
+    fn file(name: &str, sql: &str) -> Migration {
+        Migration { source: Some(Source::new(sql.as_bytes().to_vec())), ..Migration::unread(name) }
+    }
+
+    #[test]
+    fn the_history_note_names_each_refused_statement() {
+        let old = file(
+            "20230101000000_old.sql",
+            "create table auth.legacy (id int);\nalter table auth.legacy add column note text;\n",
+        );
+        let unreadable = Migration::unread("20230201000000_gone.sql");
+        let newer = file(
+            "20240101000000_newer.sql",
+            "select 1;\ncreate policy p on auth.mfa_factors using (true);\nalter role supabase_admin rename to x;\n",
+        );
+        let fine = file("20240201000000_fine.sql", "create table public.t (id int);\n");
+        let history = [&old, &unreadable, &newer, &fine];
+
+        let refused = history_refusals(&history, &Supautils::shipped());
+        expect!["note: 2 applied history file(s) hold statements today's platform refuses to `postgres` (they were applied under the rules of their day and are replayed so; a fresh project or a preview branch replaying the history fails on them): migrations/20230101000000_old.sql:1 (restricted-schema: auth.legacy), migrations/20240101000000_newer.sql:2 (ownership: auth.mfa_factors), migrations/20240101000000_newer.sql:3 (reserved-role: supabase_admin)"].assert_eq(&history_note(&refused).unwrap_or_default());
+
+        let mut captured = Supautils::shipped();
+        captured.policy_grants.push("auth.mfa_factors".into());
+        let refused = history_refusals(&history, &captured);
+        expect!["note: 2 applied history file(s) hold statements today's platform refuses to `postgres` (they were applied under the rules of their day and are replayed so; a fresh project or a preview branch replaying the history fails on them): migrations/20230101000000_old.sql:1 (restricted-schema: auth.legacy), migrations/20240101000000_newer.sql:3 (reserved-role: supabase_admin)"].assert_eq(&history_note(&refused).unwrap_or_default());
+
+        assert_eq!(history_note(&history_refusals(&[&fine, &unreadable], &Supautils::shipped())), None);
+
+        let many = file("20240301000000_many.sql", &"alter system set work_mem = '1MB';\n".repeat(12));
+        let note = history_note(&history_refusals(&[&many], &Supautils::shipped())).unwrap_or_default();
+        assert!(note.starts_with("note: 1 applied history file(s)"), "{note}");
+        assert!(note.ends_with("_many.sql:10 (superuser: alter system), and 2 more"), "{note}");
+    }
 }

@@ -10,6 +10,7 @@ mod cutover;
 mod gates;
 mod history_phase;
 mod lock;
+mod notes;
 mod push;
 mod ran;
 pub mod record;

@@ -58,7 +58,8 @@ fn a_baseline_captured_from_a_url_target_is_what_local_databases_start_from() {
     tree.db_start();
     // The target: a platform with a column and an extension the hand-written baseline does not have.
     let hosted = tree.create_db("hosted");
-    connect(&hosted)
+    // As the platform's own superuser: its services change their schemas, `postgres` cannot.
+    connect(&tree.admin_url("hosted"))
         .batch_execute(
             "alter table auth.users add column platform_flag boolean not null default false;
              create extension if not exists hstore with schema extensions;
@@ -225,7 +226,7 @@ fn captured_from(tree: &Tree, sql: &str) -> (String, String) {
     tree.append("xtask.toml", &format!("\n[targets.hosted]\ndb_url_env = \"{HOSTED_ENV}\"\n"));
     tree.db_start();
     let hosted = tree.create_db("hosted");
-    connect(&hosted).batch_execute(sql).unwrap();
+    connect(&tree.admin_url("hosted")).batch_execute(sql).unwrap();
     (hosted.clone(), capture(tree, &hosted))
 }
 
@@ -354,7 +355,13 @@ fn acl(url: &str, catalog: &str, column: &str, object: &str) -> Vec<String> {
 /// What the test compares between the target and a local database: owners, ACLs, default privileges, roles.
 fn role_model(url: &str) -> Vec<Vec<String>> {
     vec![
-        rows(url, "select relowner::regrole::text from pg_class where oid = 'auth.users'::regclass"),
+        // auth.users is `postgres`'s locally (supautils' policy grants, held by ownership); the owner it has on the
+        // platform is kept beside it.
+        rows(
+            url,
+            "select coalesce((select platform_owner::text from supabase_xtask.managed where relid = c.oid), relowner::regrole::text)
+             from pg_class c where oid = 'auth.users'::regclass",
+        ),
         rows(url, "select proowner::regrole::text from pg_proc where oid = 'auth.uid()'::regprocedure"),
         rows(url, "select nspowner::regrole::text from pg_namespace where nspname = 'storage'"),
         acl(url, "pg_class", "relacl", "'auth.users'::regclass"),

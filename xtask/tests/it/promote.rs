@@ -311,7 +311,7 @@ fn a_file_prod_ran_that_fails_on_another_target_is_about_what_that_target_lacks(
     tree.db_start();
     let url = tree.create_db("staging");
     // A plain database, not a Supabase project: no `auth` schema for the first file's foreign keys.
-    connect(&url).batch_execute("drop schema auth cascade").unwrap();
+    connect(&tree.admin_url("staging")).batch_execute("drop schema auth cascade").unwrap();
     let run = promote_staging(&tree, &url, &["--skip-catalog"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     let advice = "20260105090000_core_organizations_and_profiles.sql is recorded as applied on prod (migrations/promotion.lock), so it stays as it is: staging lacks something it needs that that target had when the file ran";

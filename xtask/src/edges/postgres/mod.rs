@@ -1,6 +1,7 @@
 //! Postgres for the xtask: sessions (by URL, or by parts with TLS chosen by libpq's rules), throwaway databases,
 //! and the embedded cluster (`cluster`).
 
+mod baseline;
 mod cluster;
 pub mod impact;
 pub mod pooler;
@@ -8,7 +9,8 @@ pub mod standins;
 pub mod tls;
 pub mod tree;
 
-pub use cluster::{BASELINE_SQL, Cluster, PlatformSchema, State, bindir, check_binaries};
+pub use baseline::{BASELINE_SQL, PlatformSchema};
+pub use cluster::{Cluster, State, bindir, check_binaries};
 pub use tls::{SslMode, Tls};
 pub use tree::BINDIR_ENV;
 

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use crate::domain::findings::{Code, Finding, Pos, Severity};
 use crate::domain::lint::sql::platform::{Act, Superuser};
 use crate::domain::lint::sql::{Analysis, Fact};
-use crate::domain::platform as model;
+use crate::domain::platform::{self as model, Supautils};
 
 /// The kinds of refusal, as the boundary in docs/design.md names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -23,6 +23,18 @@ pub enum Class {
     Superuser,
     /// Changes a reserved role or grants a reserved membership.
     ReservedRole,
+}
+
+impl Class {
+    /// The class as `check --format json` names it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Class::Ownership => "ownership",
+            Class::RestrictedSchema => "restricted-schema",
+            Class::Superuser => "superuser",
+            Class::ReservedRole => "reserved-role",
+        }
+    }
 }
 
 /// One statement the platform would refuse.
@@ -55,15 +67,19 @@ const FIX_EXTENSION: &str = "remove it from the migration, or use an extension t
 const FIX_ROLE: &str = "create a role of your own for the app and grant it what it needs; of the platform's roles only the settings of anon, authenticated, authenticator and service_role may change (`alter role anon set ...`)";
 const FIX_MEMBERSHIP: &str = "grant the specific privileges the role needs instead of the membership";
 
-/// Every statement of `files` (in version order: rel path, analysis) the platform would refuse.
-pub fn refusals<'a>(files: impl IntoIterator<Item = (&'a str, &'a Analysis)>) -> Vec<Refusal> {
+/// Every statement of `files` (in version order: rel path, analysis) the platform would refuse, judged by
+/// `supautils`' lists: the shipped ones, or those a `platform-baseline` captured from the target.
+///
+/// The parse keeps role and membership statements by the shipped lists (`sql::platform`): a captured list
+/// can free a role the shipped one reserves, not reserve one it does not.
+pub fn refusals<'a>(files: impl IntoIterator<Item = (&'a str, &'a Analysis)>, supautils: &Supautils) -> Vec<Refusal> {
     let mut created: BTreeSet<String> = BTreeSet::new();
     let mut out = Vec::new();
     for (file, analysis) in files {
         for (pos, fact) in &analysis.facts {
             let refused = match fact {
-                Fact::Platform(act) => judge(act, &mut created),
-                Fact::CreateExtension(name) => extension(name),
+                Fact::Platform(act) => judge(act, &mut created, supautils),
+                Fact::CreateExtension(name) => extension(name, supautils),
                 _ => None,
             };
             out.extend(refused.map(|(class, object, reason, fix)| Refusal {
@@ -89,7 +105,7 @@ pub fn findings(refusals: &[Refusal]) -> Vec<Finding> {
 
 type Judged = Option<(Class, String, String, &'static str)>;
 
-fn judge(act: &Act, created: &mut BTreeSet<String>) -> Judged {
+fn judge(act: &Act, created: &mut BTreeSet<String>, supautils: &Supautils) -> Judged {
     match act {
         Act::Create { stmt, object, .. } => {
             created.insert(object.clone());
@@ -100,16 +116,17 @@ fn judge(act: &Act, created: &mut BTreeSet<String>) -> Judged {
             Some((Class::RestrictedSchema, object.clone(), reason, FIX_SCHEMA))
         }
         Act::Owner { stmt, what, object } if !created.contains(object) => {
-            Some((Class::Ownership, object.clone(), not_owner(stmt, what, object), FIX_OWNERSHIP))
+            Some((Class::Ownership, object.clone(), not_owner(stmt, what, object, supautils), FIX_OWNERSHIP))
         }
-        Act::Policy { stmt, table } => granted(stmt, table, model::POLICY_GRANTS, "policy_grants", created),
+        Act::Policy { stmt, table } => granted(stmt, table, &supautils.policy_grants, "policy_grants", created),
         Act::DropTrigger { table } => {
-            granted("drop trigger", table, model::DROP_TRIGGER_GRANTS, "drop_trigger_grants", created)
+            granted("drop trigger", table, &supautils.drop_trigger_grants, "drop_trigger_grants", created)
         }
         Act::Superuser(s) => Some(superuser(s)),
         Act::Role { role, settings_only: true, .. } if model::RESERVED_ROLES_WITH_SETTINGS.contains(&role.as_str()) => {
             None
         }
+        Act::Role { role, .. } if !listed(&supautils.reserved_roles, role) => None,
         Act::Role { stmt, role, .. } => {
             let what = if model::RESERVED_ROLES_WITH_SETTINGS.contains(&role.as_str()) {
                 "`postgres` may change its settings (`alter role ... set`), nothing else"
@@ -119,6 +136,7 @@ fn judge(act: &Act, created: &mut BTreeSet<String>) -> Judged {
             let reason = format!("`{stmt} {role}`: `{role}` is reserved by supautils (reserved_roles): {what}");
             Some((Class::ReservedRole, role.clone(), reason, FIX_ROLE))
         }
+        Act::Membership { role } if !listed(&supautils.reserved_memberships, role) => None,
         Act::Membership { role } => {
             let reason = format!(
                 "`grant {role} to ...`: supautils reserves membership in `{role}` (reserved_memberships): `postgres` may grant it to nobody"
@@ -130,8 +148,8 @@ fn judge(act: &Act, created: &mut BTreeSet<String>) -> Judged {
 }
 
 /// A policy or trigger statement on a table `postgres` does not own: allowed when supautils lists the table.
-fn granted(stmt: &str, table: &str, list: &[&str], setting: &str, created: &BTreeSet<String>) -> Judged {
-    if list.contains(&table) || created.contains(table) {
+fn granted(stmt: &str, table: &str, list: &[String], setting: &str, created: &BTreeSet<String>) -> Judged {
+    if listed(list, table) || created.contains(table) {
         return None;
     }
     let (_, name) = model::split(table);
@@ -142,13 +160,13 @@ fn granted(stmt: &str, table: &str, list: &[&str], setting: &str, created: &BTre
     Some((Class::Ownership, table.to_string(), reason, FIX_OWNERSHIP))
 }
 
-fn not_owner(stmt: &str, what: &str, object: &str) -> String {
+fn not_owner(stmt: &str, what: &str, object: &str, supautils: &Supautils) -> String {
     let name = if what == "schema" { object } else { model::split(object).1 };
     let owner = owner_of(object, what);
     let mut reason = format!(
         "on the hosted platform `postgres` does not own `{object}` ({owner} does): `{stmt}` on it fails with \"must be owner of {what} {name}\""
     );
-    if model::POLICY_GRANTS.contains(&object) {
+    if listed(&supautils.policy_grants, object) {
         reason.push_str("; supautils lets `postgres` manage policies and drop triggers on it, nothing else");
     }
     reason
@@ -165,6 +183,10 @@ fn owner_of(object: &str, what: &str) -> &'static str {
         "realtime" => "the Realtime service's role",
         _ => model::BOOTSTRAP_SUPERUSER,
     }
+}
+
+fn listed(list: &[String], name: &str) -> bool {
+    list.iter().any(|entry| entry == name)
 }
 
 fn schema_of(object: &str) -> &str {
@@ -211,10 +233,10 @@ fn superuser(s: &Superuser) -> (Class, String, String, &'static str) {
 
 /// An extension `postgres` cannot create: one the platform leaves out of the privileged list as unsafe, or an
 /// untrusted language. Anything else passes: without the server's control files, trust cannot be decided.
-fn extension(name: &str) -> Judged {
+fn extension(name: &str, supautils: &Supautils) -> Judged {
     let unsafe_one = model::UNSAFE_EXTENSIONS.contains(&name) && !CREATABLE_ANYWAY.contains(&name);
     let language = UNTRUSTED_LANGUAGE_EXTENSIONS.contains(&name);
-    if model::is_privileged_extension(name) || !(unsafe_one || language) {
+    if listed(&supautils.privileged_extensions, name) || !(unsafe_one || language) {
         return None;
     }
     let why = if language {

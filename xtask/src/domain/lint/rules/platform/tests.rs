@@ -13,8 +13,12 @@ fn parse(sql: &str) -> Analysis {
 
 /// The refusals of one file, one per line: `line class object: reason`.
 fn render(files: &[(&str, &str)]) -> String {
+    render_with(files, &Supautils::shipped())
+}
+
+fn render_with(files: &[(&str, &str)], supautils: &Supautils) -> String {
     let parsed: Vec<(&str, Analysis)> = files.iter().map(|(f, sql)| (*f, parse(sql))).collect();
-    let refused = refusals(parsed.iter().map(|(f, a)| (*f, a)));
+    let refused = refusals(parsed.iter().map(|(f, a)| (*f, a)), supautils);
     refused.iter().map(|r| format!("{}:{} {:?} {}: {}\n", r.file, r.pos.line, r.class, r.object, r.reason)).collect()
 }
 
@@ -70,6 +74,37 @@ fn policies_and_dropped_triggers_beyond_supautils_lists() {
             m/1_a.sql:3 Ownership auth.mfa_factors: on the hosted platform `postgres` does not own `auth.mfa_factors` (supabase_auth_admin does) and supautils' drop_trigger_grants do not list it: `drop trigger` on it fails with "must be owner of table mfa_factors"
         "#]],
     );
+}
+
+/// A target captured with `platform-baseline` is judged by its own lists: one that grants `auth.mfa_factors`
+/// allows policies and dropped triggers there (which the shipped lists refuse), and one that reserves fewer
+/// roles and memberships or privileges more extensions allows those too.
+#[test]
+fn a_captured_targets_lists_replace_the_shipped_ones() {
+    let sql = "create policy p on auth.mfa_factors for select using (true);\n\
+               drop trigger t on auth.mfa_factors;\n\
+               alter table auth.mfa_factors add column x int;\n\
+               alter role dashboard_user rename to x;\n\
+               grant authenticator to app;\n\
+               create extension pageinspect;\n";
+    let files = [("m/1_a.sql", sql)];
+    let mut captured = Supautils::shipped();
+    captured.policy_grants.push("auth.mfa_factors".into());
+    captured.drop_trigger_grants.push("auth.mfa_factors".into());
+    captured.reserved_roles.retain(|r| r != "dashboard_user");
+    captured.reserved_memberships.retain(|r| r != "authenticator");
+    captured.privileged_extensions.push("pageinspect".into());
+    expect![[r#"
+        m/1_a.sql:3 Ownership auth.mfa_factors: on the hosted platform `postgres` does not own `auth.mfa_factors` (supabase_auth_admin does): `alter table` on it fails with "must be owner of table mfa_factors"; supautils lets `postgres` manage policies and drop triggers on it, nothing else
+    "#]].assert_eq(&render_with(&files, &captured));
+    expect![[r#"
+        m/1_a.sql:1 Ownership auth.mfa_factors: on the hosted platform `postgres` does not own `auth.mfa_factors` (supabase_auth_admin does) and supautils' policy_grants do not list it: `create policy` on it fails with "must be owner of table mfa_factors"
+        m/1_a.sql:2 Ownership auth.mfa_factors: on the hosted platform `postgres` does not own `auth.mfa_factors` (supabase_auth_admin does) and supautils' drop_trigger_grants do not list it: `drop trigger` on it fails with "must be owner of table mfa_factors"
+        m/1_a.sql:3 Ownership auth.mfa_factors: on the hosted platform `postgres` does not own `auth.mfa_factors` (supabase_auth_admin does): `alter table` on it fails with "must be owner of table mfa_factors"
+        m/1_a.sql:4 ReservedRole dashboard_user: `alter role dashboard_user`: `dashboard_user` is reserved by supautils (reserved_roles): `postgres` may not create, alter, drop or rename it
+        m/1_a.sql:5 ReservedRole authenticator: `grant authenticator to ...`: supautils reserves membership in `authenticator` (reserved_memberships): `postgres` may grant it to nobody
+        m/1_a.sql:6 Superuser pageinspect: `create extension pageinspect`: `pageinspect` is left out of supautils' privileged extensions ("may be unsafe") and is untrusted, so `postgres` cannot create it on the platform
+    "#]].assert_eq(&render(&files));
 }
 
 #[test]
@@ -205,7 +240,7 @@ fn objects_an_earlier_file_created_stay_alterable() {
 #[test]
 fn findings_carry_the_code_the_place_and_the_fix() {
     let a = parse("select 1;\nalter system set work_mem = '64MB';\n");
-    let found = findings(&refusals([("migrations/1_a.sql", &a)]));
+    let found = findings(&refusals([("migrations/1_a.sql", &a)], &Supautils::shipped()));
     let rendered: Vec<String> = found
         .iter()
         .map(|f| {
