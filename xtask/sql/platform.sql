@@ -357,7 +357,7 @@ with schemas as (
       case d.defaclobjtype when 'S' then 's' else d.defaclobjtype::text end as acltype,
       format('alter default privileges for role %I%s', pg_get_userbyid(d.defaclrole),
         case when n.oid is null then '' else format(' in schema %I', n.nspname) end) as prefix) k
-  where pg_get_userbyid(d.defaclrole) in ('postgres', 'supabase_admin')
+  where pg_get_userbyid(d.defaclrole) !~ '^(pg_|cli_login_|xtask_)'
   union all
   -- supautils' settings as the target has them (none on a plain PostgreSQL): recorded for the rehearsal
   -- (`platform_file::supautils`), never applied.

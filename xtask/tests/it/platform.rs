@@ -108,7 +108,7 @@ fn a_baseline_captured_from_a_url_target_is_what_local_databases_start_from() {
     assert_eq!(hstore, 1, "with the target's extensions");
 
     assert_eq!(tree.run_env(&["platform-baseline", "--target", "hosted", "--check"], &env).code, 0);
-    connect(&hosted).batch_execute("alter table storage.buckets add column region text").unwrap();
+    connect(&tree.admin_url("hosted")).batch_execute("alter table storage.buckets add column region text").unwrap();
     let stale = tree.run_env(&["platform-baseline", "--target", "hosted", "--check"], &env);
     assert_eq!(stale.code, 1, "{}{}", stale.stdout, stale.stderr);
     assert!(
@@ -301,7 +301,7 @@ fn an_extension_missing_here_is_created_from_its_capture_as_a_stand_in() {
 
     // The target's extension changes: its capture is a version of its own, which a fresh local database
     // creates though the tree's control file names the first capture's.
-    connect(&hosted)
+    connect(&tree.admin_url("hosted"))
         .batch_execute(&format!(
             "create function {name}.added() returns int language sql as 'select 2';
              alter extension {name} add function {name}.added();"
@@ -343,11 +343,18 @@ fn an_extension_real_here_is_created_not_copied() {
 
 /// An object's ACL as `grantee privilege grantable` lines (grantors left out: here every grant is the owner's).
 fn acl(url: &str, catalog: &str, column: &str, object: &str) -> Vec<String> {
+    acl_but(url, catalog, column, object, &[])
+}
+
+/// `acl` without the grants to `owners`: an owner's own privileges go with the ownership.
+fn acl_but(url: &str, catalog: &str, column: &str, object: &str, owners: &[&str]) -> Vec<String> {
+    let owners = owners.iter().map(|o| format!("'{o}'")).chain(["''".to_string()]).collect::<Vec<_>>().join(", ");
     rows(
         url,
         &format!(
             "select coalesce(string_agg(e, ', ' order by e), '') from (select format('%s %s %s', a.grantee::regrole,
-               a.privilege_type, a.is_grantable) as e from {catalog} o, aclexplode(o.{column}) a where o.oid = {object}) x"
+               a.privilege_type, a.is_grantable) as e from {catalog} o, aclexplode(o.{column}) a where o.oid = {object}
+               and a.grantee::regrole::text not in ({owners})) x"
         ),
     )
 }
@@ -364,7 +371,8 @@ fn role_model(url: &str) -> Vec<Vec<String>> {
         ),
         rows(url, "select proowner::regrole::text from pg_proc where oid = 'auth.uid()'::regprocedure"),
         rows(url, "select nspowner::regrole::text from pg_namespace where nspname = 'storage'"),
-        acl(url, "pg_class", "relacl", "'auth.users'::regclass"),
+        // The owner's own privileges move with auth.users' ownership (`postgres`'s locally): the others are compared.
+        acl_but(url, "pg_class", "relacl", "'auth.users'::regclass", &["postgres", "supabase_auth_admin"]),
         acl(url, "pg_namespace", "nspacl", "'auth'::regnamespace"),
         rows(
             url,
