@@ -262,6 +262,7 @@ impl<'a> Promotion<'a> {
         let (major, model) = target.shadow_of()?;
         self.record.postgres = Some(major.number());
         self.record.role_model = Some(model);
+        self.note_history(model, &applied);
         let refused = |part: &str, err: anyhow::Error| {
             blocked(format!(
                 "promote: rehearsal of the {part} failed on a local shadow; nothing was pushed to {}:\n{err:#}",

@@ -47,6 +47,10 @@ pub struct Record {
     /// Under which role model the batch ran (and was rehearsed): a Supabase project's or a plain PostgreSQL's.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub role_model: Option<crate::domain::platform::RoleModel>,
+    /// The applied history's statements today's platform refuses to `postgres` (replayed under the rules of
+    /// their day): a fresh project or a preview branch replaying the history fails on them.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub history_note: Option<String>,
     /// The stand-in extensions the database the batch ran on holds (the embedded database, or the rehearsal's
     /// shadow): their objects exist, their calls are not made.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -179,6 +183,7 @@ impl Record {
             ("PostgreSQL", self.postgres.map_or_else(|| "(not read)".into(), |m| m.to_string())),
             ("roles", self.role_model.map_or_else(|| "(not read)".into(), |m| m.describe().to_string())),
         ];
+        let rows = rows.into_iter().chain(self.history_note.clone().map(|n| ("history", n)));
         for (k, v) in rows {
             let _ = writeln!(out, "| {k} | {v} |");
         }
@@ -331,6 +336,7 @@ mod tests {
             outcome: Some(Outcome::Failed),
             postgres: Some(17),
             role_model: Some(crate::domain::platform::RoleModel::Platform),
+            history_note: None,
             stand_ins: vec!["pg_net 0.19.5: stand-in, schema only; calls are not made".into()],
             batch: vec![
                 RecordFile { file: "20260512231500_a.sql".into(), sha256: "0123456789abcdef".into() },

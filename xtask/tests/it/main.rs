@@ -24,6 +24,7 @@ mod pooler;
 mod promote;
 mod rehearsal;
 mod review;
+mod roles;
 mod setup;
 mod smaller;
 mod tidy;

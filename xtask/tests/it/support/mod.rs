@@ -161,6 +161,11 @@ impl Tree {
             .unwrap()
     }
 
+    /// The URL of `database` as `postgres`, the role the CLI and migrations run as (what `db url` prints).
+    pub fn project_url(&self, database: &str) -> String {
+        xtask::edges::postgres::Cluster::new(&self.path("target/xtask/pg/17"), Major::V17).url(database).unwrap()
+    }
+
     /// A fresh database with the Supabase baseline, in the tree's embedded cluster.
     pub fn create_db(&self, name: &str) -> String {
         xtask::edges::postgres::create_database(&self.admin_url("postgres"), name).unwrap()
