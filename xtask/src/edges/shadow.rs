@@ -212,6 +212,8 @@ fn copy_database(admin: &mut postgres::Client, from: &str, to: &str) -> anyhow::
         }
         std::thread::sleep(std::time::Duration::from_millis(200));
     }
+    // Nor its ACL: `postgres` has ALL on the database, as on the platform.
+    admin.batch_execute(&format!("grant all on database {} to postgres", pg::ident(to)))?;
     // A copy does not carry the source's `alter database ... set` settings (search_path among them): copy those.
     admin.execute(
         "insert into pg_db_role_setting (setdatabase, setrole, setconfig) \

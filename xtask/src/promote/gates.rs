@@ -287,6 +287,7 @@ impl<'a> Promotion<'a> {
             let _spinner = crate::edges::output::progress::Spinner::start("rehearsing the batch", self.options.format);
             shadow.replay(self.sh, cli, &applied, &batch).map_err(|e| refused("batch", e))?;
         }
+        self.check_ownership(target, plan)?;
         self.record.rehearsal = Some(format!("passed on a local PostgreSQL {major} shadow (history + batch)"));
         self.note_stand_ins(shadow.url());
         self.rehearse_rollbacks(&at_head, plan)?;

@@ -5,8 +5,9 @@
 
 use crate::domain::history::migrations::Migration;
 use crate::domain::platform::BOOTSTRAP_SUPERUSER;
+use crate::edges::output::progress::Spinner;
 use crate::edges::postgres as pg;
-use crate::edges::supabase::cli::{Cli, Push, Remote};
+use crate::edges::supabase::cli::{self, Cli, Push, Remote};
 use crate::edges::supabase::stage::Stage;
 use crate::edges::target::{CliTarget, Resolved};
 
@@ -40,7 +41,19 @@ impl Promotion<'_> {
         }
         let stage = Stage::new(self.repo.stage_dir("history_phase"), &plan.applied(), &early)?;
         admin.batch_execute("select supabase_xtask.grant_historic()")?;
-        let pushed = cli.push(self.sh, stage.path(), &cli_target.remote, Push::Apply);
+        // Each file named as the CLI starts it, numbered within the whole batch (the main push goes on from there).
+        let names: Vec<&str> = plan.batch.iter().map(|m| m.file_name.as_str()).collect();
+        let spinner = Spinner::start("pushing the history files", self.options.format);
+        let line = |line: &str| {
+            if let Some(file) = cli::applying(line) {
+                let at = names.iter().position(|n| *n == file).map_or_else(|| "?".to_string(), |i| (i + 1).to_string());
+                spinner.step(format!("applying {at}/{} {file}", names.len()));
+            }
+        };
+        let stop = || self.options.interrupt.requested();
+        let watch = cli::Watch { stop: &stop, line: &line };
+        let pushed = cli.push_until(self.sh, (stage.path(), &cli_target.remote, &[]), Push::Apply, watch);
+        spinner.clear();
         admin.batch_execute("select supabase_xtask.withdraw_historic()")?;
         if pushed?.success {
             eprintln!(

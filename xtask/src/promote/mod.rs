@@ -11,6 +11,7 @@ mod gates;
 mod history_phase;
 mod lock;
 mod notes;
+mod ownership;
 mod push;
 mod ran;
 pub mod record;

@@ -372,6 +372,7 @@ mod tests {
             | head after | 20260512231500 |
             | rehearsal | passed on a local shadow |
             | PostgreSQL | 17 |
+            | roles | applied as the platform's `postgres` (not a superuser; supautils' grants) |
             | stand-in | pg_net 0.19.5: stand-in, schema only; calls are not made |
 
             ## Batch

@@ -18,6 +18,7 @@ mod local_loop;
 mod majors;
 mod parse_errors;
 mod partition;
+mod plain_target;
 mod platform;
 mod platform_check;
 mod pooler;

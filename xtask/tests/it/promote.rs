@@ -593,7 +593,9 @@ fn no_password_is_on_any_childs_command_line_during_a_rehearsed_push_and_catalog
     let tree = staging_tree();
     let url = prod_at_its_head(&tree, STAGING_ENV);
     let planted = "Planted-Secret-9f3a7c";
-    connect(&url).batch_execute(&format!("create role planted login superuser password '{planted}'")).unwrap();
+    // Made by the cluster's superuser (`postgres` cannot make one, as on the platform).
+    let admin = tree.admin_url(url.rsplit('/').next().unwrap());
+    connect(&admin).batch_execute(&format!("create role planted login superuser password '{planted}'")).unwrap();
     let prod_url =
         url.replacen("postgres:", "planted:", 1).replace(&format!(":{}@", url_password(&url)), &format!(":{planted}@"));
     assert!(prod_url.contains(planted) && !prod_url.contains(&url_password(&url)), "{prod_url}");

@@ -123,7 +123,7 @@ fn what_the_platform_refuses_is_refused_by_check_and_at_run_time_with_nothing_pu
     let url = tree.project_url("postgres");
     for (i, (statement, class, words)) in REFUSED.iter().enumerate() {
         let file = format!("migrations/2026020100000{i}_refused.sql");
-        tree.write(&file, &format!("{statement}\n"));
+        tree.write(&file, format!("{statement}\n"));
         let check = tree.run(&["check", "--format", "json"]);
         assert_eq!(check.code, 1, "{statement}: {}{}", check.stdout, check.stderr);
         let report: serde_json::Value = serde_json::from_str(&check.stdout).unwrap();
@@ -140,11 +140,7 @@ fn what_the_platform_refuses_is_refused_by_check_and_at_run_time_with_nothing_pu
         assert_eq!(applied(&url), ["20260101000000"], "nothing of the batch was pushed: {statement}");
         // At run time, with `check` told to look away: the server refuses what the platform would.
         if !words.is_empty() {
-            let config = std::fs::read_to_string(tree.path("xtask.toml")).unwrap();
-            tree.write(
-                "xtask.toml",
-                &config.replace("[check.severity]\n", "[check.severity]\nplatform-refuses = \"off\"\n"),
-            );
+            let config = look_away(&tree);
             let promote = tree.run(&["promote", "--skip-catalog"]);
             assert_eq!(promote.code, 1, "{statement}: {}{}", promote.stdout, promote.stderr);
             assert!(promote.stderr.contains(words), "{statement}: {}", promote.stderr);
@@ -164,6 +160,13 @@ fn what_the_platform_refuses_is_refused_by_check_and_at_run_time_with_nothing_pu
     assert_eq!(column, 0);
 }
 
+/// `platform-refuses` turned off, so the run-time refusal is what is seen; returns the configuration before.
+fn look_away(tree: &Tree) -> String {
+    let config = std::fs::read_to_string(tree.path("xtask.toml")).unwrap();
+    tree.write("xtask.toml", config.replace("[check.severity]\n", "[check.severity]\nplatform-refuses = \"off\"\n"));
+    config
+}
+
 fn applied(url: &str) -> Vec<String> {
     rows(url, "select version::text from supabase_migrations.schema_migrations order by 1")
 }
@@ -171,8 +174,7 @@ fn applied(url: &str) -> Vec<String> {
 #[test]
 fn the_platform_words_name_the_managed_table_and_its_owner() {
     let tree = tree_with(&[("20260101000000_nick.sql", "alter table auth.users add column nickname text;\n")]);
-    let config = std::fs::read_to_string(tree.path("xtask.toml")).unwrap();
-    tree.write("xtask.toml", &config.replace("[check.severity]\n", "[check.severity]\nplatform-refuses = \"off\"\n"));
+    look_away(&tree);
     let run = tree.run(&["promote", "--skip-catalog"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(
@@ -271,8 +273,7 @@ fn applied_history_replays_under_the_rules_of_its_day_and_the_note_names_what_to
 fn a_batch_file_the_platform_refuses_fails_the_protected_rehearsal_and_prod_is_untouched() {
     let (tree, prod) = history_tree();
     tree.write("migrations/20260102000000_nick.sql", "alter table auth.users add column nickname text;\n");
-    let config = std::fs::read_to_string(tree.path("xtask.toml")).unwrap();
-    tree.write("xtask.toml", &config.replace("[check.severity]\n", "[check.severity]\nplatform-refuses = \"off\"\n"));
+    look_away(&tree);
     crate::support::commit(&tree, "a refused file, check told to look away");
     let env = [("PROD_DB_URL", prod.as_str())];
     let run = tree.run_env(&["promote", "--target", "prod", "--yes", "--skip-catalog"], &env);

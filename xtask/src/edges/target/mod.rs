@@ -138,7 +138,7 @@ impl<'a> Resolved<'a> {
 
     /// Under which role model the target's migrations run: a Supabase project's (the embedded default, a hosted
     /// project, a URL with a platform profile or a project's host, or a database that has the platform's
-    /// `supabase_admin`), else a plain PostgreSQL's, by whether the URL's user is a superuser. Read once.
+    /// `supabase_admin` and an `auth` schema), else a plain PostgreSQL's, by whether the URL's user is a superuser. Read once.
     pub fn role_model(&self) -> anyhow::Result<RoleModel> {
         if let Some(model) = self.role_model.get() {
             return Ok(*model);
@@ -148,8 +148,9 @@ impl<'a> Resolved<'a> {
             Remote::Url(_) if self.config.embedded || self.profile.is_some() => RoleModel::Platform,
             Remote::Url(url) if matches!(identity::of_url(url), Some(Place::Project(_))) => RoleModel::Platform,
             Remote::Url(_) => {
+                // A Supabase project's database has the platform's bootstrap superuser and its `auth` schema.
                 let row = self.direct(Access::ReadOnly)?.connect()?.query_one(
-                    "select exists (select 1 from pg_roles where rolname = $1), \
+                    "select exists (select 1 from pg_roles where rolname = $1) and to_regnamespace('auth') is not null, \
                      (select rolsuper from pg_roles where rolname = current_user)",
                     &[&crate::domain::platform::BOOTSTRAP_SUPERUSER],
                 )?;
