@@ -886,6 +886,28 @@ fn cases() -> Vec<Case> {
             says: "embedded database running",
         },
         Case {
+            input: "an embedded cluster made by an older xtask (`postgres` its superuser)",
+            setup: |t| {
+                t.db_start();
+                t.run(&["db", "stop"]);
+                std::fs::remove_file(t.path("target/xtask/pg/17/role-model")).unwrap();
+                Vec::new()
+            },
+            args: &["db", "start"],
+            code: 2,
+            says: "was made by an older xtask, where `postgres` is a superuser (on the platform it is not); `cargo xtask db reset` recreates it",
+        },
+        Case {
+            input: "a statement the platform refuses, with `platform-refuses` off (`alter table auth.users`)",
+            setup: |t| {
+                config(t, "[check.severity]\n", "[check.severity]\nplatform-refuses = \"off\"\n");
+                write(t, PENDING, "alter table auth.users add column nickname text;\n")
+            },
+            args: &["promote", "--skip-catalog"],
+            code: 1,
+            says: "on the hosted platform `postgres` does not own auth.users (supabase_auth_admin does)",
+        },
+        Case {
             input: "`promote` while the embedded database is stopped",
             setup: |t| {
                 t.db_start();
