@@ -29,13 +29,17 @@ create table if not exists supabase_xtask.managed (
   policies boolean not null,
   drop_triggers boolean not null
 );
--- What the history phase gave `postgres` (supabase_xtask.grant_historic), to be given back.
+-- Its name, for messages about a table a statement is dropping (gone from the catalog by then).
+alter table supabase_xtask.managed add column if not exists qualified text;
+-- What the history phase gave `postgres` (supabase_xtask.grant_historic), to be given back: each object's owner
+-- and `postgres`'s own privileges on it, which a change of owner folds into the owner's.
 create table if not exists supabase_xtask.historic_owners (
   kind text not null,
   objid oid not null,
   owner oid not null,
   primary key (kind, objid)
 );
+alter table supabase_xtask.historic_owners add column if not exists acl aclitem[];
 
 do $$
 declare
@@ -49,78 +53,106 @@ begin
     select coalesce((select platform_owner from supabase_xtask.managed where relid = rel),
                     (select pg_get_userbyid(relowner) from pg_class where oid = rel))
       into owner;
-    insert into supabase_xtask.managed (relid, platform_owner, policies, drop_triggers)
-    values (rel, owner, t = any(:policy_grants::text[]), t = any(:drop_trigger_grants::text[]))
-    on conflict (relid) do update set policies = excluded.policies, drop_triggers = excluded.drop_triggers;
+    insert into supabase_xtask.managed (relid, platform_owner, policies, drop_triggers, qualified)
+    values (rel, owner, t = any(:policy_grants::text[]), t = any(:drop_trigger_grants::text[]), rel::text)
+    on conflict (relid) do update
+      set policies = excluded.policies, drop_triggers = excluded.drop_triggers, qualified = excluded.qualified;
     execute format('alter table %s owner to postgres', rel);
   end loop;
 end
 $$;
 
--- The table a DDL command is about, when it is about one (an index, trigger, constraint, rule or default of it).
-create or replace function supabase_xtask.table_of(classid oid, objid oid) returns oid
-language sql stable as $$
-  select case classid
-    when 'pg_class'::regclass then coalesce((select indrelid from pg_index where indexrelid = objid), objid)
-    when 'pg_trigger'::regclass then (select tgrelid from pg_trigger where oid = objid)
-    when 'pg_constraint'::regclass then (select conrelid from pg_constraint where oid = objid)
-    when 'pg_rewrite'::regclass then (select ev_class from pg_rewrite where oid = objid)
-    when 'pg_attrdef'::regclass then (select adrelid from pg_attrdef where oid = objid)
-  end
-$$;
-
-create or replace function supabase_xtask.refuse(rel oid, owner name) returns void
-language plpgsql set search_path = pg_catalog as $$
-begin
-  raise exception 'must be owner of table %', (select relname from pg_class where oid = rel)
-    using errcode = '42501',
-          detail = format('on the hosted platform `postgres` does not own %s (%s does); supautils lets it manage policies%s on it, nothing else',
-                          rel::regclass, owner,
-                          case when (select drop_triggers from supabase_xtask.managed where relid = rel) then ' and drop triggers' else '' end),
-          hint = 'keep the application''s objects in public or a schema of its own; a trigger on the managed table calling a function there is allowed';
-end
-$$;
-
--- ddl_command_end: anything but policies, new triggers and grants on a managed table, by anyone but a superuser.
-create or replace function supabase_xtask.guard_ddl() returns event_trigger
-language plpgsql security definer set search_path = pg_catalog as $$
+-- supautils lets `postgres` set these (privileged_role_allowed_configs); a vanilla server lets it once granted.
+do $$
 declare
-  r record;
-  m record;
+  p text;
 begin
-  -- session_user: these run as their owner (security definer), the command as whoever connected.
-  if (select rolsuper from pg_roles where rolname = session_user) then
-    return;
-  end if;
-  for r in select * from pg_event_trigger_ddl_commands() loop
-    continue when r.command_tag in ('CREATE POLICY', 'ALTER POLICY', 'CREATE TRIGGER', 'GRANT', 'REVOKE');
-    select * into m from supabase_xtask.managed where relid = supabase_xtask.table_of(r.classid, r.objid);
-    if found then
-      perform supabase_xtask.refuse(m.relid, m.platform_owner);
-    end if;
+  foreach p in array array['session_replication_role', 'track_io_timing', 'log_lock_waits', 'log_min_messages',
+                           'log_min_duration_statement', 'log_statement', 'log_temp_files', 'log_replication_commands',
+                           'wal_compression'] loop
+    execute format('grant set on parameter %s to postgres', p);
   end loop;
 end
 $$;
 
--- sql_drop: dropping a managed table, or a constraint or rule of one; its policies and triggers (drop_trigger_grants) may go.
-create or replace function supabase_xtask.guard_drop() returns event_trigger
-language plpgsql security definer set search_path = pg_catalog as $$
-declare
-  d record;
-  m record;
+-- The table a DDL command is about, when it is about one (an index, trigger, constraint, rule or default of it).
+-- Every function here names pg_catalog's relations in full and searches pg_temp last: a session's temporary
+-- view called pg_roles must not decide what the guard sees.
+create or replace function supabase_xtask.table_of(classid oid, objid oid) returns oid
+language sql stable set search_path = pg_catalog, pg_temp as $$
+  select case classid
+    when 'pg_catalog.pg_class'::pg_catalog.regclass
+      then coalesce((select i.indrelid from pg_catalog.pg_index i where i.indexrelid = objid), objid)
+    when 'pg_catalog.pg_trigger'::pg_catalog.regclass then (select t.tgrelid from pg_catalog.pg_trigger t where t.oid = objid)
+    when 'pg_catalog.pg_constraint'::pg_catalog.regclass then (select c.conrelid from pg_catalog.pg_constraint c where c.oid = objid)
+    when 'pg_catalog.pg_rewrite'::pg_catalog.regclass then (select r.ev_class from pg_catalog.pg_rewrite r where r.oid = objid)
+    when 'pg_catalog.pg_attrdef'::pg_catalog.regclass then (select a.adrelid from pg_catalog.pg_attrdef a where a.oid = objid)
+    when 'pg_catalog.pg_policy'::pg_catalog.regclass then (select p.polrelid from pg_catalog.pg_policy p where p.oid = objid)
+  end
+$$;
+
+drop function if exists supabase_xtask.refuse(oid, name);
+create or replace function supabase_xtask.refuse(m supabase_xtask.managed) returns void
+language plpgsql set search_path = pg_catalog, pg_temp as $$
 begin
-  -- session_user: these run as their owner (security definer), the command as whoever connected.
-  if (select rolsuper from pg_roles where rolname = session_user) then
+  raise exception 'must be owner of table %', pg_catalog.split_part(m.qualified, '.', 2)
+    using errcode = '42501',
+          detail = pg_catalog.format('on the hosted platform `postgres` does not own %s (%s does); supautils lets it %s on it, nothing else',
+                          m.qualified, m.platform_owner,
+                          case when m.policies and m.drop_triggers then 'manage policies and drop triggers'
+                               when m.policies then 'manage policies' else 'drop triggers' end),
+          hint = 'keep the application''s objects in public or a schema of its own; a trigger on the managed table calling a function there is allowed';
+end
+$$;
+
+-- session_user: these run as their owner (security definer), the command as whoever connected.
+create or replace function supabase_xtask.by_superuser() returns boolean
+language sql stable set search_path = pg_catalog, pg_temp as $$
+  select coalesce((select r.rolsuper from pg_catalog.pg_roles r where r.rolname = session_user), false)
+$$;
+
+-- ddl_command_end: on a managed table, policies (where policy_grants lists it), new triggers and grants pass;
+-- anything else by anyone but a superuser is refused.
+create or replace function supabase_xtask.guard_ddl() returns event_trigger
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+declare
+  r record;
+  m supabase_xtask.managed;
+begin
+  if supabase_xtask.by_superuser() then
     return;
   end if;
-  for d in select * from pg_event_trigger_dropped_objects() where not is_temporary loop
+  for r in select * from pg_catalog.pg_event_trigger_ddl_commands() loop
+    continue when r.command_tag in ('CREATE TRIGGER', 'GRANT', 'REVOKE');
+    select * into m from supabase_xtask.managed where relid = supabase_xtask.table_of(r.classid, r.objid);
+    continue when not found;
+    continue when r.command_tag in ('CREATE POLICY', 'ALTER POLICY', 'COMMENT') and m.policies
+                  and r.classid = 'pg_catalog.pg_policy'::pg_catalog.regclass;
+    perform supabase_xtask.refuse(m);
+  end loop;
+end
+$$;
+
+-- sql_drop: of what the statement itself named (not what a drop cascades to, whose ownership Postgres does not
+-- check), a managed table, or a constraint or rule of one; its policies (policy_grants) and triggers
+-- (drop_trigger_grants) may go.
+create or replace function supabase_xtask.guard_drop() returns event_trigger
+language plpgsql security definer set search_path = pg_catalog, pg_temp as $$
+declare
+  d record;
+  m supabase_xtask.managed;
+begin
+  if supabase_xtask.by_superuser() then
+    return;
+  end if;
+  for d in select * from pg_catalog.pg_event_trigger_dropped_objects() where original and not is_temporary loop
     for m in select * from supabase_xtask.managed loop
       if (d.object_type = 'table' and d.objid = m.relid)
          or (d.object_type in ('table constraint', 'rule', 'default value')
-             and d.object_identity like '% on ' || m.relid::regclass::text)
-         or (d.object_type = 'trigger' and not m.drop_triggers
-             and d.object_identity like '% on ' || m.relid::regclass::text) then
-        perform supabase_xtask.refuse(m.relid, m.platform_owner);
+             and d.object_identity like '% on ' || m.qualified)
+         or (d.object_type = 'trigger' and not m.drop_triggers and d.object_identity like '% on ' || m.qualified)
+         or (d.object_type = 'policy' and not m.policies and d.object_identity like '% on ' || m.qualified) then
+        perform supabase_xtask.refuse(m);
       end if;
     end loop;
   end loop;
@@ -131,6 +163,9 @@ drop event trigger if exists supabase_xtask_guard_ddl;
 create event trigger supabase_xtask_guard_ddl on ddl_command_end execute function supabase_xtask.guard_ddl();
 drop event trigger if exists supabase_xtask_guard_drop;
 create event trigger supabase_xtask_guard_drop on sql_drop execute function supabase_xtask.guard_drop();
+-- Also in `session_replication_role = replica`, which `postgres` may set.
+alter event trigger supabase_xtask_guard_ddl enable always;
+alter event trigger supabase_xtask_guard_drop enable always;
 
 -- The history phase: files a protected target applied ran under the rules of their day, when `postgres` could
 -- create objects in the managed schemas and act as their owners. For their replay `postgres` is given CREATE on
@@ -145,26 +180,29 @@ begin
   execute 'grant create on schema ' || (select string_agg(quote_ident(n), ', ') from unnest(array['auth', 'storage', 'realtime']) n
                                         where to_regnamespace(n) is not null) || ' to postgres';
   for o in
-    select 'pg_class' as kind, c.oid, c.relowner as owner,
+    select 'pg_class' as kind, c.oid, c.relowner as owner, c.relacl as acl,
            format('alter %s %s owner to postgres',
                   case c.relkind when 'v' then 'view' when 'm' then 'materialized view' when 'S' then 'sequence'
                                  when 'f' then 'foreign table' when 'c' then 'type' else 'table' end, c.oid::regclass) as stmt
     from pg_class c
     where c.relnamespace in (select oid from pg_namespace where nspname in ('auth', 'storage', 'realtime'))
       and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f', 'c') and c.relowner <> 'postgres'::regrole
-      and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype in ('a', 'i'))
+      -- a sequence a column owns follows its table
+      and not (c.relkind = 'S' and exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass
+                                           and d.objid = c.oid and d.refobjid <> c.oid and d.deptype in ('a', 'i')))
     union all
-    select 'pg_proc', p.oid, p.proowner, format('alter routine %s owner to postgres', p.oid::regprocedure)
+    select 'pg_proc', p.oid, p.proowner, p.proacl, format('alter routine %s owner to postgres', p.oid::regprocedure)
     from pg_proc p
     where p.pronamespace in (select oid from pg_namespace where nspname in ('auth', 'storage', 'realtime'))
       and p.proowner <> 'postgres'::regrole
     union all
-    select 'pg_type', t.oid, t.typowner, format('alter type %s owner to postgres', t.oid::regtype)
+    select 'pg_type', t.oid, t.typowner, t.typacl, format('alter type %s owner to postgres', t.oid::regtype)
     from pg_type t
     where t.typnamespace in (select oid from pg_namespace where nspname in ('auth', 'storage', 'realtime'))
       and t.typtype in ('e', 'r') and t.typowner <> 'postgres'::regrole
   loop
-    insert into supabase_xtask.historic_owners values (o.kind, o.oid, o.owner) on conflict do nothing;
+    insert into supabase_xtask.historic_owners (kind, objid, owner, acl) values (o.kind, o.oid, o.owner, o.acl)
+    on conflict do nothing;
     execute o.stmt;
   end loop;
   alter event trigger supabase_xtask_guard_ddl disable;
@@ -176,31 +214,38 @@ create or replace function supabase_xtask.withdraw_historic() returns void
 language plpgsql as $$
 declare
   o record;
+  kind text;
+  target text;
+  p record;
 begin
   for o in select * from supabase_xtask.historic_owners loop
+    kind := null;
     case o.kind
       when 'pg_class' then
-        if exists (select 1 from pg_class where oid = o.objid) then
-          execute format('alter %s %s owner to %I',
-                         case (select relkind from pg_class where oid = o.objid) when 'v' then 'view' when 'm' then 'materialized view'
-                              when 'S' then 'sequence' when 'f' then 'foreign table' when 'c' then 'type' else 'table' end,
-                         o.objid::regclass, pg_get_userbyid(o.owner));
-        end if;
+        select case c.relkind when 'v' then 'view' when 'm' then 'materialized view' when 'S' then 'sequence'
+                              when 'f' then 'foreign table' when 'c' then 'type' else 'table' end,
+               c.oid::regclass::text
+          into kind, target from pg_class c where c.oid = o.objid;
       when 'pg_proc' then
-        if exists (select 1 from pg_proc where oid = o.objid) then
-          execute format('alter routine %s owner to %I', o.objid::regprocedure, pg_get_userbyid(o.owner));
-        end if;
+        select 'routine', o.objid::regprocedure::text into kind, target from pg_proc where oid = o.objid;
       else
-        if exists (select 1 from pg_type where oid = o.objid) then
-          execute format('alter type %s owner to %I', o.objid::regtype, pg_get_userbyid(o.owner));
-        end if;
+        select 'type', o.objid::regtype::text into kind, target from pg_type where oid = o.objid;
     end case;
+    continue when kind is null; -- the history dropped it
+    execute format('alter %s %s owner to %I', kind, target, pg_get_userbyid(o.owner));
+    -- The change of owner took `postgres`'s own privileges along: they are given back as they were.
+    for p in select a.privilege_type, a.is_grantable from aclexplode(o.acl) a where a.grantee = 'postgres'::regrole loop
+      execute format('grant %s on %s %s to postgres%s', p.privilege_type,
+                     case kind when 'view' then 'table' when 'materialized view' then 'table' when 'foreign table' then 'table'
+                               else kind end,
+                     target, case when p.is_grantable then ' with grant option' else '' end);
+    end loop;
   end loop;
   delete from supabase_xtask.historic_owners;
   execute 'revoke create on schema ' || (select string_agg(quote_ident(n), ', ') from unnest(array['auth', 'storage', 'realtime']) n
                                          where to_regnamespace(n) is not null) || ' from postgres';
-  alter event trigger supabase_xtask_guard_ddl enable;
-  alter event trigger supabase_xtask_guard_drop enable;
+  alter event trigger supabase_xtask_guard_ddl enable always;
+  alter event trigger supabase_xtask_guard_drop enable always;
 end
 $$;
 

@@ -463,7 +463,11 @@ declare
 begin
   for r in select c.oid::regclass as rel, n.nspname, c.relkind from pg_class c join pg_namespace n on n.oid = c.relnamespace
            where n.nspname in ('auth', 'storage', 'realtime', 'vault', 'supabase_functions') and c.relkind in ('r', 'p', 'v', 'S')
-             and not exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass and d.objid = c.oid and d.deptype in ('a', 'i'))
+             -- what `postgres` owns here its history made (or the role model gave it): it stays `postgres`'s
+             and c.relowner <> 'postgres'::regrole
+             -- a sequence a column owns follows its table
+             and not (c.relkind = 'S' and exists (select 1 from pg_depend d where d.classid = 'pg_class'::regclass
+                                                  and d.objid = c.oid and d.refobjid <> c.oid and d.deptype in ('a', 'i')))
   loop
     execute format('alter %s %s owner to %I', case r.relkind when 'v' then 'view' when 'S' then 'sequence' else 'table' end, r.rel,
                    case r.nspname when 'auth' then 'supabase_auth_admin' when 'storage' then 'supabase_storage_admin'
@@ -471,14 +475,14 @@ begin
                                   else 'supabase_admin' end);
   end loop;
   for r in select p.oid::regprocedure as fn, n.nspname from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-           where n.nspname in ('auth', 'storage', 'supabase_functions')
+           where n.nspname in ('auth', 'storage', 'supabase_functions') and p.proowner <> 'postgres'::regrole
   loop
     execute format('alter function %s owner to %I', r.fn,
                    case r.nspname when 'auth' then 'supabase_auth_admin' when 'storage' then 'supabase_storage_admin'
                                   else 'supabase_functions_admin' end);
   end loop;
   for r in select t.oid::regtype as typ from pg_type t join pg_namespace n on n.oid = t.typnamespace
-           where n.nspname = 'auth' and t.typtype = 'e'
+           where n.nspname = 'auth' and t.typtype = 'e' and t.typowner <> 'postgres'::regrole
   loop
     execute format('alter type %s owner to supabase_auth_admin', r.typ);
   end loop;

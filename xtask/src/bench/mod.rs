@@ -185,7 +185,7 @@ impl flags::BenchPromote {
             // A fresh database at HEAD, prepared outside the timing.
             let fresh = |what: &str| -> anyhow::Result<Shadow> {
                 let shadow = Shadow::create(sh, repo, major, RoleModel::Platform, &format!("bench_{what}_{run}"))?;
-                shadow.replay(sh, &cli, &history, &[])?;
+                shadow.replay_history(sh, &cli, &history)?;
                 Ok(shadow)
             };
             let applied = |shadow: &Shadow| -> anyhow::Result<()> {

@@ -82,11 +82,15 @@ pub fn history_note(refusals: &[Refusal]) -> Option<String> {
 /// Whether `m` is still to be pushed to a Supabase target: unknown to the lock (the embedded default records
 /// nothing, so every such file is its next), or after the recorded head of a hosted one.
 fn is_judged(m: &Migration, config: &Config, lock: &Lock) -> bool {
+    let supabase: Vec<&str> =
+        config.targets.iter().filter(|(_, t)| t.is_supabase()).map(|(name, _)| name.as_str()).collect();
+    if supabase.is_empty() {
+        return false; // no Supabase target: nothing is pushed under the platform's rules
+    }
     if !lock.files.contains_key(&m.file_name) {
         return true;
     }
-    let supabase = config.targets.iter().filter(|(_, t)| t.embedded || t.project_ref.is_some());
-    supabase.filter_map(|(name, _)| lock.head(name)).any(|head| m.version.as_str() > head)
+    supabase.iter().filter_map(|name| lock.head(name)).any(|head| m.version.as_str() > head)
 }
 
 /// The facts of every file `check` did not lint. A file that cannot be read or is not UTF-8 adds no facts:

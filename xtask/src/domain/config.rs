@@ -108,7 +108,7 @@ impl Target {
     /// supautils: a hosted project, or the embedded database that stands in for one. A target known only by its
     /// URL is taken for a plain PostgreSQL.
     pub fn is_supabase(&self) -> bool {
-        self.embedded || self.project_ref.is_some()
+        self.embedded || self.project_ref.is_some() || self.profile.is_some()
     }
 }
 

@@ -142,8 +142,11 @@ impl Shadow {
         let mut admin = pg::connect(&pg::replace_database(&self.admin_url, &self.name))?;
         admin.batch_execute("select supabase_xtask.grant_historic()").context("giving the history's grants")?;
         let replayed = self.replay(sh, cli, applied, &[]);
-        admin.batch_execute("select supabase_xtask.withdraw_historic()").context("withdrawing the history's grants")?;
-        replayed
+        let withdrawn = admin
+            .batch_execute("select supabase_xtask.withdraw_historic()")
+            .context("withdrawing the history's grants");
+        // A failed replay says why first; a failed withdrawal fails the shadow, so it never becomes a template.
+        replayed.and(withdrawn)
     }
 
     /// Pushes `applied` + `batch` through the CLI (the files already in the shadow are skipped by the CLI, as on

@@ -3,6 +3,8 @@
 //! objects in auth, storage and realtime and act as their owners. They are pushed first under those rules
 //! (`supabase_xtask.grant_historic`, withdrawn right after), the rest of the batch under today's.
 
+use anyhow::Context;
+
 use crate::domain::history::migrations::Migration;
 use crate::domain::platform::BOOTSTRAP_SUPERUSER;
 use crate::edges::output::progress::Spinner;
@@ -54,8 +56,11 @@ impl Promotion<'_> {
         let watch = cli::Watch { stop: &stop, line: &line };
         let pushed = cli.push_until(self.sh, (stage.path(), &cli_target.remote, &[]), Push::Apply, watch);
         spinner.clear();
-        admin.batch_execute("select supabase_xtask.withdraw_historic()")?;
-        if pushed?.success {
+        // Whatever the push did; a withdrawal that fails here is done again at the next promotion's start.
+        let withdrawn = admin.batch_execute("select supabase_xtask.withdraw_historic()");
+        let pushed = pushed?;
+        withdrawn.context("withdrawing the history's grants from the embedded database")?;
+        if pushed.success {
             eprintln!(
                 "       history: {} file(s) at or before {cutoff} (the lowest head of the protected targets) applied under the platform's rules of their day",
                 early.len()

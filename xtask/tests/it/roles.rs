@@ -172,6 +172,19 @@ fn applied(url: &str) -> Vec<String> {
 }
 
 #[test]
+fn the_guard_is_not_fooled_by_a_temporary_view_nor_by_replica_mode() {
+    let tree = tree_with(&[]);
+    tree.db_start();
+    let mut db = connect(&tree.project_url("postgres"));
+    db.batch_execute("create temp view pg_roles as select 'postgres'::name as rolname, true as rolsuper").unwrap();
+    let err = db.batch_execute("alter table auth.users add column sneaky int").unwrap_err();
+    assert!(format!("{err:?}").contains("must be owner of table users"), "{err:?}");
+    db.batch_execute("discard temp; set session_replication_role = replica").unwrap();
+    let err = db.batch_execute("alter table storage.objects add column sneaky int").unwrap_err();
+    assert!(format!("{err:?}").contains("must be owner of table objects"), "{err:?}");
+}
+
+#[test]
 fn the_platform_words_name_the_managed_table_and_its_owner() {
     let tree = tree_with(&[("20260101000000_nick.sql", "alter table auth.users add column nickname text;\n")]);
     look_away(&tree);
@@ -259,6 +272,12 @@ fn applied_history_replays_under_the_rules_of_its_day_and_the_note_names_what_to
         ["id", "note"]
     );
     assert_eq!(rows(&url, "select has_schema_privilege('postgres', 'auth', 'CREATE')::text"), ["false"], "withdrawn");
+    assert_eq!(
+        rows(&url, "select has_table_privilege('postgres', 'auth.mfa_factors', 'insert, trigger, references')::text"),
+        ["true"],
+        "postgres's own privileges came back with the owners"
+    );
+    assert_eq!(rows(&url, "select has_function_privilege('postgres', 'auth.uid()', 'execute')::text"), ["true"]);
     assert_eq!(
         rows(&url, "select relowner::regrole::text from pg_class where oid = 'auth.mfa_factors'::regclass"),
         ["supabase_auth_admin"]

@@ -160,9 +160,8 @@ impl Cluster {
             State::Stopped => {}
         }
         self.launch(sh)?;
-        if state == State::Absent {
-            self.bootstrap_roles()?;
-        }
+        // After every launch, not only the first: a run interrupted between initdb and this is completed.
+        self.bootstrap_roles()?;
         let url = self.admin_url("postgres")?;
         // Re-applied when the baseline changes (every statement in it is idempotent), so an older local database
         // gains what the platform has since added.
@@ -194,15 +193,20 @@ impl Cluster {
     }
 
     /// The platform's roles on a new cluster: `postgres` with the platform's attributes (not a superuser), its
-    /// password the same as the superuser's.
+    /// password the same as the superuser's. Idempotent.
     fn bootstrap_roles(&self) -> anyhow::Result<()> {
         let password =
             std::fs::read_to_string(self.password_file()).context("reading the embedded database's password")?;
         // Hashed here, so the password itself never reaches the server's statement log.
         let verifier = postgres_protocol::password::scram_sha_256(password.trim().as_bytes());
         let mut admin = super::connect(&self.admin_url("postgres")?)?;
-        admin.batch_execute(&format!("create role postgres with {POSTGRES_ATTRIBUTES} password '{verifier}'"))?;
-        fsutil::write_atomic(&self.dir.join(ROLE_MODEL_MARK), ROLE_MODEL_VERSION.as_bytes())
+        admin.batch_execute(&format!(
+            "do $$ begin \
+               if not exists (select 1 from pg_roles where rolname = 'postgres') then create role postgres; end if; \
+             end $$; \
+             alter role postgres with {POSTGRES_ATTRIBUTES} password '{verifier}'"
+        ))?;
+        Ok(())
     }
 
     /// `start`, returning the superuser's URL of the `postgres` database: for the xtask's own administration.
@@ -292,6 +296,8 @@ impl Cluster {
         if !out.status.success() {
             bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr).trim());
         }
+        // The bootstrap superuser is `supabase_admin` from here on; `postgres` is made at the first launch.
+        fsutil::write_atomic(&self.dir.join(ROLE_MODEL_MARK), ROLE_MODEL_VERSION.as_bytes())?;
         let sock = server_dir.join("sock");
         std::fs::create_dir_all(&sock)?;
         if let Some(user) = &run_as {

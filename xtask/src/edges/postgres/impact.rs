@@ -176,8 +176,8 @@ pub fn with_policy_locks(
     impacts
 }
 
-/// `with_policy_locks` when `target` is a Supabase project, with the platform's shipped `policy_grants` (a
-/// capture of the target that holds its own list is not read yet); a plain PostgreSQL has no supautils.
+/// `with_policy_locks` for a target under the platform's role model, with supautils' `policy_grants` as given
+/// (the capture's where there is one); a plain PostgreSQL has no supautils.
 pub fn for_target<'a>(
     impacts: Vec<FileImpact>,
     target: (RoleModel, &crate::domain::platform::Supautils),
