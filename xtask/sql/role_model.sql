@@ -119,10 +119,12 @@ declare
   r record;
   m supabase_xtask.managed;
 begin
-  if supabase_xtask.by_superuser() then
-    return;
-  end if;
-  for r in select * from pg_catalog.pg_event_trigger_ddl_commands() loop
+  -- Only commands in a managed table's schema can be about one: an app's DDL in public costs one query.
+  for r in select c.* from pg_catalog.pg_event_trigger_ddl_commands() c
+           where c.schema_name in (select pg_catalog.split_part(mt.qualified, '.', 1) from supabase_xtask.managed mt) loop
+    if supabase_xtask.by_superuser() then
+      return;
+    end if;
     continue when r.command_tag in ('CREATE TRIGGER', 'GRANT', 'REVOKE');
     select * into m from supabase_xtask.managed where relid = supabase_xtask.table_of(r.classid, r.objid);
     continue when not found;
@@ -142,10 +144,12 @@ declare
   d record;
   m supabase_xtask.managed;
 begin
-  if supabase_xtask.by_superuser() then
-    return;
-  end if;
-  for d in select * from pg_catalog.pg_event_trigger_dropped_objects() where original and not is_temporary loop
+  for d in select o.* from pg_catalog.pg_event_trigger_dropped_objects() o
+           where o.original and not o.is_temporary
+             and o.schema_name in (select pg_catalog.split_part(mt.qualified, '.', 1) from supabase_xtask.managed mt) loop
+    if supabase_xtask.by_superuser() then
+      return;
+    end if;
     for m in select * from supabase_xtask.managed loop
       if (d.object_type = 'table' and d.objid = m.relid)
          or (d.object_type in ('table constraint', 'rule', 'default value')
