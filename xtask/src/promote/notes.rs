@@ -1,11 +1,12 @@
 //! What the record notes about the database a batch ran on: its PostgreSQL major and role model, the stand-in
-//! extensions it holds, and the applied history files today's platform would refuse.
+//! extensions it holds, the applied history files today's platform would refuse, and the invalid indexes a
+//! failed push left.
 
 use crate::domain::history::migrations::Migration;
 use crate::domain::platform::{RoleModel, Supautils};
 use crate::edges::target::Resolved;
 
-use super::Promotion;
+use super::{Batch, Promotion};
 
 impl Promotion<'_> {
     /// Under the platform's model, the applied history's statements today's rules refuse, said and recorded.
@@ -44,4 +45,21 @@ impl Promotion<'_> {
             ),
         }
     }
+}
+
+/// INVALID indexes a CONCURRENTLY build of the batch left behind (cancelled, or failed on its data): `if not
+/// exists` would keep them as they are on the next push, so they are named.
+pub(super) fn invalid_indexes(session: &mut postgres::Client, plan: &Batch) -> Vec<String> {
+    let names: Vec<String> = plan
+        .batch
+        .iter()
+        .filter_map(|m| m.text().ok())
+        .flat_map(|t| crate::domain::promotion::budget::concurrent_index_names(&t))
+        .collect();
+    if names.is_empty() {
+        return Vec::new();
+    }
+    let sql = "select format('%I.%I', n.nspname, c.relname) from pg_index i join pg_class c on c.oid = i.indexrelid \
+               join pg_namespace n on n.oid = c.relnamespace where not i.indisvalid and c.relname = any($1) order by 1";
+    session.query(sql, &[&names]).map(|rows| rows.iter().map(|r| r.get(0)).collect()).unwrap_or_default()
 }

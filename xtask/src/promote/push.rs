@@ -9,6 +9,7 @@ use anyhow::bail;
 use crate::blocked::blocked;
 use crate::domain::history::lock::{Lock, TargetState};
 use crate::domain::history::migrations::Migration;
+use crate::domain::history::statements;
 use crate::edges::os::clock;
 use crate::edges::os::interrupt::{Interrupted, SECOND_SIGNAL_BOUND};
 use crate::edges::output::evidence;
@@ -126,7 +127,7 @@ impl Promotion<'_> {
         };
         spinner.clear();
         if !output.success {
-            self.record.invalid_indexes = invalid_indexes(&mut lock.session, plan);
+            self.record.invalid_indexes = super::notes::invalid_indexes(&mut lock.session, plan);
         }
         // A signal to the whole group can end the CLI before the loop above looks at the flag: say it now.
         stop();
@@ -222,7 +223,9 @@ impl Promotion<'_> {
         let what = if self.spent_budget() {
             format!("{} could not take its locks on {} within the lock budget", m.file_name, target.name)
         } else {
-            format!("{} failed on {}:\n{}", m.file_name, target.name, indent(&error))
+            let line = m.text().ok().and_then(|t| statements::failed_line(&t, &error));
+            let at = line.map_or(String::new(), |l| format!("\n    at {}:{l}", m.rel_path));
+            format!("{} failed on {}:\n{}{at}", m.file_name, target.name, indent(&error))
         };
         Err(blocked(format!(
             "promote: {what}\n{} file(s) before it are applied and recorded (head {head}); {} not attempted.\n{advice} Record: {md}{}",
@@ -405,23 +408,6 @@ fn indent(text: &str) -> String {
 /// waits for them where that is not allowed; returns how many there were. They are known by the CLI's
 /// `application_name`, or by `role` when the CLI ran as a login role of ours (a pooler need not pass the
 /// application name on).
-/// INVALID indexes a CONCURRENTLY build of the batch left behind (cancelled, or failed on its data): `if not
-/// exists` would keep them as they are on the next push, so they are named.
-fn invalid_indexes(session: &mut postgres::Client, plan: &Batch) -> Vec<String> {
-    let names: Vec<String> = plan
-        .batch
-        .iter()
-        .filter_map(|m| m.text().ok())
-        .flat_map(|t| crate::domain::promotion::budget::concurrent_index_names(&t))
-        .collect();
-    if names.is_empty() {
-        return Vec::new();
-    }
-    let sql = "select format('%I.%I', n.nspname, c.relname) from pg_index i join pg_class c on c.oid = i.indexrelid \
-               join pg_namespace n on n.oid = c.relnamespace where not i.indisvalid and c.relname = any($1) order by 1";
-    session.query(sql, &[&names]).map(|rows| rows.iter().map(|r| r.get(0)).collect()).unwrap_or_default()
-}
-
 fn settle_orphans(
     session: &mut postgres::Client,
     role: Option<&str>,

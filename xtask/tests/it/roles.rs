@@ -144,7 +144,7 @@ fn what_the_platform_refuses_is_refused_by_check_and_at_run_time_with_nothing_pu
             let promote = tree.run(&["promote", "--skip-catalog"]);
             assert_eq!(promote.code, 1, "{statement}: {}{}", promote.stdout, promote.stderr);
             assert!(promote.stderr.contains(words), "{statement}: {}", promote.stderr);
-            assert!(promote.stderr.contains(&file[11..]), "the file is named: {}", promote.stderr);
+            assert!(promote.stderr.contains(&format!("at {file}:1")), "the file and line are named: {}", promote.stderr);
             assert_eq!(applied(&url), ["20260101000000"], "the file was rolled back: {statement}");
             tree.write("xtask.toml", &config);
         }

@@ -103,6 +103,22 @@ pub fn first_difference(text: &str, statements: &[String]) -> Verdict {
     }
 }
 
+/// The line where the statement the CLI's error names ("At statement: N", counted from 0 as it splits the file)
+/// starts in `text`, so a failure names the file's line, not only its statement's number.
+pub fn failed_line(text: &str, cli_error: &str) -> Option<usize> {
+    let digits = cli_error.split("At statement: ").nth(1)?;
+    let index: usize = digits.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok()?;
+    let mut semis = 0;
+    for token in tokens(text) {
+        if token.semi {
+            semis += 1;
+        } else if semis == index {
+            return Some(text[..token.range.start].matches('\n').count() + 1);
+        }
+    }
+    None
+}
+
 /// The file's statement holding the normalised offset `at`: from that token to the next `;` token, comments out.
 fn statement_at(text: &str, file: &[Token], at: usize) -> Option<String> {
     let mut seen = 0;
@@ -293,5 +309,15 @@ mod tests {
                 the database ran: … column_28 int, column_29 int, column_31 int)
                 the file has:     … column_28 int, column_29 int, column_30 int)"#]]
         .assert_eq(&describe(&verdict));
+    }
+
+    #[test]
+    fn a_failed_statement_is_found_at_its_line() {
+        let text = "-- a comment; with a semicolon\ncreate table a (id int);\n\ndo $$ begin perform 1; end $$;\n\n  alter table auth.users\n    add column x int;\n";
+        let error = "ERROR: must be owner of table users (SQLSTATE 42501)\nAt statement: 2\nalter table auth.users";
+        assert_eq!(failed_line(text, error), Some(6));
+        assert_eq!(failed_line(text, "At statement: 0"), Some(2));
+        assert_eq!(failed_line(text, "At statement: 9"), None);
+        assert_eq!(failed_line(text, "no statement named"), None);
     }
 }
