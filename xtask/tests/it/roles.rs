@@ -144,7 +144,11 @@ fn what_the_platform_refuses_is_refused_by_check_and_at_run_time_with_nothing_pu
             let promote = tree.run(&["promote", "--skip-catalog"]);
             assert_eq!(promote.code, 1, "{statement}: {}{}", promote.stdout, promote.stderr);
             assert!(promote.stderr.contains(words), "{statement}: {}", promote.stderr);
-            assert!(promote.stderr.contains(&format!("at {file}:1")), "the file and line are named: {}", promote.stderr);
+            assert!(
+                promote.stderr.contains(&format!("at {file}:1")),
+                "the file and line are named: {}",
+                promote.stderr
+            );
             assert_eq!(applied(&url), ["20260101000000"], "the file was rolled back: {statement}");
             tree.write("xtask.toml", &config);
         }
@@ -289,19 +293,33 @@ fn applied_history_replays_under_the_rules_of_its_day_and_the_note_names_what_to
 }
 
 #[test]
-fn a_batch_file_the_platform_refuses_fails_the_protected_rehearsal_and_prod_is_untouched() {
+fn each_refused_class_stops_a_protected_promotion_before_its_push_and_prod_is_untouched() {
     let (tree, prod) = history_tree();
-    tree.write("migrations/20260102000000_nick.sql", "alter table auth.users add column nickname text;\n");
-    look_away(&tree);
-    crate::support::commit(&tree, "a refused file, check told to look away");
     let env = [("PROD_DB_URL", prod.as_str())];
-    let run = tree.run_env(&["promote", "--target", "prod", "--yes", "--skip-catalog"], &env);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stderr.contains("rehearsal of the batch failed on a local shadow; nothing was pushed to prod"),
-        "{}",
-        run.stderr
-    );
-    assert!(run.stderr.contains("must be owner of table users"), "{}", run.stderr);
-    assert_eq!(applied(&tree.admin_url("prod")), ["20230101000000"], "prod is untouched");
+    let promote = || tree.run_env(&["promote", "--target", "prod", "--yes", "--skip-catalog"], &env);
+    for (i, (statement, _, words)) in REFUSED.iter().enumerate() {
+        let file = format!("migrations/2026020100000{i}_refused.sql");
+        tree.write(&file, format!("{statement}\n"));
+        crate::support::commit(&tree, statement);
+        let run = promote();
+        assert_eq!(run.code, 1, "{statement}: {}{}", run.stdout, run.stderr);
+        assert!(run.stderr.contains("platform-refuses"), "check's gate: {statement}: {}", run.stderr);
+        // With `check` told to look away, the rehearsal refuses it as the platform would.
+        if !words.is_empty() {
+            let config = look_away(&tree);
+            crate::support::commit(&tree, "check looks away");
+            let run = promote();
+            assert_eq!(run.code, 1, "{statement}: {}{}", run.stdout, run.stderr);
+            assert!(
+                run.stderr.contains("rehearsal of the batch failed on a local shadow; nothing was pushed to prod"),
+                "{statement}: {}",
+                run.stderr
+            );
+            assert!(run.stderr.contains(words), "{statement}: {}", run.stderr);
+            tree.write("xtask.toml", config);
+        }
+        std::fs::remove_file(tree.path(&file)).unwrap();
+        crate::support::commit(&tree, "refused file gone");
+        assert_eq!(applied(&tree.admin_url("prod")), ["20230101000000"], "prod is untouched: {statement}");
+    }
 }
