@@ -155,9 +155,14 @@ impl LoginRole {
             bail!("the login-role answer has no role and password");
         };
         crate::edges::output::redact::add(password);
-        *in_use().entry(project_ref.to_string()).or_default() += 1;
         let (host, port, user, dbname) = route.session(role, project_ref);
         let endpoint = Endpoint { tls: tls(&host, port), host, port, user, password: password.to_string(), dbname };
+        {
+            let mut in_use = in_use();
+            let roles = in_use.entry(project_ref.to_string()).or_default();
+            roles.count += 1;
+            roles.alive.push(endpoint.clone());
+        }
         Ok(LoginRole {
             role: role.to_string(),
             platform: platform.clone(),
@@ -166,37 +171,53 @@ impl LoginRole {
             endpoint,
         })
     }
+}
 
-    /// Whether a promotion (of this or another machine) holds the target's lock now. `DELETE .../cli/login-role`
-    /// takes only the project, so it would also end the login role a running push uses.
-    fn promotion_running(&self) -> anyhow::Result<bool> {
-        let sql = "select count(*) > 0 from pg_locks where locktype = 'advisory' and granted \
-                   and ((classid::bigint << 32) | objid::bigint) = $1 and pid <> pg_backend_pid()";
-        Ok(self.endpoint.connect()?.query_one(sql, &[&PROMOTION_LOCK_KEY])?.get(0))
+/// Whether a promotion (of this or another machine) holds the target's lock now, asked over the first of
+/// `alive` (this process's roles not yet removed) that still signs in: another machine's cleanup may have
+/// removed some of them already. `DELETE .../cli/login-role` takes only the project, so it would also end the
+/// login role a running push uses.
+fn promotion_running(alive: &[Endpoint]) -> anyhow::Result<bool> {
+    let sql = "select count(*) > 0 from pg_locks where locktype = 'advisory' and granted \
+               and ((classid::bigint << 32) | objid::bigint) = $1 and pid <> pg_backend_pid()";
+    let mut last = anyhow::anyhow!("no login role of this process is left");
+    for endpoint in alive.iter().rev() {
+        match endpoint.connect() {
+            Ok(mut session) => return Ok(session.query_one(sql, &[&PROMOTION_LOCK_KEY])?.get(0)),
+            Err(err) => last = err,
+        }
     }
+    Err(last)
+}
+
+/// A project's login roles in this process: how many are in use, and every one not yet removed.
+#[derive(Default)]
+struct Roles {
+    count: usize,
+    alive: Vec<Endpoint>,
 }
 
 /// This process's login roles still in use, per project. `DELETE .../cli/login-role` names only the project, so
 /// it would end the others' sessions too: the last one to go removes them.
-fn in_use() -> std::sync::MutexGuard<'static, std::collections::BTreeMap<String, usize>> {
-    static IN_USE: std::sync::Mutex<std::collections::BTreeMap<String, usize>> =
+fn in_use() -> std::sync::MutexGuard<'static, std::collections::BTreeMap<String, Roles>> {
+    static IN_USE: std::sync::Mutex<std::collections::BTreeMap<String, Roles>> =
         std::sync::Mutex::new(std::collections::BTreeMap::new());
     IN_USE.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl Drop for LoginRole {
     fn drop(&mut self) {
-        let others = {
+        let (others, alive) = {
             let mut in_use = in_use();
-            let count = in_use.entry(self.project_ref.clone()).or_default();
-            *count = count.saturating_sub(1);
-            *count
+            let roles = in_use.entry(self.project_ref.clone()).or_default();
+            roles.count = roles.count.saturating_sub(1);
+            (roles.count, roles.alive.clone())
         };
         if others > 0 {
             return;
         }
         // When that cannot be told, keep the role: it expires on its own.
-        match self.promotion_running() {
+        match promotion_running(&alive) {
             Ok(false) => {}
             Ok(true) => {
                 eprintln!(
@@ -214,8 +235,9 @@ impl Drop for LoginRole {
             }
         }
         let path = format!("/v1/projects/{}/cli/login-role", self.project_ref);
-        if let Err(err) = request(&self.platform.api_url, "DELETE", &path, &self.token, None) {
-            eprintln!("warning: removing the temporary login role failed ({err:#}); it expires on its own");
+        match request(&self.platform.api_url, "DELETE", &path, &self.token, None) {
+            Ok(_) => in_use().entry(self.project_ref.clone()).or_default().alive.clear(),
+            Err(err) => eprintln!("warning: removing the temporary login role failed ({err:#}); it expires on its own"),
         }
     }
 }
