@@ -105,8 +105,9 @@ impl Target {
     }
 
     /// Whether the target is a Supabase project, whose migrations run as the platform's `postgres` under
-    /// supautils: a hosted project, or the embedded database that stands in for one. A target known only by its
-    /// URL is taken for a plain PostgreSQL.
+    /// supautils, by its configuration: a hosted project (`project_ref`), one reached through a platform
+    /// `profile`, or the embedded database that stands in for one. For a target known only by its URL,
+    /// `Resolved::role_model` asks the database.
     pub fn is_supabase(&self) -> bool {
         self.embedded || self.project_ref.is_some() || self.profile.is_some()
     }

@@ -32,9 +32,9 @@ impl Promotion<'_> {
         let mut admin = pg::connect(&pg::with_user(url, BOOTSTRAP_SUPERUSER))?;
         // A run interrupted mid-phase left the grants: today's rules first, whatever follows.
         admin.batch_execute("select supabase_xtask.withdraw_historic()")?;
-        let lock = self.repo.lock()?;
         let config = &self.repo.config;
-        let Some(cutoff) = lock.lowest_head_of(|name| config.targets.get(name).is_some_and(|t| t.protected)) else {
+        let Some(cutoff) = plan.lock.lowest_head_of(|name| config.targets.get(name).is_some_and(|t| t.protected))
+        else {
             return Ok(());
         };
         let early: Vec<&Migration> = plan.batch.iter().filter(|m| m.version.as_str() <= cutoff).collect();

@@ -169,7 +169,7 @@ fn shadow_role_model(
         return Ok((model, format!("recorded for {name} in the lock")));
     }
     let target = repo.config.target(name)?;
-    if target.embedded || target.project_ref.is_some() || target.profile.is_some() {
+    if target.is_supabase() {
         return Ok((RoleModel::Platform, format!("{name} is a Supabase project")));
     }
     Ok((RoleModel::Platform, format!("assumed: nothing is recorded for {name} yet")))

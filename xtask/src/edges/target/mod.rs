@@ -136,16 +136,16 @@ impl<'a> Resolved<'a> {
         Ok(*self.major.get_or_init(|| major))
     }
 
-    /// Under which role model the target's migrations run: a Supabase project's (the embedded default, a hosted
-    /// project, a URL with a platform profile or a project's host, or a database that has the platform's
-    /// `supabase_admin` and an `auth` schema), else a plain PostgreSQL's, by whether the URL's user is a superuser. Read once.
+    /// Under which role model the target's migrations run: a Supabase project's (configured as one,
+    /// `Target::is_supabase`; a URL on a project's host; or a database that has the platform's `supabase_admin`
+    /// and an `auth` schema), else a plain PostgreSQL's, by whether the URL's user is a superuser. Read once.
     pub fn role_model(&self) -> anyhow::Result<RoleModel> {
         if let Some(model) = self.role_model.get() {
             return Ok(*model);
         }
         let model = match &self.remote {
             Remote::Project(_) => RoleModel::Platform,
-            Remote::Url(_) if self.config.embedded || self.profile.is_some() => RoleModel::Platform,
+            Remote::Url(_) if self.config.is_supabase() => RoleModel::Platform,
             Remote::Url(url) if matches!(identity::of_url(url), Some(Place::Project(_))) => RoleModel::Platform,
             Remote::Url(_) => {
                 // A Supabase project's database has the platform's bootstrap superuser and its `auth` schema.
