@@ -905,7 +905,7 @@ fn cases() -> Vec<Case> {
             },
             args: &["promote", "--skip-catalog"],
             code: 1,
-            says: "on the hosted platform `postgres` does not own auth.users (supabase_auth_admin does)",
+            says: "on the hosted platform `postgres` does not own auth.users (supabase_auth_admin does); supautils lets it manage policies and drop triggers on it, nothing else",
         },
         Case {
             input: "`promote` while the embedded database is stopped",

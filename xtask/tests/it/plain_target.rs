@@ -10,12 +10,7 @@ const BATCH: &str = "alter table public.legacy add column note text;\n";
 /// A plain database `plain` holding the history as another role made it, recorded in the lock as `plain`'s
 /// head; `user`'s URL to it.
 fn plain_tree(user: &str, superuser: bool) -> (Tree, String) {
-    let tree = Tree::example();
-    for entry in std::fs::read_dir(tree.path("migrations")).unwrap().flatten() {
-        std::fs::remove_file(entry.path()).unwrap();
-    }
-    tree.write("migrations/20260101000000_legacy.sql", HISTORY);
-    tree.write("migrations/20260102000000_note.sql", BATCH);
+    let tree = Tree::with_migrations(&[("20260101000000_legacy.sql", HISTORY), ("20260102000000_note.sql", BATCH)]);
     tree.append("xtask.toml", "\n[targets.plain]\ndb_url_env = \"PLAIN_URL\"\nprotected = true\n");
     let admin = tree.db_start();
     connect(&admin).batch_execute("create database plain").unwrap();

@@ -89,13 +89,7 @@ fn a_baseline_captured_from_a_url_target_is_what_local_databases_start_from() {
     }
 
     // Local databases now start from it: another checkout's embedded database, and the history replays on it.
-    let other = Tree::example();
-    other.write("docs/database/platform/baseline.sql", &file);
-    let start = other.run(&["db", "start"]);
-    assert_eq!(start.code, 0, "{}", start.stderr);
-    // In dependency order: foreign keys after the keys they reference, so nothing is skipped.
-    assert!(!start.stderr.contains("could not be applied here"), "{}", start.stderr);
-    let local = other.admin_url("postgres");
+    let (other, local) = started_from(&file);
     let flag: i64 = connect(&local)
         .query_one("select count(*) from information_schema.columns where table_schema = 'auth' and table_name = 'users' and column_name = 'platform_flag'", &[])
         .unwrap()
@@ -359,6 +353,18 @@ fn acl_but(url: &str, catalog: &str, column: &str, object: &str, owners: &[&str]
     )
 }
 
+/// Another checkout whose embedded database starts from the captured `file`, every statement of it applied (in
+/// dependency order: foreign keys after the keys they reference); its superuser's URL.
+fn started_from(file: &str) -> (Tree, String) {
+    let other = Tree::example();
+    other.write("docs/database/platform/baseline.sql", file);
+    let start = other.run(&["db", "start"]);
+    assert_eq!(start.code, 0, "{}", start.stderr);
+    assert!(!start.stderr.contains("could not be applied here"), "{}", start.stderr);
+    let local = other.admin_url("postgres");
+    (other, local)
+}
+
 /// What the test compares between the target and a local database: owners, ACLs, default privileges, roles.
 fn role_model(url: &str) -> Vec<Vec<String>> {
     vec![
@@ -434,12 +440,7 @@ fn a_capture_carries_roles_owners_grants_and_supautils_settings_to_a_fresh_datab
     assert_eq!(settings.drop_trigger_grants, None, "a setting the target lacks is not made up");
 
     // A fresh cluster starting from the capture has the target's owners, grants, default privileges and roles.
-    let other = Tree::example();
-    other.write("docs/database/platform/baseline.sql", &file);
-    let start = other.run(&["db", "start"]);
-    assert_eq!(start.code, 0, "{}", start.stderr);
-    assert!(!start.stderr.contains("could not be applied here"), "{}", start.stderr);
-    let local = other.admin_url("postgres");
+    let (other, local) = started_from(&file);
     let expected = role_model(&hosted);
     assert_eq!(expected[0], ["supabase_auth_admin"]);
     assert!(expected[3][0].contains("app_reader SELECT t"), "{:?}", expected[3]);

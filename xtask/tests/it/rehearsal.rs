@@ -139,8 +139,9 @@ fn a_history_with_an_extension_the_local_server_lacks_is_rehearsed_on_dev_instea
     assert_eq!(items.as_deref(), Some("items"));
 }
 
-#[test]
-fn the_lock_report_names_rewrites_locks_and_index_builds_with_the_targets_sizes() {
+/// The example with prod (a database of the tree's cluster) at its recorded head and the pending files gone,
+/// so a test's own file is the whole batch.
+fn prod_at_its_head_with_nothing_pending() -> (Tree, String) {
     let tree = Tree::example();
     tree.append("xtask.toml", &format!("\n[targets.staging]\ndb_url_env = \"{STAGING_ENV}\"\n"));
     tree.db_start();
@@ -148,10 +149,16 @@ fn the_lock_report_names_rewrites_locks_and_index_builds_with_the_targets_sizes(
     crate::support::bring_to_head(&tree, STAGING_ENV, &prod);
     for entry in std::fs::read_dir(tree.path("migrations")).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".sql") && &name[..14] > "20260512220528" {
+        if name.ends_with(".sql") && &name[..14] > crate::support::PROD_HEAD {
             std::fs::remove_file(entry.path()).unwrap();
         }
     }
+    (tree, prod)
+}
+
+#[test]
+fn the_lock_report_names_rewrites_locks_and_index_builds_with_the_targets_sizes() {
+    let (tree, prod) = prod_at_its_head_with_nothing_pending();
     tree.write(
         "migrations/20260601000000_rewrite.sql",
         "-- xtask: ack destructive: titles are capped at 300 characters by the app already\nalter table public.problems alter column title type varchar(300);\n",
@@ -215,17 +222,7 @@ fn the_lock_report_names_rewrites_locks_and_index_builds_with_the_targets_sizes(
 
 #[test]
 fn the_lock_report_names_what_supautils_holds_for_a_policy_on_an_app_table_and_for_how_long() {
-    let tree = Tree::example();
-    tree.append("xtask.toml", &format!("\n[targets.staging]\ndb_url_env = \"{STAGING_ENV}\"\n"));
-    tree.db_start();
-    let prod = tree.create_db("prod");
-    crate::support::bring_to_head(&tree, STAGING_ENV, &prod);
-    for entry in std::fs::read_dir(tree.path("migrations")).unwrap().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        if name.ends_with(".sql") && &name[..14] > crate::support::PROD_HEAD {
-            std::fs::remove_file(entry.path()).unwrap();
-        }
-    }
+    let (tree, prod) = prod_at_its_head_with_nothing_pending();
     tree.write(
         "migrations/20260601000000_problems_policy.sql",
         "create policy \"reviewers read problems\" on public.problems for select to authenticated using (true);\n",

@@ -9,21 +9,9 @@ fn rows(url: &str, sql: &str) -> Vec<String> {
     connect(url).query(sql, &[]).unwrap().iter().map(|r| r.get::<_, Option<String>>(0).unwrap_or_default()).collect()
 }
 
-/// The tree with only `files` as its migrations and no lock.
-fn tree_with(files: &[(&str, &str)]) -> Tree {
-    let tree = Tree::example();
-    for entry in std::fs::read_dir(tree.path("migrations")).unwrap().flatten() {
-        std::fs::remove_file(entry.path()).unwrap();
-    }
-    for (name, text) in files {
-        tree.write(&format!("migrations/{name}"), text);
-    }
-    tree
-}
-
 #[test]
 fn on_the_embedded_default_postgres_is_no_superuser_and_the_managed_schemas_are_the_services() {
-    let tree = tree_with(&[]);
+    let tree = Tree::with_migrations(&[]);
     tree.db_start();
     let url = tree.project_url("postgres");
     let one = |sql: &str| rows(&url, sql).join(",");
@@ -76,7 +64,7 @@ select cron.schedule('purge-notes', '0 3 * * *', $job$delete from public.notes w
 
 #[test]
 fn what_the_platform_allows_postgres_promotes_on_the_embedded_default() {
-    let tree = tree_with(&[("20260101000000_allowed.sql", ALLOWED)]);
+    let tree = Tree::with_migrations(&[("20260101000000_allowed.sql", ALLOWED)]);
     assert_eq!(tree.run(&["check"]).code, 0, "check allows every pattern: {}", tree.run(&["check"]).stdout);
     let run = tree.run(&["promote", "--skip-catalog"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
@@ -118,10 +106,10 @@ const REFUSED: &[(&str, &str, &str)] = &[
 
 #[test]
 fn what_the_platform_refuses_is_refused_by_check_and_at_run_time_with_nothing_pushed() {
-    let tree = tree_with(&[("20260101000000_seen.sql", "create table public.seen (id int);\n")]);
+    let tree = Tree::with_migrations(&[("20260101000000_seen.sql", "create table public.seen (id int);\n")]);
     assert_eq!(tree.run(&["promote", "--skip-catalog"]).code, 0);
     let url = tree.project_url("postgres");
-    for (i, (statement, class, words)) in REFUSED.iter().enumerate() {
+    for (i, (statement, _class, words)) in REFUSED.iter().enumerate() {
         let file = format!("migrations/2026020100000{i}_refused.sql");
         tree.write(&file, format!("{statement}\n"));
         let check = tree.run(&["check", "--format", "json"]);
@@ -133,7 +121,6 @@ fn what_the_platform_refuses_is_refused_by_check_and_at_run_time_with_nothing_pu
         assert_eq!(findings[0]["file"], file, "{statement}");
         assert_eq!(findings[0]["severity"], "error", "push-breaking: {statement}");
         assert!(findings[0]["message"].as_str().unwrap().contains("postgres"), "{:#}", findings[0]);
-        let _ = class;
         let promote = tree.run(&["promote", "--skip-catalog"]);
         assert_eq!(promote.code, 1, "{statement}: {}{}", promote.stdout, promote.stderr);
         assert!(promote.stderr.contains("platform-refuses"), "{statement}: {}", promote.stderr);
@@ -177,7 +164,7 @@ fn applied(url: &str) -> Vec<String> {
 
 #[test]
 fn the_guard_is_not_fooled_by_a_temporary_view_nor_by_replica_mode() {
-    let tree = tree_with(&[]);
+    let tree = Tree::with_migrations(&[]);
     tree.db_start();
     let mut db = connect(&tree.project_url("postgres"));
     db.batch_execute("create temp view pg_roles as select 'postgres'::name as rolname, true as rolsuper").unwrap();
@@ -186,21 +173,6 @@ fn the_guard_is_not_fooled_by_a_temporary_view_nor_by_replica_mode() {
     db.batch_execute("discard temp; set session_replication_role = replica").unwrap();
     let err = db.batch_execute("alter table storage.objects add column sneaky int").unwrap_err();
     assert!(format!("{err:?}").contains("must be owner of table objects"), "{err:?}");
-}
-
-#[test]
-fn the_platform_words_name_the_managed_table_and_its_owner() {
-    let tree = tree_with(&[("20260101000000_nick.sql", "alter table auth.users add column nickname text;\n")]);
-    look_away(&tree);
-    let run = tree.run(&["promote", "--skip-catalog"]);
-    assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-    assert!(
-        run.stderr.contains(
-            "on the hosted platform `postgres` does not own auth.users (supabase_auth_admin does); supautils lets it manage policies and drop triggers on it, nothing else"
-        ),
-        "{}",
-        run.stderr
-    );
 }
 
 const EARLY: &str = "-- 2023: postgres could still create in auth and act as its tables' owner.
@@ -213,8 +185,7 @@ const LATER: &str = "alter table auth.legacy_flags add column note text;\ncreate
 /// `prod` (protected, a Supabase project by its project_ref) holding the early file as the platform applied it,
 /// recorded in the lock; the later file pending.
 fn history_tree() -> (Tree, String) {
-    let tree = tree_with(&[("20230101000000_early.sql", EARLY), ("20260101000000_later.sql", LATER)]);
-    let _ = std::fs::remove_file(tree.path("migrations/promotion.lock"));
+    let tree = Tree::with_migrations(&[("20230101000000_early.sql", EARLY), ("20260101000000_later.sql", LATER)]);
     tree.db_start();
     let prod = tree.create_db("prod");
     let admin = tree.admin_url("prod");

@@ -72,6 +72,18 @@ pub fn repo_root() -> PathBuf {
 impl Tree {
     /// `xtask.toml` and `migrations/` of this repository, copied: the runbook's state, PROD's history and the
     /// 14-file catch-up batch.
+    /// The example's configuration with only `files` (name, text) as its migrations, and no lock.
+    pub fn with_migrations(files: &[(&str, &str)]) -> Tree {
+        let tree = Tree::example();
+        for entry in std::fs::read_dir(tree.path("migrations")).unwrap().flatten() {
+            std::fs::remove_file(entry.path()).unwrap();
+        }
+        for (name, text) in files {
+            tree.write(&format!("migrations/{name}"), text);
+        }
+        tree
+    }
+
     pub fn example() -> Tree {
         let dir = tempfile::tempdir().unwrap();
         // As root the database server runs as `postgres`, which must be able to enter the tree.
