@@ -3,7 +3,7 @@
 //! own rules: its heads do not make a file judged. Judged by the supautils lists that apply to the repository
 //! (a captured `platform-baseline`'s, else the shipped ones). Also the rehearsal's note on the applied history.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use crate::domain::config::Config;
 use crate::domain::findings::Finding;
@@ -44,16 +44,9 @@ pub fn findings(
 /// The statements of the applied `history` (in version order) the platform refuses today, judged by
 /// `supautils`: for the rehearsal's note. A file that cannot be read or is not UTF-8 adds nothing.
 pub fn history_refusals(history: &[&Migration], supautils: &Supautils) -> Vec<Refusal> {
-    let settings = LintSettings { squawk_rules: &[] };
-    let parsed: Vec<(&str, Analysis)> = history
-        .iter()
-        .filter_map(|m| {
-            let bytes = m.bytes().ok()?;
-            let text = std::str::from_utf8(&bytes).ok()?;
-            Some((m.rel_path.as_str(), sql::analyze(text, &settings)))
-        })
-        .collect();
-    platform::refusals(parsed.iter().map(|(file, a)| (*file, a)), supautils)
+    let parsed = parse(history);
+    let slice = history.iter().zip(&parsed).filter_map(|(m, a)| a.as_ref().map(|a| (m.rel_path.as_str(), a)));
+    platform::refusals(slice, supautils)
 }
 
 /// How many refusals the note names before it counts the rest.
@@ -96,19 +89,25 @@ fn is_judged(m: &Migration, config: &Config, lock: &Lock) -> bool {
 /// The facts of every file `check` did not lint. A file that cannot be read or is not UTF-8 adds no facts:
 /// at worst an object it created is taken for the platform's, and `check` reports the file itself elsewhere.
 fn analyse_the_rest(migrations: &[Migration], analysed: &[(&Migration, &Analysis)]) -> HashMap<String, Analysis> {
+    let done: HashSet<&str> = analysed.iter().map(|(m, _)| m.rel_path.as_str()).collect();
+    let rest: Vec<&Migration> = migrations.iter().filter(|m| !done.contains(m.rel_path.as_str())).collect();
+    let parsed = parse(&rest);
+    rest.iter().zip(parsed).filter_map(|(m, a)| Some((m.rel_path.clone(), a?))).collect()
+}
+
+/// Each file parsed for its facts (no squawk rule), in parallel as `check` parses; `None` for a file that
+/// cannot be read or is not UTF-8. A protected rehearsal parses its whole history for the note (`check`
+/// lints the 1,014 files of `bench rehearsal` in 0.25 s on two cores this way).
+fn parse(files: &[&Migration]) -> Vec<Option<Analysis>> {
+    use rayon::prelude::*;
     let settings = LintSettings { squawk_rules: &[] };
-    let done: Vec<&str> = analysed.iter().map(|(m, _)| m.rel_path.as_str()).collect();
-    let mut out = HashMap::new();
-    for m in migrations.iter().filter(|m| !done.contains(&m.rel_path.as_str())) {
-        let bytes = match &m.source {
-            Some(source) => Some(source.bytes.to_vec()),
-            None => std::fs::read(&m.path).ok(),
-        };
-        if let Some(text) = bytes.as_deref().and_then(|b| std::str::from_utf8(b).ok()) {
-            out.insert(m.rel_path.clone(), sql::analyze(text, &settings));
-        }
-    }
-    out
+    files
+        .par_iter()
+        .map(|m| {
+            let bytes = m.bytes().ok()?;
+            Some(sql::analyze(std::str::from_utf8(&bytes).ok()?, &settings))
+        })
+        .collect()
 }
 
 #[cfg(test)]
