@@ -171,6 +171,13 @@ create event trigger supabase_xtask_guard_drop on sql_drop execute function supa
 alter event trigger supabase_xtask_guard_ddl enable always;
 alter event trigger supabase_xtask_guard_drop enable always;
 
+-- The word `alter ... owner to` takes for a relation of this kind.
+create or replace function supabase_xtask.alter_keyword(relkind "char") returns text
+language sql immutable as $$
+  select case relkind when 'v' then 'view' when 'm' then 'materialized view' when 'S' then 'sequence'
+                      when 'f' then 'foreign table' when 'c' then 'type' else 'table' end
+$$;
+
 -- The history phase: files a protected target applied ran under the rules of their day, when `postgres` could
 -- create objects in the managed schemas and act as their owners. For their replay `postgres` is given CREATE on
 -- those schemas and the ownership of what is in them (recorded), and the guard is off; `withdraw_historic`
@@ -185,9 +192,7 @@ begin
                                         where to_regnamespace(n) is not null) || ' to postgres';
   for o in
     select 'pg_class' as kind, c.oid, c.relowner as owner, c.relacl as acl,
-           format('alter %s %s owner to postgres',
-                  case c.relkind when 'v' then 'view' when 'm' then 'materialized view' when 'S' then 'sequence'
-                                 when 'f' then 'foreign table' when 'c' then 'type' else 'table' end, c.oid::regclass) as stmt
+           format('alter %s %s owner to postgres', supabase_xtask.alter_keyword(c.relkind), c.oid::regclass) as stmt
     from pg_class c
     where c.relnamespace in (select oid from pg_namespace where nspname in ('auth', 'storage', 'realtime'))
       and c.relkind in ('r', 'p', 'v', 'm', 'S', 'f', 'c') and c.relowner <> 'postgres'::regrole
@@ -226,9 +231,7 @@ begin
     kind := null;
     case o.kind
       when 'pg_class' then
-        select case c.relkind when 'v' then 'view' when 'm' then 'materialized view' when 'S' then 'sequence'
-                              when 'f' then 'foreign table' when 'c' then 'type' else 'table' end,
-               c.oid::regclass::text
+        select supabase_xtask.alter_keyword(c.relkind), c.oid::regclass::text
           into kind, target from pg_class c where c.oid = o.objid;
       when 'pg_proc' then
         select 'routine', o.objid::regprocedure::text into kind, target from pg_proc where oid = o.objid;
