@@ -1,13 +1,15 @@
-//! Domain: decisions over data, no processes, files or sessions: the migration history and its lock, the rules
-//! `check` applies, the schema catalog and its deltas, the promotion's decisions (lock budgets, cutovers), the
-//! targets' configuration (`config`), what `check` reports (`findings`), and the safe rewrites of flagged
-//! statements.
+//! Domain: decisions over data, no processes, files or sessions: the migration history and its lock (`history`),
+//! the rules `check` applies (`lint`), the schema catalog and its deltas (`schema`), the promotion's decisions
+//! (`promotion`: lock budgets, cutovers), parity's windows, comparisons and buckets (`partition`), the targets'
+//! configuration (`config`) and major (`major`), the platform's role model (`platform`), what `check` reports
+//! (`findings`), and the safe rewrites of flagged statements (`rewrites`).
 
 pub mod config;
 pub mod findings;
 pub mod history;
 pub mod lint;
 pub mod major;
+pub mod partition;
 pub mod platform;
 pub mod promotion;
 pub mod rewrites;

@@ -1,5 +1,5 @@
 //! The evidence of one parity run: what the cutover checklist keeps (JSON and Markdown), and the report every
-//! output format renders. Pure.
+//! output format renders (the windows' verdicts are `domain::partition::compare`'s).
 
 use std::fmt::Write as _;
 
@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use crate::edges::output::report::{Annotation, Level, Report, md_cell};
 
-use super::windows::{LISTED, WindowResult};
+use crate::domain::partition::compare::{LISTED, WindowResult};
 
 /// The evidence of one parity run: what the cutover checklist keeps (json + md), and the report.
 #[derive(Debug, Serialize)]
@@ -146,8 +146,8 @@ impl Report for ParityEvidence {
 
 #[cfg(test)]
 mod tests {
-    use super::super::windows::{Window, WindowKind};
     use super::*;
+    use crate::domain::partition::windows::{Window, WindowKind};
     use crate::edges::output::report::Format;
     use crate::edges::output::report::render;
 

@@ -1,17 +1,14 @@
 //! `cargo xtask partition parity|prune|rollback`: the runbook's partition steps 2 (parity evidence before a
 //! cutover), 3 (undoing a promoted cutover; `promote` gates the cutover itself) and 4 (retention drops from a
-//! reviewed plan), on a real database through direct sessions. `rollback` runs what the cutover's record names. `windows` (bounds,
-//! windows, comparing two scans), `buckets` (one-pass reads packed per window) and `evidence` (what a parity
-//! run leaves and reports) are pure; `parity`
-//! orchestrates the reads of `scan`; `prune` plans and runs retention drops.
+//! reviewed plan), on a real database through direct sessions. `rollback` runs what the cutover's record names;
+//! `parity` orchestrates the reads of `scan` over the windows `domain::partition` decides, and `evidence` renders
+//! what a parity run leaves and reports; `prune` plans and runs retention drops.
 
-mod buckets;
 mod evidence;
 mod parity;
 mod prune;
 mod rollback;
 mod scan;
-pub mod windows;
 
 use anyhow::bail;
 use xshell::Shell;

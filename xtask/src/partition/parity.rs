@@ -19,13 +19,14 @@ use crate::edges::target::{Direct, Resolved};
 use crate::flags;
 
 use super::TableRef;
-use super::buckets::Queue;
 use super::evidence::{ParityEvidence, render_parity};
 use super::scan::{
     self, Column, NullTimes, Scan, ScanExprs, Sums, TableInfo, WindowJob, column_type, inspect_or_fail,
     snapshot_transaction,
 };
-use super::windows::{Partition, Summary, Thresholds, Window, WindowKind, WindowResult, judge, partition_windows};
+use crate::domain::partition::buckets::Queue;
+use crate::domain::partition::compare::{Summary, Thresholds, WindowResult, judge};
+use crate::domain::partition::windows::{Partition, Window, WindowKind, partition_windows};
 use crate::edges::postgres::ident;
 
 impl flags::Parity {

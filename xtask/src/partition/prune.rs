@@ -21,7 +21,7 @@ use crate::edges::target::Resolved;
 use crate::flags;
 
 use super::TableRef;
-use super::windows::{Bound, parse_range_bound};
+use crate::domain::partition::windows::{Bound, parse_range_bound};
 use crate::domain::promotion::duration::Span;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -1,13 +1,14 @@
 //! Parity's reads: one table's shape; the plan (the buckets every window bound makes, the source cut into page
-//! slices, one read per shadow partition); one aggregate per read, packed per bucket (`buckets.rs`); and, only
-//! for a window whose sums differ, its sampled rows. All inside a snapshot transaction whose row text does not
+//! slices, one read per shadow partition); one aggregate per read, packed per bucket
+//! (`domain::partition::buckets`); and, only for a window whose sums differ, its sampled rows. All inside a snapshot transaction whose row text does not
 //! depend on the session.
 
 use anyhow::Context;
 
 use super::TableRef;
-use super::buckets::{Exprs, GROUP, Layout, Queue, Span, page_filter, page_slices, window_buckets};
-use super::windows::{Sample, Summary, Window, WindowKind, sample_threshold};
+use crate::domain::partition::buckets::{Exprs, GROUP, Layout, Queue, Span, page_filter, page_slices, window_buckets};
+use crate::domain::partition::compare::{Sample, Summary, sample_threshold};
+use crate::domain::partition::windows::{Window, WindowKind};
 use crate::edges::postgres::ident;
 
 pub(super) struct Column {
@@ -392,6 +393,57 @@ mod tests {
                 crate::domain::history::migrations::hex(&digest),
                 "listings show the whole digest"
             );
+        }
+    }
+
+    /// The packed sums against a plain GROUP BY of the same rows, with sums of two buckets each (so rows spread over
+    /// several sums) and of the usual size, whole and in page slices.
+    #[test]
+    fn packed_sums_equal_a_group_by_on_a_real_server() {
+        let (_tmp, admin) = crate::edges::postgres::TempCluster::start();
+        let mut client = crate::edges::postgres::connect(&admin).unwrap();
+        client
+            .batch_execute(
+                "create table e (id bigint primary key, t date, v text);
+                 insert into e select i, case when i % 97 = 0 then null else date '2025-12-20' + (i % 120) end, md5(i::text)
+                 from generate_series(1, 20000) i;",
+            )
+            .unwrap();
+        let bounds = ["2026-01-01", "2026-02-01", "2026-03-01", "2026-03-15"];
+        let (sampled, row_hash) = ("hashint8extended(id, 7) < -8000000000000000000", "hashtextextended(e::text, 7)");
+        let array = format!("array['{}']::date[]", bounds.join("','"));
+        let expected: Vec<Summary> = {
+            let sql = format!(
+                "select coalesce(width_bucket(t, {array}), {null}), count(*), count(*) filter (where {sampled}),
+                        mod(coalesce(sum({row_hash}::numeric + 9223372036854775808) filter (where {sampled}), 0), 340282366920938463463374607431768211456)::text
+                 from e group by 1",
+                null = bounds.len() + 1
+            );
+            let mut out = vec![Summary::default(); bounds.len() + 2];
+            for row in client.query(&sql, &[]).unwrap() {
+                let k: i32 = row.get(0);
+                let hashes: String = row.get(3);
+                out[k as usize] =
+                    Summary { count: row.get(1), sampled: row.get(2), fingerprint: hashes.parse().unwrap() };
+            }
+            out
+        };
+        assert!(expected.iter().all(|s| s.count > 0 && s.sampled > 0), "every bucket has rows: {expected:?}");
+        let pages: i64 = client.query_one("select pg_relation_size('e') / 8192", &[]).unwrap().get(0);
+        for group in [2, GROUP] {
+            let l = Layout { bounds: bounds.map(String::from).to_vec(), ty: "date".to_string(), group };
+            for slice in [pages as u64 + 1, 7] {
+                let mut got = vec![Summary::default(); l.buckets()];
+                for range in page_slices(pages as u64, slice) {
+                    let filter = page_filter(range);
+                    let e = Exprs { column: "t", sampled, row_hash };
+                    let (sql, groups) = l.packed_sql(&l.everything(), &e, "e", filter.as_deref());
+                    let row = client.query_one(&sql, &[]).unwrap();
+                    let texts: Vec<String> = (0..groups.len()).map(|i| row.get(i)).collect();
+                    l.decode(&groups, &texts, &mut got).unwrap();
+                }
+                assert_eq!(got, expected, "sums of {group} buckets, slices of {slice} pages");
+            }
         }
     }
 }

@@ -1,4 +1,5 @@
-//! The bucket layout against hand-made sums and, on a real server, against a plain GROUP BY of the same rows.
+//! The bucket layout against hand-made sums (the same layout against a plain GROUP BY on a real server is a test of
+//! `partition::scan`, which reads).
 
 use expect_test::expect;
 
@@ -68,54 +69,4 @@ fn slices_cover_every_page_and_the_queue_hands_out_the_heaviest_first() {
     let queue = Queue::heaviest_first(&[5, 9, 4, 1]);
     assert_eq!(std::iter::from_fn(|| queue.take()).collect::<Vec<_>>(), [1, 0, 2, 3]);
     assert_eq!(queue.take(), None, "and stays empty");
-}
-
-/// The packed sums against a plain GROUP BY of the same rows, with sums of two buckets each (so rows spread over
-/// several sums) and of the usual size, whole and in page slices.
-#[test]
-fn packed_sums_equal_a_group_by_on_a_real_server() {
-    let (_tmp, admin) = crate::edges::postgres::TempCluster::start();
-    let mut client = crate::edges::postgres::connect(&admin).unwrap();
-    client
-        .batch_execute(
-            "create table e (id bigint primary key, t date, v text);
-             insert into e select i, case when i % 97 = 0 then null else date '2025-12-20' + (i % 120) end, md5(i::text)
-             from generate_series(1, 20000) i;",
-        )
-        .unwrap();
-    let bounds = ["2026-01-01", "2026-02-01", "2026-03-01", "2026-03-15"];
-    let (sampled, row_hash) = ("hashint8extended(id, 7) < -8000000000000000000", "hashtextextended(e::text, 7)");
-    let array = format!("array['{}']::date[]", bounds.join("','"));
-    let expected: Vec<Summary> = {
-        let sql = format!(
-            "select coalesce(width_bucket(t, {array}), {null}), count(*), count(*) filter (where {sampled}),
-                    mod(coalesce(sum({row_hash}::numeric + 9223372036854775808) filter (where {sampled}), 0), 340282366920938463463374607431768211456)::text
-             from e group by 1",
-            null = bounds.len() + 1
-        );
-        let mut out = vec![Summary::default(); bounds.len() + 2];
-        for row in client.query(&sql, &[]).unwrap() {
-            let k: i32 = row.get(0);
-            let hashes: String = row.get(3);
-            out[k as usize] = Summary { count: row.get(1), sampled: row.get(2), fingerprint: hashes.parse().unwrap() };
-        }
-        out
-    };
-    assert!(expected.iter().all(|s| s.count > 0 && s.sampled > 0), "every bucket has rows: {expected:?}");
-    let pages: i64 = client.query_one("select pg_relation_size('e') / 8192", &[]).unwrap().get(0);
-    for group in [2, GROUP] {
-        let l = layout(&bounds, group);
-        for slice in [pages as u64 + 1, 7] {
-            let mut got = vec![Summary::default(); l.buckets()];
-            for range in page_slices(pages as u64, slice) {
-                let filter = page_filter(range);
-                let e = Exprs { column: "t", sampled, row_hash };
-                let (sql, groups) = l.packed_sql(&l.everything(), &e, "e", filter.as_deref());
-                let row = client.query_one(&sql, &[]).unwrap();
-                let texts: Vec<String> = (0..groups.len()).map(|i| row.get(i)).collect();
-                l.decode(&groups, &texts, &mut got).unwrap();
-            }
-            assert_eq!(got, expected, "sums of {group} buckets, slices of {slice} pages");
-        }
-    }
 }

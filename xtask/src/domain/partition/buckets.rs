@@ -1,4 +1,4 @@
-//! The pure part of parity's one-pass reads. Every window bound (partition bounds, the recent and overlap
+//! Parity's one-pass reads, decided over the windows' bounds. Every window bound (partition bounds, the recent and overlap
 //! windows' ends) cuts the time column into buckets; a CASE tree of comparisons puts each row in its bucket, and
 //! the bucket's count, sampled count and sum of sampled row hashes go into decimal digit slots of one `numeric`
 //! sum. So a scan of any relation is a single plain aggregate, with no grouping and no row read twice, and each
@@ -9,7 +9,8 @@ use std::ops::Range;
 
 use anyhow::{Context, bail};
 
-use super::windows::{Summary, Window, WindowKind};
+use crate::domain::partition::compare::Summary;
+use crate::domain::partition::windows::{Window, WindowKind};
 
 /// Where a bucket's figures sit in its 80 digits: count, sampled count (20 each: more than i64 holds), and the
 /// sum of sampled row hashes (the first 64 bits of each row's SHA-256) shifted to unsigned (40: each is below 2^64,
