@@ -1,11 +1,14 @@
 //! House rules checked on the source itself, in the manner of rust-analyzer's tidy test: the docs' command
 //! tables match `--help`, no `unwrap()` outside tests, every module says what it is for, no module depends on
-//! itself through others, and no source file grows past what a reader takes in.
+//! itself through others, no source file grows past what a reader takes in, and (`words`) the paths the docs
+//! and comments name are there.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use clap::CommandFactory;
+
+mod words;
 
 const MAX_LINES: usize = 500;
 

@@ -15,7 +15,7 @@ use crate::domain::history::statements::{self, Verdict};
 pub struct Applied {
     pub version: String,
     pub name: String,
-    /// The fingerprint of the statements the database ran (`domain::statements`); `None` when none are stored.
+    /// The fingerprint of the statements the database ran (`domain::history::statements`); `None` when none are stored.
     #[serde(skip)]
     pub fingerprint: Option<String>,
 }
