@@ -21,12 +21,11 @@ use crate::flags;
 use super::TableRef;
 use super::evidence::{ParityEvidence, render_parity};
 use super::scan::{
-    self, Column, NullTimes, Scan, ScanExprs, Sums, TableInfo, WindowJob, column_type, inspect_or_fail,
-    snapshot_transaction,
+    self, Column, NullTimes, Scan, ScanExprs, TableInfo, WindowJob, column_type, inspect_or_fail, snapshot_transaction,
 };
-use crate::domain::partition::buckets::Queue;
-use crate::domain::partition::compare::{Summary, Thresholds, WindowResult, judge};
-use crate::domain::partition::windows::{Partition, Window, WindowKind, partition_windows};
+use crate::domain::partition::buckets::{Queue, Sums};
+use crate::domain::partition::compare::{Summary, Thresholds, WindowResult, judge_window};
+use crate::domain::partition::windows::{Partition, Window, partition_windows, time_windows};
 use crate::edges::postgres::ident;
 
 impl flags::Parity {
@@ -130,15 +129,7 @@ impl flags::Parity {
             .map(|r| Partition { name: r.get(0), relation: r.get(1), bound: r.get(2) })
             .collect();
         let mut windows = partition_windows(&parts)?;
-        let literal = |time: &str| Some(format!("'{time}'"));
-        let window = |name: String, kind, from, to| Window { name, kind, from, to, excluded: vec![], relation: None };
-        windows.push(window(format!("recent {}", self.recent), WindowKind::Recent, literal(&recent_from), None));
-        windows.push(window(
-            format!("overlap {}", self.overlap),
-            WindowKind::Overlap,
-            literal(&overlap_from),
-            literal(&recent_from),
-        ));
+        windows.extend(time_windows(&self.recent.text, &self.overlap.text, &recent_from, &overlap_from));
         Ok((snapshot_time, windows))
     }
 
@@ -195,16 +186,12 @@ impl flags::Parity {
     ) -> anyhow::Result<Vec<WindowResult>> {
         let thresholds = Thresholds { pct: self.max_variance_pct, rows: self.max_variance_rows, cap: self.sample_cap };
         let mut results = Vec::new();
-        for (w, (source, shadow)) in job.windows.iter().zip(sums) {
-            let mut r = judge(source, shadow, &thresholds, None);
+        for (w, sums) in job.windows.iter().zip(sums) {
+            let mut r = judge_window(w, sums, &thresholds, None);
             if !r.samples_match {
                 let (s, h) = job.detail(tx, w)?;
-                r = judge(source, shadow, &thresholds, Some((&s, &h)));
+                r = judge_window(w, sums, &thresholds, Some((&s, &h)));
             }
-            if w.kind == WindowKind::Outside {
-                r.allow_no_variance();
-            }
-            r.window = Some(w.clone());
             results.push(r);
         }
         Ok(results)

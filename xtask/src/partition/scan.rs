@@ -6,7 +6,9 @@
 use anyhow::Context;
 
 use super::TableRef;
-use crate::domain::partition::buckets::{Exprs, GROUP, Layout, Queue, Span, page_filter, page_slices, window_buckets};
+use crate::domain::partition::buckets::{
+    Exprs, GROUP, Layout, Queue, Span, Sums, page_filter, page_slices, window_buckets,
+};
 use crate::domain::partition::compare::{Sample, Summary, sample_threshold};
 use crate::domain::partition::windows::{Window, WindowKind};
 use crate::edges::postgres::ident;
@@ -114,33 +116,6 @@ pub(super) struct ScanPlan {
     pub(super) layout: Layout,
     pub(super) covers: Vec<Vec<usize>>,
     pub(super) scans: Vec<Scan>,
-}
-
-/// One summary per bucket and table, added up over the scans.
-pub(super) struct Sums {
-    pub(super) source: Vec<Summary>,
-    pub(super) shadow: Vec<Summary>,
-}
-
-impl Sums {
-    pub(super) fn add(&mut self, other: Sums) {
-        for (mine, theirs) in [(&mut self.source, other.source), (&mut self.shadow, other.shadow)] {
-            for (a, b) in mine.iter_mut().zip(theirs) {
-                *a += b;
-            }
-        }
-    }
-
-    /// Each window's summary on (source, shadow): the sum of the buckets it covers.
-    pub(super) fn windows(&self, covers: &[Vec<usize>]) -> Vec<(Summary, Summary)> {
-        let total = |side: &[Summary], buckets: &[usize]| {
-            buckets.iter().fold(Summary::default(), |mut acc, &b| {
-                acc += side[b];
-                acc
-            })
-        };
-        covers.iter().map(|b| (total(&self.source, b), total(&self.shadow, b))).collect()
-    }
 }
 
 /// Whether each table's time column may hold NULL (a NOT NULL column's rows skip that test).

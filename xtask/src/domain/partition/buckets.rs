@@ -1,9 +1,9 @@
-//! Parity's one-pass reads, decided over the windows' bounds. Every window bound (partition bounds, the recent and overlap
-//! windows' ends) cuts the time column into buckets; a CASE tree of comparisons puts each row in its bucket, and
-//! the bucket's count, sampled count and sum of sampled row hashes go into decimal digit slots of one `numeric`
-//! sum. So a scan of any relation is a single plain aggregate, with no grouping and no row read twice, and each
-//! window's figures are the sums of the buckets it covers. Also: which buckets each window covers, the source
-//! cut into slices by page, and the scans shared by two sessions.
+//! Parity's one-pass reads, decided over the windows' bounds. Every window bound (partition bounds, the recent
+//! and overlap windows' ends) cuts the time column into buckets; a CASE tree of comparisons puts each row in its
+//! bucket, and the bucket's count, sampled count and sum of sampled row hashes go into decimal digit slots of one
+//! `numeric` sum. So a scan of any relation is a single plain aggregate, with no grouping and no row read twice,
+//! and each window's figures are the sums of the buckets it covers (`Sums`). Also: which buckets each window
+//! covers, the source cut into slices by page, and the scans shared by two sessions.
 
 use std::ops::Range;
 
@@ -229,6 +229,33 @@ pub fn window_buckets(
             _ => layout.between(from, to).collect(),
         })
         .collect()
+}
+
+/// One summary per bucket and table, added up over the scans.
+pub struct Sums {
+    pub source: Vec<Summary>,
+    pub shadow: Vec<Summary>,
+}
+
+impl Sums {
+    pub fn add(&mut self, other: Sums) {
+        for (mine, theirs) in [(&mut self.source, other.source), (&mut self.shadow, other.shadow)] {
+            for (a, b) in mine.iter_mut().zip(theirs) {
+                *a += b;
+            }
+        }
+    }
+
+    /// Each window's summary on (source, shadow): the sum of the buckets it covers.
+    pub fn windows(&self, covers: &[Vec<usize>]) -> Vec<(Summary, Summary)> {
+        let total = |side: &[Summary], buckets: &[usize]| {
+            buckets.iter().fold(Summary::default(), |mut acc, &b| {
+                acc += side[b];
+                acc
+            })
+        };
+        covers.iter().map(|b| (total(&self.source, b), total(&self.shadow, b))).collect()
+    }
 }
 
 /// Page ranges that cut a relation of `pages` pages into slices of about `slice` pages; the first is open below

@@ -7,7 +7,7 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::domain::history::migrations;
-use crate::domain::partition::windows::Window;
+use crate::domain::partition::windows::{Window, WindowKind};
 
 /// Mismatching keys listed per window and kind; the totals are always complete.
 pub const LISTED: usize = 20;
@@ -96,6 +96,21 @@ pub fn judge(source: Summary, shadow: Summary, t: &Thresholds, detail: Option<(&
         list_mismatches(&mut r, s, h, t.cap);
     }
     r.passed = r.counts_ok && r.samples_match;
+    r
+}
+
+/// One window judged (`judge`), the window kept in its result; the rows outside every partition get no variance.
+pub fn judge_window(
+    window: &Window,
+    (source, shadow): (Summary, Summary),
+    t: &Thresholds,
+    detail: Option<(&Sample, &Sample)>,
+) -> WindowResult {
+    let mut r = judge(source, shadow, t, detail);
+    if window.kind == WindowKind::Outside {
+        r.allow_no_variance();
+    }
+    r.window = Some(window.clone());
     r
 }
 
@@ -195,5 +210,16 @@ mod tests {
         assert_eq!(sample_threshold(100.0), None);
         assert_eq!(sample_threshold(50.0), Some(0));
         assert_eq!(sample_threshold(1.0), Some(-9_038_904_596_117_680_292));
+    }
+
+    #[test]
+    fn the_rows_outside_every_partition_get_no_variance() {
+        let t = Thresholds { pct: 0.1, rows: 100, cap: 10 };
+        let window = |kind| Window { name: "w".into(), kind, from: None, to: None, excluded: vec![], relation: None };
+        let sums = (summary(1000, 0, 0), summary(999, 0, 0));
+        let default = judge_window(&window(WindowKind::Default), sums, &t, None);
+        assert!(default.passed && default.window.is_some(), "a default partition lags like any window");
+        let outside = judge_window(&window(WindowKind::Outside), sums, &t, None);
+        assert_eq!((outside.allowed_variance, outside.passed), (0.0, false), "the shadow can hold none of these");
     }
 }

@@ -152,6 +152,18 @@ pub fn partition_windows(partitions: &[Partition]) -> anyhow::Result<Vec<Window>
     Ok(ranges)
 }
 
+/// The recent and overlap windows, measured back from the snapshot's `now()` (`recent_from`, `overlap_from`: the
+/// times as the session prints them): their bounds are literals like a partition's, so the evidence shows when
+/// each window starts and ends. `recent` and `overlap` are the durations as the user wrote them.
+pub fn time_windows(recent: &str, overlap: &str, recent_from: &str, overlap_from: &str) -> [Window; 2] {
+    let literal = |time: &str| Some(format!("'{time}'"));
+    let window = |name: String, kind, from, to| Window { name, kind, from, to, excluded: vec![], relation: None };
+    [
+        window(format!("recent {recent}"), WindowKind::Recent, literal(recent_from), None),
+        window(format!("overlap {overlap}"), WindowKind::Overlap, literal(overlap_from), literal(recent_from)),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -207,5 +219,19 @@ mod tests {
         let without_default = partition_windows(&parts[..1]).unwrap();
         assert_eq!(without_default[1].kind, WindowKind::Outside, "the source's rows no partition can hold");
         assert_eq!(without_default[1].relation, None);
+    }
+
+    #[test]
+    fn the_time_windows_end_at_the_snapshot_and_the_overlap_ends_where_recent_starts() {
+        let [recent, overlap] = time_windows("30d", "7d", "2026-11-01 00:00:00+00", "2026-10-25 00:00:00+00");
+        assert_eq!((recent.name.as_str(), recent.kind, recent.to), ("recent 30d", WindowKind::Recent, None));
+        assert_eq!(recent.from.as_deref(), Some("'2026-11-01 00:00:00+00'"));
+        assert_eq!((overlap.name.as_str(), &overlap.kind), ("overlap 7d", &WindowKind::Overlap));
+        assert_eq!(overlap.to.as_deref(), Some("'2026-11-01 00:00:00+00'"));
+        assert_eq!(overlap.from.as_deref(), Some("'2026-10-25 00:00:00+00'"));
+        assert_eq!(
+            overlap.predicate("t", "date"),
+            "t >= '2026-10-25 00:00:00+00'::date and t < '2026-11-01 00:00:00+00'::date"
+        );
     }
 }
