@@ -40,7 +40,7 @@ impl flags::Baseline {
                 _ => lock.files.insert(m.file_name.clone(), checksum),
             };
         }
-        let recorded_at = crate::edges::os::clock::utc_now();
+        let recorded_at = crate::edges::os::clock::now();
         // Pinned by name now (no session is opened here); a server's own identifier joins at the first promotion.
         let identity = repo.config.targets.get(name.as_str()).and_then(crate::edges::target::static_place);
         let state = TargetState {

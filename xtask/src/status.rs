@@ -73,7 +73,9 @@ impl flags::Status {
         // The embedded database is the xtask's own and has no record: its live history is its head.
         let (embedded_history, recorded_at) = match target.embedded {
             true => (Some(embedded_history(sh, repo, &name)?), None),
-            false => (None, state.map(|s| format!("{} by {}", s.recorded_at, s.recorded_by))),
+            false => {
+                (None, state.map(|s| format!("{} by {}", crate::edges::os::clock::utc(s.recorded_at), s.recorded_by)))
+            }
         };
         let head = match &embedded_history {
             Some(history) => history.last().map(String::as_str),

@@ -207,14 +207,11 @@ fn copy_database(admin: &mut postgres::Client, from: &str, to: &str) -> anyhow::
     // FILE_COPY copies the files without writing them to WAL (fsync is off here). Measured on a slow disk: as
     // slow as WAL_LOG for 1,000 tables (~3.5 s each), which is why spares are kept (`take_or_copy`).
     let create = format!("create database {} template {} strategy = file_copy", pg::ident(to), pg::ident(from));
-    let mut tries = 0;
-    while let Err(err) = admin.batch_execute(&create) {
-        tries += 1;
-        if tries == 25 {
-            return Err(err).with_context(|| format!("copying database {from}"));
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    // A template still in use by a session just closed refuses the copy for a moment: 25 tries, 200 ms apart.
+    let every = backon::ConstantBuilder::default().with_delay(std::time::Duration::from_millis(200)).with_max_times(24);
+    backon::BlockingRetryable::retry(|| admin.batch_execute(&create), every)
+        .call()
+        .with_context(|| format!("copying database {from}"))?;
     // Nor its ACL: `postgres` has ALL on the database, as on the platform.
     admin.batch_execute(&format!("grant all on database {} to postgres", pg::ident(to)))?;
     // A copy does not carry the source's `alter database ... set` settings (search_path among them): copy those.

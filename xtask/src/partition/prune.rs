@@ -197,8 +197,8 @@ fn plan(client: &mut postgres::Client, target: &str, table: &TableRef, older_tha
             let part = TableRef { schema: table.schema.clone(), name: p.name.clone() };
             let row = client.query_one(
                 &format!(
-                    "select count(*), pg_total_relation_size('{}'::regclass) from {}",
-                    part.sql().replace('\'', "''"),
+                    "select count(*), pg_total_relation_size({}::regclass) from {}",
+                    postgres_protocol::escape::escape_literal(&part.sql()),
                     part.sql()
                 ),
                 &[],

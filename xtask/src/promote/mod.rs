@@ -128,7 +128,7 @@ struct Promotion<'a> {
 impl<'a> Promotion<'a> {
     fn new(sh: &'a Shell, repo: &'a Repo, name: &str, options: Options) -> Promotion<'a> {
         let now = Instant::now();
-        let record = Record { target: name.to_string(), started_at: clock::utc_now(), ..Default::default() };
+        let record = Record { target: name.to_string(), started_at: clock::now(), ..Default::default() };
         Promotion {
             sh,
             repo,

@@ -377,13 +377,13 @@ impl Promotion<'_> {
         if let Some(last) = self.record.timings_ms.last_mut() {
             last.1 = self.step_started.elapsed().as_millis();
         }
-        let finished = clock::utc_now();
+        let finished = clock::now();
         if let Some(window) = self.record.cutover.as_mut().and_then(|c| c.window.as_mut()) {
-            window.end = Some(finished.clone());
+            window.end = Some(clock::utc(finished));
         }
         self.record.finished_at = Some(finished);
         let dir = self.repo.promotions_dir(target.record_place());
-        let stem = format!("{}-{}", clock::file_stamp(&self.record.started_at), target.name);
+        let stem = format!("{}-{}", clock::file_stamp(&clock::utc(self.record.started_at)), target.name);
         let md = self.record.render_md();
         let written = evidence::write(&dir, &stem, &self.record, &md)?;
         let md = self.repo.rel(&written.md);
@@ -472,7 +472,7 @@ impl Promotion<'_> {
             let major = self.record.postgres.and_then(|n| Major::try_from(n).ok()).or(previous.and_then(|p| p.major));
             let state = TargetState {
                 head: head.to_string(),
-                recorded_at: clock::utc_now(),
+                recorded_at: clock::now(),
                 recorded_by: by.to_string(),
                 identity,
                 server,

@@ -19,9 +19,9 @@ pub struct Record {
     /// `--repin`: from which database to which, and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub repinned: Option<String>,
-    pub started_at: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
     /// When the record was written.
-    pub finished_at: Option<String>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     pub cli_version: String,
     pub git_commit: Option<String>,
     pub head_before: Option<String>,
@@ -174,7 +174,7 @@ impl Record {
             ("target", format!("{} ({})", self.target, self.endpoint)),
             ("connection", self.connection.map_or_else(|| "(not reached)".into(), |c| c.to_string())),
             ("database", self.identity.clone().unwrap_or_else(|| "(the embedded database)".into())),
-            ("started", self.started_at.clone()),
+            ("started", crate::edges::os::clock::utc(self.started_at)),
             ("git commit", self.git_commit.clone().unwrap_or_else(|| "(not a git checkout)".into())),
             ("Supabase CLI", self.cli_version.clone()),
             ("head before", self.head_before.clone().unwrap_or_else(|| "(none)".into())),
@@ -328,7 +328,7 @@ mod tests {
             endpoint: "project srcaoozjkrughebmbvfb".into(),
             connection: Some(crate::edges::postgres::pooler::Connection::Direct),
             identity: Some("project srcaoozjkrughebmbvfb".into()),
-            started_at: "2026-05-13T18:00:00Z".into(),
+            started_at: "2026-05-13T18:00:00Z".parse().unwrap(),
             cli_version: "3.1.0".into(),
             git_commit: Some("abc123".into()),
             head_before: Some("20260512220528".into()),

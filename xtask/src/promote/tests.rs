@@ -138,7 +138,7 @@ fn sample_record() -> Record {
         endpoint: "project srcaoozjkrughebmbvfb".into(),
         connection: Some(crate::edges::postgres::pooler::Connection::PoolerSession),
         identity: Some("project srcaoozjkrughebmbvfb".into()),
-        started_at: "2026-05-13T18:00:00Z".into(),
+        started_at: "2026-05-13T18:00:00Z".parse().unwrap(),
         cli_version: "3.1.0".into(),
         git_commit: Some("abc123".into()),
         head_before: Some("20260512220528".into()),

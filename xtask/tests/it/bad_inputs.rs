@@ -443,7 +443,7 @@ fn cases() -> Vec<Case> {
         },
         Case {
             input: "a `lock_timeout` that is no duration",
-            setup: |t| config(t, "protected = true", "protected = true\nlock_timeout = \"5 seconds\""),
+            setup: |t| config(t, "protected = true", "protected = true\nlock_timeout = \"5\""),
             args: &["check"],
             code: 2,
             says: "[targets.prod] lock_timeout",
@@ -451,7 +451,7 @@ fn cases() -> Vec<Case> {
         Case {
             input: "an `evidence_max_age` that is no duration",
             setup: |t| {
-                t.append("xtask.toml", "\n[partition]\nevidence_max_age = \"1 day\"\n");
+                t.append("xtask.toml", "\n[partition]\nevidence_max_age = \"a day\"\n");
                 Vec::new()
             },
             args: &["check"],
@@ -797,7 +797,7 @@ fn cases() -> Vec<Case> {
                 "--time-column",
                 "at",
                 "--recent",
-                "30 days",
+                "thirty days",
             ],
             code: 2,
             says: "is not a duration like 30d",

@@ -331,7 +331,7 @@ mod tests {
         }
         let state = |head: &str| TargetState {
             head: head.into(),
-            recorded_at: String::new(),
+            recorded_at: Default::default(),
             recorded_by: "promote".into(),
             identity: None,
             server: None,

@@ -37,7 +37,7 @@ pub struct Lock {
 pub struct TargetState {
     pub head: String,
     /// UTC time of the promotion (or baseline) that recorded this head.
-    pub recorded_at: String,
+    pub recorded_at: chrono::DateTime<chrono::Utc>,
     /// `promote` or `baseline`.
     pub recorded_by: String,
     /// The database this target was first promoted or baselined at (pinned): later promotions refuse another.
@@ -161,7 +161,7 @@ mod tests {
             "prod".into(),
             TargetState {
                 head: "20260105090000".into(),
-                recorded_at: "2026-05-12T22:05:28Z".into(),
+                recorded_at: "2026-05-12T22:05:28Z".parse().unwrap(),
                 recorded_by: "baseline".into(),
                 identity: Some(crate::domain::history::identity::Place::Project("srcaoozjkrughebmbvfb".into())),
                 server: None,
@@ -173,7 +173,7 @@ mod tests {
             "staging".into(),
             TargetState {
                 head: "20260105090000".into(),
-                recorded_at: "2026-05-12T22:05:28Z".into(),
+                recorded_at: "2026-05-12T22:05:28Z".parse().unwrap(),
                 recorded_by: "promote".into(),
                 identity: Some(crate::domain::history::identity::Place::Server {
                     host: "127.0.0.1".into(),
@@ -194,6 +194,16 @@ mod tests {
         assert_eq!(Lock::parse(&lock.render()).unwrap(), lock);
         assert_eq!(lock.head("prod"), Some("20260105090000"));
         assert_eq!(lock.head("dev"), None);
+    }
+
+    /// The committed lock reads and renders back to its own bytes: its times (`recorded_at`, a chrono time now)
+    /// and its digest do not churn.
+    #[test]
+    fn the_committed_lock_renders_byte_for_byte() {
+        let text = include_str!("../../../../migrations/promotion.lock");
+        let lock = Lock::parse(text).unwrap();
+        assert!(!lock.targets.is_empty(), "the committed lock records a target");
+        assert_eq!(lock.render(), text);
     }
 
     #[test]

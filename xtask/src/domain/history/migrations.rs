@@ -227,11 +227,7 @@ pub fn checksum(bytes: &[u8]) -> String {
 }
 
 pub fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    hex::encode(bytes)
 }
 
 /// `AddWidgets`, `add-widgets`, `Add Widgets` → `add_widgets`: a word starts at an upper-case letter after a

@@ -72,7 +72,7 @@ impl Layout {
     }
 
     fn bound(&self, rank: usize) -> String {
-        format!("'{}'::{}", self.bounds[rank].replace('\'', "''"), self.ty)
+        format!("{}::{}", postgres_protocol::escape::escape_literal(&self.bounds[rank]), self.ty)
     }
 
     /// One aggregate over `from` (rows restricted by `filter`): per group of buckets the span touches, a sum of

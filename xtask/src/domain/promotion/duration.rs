@@ -1,19 +1,13 @@
-//! Durations as people write them in flags and `xtask.toml`: `30d`, `12h`, `90m`, `5s`, `2w`. Pure.
+//! Durations as people write them in flags and `xtask.toml`: `30d`, `12h`, `90m`, `5s`, `2w`, `1h 30m`. Pure.
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 
-/// `30d`, `7d`, `12h`, `90m`, `45s`, `2w`.
+/// `30d`, `7d`, `12h`, `90m`, `45s`, `2w`, `1h 30m`: humantime's grammar (its `y` and `M` are 365.25 and 30.44
+/// days), so what people write elsewhere for a duration reads the same here.
 pub fn parse_duration(text: &str) -> anyhow::Result<chrono::Duration> {
-    let (digits, unit) = text.split_at(text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len()));
-    let n: i64 = digits.parse().with_context(|| format!("`{text}` is not a duration like 30d, 12h or 90m"))?;
-    Ok(match unit {
-        "s" => chrono::Duration::seconds(n),
-        "m" => chrono::Duration::minutes(n),
-        "h" => chrono::Duration::hours(n),
-        "d" => chrono::Duration::days(n),
-        "w" => chrono::Duration::weeks(n),
-        _ => bail!("`{text}` is not a duration like 30d, 12h or 90m (units: s, m, h, d, w)"),
-    })
+    let std = humantime::parse_duration(text)
+        .map_err(|e| anyhow::anyhow!("`{text}` is not a duration like 30d, 12h or 90m ({e})"))?;
+    chrono::Duration::from_std(std).with_context(|| format!("`{text}` is too long a duration"))
 }
 
 /// A duration as it was written (`30d`), parsed: what a flag holds, so clap refuses a bad one before anything
@@ -49,9 +43,11 @@ mod tests {
         assert_eq!(parse_duration("12h").unwrap(), chrono::Duration::hours(12));
         assert!(parse_duration("30").is_err());
         assert!(parse_duration("d").is_err());
-        assert!(parse_duration("3y").is_err());
+        assert!(parse_duration("3x").is_err());
+        assert_eq!(parse_duration("1h 30m").unwrap(), chrono::Duration::minutes(90));
+        assert_eq!(parse_duration("0s").unwrap(), chrono::Duration::zero());
         let span: Span = "90m".parse().unwrap();
         assert_eq!((span.to_string(), span.duration), ("90m".to_string(), chrono::Duration::minutes(90)));
-        assert_eq!("x".parse::<Span>().unwrap_err(), "`x` is not a duration like 30d, 12h or 90m");
+        assert!("x".parse::<Span>().unwrap_err().starts_with("`x` is not a duration like 30d, 12h or 90m ("));
     }
 }

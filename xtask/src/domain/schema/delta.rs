@@ -178,23 +178,11 @@ impl Expected {
     }
 }
 
+/// `*` matches any run of characters (dots and quotes too); every other character is itself: object names hold
+/// `?`, `[` and `{` literally, so only the star is globset's.
 fn glob(pattern: &str, text: &str) -> bool {
-    let parts: Vec<&str> = pattern.split('*').collect();
-    if parts.len() == 1 {
-        return pattern == text;
-    }
-    let (first, last) = (parts[0], parts[parts.len() - 1]);
-    if !text.starts_with(first) || !text[first.len()..].ends_with(last) || text.len() < first.len() + last.len() {
-        return false;
-    }
-    let mut rest = &text[first.len()..text.len() - last.len()];
-    for part in &parts[1..parts.len() - 1] {
-        match rest.find(part) {
-            Some(i) => rest = &rest[i + part.len()..],
-            None => return false,
-        }
-    }
-    true
+    let escaped: Vec<String> = pattern.split('*').map(globset::escape).collect();
+    globset::Glob::new(&escaped.join("*")).is_ok_and(|g| g.compile_matcher().is_match(text))
 }
 
 #[cfg(test)]
@@ -208,6 +196,8 @@ mod tests {
         assert!(glob("a*b*c", "axxbyyc"));
         assert!(!glob("a*b*c", "axxc"));
         assert!(!glob("public.t", "public.tt"));
+        assert!(glob("public.\"a[1]?\"", "public.\"a[1]?\""));
+        assert!(!glob("public.\"a[1]?\"", "public.\"a1x\""));
     }
 
     #[test]

@@ -453,6 +453,6 @@ fn free_port() -> anyhow::Result<u16> {
 
 fn random_password() -> anyhow::Result<String> {
     let mut bytes = [0u8; 18];
-    std::io::Read::read_exact(&mut std::fs::File::open("/dev/urandom")?, &mut bytes)?;
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("reading the OS's random source: {e}"))?;
     Ok(crate::domain::history::migrations::hex(&bytes))
 }

@@ -28,8 +28,11 @@ enum Rest {
 
 /// The tables whose oid lies in `range`; functions too when `rest` says so.
 fn query_part(excluded: &[String], range: (u32, u32), rest: Rest) -> String {
-    let patterns: Vec<String> =
-        excluded.iter().map(|p| format!("'{}'", p.replace('\'', "''").replace('_', "\\_").replace('*', "%"))).collect();
+    // LIKE patterns (`_` escaped, `*` as `%`), quoted by postgres-protocol: an `E'...'` literal once a backslash is
+    // in it, as every escaped `_` puts there.
+    let like = |p: &String| p.replace('_', "\\_").replace('*', "%");
+    let quoted = |p: &String| postgres_protocol::escape::escape_literal(&like(p)).trim_start().to_string();
+    let patterns: Vec<String> = excluded.iter().map(quoted).collect();
     // Comment lines dropped: the CLI would read a leading `--` as a flag.
     let sql: Vec<&str> = CATALOG_SQL.lines().filter(|l| !l.trim_start().starts_with("--")).collect();
     sql.join("\n")
@@ -111,7 +114,7 @@ mod tests {
     fn exclusion_patterns_become_like_patterns() {
         let sql = query(&["auth".into(), "supabase_*".into(), "o'brien".into()]);
         assert!(
-            sql.contains("not n.nspname like any (array['auth', 'supabase\\_%', 'o''brien']::text[])"),
+            sql.contains("not n.nspname like any (array['auth', E'supabase\\\\_%', 'o''brien']::text[])"),
             "{}",
             &sql[..600]
         );

@@ -92,13 +92,13 @@ fn history_sql_anyway() -> String {
     let inner = format!(
         "select version, name, {} as fingerprint from supabase_migrations.schema_migrations",
         statements::FINGERPRINT_SQL
-    )
-    .replace('\'', "''");
+    );
+    let inner = postgres_protocol::escape::escape_literal(&inner);
     format!(
         "select x.version, coalesce(x.name, '') as name, x.fingerprint from xmltable('/table/row' passing \
          query_to_xml(case when to_regclass('supabase_migrations.schema_migrations') is null \
            then 'select null::text as version, null::text as name, null::text as fingerprint where false' \
-           else '{inner}' end, false, false, '') \
+           else {inner} end, false, false, '') \
          columns version text, name text, fingerprint text) x order by x.version"
     )
 }

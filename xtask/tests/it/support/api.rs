@@ -1,9 +1,8 @@
 //! A double of the Supabase Management API, enough for the CLI's token path (`link`, `db push`, `db query`) and
 //! the xtask's own login-role calls, backed by a real local Postgres. It checks the bearer token, logs every
 //! request, runs `read_only` queries in a read-only transaction, and can play a paused project or a failing
-//! platform. Plain HTTP/1.1 on 127.0.0.1, one request per connection.
+//! platform. HTTP on 127.0.0.1 through tiny_http: the doubles are request handlers.
 
-use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -35,7 +34,7 @@ struct State {
     roles: AtomicUsize,
 }
 
-/// One HTTP/1.1 request as the doubles read it.
+/// One request as the doubles' handlers see it.
 pub struct Request {
     pub method: String,
     pub path: String,
@@ -45,8 +44,6 @@ pub struct Request {
 
 impl ApiDouble {
     pub fn start(project_ref: &str, token: &str, admin_url: &str) -> ApiDouble {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let state = Arc::new(State {
             project_ref: project_ref.into(),
             token: token.into(),
@@ -56,12 +53,7 @@ impl ApiDouble {
             roles: AtomicUsize::new(0),
         });
         let shared = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let state = shared.clone();
-                std::thread::spawn(move || state.serve(stream));
-            }
-        });
+        let url = serve(move |request| shared.serve(request));
         ApiDouble { url, state }
     }
 
@@ -88,27 +80,13 @@ impl ApiDouble {
 }
 
 impl State {
-    fn serve(&self, mut stream: TcpStream) {
-        let Some(request) = read_request(&stream) else { return };
+    fn serve(&self, request: &Request) -> (u16, String) {
         let entry = match request.method.as_str() {
             "POST" => format!("{} {} {}", request.method, request.path, request.body),
             _ => format!("{} {}", request.method, request.path),
         };
         self.log.lock().unwrap().push(entry);
-        let (status, body) = self.answer(&request);
-        let reason = match status {
-            200 => "OK",
-            201 => "Created",
-            400 => "Bad Request",
-            401 => "Unauthorized",
-            404 => "Not Found",
-            _ => "Error",
-        };
-        let response = format!(
-            "HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let _ = stream.write_all(response.as_bytes());
+        self.answer(request)
     }
 
     fn answer(&self, request: &Request) -> (u16, String) {
@@ -228,30 +206,35 @@ pub fn live_login_roles(admin_url: &str) -> Vec<String> {
         .collect()
 }
 
-pub fn read_request(stream: &TcpStream) -> Option<Request> {
-    let mut reader = BufReader::new(stream);
-    let mut line = String::new();
-    reader.read_line(&mut line).ok()?;
-    let mut parts = line.split_whitespace();
-    let (method, path) = (parts.next()?.to_string(), parts.next()?.to_string());
-    let (mut length, mut authorization) = (0usize, String::new());
-    loop {
-        let mut header = String::new();
-        reader.read_line(&mut header).ok()?;
-        let header = header.trim_end();
-        if header.is_empty() {
-            break;
+/// Serves `handle`'s JSON answers on 127.0.0.1 (a port of its own) and returns `http://127.0.0.1:<port>`. A
+/// thread per request, as the CLI and the xtask send some at once (a query may wait on a lock another one holds).
+pub fn serve(handle: impl Fn(&Request) -> (u16, String) + Send + Sync + 'static) -> String {
+    let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", server.server_addr().to_ip().unwrap());
+    let handle = Arc::new(handle);
+    std::thread::spawn(move || {
+        for mut incoming in server.incoming_requests() {
+            let handle = handle.clone();
+            std::thread::spawn(move || {
+                let mut body = String::new();
+                let _ = incoming.as_reader().read_to_string(&mut body);
+                let header = |name: &'static str| {
+                    incoming.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.to_string())
+                };
+                let request = Request {
+                    method: incoming.method().to_string(),
+                    path: incoming.url().to_string(),
+                    authorization: header("authorization").unwrap_or_default(),
+                    body,
+                };
+                let (status, body) = handle(&request);
+                let json = tiny_http::Header::from_bytes("content-type", "application/json").unwrap();
+                let _ =
+                    incoming.respond(tiny_http::Response::from_string(body).with_status_code(status).with_header(json));
+            });
         }
-        let (name, value) = header.split_once(':')?;
-        match name.to_ascii_lowercase().as_str() {
-            "content-length" => length = value.trim().parse().ok()?,
-            "authorization" => authorization = value.trim().to_string(),
-            _ => {}
-        }
-    }
-    let mut body = vec![0; length];
-    reader.read_exact(&mut body).ok()?;
-    Some(Request { method, path, authorization, body: String::from_utf8_lossy(&body).into_owned() })
+    });
+    url
 }
 
 /// Forwards `[::1]:5432` (where the CLI looks for `db.<ref>.<project_host>`) to the local cluster's port.

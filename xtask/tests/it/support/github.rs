@@ -1,12 +1,10 @@
 //! A double of GitHub's REST API, enough for `review`'s pull-request comment: list a pull request's comments (in
 //! pages), create one, update one. It checks the bearer token, logs every request, and can play a token that
-//! may read but not write (403, as a fork's pull request has). Plain HTTP/1.1 on 127.0.0.1.
+//! may read but not write (403, as a fork's pull request has). HTTP on 127.0.0.1 (`api::serve`).
 
-use std::io::Write;
-use std::net::{TcpListener, TcpStream};
 use std::sync::{Arc, Mutex};
 
-use super::api::{Request, read_request};
+use super::api::{Request, serve};
 
 pub struct GithubDouble {
     /// `http://127.0.0.1:<port>`: `GITHUB_API_URL`.
@@ -26,8 +24,6 @@ struct State {
 impl GithubDouble {
     /// `repository` (`owner/name`) with `others` comments by other people on pull request `number` already.
     pub fn start(repository: &str, token: &str, number: u64, others: usize) -> GithubDouble {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
         let comments = (0..others as u64).map(|i| (1000 + i, number, format!("a reviewer's comment {i}"))).collect();
         let state = Arc::new(State {
             repository: repository.into(),
@@ -37,12 +33,7 @@ impl GithubDouble {
             log: Mutex::new(Vec::new()),
         });
         let shared = state.clone();
-        std::thread::spawn(move || {
-            for stream in listener.incoming().flatten() {
-                let state = shared.clone();
-                std::thread::spawn(move || state.serve(stream));
-            }
-        });
+        let url = serve(move |request| shared.serve(request));
         GithubDouble { url, state }
     }
 
@@ -63,15 +54,9 @@ impl GithubDouble {
 }
 
 impl State {
-    fn serve(&self, mut stream: TcpStream) {
-        let Some(request) = read_request(&stream) else { return };
+    fn serve(&self, request: &Request) -> (u16, String) {
         self.log.lock().unwrap().push(format!("{} {}", request.method, request.path));
-        let (status, body) = self.answer(&request);
-        let response = format!(
-            "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
-            body.len()
-        );
-        let _ = stream.write_all(response.as_bytes());
+        self.answer(request)
     }
 
     fn answer(&self, request: &Request) -> (u16, String) {

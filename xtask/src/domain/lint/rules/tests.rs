@@ -20,7 +20,7 @@ fn lock_with_head(head_file: &str) -> Lock {
         "prod".into(),
         TargetState {
             head: head.into(),
-            recorded_at: String::new(),
+            recorded_at: Default::default(),
             recorded_by: "baseline".into(),
             identity: None,
             server: None,
