@@ -166,8 +166,11 @@ impl Promotion<'_> {
     fn evidence(&self, target: &Resolved, plan: &Batch, swaps: &[Swap]) -> anyhow::Result<(Vec<Linked>, Vec<String>)> {
         let files = read_evidence(self.repo, target)?;
         let max_age = self.repo.config.partition.evidence_max_age()?;
-        let texts: Vec<(String, String)> =
-            plan.files.iter().map(|m| Ok((m.file_name.clone(), m.text()?))).collect::<anyhow::Result<_>>()?;
+        let texts: Vec<(String, String)> = plan
+            .files
+            .iter()
+            .map(|m| Ok((m.file_name.clone(), m.text()?.to_string())))
+            .collect::<anyhow::Result<_>>()?;
         let texts: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
         let origins: BTreeMap<&str, (&str, Option<String>)> = swaps
             .iter()

@@ -66,9 +66,8 @@ pub fn review(sh: &Shell, repo: &Repo, base: &str, name: &str) -> anyhow::Result
     let dir = repo.migrations_rel();
     let files = changed_files(sh, &merge_base, &dir)?;
     // Every file read once: the check, the shadow, the lock report and the rewrites work from these bytes.
-    let mut discovery = repo.discover()?;
-    crate::domain::history::migrations::read_all(&mut discovery.migrations);
-    let checked = check::check_files(repo, &discovery, LintScope::Pending, LintCacheUse::On)?;
+    let discovery = repo.discover()?;
+    let checked = check::check_files(repo, &discovery, LintScope::Pending, LintCacheUse::On)?.report;
     let changed: BTreeSet<&str> = files.iter().map(|f| f.file.as_str()).collect();
     let findings: Vec<Finding> = checked.findings.into_iter().filter(|f| changed.contains(f.file.as_str())).collect();
     let all = discovery.migrations;
