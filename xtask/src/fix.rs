@@ -91,7 +91,7 @@ pub fn plan(repo: &Repo, named: &[PathBuf]) -> anyhow::Result<Vec<FilePlan>> {
             problems.push(format!("{}: it does not parse (see `cargo xtask check`); fix it first", m.rel_path));
             continue;
         }
-        let split = rewrites::split(&m.rel_path, &text, &rewrites::flags(&theirs), &ctx);
+        let split = rewrites::split(&m.rel_path, text, &rewrites::flags(&theirs), &ctx);
         let next = all.iter().map(|o| o.version.as_str()).filter(|v| *v > m.version.as_str()).min();
         let Some(versions) = rewrites::versions_after(&m.version, split.parts.len() - 1, next) else {
             problems.push(format!(

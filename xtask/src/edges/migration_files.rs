@@ -21,12 +21,20 @@ struct Listing {
 /// every file once, in parallel.
 pub fn discover(root: &Path, dir: &Path) -> Discovery {
     let listing = list(root, dir);
-    let read: Vec<Result<Migration, Unread>> = listing.files.into_par_iter().map(read).collect();
+    // Boxed: an unreadable file is rare, and a `Result` as large as its error is not worth it.
+    let read: Vec<Result<Migration, Box<Unread>>> = listing
+        .files
+        .into_par_iter()
+        .map(|file| match read(&file.path) {
+            Ok(bytes) => Ok(Migration::new(file, bytes)),
+            Err(why) => Err(Box::new(Unread { file, why })),
+        })
+        .collect();
     let mut out = Discovery { findings: listing.findings, ..Discovery::default() };
     for file in read {
         match file {
             Ok(migration) => out.migrations.push(migration),
-            Err(unread) => out.unread.push(unread),
+            Err(unread) => out.unread.push(*unread),
         }
     }
     out
@@ -43,16 +51,12 @@ pub fn changed_since_read<'m>(migrations: &[&'m Migration]) -> Vec<&'m Migration
 }
 
 /// A regular file's bytes, once; a FIFO is never opened (a read would block forever).
-fn read(file: MigrationFile) -> Result<Migration, Unread> {
-    let why = match std::fs::metadata(&file.path) {
-        Err(err) => Unreadable::Stat(err.to_string()),
-        Ok(meta) if !meta.is_file() => Unreadable::NotRegular,
-        Ok(_) => match std::fs::read(&file.path) {
-            Ok(bytes) => return Ok(Migration::new(file, bytes)),
-            Err(err) => Unreadable::Read(err.to_string()),
-        },
-    };
-    Err(Unread { file, why })
+fn read(path: &Path) -> Result<Vec<u8>, Unreadable> {
+    match std::fs::metadata(path) {
+        Err(err) => Err(Unreadable::Stat(err.to_string())),
+        Ok(meta) if !meta.is_file() => Err(Unreadable::NotRegular),
+        Ok(_) => std::fs::read(path).map_err(|err| Unreadable::Read(err.to_string())),
+    }
 }
 
 fn list(root: &Path, dir: &Path) -> Listing {

@@ -232,7 +232,7 @@ impl<'a> Promotion<'a> {
                 None => problems.push(format!("{} is not applied on {other}", m.file_name)),
                 // Compared as the live history is: a comment edited since is no difference.
                 Some(statements)
-                    if crate::domain::history::statements::first_difference(&text, statements)
+                    if crate::domain::history::statements::first_difference(text, statements)
                         != crate::domain::history::statements::Verdict::Same =>
                 {
                     problems.push(format!("{} differs on {other} from this checkout", m.file_name))

@@ -352,7 +352,7 @@ fn analyze(batch: &[Migration]) -> anyhow::Result<Vec<sql::Analysis>> {
         .iter()
         .map(|m| {
             let text = m.text()?;
-            Ok(sql::analyze(&text, &LintSettings { squawk_rules: &[] }))
+            Ok(sql::analyze(text, &LintSettings { squawk_rules: &[] }))
         })
         .collect()
 }

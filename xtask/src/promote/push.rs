@@ -218,7 +218,7 @@ impl Promotion<'_> {
         let what = if self.spent_budget() {
             format!("{} could not take its locks on {} within the lock budget", m.file_name, target.name)
         } else {
-            let line = m.text().ok().and_then(|t| statements::failed_line(&t, &error));
+            let line = m.text().ok().and_then(|t| statements::failed_line(t, &error));
             let at = line.map_or(String::new(), |l| format!("\n    at {}:{l}", m.rel_path));
             format!("{} failed on {}:\n{}{at}", m.file_name, target.name, indent(&error))
         };

@@ -101,7 +101,7 @@ pub fn review(sh: &Shell, repo: &Repo, base: &str, name: &str) -> anyhow::Result
     report.roles = format!("{} ({source})", model.describe());
     (report.impact, report.stand_ins) = measure(sh, repo, (major, model), &applied, &pending, &changed)?;
     if let Impact::Measured { files } = &mut report.impact {
-        let analyses = ours.iter().map(|m| Ok(sql::analyze(&m.text()?, &LintSettings { squawk_rules: &[] })));
+        let analyses = ours.iter().map(|m| Ok(sql::analyze(m.text()?, &LintSettings { squawk_rules: &[] })));
         let analyses: Vec<sql::Analysis> = analyses.collect::<anyhow::Result<_>>()?;
         let supautils = repo.baseline()?.supautils();
         *files = impact::for_target(std::mem::take(files), (model, &supautils), ours.iter().copied().zip(&analyses));
@@ -225,7 +225,7 @@ pub fn rewrite_context(all: &[Migration]) -> Context {
         if !text.to_ascii_lowercase().contains("partition by") {
             continue;
         }
-        for (_, fact) in crate::domain::lint::sql::analyze(&text, &LintSettings { squawk_rules: &[] }).facts {
+        for (_, fact) in crate::domain::lint::sql::analyze(text, &LintSettings { squawk_rules: &[] }).facts {
             if let Fact::CreateTable { name, partitioned: true, .. } = fact {
                 ctx.partitioned.insert(name);
             }
@@ -242,7 +242,7 @@ fn suggestions(ours: &[&Migration], findings: &[Finding], ctx: &Context) -> anyh
         if theirs.is_empty() {
             continue;
         }
-        out.extend(rewrites::suggest(&m.rel_path, &m.text()?, &rewrites::flags(&theirs), ctx));
+        out.extend(rewrites::suggest(&m.rel_path, m.text()?, &rewrites::flags(&theirs), ctx));
     }
     Ok(out)
 }
