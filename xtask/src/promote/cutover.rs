@@ -166,8 +166,11 @@ impl Promotion<'_> {
     fn evidence(&self, target: &Resolved, plan: &Batch, swaps: &[Swap]) -> anyhow::Result<(Vec<Linked>, Vec<String>)> {
         let files = read_evidence(self.repo, target)?;
         let max_age = self.repo.config.partition.evidence_max_age()?;
-        let texts: Vec<(String, String)> =
-            plan.files.iter().map(|m| Ok((m.file_name.clone(), m.text()?))).collect::<anyhow::Result<_>>()?;
+        let texts: Vec<(String, String)> = plan
+            .files
+            .iter()
+            .map(|m| Ok((m.file_name.clone(), m.text()?.to_string())))
+            .collect::<anyhow::Result<_>>()?;
         let texts: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
         let origins: BTreeMap<&str, (&str, Option<String>)> = swaps
             .iter()
@@ -229,11 +232,11 @@ impl Promotion<'_> {
         for m in &plan.batch {
             let text = m.text()?;
             let Some(cf) = files.iter().find(|f| f.file == m.file_name) else {
-                client.batch_execute(&text).with_context(|| format!("applying {}", m.file_name))?;
+                client.batch_execute(text).with_context(|| format!("applying {}", m.file_name))?;
                 continue;
             };
             let before = crate::edges::target::catalog::read_parallel(copy.url(), &excluded)?;
-            client.batch_execute(&text).with_context(|| format!("applying {}", m.file_name))?;
+            client.batch_execute(text).with_context(|| format!("applying {}", m.file_name))?;
             if let Err(err) = client.batch_execute(&cf.sql) {
                 return Err(blocked(format!(
                     "promote: the rollback of {} fails after the cutover on a local shadow; nothing was pushed to {}: {:#}",
@@ -255,9 +258,7 @@ impl Promotion<'_> {
             }
             compared += 1;
             // The rest of the batch runs after the cutover, as on the target.
-            client
-                .batch_execute(&text)
-                .with_context(|| format!("applying {} again after its rollback", m.file_name))?;
+            client.batch_execute(text).with_context(|| format!("applying {} again after its rollback", m.file_name))?;
         }
         if let Some(c) = self.record.cutover.as_mut() {
             c.rollback_rehearsal = Some(format!(

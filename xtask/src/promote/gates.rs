@@ -69,12 +69,11 @@ impl<'a> Promotion<'a> {
         }
         // Every file is read here, once: the check below, the stage, the rehearsal, the lock report and the
         // record all work from these bytes.
-        let mut discovery = self.repo.discover()?;
-        crate::domain::history::migrations::read_all(&mut discovery.migrations);
+        let discovery = self.repo.discover()?;
         if config.protected {
             problems.extend(uncommitted_bytes(self.sh, self.repo, &discovery.migrations));
         }
-        let report = check::check_files(self.repo, &discovery, LintScope::Pending, LintCacheUse::On)?;
+        let report = check::check_files(self.repo, &discovery, LintScope::Pending, LintCacheUse::On)?.report;
         (self.checked, self.check_counts) = (report.findings, report.summary.counts());
         self.files = discovery.migrations;
         if let Some(target) = &target {
@@ -233,7 +232,7 @@ impl<'a> Promotion<'a> {
                 None => problems.push(format!("{} is not applied on {other}", m.file_name)),
                 // Compared as the live history is: a comment edited since is no difference.
                 Some(statements)
-                    if crate::domain::history::statements::first_difference(&text, statements)
+                    if crate::domain::history::statements::first_difference(text, statements)
                         != crate::domain::history::statements::Verdict::Same =>
                 {
                     problems.push(format!("{} differs on {other} from this checkout", m.file_name))
@@ -430,7 +429,7 @@ fn uncommitted_bytes(sh: &xshell::Shell, repo: &crate::edges::repo::Repo, files:
     };
     let differing: Vec<&str> = files
         .iter()
-        .filter(|m| m.source.as_ref().is_none_or(|s| committed.get(&m.file_name) != Some(&git::blob_id(&s.bytes))))
+        .filter(|m| committed.get(&m.file_name) != Some(&git::blob_id(m.bytes())))
         .map(|m| m.file_name.as_str())
         .collect();
     if differing.is_empty() {

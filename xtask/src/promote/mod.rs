@@ -292,7 +292,7 @@ impl<'a> Promotion<'a> {
         self.record.batch = plan
             .batch
             .iter()
-            .map(|m| Ok(RecordFile { file: m.file_name.clone(), sha256: m.checksum()? }))
+            .map(|m| Ok(RecordFile { file: m.file_name.clone(), sha256: m.checksum().to_string() }))
             .collect::<anyhow::Result<_>>()?;
         Ok(Some(plan))
     }
@@ -352,7 +352,7 @@ fn analyze(batch: &[Migration]) -> anyhow::Result<Vec<sql::Analysis>> {
         .iter()
         .map(|m| {
             let text = m.text()?;
-            Ok(sql::analyze(&text, &LintSettings { squawk_rules: &[] }))
+            Ok(sql::analyze(text, &LintSettings { squawk_rules: &[] }))
         })
         .collect()
 }

@@ -54,7 +54,7 @@ pub(super) fn invalid_indexes(session: &mut postgres::Client, plan: &Batch) -> V
         .batch
         .iter()
         .filter_map(|m| m.text().ok())
-        .flat_map(|t| crate::domain::promotion::budget::concurrent_index_names(&t))
+        .flat_map(crate::domain::promotion::budget::concurrent_index_names)
         .collect();
     if names.is_empty() {
         return Vec::new();

@@ -50,13 +50,8 @@ impl Promotion<'_> {
         stage
             .verify(&plan.applied(), &plan.batch())
             .map_err(|e| blocked(format!("promote: {e:#}; nothing was pushed")))?;
-        let edited: Vec<&str> = plan
-            .batch
-            .iter()
-            .filter(|m| {
-                std::fs::read(&m.path).map(|b| crate::domain::history::migrations::checksum(&b)).ok()
-                    != m.checksum().ok()
-            })
+        let edited: Vec<&str> = crate::edges::migration_files::changed_since_read(&plan.batch())
+            .into_iter()
             .map(|m| m.file_name.as_str())
             .collect();
         if !edited.is_empty() {
@@ -223,7 +218,7 @@ impl Promotion<'_> {
         let what = if self.spent_budget() {
             format!("{} could not take its locks on {} within the lock budget", m.file_name, target.name)
         } else {
-            let line = m.text().ok().and_then(|t| statements::failed_line(&t, &error));
+            let line = m.text().ok().and_then(|t| statements::failed_line(t, &error));
             let at = line.map_or(String::new(), |l| format!("\n    at {}:{l}", m.rel_path));
             format!("{} failed on {}:\n{}{at}", m.file_name, target.name, indent(&error))
         };
@@ -458,7 +453,7 @@ impl Promotion<'_> {
         let Some(head) = head else { return Ok(()) };
         for m in files.iter().filter(|m| m.version.as_str() <= head) {
             if !lock.files.contains_key(&m.file_name) {
-                lock.files.insert(m.file_name.clone(), m.checksum()?);
+                lock.files.insert(m.file_name.clone(), m.checksum().to_string());
             }
         }
         let names = std::iter::once(target.name.as_str())
