@@ -72,6 +72,14 @@ fn versions() {
 }
 
 #[test]
+fn the_status_is_read_where_the_cli_prints_it() {
+    assert_eq!(unexpected_status("unexpected status 404: {\"message\":\"not found\"}"), Some(404));
+    assert_eq!(unexpected_status("failed: unexpected status 503"), Some(503));
+    assert_eq!(unexpected_status("unexpected status 4040: x"), None);
+    assert_eq!(unexpected_status("query failed: ERROR: boom"), None);
+}
+
+#[test]
 fn the_sqlstate_is_the_code_the_cli_prints_not_any_mention() {
     let failed = "ERROR: canceling statement due to lock timeout (SQLSTATE 55P03)\nAt statement: 0\nalter table a";
     assert_eq!(sqlstate(failed), Some("55P03"));
