@@ -1,8 +1,9 @@
-//! Domain: decisions over data, no processes, files or sessions: the migration history and its lock (`history`),
-//! the rules `check` applies (`lint`), the schema catalog and its deltas (`schema`), the promotion's decisions
-//! (`promotion`: lock budgets, cutovers), parity's windows, comparisons and buckets (`partition`), the targets'
-//! configuration (`config`) and major (`major`), the platform's role model (`platform`), what `check` reports
-//! (`findings`), and the safe rewrites of flagged statements (`rewrites`).
+//! Domain: decisions over data, no processes, files, sessions, environment or clock: the migration history and
+//! its lock (`history`), the rules `check` applies (`lint`), the schema catalog and its deltas (`schema`), the
+//! promotion's decisions (`promotion`: lock budgets, cutovers), parity's windows, comparisons and buckets
+//! (`partition`), the targets' configuration (`config`) and major (`major`), the platform's role model
+//! (`platform`), what `check` reports (`findings`), the safe rewrites of flagged statements (`rewrites`), and why
+//! a command refuses (`refusal`).
 
 pub mod config;
 pub mod findings;
@@ -12,5 +13,6 @@ pub mod major;
 pub mod partition;
 pub mod platform;
 pub mod promotion;
+pub mod refusal;
 pub mod rewrites;
 pub mod schema;

@@ -2,10 +2,11 @@
 //! rehearsal, the extension preflight, the CLI's dry-run (its list and its target must be ours) and the
 //! confirmation. Each refuses with `Blocked`, naming the fix; none of them writes to the target.
 
+use crate::domain::refusal::Refusal;
 use crate::edges::output::confirm::{self, Answer};
 use std::collections::BTreeSet;
 
-use crate::blocked::{Blocked, blocked};
+use crate::blocked::blocked;
 use crate::check;
 use crate::check::CheckReport;
 use crate::domain::findings::{Code, Finding, Severity};
@@ -93,10 +94,7 @@ impl<'a> Promotion<'a> {
                 self.record.git_commit = git::head_commit(self.sh);
                 Ok((cli, target))
             }
-            _ => Err(blocked(format!(
-                "promote: preconditions not met; nothing was pushed:\n  - {}",
-                problems.join("\n  - ")
-            ))),
+            _ => Err(blocked(Refusal::Preconditions { problems })),
         }
     }
 
@@ -127,10 +125,7 @@ impl<'a> Promotion<'a> {
             return Ok(());
         }
         self.show_findings(breaking.clone());
-        Err(blocked(format!(
-            "promote: `cargo xtask check` has {} finding(s) above that would make the push itself fail (a duplicate version, a file out of order, a file the CLI skips, a file that does not parse); nothing was pushed. Fix them, then re-run",
-            breaking.len()
-        )))
+        Err(blocked(Refusal::PushBreakingFindings { count: breaking.len() }))
     }
 
     /// The check gate judges what this promotion pushes. Blocking findings in pending files beyond `--until`
@@ -157,10 +152,7 @@ impl<'a> Promotion<'a> {
         }
         self.show_findings(blocking.clone());
         if target.config.protected {
-            return Err(blocked(format!(
-                "promote: `cargo xtask check` has {} blocking finding(s) in what this promotion pushes (listed above); nothing was pushed. Fix them, or promote the files before them with --until",
-                blocking.len()
-            )));
+            return Err(blocked(Refusal::PromoteFindings { count: blocking.len() }));
         }
         eprintln!(
             "note: {} is not protected, so these findings do not stop this promotion; they would stop a protected one",
@@ -192,7 +184,7 @@ impl<'a> Promotion<'a> {
             files.into_iter().collect::<Vec<_>>().join(", ")
         );
         if target.config.protected {
-            return Err(blocked(format!("promote: {what}; nothing was pushed. Promote phase 1 alone first: {until}")));
+            return Err(blocked(Refusal::PhaseMix { what, until: until.to_string() }));
         }
         eprintln!("note: {what}; allowed on {} (not protected), refused on a protected target", target.name);
         Ok(())
@@ -241,10 +233,7 @@ impl<'a> Promotion<'a> {
             }
         }
         if !problems.is_empty() {
-            return Err(blocked(format!(
-                "promote: the batch is not rehearsed on {other} (rehearse_on): {}; nothing was pushed. Promote it there first: `cargo xtask promote --target {other}`",
-                problems.join("; ")
-            )));
+            return Err(blocked(Refusal::NotRehearsed { other: other.to_string(), problems: problems.join("; ") }));
         }
         self.record.rehearsal = Some(format!(
             "applied on {other} ({}) with identical statements: {} file(s)",
@@ -263,10 +252,11 @@ impl<'a> Promotion<'a> {
         self.record.role_model = Some(model);
         self.note_history(model, &applied);
         let refused = |part: &str, err: anyhow::Error| {
-            blocked(format!(
-                "promote: rehearsal of the {part} failed on a local shadow; nothing was pushed to {}:\n{err:#}",
-                self.name
-            ))
+            blocked(Refusal::RehearsalFailed {
+                part: part.to_string(),
+                target: self.name.clone(),
+                error: format!("{err:#}"),
+            })
         };
         let (shadow, template) = {
             let _spinner =
@@ -342,10 +332,7 @@ impl<'a> Promotion<'a> {
         if missing.is_empty() {
             return Ok(());
         }
-        Err(blocked(format!(
-            "promote: the target server cannot provide extension(s) {}; nothing was pushed. Install them on the server first",
-            missing.join(", ")
-        )))
+        Err(blocked(Refusal::MissingExtensions { missing }))
     }
 
     /// Step 5: the CLI's own dry-run against the target. Its list must be the batch and its target ours.
@@ -364,16 +351,13 @@ impl<'a> Promotion<'a> {
         self.record.dry_run_transcript = out.transcript.clone();
         self.record.dry_run = out.migrations.clone();
         if let Some(err) = &out.error {
-            return Err(blocked(format!(
-                "promote: the CLI's dry-run failed; nothing was pushed: {}",
-                cli::explain(err)
-            )));
+            return Err(blocked(Refusal::DryRunFailed { explained: cli::explain(err) }));
         }
         if let Some(why) = dry_run_mismatch(&plan.batch(), &out.migrations) {
-            return Err(blocked(format!("promote: {why}; nothing was pushed")));
+            return Err(blocked(Refusal::DryRunList { why }));
         }
         if let Some(mismatch) = target_mismatch(remote, out.target.as_ref()) {
-            return Err(blocked(format!("promote: the CLI's dry-run targets {mismatch}; nothing was pushed")));
+            return Err(blocked(Refusal::DryRunTarget { mismatch }));
         }
         Ok(())
     }
@@ -397,11 +381,9 @@ impl<'a> Promotion<'a> {
         match confirm::ask(&prompt, &expected)? {
             Answer::Confirmed => {}
             Answer::NoTerminal => {
-                return Err(blocked(
-                    "promote: confirmation required and there is no terminal: re-run with --yes (CI) or interactively. Nothing was pushed",
-                ));
+                return Err(blocked(Refusal::PromoteNoTerminal));
             }
-            Answer::Refused => return Err(Blocked("promote: not confirmed; nothing was pushed".into()).into()),
+            Answer::Refused => return Err(blocked(Refusal::PromoteNotConfirmed)),
         }
         Ok(())
     }

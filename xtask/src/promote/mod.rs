@@ -21,12 +21,12 @@ use std::time::Instant;
 
 use xshell::Shell;
 
-use crate::blocked::Blocked;
 use crate::domain::findings::Finding;
 use crate::domain::history::batch;
 use crate::domain::history::lock::Lock;
 use crate::domain::history::migrations::Migration;
 use crate::domain::lint::sql::{self, LintSettings};
+use crate::domain::refusal::Refusal;
 use crate::edges::os::clock;
 use crate::edges::os::fsutil::Mode;
 use crate::edges::os::interrupt::{Interrupt, Interrupted};
@@ -323,11 +323,12 @@ impl<'a> Promotion<'a> {
             self.record.outcome = Some(Outcome::Interrupted);
         }
         if let Err(err) = &result {
-            let blocked = err.downcast_ref::<Blocked>().is_some();
+            let refusal = crate::blocked::refusal(err);
             if matches!(self.record.outcome, None | Some(Outcome::DryRun)) {
-                self.record.outcome = Some(if blocked { Outcome::Blocked } else { Outcome::Error });
+                self.record.outcome = Some(if refusal.is_some() { Outcome::Blocked } else { Outcome::Error });
             }
             self.record.error = Some(crate::edges::output::redact::redact(&format!("{err:#}")));
+            self.record.refusal = refusal.map(Refusal::kind);
         }
         report::emit(&record::PromoteReport(&self.record), self.options.format)?;
         result

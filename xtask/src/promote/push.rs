@@ -2,6 +2,7 @@
 //! down (the lock file, the record, the catalog and docs).
 
 use crate::domain::major::Major;
+use crate::domain::refusal::Refusal;
 use std::collections::BTreeSet;
 
 use anyhow::bail;
@@ -49,7 +50,7 @@ impl Promotion<'_> {
         // What the CLI is about to read is what was checked, rehearsed and reviewed, byte for byte.
         stage
             .verify(&plan.applied(), &plan.batch())
-            .map_err(|e| blocked(format!("promote: {e:#}; nothing was pushed")))?;
+            .map_err(|e| blocked(Refusal::StageChanged { error: format!("{e:#}") }))?;
         let edited: Vec<&str> = crate::edges::migration_files::changed_since_read(&plan.batch())
             .into_iter()
             .map(|m| m.file_name.as_str())
@@ -222,12 +223,15 @@ impl Promotion<'_> {
             let at = line.map_or(String::new(), |l| format!("\n    at {}:{l}", m.rel_path));
             format!("{} failed on {}:\n{}{at}", m.file_name, target.name, indent(&error))
         };
-        Err(blocked(format!(
-            "promote: {what}\n{} file(s) before it are applied and recorded (head {head}); {} not attempted.\n{advice} Record: {md}{}",
-            applied.len(),
-            rest.len(),
-            self.invalid_index_note()
-        )))
+        Err(blocked(Refusal::PushFailed {
+            what,
+            applied: applied.len(),
+            head,
+            not_attempted: rest.len(),
+            advice: advice.to_string(),
+            record: md.to_string(),
+            note: self.invalid_index_note(),
+        }))
     }
 
     /// Whether the failed file ran out of its lock budget (rather than failing on its own).
@@ -306,12 +310,11 @@ impl Promotion<'_> {
         self.write_record(target)?;
         self.options.interrupt.ending();
         let cli_error = output.error.as_ref().map(cli::explain).unwrap_or_default();
-        Err(blocked(format!(
-            "promote: the push did not finish cleanly ({cli_error}) and the target could not be read afterwards: {}\n\
-             Nothing new is recorded. When the target is reachable again, re-run `cargo xtask promote --target {}`: it reconciles what was applied",
-            crate::edges::output::redact::redact(&format!("{err:#}")),
-            target.name
-        )))
+        Err(blocked(Refusal::PushUnverified {
+            cli_error,
+            error: crate::edges::output::redact::redact(&format!("{err:#}")),
+            target: target.name.clone(),
+        }))
     }
 
     /// Nothing to push. Files an interrupted promotion applied are recorded now ("reconciled").

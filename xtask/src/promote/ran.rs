@@ -7,6 +7,7 @@ use crate::blocked::blocked;
 use crate::domain::history::live::{self, Mismatch, Owner, Protected};
 use crate::domain::history::lock::Lock;
 use crate::domain::history::migrations::Migration;
+use crate::domain::refusal::Refusal;
 use crate::edges::target::Resolved;
 
 use super::Promotion;
@@ -43,11 +44,8 @@ impl Promotion<'_> {
         let protected = crate::edges::target::protected_history(&self.repo.config, &self.repo.lock()?);
         let fix = live::fix_differences(&verdicts, &owner(target, &protected));
         Err(match when {
-            When::BeforePush => blocked(format!("promote: refused, nothing pushed: {why}: {fix}")),
-            When::AfterPush => blocked(format!(
-                "promote: the push ended, but {why}: another push reached {} meanwhile? Inspect with `cargo xtask status --target {} --live`",
-                target.name, target.name
-            )),
+            When::BeforePush => blocked(Refusal::HistoryDiffers { why, fix }),
+            When::AfterPush => blocked(Refusal::HistoryChangedDuringPush { why, target: target.name.clone() }),
         })
     }
 }
@@ -56,7 +54,7 @@ impl Promotion<'_> {
     /// Step 2's refusal of a history it cannot account for, worded for whose history it is.
     pub(super) fn refuse_mismatch(&self, target: &Resolved, lock: &Lock, why: &Mismatch) -> anyhow::Error {
         let protected = crate::edges::target::protected_history(&self.repo.config, lock);
-        blocked(format!("promote: refused, nothing pushed: {}", why.explain(&owner(target, &protected))))
+        blocked(Refusal::HistoryMismatch { mismatch: why.clone(), explained: why.explain(&owner(target, &protected)) })
     }
 }
 
