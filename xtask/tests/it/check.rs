@@ -7,7 +7,7 @@ const ACKED: &str = "note:destructive:20260513132700_fix_form_completion_metrics
 
 /// The xtask on this repository itself, as a fresh clone has it (no copy, no lint cache), without credentials.
 fn in_the_repository(args: &[&str]) -> Run {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let out = crate::support::xtask()
         .arg("--repo")
         .arg(repo_root())
         .args(args)
@@ -184,7 +184,7 @@ fn unreadable_file() {
         cmd.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_xtask")]);
         cmd
     } else {
-        std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+        crate::support::xtask()
     };
     let run = tree.run_cmd(cmd, &["check", "--format", "json"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
@@ -230,12 +230,7 @@ fn missing_migrations_dir_and_missing_repo() {
     );
 
     let empty = tempfile::tempdir().unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .arg("--repo")
-        .arg(empty.path())
-        .arg("check")
-        .output()
-        .unwrap();
+    let out = crate::support::xtask().arg("--repo").arg(empty.path()).arg("check").output().unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no xtask.toml there"));
 }

@@ -149,7 +149,7 @@ fn baseline_records_a_new_target_once() {
 #[test]
 fn the_repository_is_found_from_a_subdirectory() {
     let tree = Tree::example();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
+    let out = crate::support::xtask()
         .current_dir(tree.path("migrations"))
         .args(["status", "--target", "prod", "--format", "json"])
         .output()
@@ -241,13 +241,8 @@ fn root_runs_the_embedded_database_from_a_checkout_in_a_private_directory() {
     assert!(copied.success());
     let stamp = std::fs::read_to_string(trees.join("17/xtask-tree")).unwrap();
     let xtask = |args: &[&str]| {
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .arg("--repo")
-            .arg(&repo)
-            .args(args)
-            .env("XTASK_PG_TREES", &trees)
-            .output()
-            .unwrap();
+        let out =
+            crate::support::xtask().arg("--repo").arg(&repo).args(args).env("XTASK_PG_TREES", &trees).output().unwrap();
         (
             out.status.code(),
             String::from_utf8_lossy(&out.stdout).into_owned(),

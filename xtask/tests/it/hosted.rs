@@ -11,6 +11,7 @@ use std::process::Command;
 
 use crate::support::api::{ApiDouble, Behaviour, live_login_roles};
 use crate::support::pooler::PoolerDouble;
+use crate::support::token_only::{self, TokenOnly};
 use crate::support::{Tree, commit, commit_all, example_versions, versions};
 
 const REF: &str = "srcaoozjkrughebmbvfb";
@@ -60,13 +61,8 @@ impl Hosted {
         Hosted { tree, api, prod_url }
     }
 
-    /// The xtask with the token and the runbook's SUPABASE_PROJECT_ID, and no database URL anywhere.
-    fn run(&self, args: &[&str]) -> crate::support::Run {
-        self.run_with(args, &[("SUPABASE_ACCESS_TOKEN", TOKEN), ("SUPABASE_PROJECT_ID", REF)])
-    }
-
     fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> crate::support::Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        let mut cmd = crate::support::xtask();
         cmd.env_remove("PROD_DB_URL").env_remove("SUPABASE_ACCESS_TOKEN").env_remove("SUPABASE_PROJECT_ID");
         for (k, v) in env {
             cmd.env(k, v);
@@ -78,6 +74,24 @@ impl Hosted {
 
     fn endpoints(&self) -> Vec<String> {
         self.api.requests().iter().map(|r| r.split(' ').take(2).collect::<Vec<_>>().join(" ")).collect()
+    }
+}
+
+impl TokenOnly for Hosted {
+    fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    fn prod_url(&self) -> &str {
+        &self.prod_url
+    }
+
+    fn run(&self, args: &[&str]) -> crate::support::Run {
+        self.run_with(args, &self.env())
+    }
+
+    fn env(&self) -> Vec<(&'static str, &'static str)> {
+        vec![("SUPABASE_ACCESS_TOKEN", TOKEN), ("SUPABASE_PROJECT_ID", REF)]
     }
 }
 
@@ -169,35 +183,7 @@ fn token_only_status_promote_catalog_docs_and_drift() {
 #[test]
 fn a_failure_mid_batch_on_the_hosted_target_then_the_forward_fix() {
     in_namespace("a_failure_mid_batch_on_the_hosted_target_then_the_forward_fix", || {
-        let h = Hosted::new();
-        // Drift on prod that the rehearsal cannot see: the 3rd file of the batch fails there only.
-        postgres::Client::connect(&h.prod_url, postgres::NoTls)
-            .unwrap()
-            .batch_execute("create table public.sequence_permissions_probe (id int)")
-            .unwrap();
-        let third = "migrations/20260513042000_ce13_sequence_permissions.sql";
-        h.tree.append(third, "\ncreate table public.sequence_permissions_probe (id int);\n");
-        commit(&h.tree, "a file that collides with prod");
-        let run = h.run(&["promote", "--target", "prod", "--yes", "--skip-catalog"]);
-        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-        assert!(run.stderr.contains("20260513042000_ce13_sequence_permissions.sql failed on prod"), "{}", run.stderr);
-        assert!(run.stderr.contains("relation \"sequence_permissions_probe\" already exists"), "{}", run.stderr);
-        assert!(
-            run.stderr.contains("2 file(s) before it are applied and recorded (head 20260513041000)"),
-            "{}",
-            run.stderr
-        );
-        assert_eq!(versions(&h.prod_url).len(), 11);
-
-        let fixed = String::from_utf8(h.tree.read(third)).unwrap().replace(
-            "create table public.sequence_permissions_probe",
-            "create table if not exists public.sequence_permissions_probe",
-        );
-        h.tree.write(third, fixed);
-        commit(&h.tree, "forward fix");
-        let run = h.run(&["promote", "--target", "prod", "--yes", "--skip-catalog"]);
-        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-        assert_eq!(versions(&h.prod_url), example_versions());
+        token_only::a_failure_mid_batch_then_the_forward_fix(&Hosted::new());
     });
 }
 
@@ -263,23 +249,7 @@ fn a_project_id_that_names_another_project_is_refused_before_anything_runs() {
 #[test]
 fn two_machines_promoting_one_token_only_target_push_once() {
     in_namespace("two_machines_promoting_one_token_only_target_push_once", || {
-        let a = Hosted::new();
-        // A second checkout of the same commit, with its own target/ (its own rehearsal cluster): another machine.
-        let b = Tree::example();
-        for file in ["xtask.toml", "platform.yaml", "migrations/promotion.lock"] {
-            b.write(file, a.tree.read(file));
-        }
-        for tree in [&a.tree, &b] {
-            // A slow last file keeps the first promotion inside its push while the second arrives.
-            tree.write("migrations/20260601000000_slow.sql", "select pg_sleep(3);\n");
-        }
-        commit(&a.tree, "slow");
-        commit_all(&b);
-        crate::support::race(&a.tree, &b, &[("SUPABASE_ACCESS_TOKEN", TOKEN), ("SUPABASE_PROJECT_ID", REF)]);
-        let mut expected = example_versions();
-        expected.push("20260601000000".into());
-        assert_eq!(versions(&a.prod_url), expected, "every file applied once");
-        assert!(live_login_roles(&a.prod_url).is_empty(), "no login role left behind");
+        token_only::two_checkouts_push_once(&Hosted::new());
     });
 }
 
@@ -287,49 +257,14 @@ fn two_machines_promoting_one_token_only_target_push_once() {
 fn parity_and_prune_run_over_login_roles_with_a_token_only() {
     in_namespace("parity_and_prune_run_over_login_roles_with_a_token_only", || {
         let h = Hosted::new();
-        postgres::Client::connect(&h.prod_url, postgres::NoTls)
-            .unwrap()
-            .batch_execute(crate::support::EVENTS_SQL)
-            .unwrap();
         h.api.clear();
-        let parity = h.run(&[
-            "partition",
-            "parity",
-            "--target",
-            "prod",
-            "--source",
-            "public.events",
-            "--shadow",
-            "public.events_p",
-            "--time-column",
-            "at",
-            "--format",
-            "json",
-        ]);
-        assert_eq!(parity.code, 0, "{}{}", parity.stdout, parity.stderr);
-        let evidence: serde_json::Value = serde_json::from_str(&parity.stdout).unwrap();
-        assert_eq!(evidence["passed"], true);
-        assert_eq!(evidence["windows"][0]["source_rows"], 744);
+        token_only::parity_passes(&h);
         let login_ro = format!("POST /v1/projects/{REF}/cli/login-role {{\"read_only\":true}}");
         assert_eq!(h.api.requests(), [login_ro, format!("DELETE /v1/projects/{REF}/cli/login-role")]);
 
-        let dry = h.run(&[
-            "partition",
-            "prune",
-            "--target",
-            "prod",
-            "--table",
-            "public.events_p",
-            "--older-than",
-            "1d",
-            "--dry-run",
-        ]);
-        assert_eq!(dry.code, 0, "{}", dry.stderr);
-        let plan = dry.stderr.split("--execute ").nth(1).unwrap().trim().to_string();
+        let plan = token_only::prune_plan(&h);
         h.api.clear();
-        let run = h.run(&["partition", "prune", "--target", "prod", "--table", "public.events_p", "--execute", &plan]);
-        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-        assert!(run.stdout.contains("dropped events_p_2025_01 (744 rows)"), "{}", run.stdout);
+        token_only::prune_executes(&h, &plan);
         let login_rw = format!("POST /v1/projects/{REF}/cli/login-role {{\"read_only\":false}}");
         assert_eq!(h.api.requests()[0], login_rw, "prune writes: a read-write role");
         assert!(live_login_roles(&h.prod_url).is_empty(), "no login role left behind");

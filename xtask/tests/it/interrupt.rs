@@ -14,7 +14,7 @@ const SLOW_SQL: &str =
 /// The xtask in a process group of its own (as a terminal's foreground job is), so a signal can reach the
 /// whole group the way Ctrl-C does.
 fn spawn(tree: &Tree, args: &[&str], env: &[(&str, &str)]) -> Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    let mut cmd = crate::support::xtask();
     cmd.arg("--repo").arg(tree.dir.path()).args(args).env_remove("PROD_DB_URL").env_remove("CI");
     for (k, v) in env {
         cmd.env(k, v);
@@ -229,6 +229,7 @@ fn on_a_terminal(tree: &Tree, transcript: &std::path::Path) -> Child {
         .args(["-qfc", &command])
         .arg(transcript)
         .env_remove("CI")
+        .env(xtask::edges::postgres::prepared::CACHE_ENV, crate::support::prepared_clusters())
         .process_group(0)
         .stdin(Stdio::null())
         .stdout(Stdio::null())

@@ -12,6 +12,7 @@ use std::process::Command;
 use crate::support::api::{ApiDouble, Behaviour, live_login_roles};
 use crate::support::pooler::PoolerDouble;
 use crate::support::proxy::ProxyDouble;
+use crate::support::token_only::{self, TokenOnly};
 use crate::support::{Tree, commit, commit_all, example_versions, versions};
 
 const REF: &str = "srcaoozjkrughebmbvfb";
@@ -74,10 +75,6 @@ impl Ipv4 {
         Ipv4 { tree, api, pooler, prod_url }
     }
 
-    fn run(&self, args: &[&str]) -> crate::support::Run {
-        self.run_with(args, &[])
-    }
-
     /// The xtask with the token and the runbook's SUPABASE_PROJECT_ID (plus `env`), and no database URL.
     fn run_with(&self, args: &[&str], env: &[(&str, &str)]) -> crate::support::Run {
         self.run_noting(args, env, false)
@@ -85,7 +82,7 @@ impl Ipv4 {
 
     /// `allow_notes`: whether another promotion may hold the lock (then its note about login roles is expected).
     fn run_noting(&self, args: &[&str], env: &[(&str, &str)], allow_notes: bool) -> crate::support::Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        let mut cmd = crate::support::xtask();
         cmd.env_remove("PROD_DB_URL").env("SUPABASE_ACCESS_TOKEN", TOKEN).env("SUPABASE_PROJECT_ID", REF);
         for (k, v) in env {
             cmd.env(k, v);
@@ -117,6 +114,24 @@ impl Ipv4 {
         }
         let ours = seen.iter().filter(|s| s.application_name == "cargo-xtask").count();
         (ours, seen.len() - ours)
+    }
+}
+
+impl TokenOnly for Ipv4 {
+    fn tree(&self) -> &Tree {
+        &self.tree
+    }
+
+    fn prod_url(&self) -> &str {
+        &self.prod_url
+    }
+
+    fn run(&self, args: &[&str]) -> crate::support::Run {
+        self.run_with(args, &[])
+    }
+
+    fn env(&self) -> Vec<(&'static str, &'static str)> {
+        vec![("SUPABASE_ACCESS_TOKEN", TOKEN), ("SUPABASE_PROJECT_ID", REF)]
     }
 }
 
@@ -182,31 +197,7 @@ fn a_fresh_projects_history_reads_as_empty_through_db_query_too() {
 fn a_failure_mid_batch_through_the_pooler_then_the_forward_fix() {
     in_ipv4_namespace("a_failure_mid_batch_through_the_pooler_then_the_forward_fix", || {
         let h = Ipv4::new(Prod::AtHead, true);
-        crate::support::connect(&h.prod_url)
-            .batch_execute("create table public.sequence_permissions_probe (id int)")
-            .unwrap();
-        let third = "migrations/20260513042000_ce13_sequence_permissions.sql";
-        h.tree.append(third, "\ncreate table public.sequence_permissions_probe (id int);\n");
-        commit(&h.tree, "a file that collides with prod");
-        let run = h.run(&["promote", "--target", "prod", "--yes", "--skip-catalog"]);
-        assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
-        assert!(run.stderr.contains("20260513042000_ce13_sequence_permissions.sql failed on prod"), "{}", run.stderr);
-        assert!(
-            run.stderr.contains("2 file(s) before it are applied and recorded (head 20260513041000)"),
-            "{}",
-            run.stderr
-        );
-        assert_eq!(versions(&h.prod_url).len(), 11);
-
-        let fixed = String::from_utf8(h.tree.read(third)).unwrap().replace(
-            "create table public.sequence_permissions_probe",
-            "create table if not exists public.sequence_permissions_probe",
-        );
-        h.tree.write(third, fixed);
-        commit(&h.tree, "forward fix");
-        let run = h.run(&["promote", "--target", "prod", "--yes", "--skip-catalog"]);
-        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-        assert_eq!(versions(&h.prod_url), example_versions());
+        token_only::a_failure_mid_batch_then_the_forward_fix(&h);
         h.sessions_in_session_mode();
         assert!(live_login_roles(&h.prod_url).is_empty(), "no login role left behind");
     });
@@ -216,21 +207,8 @@ fn a_failure_mid_batch_through_the_pooler_then_the_forward_fix() {
 fn two_checkouts_racing_through_the_pooler_push_once() {
     in_ipv4_namespace("two_checkouts_racing_through_the_pooler_push_once", || {
         let a = Ipv4::new(Prod::AtHead, true);
-        let b = Tree::example();
-        for file in ["xtask.toml", "platform.yaml", "migrations/promotion.lock"] {
-            b.write(file, a.tree.read(file));
-        }
-        for tree in [&a.tree, &b] {
-            tree.write("migrations/20260601000000_slow.sql", "select pg_sleep(3);\n");
-        }
-        commit(&a.tree, "slow");
-        commit_all(&b);
-        crate::support::race(&a.tree, &b, &[("SUPABASE_ACCESS_TOKEN", TOKEN), ("SUPABASE_PROJECT_ID", REF)]);
-        let mut expected = example_versions();
-        expected.push("20260601000000".into());
-        assert_eq!(versions(&a.prod_url), expected, "every file applied once");
+        token_only::two_checkouts_push_once(&a);
         a.sessions_in_session_mode();
-        assert!(live_login_roles(&a.prod_url).is_empty(), "no login role left behind");
     });
 }
 
@@ -274,40 +252,9 @@ fn catalog_docs_drift_parity_and_prune_through_the_pooler_and_a_proxy() {
         let drift = h.run(&["drift", "--target", "prod", "--format", "json"]);
         assert_eq!((drift.code, drift.stdout.trim()), (0, "[]"), "{}", drift.stderr);
 
-        crate::support::connect(&h.prod_url).batch_execute(crate::support::EVENTS_SQL).unwrap();
-        let parity = h.run(&[
-            "partition",
-            "parity",
-            "--target",
-            "prod",
-            "--source",
-            "public.events",
-            "--shadow",
-            "public.events_p",
-            "--time-column",
-            "at",
-            "--format",
-            "json",
-        ]);
-        assert_eq!(parity.code, 0, "{}{}", parity.stdout, parity.stderr);
-        let evidence: serde_json::Value = serde_json::from_str(&parity.stdout).unwrap();
-        assert_eq!((&evidence["passed"], &evidence["windows"][0]["source_rows"]), (&true.into(), &744.into()));
-        let dry = h.run(&[
-            "partition",
-            "prune",
-            "--target",
-            "prod",
-            "--table",
-            "public.events_p",
-            "--older-than",
-            "1d",
-            "--dry-run",
-        ]);
-        assert_eq!(dry.code, 0, "{}", dry.stderr);
-        let plan = dry.stderr.split("--execute ").nth(1).unwrap().trim().to_string();
-        let run = h.run(&["partition", "prune", "--target", "prod", "--table", "public.events_p", "--execute", &plan]);
-        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
-        assert!(run.stdout.contains("dropped events_p_2025_01 (744 rows)"), "{}", run.stdout);
+        token_only::parity_passes(&h);
+        let plan = token_only::prune_plan(&h);
+        token_only::prune_executes(&h, &plan);
         let (ours, _) = h.sessions_in_session_mode();
         assert!(ours >= 5, "status, drift's, parity's and prune's sessions went through the pooler: {ours}");
         assert!(live_login_roles(&h.prod_url).is_empty(), "no login role left behind");

@@ -470,7 +470,7 @@ fn no_output_or_record_contains_a_planted_token_or_password() {
 }
 
 fn without_secrets() -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    let mut cmd = crate::support::xtask();
     cmd.env_remove("SUPABASE_ACCESS_TOKEN").env_remove("PROD_DB_URL");
     cmd
 }
@@ -763,8 +763,9 @@ fn a_concurrently_file_runs_without_the_budget_and_an_invalid_index_it_leaves_is
     held.batch_execute("begin isolation level repeatable read; select count(*) from public.problems;").unwrap();
     let watch = url.clone();
     let release = std::thread::spawn(move || {
-        crate::support::wait_for_lock_wait(&watch);
-        std::thread::sleep(Duration::from_secs(2));
+        // Let go once the build has waited 2 s by the server's own count (twice its budget, which would have
+        // cancelled it by then): the event the assertions below are about, not a span of this test's clock.
+        crate::support::wait_for_lock_wait_of_at_least(&watch, "2 s");
         held.batch_execute("commit").unwrap();
     });
     let run = promote_staging(&tree, &url, &["--skip-catalog", "--format", "json"]);

@@ -10,6 +10,7 @@ use anyhow::{Context, bail};
 use xshell::{Shell, cmd};
 
 use super::baseline::PlatformSchema;
+use super::prepared::{self, PREPARED_PASSWORD};
 use super::tree::ServerTree;
 use crate::domain::major::Major;
 use crate::domain::platform::{BOOTSTRAP_SUPERUSER, PRIVILEGED_ROLE};
@@ -199,14 +200,29 @@ impl Cluster {
             std::fs::read_to_string(self.password_file()).context("reading the embedded database's password")?;
         // Hashed here, so the password itself never reaches the server's statement log.
         let verifier = postgres_protocol::password::scram_sha_256(password.trim().as_bytes());
-        let mut admin = super::connect(&self.admin_url("postgres")?)?;
+        let mut admin = self.first_admin_session()?;
         admin.batch_execute(&format!(
             "do $$ begin \
                if not exists (select 1 from pg_roles where rolname = 'postgres') then create role postgres; end if; \
              end $$; \
-             alter role postgres with {POSTGRES_ATTRIBUTES} password '{verifier}'"
+             alter role postgres with {POSTGRES_ATTRIBUTES} password '{verifier}'; \
+             alter role {BOOTSTRAP_SUPERUSER} password '{verifier}'"
         ))?;
+        // From here on the superuser has this cluster's password.
+        let _ = std::fs::remove_file(self.dir.join(PREPARED_PASSWORD));
         Ok(())
+    }
+
+    /// The superuser's session, with the prepared cluster's password while a copy has not had its own yet.
+    fn first_admin_session(&self) -> anyhow::Result<postgres::Client> {
+        if let Ok(prepared) = std::fs::read_to_string(self.dir.join(PREPARED_PASSWORD)) {
+            let url =
+                format!("postgresql://{BOOTSTRAP_SUPERUSER}:{}@127.0.0.1:{}/postgres", prepared.trim(), self.port()?);
+            if let Ok(client) = super::connect(&url) {
+                return Ok(client);
+            }
+        }
+        super::connect(&self.admin_url("postgres")?)
     }
 
     /// `start`, returning the superuser's URL of the `postgres` database: for the xtask's own administration.
@@ -271,30 +287,9 @@ impl Cluster {
         let password = random_password()?;
         fsutil::write_atomic(&self.password_file(), password.as_bytes())?;
         std::fs::set_permissions(self.password_file(), std::fs::Permissions::from_mode(0o600))?;
-        let pwfile = server_dir.join("initdb-pw");
-        std::fs::write(&pwfile, &password)?;
-        if let Some(user) = &run_as {
-            std::os::unix::fs::chown(&pwfile, Some(user.uid), Some(user.gid))?;
-        }
-        let (initdb, data) = (tree.bin("initdb"), self.data());
-        let args = [
-            s("-D"),
-            path(&data),
-            s("-U"),
-            s(BOOTSTRAP_SUPERUSER),
-            s("--auth-local=trust"),
-            s("--auth-host=scram-sha-256"),
-            format!("--pwfile={}", pwfile.display()),
-            s("-E"),
-            s("UTF8"),
-            s("--no-locale"),
-            s("--no-sync"),
-        ];
-        let result = server_cmd(sh, &initdb, &args)?.quiet().ignore_stdout().ignore_status().output();
-        let _ = std::fs::remove_file(&pwfile);
-        let out = result.context("running initdb")?;
-        if !out.status.success() {
-            bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+        match prepared::dir(self.major) {
+            None => initdb(sh, &tree, run_as.as_ref(), &self.data(), &password)?,
+            Some(prepared) => self.copy_prepared(sh, &tree, run_as.as_ref(), &prepared)?,
         }
         // The bootstrap superuser is `supabase_admin` from here on; `postgres` is made at the first launch.
         fsutil::write_atomic(&self.dir.join(ROLE_MODEL_MARK), ROLE_MODEL_VERSION.as_bytes())?;
@@ -320,6 +315,23 @@ impl Cluster {
         let pgpass = format!("127.0.0.1:*:*:postgres:{password}\n127.0.0.1:*:*:{BOOTSTRAP_SUPERUSER}:{password}\n");
         std::fs::write(self.dir.join("pgpass"), pgpass)?;
         std::fs::set_permissions(self.dir.join("pgpass"), std::fs::Permissions::from_mode(0o600))?;
+        Ok(())
+    }
+
+    /// The data directory as a copy of the run's prepared one (`prepared.rs`), made another server; its
+    /// superuser keeps the prepared password until `bootstrap_roles` gives it this cluster's.
+    fn copy_prepared(&self, sh: &Shell, tree: &ServerTree, run_as: Option<&RunAs>, dir: &Path) -> anyhow::Result<()> {
+        let prepared = prepared::ensure(dir, random_password()?, |data, password| {
+            if let Some(user) = run_as {
+                std::os::unix::fs::chown(dir, Some(user.uid), Some(user.gid))?;
+            }
+            initdb(sh, tree, run_as, data, password)
+        })?;
+        let (from, to) = (&prepared.data, self.data());
+        cmd!(sh, "cp -a {from} {to}").quiet().run()?;
+        prepared::make_another_server(&to)?;
+        fsutil::write_atomic(&self.dir.join(PREPARED_PASSWORD), prepared.password.as_bytes())?;
+        std::fs::set_permissions(self.dir.join(PREPARED_PASSWORD), std::fs::Permissions::from_mode(0o600))?;
         Ok(())
     }
 
@@ -354,6 +366,36 @@ impl Cluster {
         }
         Ok(())
     }
+}
+
+/// `initdb` of `data` with `supabase_admin` as its bootstrap superuser, whose password is `password`.
+fn initdb(sh: &Shell, tree: &ServerTree, run_as: Option<&RunAs>, data: &Path, password: &str) -> anyhow::Result<()> {
+    let parent = data.parent().context("a data directory has a parent")?;
+    let pwfile = parent.join("initdb-pw");
+    std::fs::write(&pwfile, password)?;
+    if let Some(user) = run_as {
+        std::os::unix::fs::chown(&pwfile, Some(user.uid), Some(user.gid))?;
+    }
+    let args = [
+        s("-D"),
+        path(data),
+        s("-U"),
+        s(BOOTSTRAP_SUPERUSER),
+        s("--auth-local=trust"),
+        s("--auth-host=scram-sha-256"),
+        format!("--pwfile={}", pwfile.display()),
+        s("-E"),
+        s("UTF8"),
+        s("--no-locale"),
+        s("--no-sync"),
+    ];
+    let result = server_cmd(sh, &tree.bin("initdb"), &args)?.quiet().ignore_stdout().ignore_status().output();
+    let _ = std::fs::remove_file(&pwfile);
+    let out = result.context("running initdb")?;
+    if !out.status.success() {
+        bail!("initdb failed: {}", String::from_utf8_lossy(&out.stderr).trim());
+    }
+    Ok(())
 }
 
 /// A server-side binary, run as the unprivileged user when we are root.

@@ -5,6 +5,7 @@ mod baseline;
 mod cluster;
 pub mod impact;
 pub mod pooler;
+pub mod prepared;
 pub mod standins;
 pub mod tls;
 pub mod tree;

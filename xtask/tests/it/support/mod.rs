@@ -10,6 +10,7 @@ pub mod api;
 pub mod github;
 pub mod pooler;
 pub mod proxy;
+pub mod token_only;
 
 pub struct Tree {
     pub dir: tempfile::TempDir,
@@ -70,6 +71,35 @@ fn copy_dir(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), to.join(entry.file_name())).unwrap();
         }
     }
+}
+
+/// The built xtask, with this test run's prepared clusters: every cluster a test tree makes is a copy of one
+/// `initdb` per major (`XTASK_TEST_CLUSTERS`, `xtask::edges::postgres::prepared`).
+pub fn xtask() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.env(xtask::edges::postgres::prepared::CACHE_ENV, prepared_clusters());
+    cmd
+}
+
+/// Where this test run keeps its prepared clusters: the one its parent process chose (a test re-run in a
+/// namespace), else `xtask-test-clusters-<pid>` in the temporary directory, fresh for this run. Those of runs
+/// whose process is gone are removed first.
+pub fn prepared_clusters() -> &'static Path {
+    static DIR: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| {
+        if let Some(dir) = std::env::var_os(xtask::edges::postgres::prepared::CACHE_ENV) {
+            return PathBuf::from(dir);
+        }
+        let prefix = "xtask-test-clusters-";
+        for entry in std::fs::read_dir(std::env::temp_dir()).unwrap().flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let Some(pid) = name.strip_prefix(prefix) else { continue };
+            if pid == std::process::id().to_string() || !Path::new("/proc").join(pid).exists() {
+                let _ = std::fs::remove_dir_all(entry.path());
+            }
+        }
+        std::env::temp_dir().join(format!("{prefix}{}", std::process::id()))
+    })
 }
 
 pub fn repo_root() -> PathBuf {
@@ -145,11 +175,11 @@ impl Tree {
     }
 
     pub fn run(&self, args: &[&str]) -> Run {
-        self.run_cmd(Command::new(env!("CARGO_BIN_EXE_xtask")), args)
+        self.run_cmd(xtask(), args)
     }
 
     pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+        let mut cmd = xtask();
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -227,7 +257,7 @@ impl Drop for Tree {
     fn drop(&mut self) {
         for major in Major::ALL {
             if self.path(&format!("target/xtask/pg/{major}/data")).exists() {
-                let _ = Command::new(env!("CARGO_BIN_EXE_xtask"))
+                let _ = xtask()
                     .arg("--repo")
                     .arg(self.dir.path())
                     .args(["db", "stop", "--major", &major.to_string()])
@@ -332,6 +362,7 @@ pub fn in_namespace(name: &str, flags: &[&str], body: impl FnOnce()) {
         .arg(std::env::current_exe().unwrap())
         .args(["--exact", &full_test_name(name), "--nocapture", "--test-threads=1"])
         .env(NAMESPACE_CHILD_ENV, "1")
+        .env(xtask::edges::postgres::prepared::CACHE_ENV, prepared_clusters())
         .status()
         .unwrap();
     assert!(status.success(), "{name} failed inside its namespace (its output is above)");
@@ -349,7 +380,7 @@ fn skip(name: &str, why: &str) {
 
 /// Starts the xtask on `tree` in the background, its output captured; credentials come from `env` only.
 pub fn spawn(tree: &Tree, args: &[&str], env: &[(&str, &str)]) -> std::process::Child {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    let mut cmd = xtask();
     cmd.arg("--repo").arg(tree.dir.path()).args(args);
     cmd.env_remove("PROD_DB_URL").env_remove("SUPABASE_ACCESS_TOKEN").env_remove("SUPABASE_PROJECT_ID");
     for (k, v) in env {
@@ -452,6 +483,20 @@ pub fn wait_for_lock_wait_other_than(url: &str, seen: Option<&(i32, String)>) ->
             return wait;
         }
         assert!(std::time::Instant::now() < deadline, "the CLI's session never waited for a lock");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// Returns once the Supabase CLI's session on `url` has waited for one lock for at least `interval` (a Postgres
+/// interval), as the server counts it (`pg_locks.waitstart`); a minute at most.
+pub fn wait_for_lock_wait_of_at_least(url: &str, interval: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut session = connect(url);
+    let waited = "select count(*) from pg_locks l join pg_stat_activity a using (pid) \
+                  where a.application_name = '@effect/sql-pg' and not l.granted \
+                  and clock_timestamp() - l.waitstart >= $1::text::interval";
+    while session.query_one(waited, &[&interval]).unwrap().get::<_, i64>(0) == 0 {
+        assert!(std::time::Instant::now() < deadline, "the CLI's session never waited {interval} for a lock");
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
