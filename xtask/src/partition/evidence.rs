@@ -13,7 +13,7 @@ use crate::domain::partition::compare::{LISTED, WindowResult};
 #[derive(Debug, Serialize)]
 pub struct ParityEvidence {
     pub(super) kind: &'static str,
-    pub(super) started_at: String,
+    pub(super) started_at: chrono::DateTime<chrono::Utc>,
     pub(super) snapshot_time: String,
     pub(super) target: String,
     pub(super) database: String,
@@ -178,7 +178,7 @@ mod tests {
         };
         ParityEvidence {
             kind: "parity",
-            started_at: "2026-11-24T00:00:00Z".into(),
+            started_at: "2026-11-24T00:00:00Z".parse().unwrap(),
             snapshot_time: "2026-11-24 00:00:01+00".into(),
             target: "prod".into(),
             database: "database postgresql://u:***@h:5432/db".into(),

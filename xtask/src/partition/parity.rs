@@ -38,12 +38,12 @@ impl flags::Parity {
         if !(self.sample_pct > 0.0 && self.sample_pct <= 100.0) {
             bail!("--sample-pct {} must be within (0, 100]", self.sample_pct);
         }
-        let started_at = clock::utc_now();
+        let started_at = clock::now();
         let mut evidence = self
-            .measure(&direct, (recent, overlap), &started_at, &target)
+            .measure(&direct, (recent, overlap), started_at, &target)
             .map_err(|e| anyhow::anyhow!(crate::edges::output::redact::redact(&format!("{e:#}"))))?;
         evidence.git_commit = git::head_commit(sh);
-        let stem = format!("{}-parity-{}", clock::file_stamp(&started_at), self.source);
+        let stem = format!("{}-parity-{}", clock::file_stamp(started_at), self.source);
         let md = render_parity(&evidence);
         let written = evidence::write(&repo.evidence_dir(target.record_place()), &stem, &evidence, &md)?;
         let md = repo.rel(&written.md);
@@ -61,7 +61,7 @@ impl flags::Parity {
         &self,
         direct: &Direct,
         durations: (chrono::Duration, chrono::Duration),
-        started_at: &str,
+        started_at: chrono::DateTime<chrono::Utc>,
         target: &Resolved,
     ) -> anyhow::Result<ParityEvidence> {
         let mut client = direct.connect()?;
@@ -200,7 +200,7 @@ impl flags::Parity {
 
     fn evidence(
         &self,
-        started_at: &str,
+        started_at: chrono::DateTime<chrono::Utc>,
         snapshot_time: String,
         target: &Resolved,
         tables: Tables,
@@ -209,7 +209,7 @@ impl flags::Parity {
         let passed = tables.missing.is_empty() && windows.iter().all(|r| r.passed);
         ParityEvidence {
             kind: "parity",
-            started_at: started_at.to_string(),
+            started_at,
             snapshot_time,
             target: target.name.clone(),
             database: target.describe(),

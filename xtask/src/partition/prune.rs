@@ -32,7 +32,7 @@ pub struct PrunePlan {
     pub table: String,
     pub older_than: String,
     pub cutoff: String,
-    pub created_at: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
     pub partitions: Vec<PlannedPartition>,
     pub kept: Vec<KeptPartition>,
 }
@@ -89,7 +89,7 @@ impl flags::Prune {
             None => {
                 let older_than = self.older_than.as_ref().context("--dry-run needs --older-than (e.g. 90d)")?;
                 let plan = plan(&mut client, &target.name, &table, older_than)?;
-                let stem = format!("{}-prune-{table}.plan", clock::file_stamp(&plan.created_at));
+                let stem = format!("{}-prune-{table}.plan", clock::file_stamp(plan.created_at));
                 let file = PlanFile { digest: plan.digest(), plan };
                 let dir = repo.evidence_dir(target.record_place());
                 let written = evidence::write(&dir, &stem, &file, &render_plan(&file.plan))?;
@@ -185,7 +185,7 @@ fn plan(client: &mut postgres::Client, target: &str, table: &TableRef, older_tha
         table: table.to_string(),
         older_than: older_than.text.clone(),
         cutoff,
-        created_at: clock::utc_now(),
+        created_at: clock::now(),
         partitions: vec![],
         kept: vec![],
     };
@@ -243,7 +243,7 @@ fn render_plan(plan: &PrunePlan) -> String {
     let _ = writeln!(
         out,
         "Partitions whose upper bound is at or before {} (now - {}), written {}. Nothing has changed yet.\n",
-        plan.cutoff, plan.older_than, plan.created_at
+        plan.cutoff, plan.older_than, clock::utc(plan.created_at)
     );
     if plan.partitions.is_empty() {
         let _ = writeln!(out, "No partition is old enough.\n");
@@ -265,7 +265,7 @@ pub struct Executed {
     plan: String,
     target: String,
     table: String,
-    started_at: String,
+    started_at: chrono::DateTime<chrono::Utc>,
     steps: Vec<String>,
     finished: bool,
 }
@@ -311,7 +311,7 @@ fn execute(
         plan: rel.clone(),
         target: target.into(),
         table: table.to_string(),
-        started_at: clock::utc_now(),
+        started_at: clock::now(),
         steps: vec![],
         finished: false,
     };
@@ -328,7 +328,7 @@ fn execute(
         Ok(())
     })();
     done.finished = result.is_ok();
-    let stem = format!("{}-prune-{table}.executed", clock::file_stamp(&done.started_at));
+    let stem = format!("{}-prune-{table}.executed", clock::file_stamp(done.started_at));
     let dir = repo.evidence_dir(resolved.record_place());
     let written = evidence::write(&dir, &stem, &done, &render_executed(&done))?;
     let record = repo.rel(&written.md);
@@ -357,7 +357,7 @@ mod tests {
                 plan: "docs/database/evidence/x.plan.json".into(),
                 target: "prod".into(),
                 table: "public.audit_log".into(),
-                started_at: "2026-11-24T01:00:00Z".into(),
+                started_at: "2026-11-24T01:00:00Z".parse().unwrap(),
                 steps: vec![
                     "detached audit_log_2026_01 concurrently".into(),
                     "dropped audit_log_2026_01 (5 rows)".into(),
@@ -453,7 +453,7 @@ mod tests {
             table: "public.audit_log".into(),
             older_than: "90d".into(),
             cutoff: "2026-08-26".into(),
-            created_at: "2026-11-24T00:00:00Z".into(),
+            created_at: "2026-11-24T00:00:00Z".parse().unwrap(),
             partitions: vec![PlannedPartition {
                 name: "audit_log_2026_01".into(),
                 bound: "FOR VALUES ...".into(),
@@ -474,7 +474,7 @@ mod tests {
             table: "public.audit_log".into(),
             older_than: "90d".into(),
             cutoff: "2026-08-26".into(),
-            created_at: "2026-11-24T00:00:00Z".into(),
+            created_at: "2026-11-24T00:00:00Z".parse().unwrap(),
             partitions: vec![PlannedPartition {
                 name: "audit_log_2026_01".into(),
                 bound: "FOR VALUES ...".into(),

@@ -60,8 +60,8 @@ pub struct RollbackReport {
     target: String,
     identity: Option<String>,
     cutover_record: String,
-    started_at: String,
-    finished_at: Option<String>,
+    started_at: chrono::DateTime<chrono::Utc>,
+    finished_at: Option<chrono::DateTime<chrono::Utc>>,
     files: Vec<CutoverFile>,
     /// The SQL run (or to be run), in order.
     sql: Vec<String>,
@@ -82,8 +82,8 @@ impl flags::Rollback {
             self.confirm(&target)?;
             run_on(&target, &report.sql)?;
             report.outcome = RollbackOutcome::RolledBack;
-            report.finished_at = Some(clock::utc_now());
-            let stem = format!("{}-{}-rollback", clock::file_stamp(&report.started_at), target.name);
+            report.finished_at = Some(clock::now());
+            let stem = format!("{}-{}-rollback", clock::file_stamp(report.started_at), target.name);
             let dir = repo.promotions_dir(target.record_place());
             let written = evidence::write(&dir, &stem, &report, &render(&report))?;
             report.written = Some(repo.rel(&written.md));
@@ -146,7 +146,7 @@ fn plan(repo: &Repo, target: &Resolved, path: &Path) -> anyhow::Result<RollbackR
         target: target.name.clone(),
         identity: record.identity,
         cutover_record: rel,
-        started_at: clock::utc_now(),
+        started_at: clock::now(),
         finished_at: None,
         files: cutover.files,
         sql,

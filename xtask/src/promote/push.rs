@@ -381,7 +381,7 @@ impl Promotion<'_> {
         }
         self.record.finished_at = Some(finished);
         let dir = self.repo.promotions_dir(target.record_place());
-        let stem = format!("{}-{}", clock::file_stamp(&clock::utc(self.record.started_at)), target.name);
+        let stem = format!("{}-{}", clock::file_stamp(self.record.started_at), target.name);
         let md = self.record.render_md();
         let written = evidence::write(&dir, &stem, &self.record, &md)?;
         let md = self.repo.rel(&written.md);

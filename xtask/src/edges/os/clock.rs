@@ -19,6 +19,6 @@ pub fn utc_now() -> String {
 }
 
 /// A time as it starts a file name: `2026-05-13T180000Z` (no `:`, which some file systems refuse).
-pub fn file_stamp(utc: &str) -> String {
-    utc.replace(':', "")
+pub fn file_stamp(time: DateTime<Utc>) -> String {
+    time.format("%Y-%m-%dT%H%M%SZ").to_string()
 }

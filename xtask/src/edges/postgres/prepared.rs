@@ -4,7 +4,6 @@
 //! its own) and given its own password at its first launch. An `initdb` per test tree was a second or more of
 //! each of the suite's ~100 clusters. Without the variable every cluster is made by its own `initdb`.
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
@@ -106,7 +105,7 @@ fn crc32c(bytes: &[u8]) -> u32 {
 
 fn random_id() -> anyhow::Result<[u8; 8]> {
     let mut bytes = [0u8; 8];
-    std::fs::File::open("/dev/urandom")?.read_exact(&mut bytes)?;
+    getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no randomness for a system identifier: {e}"))?;
     Ok(bytes)
 }
 
