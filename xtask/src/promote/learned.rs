@@ -190,3 +190,28 @@ impl Learned {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::platform::RoleModel;
+
+    #[test]
+    fn a_stopped_promotion_keeps_what_its_steps_learned_and_the_rehearsal_says_the_major() {
+        let mut learned = Learned::new("prod");
+        learned.connected = Some(Connected {
+            connection: None,
+            noted: Noted { postgres: Some(15), role_model: Some(RoleModel::PlainOwner) },
+        });
+        learned.dry_run = Some(DryRun { listed: vec!["1_a.sql".into()], transcript: "listed 1_a.sql".into() });
+        let record = learned.fold();
+        assert_eq!((record.target.as_str(), record.postgres, record.outcome), ("prod", Some(15), None));
+        assert_eq!((record.dry_run, record.dry_run_transcript.as_str()), (vec!["1_a.sql".to_string()], "listed 1_a.sql"));
+
+        let major = crate::domain::major::Major::try_from(17).unwrap();
+        learned.rehearsal = Some(Rehearsal { shadow: Some((major, RoleModel::Platform)), ..Default::default() });
+        let record = learned.fold();
+        assert_eq!((record.postgres, record.role_model), (Some(17), Some(RoleModel::Platform)));
+        assert!(record.finished_at.is_none() && record.written.is_none(), "nothing was written");
+    }
+}
