@@ -29,7 +29,7 @@ impl flags::Baseline {
             );
         }
         for m in &applied {
-            let checksum = m.checksum()?;
+            let checksum = m.checksum();
             match lock.files.get(&m.file_name) {
                 Some(recorded) if *recorded != checksum => {
                     bail!(
@@ -37,7 +37,7 @@ impl flags::Baseline {
                         m.rel_path
                     )
                 }
-                _ => lock.files.insert(m.file_name.clone(), checksum),
+                _ => lock.files.insert(m.file_name.clone(), checksum.to_string()),
             };
         }
         let recorded_at = crate::edges::os::clock::utc_now();

@@ -76,9 +76,8 @@ pub struct FilePlan {
 /// written.
 pub fn plan(repo: &Repo, named: &[PathBuf]) -> anyhow::Result<Vec<FilePlan>> {
     // Every file read once: judged, checked and split from the same bytes.
-    let mut discovery = repo.discover()?;
-    crate::domain::history::migrations::read_all(&mut discovery.migrations);
-    let findings = check::check_files(repo, &discovery, LintScope::Pending, LintCacheUse::On)?.findings;
+    let discovery = repo.discover()?;
+    let findings = check::check_files(repo, &discovery, LintScope::Pending, LintCacheUse::On)?.report.findings;
     let all = discovery.migrations;
     let lock = repo.lock()?;
     let chosen = choose(repo, &all, &lock, named)?;
@@ -92,7 +91,7 @@ pub fn plan(repo: &Repo, named: &[PathBuf]) -> anyhow::Result<Vec<FilePlan>> {
             problems.push(format!("{}: it does not parse (see `cargo xtask check`); fix it first", m.rel_path));
             continue;
         }
-        let split = rewrites::split(&m.rel_path, &text, &rewrites::flags(&theirs), &ctx);
+        let split = rewrites::split(&m.rel_path, text, &rewrites::flags(&theirs), &ctx);
         let next = all.iter().map(|o| o.version.as_str()).filter(|v| *v > m.version.as_str()).min();
         let Some(versions) = rewrites::versions_after(&m.version, split.parts.len() - 1, next) else {
             problems.push(format!(
@@ -110,7 +109,13 @@ pub fn plan(repo: &Repo, named: &[PathBuf]) -> anyhow::Result<Vec<FilePlan>> {
                 m.path.with_file_name(format!("{v}_{}_{}.sql", m.name, part.name.as_deref().unwrap_or("part")))
             })
             .collect();
-        plans.push(FilePlan { migration: m.clone(), original: text, split, new_paths, rel_dir: repo.migrations_rel() });
+        plans.push(FilePlan {
+            migration: m.clone(),
+            original: text.to_string(),
+            split,
+            new_paths,
+            rel_dir: repo.migrations_rel(),
+        });
     }
     if !problems.is_empty() {
         bail!("fix: nothing written:\n  {}", problems.join("\n  "));

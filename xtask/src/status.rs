@@ -141,7 +141,7 @@ impl flags::Status {
 /// `check`'s findings that break the push (`live::before_comparison`): a comparison with a database would only
 /// mislead while they stand.
 fn breaking_findings(repo: &Repo, discovery: &Discovery) -> anyhow::Result<CheckReport> {
-    let checked = crate::check::check_files(repo, discovery, LintScope::Pending, LintCacheUse::On)?;
+    let checked = crate::check::check_files(repo, discovery, LintScope::Pending, LintCacheUse::On)?.report;
     Ok(CheckReport::new(live::before_comparison(&checked.findings), checked.summary.counts()))
 }
 

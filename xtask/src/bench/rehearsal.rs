@@ -29,7 +29,7 @@ impl flags::BenchRehearsal {
                 app_migration(i).as_bytes(),
             )?;
         }
-        let files = crate::domain::history::migrations::discover(&repo.root, &dir)?.migrations;
+        let files = crate::edges::migration_files::discover(&repo.root, &dir).migrations;
         let split = files.len().saturating_sub(14);
         let (history, batch): (Vec<_>, Vec<_>) = (files[..split].iter().collect(), files[split..].iter().collect());
         let cli = Cli::locate(sh, &repo.root)?;

@@ -5,7 +5,6 @@ pub mod platform;
 pub mod report;
 
 use std::collections::HashMap;
-use std::io::Read;
 
 use rayon::prelude::*;
 use xshell::Shell;
@@ -30,8 +29,8 @@ impl flags::Check {
     }
 }
 
-/// One file, read once: its checksum when the lock knows it, its analysis (and the hash the cache keeps it
-/// under) when it is linted.
+/// One file's share of the check: its checksum when the lock knows it, its analysis (and the hash the cache
+/// keeps it under) when it is linted.
 struct Loaded {
     checksum: Option<String>,
     analysis: Option<(String, Analysis)>,
@@ -40,18 +39,35 @@ struct Loaded {
     findings: Vec<Finding>,
 }
 
-pub fn check(repo: &Repo, scope: LintScope, cache: LintCacheUse) -> anyhow::Result<CheckReport> {
-    check_files(repo, &repo.discover()?, scope, cache)
+/// What `check` found, and the analysis of each file it linted: a promotion takes these instead of parsing its
+/// batch again (the squawk findings ride along; the facts are the same as a squawk-free parse's).
+pub struct Checked {
+    pub report: CheckReport,
+    pub analyses: Analyses,
 }
 
-/// `check` over files already listed, and read where they carry their bytes (a promotion's): what is judged is
-/// exactly what the promotion goes on to stage and push.
+/// Each linted file's analysis, by file name.
+#[derive(Debug, Default)]
+pub struct Analyses(HashMap<String, Analysis>);
+
+impl Analyses {
+    pub fn get(&self, file_name: &str) -> Option<&Analysis> {
+        self.0.get(file_name)
+    }
+}
+
+pub fn check(repo: &Repo, scope: LintScope, cache: LintCacheUse) -> anyhow::Result<CheckReport> {
+    Ok(check_files(repo, &repo.discover()?, scope, cache)?.report)
+}
+
+/// `check` over files already listed and read (a promotion's): what is judged is exactly what the promotion
+/// goes on to stage and push.
 pub fn check_files(
     repo: &Repo,
     discovery: &migrations::Discovery,
     scope: LintScope,
     cache: LintCacheUse,
-) -> anyhow::Result<CheckReport> {
+) -> anyhow::Result<Checked> {
     let lock = repo.lock()?;
     let overrides = repo.config.severities();
     let squawk_rules = rules::squawk_rules(&overrides);
@@ -62,6 +78,7 @@ pub fn check_files(
     };
     let max_bytes = repo.config.max_file_bytes();
     let migrations = &discovery.migrations;
+    let listing = discovery.listing();
 
     let lint_it = |m: &Migration| scope == LintScope::All || is_pending_somewhere(m, &lock);
     let loaded: Vec<Loaded> = migrations
@@ -70,12 +87,17 @@ pub fn check_files(
         .collect();
 
     let mut findings = discovery.findings.clone();
-    findings.extend(rules::file_names(migrations, chrono::Utc::now().naive_utc()));
-    findings.extend(rules::duplicate_versions(migrations));
-    findings.extend(rules::out_of_order(migrations, &lock));
+    findings.extend(discovery.unread.iter().map(|u| u.why.finding(&u.file.rel_path)));
+    findings.extend(rules::file_names(&listing, chrono::Utc::now().naive_utc()));
+    findings.extend(rules::duplicate_versions(&listing));
+    findings.extend(rules::out_of_order(&listing, &lock));
     // File name -> checksum; `None` for a file present but unreadable (reported as such, not as missing).
-    let current: HashMap<&str, Option<&str>> =
-        migrations.iter().zip(&loaded).map(|(m, l)| (m.file_name.as_str(), l.checksum.as_deref())).collect();
+    let current: HashMap<&str, Option<&str>> = migrations
+        .iter()
+        .zip(&loaded)
+        .map(|(m, l)| (m.file_name.as_str(), l.checksum.as_deref()))
+        .chain(discovery.unread.iter().map(|u| (u.file.file_name.as_str(), None)))
+        .collect();
     findings.extend(rules::applied_history(&current, &lock, &repo.migrations_rel()));
 
     let analysed: Vec<(&Migration, &Analysis)> =
@@ -105,7 +127,10 @@ pub fn check_files(
         cached: loaded.iter().filter(|l| l.cached).count(),
         hashed: current.values().filter(|c| c.is_some()).count(),
     };
-    Ok(CheckReport::new(rules::apply_severities(findings, &overrides), counts))
+    let report = CheckReport::new(rules::apply_severities(findings, &overrides), counts);
+    let analyses =
+        migrations.iter().zip(loaded).filter_map(|(m, l)| Some((m.file_name.clone(), l.analysis?.1))).collect();
+    Ok(Checked { report, analyses: Analyses(analyses) })
 }
 
 /// Pending for at least one recorded target, or unknown to the lock altogether.
@@ -124,6 +149,8 @@ fn batches<'a>(analysed: &[(&'a Migration, &'a Analysis)], lock: &Lock) -> Vec<V
         .collect()
 }
 
+/// What `check` takes from one file read once: its checksum if the lock knows it, its analysis if it is
+/// linted and not over the size limit.
 fn load(
     m: &Migration,
     lint: bool,
@@ -132,58 +159,16 @@ fn load(
     (settings, cache): (&LintSettings, &LintCache),
 ) -> Loaded {
     let mut out = Loaded { checksum: None, analysis: None, cached: false, findings: Vec::new() };
-    let finding = |code, sev, msg: String| Finding::new(code, sev, &m.rel_path, msg);
-    if let Some(source) = &m.source {
-        let too_large = source.bytes.len() as u64 > max_bytes;
-        if too_large && lint {
-            out.findings.push(too_large_finding(m, source.bytes.len() as u64, max_bytes));
-        }
-        if hash {
-            out.checksum = Some(source.checksum.clone());
-        }
-        if lint && !too_large {
-            analyse(m, &source.bytes, (settings, cache), &mut out);
-        }
-        return out;
-    }
-    let meta = match std::fs::metadata(&m.path) {
-        Ok(meta) => meta,
-        Err(err) => {
-            out.findings.push(
-                finding(Code::Unreadable, Severity::Error, format!("cannot read: {err}"))
-                    .fix("fix the file (a broken or looping symlink?) or remove it"),
-            );
-            return out;
-        }
-    };
-    if !meta.is_file() {
-        // Reading a FIFO would block forever; a directory has no content.
-        out.findings.push(
-            finding(Code::Unreadable, Severity::Error, "is not a regular file".into())
-                .fix("replace it with a plain .sql file"),
-        );
-        return out;
-    }
-    let too_large = meta.len() > max_bytes;
+    let len = m.bytes().len() as u64;
+    let too_large = len > max_bytes;
     if too_large && lint {
-        out.findings.push(too_large_finding(m, meta.len(), max_bytes));
-    }
-    if !hash && (too_large || !lint) {
-        return out;
-    }
-    let mut bytes = Vec::with_capacity(meta.len() as usize);
-    if let Err(err) = std::fs::File::open(&m.path).and_then(|mut f| f.read_to_end(&mut bytes)) {
-        out.findings.push(
-            finding(Code::Unreadable, Severity::Error, format!("cannot read: {err}"))
-                .fix("fix the file's permissions (it must be readable by whoever runs the push)"),
-        );
-        return out;
+        out.findings.push(too_large_finding(m, len, max_bytes));
     }
     if hash {
-        out.checksum = Some(migrations::checksum(&bytes));
+        out.checksum = Some(m.checksum().to_string());
     }
     if lint && !too_large {
-        analyse(m, &bytes, (settings, cache), &mut out);
+        analyse(m, (settings, cache), &mut out);
     }
     out
 }
@@ -199,12 +184,12 @@ fn too_large_finding(m: &Migration, len: u64, max_bytes: u64) -> Finding {
 }
 
 /// The file's analysis, from the lint cache when it holds these bytes, and the findings only the text shows.
-fn analyse(m: &Migration, bytes: &[u8], (settings, cache): (&LintSettings, &LintCache), out: &mut Loaded) {
+fn analyse(m: &Migration, (settings, cache): (&LintSettings, &LintCache), out: &mut Loaded) {
     let finding = |code, sev, msg: String| Finding::new(code, sev, &m.rel_path, msg);
-    match std::str::from_utf8(bytes) {
+    match m.text() {
         Ok(text) => {
             out.findings.extend(not_for_the_server(m, text));
-            let key = if cache.is_on() { content_hash(bytes) } else { String::new() };
+            let key = if cache.is_on() { content_hash(m.bytes()) } else { String::new() };
             let kept = cache.get(&key);
             out.cached = kept.is_some();
             let analysis = kept.unwrap_or_else(|| sql::analyze(text, settings));
@@ -221,11 +206,11 @@ fn analyse(m: &Migration, bytes: &[u8], (settings, cache): (&LintSettings, &Lint
             out.analysis = Some((key, analysis));
         }
         Err(err) => {
-            let valid = &bytes[..err.valid_up_to()];
+            let valid = &m.bytes()[..err.valid_up_to];
             let text = String::from_utf8_lossy(valid);
             let pos = LineIndex::new(&text).pos(&text, text.len());
             out.findings.push(
-                finding(Code::ParseError, Severity::Error, format!("not valid UTF-8 (byte {})", err.valid_up_to()))
+                finding(Code::ParseError, Severity::Error, format!("not valid UTF-8 (byte {})", err.valid_up_to))
                     .at(pos)
                     .fix("save the file as UTF-8 (e.g. `iconv -f latin1 -t utf-8`)"),
             );

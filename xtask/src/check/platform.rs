@@ -101,13 +101,7 @@ fn analyse_the_rest(migrations: &[Migration], analysed: &[(&Migration, &Analysis
 fn parse(files: &[&Migration]) -> Vec<Option<Analysis>> {
     use rayon::prelude::*;
     let settings = LintSettings { squawk_rules: &[] };
-    files
-        .par_iter()
-        .map(|m| {
-            let bytes = m.bytes().ok()?;
-            Some(sql::analyze(std::str::from_utf8(&bytes).ok()?, &settings))
-        })
-        .collect()
+    files.par_iter().map(|m| Some(sql::analyze(m.text().ok()?, &settings))).collect()
 }
 
 #[cfg(test)]
@@ -115,10 +109,8 @@ mod tests {
     use expect_test::expect;
 
     use super::*;
-    use crate::domain::history::migrations::Source;
-
     fn file(name: &str, sql: &str) -> Migration {
-        Migration { source: Some(Source::new(sql.as_bytes().to_vec())), ..Migration::unread(name) }
+        Migration::with_sql(name, sql)
     }
 
     #[test]
@@ -127,7 +119,10 @@ mod tests {
             "20230101000000_old.sql",
             "create table auth.legacy (id int);\nalter table auth.legacy add column note text;\n",
         );
-        let unreadable = Migration::unread("20230201000000_gone.sql");
+        let unreadable = Migration::new(
+            crate::domain::history::migrations::MigrationFile::named("20230201000000_gone.sql"),
+            vec![0xff, 0xfe],
+        );
         let newer = file(
             "20240101000000_newer.sql",
             "select 1;\ncreate policy p on auth.mfa_factors using (true);\nalter role supabase_admin rename to x;\n",

@@ -151,12 +151,6 @@ fn default_migrations_dir() -> PathBuf {
 }
 
 impl Config {
-    pub fn load(root: &Path) -> anyhow::Result<Config> {
-        let path = root.join(FILE_NAME);
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
-        Config::parse(&text).with_context(|| format!("{FILE_NAME} is invalid; fix it and run the command again"))
-    }
-
     pub fn parse(text: &str) -> anyhow::Result<Config> {
         let config: Config = toml::from_str(text).map_err(|err| anyhow::anyhow!("{FILE_NAME}: {err}"))?;
         config.validate(text)?;

@@ -30,7 +30,10 @@ pub enum RecordPlace {
 impl Repo {
     /// Opens the repository at `root` (the directory holding `xtask.toml`).
     pub fn open(root: &Path) -> anyhow::Result<Repo> {
-        let config = Config::load(root)?;
+        let path = root.join(config::FILE_NAME);
+        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        let config = Config::parse(&text)
+            .with_context(|| format!("{} is invalid; fix it and run the command again", config::FILE_NAME))?;
         Ok(Repo { root: root.to_path_buf(), config })
     }
 
@@ -79,9 +82,14 @@ impl Repo {
     /// The lock, or an empty one when no target has been promoted or baselined yet.
     pub fn lock(&self) -> anyhow::Result<Lock> {
         let path = self.lock_path();
-        Ok(Lock::read(&path, &self.rel(&path))?.unwrap_or_default())
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Lock::parse_file(&text, &self.rel(&path)),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(Lock::default()),
+            Err(err) => Err(err).with_context(|| format!("reading {}", path.display())),
+        }
     }
 
+    /// The migration files, listed and read once (`edges::migration_files`).
     pub fn discover(&self) -> anyhow::Result<Discovery> {
         let dir = self.migrations_dir();
         if !dir.is_dir() {
@@ -91,7 +99,7 @@ impl Repo {
                 config::FILE_NAME
             );
         }
-        migrations::discover(&self.root, &dir).with_context(|| format!("listing {}", dir.display()))
+        Ok(crate::edges::migration_files::discover(&self.root, &dir))
     }
 
     /// `target/xtask/`: the xtask's own scratch space, never committed.

@@ -196,7 +196,7 @@ fn template_key(repo: &Repo, cli: &Cli, model: RoleModel, applied: &[&Migration]
     hasher.update(format!("{model:?}").as_bytes());
     hasher.update(cli.version.to_string().as_bytes());
     for m in applied {
-        hasher.update(format!("\n{}:{}", m.file_name, m.checksum()?).as_bytes());
+        hasher.update(format!("\n{}:{}", m.file_name, m.checksum()).as_bytes());
     }
     Ok(crate::domain::history::migrations::hex(&hasher.finalize()))
 }

@@ -232,7 +232,7 @@ fn attempts(
             push(&env)
         })?;
         let texts: Vec<(String, String)> =
-            files.iter().map(|m| Ok((m.file_name.clone(), m.text()?))).collect::<anyhow::Result<_>>()?;
+            files.iter().map(|m| Ok((m.file_name.clone(), m.text()?.to_string()))).collect::<anyhow::Result<_>>()?;
         let now: Option<i64> =
             session.query_one("select (extract(epoch from now()) * 1000)::int8", &[]).ok().map(|r| r.get(0));
         attempt.file_ms = seen.durations(&texts, now.unwrap_or_else(|| chrono::Utc::now().timestamp_millis()));

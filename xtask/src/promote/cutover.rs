@@ -79,8 +79,7 @@ fn judge(
     plan: &Plan,
     identity: Option<&Identity>,
 ) -> anyhow::Result<Option<(Cutover, Vec<String>)>> {
-    let pairs: Vec<(&Migration, &crate::domain::lint::sql::Analysis)> =
-        plan.batch().iter().copied().zip(&plan.analyses).collect();
+    let pairs: Vec<(&Migration, &crate::domain::lint::sql::Analysis)> = plan.analysed().collect();
     let phase_two = rules::partition_phases(&pairs).iter().any(|(_, _, p)| matches!(p, Phase::Two(_)));
     let swaps = cutover::swaps(&pairs);
     if !phase_two && swaps.is_empty() {
@@ -194,7 +193,7 @@ fn evidence(
     let files = read_evidence(repo, target)?;
     let max_age = repo.config.partition.evidence_max_age()?;
     let texts: Vec<(String, String)> =
-        plan.files.iter().map(|m| Ok((m.file_name.clone(), m.text()?))).collect::<anyhow::Result<_>>()?;
+        plan.files.iter().map(|m| Ok((m.file_name.clone(), m.text()?.to_string()))).collect::<anyhow::Result<_>>()?;
     let texts: Vec<(&str, &str)> = texts.iter().map(|(n, t)| (n.as_str(), t.as_str())).collect();
     let origins: BTreeMap<&str, (&str, Option<String>)> =
         swaps.iter().filter_map(|s| Some((s.shadow.as_str(), cutover::shadow_origin(&texts, &s.shadow)?))).collect();
@@ -260,11 +259,11 @@ pub(super) fn rehearse_rollbacks(
     for m in plan.batch() {
         let text = m.text()?;
         let Some(cf) = files.iter().find(|f| f.file == m.file_name) else {
-            client.batch_execute(&text).with_context(|| format!("applying {}", m.file_name))?;
+            client.batch_execute(text).with_context(|| format!("applying {}", m.file_name))?;
             continue;
         };
         let before = crate::edges::target::catalog::read_parallel(copy.url(), &excluded)?;
-        client.batch_execute(&text).with_context(|| format!("applying {}", m.file_name))?;
+        client.batch_execute(text).with_context(|| format!("applying {}", m.file_name))?;
         if let Err(err) = client.batch_execute(&cf.sql) {
             return Err(blocked(format!(
                 "promote: the rollback of {} fails after the cutover on a local shadow; nothing was pushed to {}: {:#}",
@@ -286,7 +285,7 @@ pub(super) fn rehearse_rollbacks(
         }
         compared += 1;
         // The rest of the batch runs after the cutover, as on the target.
-        client.batch_execute(&text).with_context(|| format!("applying {} again after its rollback", m.file_name))?;
+        client.batch_execute(text).with_context(|| format!("applying {} again after its rollback", m.file_name))?;
     }
     Ok(Some(format!(
         "{compared} cutover file(s) applied, then rolled back, on a local shadow: the schema came back as before, object for object; then applied again"

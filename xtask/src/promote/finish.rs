@@ -240,7 +240,7 @@ fn what_failed(target: &Resolved, m: &Migration, error: &str, spent: bool) -> St
     if spent {
         return format!("{} could not take its locks on {} within the lock budget", m.file_name, target.name);
     }
-    let line = m.text().ok().and_then(|t| statements::failed_line(&t, error));
+    let line = m.text().ok().and_then(|t| statements::failed_line(t, error));
     let at = line.map_or(String::new(), |l| format!("\n    at {}:{l}", m.rel_path));
     format!("{} failed on {}:\n{}{at}", m.file_name, target.name, indent(error))
 }
@@ -330,7 +330,7 @@ fn record_head(
     let Some(head) = head else { return Ok(noted) };
     for m in files.iter().filter(|m| m.version.as_str() <= head) {
         if !lock.files.contains_key(&m.file_name) {
-            lock.files.insert(m.file_name.clone(), m.checksum()?);
+            lock.files.insert(m.file_name.clone(), m.checksum().to_string());
         }
     }
     let names = std::iter::once(target.name.as_str())

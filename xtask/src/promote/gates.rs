@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 
 use crate::blocked::{Blocked, blocked};
 use crate::check;
-use crate::check::CheckReport;
+use crate::check::{CheckReport, Checked};
 use crate::domain::findings::{Code, Finding, Severity};
 use crate::domain::history::identity::Identity;
 use crate::domain::history::migrations::Migration;
@@ -27,20 +27,14 @@ use super::Ctx;
 use super::notes::{self, Noted};
 use super::plan::Plan;
 
-/// What step 1 found: the CLI and the target, ready; every migration file, read once; the check run on them.
+/// What step 1 found: the CLI and the target, ready; every migration file, read once; the check run on them (its
+/// findings judged in step 2 on the batch and shown in the review, its analyses the batch's).
 pub(super) struct Ready<'a> {
     pub cli: Cli,
     pub target: Resolved<'a>,
     pub checked: Checked,
     pub files: Vec<Migration>,
     pub tools: Tools,
-}
-
-/// The findings of the `check` run in step 1 (judged in step 2 on the batch, shown in the review) and what that
-/// check looked at.
-pub(super) struct Checked {
-    pub findings: Vec<Finding>,
-    pub counts: check::Counts,
 }
 
 /// What the record names the promotion's tools by.
@@ -146,13 +140,11 @@ fn look<'a>(ctx: &Ctx<'a>) -> anyhow::Result<Found<'a>> {
     }
     // Every file is read here, once: the check below, the stage, the rehearsal, the lock report and the
     // record all work from these bytes.
-    let mut discovery = ctx.repo.discover()?;
-    crate::domain::history::migrations::read_all(&mut discovery.migrations);
+    let discovery = ctx.repo.discover()?;
     if config.protected {
         problems.extend(uncommitted_bytes(ctx.sh, ctx.repo, &discovery.migrations));
     }
-    let report = check::check_files(ctx.repo, &discovery, LintScope::Pending, LintCacheUse::On)?;
-    let checked = Checked { counts: report.summary.counts(), findings: report.findings };
+    let checked = check::check_files(ctx.repo, &discovery, LintScope::Pending, LintCacheUse::On)?;
     if let Some(project_ref) = config.project_ref.as_deref().filter(|_| config.protected)
         && std::env::var(PROJECT_ID_ENV).map_or(true, |v| v.is_empty())
     {
@@ -198,8 +190,8 @@ pub(super) fn connect(ctx: &Ctx, target: &Resolved) -> (Option<Pinned>, anyhow::
 /// The findings a gate judged, then the line of the whole check (its counts are of every finding, as the review
 /// lists them, not of these alone).
 fn show_findings(checked: &Checked, judged: Vec<Finding>) {
-    eprint!("{}", CheckReport::new(judged, checked.counts).findings_text());
-    eprint!("\n{}", CheckReport::new(checked.findings.clone(), checked.counts).summary_line());
+    eprint!("{}", CheckReport::new(judged, checked.report.summary.counts()).findings_text());
+    eprint!("\n{}", checked.report.summary_line());
 }
 
 /// Findings the CLI itself would fail on, or silently skip a file for, stop every target, protected or not,
@@ -213,7 +205,7 @@ pub(super) fn push_breaking_gate(ctx: &Ctx, checked: &Checked, files: &[Migratio
         .filter(|m| ctx.options.until.as_deref().is_some_and(|until| m.version.as_str() > until))
         .map(|m| m.rel_path.as_str())
         .collect();
-    let breaking: Vec<Finding> = crate::domain::history::live::before_comparison(&checked.findings)
+    let breaking: Vec<Finding> = crate::domain::history::live::before_comparison(&checked.report.findings)
         .into_iter()
         .filter(|f| !beyond.contains(f.file.as_str()))
         .collect();
@@ -231,6 +223,7 @@ pub(super) fn push_breaking_gate(ctx: &Ctx, checked: &Checked, files: &[Migratio
 pub(super) fn batch_findings(checked: &Checked, plan: &Plan) -> Vec<Finding> {
     let batch_files: BTreeSet<&str> = plan.batch().iter().map(|m| m.rel_path.as_str()).collect();
     checked
+        .report
         .findings
         .iter()
         .filter(|f| batch_files.contains(f.file.as_str()) && f.severity != Severity::Off)
@@ -242,7 +235,7 @@ pub(super) fn batch_findings(checked: &Checked, plan: &Plan) -> Vec<Finding> {
 /// shown and do not block; anything else blocking (in the batch, or about the tree) does, on a protected
 /// target. The partition phase mix is judged on the batch by `phase_gate`.
 pub(super) fn check_gate(target: &Resolved, checked: &Checked, plan: &Plan) -> anyhow::Result<()> {
-    let (blocking, beyond) = split_blocking(&checked.findings, plan.beyond());
+    let (blocking, beyond) = split_blocking(&checked.report.findings, plan.beyond());
     if !beyond.is_empty() {
         show_findings(checked, beyond.clone());
         eprintln!(
@@ -269,8 +262,7 @@ pub(super) fn check_gate(target: &Resolved, checked: &Checked, plan: &Plan) -> a
 
 /// The runbook: never phase-1 partition setup and phase-2 cutover in one promotion batch.
 pub(super) fn phase_gate(target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
-    let pairs: Vec<(&Migration, &crate::domain::lint::sql::Analysis)> =
-        plan.batch().iter().copied().zip(&plan.analyses).collect();
+    let pairs: Vec<(&Migration, &crate::domain::lint::sql::Analysis)> = plan.analysed().collect();
     let mixed: Vec<_> =
         rules::partition_phase_mix(&pairs).into_iter().filter(|f| f.code == Code::PartitionPhaseMix).collect();
     if mixed.is_empty() {
@@ -299,9 +291,7 @@ pub(super) fn phase_gate(target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
 /// Names every extension the batch creates that the target server cannot provide, before anything runs.
 pub(super) fn preflight_extensions(target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
     let wanted: BTreeSet<(String, String)> = plan
-        .batch()
-        .iter()
-        .zip(&plan.analyses)
+        .analysed()
         .flat_map(|(m, analysis)| {
             analysis.facts.iter().filter_map(move |(_, fact)| match fact {
                 Fact::CreateExtension(name) => Some((name.clone(), m.file_name.clone())),
@@ -405,7 +395,7 @@ fn uncommitted_bytes(sh: &xshell::Shell, repo: &crate::edges::repo::Repo, files:
     };
     let differing: Vec<&str> = files
         .iter()
-        .filter(|m| m.source.as_ref().is_none_or(|s| committed.get(&m.file_name) != Some(&git::blob_id(&s.bytes))))
+        .filter(|m| committed.get(&m.file_name) != Some(&git::blob_id(m.bytes())))
         .map(|m| m.file_name.as_str())
         .collect();
     if differing.is_empty() {

@@ -206,7 +206,10 @@ mod tests {
         learned.dry_run = Some(DryRun { listed: vec!["1_a.sql".into()], transcript: "listed 1_a.sql".into() });
         let record = learned.fold();
         assert_eq!((record.target.as_str(), record.postgres, record.outcome), ("prod", Some(15), None));
-        assert_eq!((record.dry_run, record.dry_run_transcript.as_str()), (vec!["1_a.sql".to_string()], "listed 1_a.sql"));
+        assert_eq!(
+            (record.dry_run, record.dry_run_transcript.as_str()),
+            (vec!["1_a.sql".to_string()], "listed 1_a.sql")
+        );
 
         let major = crate::domain::major::Major::try_from(17).unwrap();
         learned.rehearsal = Some(Rehearsal { shadow: Some((major, RoleModel::Platform)), ..Default::default() });

@@ -169,7 +169,7 @@ fn prepare<'f>(
     learned: &mut Learned,
     (cli, target): (&Cli, &Resolved),
     files: &'f [Migration],
-    checked: &gates::Checked,
+    checked: &'f crate::check::Checked,
 ) -> anyhow::Result<Option<(Plan<'f>, Stage)>> {
     learned.step(&ctx.options.interrupt, 2, "batch: recorded head vs live history")?;
     gates::push_breaking_gate(ctx, checked, files)?;
@@ -179,7 +179,7 @@ fn prepare<'f>(
     learned.unverifiable = unverifiable;
     ran?;
     learned.head_before = plan.head.clone();
-    let plan = plan.until(ctx.options.until.as_deref())?;
+    let plan = plan.until(ctx.options.until.as_deref(), &checked.analyses)?;
     if plan.batch().is_empty() {
         let done = finish::up_to_date(ctx, target, &plan, learned.waited.as_ref(), learned.known())?;
         learned.reconciled = done.reconciled;
@@ -190,7 +190,7 @@ fn prepare<'f>(
         }
         return Ok(None);
     }
-    learned.batch = plan.record_files()?;
+    learned.batch = plan.record_files();
     learned.findings = gates::batch_findings(checked, &plan);
     gates::check_gate(target, checked, &plan)?;
     gates::phase_gate(target, &plan)?;

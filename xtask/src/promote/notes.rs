@@ -70,7 +70,7 @@ pub(super) fn invalid_indexes(session: &mut postgres::Client, batch: &[&Migratio
     let names: Vec<String> = batch
         .iter()
         .filter_map(|m| m.text().ok())
-        .flat_map(|t| crate::domain::promotion::budget::concurrent_index_names(&t))
+        .flat_map(crate::domain::promotion::budget::concurrent_index_names)
         .collect();
     if names.is_empty() {
         return Vec::new();

@@ -28,8 +28,7 @@ pub(super) fn check(ctx: &Ctx, target: &Resolved, plan: &Plan) -> anyhow::Result
     if target.role_model()? != RoleModel::PlainOwner {
         return Ok(());
     }
-    let texts = plan.batch().iter().map(|m| m.text()).collect::<anyhow::Result<Vec<String>>>()?;
-    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let texts = plan.batch().iter().map(|m| m.text()).collect::<Result<Vec<&str>, _>>()?;
     let owned: Vec<(String, Owned)> = plan
         .batch()
         .iter()

@@ -2,10 +2,13 @@
 //! after it, cut by `--until` into the batch and the files beyond it (shown, not promoted now). Every later
 //! step reads the batch from here; nothing computes it again.
 
+use std::borrow::Cow;
+
+use crate::check::Analyses;
 use crate::domain::history::batch;
 use crate::domain::history::lock::Lock;
 use crate::domain::history::migrations::Migration;
-use crate::domain::lint::sql::{self, LintSettings};
+use crate::domain::lint::sql::{self, Analysis, LintSettings};
 use crate::edges::supabase::cli::Cli;
 use crate::edges::supabase::stage::Stage;
 use crate::edges::target::Resolved;
@@ -29,9 +32,9 @@ pub(super) struct Plan<'f> {
     reconciled: usize,
     /// Where the batch ends in `pending`.
     cut: usize,
-    /// The batch's statements, parsed once for the phase and cutover gates, the extension preflight, the lock
-    /// report and the push's segments.
-    pub analyses: Vec<sql::Analysis>,
+    /// The batch's statements as `check` parsed them in step 1 (a file it did not lint is parsed here, once),
+    /// for the phase and cutover gates, the extension preflight, the lock report and the push's segments.
+    analyses: Vec<Cow<'f, Analysis>>,
 }
 
 /// The recorded head, the live history and the reconciled prefix; the batch is everything pending until
@@ -58,11 +61,23 @@ pub(super) fn read<'f>(ctx: &Ctx, cli: &Cli, target: &Resolved, files: &'f [Migr
 }
 
 impl<'f> Plan<'f> {
-    /// The batch cut at `--until` (an `until` that is not pending is an error), its statements parsed.
-    pub(super) fn until(self, until: Option<&str>) -> anyhow::Result<Plan<'f>> {
+    /// The batch cut at `--until` (an `until` that is not pending is an error), with `check`'s analysis of each
+    /// file.
+    pub(super) fn until(self, until: Option<&str>, checked: &'f Analyses) -> anyhow::Result<Plan<'f>> {
         let cut = self.reconciled + batch::up_to(&self.pending[self.reconciled..], until)?;
-        let analyses = analyze(&self.pending[self.reconciled..cut])?;
+        let analyses = self.pending[self.reconciled..cut]
+            .iter()
+            .map(|m| match checked.get(&m.file_name) {
+                Some(analysis) => Ok(Cow::Borrowed(analysis)),
+                None => Ok(Cow::Owned(sql::analyze(m.text()?, &LintSettings { squawk_rules: &[] }))),
+            })
+            .collect::<anyhow::Result<_>>()?;
         Ok(Plan { cut, analyses, ..self })
+    }
+
+    /// Each batch file with its statements.
+    pub(super) fn analysed(&self) -> impl Iterator<Item = (&'f Migration, &Analysis)> + '_ {
+        self.batch().iter().copied().zip(self.analyses.iter().map(|a| &**a))
     }
 
     /// Applied by an earlier, interrupted promotion: recorded by this one.
@@ -87,18 +102,10 @@ impl<'f> Plan<'f> {
     }
 
     /// The batch as the record names it: each file with its checksum.
-    pub(super) fn record_files(&self) -> anyhow::Result<Vec<RecordFile>> {
-        self.batch().iter().map(|m| Ok(RecordFile { file: m.file_name.clone(), sha256: m.checksum()? })).collect()
+    pub(super) fn record_files(&self) -> Vec<RecordFile> {
+        self.batch()
+            .iter()
+            .map(|m| RecordFile { file: m.file_name.clone(), sha256: m.checksum().to_string() })
+            .collect()
     }
-}
-
-/// The batch's statements, parsed once.
-fn analyze(batch: &[&Migration]) -> anyhow::Result<Vec<sql::Analysis>> {
-    batch
-        .iter()
-        .map(|m| {
-            let text = m.text()?;
-            Ok(sql::analyze(&text, &LintSettings { squawk_rules: &[] }))
-        })
-        .collect()
 }

@@ -122,12 +122,8 @@ pub(super) fn push(
 
 /// A batch file edited on disk since step 1 is named: the bytes read then are what is pushed and recorded.
 fn note_edited(plan: &Plan) {
-    let edited: Vec<&str> = plan
-        .batch()
-        .iter()
-        .filter(|m| {
-            std::fs::read(&m.path).map(|b| crate::domain::history::migrations::checksum(&b)).ok() != m.checksum().ok()
-        })
+    let edited: Vec<&str> = crate::edges::migration_files::changed_since_read(plan.batch())
+        .into_iter()
         .map(|m| m.file_name.as_str())
         .collect();
     if !edited.is_empty() {

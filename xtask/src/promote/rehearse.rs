@@ -79,7 +79,7 @@ fn rehearsed_on(ctx: &Ctx, other: &str, plan: &Plan) -> anyhow::Result<String> {
             None => problems.push(format!("{} is not applied on {other}", m.file_name)),
             // Compared as the live history is: a comment edited since is no difference.
             Some(statements)
-                if crate::domain::history::statements::first_difference(&text, statements)
+                if crate::domain::history::statements::first_difference(text, statements)
                     != crate::domain::history::statements::Verdict::Same =>
             {
                 problems.push(format!("{} differs on {other} from this checkout", m.file_name))
@@ -150,7 +150,7 @@ fn measure_impact(ctx: &Ctx, target: &Resolved, at_head: &Shadow, plan: &Plan) -
     let measured = pg::impact::measure(at_head.url(), plan.batch()).and_then(|impacts| {
         let direct = target.direct(Access::ReadOnly)?;
         let sizes = pg::impact::target_sizes(&mut direct.connect()?)?;
-        let files = plan.batch().iter().copied().zip(&plan.analyses);
+        let files = plan.analysed();
         let supautils = ctx.repo.baseline()?.supautils();
         let on = (target.role_model()?, &supautils);
         Ok(pg::impact::for_target(pg::impact::with_sizes(impacts, &sizes), on, files))

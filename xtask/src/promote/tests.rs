@@ -8,21 +8,23 @@ use expect_test::expect;
 use super::gates::{dry_run_mismatch, split_blocking, target_mismatch};
 use super::record::{Failure, Outcome, PromoteReport, Record, RecordFile};
 use crate::domain::findings::{Code, Finding, Pos, Severity};
-use crate::domain::history::migrations::Migration;
+use crate::domain::history::migrations::{Migration, MigrationFile};
 use crate::edges::output::report::Format;
 use crate::edges::output::report::render;
 use crate::edges::supabase::cli::Remote;
 use crate::edges::target::history::{Applied, Mismatch, Reconcile, outcome, reconcile};
 
 fn m(version: &str) -> Migration {
-    Migration {
-        version: version.into(),
-        name: format!("m{version}"),
-        file_name: format!("{version}_m.sql"),
-        rel_path: format!("migrations/{version}_m.sql"),
-        path: Default::default(),
-        source: None,
-    }
+    Migration::new(
+        MigrationFile {
+            version: version.into(),
+            name: format!("m{version}"),
+            file_name: format!("{version}_m.sql"),
+            rel_path: format!("migrations/{version}_m.sql"),
+            path: Default::default(),
+        },
+        Vec::new(),
+    )
 }
 
 fn live(versions: &[&str]) -> Vec<Applied> {

@@ -66,9 +66,8 @@ pub fn review(sh: &Shell, repo: &Repo, base: &str, name: &str) -> anyhow::Result
     let dir = repo.migrations_rel();
     let files = changed_files(sh, &merge_base, &dir)?;
     // Every file read once: the check, the shadow, the lock report and the rewrites work from these bytes.
-    let mut discovery = repo.discover()?;
-    crate::domain::history::migrations::read_all(&mut discovery.migrations);
-    let checked = check::check_files(repo, &discovery, LintScope::Pending, LintCacheUse::On)?;
+    let discovery = repo.discover()?;
+    let checked = check::check_files(repo, &discovery, LintScope::Pending, LintCacheUse::On)?.report;
     let changed: BTreeSet<&str> = files.iter().map(|f| f.file.as_str()).collect();
     let findings: Vec<Finding> = checked.findings.into_iter().filter(|f| changed.contains(f.file.as_str())).collect();
     let all = discovery.migrations;
@@ -102,7 +101,7 @@ pub fn review(sh: &Shell, repo: &Repo, base: &str, name: &str) -> anyhow::Result
     report.roles = format!("{} ({source})", model.describe());
     (report.impact, report.stand_ins) = measure(sh, repo, (major, model), &applied, &pending, &changed)?;
     if let Impact::Measured { files } = &mut report.impact {
-        let analyses = ours.iter().map(|m| Ok(sql::analyze(&m.text()?, &LintSettings { squawk_rules: &[] })));
+        let analyses = ours.iter().map(|m| Ok(sql::analyze(m.text()?, &LintSettings { squawk_rules: &[] })));
         let analyses: Vec<sql::Analysis> = analyses.collect::<anyhow::Result<_>>()?;
         let supautils = repo.baseline()?.supautils();
         *files = impact::for_target(std::mem::take(files), (model, &supautils), ours.iter().copied().zip(&analyses));
@@ -226,7 +225,7 @@ pub fn rewrite_context(all: &[Migration]) -> Context {
         if !text.to_ascii_lowercase().contains("partition by") {
             continue;
         }
-        for (_, fact) in crate::domain::lint::sql::analyze(&text, &LintSettings { squawk_rules: &[] }).facts {
+        for (_, fact) in crate::domain::lint::sql::analyze(text, &LintSettings { squawk_rules: &[] }).facts {
             if let Fact::CreateTable { name, partitioned: true, .. } = fact {
                 ctx.partitioned.insert(name);
             }
@@ -243,7 +242,7 @@ fn suggestions(ours: &[&Migration], findings: &[Finding], ctx: &Context) -> anyh
         if theirs.is_empty() {
             continue;
         }
-        out.extend(rewrites::suggest(&m.rel_path, &m.text()?, &rewrites::flags(&theirs), ctx));
+        out.extend(rewrites::suggest(&m.rel_path, m.text()?, &rewrites::flags(&theirs), ctx));
     }
     Ok(out)
 }

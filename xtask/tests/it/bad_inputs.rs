@@ -570,7 +570,8 @@ fn cases() -> Vec<Case> {
             setup: |t| {
                 let env = running(t);
                 let path = t.path("migrations/promotion.lock");
-                let mut lock = xtask::domain::history::lock::Lock::read(&path, "promotion.lock").unwrap().unwrap();
+                let mut lock =
+                    xtask::domain::history::lock::Lock::parse(&std::fs::read_to_string(&path).unwrap()).unwrap();
                 let mut state = lock.targets["prod"].clone();
                 state.identity = Some(xtask::domain::history::identity::Place::Server {
                     host: "127.0.0.1".into(),

@@ -1,6 +1,6 @@
 //! House rules checked on the source itself, in the manner of rust-analyzer's tidy test: the docs' command
 //! tables match `--help`, no `unwrap()` outside tests, every module says what it is for, no module depends on
-//! itself through others, and no source file grows past what a reader takes in.
+//! itself through others, the domain reads nothing itself, and no source file grows past what a reader takes in.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -154,6 +154,77 @@ fn the_domain_and_the_edges_never_reach_up_into_a_command() {
         }
     }
     assert!(offenders.is_empty(), "move the code these need below the commands:\n{}", offenders.join("\n"));
+}
+
+/// What the domain never names: files, directories and parallel reads, processes, the environment, sessions,
+/// the shell, and the clock. The domain decides over values its callers read; its tests build such values too,
+/// so the rule holds in test code as well (a test that needs a file belongs to the edge it exercises).
+const NOT_IN_THE_DOMAIN: &[&str] = &[
+    "std::fs",
+    "fs::",
+    "File::open",
+    "walkdir",
+    "rayon",
+    "std::process",
+    "process::",
+    "std::env",
+    "env::",
+    "postgres::",
+    "xshell",
+    "duct",
+    "Utc::now",
+    "Local::now",
+    "SystemTime",
+    "Instant::now",
+];
+
+/// Each line of `text` naming one of `NOT_IN_THE_DOMAIN` as a path (not inside a longer name, not in a comment),
+/// as `line: text`.
+fn io_lines(text: &str) -> Vec<String> {
+    let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+    let names = |line: &str, word: &str| {
+        line.match_indices(word).any(|(at, _)| {
+            let before = line[..at].chars().next_back();
+            let after = line[at + word.len()..].chars().next();
+            !ident(before) && (word.ends_with(':') || !ident(after))
+        })
+    };
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim_start().starts_with("//"))
+        .filter(|(_, line)| NOT_IN_THE_DOMAIN.iter().any(|word| names(line, word)))
+        .map(|(i, line)| format!("{}: {}", i + 1, line.trim()))
+        .collect()
+}
+
+#[test]
+fn the_domain_reads_no_file_process_session_environment_or_clock() {
+    let domain: Vec<(String, String)> =
+        modules().into_iter().filter(|(name, _)| name.starts_with("domain::")).collect();
+    assert!(domain.len() > 20, "the domain's files were not found under {}", src_dir().display());
+    let offenders: Vec<String> = domain
+        .iter()
+        .flat_map(|(name, text)| io_lines(text).into_iter().map(move |line| format!("{name}:{line}")))
+        .collect();
+    assert!(
+        offenders.is_empty(),
+        "the domain takes what these read as values: move the reading into `edges/` and pass the result in:\n{}",
+        offenders.join("\n")
+    );
+}
+
+#[test]
+fn the_io_finder_finds_io() {
+    let text = "use std::fs;\nlet v = std::env::var(\"X\");\n// std::fs in a comment\nlet refs::x = 1;\nproduct();\nlet t = chrono::Utc::now();\nuse rayon::prelude::*;\nlet pieces = Conductor;";
+    assert_eq!(
+        io_lines(text),
+        [
+            "1: use std::fs;",
+            "2: let v = std::env::var(\"X\");",
+            "6: let t = chrono::Utc::now();",
+            "7: use rayon::prelude::*;"
+        ]
+    );
 }
 
 #[test]

@@ -60,17 +60,20 @@ fn bump_digits(version: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::domain::history::migrations::MigrationFile;
     use chrono::TimeZone;
 
     fn m(version: &str) -> Migration {
-        Migration {
-            version: version.into(),
-            name: "x".into(),
-            file_name: format!("{version}_x.sql"),
-            rel_path: format!("migrations/{version}_x.sql"),
-            path: Default::default(),
-            source: None,
-        }
+        Migration::new(
+            MigrationFile {
+                version: version.into(),
+                name: "x".into(),
+                file_name: format!("{version}_x.sql"),
+                rel_path: format!("migrations/{version}_x.sql"),
+                path: Default::default(),
+            },
+            Vec::new(),
+        )
     }
 
     #[test]

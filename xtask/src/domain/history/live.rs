@@ -310,17 +310,20 @@ mod tests {
 
     use super::*;
     use crate::domain::history::lock::TargetState;
+    use crate::domain::history::migrations::MigrationFile;
 
     fn m(file_name: &str) -> Migration {
         let (version, name) = parse_file_name(file_name).unwrap();
-        Migration {
-            version: version.into(),
-            name: name.into(),
-            file_name: file_name.into(),
-            rel_path: format!("migrations/{file_name}"),
-            path: Default::default(),
-            source: None,
-        }
+        Migration::new(
+            MigrationFile {
+                version: version.into(),
+                name: name.into(),
+                file_name: file_name.into(),
+                rel_path: format!("migrations/{file_name}"),
+                path: Default::default(),
+            },
+            Vec::new(),
+        )
     }
 
     /// prod (protected) has applied up to 2; dev (not protected) up to 3.

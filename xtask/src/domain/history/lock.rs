@@ -4,7 +4,6 @@
 //! instead of silently trusted.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
@@ -101,13 +100,9 @@ impl Lock {
         migrations::hex(&Sha256::digest(&canonical))
     }
 
-    pub fn read(path: &Path, rel: &str) -> anyhow::Result<Option<Lock>> {
-        let text = match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
-        };
-        Lock::parse(&text).with_context(|| format!("{rel} is not a valid lock file; {}", restore(rel))).map(Some)
+    /// The lock file's `text` (the edge reads it), which messages name `rel`.
+    pub fn parse_file(text: &str, rel: &str) -> anyhow::Result<Lock> {
+        Lock::parse(text).with_context(|| format!("{rel} is not a valid lock file; {}", restore(rel)))
     }
 
     pub fn parse(text: &str) -> anyhow::Result<Lock> {

@@ -3,8 +3,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use anyhow::Context;
-use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
 use crate::domain::findings::{Code, Finding, Severity};
@@ -12,8 +10,9 @@ use crate::domain::findings::{Code, Finding, Severity};
 /// The folder inside the migrations directory for cutover rollbacks, which the CLI never sees.
 pub const ROLLBACK_DIR: &str = "rollback";
 
+/// A file the listing found where the CLI would apply it: its name and place, not yet its content.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Migration {
+pub struct MigrationFile {
     /// The digits before the first `_`: the key of `supabase_migrations.schema_migrations`.
     pub version: String,
     /// What follows the `_`, without `.sql`.
@@ -22,78 +21,163 @@ pub struct Migration {
     /// Relative to the repository root, `/`-separated: how findings name the file.
     pub rel_path: String,
     pub path: PathBuf,
-    /// The file's bytes as read once (`read_all`), and their checksum. A promotion reads every file once, in
-    /// step 1, and every later step (the check gate, the stage, the rehearsal, the lock report, the record)
-    /// works from these bytes: an edit on disk meanwhile cannot make them disagree.
-    pub source: Option<Source>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
-    pub bytes: Arc<[u8]>,
-    pub checksum: String,
-}
-
-impl Source {
-    pub fn new(bytes: Vec<u8>) -> Source {
-        let checksum = checksum(&bytes);
-        Source { bytes: bytes.into(), checksum }
+impl MigrationFile {
+    /// `file_name` (split as the CLI splits it) found at `path`, which findings name `rel_path`; `None` when the
+    /// CLI would skip the file.
+    pub fn new(file_name: &str, rel_path: String, path: PathBuf) -> Option<MigrationFile> {
+        let (version, name) = parse_file_name(file_name)?;
+        Some(MigrationFile { version: version.into(), name: name.into(), file_name: file_name.into(), rel_path, path })
     }
-}
 
-impl Migration {
-    /// A file named `file` under `migrations/`, its bytes not read: what the pure rules' tests work on.
+    /// A file named `file` under `migrations/`: what the pure rules' tests work on.
     #[cfg(test)]
-    pub fn unread(file: &str) -> Migration {
+    pub fn named(file: &str) -> MigrationFile {
         let (version, name) = parse_file_name(file).unwrap_or(("", file));
-        Migration {
+        MigrationFile {
             version: version.into(),
             name: name.into(),
             file_name: file.into(),
             rel_path: format!("migrations/{file}"),
             path: Default::default(),
-            source: None,
-        }
-    }
-
-    /// The bytes read once, or (for a command that reads a file only once anyway) read now.
-    pub fn bytes(&self) -> anyhow::Result<Arc<[u8]>> {
-        match &self.source {
-            Some(source) => Ok(source.bytes.clone()),
-            None => Ok(std::fs::read(&self.path).with_context(|| format!("reading {}", self.rel_path))?.into()),
-        }
-    }
-
-    /// The bytes as text: a migration is SQL, and SQL is UTF-8 here (`check` names a file that is not).
-    pub fn text(&self) -> anyhow::Result<String> {
-        String::from_utf8(self.bytes()?.to_vec())
-            .map_err(|_| anyhow::anyhow!("{} is not valid UTF-8; run `cargo xtask check`", self.rel_path))
-    }
-
-    pub fn checksum(&self) -> anyhow::Result<String> {
-        match &self.source {
-            Some(source) => Ok(source.checksum.clone()),
-            None => Ok(checksum(&self.bytes()?)),
         }
     }
 }
 
-/// Reads every regular file among `migrations` once, in parallel, keeping the bytes. A file that cannot be read
-/// keeps no bytes: `check` reports it.
-pub fn read_all(migrations: &mut [Migration]) {
-    migrations.par_iter_mut().filter(|m| m.source.is_none()).for_each(|m| {
-        let regular = std::fs::metadata(&m.path).is_ok_and(|meta| meta.is_file());
-        if let Some(bytes) = regular.then(|| std::fs::read(&m.path).ok()).flatten() {
-            m.source = Some(Source::new(bytes));
-        }
-    });
+/// A migration file read once: its bytes, their checksum and their text, all computed here from the bytes (as
+/// sqlx's `Migration::new` computes its checksum from its SQL). A promotion reads every file once, in step 1,
+/// and every later step (the check gate, the stage, the rehearsal, the lock report, the record) works from
+/// these bytes: an edit on disk meanwhile cannot make them disagree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Migration {
+    pub file: MigrationFile,
+    content: Content,
+    checksum: String,
 }
 
-/// What a directory listing yields: the files the CLI would apply, and what is wrong with the others.
+/// The bytes, kept once: as text when they are UTF-8 (SQL here is), else as they are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Content {
+    Text(Arc<str>),
+    NotUtf8 { bytes: Arc<[u8]>, valid_up_to: usize },
+}
+
+/// A migration is SQL, and SQL is UTF-8 here: a file that is not has no text (`check` names it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NotUtf8 {
+    pub rel_path: String,
+    /// How many bytes from the start are valid UTF-8.
+    pub valid_up_to: usize,
+}
+
+impl std::fmt::Display for NotUtf8 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} is not valid UTF-8; run `cargo xtask check`", self.rel_path)
+    }
+}
+
+impl std::error::Error for NotUtf8 {}
+
+// A read file is its listed file plus its content: rules and steps read its name and place as they are.
+impl std::ops::Deref for Migration {
+    type Target = MigrationFile;
+    fn deref(&self) -> &MigrationFile {
+        &self.file
+    }
+}
+
+impl Migration {
+    pub fn new(file: MigrationFile, bytes: Vec<u8>) -> Migration {
+        let checksum = checksum(&bytes);
+        let content = match String::from_utf8(bytes) {
+            Ok(text) => Content::Text(text.into()),
+            Err(err) => {
+                let valid_up_to = err.utf8_error().valid_up_to();
+                Content::NotUtf8 { bytes: err.into_bytes().into(), valid_up_to }
+            }
+        };
+        Migration { file, content, checksum }
+    }
+
+    /// The file `file` under `migrations/` holding `sql`: what the pure rules' tests work on.
+    #[cfg(test)]
+    pub fn with_sql(file: &str, sql: &str) -> Migration {
+        Migration::new(MigrationFile::named(file), sql.as_bytes().to_vec())
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        match &self.content {
+            Content::Text(text) => text.as_bytes(),
+            Content::NotUtf8 { bytes, .. } => bytes,
+        }
+    }
+
+    pub fn text(&self) -> Result<&str, NotUtf8> {
+        match &self.content {
+            Content::Text(text) => Ok(text),
+            Content::NotUtf8 { valid_up_to, .. } => {
+                Err(NotUtf8 { rel_path: self.file.rel_path.clone(), valid_up_to: *valid_up_to })
+            }
+        }
+    }
+
+    pub fn checksum(&self) -> &str {
+        &self.checksum
+    }
+}
+
+/// Why a listed file has no content: `check` reports each (the listing has reported what it skipped).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreadable {
+    /// Its metadata cannot be read: a broken or looping symlink, say.
+    Stat(String),
+    /// A FIFO would block a read forever; a directory has no content.
+    NotRegular,
+    /// Present and regular, but reading it failed.
+    Read(String),
+}
+
+impl Unreadable {
+    pub fn finding(&self, rel_path: &str) -> Finding {
+        let (message, fix) = match self {
+            Unreadable::Stat(err) => {
+                (format!("cannot read: {err}"), "fix the file (a broken or looping symlink?) or remove it")
+            }
+            Unreadable::NotRegular => ("is not a regular file".into(), "replace it with a plain .sql file"),
+            Unreadable::Read(err) => (
+                format!("cannot read: {err}"),
+                "fix the file's permissions (it must be readable by whoever runs the push)",
+            ),
+        };
+        Finding::new(Code::Unreadable, Severity::Error, rel_path, message).fix(fix)
+    }
+}
+
+/// A listed file that could not be read, and why.
+#[derive(Debug, Clone)]
+pub struct Unread {
+    pub file: MigrationFile,
+    pub why: Unreadable,
+}
+
+/// What the migrations directory holds, read: the files the CLI would apply (in its order), those of them that
+/// cannot be read, and what is wrong with the other entries.
 #[derive(Debug, Default)]
 pub struct Discovery {
     pub migrations: Vec<Migration>,
+    pub unread: Vec<Unread>,
     pub findings: Vec<Finding>,
+}
+
+impl Discovery {
+    /// Every listed file, read or not, in the CLI's order: what the rules on names and order judge.
+    pub fn listing(&self) -> Vec<&MigrationFile> {
+        let mut all: Vec<&MigrationFile> =
+            self.migrations.iter().map(|m| &m.file).chain(self.unread.iter().map(|u| &u.file)).collect();
+        all.sort_by(|a, b| (&a.version, &a.file_name).cmp(&(&b.version, &b.file_name)));
+        all
+    }
 }
 
 /// Splits a file name the way the CLI does (`^([0-9]+)_(.*)\.sql$`); `None` means the CLI skips the file.
@@ -116,94 +200,6 @@ pub fn version_time(version: &str) -> Option<chrono::NaiveDateTime> {
         return None;
     }
     chrono::NaiveDateTime::parse_from_str(version, "%Y%m%d%H%M%S").ok()
-}
-
-/// Lists `dir` as the CLI would: top-level `*.sql` files in string order of (version, file name).
-pub fn discover(root: &Path, dir: &Path) -> anyhow::Result<Discovery> {
-    let mut out = Discovery::default();
-    let walk = walkdir::WalkDir::new(dir).min_depth(1).follow_links(false).sort_by_file_name();
-    let canonical_root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
-    for entry in walk {
-        match entry {
-            Ok(entry) if leads_outside(&entry, &canonical_root) => out.findings.push(
-                Finding::new(
-                    Code::Unreadable,
-                    Severity::Error,
-                    &rel(root, entry.path()),
-                    "is a symlink leading outside the repository: what would run is not what is reviewed here",
-                )
-                .fix("copy the file into the migrations directory (and commit it) instead of linking to it"),
-            ),
-            Ok(entry) => classify(root, &entry, &mut out),
-            Err(err) => {
-                let path = err.path().unwrap_or(dir);
-                out.findings.push(
-                    Finding::new(Code::Unreadable, Severity::Error, &rel(root, path), format!("cannot list: {err}"))
-                        .fix("fix the file's permissions or remove it"),
-                );
-            }
-        }
-    }
-    out.migrations.sort_by(|a, b| (&a.version, &a.file_name).cmp(&(&b.version, &b.file_name)));
-    Ok(out)
-}
-
-/// A symlink whose target is outside `root` (a dangling one is left to the read, which reports it).
-fn leads_outside(entry: &walkdir::DirEntry, root: &Path) -> bool {
-    entry.path_is_symlink() && entry.path().canonicalize().is_ok_and(|target| !target.starts_with(root))
-}
-
-fn classify(root: &Path, entry: &walkdir::DirEntry, out: &mut Discovery) {
-    let file_name = entry.file_name().to_string_lossy();
-    let looks_like_sql = file_name.to_ascii_lowercase().ends_with(".sql");
-    let rel_path = rel(root, entry.path());
-    if entry.depth() > 1 {
-        // `rollback/` holds a cutover's declared rollback (`-- xtask: rollback:`): never pushed, run only by
-        // `cargo xtask partition rollback`.
-        let rollback =
-            entry.depth() == 2 && entry.path().parent().and_then(|p| p.file_name()) == Some(ROLLBACK_DIR.as_ref());
-        if looks_like_sql && !entry.file_type().is_dir() && !rollback {
-            out.findings.push(
-                Finding::new(
-                    Code::FileName,
-                    Severity::Error,
-                    &rel_path,
-                    "the Supabase CLI reads only the top level of the migrations directory; this file would never run",
-                )
-                .fix("move it up into the migrations directory, or delete it"),
-            );
-        }
-        return;
-    }
-    if !looks_like_sql {
-        return;
-    }
-    if entry.file_type().is_dir() {
-        out.findings.push(
-            Finding::new(Code::Unreadable, Severity::Error, &rel_path, "is a directory, but is named like a migration")
-                .fix("rename or remove the directory"),
-        );
-        return;
-    }
-    match parse_file_name(&file_name) {
-        Some((version, name)) => out.migrations.push(Migration {
-            version: version.to_string(),
-            name: name.to_string(),
-            file_name: file_name.to_string(),
-            rel_path,
-            path: entry.path().to_path_buf(),
-            source: None,
-        }),
-        None => out.findings.push(
-            Finding::new(
-                Code::FileName,
-                Severity::Error,
-                &rel_path,
-                "the Supabase CLI skips this file (it needs `<digits>_<name>.sql`), so it would never run",
-            )
-            .fix("rename it with `cargo xtask new <name>` and move the SQL into the new file"),
-        ),
-    }
 }
 
 /// `path` relative to `root`, `/`-separated; a path outside `root` as it is.

@@ -83,13 +83,13 @@ fn measure_file(client: &mut postgres::Client, m: &Migration) -> anyhow::Result<
     if lower.contains("concurrently") || lower.contains("commit;") {
         // CONCURRENTLY cannot run in a transaction block, and a file's own COMMIT ends the measured one.
         impact.not_measured = Some("runs outside a single transaction (CONCURRENTLY or its own COMMIT)".into());
-        client.batch_execute(&text).with_context(|| format!("applying {} to the lock-report shadow", m.file_name))?;
+        client.batch_execute(text).with_context(|| format!("applying {} to the lock-report shadow", m.file_name))?;
         return Ok(impact);
     }
     let mut tx = client.transaction()?;
     let before = relations(&mut tx)?;
     let started = std::time::Instant::now();
-    tx.batch_execute(&text).with_context(|| format!("applying {} to the lock-report shadow", m.file_name))?;
+    tx.batch_execute(text).with_context(|| format!("applying {} to the lock-report shadow", m.file_name))?;
     impact.duration_ms = Some(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX));
     let held: Vec<(i64, String)> = tx.query(LOCKS, &[])?.iter().map(|r| (r.get(0), r.get(1))).collect();
     let after = relations(&mut tx)?;

@@ -48,7 +48,7 @@ impl Stage {
             }
         }
         for m in batch {
-            std::fs::write(migrations_dir.join(&m.file_name), m.bytes()?)
+            std::fs::write(migrations_dir.join(&m.file_name), m.bytes())
                 .with_context(|| format!("staging {}", m.rel_path))?;
         }
         Ok(())
@@ -70,7 +70,7 @@ impl Stage {
         }
         for m in batch {
             let staged = std::fs::read(migrations_dir.join(&m.file_name))?;
-            if crate::domain::history::migrations::checksum(&staged) != m.checksum()? {
+            if crate::domain::history::migrations::checksum(&staged) != m.checksum() {
                 anyhow::bail!("the staged {} is not the file that was checked and reviewed", m.file_name);
             }
         }
@@ -105,6 +105,7 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     use super::*;
+    use crate::domain::history::migrations::MigrationFile;
 
     #[test]
     fn applied_files_are_linked_and_the_batch_is_a_copy_taken_now() {
@@ -113,14 +114,9 @@ mod tests {
             let path = tmp.path().join(name);
             std::fs::write(&path, format!("-- {name}")).unwrap();
             let version = name.split('_').next().unwrap().to_string();
-            Migration {
-                version,
-                name: String::new(),
-                file_name: name.into(),
-                rel_path: name.into(),
-                path,
-                source: None,
-            }
+            let file =
+                MigrationFile { version, name: String::new(), file_name: name.into(), rel_path: name.into(), path };
+            Migration::new(file, format!("-- {name}").into_bytes())
         };
         let (old, new) = (file("20260101000000_old.sql"), file("20260102000000_new.sql"));
         let stage = Stage::new(tmp.path().join("stage"), &[&old], &[&new]).unwrap();

@@ -6,7 +6,7 @@ use squawk_linter::Rule;
 
 use crate::domain::findings::{Code, Finding, Severity};
 use crate::domain::history::lock::Lock;
-use crate::domain::history::migrations::{self, Migration};
+use crate::domain::history::migrations::{self, Migration, MigrationFile};
 use crate::domain::lint::sql::{Analysis, Fact};
 
 pub mod platform;
@@ -64,7 +64,7 @@ pub fn apply_severities(findings: Vec<Finding>, overrides: &HashMap<String, Seve
 
 const NEW_FIX: &str = "create a correctly named file with `cargo xtask new <name>` and move the SQL into it";
 
-pub fn file_names(migrations: &[Migration], now: chrono::NaiveDateTime) -> Vec<Finding> {
+pub fn file_names(migrations: &[&MigrationFile], now: chrono::NaiveDateTime) -> Vec<Finding> {
     let mut out = Vec::new();
     for m in migrations {
         let warn = |code, msg: String| Finding::new(code, Severity::Warning, &m.rel_path, msg);
@@ -99,9 +99,9 @@ pub fn file_names(migrations: &[Migration], now: chrono::NaiveDateTime) -> Vec<F
     out
 }
 
-pub fn duplicate_versions(migrations: &[Migration]) -> Vec<Finding> {
-    let mut by_version: BTreeMap<&str, Vec<&Migration>> = BTreeMap::new();
-    for m in migrations {
+pub fn duplicate_versions(migrations: &[&MigrationFile]) -> Vec<Finding> {
+    let mut by_version: BTreeMap<&str, Vec<&MigrationFile>> = BTreeMap::new();
+    for m in migrations.iter().copied() {
         by_version.entry(&m.version).or_default().push(m);
     }
     let mut out = Vec::new();
@@ -125,7 +125,7 @@ pub fn duplicate_versions(migrations: &[Migration]) -> Vec<Finding> {
 
 /// Files the lock does not know that sort at or before a recorded head: the CLI refuses the whole push. One
 /// finding per file, naming every head it is behind and the `cargo xtask new` that re-creates it.
-pub fn out_of_order(migrations: &[Migration], lock: &Lock) -> Vec<Finding> {
+pub fn out_of_order(migrations: &[&MigrationFile], lock: &Lock) -> Vec<Finding> {
     let mut out = Vec::new();
     for m in migrations.iter().filter(|m| !lock.files.contains_key(&m.file_name)) {
         let behind: Vec<String> = lock

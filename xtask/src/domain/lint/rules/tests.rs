@@ -5,7 +5,16 @@ use crate::domain::history::lock::TargetState;
 use crate::domain::lint::sql::{LintSettings, analyze};
 
 fn m(file: &str) -> Migration {
-    Migration::unread(file)
+    Migration::with_sql(file, "")
+}
+
+/// Listed files by name, for the rules on names and order.
+fn named(files: &[&str]) -> Vec<MigrationFile> {
+    files.iter().map(|f| MigrationFile::named(f)).collect()
+}
+
+fn refs(files: &[MigrationFile]) -> Vec<&MigrationFile> {
+    files.iter().collect()
 }
 
 fn codes(findings: &[Finding]) -> Vec<String> {
@@ -38,15 +47,15 @@ fn lint(sql: &str) -> Analysis {
 #[test]
 fn file_name_warnings() {
     let now = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap().and_hms_opt(0, 0, 0).unwrap();
-    let files = [
-        m("20260101000000_ok.sql"),
-        m("20260101000001_BadName.sql"),
-        m("20261399000000_x.sql"),
-        m("1_short.sql"),
-        m("20990101000000_later.sql"),
-    ];
+    let files = named(&[
+        "20260101000000_ok.sql",
+        "20260101000001_BadName.sql",
+        "20261399000000_x.sql",
+        "1_short.sql",
+        "20990101000000_later.sql",
+    ]);
     assert_eq!(
-        codes(&file_names(&files, now)),
+        codes(&file_names(&refs(&files), now)),
         [
             "warning:file-name:migrations/20260101000001_BadName.sql:0",
             "warning:file-name:migrations/20261399000000_x.sql:0",
@@ -58,7 +67,8 @@ fn file_name_warnings() {
 
 #[test]
 fn duplicate_versions_name_each_other() {
-    let found = duplicate_versions(&[m("20260101000000_a.sql"), m("20260101000000_b.sql"), m("20260101000001_c.sql")]);
+    let files = named(&["20260101000000_a.sql", "20260101000000_b.sql", "20260101000001_c.sql"]);
+    let found = duplicate_versions(&refs(&files));
     assert_eq!(
         codes(&found),
         [
@@ -72,8 +82,8 @@ fn duplicate_versions_name_each_other() {
 #[test]
 fn out_of_order_only_for_unapplied_files_at_or_before_a_head() {
     let lock = lock_with_head("20260102000000_head.sql");
-    let files = [m("20260101000000_old.sql"), m("20260102000000_head.sql"), m("20260103000000_new.sql")];
-    assert_eq!(codes(&out_of_order(&files, &lock)), ["error:out-of-order:migrations/20260101000000_old.sql:0"]);
+    let files = named(&["20260101000000_old.sql", "20260102000000_head.sql", "20260103000000_new.sql"]);
+    assert_eq!(codes(&out_of_order(&refs(&files), &lock)), ["error:out-of-order:migrations/20260101000000_old.sql:0"]);
 }
 
 #[test]
@@ -81,9 +91,9 @@ fn out_of_order_names_every_file_and_every_head_it_is_behind() {
     let mut lock = lock_with_head("20260103000000_head.sql");
     let dev = TargetState { head: "20260102000000".into(), ..lock.targets["prod"].clone() };
     lock.targets.insert("dev".into(), dev);
-    let files = [m("20260101000000_late_a.sql"), m("20260102000000_late_b.sql"), m("20260103000000_head.sql")];
+    let files = named(&["20260101000000_late_a.sql", "20260102000000_late_b.sql", "20260103000000_head.sql"]);
     let found: Vec<(String, String, String)> =
-        out_of_order(&files, &lock).into_iter().map(|f| (f.file, f.message, f.fix)).collect();
+        out_of_order(&refs(&files), &lock).into_iter().map(|f| (f.file, f.message, f.fix)).collect();
     assert_eq!(
         found,
         [
@@ -100,7 +110,7 @@ fn out_of_order_names_every_file_and_every_head_it_is_behind() {
         ]
     );
     lock.targets.remove("dev");
-    let one = out_of_order(&files[..1], &lock);
+    let one = out_of_order(&refs(&files[..1]), &lock);
     assert_eq!(
         one[0].message,
         "not applied, but its version is at or before the recorded head of prod (head 20260103000000): the CLI refuses the push"

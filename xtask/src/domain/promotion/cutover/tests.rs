@@ -5,7 +5,7 @@ use crate::domain::history::identity::Place;
 use crate::domain::lint::sql::{LintSettings, analyze};
 
 fn m(file: &str) -> Migration {
-    Migration::unread(file)
+    Migration::with_sql(file, "")
 }
 
 fn swaps_of(files: &[(&str, &str)]) -> Vec<(String, String, String, u32)> {
