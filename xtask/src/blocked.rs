@@ -1,20 +1,20 @@
 //! The "no" answer of a command that ran to the end (blocking findings, a stale file, a mismatch, a refusal):
-//! exit 1, where every other error exits 2.
+//! exit 1, where every other error exits 2. What was refused is a `Refusal` (the domain's), kept typed to the
+//! exit code and the json documents' `"refusal"`.
 
-use std::fmt;
+use crate::domain::refusal::Refusal;
 
-#[derive(Debug)]
-pub struct Blocked(pub String);
-
-impl fmt::Display for Blocked {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Blocked {}
+#[derive(Debug, thiserror::Error)]
+#[error(transparent)]
+pub struct Blocked(pub Refusal);
 
 /// `Err(blocked(..))?` reads as the refusal it is.
-pub fn blocked(message: impl Into<String>) -> anyhow::Error {
-    Blocked(message.into()).into()
+pub fn blocked(refusal: Refusal) -> anyhow::Error {
+    Blocked(refusal).into()
+}
+
+/// The refusal an error is, if it is one: a `Blocked`, or a bare `Refusal` that reached anyhow through `?`
+/// (still a refusal: exit 1).
+pub fn refusal(err: &anyhow::Error) -> Option<&Refusal> {
+    err.downcast_ref::<Blocked>().map(|b| &b.0).or_else(|| err.downcast_ref::<Refusal>())
 }

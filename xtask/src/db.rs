@@ -3,6 +3,7 @@
 use xshell::Shell;
 
 use crate::domain::major::Major;
+use crate::domain::refusal::Refusal;
 use crate::edges::postgres::{Cluster, State};
 use crate::edges::repo::Repo;
 use crate::flags::{self, DbCmd};
@@ -48,10 +49,10 @@ impl flags::Db {
                 // Says so rather than starting it: a URL is asked for to connect now, and a server started as a
                 // side effect would surprise whoever stopped it.
                 if cluster.state(sh)? != State::Running {
-                    return Err(crate::blocked::blocked(format!(
-                        "db url: the embedded database (PostgreSQL {major}) is not running; start it with `cargo xtask db start{}`",
-                        flag(self.major)
-                    )));
+                    return Err(crate::blocked::blocked(Refusal::NotRunning {
+                        major: major.to_string(),
+                        flag: flag(self.major),
+                    }));
                 }
                 println!("{}", cluster.display_url("postgres")?);
                 eprintln!("password: export PGPASSFILE={}", cluster.pgpass().display());

@@ -8,6 +8,7 @@ use xshell::Shell;
 
 use crate::blocked::blocked;
 use crate::catalog;
+use crate::domain::refusal::Refusal;
 use crate::domain::schema::catalog::Snapshot;
 use serde::Serialize;
 
@@ -30,10 +31,7 @@ impl flags::Diff {
         if count == 0 {
             return Ok(());
         }
-        Err(blocked(format!(
-            "diff: {count} unexpected delta(s) between {} and {}: fix the schema with a migration, or list them with a reason in {listed_in}",
-            self.a, self.b
-        )))
+        Err(blocked(Refusal::UnexpectedDeltas { count, a: self.a, b: self.b, listed_in }))
     }
 }
 

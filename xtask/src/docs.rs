@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::blocked::blocked;
 use crate::catalog;
+use crate::domain::refusal::Refusal;
 use crate::domain::schema::docs::render;
 use crate::edges::os::fsutil;
 use crate::edges::os::fsutil::{FileState, Mode};
@@ -24,10 +25,7 @@ impl flags::DocsRefresh {
         if report.state != FileState::Stale {
             return Ok(());
         }
-        Err(blocked(format!(
-            "{} is stale; regenerate it with `cargo xtask docs-refresh --target {}`",
-            report.doc, report.target
-        )))
+        Err(blocked(Refusal::StaleDoc { doc: report.doc, target: report.target }))
     }
 }
 

@@ -5,6 +5,7 @@ use xshell::Shell;
 
 use crate::blocked::blocked;
 use crate::diff::DeltaReport;
+use crate::domain::refusal::Refusal;
 use crate::domain::schema::delta::{self, Change};
 use crate::edges::output::report;
 use crate::edges::repo::Repo;
@@ -35,11 +36,7 @@ impl flags::Drift {
         if count == 0 {
             return Ok(());
         }
-        Err(blocked(format!(
-            "drift: {} has {count} change(s) no migration made. Capture each in a forward-fix migration (`cargo xtask new fix_drift_<what>`) \
-             or revert it on the target; never leave manual DDL in place",
-            target.name
-        )))
+        Err(blocked(Refusal::Drift { target: target.name.clone(), count }))
     }
 }
 

@@ -4,7 +4,6 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use xtask::blocked::Blocked;
 use xtask::edges::os::interrupt::Interrupted;
 
 fn main() -> ExitCode {
@@ -15,9 +14,9 @@ fn main() -> ExitCode {
         eprintln!("{}", xtask::edges::output::redact::redact(&interrupted.to_string()));
         return ExitCode::from(xtask::edges::os::interrupt::EXIT_CODE);
     }
-    match err.downcast_ref::<Blocked>() {
-        Some(blocked) => {
-            eprintln!("{}", xtask::edges::output::redact::redact(&blocked.to_string()));
+    match xtask::blocked::refusal(&err) {
+        Some(refusal) => {
+            eprintln!("{}", xtask::edges::output::redact::redact(&refusal.to_string()));
             ExitCode::from(1)
         }
         None => {

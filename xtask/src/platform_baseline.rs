@@ -14,6 +14,7 @@ use serde::Serialize;
 use xshell::Shell;
 
 use crate::blocked::blocked;
+use crate::domain::refusal::Refusal;
 use crate::domain::schema::platform_file::{chunks, format_chunk, is_stand_in, is_statement, render};
 use crate::edges::os::fsutil::{self, FileState, Mode};
 use crate::edges::output::report::{self, Report};
@@ -46,19 +47,13 @@ impl flags::PlatformBaseline {
         let rel = repo.rel(&path);
         let mode = if self.check { Mode::Check } else { Mode::Write };
         if mode == Mode::Check && !path.is_file() {
-            return Err(blocked(format!(
-                "{rel} is missing: nothing was captured from {} yet. Capture it with `cargo xtask platform-baseline --target {}`",
-                target.name, target.name
-            )));
+            return Err(blocked(Refusal::BaselineMissing { file: rel, target: target.name.clone() }));
         }
         let state = fsutil::ensure_file_contents(&path, &file, mode)?;
         let report = BaselineReport { target: target.name.clone(), file: rel, statements, stand_ins, state };
         report::emit(&report, self.output.format)?;
         if report.state == FileState::Stale {
-            return Err(blocked(format!(
-                "{} is stale: {} changed its platform schemas. Review the change, then `cargo xtask platform-baseline --target {}`",
-                report.file, target.name, target.name
-            )));
+            return Err(blocked(Refusal::StaleBaseline { file: report.file, target: target.name.clone() }));
         }
         Ok(())
     }

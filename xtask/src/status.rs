@@ -13,6 +13,7 @@ use crate::domain::history::batch;
 use crate::domain::history::live::{self, Owner};
 use crate::domain::history::migrations::{Discovery, Migration};
 use crate::domain::lint::sql::{LintCacheUse, LintScope};
+use crate::domain::refusal::Refusal;
 use crate::edges::output::report::{self, Annotation, Level, Report};
 use crate::edges::repo::Repo;
 use crate::edges::supabase::cli::Cli;
@@ -231,23 +232,20 @@ impl StatusReport {
         let name = &self.target;
         if !self.findings.is_empty() {
             let codes: std::collections::BTreeSet<String> = self.findings.iter().map(|f| f.code.to_string()).collect();
-            return Err(blocked(format!(
-                "status: {} finding(s) break the push ({}), so {name}'s live history was not compared: fix them (`cargo xtask check` names each fix), then run `cargo xtask status --target {name} --live` again",
-                self.findings.len(),
-                codes.into_iter().collect::<Vec<_>>().join(", ")
-            )));
+            return Err(blocked(Refusal::StatusFindings {
+                count: self.findings.len(),
+                codes: codes.into_iter().collect::<Vec<_>>().join(", "),
+                target: name.clone(),
+            }));
         }
         if let Some(live) = self.live.as_ref().filter(|l| !l.matches) {
-            return Err(blocked(format!(
-                "status: {name}'s live history does not match the recorded head: {}",
-                live.verdict
-            )));
+            return Err(blocked(Refusal::LiveHistoryMismatch { target: name.clone(), verdict: live.verdict.clone() }));
         }
         if !self.unapplied_before_head.is_empty() {
-            return Err(blocked(format!(
-                "status: {} file(s) sort before {name}'s head but were never applied; run `cargo xtask check` for the fix",
-                self.unapplied_before_head.len()
-            )));
+            return Err(blocked(Refusal::UnappliedBeforeHead {
+                count: self.unapplied_before_head.len(),
+                target: name.clone(),
+            }));
         }
         Ok(())
     }

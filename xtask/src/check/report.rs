@@ -4,8 +4,9 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::blocked::Blocked;
+use crate::blocked::blocked;
 use crate::domain::findings::{Finding, Severity};
+use crate::domain::refusal::Refusal;
 use crate::edges::output::report::{Annotation, Level, Report, md_cell, render_annotations};
 
 #[derive(Debug, Default, Serialize)]
@@ -84,10 +85,7 @@ impl CheckReport {
     pub fn verdict(&self) -> anyhow::Result<()> {
         match self.summary.errors {
             0 => Ok(()),
-            n => {
-                Err(Blocked(format!("check: {n} blocking finding(s); fix them and run `cargo xtask check` again"))
-                    .into())
-            }
+            count => Err(blocked(Refusal::CheckFindings { count })),
         }
     }
 }
@@ -275,7 +273,10 @@ mod tests {
 
     #[test]
     fn verdict_blocks_only_on_errors() {
-        assert!(sample().verdict().is_err());
+        let err = sample().verdict().unwrap_err();
+        let refusal = crate::blocked::refusal(&err);
+        assert!(matches!(refusal, Some(Refusal::CheckFindings { count: 2 })), "{refusal:?}");
+        assert_eq!(refusal.map(Refusal::kind), Some("blocking_findings"));
         assert!(CheckReport::new(vec![], Counts::default()).verdict().is_ok());
     }
 }

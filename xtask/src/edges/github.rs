@@ -62,14 +62,15 @@ impl PullRequest {
             Some(id) => (format!("/repos/{}/issues/comments/{id}", self.repository), "PATCH"),
             None => (comments, "POST"),
         };
-        let (status, text) = crate::edges::http::request(&self.api, method, &path, &self.token, Some(&payload))?;
+        let answer = crate::edges::http::request(&self.api, method, &path, &self.token, Some(&payload))?;
+        let (status, text) = (answer.status, answer.text.as_str());
         match status {
             200 | 201 => {
-                let id = serde_json::from_str::<Comment>(&text).map(|c| c.id).unwrap_or_default();
+                let id = serde_json::from_str::<Comment>(text).map(|c| c.id).unwrap_or_default();
                 Ok(if method == "PATCH" { Outcome::Updated(id) } else { Outcome::Created(id) })
             }
-            403 if !rate_limited(&text) => Ok(Outcome::Forbidden),
-            _ => bail!("{method} {path}: GitHub answered {status}: {}", first_line(&text)),
+            403 if !rate_limited(answer.throttled, text) => Ok(Outcome::Forbidden),
+            _ => bail!("{method} {path}: GitHub answered {status}: {}", first_line(text)),
         }
     }
 
@@ -77,14 +78,15 @@ impl PullRequest {
     fn find(&self, comments: &str, marker: &str) -> anyhow::Result<Result<Option<u64>, Forbidden>> {
         for page in 1..=50 {
             let path = format!("{comments}?per_page=100&page={page}");
-            let (status, text) = crate::edges::http::request(&self.api, "GET", &path, &self.token, None)?;
+            let answer = crate::edges::http::request(&self.api, "GET", &path, &self.token, None)?;
+            let (status, text) = (answer.status, answer.text.as_str());
             match status {
                 200 => {}
-                403 if !rate_limited(&text) => return Ok(Err(Forbidden)),
-                _ => bail!("GET {path}: GitHub answered {status}: {}", first_line(&text)),
+                403 if !rate_limited(answer.throttled, text) => return Ok(Err(Forbidden)),
+                _ => bail!("GET {path}: GitHub answered {status}: {}", first_line(text)),
             }
             let list: Vec<Comment> =
-                serde_json::from_str(&text).with_context(|| format!("GET {path}: not a list of comments"))?;
+                serde_json::from_str(text).with_context(|| format!("GET {path}: not a list of comments"))?;
             // Ours starts with the marker; a person quoting it further down is not ours to overwrite.
             if let Some(c) = list.iter().find(|c| c.body.starts_with(marker)) {
                 return Ok(Ok(Some(c.id)));
@@ -99,9 +101,11 @@ impl PullRequest {
 
 struct Forbidden;
 
-/// GitHub's secondary rate limit also answers 403: that is a failure to retry, not a token that may not comment.
-fn rate_limited(answer: &str) -> bool {
-    answer.to_ascii_lowercase().contains("rate limit")
+/// GitHub's rate limits also answer 403: that is a failure to retry, not a token that may not comment. Its headers
+/// say so (`throttled`); a secondary limit may come with neither header (GitHub's docs then say "wait at least one
+/// minute"), so its message ("You have exceeded a secondary rate limit") is the fallback for that case alone.
+fn rate_limited(throttled: bool, text: &str) -> bool {
+    throttled || text.to_ascii_lowercase().contains("rate limit")
 }
 
 fn first_line(text: &str) -> &str {

@@ -32,9 +32,18 @@ fn agent() -> &'static ureq::Agent {
     })
 }
 
+/// What an API answered: its status, its body, and whether its headers say to slow down.
+pub struct Answer {
+    pub status: u16,
+    pub text: String,
+    /// `retry-after` is set, or `x-ratelimit-remaining` is 0: a rate limit (GitHub's primary and most secondary
+    /// ones), whatever the status.
+    pub throttled: bool,
+}
+
 /// One request with a bearer token: `GET`/`DELETE` without a body, `POST`/`PATCH` with a JSON one. Returns the
-/// status and the body; an error only when no answer came.
-pub fn request(base: &str, method: &str, path: &str, token: &str, body: Option<&str>) -> anyhow::Result<(u16, String)> {
+/// answer; an error only when no answer came.
+pub fn request(base: &str, method: &str, path: &str, token: &str, body: Option<&str>) -> anyhow::Result<Answer> {
     let url = url::Url::parse(&format!("{base}{path}")).with_context(|| format!("API URL `{base}`"))?;
     let host = url.host_str().unwrap_or_default().trim_matches(['[', ']']);
     match url.scheme() {
@@ -66,11 +75,31 @@ pub fn request(base: &str, method: &str, path: &str, token: &str, body: Option<&
     };
     let mut response = sent.map_err(|e| anyhow::anyhow!("{e}")).with_context(|| format!("{method} {base}{path}"))?;
     let status = response.status().as_u16();
+    let header = |name: &str| response.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let throttled = throttled(header("retry-after").as_deref(), header("x-ratelimit-remaining").as_deref());
     let text = response
         .body_mut()
         .with_config()
         .limit(MAX_ANSWER_BYTES)
         .read_to_string()
         .with_context(|| format!("reading the answer to {method} {base}{path}"))?;
-    Ok((status, text))
+    Ok(Answer { status, text, throttled })
+}
+
+/// The rate-limit headers GitHub documents: `retry-after` (wait that long), `x-ratelimit-remaining: 0`.
+fn throttled(retry_after: Option<&str>, remaining: Option<&str>) -> bool {
+    retry_after.is_some() || remaining.is_some_and(|r| r.trim() == "0")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_rate_limit_is_read_from_the_headers() {
+        assert!(throttled(Some("60"), None), "a secondary limit with retry-after");
+        assert!(throttled(None, Some("0")), "the primary limit spent");
+        assert!(!throttled(None, Some("4999")), "a plain 403: the token may not");
+        assert!(!throttled(None, None));
+    }
 }

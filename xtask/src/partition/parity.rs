@@ -8,6 +8,7 @@ use anyhow::bail;
 use xshell::Shell;
 
 use crate::blocked::blocked;
+use crate::domain::refusal::Refusal;
 use crate::edges::os::clock;
 use crate::edges::os::git;
 use crate::edges::output::evidence;
@@ -52,7 +53,7 @@ impl flags::Parity {
             return Ok(());
         }
         let failed = evidence.windows.iter().filter(|w| !w.passed).count();
-        Err(blocked(format!("parity: {failed} window(s) failed; do not cut over. Evidence: {md}")))
+        Err(blocked(Refusal::ParityFailed { failed, evidence: md.to_string() }))
     }
 
     /// Inspect, lay out the windows, scan them, all in one REPEATABLE READ READ ONLY snapshot.

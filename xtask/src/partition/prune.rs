@@ -12,6 +12,7 @@ use xshell::Shell;
 
 use crate::blocked::blocked;
 use crate::domain::history::migrations;
+use crate::domain::refusal::Refusal;
 use crate::edges::os::clock;
 use crate::edges::output::evidence;
 use crate::edges::output::report::{self, Report};
@@ -303,10 +304,7 @@ fn execute(
         .map(|p| p.name.clone())
         .collect();
     if !changed.is_empty() {
-        return Err(blocked(format!(
-            "prune: {} no longer exist(s) with the reviewed bound under {table}; nothing was detached or dropped. Write and review a new plan (`--dry-run`)",
-            changed.join(", ")
-        )));
+        return Err(blocked(Refusal::PlanChanged { partitions: changed, table: table.to_string() }));
     }
     let has_default = live.iter().any(|l| l.upper_older.is_none());
     let mut done = Executed {

@@ -11,6 +11,7 @@ use xshell::Shell;
 
 use crate::blocked::blocked;
 use crate::domain::promotion::cutover::Rollback;
+use crate::domain::refusal::Refusal;
 use crate::edges::os::clock;
 use crate::edges::output::confirm::{self, Answer};
 use crate::edges::output::evidence;
@@ -98,11 +99,9 @@ impl flags::Rollback {
         match confirm::ask(&prompt, &target.name)? {
             Answer::Confirmed => {}
             Answer::NoTerminal => {
-                return Err(blocked(
-                    "partition rollback: confirmation required and there is no terminal: re-run with --yes or interactively; nothing was run",
-                ));
+                return Err(blocked(Refusal::RollbackNoTerminal));
             }
-            Answer::Refused => return Err(blocked("partition rollback: not confirmed; nothing was run")),
+            Answer::Refused => return Err(blocked(Refusal::RollbackNotConfirmed)),
         }
         Ok(())
     }
@@ -119,22 +118,22 @@ fn plan(repo: &Repo, target: &Resolved, path: &Path) -> anyhow::Result<RollbackR
         .cutover
         .filter(|c| !c.files.is_empty() && record.outcome == Some(crate::promote::record::Outcome::Promoted))
     else {
-        return Err(blocked(format!("partition rollback: {rel} records no promoted cutover; nothing to roll back")));
+        return Err(blocked(Refusal::NoCutover { record: rel }));
     };
     if record.target != target.name {
-        return Err(blocked(format!(
-            "partition rollback: {rel} is a promotion to {}, not to {}; nothing was run. Use --target {}",
-            record.target, target.name, record.target
-        )));
+        return Err(blocked(Refusal::RecordOfAnotherTarget {
+            record: rel,
+            recorded: record.target,
+            target: target.name.clone(),
+        }));
     }
     let now = target.identity().map(|i| i.to_string());
     if record.identity.is_some() && now != record.identity {
-        return Err(blocked(format!(
-            "partition rollback: {} is now {}, but the cutover was promoted to {}; nothing was run",
-            target.name,
-            now.as_deref().unwrap_or("(unknown)"),
-            record.identity.as_deref().unwrap_or_default()
-        )));
+        return Err(blocked(Refusal::TargetMoved {
+            target: target.name.clone(),
+            now: now.unwrap_or_else(|| "(unknown)".into()),
+            then: record.identity.unwrap_or_default(),
+        }));
     }
     let mut sql = Vec::new();
     // The last cutover is undone first.
@@ -158,10 +157,7 @@ fn plan(repo: &Repo, target: &Resolved, path: &Path) -> anyhow::Result<RollbackR
 fn rollback_sql(repo: &Repo, f: &CutoverFile) -> anyhow::Result<String> {
     let (sql, digest) = repo.read_rollback(&f.rollback)?;
     if digest != f.rollback_sha256 {
-        return Err(blocked(format!(
-            "partition rollback: the rollback of {} changed since the cutover's promotion rehearsed it; nothing was run. Restore the rehearsed version from git (the record's commit)",
-            f.file
-        )));
+        return Err(blocked(Refusal::RollbackChanged { file: f.file.clone() }));
     }
     Ok(sql)
 }
@@ -173,20 +169,16 @@ fn run_on(target: &Resolved, sql: &[String]) -> anyhow::Result<()> {
     let mut client = direct.connect()?;
     let got: bool = client.query_one("select pg_try_advisory_lock($1)", &[&PROMOTION_LOCK_KEY])?.get(0);
     if !got {
-        return Err(blocked(format!(
-            "partition rollback: a promotion of {} holds its lock; nothing was run. Wait for it, then re-run",
-            target.name
-        )));
+        return Err(blocked(Refusal::RollbackLockHeld { target: target.name.clone() }));
     }
     let mut tx = client.transaction()?;
     tx.batch_execute("set local lock_timeout = '5s'")?;
     for statement in sql {
         tx.batch_execute(statement).map_err(|e| {
-            blocked(format!(
-                "partition rollback: failed on {}, and nothing of it was kept (one transaction): {:#}",
-                target.name,
-                anyhow::Error::from(e)
-            ))
+            blocked(Refusal::RollbackFailed {
+                target: target.name.clone(),
+                error: format!("{:#}", anyhow::Error::from(e)),
+            })
         })?;
     }
     tx.commit().context("committing the rollback")?;

@@ -15,6 +15,7 @@ use anyhow::Context;
 use crate::domain::history::migrations::Migration;
 use crate::domain::promotion::budget::{Budget, segments};
 use crate::edges::output::progress::say;
+use crate::edges::supabase::cli;
 use crate::edges::supabase::cli::PushOutput;
 use crate::edges::supabase::stage::Stage;
 use crate::edges::target::Resolved;
@@ -150,10 +151,13 @@ impl std::fmt::Display for Blocker {
     }
 }
 
-/// A push failed on the budget: the CLI's error carries SQLSTATE 55P03, or the xtask cancelled the wait.
+/// SQLSTATE `lock_not_available`: the statement's `lock_timeout` ran out.
+const LOCK_NOT_AVAILABLE: &str = "55P03";
+
+/// A push failed on the budget: the CLI's error is SQLSTATE 55P03, or the xtask cancelled the wait.
 pub fn lock_timed_out(output: &PushOutput, attempt: &Attempt) -> bool {
     let text = output.error.as_ref().map_or(output.transcript.as_str(), |e| e.message.as_str());
-    !output.success && (text.contains("55P03") || text.contains("lock timeout") || attempt.cancelled_pid.is_some())
+    !output.success && (cli::sqlstate(text) == Some(LOCK_NOT_AVAILABLE) || attempt.cancelled_pid.is_some())
 }
 
 /// One push of the CLI with these variables added to its environment.

@@ -15,6 +15,7 @@ use crate::blocked::blocked;
 use crate::domain::history::migrations::{self, Migration};
 use crate::domain::lint::rules::{self, Phase};
 use crate::domain::promotion::cutover::{self, EvidenceFile, Judge, Linked, ParityDoc, Rollback, Swap, Window};
+use crate::domain::refusal::Refusal;
 use crate::domain::schema::delta;
 use crate::edges::shadow::Shadow;
 use crate::edges::target::Resolved;
@@ -115,10 +116,7 @@ fn refuse(ctx: &Ctx, target: &Resolved, gaps: &[String]) -> anyhow::Result<()> {
         eprintln!("warning: the push itself would be refused until these are met:{list}");
         return Ok(());
     }
-    Err(blocked(format!(
-        "promote: the partition cutover may not reach {} yet (runbook: parity evidence before any swap, a maintenance window, rollback criteria); nothing was pushed:{list}",
-        target.name
-    )))
+    Err(blocked(Refusal::CutoverNotReady { target: target.name.clone(), list }))
 }
 
 /// `--maintenance-window WHY`, or a window `xtask.toml` declares for the target that holds now.
@@ -265,23 +263,22 @@ pub(super) fn rehearse_rollbacks(
         let before = crate::edges::target::catalog::read_parallel(copy.url(), &excluded)?;
         client.batch_execute(text).with_context(|| format!("applying {}", m.file_name))?;
         if let Err(err) = client.batch_execute(&cf.sql) {
-            return Err(blocked(format!(
-                "promote: the rollback of {} fails after the cutover on a local shadow; nothing was pushed to {}: {:#}",
-                m.file_name,
-                ctx.name,
-                anyhow::Error::from(err)
-            )));
+            return Err(blocked(Refusal::RollbackFailsOnShadow {
+                file: m.file_name.clone(),
+                target: ctx.name.to_string(),
+                error: format!("{:#}", anyhow::Error::from(err)),
+            }));
         }
         let after = crate::edges::target::catalog::read_parallel(copy.url(), &excluded)?;
         let deltas = delta::diff(&before, &after);
         if !deltas.is_empty() {
             let shown: String = deltas.iter().take(20).map(|d| format!("\n  - {}", describe(d))).collect();
-            return Err(blocked(format!(
-                "promote: the rollback of {} does not restore the schema from before the cutover ({} difference(s), rehearsed on a local shadow); nothing was pushed to {}. Fix the rollback so it undoes every change:{shown}",
-                m.file_name,
-                deltas.len(),
-                ctx.name
-            )));
+            return Err(blocked(Refusal::RollbackDoesNotRestore {
+                file: m.file_name.clone(),
+                count: deltas.len(),
+                target: ctx.name.to_string(),
+                shown,
+            }));
         }
         compared += 1;
         // The rest of the batch runs after the cutover, as on the target.

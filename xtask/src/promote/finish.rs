@@ -11,6 +11,7 @@ use crate::domain::history::lock::{Lock, TargetState};
 use crate::domain::history::migrations::Migration;
 use crate::domain::history::statements;
 use crate::domain::major::Major;
+use crate::domain::refusal::Refusal;
 use crate::edges::os::clock;
 use crate::edges::os::interrupt::Interrupted;
 use crate::edges::output::progress::Spinner;
@@ -200,10 +201,7 @@ pub(super) fn conclude(ctx: &Ctx, target: &Resolved, after: After, md: &str) -> 
         }
         After::Unread { abandoned: false, why, cli_error } => {
             interrupt.ending();
-            return Err(blocked(format!(
-                "promote: the push did not finish cleanly ({cli_error}) and the target could not be read afterwards: {why}\n\
-                 Nothing new is recorded. When the target is reachable again, re-run `cargo xtask promote --target {name}`: it reconciles what was applied"
-            )));
+            return Err(blocked(Refusal::PushUnverified { cli_error, error: why, target: name.clone() }));
         }
         After::Read { interrupted, applied, head, rest, failed, ran } => {
             (interrupted, applied, head, rest, failed, ran)
@@ -229,10 +227,15 @@ pub(super) fn conclude(ctx: &Ctx, target: &Resolved, after: After, md: &str) -> 
     }
     ran?;
     let Some(f) = failed else { return Ok(()) };
-    Err(blocked(format!(
-        "promote: {}\n{applied} file(s) before it are applied and recorded (head {head}); {rest} not attempted.\n{} Record: {md}{}",
-        f.what, f.advice, f.invalid_indexes
-    )))
+    Err(blocked(Refusal::PushFailed {
+        what: f.what,
+        applied,
+        head,
+        not_attempted: rest,
+        advice: f.advice,
+        record: md.to_string(),
+        note: f.invalid_indexes,
+    }))
 }
 
 /// The failure's first line: out of lock budget, or the database's error with the file's line.

@@ -6,7 +6,7 @@
 use crate::edges::output::confirm::{self, Answer};
 use std::collections::BTreeSet;
 
-use crate::blocked::{Blocked, blocked};
+use crate::blocked::blocked;
 use crate::check;
 use crate::check::{CheckReport, Checked};
 use crate::domain::findings::{Code, Finding, Severity};
@@ -15,6 +15,7 @@ use crate::domain::history::migrations::Migration;
 use crate::domain::lint::rules;
 use crate::domain::lint::sql::Fact;
 use crate::domain::lint::sql::{LintCacheUse, LintScope};
+use crate::domain::refusal::Refusal;
 use crate::edges::os::git;
 use crate::edges::postgres as pg;
 use crate::edges::postgres::pooler::Connection;
@@ -93,10 +94,7 @@ pub(super) fn preconditions<'a>(ctx: &Ctx<'a>) -> (String, anyhow::Result<Ready<
             let tools = Tools { cli_version: cli.version.to_string(), git_commit: git::head_commit(ctx.sh) };
             Ok(Ready { cli, target, checked: found.checked, files: found.files, tools })
         }
-        _ => Err(blocked(format!(
-            "promote: preconditions not met; nothing was pushed:\n  - {}",
-            found.problems.join("\n  - ")
-        ))),
+        _ => Err(blocked(Refusal::Preconditions { problems: found.problems })),
     };
     (endpoint, ready)
 }
@@ -213,10 +211,7 @@ pub(super) fn push_breaking_gate(ctx: &Ctx, checked: &Checked, files: &[Migratio
         return Ok(());
     }
     show_findings(checked, breaking.clone());
-    Err(blocked(format!(
-        "promote: `cargo xtask check` has {} finding(s) above that would make the push itself fail (a duplicate version, a file out of order, a file the CLI skips, a file that does not parse); nothing was pushed. Fix them, then re-run",
-        breaking.len()
-    )))
+    Err(blocked(Refusal::PushBreakingFindings { count: breaking.len() }))
 }
 
 /// The findings in the batch's files: the review lists them and the record keeps them.
@@ -248,10 +243,7 @@ pub(super) fn check_gate(target: &Resolved, checked: &Checked, plan: &Plan) -> a
     }
     show_findings(checked, blocking.clone());
     if target.config.protected {
-        return Err(blocked(format!(
-            "promote: `cargo xtask check` has {} blocking finding(s) in what this promotion pushes (listed above); nothing was pushed. Fix them, or promote the files before them with --until",
-            blocking.len()
-        )));
+        return Err(blocked(Refusal::PromoteFindings { count: blocking.len() }));
     }
     eprintln!(
         "note: {} is not protected, so these findings do not stop this promotion; they would stop a protected one",
@@ -282,7 +274,7 @@ pub(super) fn phase_gate(target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
         files.into_iter().collect::<Vec<_>>().join(", ")
     );
     if target.config.protected {
-        return Err(blocked(format!("promote: {what}; nothing was pushed. Promote phase 1 alone first: {until}")));
+        return Err(blocked(Refusal::PhaseMix { what, until: until.to_string() }));
     }
     eprintln!("note: {what}; allowed on {} (not protected), refused on a protected target", target.name);
     Ok(())
@@ -311,10 +303,7 @@ pub(super) fn preflight_extensions(target: &Resolved, plan: &Plan) -> anyhow::Re
     if missing.is_empty() {
         return Ok(());
     }
-    Err(blocked(format!(
-        "promote: the target server cannot provide extension(s) {}; nothing was pushed. Install them on the server first",
-        missing.join(", ")
-    )))
+    Err(blocked(Refusal::MissingExtensions { missing }))
 }
 
 /// Step 6: the CLI's own dry-run against the target; `judge_dry_run` holds it to the batch and the target.
@@ -334,13 +323,13 @@ pub(super) fn dry_run(
 /// The dry-run must have succeeded, listed the batch and aimed at our target.
 pub(super) fn judge_dry_run(out: &PushOutput, batch: &[&Migration], remote: &Remote) -> anyhow::Result<()> {
     if let Some(err) = &out.error {
-        return Err(blocked(format!("promote: the CLI's dry-run failed; nothing was pushed: {}", cli::explain(err))));
+        return Err(blocked(Refusal::DryRunFailed { explained: cli::explain(err) }));
     }
     if let Some(why) = dry_run_mismatch(batch, &out.migrations) {
-        return Err(blocked(format!("promote: {why}; nothing was pushed")));
+        return Err(blocked(Refusal::DryRunList { why }));
     }
     if let Some(mismatch) = target_mismatch(remote, out.target.as_ref()) {
-        return Err(blocked(format!("promote: the CLI's dry-run targets {mismatch}; nothing was pushed")));
+        return Err(blocked(Refusal::DryRunTarget { mismatch }));
     }
     Ok(())
 }
@@ -364,11 +353,9 @@ pub(super) fn confirm(ctx: &Ctx, target: &Resolved, count: usize) -> anyhow::Res
     match confirm::ask(&prompt, &expected)? {
         Answer::Confirmed => {}
         Answer::NoTerminal => {
-            return Err(blocked(
-                "promote: confirmation required and there is no terminal: re-run with --yes (CI) or interactively. Nothing was pushed",
-            ));
+            return Err(blocked(Refusal::PromoteNoTerminal));
         }
-        Answer::Refused => return Err(Blocked("promote: not confirmed; nothing was pushed".into()).into()),
+        Answer::Refused => return Err(blocked(Refusal::PromoteNotConfirmed)),
     }
     Ok(())
 }

@@ -165,6 +165,7 @@ impl Learned {
             head_after: ended.and_then(|e| e.head_after.clone()),
             outcome: self.outcome,
             error: None,
+            refusal: None,
             batch: self.batch.clone(),
             reconciled: self.reconciled.clone(),
             applied: ended.map(|e| e.applied.clone()).unwrap_or_default(),

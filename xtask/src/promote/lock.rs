@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use crate::blocked::blocked;
+use crate::domain::refusal::Refusal;
 use crate::edges::os::interrupt::Interrupted;
 use crate::edges::supabase::cli;
 use crate::edges::supabase::management_api::{Access, PROMOTION_LOCK_KEY as ADVISORY_KEY};
@@ -181,10 +182,11 @@ fn wait_a_little(ctx: &Ctx, target: &Resolved, deadline: Instant, holder: &str) 
         return Err(Interrupted(BEFORE_THE_PUSH.into()).into());
     }
     if Instant::now() >= deadline {
-        return Err(blocked(format!(
-            "promote: another promotion of {} held its lock for longer than --wait {} ({holder}); nothing was pushed. Re-run when it has ended, or with a longer --wait",
-            target.name, ctx.options.wait.text
-        )));
+        return Err(blocked(Refusal::LockWaitExpired {
+            target: target.name.clone(),
+            wait: ctx.options.wait.text.clone(),
+            holder: holder.to_string(),
+        }));
     }
     std::thread::sleep(POLL);
     Ok(())
@@ -205,10 +207,7 @@ fn open_lock_session(target: &Resolved) -> anyhow::Result<(Direct, postgres::Cli
     let direct = target.direct(Access::ReadOnly)?;
     let mut session = direct.connect().map_err(|err| {
         if crate::edges::supabase::management_api::role_removed(&err) {
-            blocked(format!(
-                "promote: this machine's login role on {0} was removed by another promotion's cleanup (another promotion of {0} is running or just ended); nothing was pushed. Re-run when it is done",
-                target.name
-            ))
+            blocked(Refusal::LoginRoleRemoved { target: target.name.clone() })
         } else {
             err
         }
@@ -251,7 +250,5 @@ fn refuse_leftover_cli_sessions(session: &mut postgres::Client, target: &str) ->
     if others.is_empty() {
         return Ok(());
     }
-    Err(blocked(format!(
-        "promote: a Supabase CLI session that no running promotion owns is still running on {target} (backend pid {others:?}: a push an interrupted or killed run left behind, or a CLI run by hand); nothing was pushed. Wait for it to end (or end it with `select pg_terminate_backend(pid)`), then re-run"
-    )))
+    Err(blocked(Refusal::LeftoverCliSession { target: target.to_string(), pids: others }))
 }

@@ -26,7 +26,6 @@ mod review;
 
 use xshell::Shell;
 
-use crate::blocked::Blocked;
 use crate::domain::history::migrations::Migration;
 use crate::edges::os::fsutil::Mode;
 use crate::edges::os::interrupt::{Interrupt, Interrupted};
@@ -232,11 +231,12 @@ fn report(ctx: &Ctx, learned: &Learned, result: anyhow::Result<()>) -> anyhow::R
         record.outcome = Some(Outcome::Interrupted);
     }
     if let Err(err) = &result {
-        let blocked = err.downcast_ref::<Blocked>().is_some();
+        let refusal = crate::blocked::refusal(err);
         if matches!(record.outcome, None | Some(Outcome::DryRun)) {
-            record.outcome = Some(if blocked { Outcome::Blocked } else { Outcome::Error });
+            record.outcome = Some(if refusal.is_some() { Outcome::Blocked } else { Outcome::Error });
         }
         record.error = Some(crate::edges::output::redact::redact(&format!("{err:#}")));
+        record.refusal = refusal.map(crate::domain::refusal::Refusal::kind);
     }
     report::emit(&record::PromoteReport(&record), ctx.options.format)?;
     result

@@ -5,6 +5,7 @@
 use crate::blocked::blocked;
 use crate::domain::lint::sql::ownership::{self, ObjectKind, Owned};
 use crate::domain::platform::RoleModel;
+use crate::domain::refusal::Refusal;
 use crate::edges::supabase::management_api::Access;
 use crate::edges::target::Resolved;
 
@@ -45,7 +46,7 @@ pub(super) fn check(ctx: &Ctx, target: &Resolved, plan: &Plan) -> anyhow::Result
         return Ok(());
     }
     let user: String = client.query_one("select current_user::text", &[])?.get(0);
-    Err(blocked(message(ctx.name, &user, &found)))
+    Err(blocked(Refusal::NotOwner { explained: message(ctx.name, &user, &found) }))
 }
 
 /// The refusal: one sentence for one offender, a list for more.

@@ -4,6 +4,7 @@
 use anyhow::bail;
 
 use crate::blocked::blocked;
+use crate::domain::refusal::Refusal;
 use crate::edges::os::interrupt::SECOND_SIGNAL_BOUND;
 use crate::edges::output::progress::{Spinner, say};
 use crate::edges::supabase::cli::{self, Cli, Push, PushOutput};
@@ -46,7 +47,9 @@ pub(super) fn push(
     lock: &mut TargetLock,
 ) -> anyhow::Result<Pushed> {
     // What the CLI is about to read is what was checked, rehearsed and reviewed, byte for byte.
-    stage.verify(&plan.applied, plan.batch()).map_err(|e| blocked(format!("promote: {e:#}; nothing was pushed")))?;
+    stage
+        .verify(&plan.applied, plan.batch())
+        .map_err(|e| blocked(Refusal::StageChanged { error: format!("{e:#}") }))?;
     note_edited(plan);
     let interrupt = &ctx.options.interrupt;
     interrupt.pushing(&target.name);

@@ -8,6 +8,7 @@ use crate::blocked::blocked;
 use crate::domain::history::live::{self, Mismatch, Owner, Protected};
 use crate::domain::history::lock::Lock;
 use crate::domain::history::migrations::Migration;
+use crate::domain::refusal::Refusal;
 use crate::edges::target::Resolved;
 use crate::edges::target::history::{self, Applied};
 
@@ -50,11 +51,8 @@ pub(super) fn verify(
     let protected = crate::edges::target::protected_history(&ctx.repo.config, &lock);
     let fix = live::fix_differences(&verdicts, &owner(target, &protected));
     let refusal = match when {
-        When::BeforePush => blocked(format!("promote: refused, nothing pushed: {why}: {fix}")),
-        When::AfterPush => blocked(format!(
-            "promote: the push ended, but {why}: another push reached {} meanwhile? Inspect with `cargo xtask status --target {} --live`",
-            target.name, target.name
-        )),
+        When::BeforePush => blocked(Refusal::HistoryDiffers { why, fix }),
+        When::AfterPush => blocked(Refusal::HistoryChangedDuringPush { why, target: target.name.clone() }),
     };
     (unverifiable, Err(refusal))
 }
@@ -62,7 +60,7 @@ pub(super) fn verify(
 /// Step 2's refusal of a history it cannot account for, worded for whose history it is.
 pub(super) fn refuse_mismatch(ctx: &Ctx, target: &Resolved, lock: &Lock, why: &Mismatch) -> anyhow::Error {
     let protected = crate::edges::target::protected_history(&ctx.repo.config, lock);
-    blocked(format!("promote: refused, nothing pushed: {}", why.explain(&owner(target, &protected))))
+    blocked(Refusal::HistoryMismatch { mismatch: why.clone(), explained: why.explain(&owner(target, &protected)) })
 }
 
 /// The embedded database is disposable but for what protected targets applied; any other history is kept.

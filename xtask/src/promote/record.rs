@@ -31,6 +31,9 @@ pub struct Record {
     /// Why a `blocked` or `error` promotion stopped (redacted); records on disk never hold one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// The refusal's kind when `error` is one (`blocked`); absent otherwise, and on disk.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refusal: Option<&'static str>,
     pub batch: Vec<RecordFile>,
     /// Applied by an earlier, interrupted promotion and recorded now.
     pub reconciled: Vec<String>,

@@ -5,6 +5,7 @@
 use crate::blocked::blocked;
 use crate::domain::major::Major;
 use crate::domain::platform::RoleModel;
+use crate::domain::refusal::Refusal;
 use crate::edges::postgres as pg;
 use crate::edges::shadow::{Shadow, Template};
 use crate::edges::supabase::cli::Cli;
@@ -88,10 +89,7 @@ fn rehearsed_on(ctx: &Ctx, other: &str, plan: &Plan) -> anyhow::Result<String> {
         }
     }
     if !problems.is_empty() {
-        return Err(blocked(format!(
-            "promote: the batch is not rehearsed on {other} (rehearse_on): {}; nothing was pushed. Promote it there first: `cargo xtask promote --target {other}`",
-            problems.join("; ")
-        )));
+        return Err(blocked(Refusal::NotRehearsed { other: other.to_string(), problems: problems.join("; ") }));
     }
     Ok(format!(
         "applied on {other} ({}) with identical statements: {} file(s)",
@@ -113,10 +111,11 @@ fn locally(
     learned.shadow = Some((major, model));
     learned.history_note = super::notes::history_note(ctx.repo, model, &plan.applied);
     let refused = |part: &str, err: anyhow::Error| {
-        blocked(format!(
-            "promote: rehearsal of the {part} failed on a local shadow; nothing was pushed to {}:\n{err:#}",
-            ctx.name
-        ))
+        blocked(Refusal::RehearsalFailed {
+            part: part.to_string(),
+            target: ctx.name.to_string(),
+            error: format!("{err:#}"),
+        })
     };
     let (shadow, template) = {
         let _spinner =

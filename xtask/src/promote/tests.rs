@@ -271,6 +271,7 @@ fn a_refused_promotion_reports_why_in_json_and_as_an_error_annotation() {
         target: "prod".into(),
         outcome: Some(Outcome::Blocked),
         error: Some("promote: preconditions not met".into()),
+        refusal: Some("preconditions"),
         failed: None::<Failure>,
         ..Default::default()
     };
@@ -278,8 +279,8 @@ fn a_refused_promotion_reports_why_in_json_and_as_an_error_annotation() {
     assert_eq!(render(&report, Format::Human), "");
     let json: serde_json::Value = serde_json::from_str(&render(&report, Format::Json)).unwrap();
     assert_eq!(
-        (json["outcome"].as_str(), json["error"].as_str()),
-        (Some("blocked"), Some("promote: preconditions not met"))
+        (json["outcome"].as_str(), json["error"].as_str(), json["refusal"].as_str()),
+        (Some("blocked"), Some("promote: preconditions not met"), Some("preconditions"))
     );
     expect![[r#"
         ::error title=xtask promote::prod: blocked: promote: preconditions not met

@@ -4,9 +4,10 @@ use std::fmt::Write;
 
 use serde::Serialize;
 
-use crate::blocked::Blocked;
+use crate::blocked::blocked;
 use crate::domain::findings::{Finding, Severity};
 use crate::domain::history::migrations::Migration;
+use crate::domain::refusal::Refusal;
 use crate::domain::rewrites::Suggestion;
 use crate::edges::os::git::Change;
 use crate::edges::output::report::{Annotation, Level, Report, md_cell};
@@ -93,11 +94,11 @@ impl ReviewReport {
     /// `Err(Blocked)` when any finding is an error, as `check`, or when the batch fails on the shadow.
     pub fn verdict(&self) -> anyhow::Result<()> {
         if let Impact::Failed { .. } = self.impact {
-            return Err(Blocked(format!("review: the batch fails on a shadow at {}'s recorded head (above); `promote` would refuse it. Fix the file and run `cargo xtask review --base {}` again", self.target, self.base)).into());
+            return Err(blocked(Refusal::ReviewBatchFails { target: self.target.clone(), base: self.base.clone() }));
         }
         match self.count(Severity::Error) {
             0 => Ok(()),
-            n => Err(Blocked(format!("review: {n} blocking finding(s); fix them (the safe rewrites above; `cargo xtask fix` writes the mechanical ones) and run `cargo xtask review --base {}` again", self.base)).into()),
+            count => Err(blocked(Refusal::ReviewFindings { count, base: self.base.clone() })),
         }
     }
 

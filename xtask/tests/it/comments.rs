@@ -42,8 +42,9 @@ fn a_comment_edited_in_an_applied_file_is_no_difference_a_changed_statement_is()
     let status = tree.run_env(&["status", "--target", "staging", "--live"], &env);
     assert_eq!(status.code, 1, "{}{}", status.stdout, status.stderr);
     assert!(status.stdout.contains(differs), "{}", status.stdout);
-    let run = tree.run_env(&["promote", "--target", "staging", "--yes"], &env);
+    let run = tree.run_env(&["promote", "--target", "staging", "--yes", "--format", "json"], &env);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
+    assert_eq!(run.refusal().as_deref(), Some("history_mismatch"));
     assert!(run.stderr.contains(&format!("promote: refused, nothing pushed: {differs}")), "{}", run.stderr);
     assert_eq!(versions(&url), applied, "nothing pushed");
 }

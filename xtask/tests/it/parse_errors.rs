@@ -43,10 +43,10 @@ fn promote_pushes_nothing_to_the_embedded_default() {
     let tree = Tree::example();
     tree.write(TYPO, TYPO_SQL);
     let url = tree.db_start();
-    let run = tree.run(&["promote"]);
+    let run = tree.run(&["promote", "--format", "json"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
     assert!(run.stderr.contains(&format!("{TYPO}:2:8: error[parse-error]: {MESSAGE}")), "{}", run.stderr);
-    assert!(run.stderr.contains("nothing was pushed"), "{}", run.stderr);
+    assert_eq!(run.refusal().as_deref(), Some("blocking_findings"), "{}", run.stderr);
     assert_eq!(versions(&url), Vec::<String>::new(), "not even the files before it");
 }
 

@@ -396,24 +396,22 @@ fn a_batch_failing_its_rehearsal_never_reaches_the_protected_target() {
     let url = prod_at_its_head(&tree, STAGING_ENV);
     tree.write("migrations/20260601000000_broken.sql", "alter table public.problems add column x nosuchtype;\n");
     commit_all(&tree);
-    let run = tree.run_env(&["promote", "--target", "prod", "--yes"], &[("PROD_DB_URL", url.as_str())]);
+    let run =
+        tree.run_env(&["promote", "--target", "prod", "--yes", "--format", "json"], &[("PROD_DB_URL", url.as_str())]);
     assert_eq!(run.code, 1, "{}", run.stderr);
-    assert!(
-        run.stderr.contains("rehearsal of the batch failed on a local shadow; nothing was pushed to prod"),
-        "{}",
-        run.stderr
-    );
+    assert_eq!(run.refusal().as_deref(), Some("rehearsal_failed"), "{}", run.stderr);
     assert_eq!(versions(&url).len(), 9, "the target is untouched");
 }
 
 #[test]
 fn missing_token_cli_and_postgres_binaries_are_refused_before_anything_runs() {
     let tree = Tree::example();
-    let run = Tree::run_cmd(&tree, without_secrets(), &["promote", "--target", "prod", "--yes"]);
+    let run = Tree::run_cmd(&tree, without_secrets(), &["promote", "--target", "prod", "--yes", "--format", "json"]);
     assert_eq!(run.code, 1);
+    assert_eq!(run.refusal().as_deref(), Some("preconditions"), "{}", run.stderr);
+    // Every problem is listed, in the one refusal.
     assert!(run.stderr.contains("SUPABASE_ACCESS_TOKEN is not set"), "{}", run.stderr);
     assert!(run.stderr.contains("not a git checkout"), "{}", run.stderr);
-    assert!(run.stderr.contains("nothing was pushed"), "{}", run.stderr);
 
     std::fs::remove_file(tree.path("node_modules")).unwrap();
     let mut cmd = without_secrets();
@@ -692,6 +690,7 @@ fn a_blocked_ddl_waits_at_most_its_budget_names_the_blocker_and_is_retried() {
         run.stderr
     );
     assert_eq!(versions(&url).last().map(String::as_str), Some(EXAMPLE_HEAD), "head unchanged");
+    assert_eq!(run.refusal().as_deref(), Some("push_failed"));
     let record: serde_json::Value = serde_json::from_str(&run.stdout).unwrap_or_else(|e| panic!("{e}: {}", run.stdout));
     let attempts = record["lock_budget"]["attempts"].as_array().unwrap();
     assert_eq!(

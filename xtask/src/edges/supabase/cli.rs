@@ -398,9 +398,32 @@ pub fn explain(err: &CliError) -> String {
     format!("{}\n({}) {advice}", err.message.trim(), err.code)
 }
 
+/// The SQLSTATE of a server error as the CLI prints it (3.x and 2.x alike: `<severity>: <message> (SQLSTATE
+/// <code>)`): the code itself, five digits or capitals, never a substring met elsewhere in the text.
+pub fn sqlstate(message: &str) -> Option<&str> {
+    const OPEN: &str = "(SQLSTATE ";
+    message.match_indices(OPEN).find_map(|(at, _)| {
+        let start = at + OPEN.len();
+        let code = message.get(start..start + 5)?;
+        let closed = message[start + 5..].starts_with(')');
+        (closed && code.bytes().all(|b| b.is_ascii_digit() || b.is_ascii_uppercase())).then_some(code)
+    })
+}
+
+/// The HTTP status where the CLI 3.x prints it for an answer it did not expect: `unexpected status N` or
+/// `unexpected status N: <body>` (its JSON error has no status field); nothing read from the body after it.
+fn unexpected_status(message: &str) -> Option<u16> {
+    let (_, after) = message.split_once("unexpected status ")?;
+    let digits = after.split([':', ' ', '\n']).next()?;
+    if digits.len() != 3 {
+        return None;
+    }
+    digits.parse().ok()
+}
+
 /// What an HTTP status from the Management API means for the person running the xtask.
 fn api_status_advice(message: &str) -> Option<&'static str> {
-    let status: u16 = message.split("unexpected status ").nth(1)?.get(..3)?.parse().ok()?;
+    let status = unexpected_status(message)?;
     Some(match status {
         401 | 403 => {
             "the Management API refused the access token: check SUPABASE_ACCESS_TOKEN (a personal access token of a member of the project's organisation); nothing was changed"

@@ -261,7 +261,7 @@ fn api_error(doing: &str, status: u16, body: &str) -> String {
 
 /// One request to the API: its status and body.
 fn request(api_url: &str, method: &str, path: &str, token: &str, body: Option<&str>) -> anyhow::Result<(u16, String)> {
-    crate::edges::http::request(api_url, method, path, token, body)
+    crate::edges::http::request(api_url, method, path, token, body).map(|a| (a.status, a.text))
 }
 
 #[cfg(test)]

@@ -47,6 +47,13 @@ impl Run {
             .collect()
     }
 
+    /// The `refusal` kind of a `--format json` document (`promote`'s record), `None` when it has none.
+    pub fn refusal(&self) -> Option<String> {
+        let json: serde_json::Value =
+            serde_json::from_str(&self.stdout).unwrap_or_else(|e| panic!("{e}: {}", self.stdout));
+        json.get("refusal").map(|r| r.as_str().unwrap().to_string())
+    }
+
     pub fn codes(&self) -> Vec<String> {
         self.findings().iter().map(|f| f.split(':').take(2).collect::<Vec<_>>().join(":")).collect()
     }

@@ -71,6 +71,24 @@ fn versions() {
     assert_eq!(Version::parse("dev"), None);
 }
 
+#[test]
+fn the_status_is_read_where_the_cli_prints_it() {
+    assert_eq!(unexpected_status("unexpected status 404: {\"message\":\"not found\"}"), Some(404));
+    assert_eq!(unexpected_status("failed: unexpected status 503"), Some(503));
+    assert_eq!(unexpected_status("unexpected status 4040: x"), None);
+    assert_eq!(unexpected_status("query failed: ERROR: boom"), None);
+}
+
+#[test]
+fn the_sqlstate_is_the_code_the_cli_prints_not_any_mention() {
+    let failed = "ERROR: canceling statement due to lock timeout (SQLSTATE 55P03)\nAt statement: 0\nalter table a";
+    assert_eq!(sqlstate(failed), Some("55P03"));
+    assert_eq!(sqlstate("ERROR: must be owner of table users (SQLSTATE 42501)"), Some("42501"));
+    // A file's SQL quoted in the message may mention a code; only the printed form counts.
+    assert_eq!(sqlstate("ERROR: boom\nalter table a -- retried on 55P03"), None);
+    assert_eq!(sqlstate("(SQLSTATE 55p0"), None);
+}
+
 mod real_cli {
     use super::*;
 
