@@ -243,7 +243,9 @@ fn render_plan(plan: &PrunePlan) -> String {
     let _ = writeln!(
         out,
         "Partitions whose upper bound is at or before {} (now - {}), written {}. Nothing has changed yet.\n",
-        plan.cutoff, plan.older_than, clock::utc(plan.created_at)
+        plan.cutoff,
+        plan.older_than,
+        clock::utc(plan.created_at)
     );
     if plan.partitions.is_empty() {
         let _ = writeln!(out, "No partition is old enough.\n");

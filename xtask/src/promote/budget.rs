@@ -1,5 +1,5 @@
-//! The lock budget (issue 22's first part): every statement the CLI runs for the batch waits at most
-//! `lock_timeout` for a lock (`PGOPTIONS`, which the CLI's session honours), so production's traffic never queues
+//! Step 7's lock budget, the edge of it (the budgets, pauses and segments are `crate::domain::promotion::budget`;
+//! docs/design.md, "The lock budget"): every statement the CLI runs for the batch waits at most `lock_timeout` for a lock (`PGOPTIONS`, which the CLI's session honours), so production's traffic never queues
 //! behind a blocked DDL for longer. A file that fails on it (SQLSTATE 55P03) is pushed again after a pause with a
 //! growing budget (1x, 2x, 4x: the cap), up to `lock_retries` times. While the CLI pushes, the xtask's own
 //! session watches the CLI's backends: one waiting on a lock for over a second has its blockers named, and one
@@ -32,7 +32,7 @@ pub fn pgoptions(budget: Duration) -> String {
 }
 
 /// What the record keeps of the budget and each attempt.
-#[derive(Debug, Default, Serialize)]
+#[derive(Debug, Default, Clone, Serialize)]
 pub struct LockBudget {
     pub lock_timeout_ms: u128,
     pub retries: u32,
@@ -67,7 +67,7 @@ pub struct Attempt {
     pub files: Vec<String>,
     /// `None`: a CONCURRENTLY file, which runs without a budget.
     pub budget_ms: Option<u128>,
-    pub started_at: String,
+    pub started_at: chrono::DateTime<chrono::Utc>,
     pub duration_ms: u128,
     pub outcome: AttemptOutcome,
     /// The longest a CLI statement was seen waiting for a lock.
@@ -94,7 +94,7 @@ impl LockBudget {
                 out,
                 "- attempt {} at {} ({}): {} after {} ms ({}, longest lock wait {} ms)",
                 a.attempt,
-                a.started_at,
+                crate::edges::os::clock::utc(a.started_at),
                 a.files.join(", "),
                 a.outcome,
                 a.duration_ms,
@@ -166,8 +166,8 @@ pub(super) type PushWith<'a> = dyn Fn(&[(&'static str, String)]) -> anyhow::Resu
 /// Where one push runs: the staged workdir, refilled per segment, and what it is filled with.
 pub(super) struct Staged<'a> {
     pub stage: &'a Stage,
-    pub applied: Vec<&'a Migration>,
-    pub batch: Vec<&'a Migration>,
+    pub applied: &'a [&'a Migration],
+    pub batch: &'a [&'a Migration],
     /// Per batch file: it runs CONCURRENTLY statements (no budget, below).
     pub concurrent: Vec<bool>,
 }
@@ -190,7 +190,7 @@ pub(super) fn push_within_budget(
     let mut output = None;
     for (range, budgeted) in &segments {
         if segments.len() > 1 {
-            staged.stage.fill(&staged.applied, &staged.batch[..range.end])?;
+            staged.stage.fill(staged.applied, &staged.batch[..range.end])?;
         }
         let budget = budgeted.then_some(budget);
         let files = &staged.batch[range.clone()];
@@ -222,7 +222,7 @@ fn attempts(
             attempt: record.attempts.len() as u32 + 1,
             files: files.iter().map(|m| m.file_name.clone()).collect(),
             budget_ms: wait.map(|w| w.as_millis()),
-            started_at: crate::edges::os::clock::utc_now(),
+            started_at: crate::edges::os::clock::now(),
             ..Default::default()
         };
         let started = Instant::now();

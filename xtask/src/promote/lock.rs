@@ -18,7 +18,8 @@ use crate::edges::supabase::management_api::{Access, PROMOTION_LOCK_KEY as ADVIS
 use crate::edges::target::history;
 use crate::edges::target::{Direct, Resolved};
 
-use super::{BEFORE_THE_PUSH, Batch, Promotion};
+use super::{BEFORE_THE_PUSH, Ctx};
+use crate::edges::target::history::Applied;
 
 /// How often a waiting promotion looks at the lock again.
 const POLL: Duration = Duration::from_millis(250);
@@ -62,119 +63,133 @@ pub struct Waited {
     pub appeared: Vec<String>,
 }
 
-impl Promotion<'_> {
-    /// Step 5: both locks (waiting for another promotion up to `--wait`), no CLI session left on the target, and
-    /// the history as step 2 read it — or `Taken::Moved`.
-    pub(super) fn lock_target(&mut self, target: &Resolved, plan: &Batch) -> anyhow::Result<(TargetLock, Taken)> {
-        let deadline = Instant::now() + self.options.wait.duration.to_std().unwrap_or(Duration::ZERO);
-        let started = Instant::now();
-        let file = self.file_lock(target, deadline)?;
-        let mut lost = 0;
-        let (direct, mut session, now) = loop {
-            let (direct, mut session) = self.advisory_lock(target, deadline, started)?;
-            match history::read_client(&mut session) {
-                Ok(now) => break (direct, session, now),
-                // While this promotion waited, the holder's cleanup removed every login role of the project,
-                // this one's too (`DELETE .../cli/login-role` names only the project): the session lives on but
-                // may read nothing. The lock is let go and taken again over a new role.
-                Err(err) if lost < 3 && role_lost(target, &err) => {
-                    eprintln!(
-                        "       the lock's login role was removed by the other promotion's cleanup; taking the lock again over a new one"
-                    );
-                    let _ = session.execute("select pg_advisory_unlock($1)", &[&ADVISORY_KEY]);
-                    lost += 1;
-                }
-                Err(err) => return Err(err),
-            }
-        };
-        refuse_leftover_cli_sessions(&mut session, &target.name)?;
-        let before: BTreeSet<&str> = plan.live.iter().map(|a| a.version.as_str()).collect();
-        let after: BTreeSet<&str> = now.iter().map(|a| a.version.as_str()).collect();
-        let taken = if after == before {
-            Taken::Unchanged
-        } else {
-            Taken::Moved { appeared: after.difference(&before).map(|v| v.to_string()).collect() }
-        };
-        if let (Some(waited), Taken::Moved { appeared }) = (self.record.waited.as_mut(), &taken) {
-            waited.appeared = appeared.clone();
-        }
-        Ok((TargetLock { _file: file, session, _direct: direct }, taken))
-    }
+/// Step 5: both locks (waiting for another promotion up to `--wait`), no CLI session left on the target, and the
+/// history as step 2 read it (`live`) — or `Taken::Moved`. Returns whom it waited for, whatever the outcome.
+pub(super) fn take(
+    ctx: &Ctx,
+    target: &Resolved,
+    live: &[Applied],
+) -> (Option<Waited>, anyhow::Result<(TargetLock, Taken)>) {
+    let mut waited = None;
+    let taken = lock_target(ctx, target, live, &mut waited);
+    (waited, taken)
+}
 
-    /// This machine's lock: one promotion of a target per checkout at a time.
-    fn file_lock(&self, target: &Resolved, deadline: Instant) -> anyhow::Result<std::fs::File> {
-        let dir = self.repo.locks_dir();
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let path = dir.join(format!("{}.lock", target.name));
-        let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
-        let mut announced = false;
-        while file.try_lock().is_err() {
-            if !announced {
-                eprintln!("       waiting for another promotion of {} from this checkout", target.name);
-                announced = true;
-            }
-            self.wait_a_little(target, deadline, "from this checkout")?;
-        }
-        Ok(file)
-    }
-
-    /// The target's lock, over a session of its own; with a token only, over a login role. A session a waiting
-    /// promotion loses (another machine's cleanup removed its login role) is opened again.
-    fn advisory_lock(
-        &mut self,
-        target: &Resolved,
-        deadline: Instant,
-        started: Instant,
-    ) -> anyhow::Result<(Direct, postgres::Client)> {
-        let (mut direct, mut session) = open_lock_session(target)?;
-        loop {
-            match session.query_one("select pg_try_advisory_lock($1)", &[&ADVISORY_KEY]) {
-                Ok(row) if row.get::<_, bool>(0) => break,
-                Ok(_) => {}
-                Err(err) if session.is_closed() => {
-                    eprintln!("       the lock's session was closed ({err}); opening another");
-                    drop(session);
-                    (direct, session) = open_lock_session(target)?;
-                    continue;
-                }
-                Err(err) => return Err(err).context("taking the promotion lock"),
-            }
-            if self.record.waited.is_none() {
-                let holder = holder(&mut session).unwrap_or_else(|| "a session that has since ended".into());
+fn lock_target(
+    ctx: &Ctx,
+    target: &Resolved,
+    live: &[Applied],
+    waited: &mut Option<Waited>,
+) -> anyhow::Result<(TargetLock, Taken)> {
+    let deadline = Instant::now() + ctx.options.wait.duration.to_std().unwrap_or(Duration::ZERO);
+    let started = Instant::now();
+    let file = file_lock(ctx, target, deadline)?;
+    let mut lost = 0;
+    let (direct, mut session, now) = loop {
+        let (direct, mut session) = advisory_lock(ctx, target, (deadline, started), waited)?;
+        match history::read_client(&mut session) {
+            Ok(now) => break (direct, session, now),
+            // While this promotion waited, the holder's cleanup removed every login role of the project, this
+            // one's too (`DELETE .../cli/login-role` names only the project): the session lives on but may read
+            // nothing. The lock is let go and taken again over a new role.
+            Err(err) if lost < 3 && role_lost(target, &err) => {
                 eprintln!(
-                    "       waiting for another promotion of {} ({holder}); up to --wait {}",
-                    target.name, self.options.wait.text
+                    "       the lock's login role was removed by the other promotion's cleanup; taking the lock again over a new one"
                 );
-                self.record.waited = Some(Waited { holder, waited_ms: 0, appeared: Vec::new() });
+                let _ = session.execute("select pg_advisory_unlock($1)", &[&ADVISORY_KEY]);
+                lost += 1;
             }
-            let who = self.record.waited.as_ref().map(|w| w.holder.clone()).unwrap_or_default();
-            self.wait_a_little(target, deadline, &who)?;
+            Err(err) => return Err(err),
         }
-        if let Some(waited) = self.record.waited.as_mut() {
-            waited.waited_ms = started.elapsed().as_millis();
-            eprintln!(
-                "       the other promotion ended after {:.1} s; the lock is taken",
-                waited.waited_ms as f64 / 1000.0
-            );
-        }
-        Ok((direct, session))
+    };
+    refuse_leftover_cli_sessions(&mut session, &target.name)?;
+    let before: BTreeSet<&str> = live.iter().map(|a| a.version.as_str()).collect();
+    let after: BTreeSet<&str> = now.iter().map(|a| a.version.as_str()).collect();
+    let taken = if after == before {
+        Taken::Unchanged
+    } else {
+        Taken::Moved { appeared: after.difference(&before).map(|v| v.to_string()).collect() }
+    };
+    if let (Some(waited), Taken::Moved { appeared }) = (waited.as_mut(), &taken) {
+        waited.appeared = appeared.clone();
     }
+    Ok((TargetLock { _file: file, session, _direct: direct }, taken))
+}
 
-    /// One pause of a wait: refused past the deadline, ended by an interruption.
-    fn wait_a_little(&self, target: &Resolved, deadline: Instant, holder: &str) -> anyhow::Result<()> {
-        if self.options.interrupt.requested() {
-            return Err(Interrupted(BEFORE_THE_PUSH.into()).into());
+/// This machine's lock: one promotion of a target per checkout at a time.
+fn file_lock(ctx: &Ctx, target: &Resolved, deadline: Instant) -> anyhow::Result<std::fs::File> {
+    let dir = ctx.repo.locks_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!("{}.lock", target.name));
+    let file = std::fs::File::create(&path).with_context(|| format!("creating {}", path.display()))?;
+    let mut announced = false;
+    while file.try_lock().is_err() {
+        if !announced {
+            eprintln!("       waiting for another promotion of {} from this checkout", target.name);
+            announced = true;
         }
-        if Instant::now() >= deadline {
-            return Err(blocked(Refusal::LockWaitExpired {
-                target: target.name.clone(),
-                wait: self.options.wait.text.clone(),
-                holder: holder.to_string(),
-            }));
-        }
-        std::thread::sleep(POLL);
-        Ok(())
+        wait_a_little(ctx, target, deadline, "from this checkout")?;
     }
+    Ok(file)
+}
+
+/// The target's lock, over a session of its own; with a token only, over a login role. A session a waiting
+/// promotion loses (another machine's cleanup removed its login role) is opened again. `waited` names the
+/// holder, from the first time it is seen.
+fn advisory_lock(
+    ctx: &Ctx,
+    target: &Resolved,
+    (deadline, started): (Instant, Instant),
+    waited: &mut Option<Waited>,
+) -> anyhow::Result<(Direct, postgres::Client)> {
+    let (mut direct, mut session) = open_lock_session(target)?;
+    loop {
+        match session.query_one("select pg_try_advisory_lock($1)", &[&ADVISORY_KEY]) {
+            Ok(row) if row.get::<_, bool>(0) => break,
+            Ok(_) => {}
+            Err(err) if session.is_closed() => {
+                eprintln!("       the lock's session was closed ({err}); opening another");
+                drop(session);
+                (direct, session) = open_lock_session(target)?;
+                continue;
+            }
+            Err(err) => return Err(err).context("taking the promotion lock"),
+        }
+        if waited.is_none() {
+            let holder = holder(&mut session).unwrap_or_else(|| "a session that has since ended".into());
+            eprintln!(
+                "       waiting for another promotion of {} ({holder}); up to --wait {}",
+                target.name, ctx.options.wait.text
+            );
+            *waited = Some(Waited { holder, waited_ms: 0, appeared: Vec::new() });
+        }
+        let who = waited.as_ref().map(|w| w.holder.clone()).unwrap_or_default();
+        wait_a_little(ctx, target, deadline, &who)?;
+    }
+    if let Some(waited) = waited.as_mut() {
+        waited.waited_ms = started.elapsed().as_millis();
+        eprintln!(
+            "       the other promotion ended after {:.1} s; the lock is taken",
+            waited.waited_ms as f64 / 1000.0
+        );
+    }
+    Ok((direct, session))
+}
+
+/// One pause of a wait: refused past the deadline, ended by an interruption.
+fn wait_a_little(ctx: &Ctx, target: &Resolved, deadline: Instant, holder: &str) -> anyhow::Result<()> {
+    if ctx.options.interrupt.requested() {
+        return Err(Interrupted(BEFORE_THE_PUSH.into()).into());
+    }
+    if Instant::now() >= deadline {
+        return Err(blocked(Refusal::LockWaitExpired {
+            target: target.name.clone(),
+            wait: ctx.options.wait.text.clone(),
+            holder: holder.to_string(),
+        }));
+    }
+    std::thread::sleep(POLL);
+    Ok(())
 }
 
 /// Whether a token target's login role went away under its session (removed, or its grants dropped with it).

@@ -1,45 +1,45 @@
-//! `cargo xtask promote`: the runbook's standard path as eight steps (docs/design.md, "promote").
+//! `cargo xtask promote`: the runbook's standard path as eight steps (docs/design.md, "`promote`, step by step").
 //!
-//! `Promotion::run` reads as the runbook; each step lives in its own room: `gates` (what must hold before a
-//! push), `push` (lock, push, verify, outcome), `review` (what people read before they confirm), `history` (the
-//! target's live history) and `record` (what is left behind). The staged workdir is `crate::edges::supabase::stage`, which the
+//! `runbook` reads as the runbook: each step is a free function in its own module that takes what it needs and
+//! returns what it learned; `Learned` keeps those values and the record is folded from them in one place
+//! (`Learned::fold`), whatever the outcome. The modules: `gates` (step 1, and what must hold before a push),
+//! `plan` (step 2's batch), `rehearse` and `cutover` (step 4), `lock` (step 5), `history_phase` and `push`
+//! (step 7), `finish` (step 8), `review` and `record` (what people read, what is left). The target's live
+//! history is `crate::edges::target::history`; the staged workdir is `crate::edges::supabase::stage`, which the
 //! shadow databases share.
 
 mod budget;
 mod cutover;
+mod finish;
 mod gates;
 mod history_phase;
+mod learned;
 mod lock;
 mod notes;
 mod ownership;
+mod plan;
 mod push;
 mod ran;
 pub mod record;
+mod rehearse;
 mod review;
-
-use std::time::Instant;
 
 use xshell::Shell;
 
-use crate::domain::findings::Finding;
-use crate::domain::history::batch;
-use crate::domain::history::lock::Lock;
 use crate::domain::history::migrations::Migration;
-use crate::domain::lint::sql::{self, LintSettings};
-use crate::domain::refusal::Refusal;
-use crate::edges::os::clock;
 use crate::edges::os::fsutil::Mode;
 use crate::edges::os::interrupt::{Interrupt, Interrupted};
 use crate::edges::output::report;
 use crate::edges::output::report::Format;
 use crate::edges::repo::Repo;
 use crate::edges::supabase::cli::Cli;
+use crate::edges::supabase::stage::Stage;
 use crate::edges::target::Resolved;
 use crate::flags;
 
-use crate::edges::supabase::stage::Stage;
-use crate::edges::target::history::{self, Applied, Reconcile};
-use record::{Outcome, Record, RecordFile};
+use learned::Learned;
+use plan::Plan;
+use record::Outcome;
 
 impl flags::Promote {
     pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
@@ -55,10 +55,19 @@ impl flags::Promote {
             interrupt: Interrupt::install()?,
         };
         crate::edges::supabase::stage::remove_orphans(&repo.scratch_dir().join("stage"));
-        let mut promotion = Promotion::new(sh, repo, &self.target.target, options);
-        let result = promotion.run();
-        promotion.report(result)
+        let ctx = Ctx { sh, repo, name: &self.target.target, options };
+        let mut learned = Learned::new(ctx.name);
+        let result = runbook(&ctx, &mut learned);
+        report(&ctx, &learned, result)
     }
+}
+
+/// What every step may read, and none writes: the shell, the repository, the target's name and the options.
+struct Ctx<'a> {
+    sh: &'a Shell,
+    repo: &'a Repo,
+    name: &'a str,
+    options: Options,
 }
 
 struct Options {
@@ -84,255 +93,153 @@ enum AfterPush {
     Nothing,
 }
 
-/// What step 2 learned: every file, the live history, what is applied and what this promotion pushes.
-struct Batch {
-    files: Vec<Migration>,
-    lock: Lock,
-    live: Vec<Applied>,
-    applied: Vec<Migration>,
-    batch: Vec<Migration>,
-    /// Pending files after `--until`: shown, not promoted now.
-    beyond: Vec<Migration>,
-    /// The batch's statements, parsed once for the phase gate and the extension preflight.
-    analyses: Vec<sql::Analysis>,
+/// The runbook, one call per step; `learned` keeps what each step returned (the partial report when a step
+/// stops the promotion). Any failure before step 7 pushes nothing.
+fn runbook(ctx: &Ctx, learned: &mut Learned) -> anyhow::Result<()> {
+    learned.step(&ctx.options.interrupt, 1, "preconditions")?;
+    let (endpoint, ready) = gates::preconditions(ctx);
+    learned.endpoint = endpoint;
+    let gates::Ready { cli, target, checked, files, tools } = ready?;
+    learned.tools = Some(tools);
+    let (pinned, connected) = gates::connect(ctx, &target);
+    learned.pinned = pinned;
+    learned.connected = Some(connected?);
+
+    let Some((mut plan, mut stage)) = prepare(ctx, learned, (&cli, &target), &files, &checked)? else {
+        return Ok(());
+    };
+
+    learned.step(&ctx.options.interrupt, 5, "promotion lock")?;
+    let (waited, taken) = lock::take(ctx, &target, &plan.live);
+    learned.waited = waited;
+    let (mut guard, taken) = taken?;
+    if let lock::Taken::Moved { appeared } = taken {
+        // What was planned, rehearsed and checked is no longer what would be pushed: all of it again, under
+        // the lock now, so nothing moves any more.
+        eprintln!(
+            "       {}'s history moved while this promotion waited (now applied: {}): planning again",
+            ctx.name,
+            if appeared.is_empty() { "(versions removed)".to_string() } else { appeared.join(", ") }
+        );
+        // The stage's folder is the same: the old one goes first.
+        drop(stage);
+        let Some(again) = prepare(ctx, learned, (&cli, &target), &files, &checked)? else { return Ok(()) };
+        (plan, stage) = again;
+    }
+
+    learned.step(&ctx.options.interrupt, 6, "dry-run through the CLI, review, confirmation")?;
+    let cli_target = target.cli_target()?;
+    let listed = gates::dry_run(ctx, &cli, &target, &cli_target.remote, &stage)?;
+    let judged = gates::judge_dry_run(&listed, plan.batch(), &cli_target.remote);
+    learned.dry_run = Some(listed.into());
+    judged?;
+    if ctx.options.format != Format::Json {
+        print!("{}", review::render(&learned.fold(), &target.describe(), plan.beyond()));
+    }
+    if ctx.options.mode == Mode::DryRun {
+        learned.outcome = Some(Outcome::DryRun);
+        eprintln!("dry run: nothing pushed, nothing recorded");
+        return Ok(());
+    }
+    gates::confirm(ctx, &target, plan.batch().len())?;
+
+    learned.step(&ctx.options.interrupt, 7, "push and verify")?;
+    history_phase::push(ctx, &cli, &target, &cli_target, &plan)?;
+    let pushed = push::push(ctx, (&cli, &target, &cli_target), &stage, &plan, &mut guard)?;
+    // The lock first: a login role is removed only when no promotion holds it.
+    drop(guard);
+    drop(cli_target);
+
+    learned.step(&ctx.options.interrupt, 8, "record, catalog and docs")?;
+    let push::Pushed { output, verified, facts } = pushed;
+    let settled = finish::settle(ctx, &target, &plan, (&output, verified, &facts), learned.known());
+    learned.pushed = Some(facts);
+    let settled = settled?;
+    learned.outcome = Some(settled.outcome);
+    learned.ended = Some(settled.ended);
+    let md = learned.write(ctx, &target)?;
+    finish::conclude(ctx, &target, settled.after, &md)
 }
 
-impl Batch {
-    fn applied(&self) -> Vec<&Migration> {
-        self.applied.iter().collect()
+/// Steps 2 to 4: the batch and its gates, the stage, the rehearsal. `None` when there is nothing to push
+/// (then the outcome is already in `learned`, and the record written when there is something to record).
+fn prepare<'f>(
+    ctx: &Ctx,
+    learned: &mut Learned,
+    (cli, target): (&Cli, &Resolved),
+    files: &'f [Migration],
+    checked: &'f crate::check::Checked,
+) -> anyhow::Result<Option<(Plan<'f>, Stage)>> {
+    learned.step(&ctx.options.interrupt, 2, "batch: recorded head vs live history")?;
+    gates::push_breaking_gate(ctx, checked, files)?;
+    let plan = plan::read(ctx, cli, target, files)?;
+    learned.reconciled = plan.reconciled().iter().map(|m| m.file_name.clone()).collect();
+    let (unverifiable, ran) = ran::verify(ctx, target, &plan.applied, &plan.live, ran::When::BeforePush);
+    learned.unverifiable = unverifiable;
+    ran?;
+    learned.head_before = plan.head.clone();
+    let plan = plan.until(ctx.options.until.as_deref(), &checked.analyses)?;
+    if plan.batch().is_empty() {
+        let done = finish::up_to_date(ctx, target, &plan, learned.waited.as_ref(), learned.known())?;
+        learned.reconciled = done.reconciled;
+        learned.ended = Some(done.ended);
+        learned.outcome = Some(Outcome::UpToDate);
+        if done.record {
+            learned.write(ctx, target)?;
+        }
+        return Ok(None);
     }
+    learned.batch = plan.record_files();
+    learned.findings = gates::batch_findings(checked, &plan);
+    gates::check_gate(target, checked, &plan)?;
+    gates::phase_gate(target, &plan)?;
+    let (cutover, gate) = cutover::gate(ctx, target, &plan, learned.identity());
+    learned.cutover = cutover;
+    gate?;
 
-    fn batch(&self) -> Vec<&Migration> {
-        self.batch.iter().collect()
+    learned.step(&ctx.options.interrupt, 3, "staging the applied files and the batch")?;
+    let stage = Stage::new(ctx.repo.stage_dir(ctx.name), &plan.applied, plan.batch())?;
+
+    learned.step(&ctx.options.interrupt, 4, rehearsal_step(target))?;
+    if target.config.protected {
+        let rollbacks = learned.cutover.as_ref().map_or(&[][..], |c| &c.files[..]);
+        let (rehearsal, rehearsed) = rehearse::rehearse(ctx, (cli, target), &plan, rollbacks);
+        learned.rehearsal = Some(rehearsal);
+        rehearsed?;
     }
+    gates::preflight_extensions(target, &plan)?;
+    Ok(Some((plan, stage)))
 }
 
-struct Promotion<'a> {
-    sh: &'a Shell,
-    repo: &'a Repo,
-    name: String,
-    options: Options,
-    started: Instant,
-    step_started: Instant,
-    record: Record,
-    /// The findings of the `check` run in step 1: judged in step 2 on the batch, and shown in the review.
-    checked: Vec<Finding>,
-    /// What that check looked at.
-    check_counts: crate::check::Counts,
-    /// Every migration file, read once in step 1 (their bytes travel with them).
-    files: Vec<Migration>,
-    /// The database the target is (step 1), pinned in the lock when the head is recorded.
-    identity_seen: Option<crate::domain::history::identity::Identity>,
-}
-
-impl<'a> Promotion<'a> {
-    fn new(sh: &'a Shell, repo: &'a Repo, name: &str, options: Options) -> Promotion<'a> {
-        let now = Instant::now();
-        let record = Record { target: name.to_string(), started_at: clock::now(), ..Default::default() };
-        Promotion {
-            sh,
-            repo,
-            name: name.to_string(),
-            options,
-            started: now,
-            step_started: now,
-            record,
-            checked: Vec::new(),
-            check_counts: Default::default(),
-            files: Vec::new(),
-            identity_seen: None,
+/// The outcome in the chosen format: the record folded from what the steps learned, plus the error, as JSON;
+/// or the review's annotations and the step summary.
+fn report(ctx: &Ctx, learned: &Learned, result: anyhow::Result<()>) -> anyhow::Result<()> {
+    let mut record = learned.fold();
+    let interrupt = &ctx.options.interrupt;
+    // A step that failed because the signal also reached its child (the CLI, Postgres) was interrupted.
+    let pushed = record.outcome.is_some_and(Outcome::pushed);
+    let result = match result {
+        Err(err) if interrupt.requested() && !pushed && err.downcast_ref::<Interrupted>().is_none() => {
+            Err(Interrupted(BEFORE_THE_PUSH.into()).into())
         }
+        other => other,
+    };
+    if let Err(err) = &result
+        && err.downcast_ref::<Interrupted>().is_some()
+        && record.outcome != Some(Outcome::Unknown)
+    {
+        record.outcome = Some(Outcome::Interrupted);
     }
-
-    /// The runbook, one call per step. Any failure before step 7 pushes nothing.
-    fn run(&mut self) -> anyhow::Result<()> {
-        self.step(1, "preconditions")?;
-        let (cli, target) = self.preconditions()?;
-        self.connect(&target)?;
-
-        let Some((mut plan, mut stage)) = self.prepare(&cli, &target)? else { return Ok(()) };
-
-        self.step(5, "promotion lock")?;
-        let (mut guard, taken) = self.lock_target(&target, &plan)?;
-        if let lock::Taken::Moved { appeared } = taken {
-            // What was planned, rehearsed and checked is no longer what would be pushed: all of it again, under
-            // the lock now, so nothing moves any more.
-            eprintln!(
-                "       {}'s history moved while this promotion waited (now applied: {}): planning again",
-                self.name,
-                if appeared.is_empty() { "(versions removed)".to_string() } else { appeared.join(", ") }
-            );
-            // The stage's folder is the same: the old one goes first.
-            drop(stage);
-            let Some(again) = self.prepare(&cli, &target)? else { return Ok(()) };
-            (plan, stage) = again;
+    if let Err(err) = &result {
+        let refusal = crate::blocked::refusal(err);
+        if matches!(record.outcome, None | Some(Outcome::DryRun)) {
+            record.outcome = Some(if refusal.is_some() { Outcome::Blocked } else { Outcome::Error });
         }
-
-        self.step(6, "dry-run through the CLI, review, confirmation")?;
-        let cli_target = target.cli_target()?;
-        self.dry_run(&cli, &target, &cli_target.remote, &stage, &plan)?;
-        self.show_review(&target, &plan);
-        if self.options.mode == Mode::DryRun {
-            self.record.outcome = Some(Outcome::DryRun);
-            eprintln!("dry run: nothing pushed, nothing recorded");
-            return Ok(());
-        }
-        self.confirm(&target, plan.batch.len())?;
-
-        self.step(7, "push and verify")?;
-        self.push_history(&cli, &target, &cli_target, &plan)?;
-        let pushed = self.push(&cli, &target, &cli_target, &stage, &plan, &mut guard)?;
-        // The lock first: a login role is removed only when no promotion holds it.
-        drop(guard);
-        drop(cli_target);
-
-        self.step(8, "record, catalog and docs")?;
-        self.finish(&target, &plan, pushed)
+        record.error = Some(crate::edges::output::redact::redact(&format!("{err:#}")));
+        record.refusal = refusal.map(crate::domain::refusal::Refusal::kind);
     }
-
-    /// Steps 2 to 4: the batch and its gates, the stage, the rehearsal. `None` when there is nothing to push
-    /// (then the outcome is already reported).
-    fn prepare(&mut self, cli: &Cli, target: &Resolved) -> anyhow::Result<Option<(Batch, Stage)>> {
-        self.step(2, "batch: recorded head vs live history")?;
-        self.push_breaking_gate()?;
-        let Some(plan) = self.plan(cli, target)? else { return Ok(None) };
-        self.check_gate(target, &plan)?;
-        self.phase_gate(target, &plan)?;
-        self.cutover_gate(target, &plan)?;
-
-        self.step(3, "staging the applied files and the batch")?;
-        let stage = Stage::new(self.repo.stage_dir(&self.name), &plan.applied(), &plan.batch())?;
-
-        self.step(4, rehearsal_step(target))?;
-        if target.config.protected {
-            self.rehearse(cli, target, &plan)?;
-        }
-        self.preflight_extensions(target, &plan)?;
-        Ok(Some((plan, stage)))
-    }
-
-    /// Before anything reads the target: it must be the database pinned in the lock, and no other name for it may
-    /// disagree. Then how it is reached is decided (a hosted project: its direct host, else its pooler in session
-    /// mode) and recorded; unreachable both ways is an error naming each attempt.
-    fn connect(&mut self, target: &Resolved) -> anyhow::Result<()> {
-        let lock = self.repo.lock()?;
-        self.identity_seen = target.check_pin(&lock, self.options.repin.is_some())?;
-        self.record.identity = self.identity_seen.as_ref().map(ToString::to_string);
-        if let Some(reason) = &self.options.repin {
-            let before = lock.targets.get(&self.name).and_then(|s| s.pinned());
-            self.record.repinned = Some(format!(
-                "from {} to {}: {reason}",
-                before.map_or_else(|| "(nothing pinned)".to_string(), |p| p.to_string()),
-                self.record.identity.as_deref().unwrap_or("(no identity)")
-            ));
-            eprintln!("re-pinning {}: {}", self.name, self.record.repinned.as_deref().unwrap_or_default());
-        }
-        match &target.remote {
-            crate::edges::supabase::cli::Remote::Project(_) => {
-                target.route()?;
-            }
-            crate::edges::supabase::cli::Remote::Url(_) => self.note_major(target),
-        }
-        self.record.connection = target.connection();
-        Ok(())
-    }
-
-    /// Starts step `n`, unless an interruption came: then nothing more is done (the locks and the stage go with
-    /// the values that hold them) and nothing was pushed yet.
-    fn step(&mut self, n: usize, what: &str) -> anyhow::Result<()> {
-        if n <= 7 && self.options.interrupt.requested() {
-            return Err(Interrupted(BEFORE_THE_PUSH.into()).into());
-        }
-        let now = Instant::now();
-        if let Some(last) = self.record.timings_ms.last_mut() {
-            last.1 = (now - self.step_started).as_millis();
-        }
-        self.step_started = now;
-        self.record.timings_ms.push((what.to_string(), 0));
-        // Never a panic for a terminal that hung up: the push may be under way, its record still to write.
-        crate::edges::output::progress::say(&format!("[{n}/8] {what}  (+{:.1}s)", (now - self.started).as_secs_f64()));
-        Ok(())
-    }
-
-    /// Step 2: the recorded head, the live history reconciled with it, and the batch after it.
-    /// `None` when there is nothing to push (then the outcome is already reported).
-    fn plan(&mut self, cli: &Cli, target: &Resolved) -> anyhow::Result<Option<Batch>> {
-        let files = self.files.clone();
-        let lock = self.repo.lock()?;
-        let live = {
-            let workdir = Stage::empty(self.repo.stage_dir(&format!("{}-history", self.name)))?;
-            history::read(self.sh, target, Some(cli), workdir.path())?
-        };
-        let head = history::head(&self.name, target.config, &lock, live.last().map(|a| a.version.as_str()));
-        let pending = batch::pending(&files, head.as_deref(), None)?;
-        let recorded = |m: &Migration| !target.config.embedded && lock.files.contains_key(&m.file_name);
-        let reconciled = match history::reconcile(&files, head.as_deref(), &live, &pending, recorded) {
-            Ok(Reconcile::InSync) => 0,
-            Ok(Reconcile::Interrupted(n)) => n,
-            Err(why) => return Err(self.refuse_mismatch(target, &lock, &why)),
-        };
-        self.record.reconciled = pending[..reconciled].iter().map(|m| m.file_name.clone()).collect();
-        let head = pending[..reconciled].last().map(|m| m.version.clone()).or(head);
-        let applied_files: Vec<&Migration> =
-            files.iter().filter(|m| head.as_deref().is_some_and(|h| m.version.as_str() <= h)).collect();
-        self.verify_ran(target, &applied_files, &live, ran::When::BeforePush)?;
-        self.record.head_before = head.clone();
-        let todo = batch::pending(&files, head.as_deref(), self.options.until.as_deref())?;
-        let rest = batch::pending(&files, head.as_deref(), None)?;
-        let (batch, beyond): (Vec<Migration>, Vec<Migration>) =
-            (todo.iter().map(|m| (*m).clone()).collect(), rest[todo.len()..].iter().map(|m| (*m).clone()).collect());
-        let applied =
-            files.iter().filter(|m| head.as_deref().is_some_and(|h| m.version.as_str() <= h)).cloned().collect();
-        let mut plan = Batch { files, lock, live, applied, batch, beyond, analyses: Vec::new() };
-        if plan.batch.is_empty() {
-            self.up_to_date(target, &mut plan, head)?;
-            return Ok(None);
-        }
-        plan.analyses = analyze(&plan.batch)?;
-        self.record.batch = plan
-            .batch
-            .iter()
-            .map(|m| Ok(RecordFile { file: m.file_name.clone(), sha256: m.checksum().to_string() }))
-            .collect::<anyhow::Result<_>>()?;
-        Ok(Some(plan))
-    }
-
-    /// The review people read before they confirm (human and github formats; json waits for the record).
-    fn show_review(&self, target: &Resolved, plan: &Batch) {
-        if self.options.format != Format::Json {
-            print!("{}", review::render(&self.record, &target.describe(), &plan.beyond));
-        }
-    }
-
-    /// The outcome in the chosen format: the record as JSON, or the review's annotations and the step summary.
-    fn report(mut self, result: anyhow::Result<()>) -> anyhow::Result<()> {
-        // A step that failed because the signal also reached its child (the CLI, Postgres) was interrupted.
-        let pushed = self.record.outcome.is_some_and(Outcome::pushed);
-        let result = match result {
-            Err(err)
-                if self.options.interrupt.requested() && !pushed && err.downcast_ref::<Interrupted>().is_none() =>
-            {
-                Err(Interrupted(BEFORE_THE_PUSH.into()).into())
-            }
-            other => other,
-        };
-        if let Err(err) = &result
-            && err.downcast_ref::<Interrupted>().is_some()
-            && self.record.outcome != Some(Outcome::Unknown)
-        {
-            self.record.outcome = Some(Outcome::Interrupted);
-        }
-        if let Err(err) = &result {
-            let refusal = crate::blocked::refusal(err);
-            if matches!(self.record.outcome, None | Some(Outcome::DryRun)) {
-                self.record.outcome = Some(if refusal.is_some() { Outcome::Blocked } else { Outcome::Error });
-            }
-            self.record.error = Some(crate::edges::output::redact::redact(&format!("{err:#}")));
-            self.record.refusal = refusal.map(Refusal::kind);
-        }
-        report::emit(&record::PromoteReport(&self.record), self.options.format)?;
-        result
-    }
+    report::emit(&record::PromoteReport(&record), ctx.options.format)?;
+    result
 }
 
 /// What an interruption before step 7's push leaves: nothing on the target, nothing held, nothing staged.
@@ -345,17 +252,6 @@ fn rehearsal_step(target: &Resolved) -> &'static str {
         (true, None | Some("local")) => "rehearsal on a local shadow",
         (true, Some(_)) => "rehearsal: the batch as applied on the rehearse_on target",
     }
-}
-
-/// The batch's statements, parsed once.
-fn analyze(batch: &[Migration]) -> anyhow::Result<Vec<sql::Analysis>> {
-    batch
-        .iter()
-        .map(|m| {
-            let text = m.text()?;
-            Ok(sql::analyze(text, &LintSettings { squawk_rules: &[] }))
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -9,7 +9,8 @@ use crate::domain::refusal::Refusal;
 use crate::edges::supabase::management_api::Access;
 use crate::edges::target::Resolved;
 
-use super::{Batch, Promotion};
+use super::Ctx;
+use super::plan::Plan;
 
 /// A statement the target would refuse: its object exists there and belongs to a role the user is not in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,32 +23,30 @@ pub(super) struct Offender {
     pub error: String,
 }
 
-impl Promotion<'_> {
-    /// Only on a plain PostgreSQL whose migration user is no superuser: every batch statement that needs an
-    /// object's owner, with the object on the target owned by a role the user is not a member of, named at once.
-    pub(super) fn check_ownership(&mut self, target: &Resolved, plan: &Batch) -> anyhow::Result<()> {
-        if target.role_model()? != RoleModel::PlainOwner {
-            return Ok(());
-        }
-        let texts = plan.batch.iter().map(|m| m.text()).collect::<Result<Vec<&str>, _>>()?;
-        let owned: Vec<(String, Owned)> = plan
-            .batch
-            .iter()
-            .zip(ownership::needs_ownership_in_order(&texts))
-            .flat_map(|(m, found)| found.into_iter().map(|o| (m.rel_path.clone(), o)))
-            .collect();
-        if owned.is_empty() {
-            return Ok(());
-        }
-        let direct = target.direct(Access::ReadOnly)?;
-        let mut client = direct.connect()?;
-        let found = offenders(&mut client, &owned)?;
-        if found.is_empty() {
-            return Ok(());
-        }
-        let user: String = client.query_one("select current_user::text", &[])?.get(0);
-        Err(blocked(Refusal::NotOwner { explained: message(&self.name, &user, &found) }))
+/// Only on a plain PostgreSQL whose migration user is no superuser: every batch statement that needs an
+/// object's owner, with the object on the target owned by a role the user is not a member of, named at once.
+pub(super) fn check(ctx: &Ctx, target: &Resolved, plan: &Plan) -> anyhow::Result<()> {
+    if target.role_model()? != RoleModel::PlainOwner {
+        return Ok(());
     }
+    let texts = plan.batch().iter().map(|m| m.text()).collect::<Result<Vec<&str>, _>>()?;
+    let owned: Vec<(String, Owned)> = plan
+        .batch()
+        .iter()
+        .zip(ownership::needs_ownership_in_order(&texts))
+        .flat_map(|(m, found)| found.into_iter().map(|o| (m.rel_path.clone(), o)))
+        .collect();
+    if owned.is_empty() {
+        return Ok(());
+    }
+    let direct = target.direct(Access::ReadOnly)?;
+    let mut client = direct.connect()?;
+    let found = offenders(&mut client, &owned)?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    let user: String = client.query_one("select current_user::text", &[])?.get(0);
+    Err(blocked(Refusal::NotOwner { explained: message(ctx.name, &user, &found) }))
 }
 
 /// The refusal: one sentence for one offender, a list for more.

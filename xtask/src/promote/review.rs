@@ -9,7 +9,7 @@ use super::record::Record;
 
 /// `endpoint` is the target as people see it (never with a password); `beyond` the pending files after
 /// `--until`, which are named so nobody mistakes the cut for the whole backlog.
-pub fn render(record: &Record, endpoint: &str, beyond: &[Migration]) -> String {
+pub fn render(record: &Record, endpoint: &str, beyond: &[&Migration]) -> String {
     let mut out = String::new();
     let head = record.head_before.as_deref().unwrap_or("(none)");
     let count = record.batch.len();

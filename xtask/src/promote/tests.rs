@@ -128,7 +128,7 @@ fn the_check_gate_judges_the_batch_and_tree_not_files_beyond_until() {
         finding(Code::PartitionPhaseMix, "migrations/3_m.sql"),
         Finding::new(Code::Destructive, Severity::Warning, "migrations/3_m.sql", "x"),
     ];
-    let (blocking, beyond) = split_blocking(&findings, &[m("5")]);
+    let (blocking, beyond) = split_blocking(&findings, &[&m("5")]);
     let files = |v: &[Finding]| v.iter().map(|f| format!("{}:{}", f.code, f.file)).collect::<Vec<_>>();
     assert_eq!(files(&blocking), ["destructive:migrations/3_m.sql", "applied-modified:migrations/1_m.sql"]);
     assert_eq!(files(&beyond), ["destructive:migrations/5_m.sql"]);
@@ -170,7 +170,7 @@ fn sample_record() -> Record {
 
 #[test]
 fn review_lists_the_batch_findings_cut_and_rehearsal() {
-    let beyond = [m("20260601090000")];
+    let beyond = m("20260601090000");
     expect![[r#"
         Promotion of 2 migration(s) to prod (project srcaoozjkrughebmbvfb), after head 20260512220528:
 
@@ -187,7 +187,7 @@ fn review_lists_the_batch_findings_cut_and_rehearsal() {
         The CLI's dry-run (supabase 3.1.0) lists exactly these 2 file(s).
         Rehearsal: passed on a local shadow (history + batch).
     "#]]
-    .assert_eq(&super::review::render(&sample_record(), "project srcaoozjkrughebmbvfb", &beyond));
+    .assert_eq(&super::review::render(&sample_record(), "project srcaoozjkrughebmbvfb", &[&beyond]));
 }
 
 #[test]

@@ -236,7 +236,8 @@ fn catalog_docs_drift_parity_and_prune_through_the_pooler_and_a_proxy() {
         let api_host = h.api.url.trim_start_matches("http://").to_string();
         let via_proxy = h.run_with(&["status", "--target", "prod", "--live"], &[("HTTPS_PROXY", proxy.url.as_str())]);
         assert_eq!(via_proxy.code, 0, "{}{}", via_proxy.stdout, via_proxy.stderr);
-        assert!(proxy.tunnels().len() >= 3 && proxy.tunnels().iter().all(|t| *t == api_host), "{:?}", proxy.tunnels());
+        // One tunnel or more: the double keeps connections alive, so the calls may share one.
+        assert!(!proxy.tunnels().is_empty() && proxy.tunnels().iter().all(|t| *t == api_host), "{:?}", proxy.tunnels());
         let before = proxy.tunnels().len();
         let bypass = h.run_with(
             &["status", "--target", "prod", "--live"],

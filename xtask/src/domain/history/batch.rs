@@ -11,16 +11,22 @@ pub fn pending<'a>(
     until: Option<&str>,
 ) -> anyhow::Result<Vec<&'a Migration>> {
     let after_head = migrations.iter().filter(|m| head.is_none_or(|head| m.version.as_str() > head));
-    let batch: Vec<&Migration> = after_head.collect();
-    let Some(until) = until else { return Ok(batch) };
-    match batch.iter().position(|m| m.version == until) {
-        Some(last) => Ok(batch[..=last].to_vec()),
+    let mut batch: Vec<&Migration> = after_head.collect();
+    batch.truncate(up_to(&batch, until)?);
+    Ok(batch)
+}
+
+/// How many of `pending` a promotion up to and including `until` takes: all of them without one.
+pub fn up_to(pending: &[&Migration], until: Option<&str>) -> anyhow::Result<usize> {
+    let Some(until) = until else { return Ok(pending.len()) };
+    match pending.iter().position(|m| m.version == until) {
+        Some(last) => Ok(last + 1),
         None => bail!(
             "--until {until} is not a pending version; pending: {}",
-            if batch.is_empty() {
+            if pending.is_empty() {
                 "none".to_string()
             } else {
-                batch.iter().map(|m| m.version.as_str()).collect::<Vec<_>>().join(", ")
+                pending.iter().map(|m| m.version.as_str()).collect::<Vec<_>>().join(", ")
             }
         ),
     }

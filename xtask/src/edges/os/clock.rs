@@ -13,11 +13,6 @@ pub fn utc(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
-/// `2026-05-13T18:00:00Z`, now.
-pub fn utc_now() -> String {
-    utc(now())
-}
-
 /// A time as it starts a file name: `2026-05-13T180000Z` (no `:`, which some file systems refuse).
 pub fn file_stamp(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%dT%H%M%SZ").to_string()

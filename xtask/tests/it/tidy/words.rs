@@ -133,16 +133,12 @@ fn offenders(file: &str, text: &str, modules: &BTreeMap<String, String>, seen: &
     out
 }
 
-/// Comments in files another change is rewriting as this check lands, as (file, path): tolerated, and named so
-/// they are not forgotten; an entry that no longer rots fails the check until it is removed here.
-const PENDING: [(&str, &str); 1] = [("xtask/src/promote/ran.rs", "domain::statements")];
-
 /// Every `domain::…`/`edges::…` path a comment under `xtask/src` or `xtask/tests` names resolves: collected over
 /// every file, reported once.
 #[test]
 fn every_module_path_a_comment_names_resolves() {
     let modules = modules();
-    let (mut all, mut seen) = (Vec::new(), 0);
+    let (mut all, mut seen) = (Vec::<String>::new(), 0);
     for dir in ["xtask/src", "xtask/tests"] {
         for entry in walkdir::WalkDir::new(repo_root().join(dir)).into_iter().filter_map(Result::ok) {
             if entry.path().extension().is_none_or(|x| x != "rs") {
@@ -154,18 +150,6 @@ fn every_module_path_a_comment_names_resolves() {
         }
     }
     assert!(seen > 20, "only {seen} module paths found in comments: the finder is broken");
-    let is = |offender: &str, (file, path): &(&str, &str)| {
-        offender.starts_with(&format!("{file}:")) && offender.contains(&format!(": {path} ("))
-    };
-    let gone: Vec<String> = PENDING
-        .iter()
-        .filter(|p| !all.iter().any(|o: &String| is(o, p)))
-        .map(|(file, path)| {
-            format!("{file}: `{path}` resolves now; remove it from PENDING in xtask/tests/it/tidy/words.rs")
-        })
-        .collect();
-    all.retain(|o| !PENDING.iter().any(|p| is(o, p)));
-    all.extend(gone);
     assert!(all.is_empty(), "these comments name code that is not there; name it as it is now:\n{}", all.join("\n"));
 }
 
