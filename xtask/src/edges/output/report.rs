@@ -116,7 +116,5 @@ fn escape_property(s: &str) -> String {
     escape_data(s).replace(':', "%3A").replace(',', "%2C")
 }
 
-/// A Markdown table cell: no pipes or line breaks.
-pub fn md_cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
-}
+/// A Markdown table cell: no pipes or line breaks (the domain's rendering uses the same).
+pub use crate::domain::markdown::cell as md_cell;

@@ -281,7 +281,12 @@ mod tests {
         let mut client = connect(&admin).unwrap();
         client.batch_execute("alter system set ssl = on").unwrap();
         client.batch_execute("select pg_reload_conf()").unwrap();
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        // The postmaster reloads on its own time: wait until a new session sees TLS offered, not for a while.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while connect(&format!("{admin}?sslmode=require")).is_err() {
+            assert!(std::time::Instant::now() < deadline, "the server never offered TLS after its reload");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
         let ssl = |url: &str| -> anyhow::Result<bool> {
             Ok(connect(url)?.query_one("select ssl from pg_stat_ssl where pid = pg_backend_pid()", &[])?.get(0))
         };
