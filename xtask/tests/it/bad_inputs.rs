@@ -853,7 +853,7 @@ rows! {
         input: "a prune plan edited after review",
         setup: |t| {
             let env = running(t);
-            t.write("edited.plan.json", "{\"digest\": \"0\", \"plan\": {\"target\": \"bad\", \"table\": \"public.a\", \"older_than\": \"1d\", \"cutoff\": \"x\", \"created_at\": \"x\", \"partitions\": [], \"kept\": []}}");
+            t.write("edited.plan.json", "{\"digest\": \"0\", \"plan\": {\"target\": \"bad\", \"table\": \"public.a\", \"older_than\": \"1d\", \"cutoff\": \"x\", \"created_at\": \"2026-11-24T00:00:00Z\", \"partitions\": [], \"kept\": []}}");
             env
         },
         args: &["partition", "prune", "--target", "bad", "--table", "public.a", "--execute", "edited.plan.json"],
