@@ -16,8 +16,6 @@ use xshell::Shell;
 use crate::edges::repo::Repo;
 use crate::flags::{self, PartitionCmd};
 
-pub use prune::{PlannedPartition, PrunePlan};
-
 impl flags::Partition {
     pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         match self.cmd {

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 use crate::domain::history::migrations;
 use crate::domain::partition::windows::Bound;
 
+/// A retention plan as `--dry-run` writes it and people review it: what `--execute` will detach and drop.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PrunePlan {
@@ -22,6 +23,7 @@ pub struct PrunePlan {
     pub kept: Vec<KeptPartition>,
 }
 
+/// A partition the plan drops, with the bound that was reviewed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlannedPartition {
@@ -31,6 +33,7 @@ pub struct PlannedPartition {
     pub bytes: i64,
 }
 
+/// A partition the plan keeps, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeptPartition {
@@ -38,6 +41,7 @@ pub struct KeptPartition {
     pub reason: String,
 }
 
+/// The plan file: the plan and its digest, so an edit after review is refused.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanFile {
