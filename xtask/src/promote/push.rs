@@ -92,7 +92,13 @@ pub(super) fn push(
             crate::edges::supabase::cli::Remote::Project(_) => None,
         };
         let session = as_cli.as_mut().unwrap_or(&mut lock.session);
-        super::budget::push_within_budget(target, &staged, (cli_target.session_role(), session), &interrupted, &push)?
+        super::budget::push_within_budget(
+            target,
+            &staged,
+            (cli_target.session_role().as_deref(), session),
+            &interrupted,
+            &push,
+        )?
     };
     spinner.clear();
     let invalid_indexes =
@@ -102,8 +108,11 @@ pub(super) fn push(
     let mut transcript = output.transcript.clone();
     // Whatever happens here, the history is read next: an unreachable target is reported there.
     let wait = if interrupt.abandoned() { SECOND_SIGNAL_BOUND / 2 } else { ORPHAN_WAIT };
-    let settled =
-        if output.success { Ok(0) } else { settle_orphans(&mut lock.session, cli_target.session_role(), wait) };
+    let settled = if output.success {
+        Ok(0)
+    } else {
+        settle_orphans(&mut lock.session, cli_target.session_role().as_deref(), wait)
+    };
     match &settled {
         Ok(0) => {}
         Ok(ended) => {

@@ -254,6 +254,24 @@ fn two_machines_promoting_one_token_only_target_push_once() {
 }
 
 #[test]
+fn a_login_role_another_machine_removed_is_replaced_by_a_new_one() {
+    in_namespace("a_login_role_another_machine_removed_is_replaced_by_a_new_one", || {
+        let h = Hosted::new();
+        h.api.clear();
+        h.api.set(Behaviour::NextRoleRemoved);
+        let status = h.run(&["status", "--target", "prod", "--live", "--format", "json"]);
+        assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+        let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        assert_eq!(json["live"]["head"], "20260512220528");
+        assert!(status.stderr.contains("was removed while in use"), "{}", status.stderr);
+        // Read over a second role, not through `db query`; and only the second is removed at the end.
+        let login = format!("POST /v1/projects/{REF}/cli/login-role {{\"read_only\":true}}");
+        assert_eq!(h.api.requests(), [login.clone(), login, format!("DELETE /v1/projects/{REF}/cli/login-role")]);
+        assert!(live_login_roles(&h.prod_url).is_empty(), "no login role left behind");
+    });
+}
+
+#[test]
 fn parity_and_prune_run_over_login_roles_with_a_token_only() {
     in_namespace("parity_and_prune_run_over_login_roles_with_a_token_only", || {
         let h = Hosted::new();

@@ -124,14 +124,27 @@ pub enum Access {
 }
 
 /// A login role the platform handed out; removed (`DELETE .../cli/login-role`) when dropped, errors included.
+/// Another machine's cleanup may remove it while it is in use (that call names only the project): a session it
+/// can no longer open is opened over a new role the platform hands out instead.
 pub struct LoginRole {
-    /// The role's name on the server (through the pooler, `endpoint.user` is `<role>.<ref>`).
-    pub role: String,
     platform: Platform,
     project_ref: String,
+    access: Access,
+    route: Route,
     token: String,
-    pub endpoint: Endpoint,
+    handed: std::sync::Mutex<Handed>,
 }
+
+/// The role the platform handed out last, and how a session reaches the database as it.
+#[derive(Clone)]
+struct Handed {
+    /// The role's name on the server (through the pooler, `endpoint.user` is `<role>.<ref>`).
+    role: String,
+    endpoint: Endpoint,
+}
+
+/// How many times a removed role is replaced before the session is given up.
+const RENEWALS: usize = 3;
 
 impl LoginRole {
     /// Asks the platform for a role on `project_ref`'s database, reached along `route` with `tls`; its password
@@ -144,19 +157,9 @@ impl LoginRole {
         tls: impl FnOnce(&str, u16) -> Tls,
     ) -> anyhow::Result<LoginRole> {
         let token = token()?;
-        let body = serde_json::json!({ "read_only": access == Access::ReadOnly }).to_string();
-        let path = format!("/v1/projects/{project_ref}/cli/login-role");
-        let (status, text) = request(&platform.api_url, "POST", &path, &token, Some(&body))?;
-        if status != 200 && status != 201 {
-            bail!("{}", api_error("creating a login role", status, &text));
-        }
-        let answer: serde_json::Value = serde_json::from_str(&text).context("the login-role answer is not JSON")?;
-        let (Some(role), Some(password)) = (answer["role"].as_str(), answer["password"].as_str()) else {
-            bail!("the login-role answer has no role and password");
-        };
-        crate::edges::output::redact::add(password);
-        let (host, port, user, dbname) = route.session(role, project_ref);
-        let endpoint = Endpoint { tls: tls(&host, port), host, port, user, password: password.to_string(), dbname };
+        let (role, password) = ask_for_role(platform, project_ref, access, &token)?;
+        let (host, port, user, dbname) = route.session(&role, project_ref);
+        let endpoint = Endpoint { tls: tls(&host, port), host, port, user, password, dbname };
         {
             let mut in_use = in_use();
             let roles = in_use.entry(project_ref.to_string()).or_default();
@@ -164,13 +167,77 @@ impl LoginRole {
             roles.alive.push(endpoint.clone());
         }
         Ok(LoginRole {
-            role: role.to_string(),
             platform: platform.clone(),
             project_ref: project_ref.to_string(),
+            access,
+            route: route.clone(),
             token,
-            endpoint,
+            handed: std::sync::Mutex::new(Handed { role, endpoint }),
         })
     }
+
+    /// The role's name on the server.
+    pub fn role(&self) -> String {
+        self.handed().role
+    }
+
+    /// Where and as whom a session on this role connects.
+    pub fn endpoint(&self) -> Endpoint {
+        self.handed().endpoint
+    }
+
+    /// A session as this role; when the role is gone (another machine's cleanup), over a new one.
+    pub fn connect(&self) -> anyhow::Result<postgres::Client> {
+        let mut renewed = 0;
+        loop {
+            match self.endpoint().connect() {
+                Err(err) if renewed < RENEWALS && role_removed(&err) => {
+                    eprintln!(
+                        "note: the temporary login role on {} was removed while in use (another promotion's cleanup removes every one of the project); asking the platform for a new one",
+                        self.project_ref
+                    );
+                    self.renew()?;
+                    renewed += 1;
+                }
+                connected => return connected,
+            }
+        }
+    }
+
+    /// Replaces the handed role by a new one, reached the same way.
+    fn renew(&self) -> anyhow::Result<()> {
+        let (role, password) = ask_for_role(&self.platform, &self.project_ref, self.access, &self.token)?;
+        let (_, _, user, _) = self.route.session(&role, &self.project_ref);
+        let endpoint = Endpoint { user, password, ..self.endpoint() };
+        in_use().entry(self.project_ref.clone()).or_default().alive.push(endpoint.clone());
+        *self.handed.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Handed { role, endpoint };
+        Ok(())
+    }
+
+    fn handed(&self) -> Handed {
+        self.handed.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+}
+
+/// `POST .../cli/login-role`: a new role's name and password (the password joins the secret registry).
+fn ask_for_role(
+    platform: &Platform,
+    project_ref: &str,
+    access: Access,
+    token: &str,
+) -> anyhow::Result<(String, String)> {
+    let body = serde_json::json!({ "read_only": access == Access::ReadOnly }).to_string();
+    let path = format!("/v1/projects/{project_ref}/cli/login-role");
+    let (status, text) = request(&platform.api_url, "POST", &path, token, Some(&body))?;
+    if status != 200 && status != 201 {
+        bail!("{}", api_error("creating a login role", status, &text));
+    }
+    let answer: serde_json::Value = serde_json::from_str(&text).context("the login-role answer is not JSON")?;
+    let (Some(role), Some(password)) = (answer["role"].as_str(), answer["password"].as_str()) else {
+        bail!("the login-role answer has no role and password");
+    };
+    crate::edges::output::redact::add(password);
+    Ok((role.to_string(), password.to_string()))
 }
 
 /// Whether a promotion (of this or another machine) holds the target's lock now, asked over the first of

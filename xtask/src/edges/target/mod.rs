@@ -186,7 +186,7 @@ impl<'a> Resolved<'a> {
             && let Route::Pooler(_) = self.route()?
         {
             let role = self.login_role(Access::ReadWrite)?;
-            let url = role.endpoint.url()?;
+            let url = role.endpoint().url()?;
             crate::edges::output::redact::add_url(&url);
             return Ok(CliTarget { remote: Remote::Url(url), role: Some(Box::new(role)) });
         }
@@ -398,8 +398,8 @@ pub struct CliTarget {
 impl CliTarget {
     /// The role the CLI's sessions run as when it is ours (through the pooler): how they are found on the server
     /// whatever `application_name` the pooler passes on.
-    pub fn session_role(&self) -> Option<&str> {
-        self.role.as_ref().map(|r| r.role.as_str())
+    pub fn session_role(&self) -> Option<String> {
+        self.role.as_ref().map(|r| r.role())
     }
 }
 
@@ -446,7 +446,7 @@ impl Direct {
     pub fn connect(&self) -> anyhow::Result<postgres::Client> {
         match self {
             Direct::Url(url) => pg::connect(url),
-            Direct::Role(role) => role.endpoint.connect(),
+            Direct::Role(role) => role.connect(),
         }
     }
 }

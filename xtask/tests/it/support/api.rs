@@ -16,6 +16,9 @@ pub enum Behaviour {
     ServerError,
     /// Login roles cannot be had (500); everything else works, so the xtask reads through `db query`.
     NoLoginRoles,
+    /// The next login role is removed as soon as it is handed out, as another machine's cleanup
+    /// (`DELETE .../cli/login-role` names only the project) would; then the double is healthy again.
+    NextRoleRemoved,
 }
 
 pub struct ApiDouble {
@@ -115,7 +118,15 @@ impl State {
             ("POST", "cli/login-role") if *self.behaviour.lock().unwrap() == Behaviour::NoLoginRoles => {
                 (500, message("login roles are unavailable"))
             }
-            ("POST", "cli/login-role") => self.login_role(&request.body),
+            ("POST", "cli/login-role") => {
+                let handed = self.login_role(&request.body);
+                let mut behaviour = self.behaviour.lock().unwrap();
+                if *behaviour == Behaviour::NextRoleRemoved {
+                    *behaviour = Behaviour::Healthy;
+                    self.drop_login_roles();
+                }
+                handed
+            }
             ("DELETE", "cli/login-role") => self.drop_login_roles(),
             _ => (404, message("Not Found")),
         }
