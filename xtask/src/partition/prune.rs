@@ -242,7 +242,10 @@ mod tests {
     fn prune_report_in_every_format() {
         use crate::edges::output::report::Format;
         use crate::edges::output::report::render;
-        let planned = PruneReport::Planned { plan_file: "docs/database/evidence/x.plan.json".into(), plan: sample() };
+        let planned = PruneReport::Planned {
+            plan_file: "docs/database/evidence/x.plan.json".into(),
+            plan: crate::domain::partition::prune::sample_plan(),
+        };
         let executed = PruneReport::Executed {
             record: "docs/database/evidence/y.executed.md".into(),
             executed: Executed {
@@ -337,25 +340,5 @@ mod tests {
             }
         "##]]
         .assert_eq(&all);
-    }
-
-    fn sample() -> PrunePlan {
-        PrunePlan {
-            target: "prod".into(),
-            table: "public.audit_log".into(),
-            older_than: "90d".into(),
-            cutoff: "2026-08-26".into(),
-            created_at: "2026-11-24T00:00:00Z".parse().unwrap(),
-            partitions: vec![PlannedPartition {
-                name: "audit_log_2026_01".into(),
-                bound: "FOR VALUES ...".into(),
-                rows: 5,
-                bytes: 8192,
-            }],
-            kept: vec![KeptPartition {
-                name: "audit_log_2026_11".into(),
-                reason: "the newest partition is never pruned".into(),
-            }],
-        }
     }
 }

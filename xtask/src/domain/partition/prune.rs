@@ -123,6 +123,28 @@ pub fn render_executed(done: &Executed) -> String {
     )
 }
 
+/// A plan of one partition to drop and one kept, for the tests of its file and its reports.
+#[cfg(test)]
+pub(crate) fn sample_plan() -> PrunePlan {
+    PrunePlan {
+        target: "prod".into(),
+        table: "public.audit_log".into(),
+        older_than: "90d".into(),
+        cutoff: "2026-08-26".into(),
+        created_at: "2026-11-24T00:00:00Z".parse().unwrap(),
+        partitions: vec![PlannedPartition {
+            name: "audit_log_2026_01".into(),
+            bound: "FOR VALUES ...".into(),
+            rows: 5,
+            bytes: 8192,
+        }],
+        kept: vec![KeptPartition {
+            name: "audit_log_2026_11".into(),
+            reason: "the newest partition is never pruned".into(),
+        }],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -134,20 +156,7 @@ mod tests {
 
     #[test]
     fn plans_refuse_hand_edits() {
-        let plan = PrunePlan {
-            target: "prod".into(),
-            table: "public.audit_log".into(),
-            older_than: "90d".into(),
-            cutoff: "2026-08-26".into(),
-            created_at: "2026-11-24T00:00:00Z".parse().unwrap(),
-            partitions: vec![PlannedPartition {
-                name: "audit_log_2026_01".into(),
-                bound: "FOR VALUES ...".into(),
-                rows: 5,
-                bytes: 8192,
-            }],
-            kept: vec![],
-        };
+        let plan = sample_plan();
         let text = render_file(&plan);
         assert_eq!(PrunePlan::load(&text, "p.json").unwrap(), plan);
         let edited = text.replace("audit_log_2026_01", "audit_log_2026_02");
