@@ -1,4 +1,5 @@
 -- ce13: reorder a sequence's steps in one call. p_step_ids lists every step of the sequence in its new order.
+-- xtask: ack exposure: signed-in users call it over /rpc; it checks has_permission(org, 'sequences.manage') itself
 
 create or replace function public.reorder_sequence_steps(p_sequence_id uuid, p_step_ids uuid[])
 returns void

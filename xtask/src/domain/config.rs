@@ -86,6 +86,9 @@ pub struct Target {
     /// The PostgreSQL major of an embedded target (15 or 17; the key Supabase's config.toml uses). Hosted and URL
     /// targets are not configured: their major is read from the server.
     pub major_version: Option<u32>,
+    /// The schemas the project's Data API serves (its `db_schema`), for the exposure review. Unset: asked of the
+    /// Management API when a token is at hand, else the platform's default (`public`, `graphql_public`).
+    pub exposed_schemas: Option<Vec<String>>,
 }
 
 impl Target {
@@ -290,6 +293,15 @@ impl Target {
             Some(n) if crate::domain::major::Major::try_from(n).is_err() => {
                 problems.push(crate::domain::major::unsupported(n, "major_version"))
             }
+            _ => {}
+        }
+        match &self.exposed_schemas {
+            Some(schemas) if schemas.is_empty() => problems.push(
+                "exposed_schemas is empty: name the schemas the project's Data API serves (Settings, API: \"Exposed schemas\"), e.g. [\"public\", \"graphql_public\"]".to_string(),
+            ),
+            Some(schemas) if schemas.iter().any(|s| s.trim().is_empty() || s.trim() != s) => problems.push(
+                "exposed_schemas holds an empty or padded name: write each schema as the dashboard shows it, e.g. [\"public\", \"api\"]".to_string(),
+            ),
             _ => {}
         }
         problems

@@ -6,6 +6,7 @@
 //! command refuses (`refusal`), and a Markdown cell's text (`markdown`).
 
 pub mod config;
+pub mod exposure;
 pub mod findings;
 pub mod history;
 pub mod lint;

@@ -42,6 +42,16 @@ pub enum Refusal {
     )]
     PromoteFindings { count: usize },
 
+    // --- exposure: the batch makes something reachable through the Data API that no file acknowledges.
+    #[error(
+        "{command}: the batch exposes {count} object(s) through {target}'s Data API ({objects}) that no file acknowledges{nothing}. Fix each as its finding says, or, where it is meant, write `-- xtask: ack exposure: <reason>` in the file named"
+    )]
+    Exposure { command: String, count: usize, objects: String, target: String, nothing: String },
+    #[error(
+        "promote: what the batch exposes through {target}'s Data API could not be computed ({error}); nothing was pushed. Fix the cause (set `exposed_schemas` in [targets.{target}] when the Management API cannot be asked), then re-run"
+    )]
+    ExposureUnknown { target: String, error: String },
+
     // --- rehearsal_failed: the batch (or a cutover's rollback) fails on a local shadow.
     #[error(
         "review: the batch fails on a shadow at {target}'s recorded head (above); `promote` would refuse it. Fix the file and run `cargo xtask review --base {base}` again"
@@ -212,6 +222,7 @@ impl Refusal {
             | UnappliedBeforeHead { .. }
             | PushBreakingFindings { .. }
             | PromoteFindings { .. } => "blocking_findings",
+            Exposure { .. } | ExposureUnknown { .. } => "exposure",
             ReviewBatchFails { .. }
             | RehearsalFailed { .. }
             | RollbackFailsOnShadow { .. }

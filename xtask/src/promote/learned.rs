@@ -43,6 +43,8 @@ pub(super) struct Learned {
     pub cutover: Option<Cutover>,
     /// Step 4 (protected targets).
     pub rehearsal: Option<Rehearsal>,
+    /// Why the exposure review was not computed, where no local shadow is built.
+    pub exposure_not_computed: Option<String>,
     /// Step 5: the other promotion this one waited for.
     pub waited: Option<Waited>,
     /// Step 6: what the CLI's dry-run listed.
@@ -77,6 +79,7 @@ impl Learned {
             findings: Vec::new(),
             cutover: None,
             rehearsal: None,
+            exposure_not_computed: None,
             waited: None,
             dry_run: None,
             pushed: None,
@@ -182,6 +185,8 @@ impl Learned {
             invalid_indexes: pushed.map(|p| p.invalid_indexes.clone()).unwrap_or_default(),
             cutover,
             impact: rehearsal.map(|r| r.impact.clone()).unwrap_or_default(),
+            exposure: rehearsal.and_then(|r| r.exposure.clone()),
+            exposure_not_computed: self.exposure_not_computed.clone(),
             findings: self.findings.clone(),
             dry_run: self.dry_run.as_ref().map(|d| d.listed.clone()).unwrap_or_default(),
             dry_run_transcript: self.dry_run.as_ref().map(|d| d.transcript.clone()).unwrap_or_default(),

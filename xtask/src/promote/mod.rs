@@ -207,6 +207,7 @@ fn prepare<'f>(
         learned.rehearsal = Some(rehearsal);
         rehearsed?;
     }
+    learned.exposure_not_computed = exposure_not_computed(target);
     gates::preflight_extensions(target, &plan)?;
     Ok(Some((plan, stage)))
 }
@@ -245,6 +246,16 @@ fn report(ctx: &Ctx, learned: &Learned, result: anyhow::Result<()>) -> anyhow::R
 /// What an interruption before step 7's push leaves: nothing on the target, nothing held, nothing staged.
 const BEFORE_THE_PUSH: &str =
     "promote: interrupted before the push: nothing was pushed; the locks are released and the stage is removed";
+
+/// Why a promotion of `target` computes no exposure review: it builds no local shadow.
+fn exposure_not_computed(target: &Resolved) -> Option<String> {
+    let review = format!("`cargo xtask review --base main --target {}` computes it on a local shadow", target.name);
+    match (target.config.protected, target.config.rehearse_on.as_deref()) {
+        (true, None | Some("local")) => None,
+        (true, Some(other)) => Some(format!("not computed, the batch was rehearsed on {other}; {review}")),
+        (false, _) => Some(format!("not computed, {} is not protected (no local shadow); {review}", target.name)),
+    }
+}
 
 fn rehearsal_step(target: &Resolved) -> &'static str {
     match (target.config.protected, target.config.rehearse_on.as_deref()) {

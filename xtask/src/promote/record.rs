@@ -73,6 +73,13 @@ pub struct Record {
     /// Per batch file: the locks it holds on existing tables, the rewrites, the index builds (protected targets).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub impact: Vec<crate::edges::postgres::impact::FileImpact>,
+    /// What the batch makes reachable through the Data API (`exposure`, `exposure_inputs`,
+    /// `exposure_preexisting`), computed where a local shadow is built.
+    #[serde(flatten)]
+    pub exposure: Option<crate::domain::exposure::ExposureReview>,
+    /// Why it was not computed (rehearsed on another target, or a target that is not protected).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exposure_not_computed: Option<String>,
     pub findings: Vec<Finding>,
     pub dry_run: Vec<String>,
     pub dry_run_transcript: String,
@@ -240,6 +247,12 @@ impl Record {
                 "\n## Locks and rewrites\n\n```text\n{}```",
                 crate::edges::postgres::impact::render(&self.impact, Some(&self.target))
             );
+        }
+        if let Some(exposure) = &self.exposure {
+            let _ = write!(out, "\n{}", crate::domain::exposure::markdown(exposure).replacen("#### ", "## ", 1));
+        }
+        if let Some(why) = &self.exposure_not_computed {
+            let _ = writeln!(out, "\nExposure through the Data API: {why}.");
         }
         if !self.findings.is_empty() {
             let _ = writeln!(out, "\n## Findings reviewed\n");

@@ -3,6 +3,7 @@
 //! (`super::cutover::rehearse_rollbacks`); the lock report measured. Returns what it learned, refused or not.
 
 use crate::blocked::blocked;
+use crate::domain::exposure::ExposureReview;
 use crate::domain::major::Major;
 use crate::domain::platform::RoleModel;
 use crate::domain::refusal::Refusal;
@@ -11,7 +12,7 @@ use crate::edges::shadow::{Shadow, Template};
 use crate::edges::supabase::cli::Cli;
 use crate::edges::supabase::management_api::Access;
 use crate::edges::target::Resolved;
-use crate::edges::target::history;
+use crate::edges::target::{exposure, history};
 
 use super::Ctx;
 use super::cutover::{CutoverFile, rehearse_rollbacks};
@@ -32,6 +33,8 @@ pub(super) struct Rehearsal {
     pub rollback: Option<String>,
     /// The lock and rewrite report.
     pub impact: Vec<pg::impact::FileImpact>,
+    /// What the batch makes reachable through the Data API, measured on the same copy.
+    pub exposure: Option<ExposureReview>,
 }
 
 /// On the target named by `rehearse_on` (the batch must already be applied there, statement for statement), or
@@ -139,26 +142,48 @@ fn locally(
     learned.summary = Some(format!("passed on a local PostgreSQL {major} shadow (history + batch)"));
     learned.stand_ins = super::notes::stand_ins(shadow.url());
     learned.rollback = rehearse_rollbacks(ctx, &at_head, plan, rollbacks)?;
-    learned.impact = measure_impact(ctx, target, &at_head, plan);
-    Ok(())
+    let exposure = measure(ctx, target, &at_head, plan, learned);
+    let review = exposure.map_err(|err| {
+        blocked(Refusal::ExposureUnknown {
+            target: ctx.name.to_string(),
+            error: crate::edges::output::redact::redact(&format!("{err:#}")),
+        })
+    })?;
+    let refused = crate::domain::exposure::refusal(&review, "promote", ctx.name, "; nothing was pushed");
+    learned.exposure = Some(review);
+    match refused {
+        Some(refusal) => Err(blocked(refusal)),
+        None => Ok(()),
+    }
 }
 
-/// The lock and rewrite report; it informs the review, so a failure to measure is said, not fatal (and empty).
-fn measure_impact(ctx: &Ctx, target: &Resolved, at_head: &Shadow, plan: &Plan) -> Vec<pg::impact::FileImpact> {
-    let _spinner = crate::edges::output::progress::Spinner::start("measuring locks and rewrites", ctx.options.format);
-    let measured = pg::impact::measure(at_head.url(), plan.batch()).and_then(|impacts| {
-        let direct = target.direct(Access::ReadOnly)?;
-        let sizes = pg::impact::target_sizes(&mut direct.connect()?)?;
-        let files = plan.analysed();
+/// On the copy at the head given the target's grants: the lock and rewrite report (it informs the review, so a
+/// failure to join the target's sizes is said, not fatal) and the exposure review, which a protected target
+/// cannot go without.
+fn measure(
+    ctx: &Ctx,
+    target: &Resolved,
+    at_head: &Shadow,
+    plan: &Plan,
+    learned: &mut Rehearsal,
+) -> anyhow::Result<ExposureReview> {
+    let _spinner =
+        crate::edges::output::progress::Spinner::start("measuring locks, rewrites and exposure", ctx.options.format);
+    let setup = exposure::setup(ctx.repo, ctx.name, Some(target))?;
+    let measured = pg::exposure::measure(at_head.url(), plan.batch(), &setup.inputs.schemas, &setup.grants)?;
+    let sized = pg::impact::target_sizes(&mut target.direct(Access::ReadOnly)?.connect()?).and_then(|sizes| {
         let supautils = ctx.repo.baseline()?.supautils();
         let on = (target.role_model()?, &supautils);
-        Ok(pg::impact::for_target(pg::impact::with_sizes(impacts, &sizes), on, files))
+        let impacts = pg::impact::with_sizes(measured.impacts.clone(), &sizes);
+        Ok(pg::impact::for_target(impacts, on, plan.analysed()))
     });
-    measured.unwrap_or_else(|err| {
+    learned.impact = sized.unwrap_or_else(|err| {
         eprintln!(
             "warning: the lock report could not be made: {}",
             crate::edges::output::redact::redact(&format!("{err:#}"))
         );
         Vec::new()
-    })
+    });
+    let acks = crate::domain::exposure::acks(plan.analysed().map(|(m, a)| (m.rel_path.as_str(), &a.directives)));
+    Ok(crate::domain::exposure::judge(setup.inputs, &measured.before, &measured.after).acknowledge(&acks))
 }

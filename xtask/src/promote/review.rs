@@ -34,6 +34,12 @@ pub fn render(record: &Record, endpoint: &str, beyond: &[&Migration]) -> String 
             );
         }
     }
+    if let Some(exposure) = &record.exposure {
+        let _ = write!(out, "\n{}", crate::domain::exposure::human(exposure));
+    }
+    if let Some(why) = &record.exposure_not_computed {
+        let _ = writeln!(out, "\nExposure through the Data API: {why}.");
+    }
     if !record.impact.is_empty() {
         let _ = writeln!(
             out,

@@ -15,6 +15,7 @@ use anyhow::Context as _;
 use xshell::Shell;
 
 use crate::check;
+use crate::domain::exposure::ExposureReview;
 use crate::domain::findings::Finding;
 use crate::domain::history::batch;
 use crate::domain::history::migrations::Migration;
@@ -27,7 +28,7 @@ use crate::edges::repo::Repo;
 use crate::edges::shadow::Shadow;
 use crate::edges::supabase::cli::Cli;
 use crate::edges::supabase::management_api::Access;
-use crate::edges::target::Resolved;
+use crate::edges::target::{Resolved, exposure};
 use crate::flags;
 
 pub use report::{ChangedFile, Impact, ReviewReport, Sizes};
@@ -89,6 +90,7 @@ pub fn review(sh: &Shell, repo: &Repo, base: &str, name: &str) -> anyhow::Result
         postgres: String::new(),
         roles: String::new(),
         stand_ins: Vec::new(),
+        exposure: None,
     };
     if ours.is_empty() {
         return Ok(report);
@@ -99,14 +101,25 @@ pub fn review(sh: &Shell, repo: &Repo, base: &str, name: &str) -> anyhow::Result
     report.postgres = format!("{major} ({source})");
     let (model, source) = shadow_role_model(repo, name, &lock)?;
     report.roles = format!("{} ({source})", model.describe());
-    (report.impact, report.stand_ins) = measure(sh, repo, (major, model), &applied, &pending, &changed)?;
+    let readable = readable(sh, repo, name);
+    let setup = exposure::setup(repo, name, readable.as_ref().ok())?;
+    let measured = measure(sh, repo, (major, model), (&applied, &pending), &setup)?;
+    (report.impact, report.stand_ins) = (measured.impact, measured.stand_ins);
+    if let Some(review) = measured.exposure {
+        let acks = exposure_acks(&pending)?;
+        report.exposure = Some(review.acknowledge(&acks).only_files(&changed));
+    }
+    if let Impact::Measured { files } = &mut report.impact {
+        let names: BTreeSet<String> = ours.iter().map(|m| m.file_name.clone()).collect();
+        files.retain(|f| names.contains(&f.file));
+    }
     if let Impact::Measured { files } = &mut report.impact {
         let analyses = ours.iter().map(|m| Ok(sql::analyze(m.text()?, &LintSettings { squawk_rules: &[] })));
         let analyses: Vec<sql::Analysis> = analyses.collect::<anyhow::Result<_>>()?;
         let supautils = repo.baseline()?.supautils();
         *files = impact::for_target(std::mem::take(files), (model, &supautils), ours.iter().copied().zip(&analyses));
     }
-    report.sizes = match target_sizes(sh, repo, name) {
+    report.sizes = match readable.and_then(|target| target_sizes(&target)) {
         Ok((from, sizes)) => {
             if let Impact::Measured { files } = &mut report.impact {
                 *files = impact::with_sizes(std::mem::take(files), &sizes);
@@ -131,29 +144,52 @@ fn changed_files(sh: &Shell, merge_base: &str, dir: &str) -> anyhow::Result<Vec<
         .collect())
 }
 
-/// The lock report of the batch, on a shadow at the head; the files the branch does not touch are applied too
-/// (they go first in the same push) but not shown. A shadow that cannot be made is an error; a batch file that
-/// fails on it is the review's finding (`promote` would refuse it too).
+/// What the batch does on a shadow at the target's head.
+struct Measured {
+    impact: Impact,
+    stand_ins: Vec<String>,
+    /// What it makes reachable through the Data API; `None` when the batch failed on the shadow.
+    exposure: Option<ExposureReview>,
+}
+
+/// The lock report and the exposure review of the batch, on a shadow at the head given the target's grants; the
+/// files the branch does not touch are applied too (they go first in the same push), their locks not shown. A
+/// shadow that cannot be made is an error; a batch file that fails on it is the review's finding (`promote`
+/// would refuse it too).
 fn measure(
     sh: &Shell,
     repo: &Repo,
     shadow_of: (Major, RoleModel),
-    applied: &[&Migration],
-    pending: &[&Migration],
-    ours: &BTreeSet<&str>,
-) -> anyhow::Result<(Impact, Vec<String>)> {
+    (applied, pending): (&[&Migration], &[&Migration]),
+    setup: &exposure::Setup,
+) -> anyhow::Result<Measured> {
     let cli = Cli::locate(sh, &repo.root)?;
     let (shadow, _) = Shadow::at_history(sh, repo, &cli, shadow_of, applied, "review")
         .context("building a local shadow at the target's recorded head (the applied files, replayed)")?;
-    match impact::measure(shadow.url(), pending) {
-        Ok(files) => {
-            let names: BTreeSet<String> =
-                pending.iter().filter(|m| ours.contains(m.rel_path.as_str())).map(|m| m.file_name.clone()).collect();
+    match pg::exposure::measure(shadow.url(), pending, &setup.inputs.schemas, &setup.grants) {
+        Ok(measured) => {
             let stand_ins = pg::connect(shadow.url()).and_then(|mut c| pg::standins::in_database(&mut c))?;
-            Ok((Impact::Measured { files: files.into_iter().filter(|f| names.contains(&f.file)).collect() }, stand_ins))
+            let review = crate::domain::exposure::judge(setup.inputs.clone(), &measured.before, &measured.after);
+            Ok(Measured { impact: Impact::Measured { files: measured.impacts }, stand_ins, exposure: Some(review) })
         }
-        Err(err) => Ok((Impact::Failed { why: crate::edges::output::redact::redact(&format!("{err:#}")) }, Vec::new())),
+        Err(err) => Ok(Measured {
+            impact: Impact::Failed { why: crate::edges::output::redact::redact(&format!("{err:#}")) },
+            stand_ins: Vec::new(),
+            exposure: None,
+        }),
     }
+}
+
+/// The `ack exposure` reasons of the batch's files, by path (only files that hold one are parsed).
+fn exposure_acks(pending: &[&Migration]) -> anyhow::Result<BTreeMap<String, String>> {
+    let mut analyses = Vec::new();
+    for m in pending {
+        let text = m.text()?;
+        if text.contains("ack exposure") {
+            analyses.push((m.rel_path.as_str(), sql::analyze(text, &LintSettings { squawk_rules: &[] })));
+        }
+    }
+    Ok(crate::domain::exposure::acks(analyses.iter().map(|(f, a)| (*f, &a.directives))))
 }
 
 /// The role model the review's shadow runs under without reading the target: the one recorded for it in the
@@ -188,9 +224,9 @@ fn shadow_major(repo: &Repo, name: &str, lock: &crate::domain::history::lock::Lo
     Ok((major, format!("assumed: no major is recorded for {name} yet; the embedded default's")))
 }
 
-/// The target's table sizes through a read-only session, or why there are none: no credentials (a fork's pull
-/// request has no secrets), or the target could not be read.
-fn target_sizes(sh: &Shell, repo: &Repo, name: &str) -> Result<(String, BTreeMap<String, Size>), String> {
+/// The target, when its credentials are at hand, or why it cannot be read: no credentials (a fork's pull request
+/// has no secrets), or it could not be resolved.
+fn readable<'a>(sh: &Shell, repo: &'a Repo, name: &str) -> Result<Resolved<'a>, String> {
     let config = repo.config.target(name).map_err(|e| e.to_string())?;
     let set = |var: &str| std::env::var(var).is_ok_and(|v| !v.is_empty());
     let url_env = config.db_url_env.as_deref();
@@ -208,13 +244,18 @@ fn target_sizes(sh: &Shell, repo: &Repo, name: &str) -> Result<(String, BTreeMap
         };
         return Err(format!("no credentials for {name} ({missing}; a pull request from a fork gets no secrets)"));
     }
+    Resolved::resolve(sh, repo, name)
+        .map_err(|e| crate::edges::output::redact::redact(&format!("{name} could not be read: {e:#}")))
+}
+
+/// The target's table sizes through a read-only session.
+fn target_sizes(target: &Resolved) -> Result<(String, BTreeMap<String, Size>), String> {
     let read = || -> anyhow::Result<(String, BTreeMap<String, Size>)> {
-        let target = Resolved::resolve(sh, repo, name)?;
         let direct = target.direct(Access::ReadOnly)?;
         let sizes = impact::target_sizes(&mut direct.connect()?)?;
         Ok((target.describe(), sizes))
     };
-    read().map_err(|e| crate::edges::output::redact::redact(&format!("{name} could not be read: {e:#}")))
+    read().map_err(|e| crate::edges::output::redact::redact(&format!("{} could not be read: {e:#}", target.name)))
 }
 
 /// What the rewrites need to know of the whole tree: the tables declared `PARTITION BY`.

@@ -5,6 +5,7 @@ use std::fmt::Write;
 use serde::Serialize;
 
 use crate::blocked::blocked;
+use crate::domain::exposure::{self, ExposureReview};
 use crate::domain::findings::{Finding, Severity};
 use crate::domain::history::migrations::Migration;
 use crate::domain::refusal::Refusal;
@@ -78,6 +79,10 @@ pub struct ReviewReport {
     /// The stand-in extensions the shadow held: their objects exist, their calls are not made.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub stand_ins: Vec<String>,
+    /// What the batch makes reachable through the Data API (`exposure`, `exposure_inputs`,
+    /// `exposure_preexisting` in json); none when no file of the branch is in the batch or the batch failed.
+    #[serde(flatten)]
+    pub exposure: Option<ExposureReview>,
 }
 
 /// The hidden first line that finds the review's pull-request comment again: one comment per target, so a
@@ -96,10 +101,18 @@ impl ReviewReport {
         if let Impact::Failed { .. } = self.impact {
             return Err(blocked(Refusal::ReviewBatchFails { target: self.target.clone(), base: self.base.clone() }));
         }
-        match self.count(Severity::Error) {
-            0 => Ok(()),
-            count => Err(blocked(Refusal::ReviewFindings { count, base: self.base.clone() })),
+        if let count @ 1.. = self.count(Severity::Error) {
+            return Err(blocked(Refusal::ReviewFindings { count, base: self.base.clone() }));
         }
+        match self.exposure.as_ref().and_then(|e| exposure::refusal(e, "review", &self.target, "")) {
+            Some(refusal) => Err(blocked(refusal)),
+            None => Ok(()),
+        }
+    }
+
+    /// Whether the exposure section leads the pull request's comment: it has errors.
+    fn exposure_first(&self) -> bool {
+        self.exposure.as_ref().is_some_and(|e| !e.unacknowledged_errors().is_empty())
     }
 
     fn sizes_on(&self) -> Option<&str> {
@@ -119,8 +132,9 @@ impl ReviewReport {
 
     fn tally(&self) -> String {
         let mechanical = self.suggestions.iter().filter(|s| s.mechanical).count();
+        let exposure = self.exposure.as_ref().map(|e| format!("; exposure: {}", e.tally())).unwrap_or_default();
         format!(
-            "{} error(s), {} warning(s), {} note(s); {} safe rewrite(s), {mechanical} of them written by `cargo xtask fix`",
+            "{} error(s), {} warning(s), {} note(s); {} safe rewrite(s), {mechanical} of them written by `cargo xtask fix`{exposure}",
             self.count(Severity::Error),
             self.count(Severity::Warning),
             self.count(Severity::Note),
@@ -181,6 +195,9 @@ impl Report for ReviewReport {
                     writeln!(out, "  {}:{}: {}[{}]: {}", f.file, f.pos.line, f.severity.as_str(), f.code, f.message);
             }
         }
+        if let Some(review) = &self.exposure {
+            let _ = write!(out, "\n{}", exposure::human(review));
+        }
         match &self.impact {
             Impact::Nothing => {}
             Impact::Measured { files } => {
@@ -225,6 +242,15 @@ impl Report for ReviewReport {
         if let Impact::Failed { why } = &self.impact {
             out.push(Annotation::run(Level::Error, "xtask review: the batch fails on a shadow", why.clone()));
         }
+        let exposed = self.exposure.iter().flat_map(|e| &e.findings).filter(|f| f.severity != Severity::Note);
+        out.extend(exposed.map(|f| Annotation {
+            level: if f.severity == Severity::Error { Level::Error } else { Level::Warning },
+            file: f.file.clone(),
+            line: 1,
+            col: 1,
+            title: format!("xtask review: exposure ({})", f.kind),
+            message: f.message.clone(),
+        }));
         out
     }
 
@@ -240,6 +266,11 @@ impl Report for ReviewReport {
             md_cell(&self.headline()),
             self.tally()
         );
+        // What the batch exposes leads when it is wrong: it is what a reviewer must not miss.
+        let exposure_md = self.exposure.as_ref().map(|e| format!("\n{}", exposure::markdown(e)));
+        if self.exposure_first() {
+            out.push_str(exposure_md.as_deref().unwrap_or_default());
+        }
         if !self.files.is_empty() {
             out.push_str("\n| file | change | in the batch |\n|---|---|---|\n");
             for f in &self.files {
@@ -262,6 +293,9 @@ impl Report for ReviewReport {
         if !self.findings.is_empty() {
             out.push_str("\n#### Findings\n\n");
             out.push_str(&crate::check::report::findings_md(&self.findings));
+        }
+        if !self.exposure_first() {
+            out.push_str(exposure_md.as_deref().unwrap_or_default());
         }
         match &self.impact {
             Impact::Nothing => {}

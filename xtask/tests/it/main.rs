@@ -10,6 +10,7 @@ mod check;
 mod commands;
 mod comments;
 mod diagnoses;
+mod exposure;
 mod faults;
 mod hosted;
 mod identity;

@@ -20,10 +20,12 @@ const LOCKING: (&str, &str) = (
      create index contacts_email_idx on public.contacts (email);\n\
      alter table public.contacts add constraint contacts_full_name_length check (char_length(full_name) <= 200);\n",
 );
-/// A new table: nothing existing is locked.
+/// A new table under row-level security: nothing existing is locked, nothing is exposed past its policy.
 const HARMLESS: (&str, &str) = (
     "migrations/20260701000200_contact_notes.sql",
     "create table public.contact_notes (\n  id bigint generated always as identity primary key,\n  contact_id uuid not null,\n  body text not null\n);\n\
+     alter table public.contact_notes enable row level security;\n\
+     create policy \"signed-in users read notes\" on public.contact_notes for select to authenticated using ((select auth.uid()) is not null);\n\
      grant select on public.contact_notes to authenticated;\n",
 );
 

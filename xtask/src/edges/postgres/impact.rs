@@ -69,7 +69,7 @@ pub fn measure(url: &str, batch: &[&Migration]) -> anyhow::Result<Vec<FileImpact
     batch.iter().map(|m| measure_file(&mut client, m)).collect()
 }
 
-fn measure_file(client: &mut postgres::Client, m: &Migration) -> anyhow::Result<FileImpact> {
+pub fn measure_file(client: &mut postgres::Client, m: &Migration) -> anyhow::Result<FileImpact> {
     let text = m.text()?;
     let mut impact = FileImpact {
         file: m.file_name.clone(),

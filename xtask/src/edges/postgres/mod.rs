@@ -3,6 +3,7 @@
 
 mod baseline;
 mod cluster;
+pub mod exposure;
 pub mod impact;
 pub mod pooler;
 pub mod prepared;

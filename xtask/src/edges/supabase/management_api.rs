@@ -106,6 +106,21 @@ impl Platform {
     }
 }
 
+impl Platform {
+    /// The schemas the project's Data API serves (`GET /v1/projects/{ref}/postgrest`, its `db_schema`).
+    pub fn exposed_schemas(&self, project_ref: &str, token: &str) -> anyhow::Result<Vec<String>> {
+        let path = format!("/v1/projects/{project_ref}/postgrest");
+        let (status, text) = request(&self.api_url, "GET", &path, token, None)?;
+        if status != 200 {
+            bail!("{}", api_error("reading the project's Data API settings", status, &text));
+        }
+        let answer: serde_json::Value =
+            serde_json::from_str(&text).context("the Data API settings answer is not JSON")?;
+        let schemas = answer["db_schema"].as_str().context("the Data API settings answer has no `db_schema`")?;
+        Ok(schemas.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
+    }
+}
+
 /// Whether a session failed because its login role is gone (or its password no longer valid): the platform's
 /// `DELETE .../cli/login-role` names only the project, so another machine's cleanup removes this machine's role.
 pub fn role_removed(err: &anyhow::Error) -> bool {

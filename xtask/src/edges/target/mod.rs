@@ -19,6 +19,7 @@ use crate::edges::supabase::cli::{Cli, Remote};
 use crate::edges::supabase::management_api::{self, Access, LoginRole, Platform};
 
 pub mod catalog;
+pub mod exposure;
 pub mod history;
 
 pub use crate::edges::supabase::management_api::TOKEN_ENV;

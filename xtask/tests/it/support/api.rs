@@ -113,6 +113,7 @@ impl State {
                 (200, serde_json::json!([{"name": "anon", "api_key": "anon-key"}, {"name": "service_role", "api_key": "service-key"}]).to_string())
             }
             ("GET", "config/database/pooler") => (200, self.pooler()),
+            ("GET", "postgrest") => (200, serde_json::json!({"db_schema": "public,graphql_public", "max_rows": 1000, "db_extra_search_path": "public,extensions"}).to_string()),
             (_, _) if paused => (400, message("Project is paused; restore it from the dashboard")),
             ("POST", "database/query") => self.query(&request.body),
             ("POST", "cli/login-role") if *self.behaviour.lock().unwrap() == Behaviour::NoLoginRoles => {

@@ -1,5 +1,6 @@
-//! `-- xtask:` directives: what a migration says about itself in comments (an acknowledged destructive statement,
-//! its partition phase, a cutover's swap, rollback criteria and rollback). Pure: a parsed file in, data out.
+//! `-- xtask:` directives: what a migration says about itself in comments (an acknowledged destructive statement
+//! or exposure, its partition phase, a cutover's swap, rollback criteria and rollback). Pure: a parsed file in,
+//! data out.
 
 use serde::{Deserialize, Serialize};
 use squawk_syntax::{SyntaxKind, SyntaxNode};
@@ -11,6 +12,9 @@ use crate::domain::findings::Pos;
 pub struct Directives {
     /// `-- xtask: ack destructive: <reason>`; `None` when the reason is missing.
     pub destructive_acks: Vec<(Pos, Option<String>)>,
+    /// `-- xtask: ack exposure: <reason>`: the file's exposure errors are known and meant (the exposure review).
+    #[serde(default)]
+    pub exposure_acks: Vec<(Pos, String)>,
     /// `-- xtask: partition-phase 1|2`.
     pub partition_phase: Option<(Pos, u8)>,
     /// `-- xtask: partition-cutover <source> <shadow>`: a swap the statements do not show (names normalised).
@@ -25,7 +29,7 @@ pub struct Directives {
     pub malformed: Vec<(Pos, String)>,
 }
 
-const KNOWN_DIRECTIVES: &str = "`ack destructive: <reason>`, `partition-phase 1|2`, `partition-cutover <source> <shadow>`, `rollback-criteria: <text>`, `rollback: <file or SQL>`";
+const KNOWN_DIRECTIVES: &str = "`ack destructive: <reason>`, `ack exposure: <reason>`, `partition-phase 1|2`, `partition-cutover <source> <shadow>`, `rollback-criteria: <text>`, `rollback: <file or SQL>`";
 
 /// The text after `:` (required), trimmed; `None` when there is none.
 fn text_of(rest: &str) -> Option<String> {
@@ -45,6 +49,14 @@ pub fn read(root: &SyntaxNode, pos: &dyn Fn(u32) -> Pos) -> Directives {
         if let Some(rest) = directive.strip_prefix("ack destructive") {
             let reason = rest.trim_start_matches(':').trim();
             out.destructive_acks.push((at, (!reason.is_empty()).then(|| reason.to_string())));
+        } else if let Some(rest) = directive.strip_prefix("ack exposure") {
+            match text_of(rest) {
+                Some(reason) => out.exposure_acks.push((at, reason)),
+                None => out.malformed.push((
+                    at,
+                    "`ack exposure:` says why what the file exposes is meant: `ack exposure: <reason>`".into(),
+                )),
+            }
         } else if let Some(rest) = directive.strip_prefix("partition-phase") {
             match rest.trim_start_matches(':').trim() {
                 "1" => out.partition_phase = Some((at, 1)),
