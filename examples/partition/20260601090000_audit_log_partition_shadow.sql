@@ -32,6 +32,9 @@ begin
       'create table public.%I partition of public.audit_log_p for values from (%L) to (%L)',
       v_name, v_from::timestamptz, (v_from + interval '1 month')::timestamptz
     );
+    -- A partition is a table of its own: queried directly, the parent's row-level security does not apply.
+    execute format('alter table public.%I enable row level security', v_name);
+    execute format('revoke all on public.%I from anon, authenticated', v_name);
   end if;
   return v_name;
 end;
@@ -42,5 +45,7 @@ from generate_series(date '2026-01-01', date '2026-12-01', interval '1 month') a
 
 alter table public.audit_log_p enable row level security;
 revoke all on public.audit_log_p from anon, authenticated;
+alter table public.audit_log_p_default enable row level security;
+revoke all on public.audit_log_p_default from anon, authenticated;
 revoke execute on function public.audit_log_p_ensure_month(date) from public, anon, authenticated;
 grant execute on function public.audit_log_p_ensure_month(date) to service_role;

@@ -43,6 +43,8 @@ with api as (
     array(select a.rolname from api a where has_function_privilege(a.rolname, p.oid, 'EXECUTE') order by 1) as callers
   from pg_proc p join exposed x on x.oid = p.pronamespace
   where p.prokind = 'f' and p.oid not in (select objid from ext)
+    -- Trigger functions cannot be called over /rpc (the Data API leaves them out).
+    and p.prorettype not in ('trigger'::regtype, 'event_trigger'::regtype)
 ), pols as (
   select format('%I on %s', p.polname, r.name) as name,
     case p.polcmd when 'r' then 'SELECT' when 'a' then 'INSERT' when 'w' then 'UPDATE' when 'd' then 'DELETE' else 'ALL' end as cmd,

@@ -318,10 +318,10 @@ with schemas as (
           from aclexplode(o.acl) a group by 1, 2) g)),
     'grant'
   from (
-    -- The schemas the Data API exposes by default too: who may use them decides what the API reaches.
+    -- public too, the schema the Data API exposes by default: who may use it decides what the API reaches.
     select 'schema' as kw, quote_ident(n.nspname) as obj, n.nspacl as acl,
       format('pg_namespace o, aclexplode(o.nspacl) a where o.oid = %L::regnamespace', quote_ident(n.nspname)) as lookup
-    from pg_namespace n where n.oid in (select oid from schemas) or n.nspname in ('public', 'graphql_public')
+    from pg_namespace n where n.oid in (select oid from schemas) or n.nspname = 'public'
     union all
     select case r.relkind when 'S' then 'sequence' else 'table' end, format('%I.%I', r.nspname, r.relname), r.relacl,
       format('pg_class o, aclexplode(o.relacl) a where o.oid = %L::regclass', format('%I.%I', r.nspname, r.relname))

@@ -185,5 +185,8 @@ fn measure(
         Vec::new()
     });
     let acks = crate::domain::exposure::acks(plan.analysed().map(|(m, a)| (m.rel_path.as_str(), &a.directives)));
-    Ok(crate::domain::exposure::judge(setup.inputs, &measured.before, &measured.after).acknowledge(&acks))
+    let lock = ctx.repo.lock()?;
+    let applied = plan.batch().iter().filter(|m| lock.files.contains_key(&m.file_name)).map(|m| m.rel_path.as_str());
+    let review = crate::domain::exposure::judge(setup.inputs, &measured.before, &measured.after);
+    Ok(review.in_applied_history(&applied.collect()).acknowledge(&acks))
 }

@@ -300,6 +300,13 @@ rows! {
         code: 1,
         says: "error[parse-error]",
     },
+    an_exposure_acknowledgement_without_a_reason: Case {
+        input: "an exposure acknowledgement without a reason",
+        setup: |t| write(t, PENDING, "-- xtask: ack exposure\ncreate table public.t (id int);\n"),
+        args: &["check"],
+        code: 1,
+        says: "`ack exposure:` says why what the file exposes is meant",
+    },
     dynamic_partition_sql_without_a_stated_phase: Case {
         input: "dynamic partition SQL without a stated phase",
         setup: |t| {
@@ -459,6 +466,13 @@ rows! {
         args: &["check"],
         code: 2,
         says: "[targets.prod] maintenance_windows: `weekends 2-4` is not a window like \"sat,sun 02:00-04:00\"",
+    },
+    an_empty_exposed_schemas_list: Case {
+        input: "an empty `exposed_schemas` list",
+        setup: |t| config(t, "protected = true", "protected = true\nexposed_schemas = []"),
+        args: &["check"],
+        code: 2,
+        says: "exposed_schemas is empty: name the schemas the project's Data API serves",
     },
     a_lock_timeout_that_is_no_duration: Case {
         input: "a `lock_timeout` that is no duration",

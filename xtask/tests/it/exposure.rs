@@ -92,7 +92,7 @@ fn stable(tree: &Tree, text: &str) -> String {
     let out =
         std::process::Command::new("git").current_dir(tree.dir.path()).args(["rev-parse", "base"]).output().unwrap();
     let sha = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    text.replace(&sha, "<merge-base>").replace(&sha[..12], "<merge-base>")
+    crate::support::mask_durations(&text.replace(&sha, "<merge-base>").replace(&sha[..12], "<merge-base>"))
 }
 
 #[test]

@@ -24,7 +24,7 @@ fn a_batch_file_edited_during_the_rehearsal_pushes_the_reviewed_bytes() {
     let tree = staging_tree();
     let url = prod_at_its_head(&tree, STAGING_ENV);
     let slow = "migrations/20260601000000_reviewed.sql";
-    let reviewed = "select pg_sleep(2);\ncreate table public.reviewed (id int);\n";
+    let reviewed = "select pg_sleep(2);\ncreate table public.reviewed (id int);\n-- xtask: ack exposure: a test table, open on purpose\n";
     tree.write(slow, reviewed);
     commit_all(&tree);
     let child = crate::support::spawn(
@@ -39,7 +39,14 @@ fn a_batch_file_edited_during_the_rehearsal_pushes_the_reviewed_bytes() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.contains("20260601000000_reviewed.sql changed on disk during this promotion"), "{stderr}");
-    assert_eq!(stored(&url, "20260601000000"), ["select pg_sleep(2)", "create table public.reviewed (id int)"]);
+    assert_eq!(
+        stored(&url, "20260601000000"),
+        [
+            "select pg_sleep(2)",
+            "create table public.reviewed (id int)",
+            "-- xtask: ack exposure: a test table, open on purpose"
+        ]
+    );
     let tables: i64 = connect(&url)
         .query_one("select count(*) from pg_tables where tablename in ('reviewed', 'edited')", &[])
         .unwrap()

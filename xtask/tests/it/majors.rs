@@ -91,6 +91,7 @@ fn vector_pgmq_and_a_30_second_cron_job_calling_pg_net_promote_on_15_and_on_17()
 
 /// `JSON_TABLE` is new in 17: a view built on it is a valid batch for a 17 project and a failing one for 15.
 const JSON_TABLE: &str = "\
+-- xtask: ack exposure: a test table, open on purpose
 create table public.events (id int primary key, body jsonb not null);
 insert into public.events values (1, '{\"items\": [{\"n\": 1}, {\"n\": 2}]}');
 create view public.event_items as
@@ -156,7 +157,10 @@ fn a_protected_target_on_17_is_rehearsed_on_17_while_the_embedded_default_is_15(
             .stdout,
     )
     .unwrap();
-    tree.write("migrations/20260602000000_more_items.sql", "create table public.more_items (id int primary key);\n");
+    tree.write(
+        "migrations/20260602000000_more_items.sql",
+        "-- xtask: ack exposure: a test table, open on purpose\ncreate table public.more_items (id int primary key);\n",
+    );
     crate::support::commit(&tree, "more items");
     let run = tree.run(&["review", "--base", base.trim(), "--format", "json"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);

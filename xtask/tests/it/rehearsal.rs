@@ -167,7 +167,10 @@ fn the_lock_report_names_rewrites_locks_and_index_builds_with_the_targets_sizes(
         "migrations/20260601000001_lock_only.sql",
         "alter table public.problems add column reviewed_at timestamptz;\n",
     );
-    tree.write("migrations/20260601000002_neither.sql", "create table public.fresh (id bigint primary key);\n");
+    tree.write(
+        "migrations/20260601000002_neither.sql",
+        "-- xtask: ack exposure: a test table, open on purpose\ncreate table public.fresh (id bigint primary key);\n",
+    );
     tree.write(
         "migrations/20260601000003_index.sql",
         "create index problems_reviewed on public.problems (reviewed_at);\n",

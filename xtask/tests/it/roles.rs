@@ -180,7 +180,7 @@ create function auth.my_claim() returns text language sql stable as $$ select 'x
 create table auth.legacy_flags (id int primary key);
 alter table storage.objects add column legacy_note text;
 ";
-const LATER: &str = "alter table auth.legacy_flags add column note text;\ncreate table public.after (id int);\n";
+const LATER: &str = "-- xtask: ack exposure: a test table, open on purpose\nalter table auth.legacy_flags add column note text;\ncreate table public.after (id int);\n";
 
 /// `prod` (protected, a Supabase project by its project_ref) holding the early file as the platform applied it,
 /// recorded in the lock; the later file pending.

@@ -239,6 +239,18 @@ impl ExposureReview {
         self
     }
 
+    /// Errors of files the lock records as applied (a target ran them; their bytes may not change) are warnings:
+    /// production has them already, and only a forward fix changes them (a fresh project's batch is the history).
+    pub fn in_applied_history(mut self, applied: &std::collections::BTreeSet<&str>) -> ExposureReview {
+        for f in &mut self.findings {
+            if f.severity == Severity::Error && f.file.as_deref().is_some_and(|file| applied.contains(file)) {
+                f.severity = Severity::Warning;
+                f.message.push_str(" (in applied history, which cannot be edited: a forward fix changes it)");
+            }
+        }
+        self
+    }
+
     /// A file's `ack exposure` turns its errors into notes carrying the reason.
     pub fn acknowledge(mut self, acks: &BTreeMap<String, String>) -> ExposureReview {
         for f in &mut self.findings {
@@ -285,3 +297,6 @@ pub fn refusal(
         nothing: nothing.to_string(),
     })
 }
+
+#[cfg(test)]
+mod tests;

@@ -540,3 +540,25 @@ pub const EVENTS_SQL: &str = "create table public.events (id bigint primary key,
      create table public.events_p_2025_02 partition of public.events_p for values from ('2025-02-01 00:00:00+00') to ('2025-03-01 00:00:00+00');
      create table public.events_p_2025_03 partition of public.events_p for values from ('2025-03-01 00:00:00+00') to ('2025-04-01 00:00:00+00');
      insert into public.events_p select * from public.events;";
+
+/// `text` with the durations measured on a shadow (different on every run) named instead: `N ms on the shadow`
+/// and json's `"held_ms": N`.
+pub fn mask_durations(text: &str) -> String {
+    let mut out = String::new();
+    for line in text.split_inclusive('\n') {
+        let masked = match (line.find(" ms on the shadow"), line.find("\"held_ms\": ")) {
+            (Some(end), _) => {
+                let start = line[..end].trim_end_matches(|c: char| c.is_ascii_digit()).len();
+                format!("{}<ms>{}", &line[..start], &line[end..])
+            }
+            (None, Some(at)) => {
+                let from = at + "\"held_ms\": ".len();
+                let digits = line[from..].chars().take_while(char::is_ascii_digit).count();
+                format!("{}<ms>{}", &line[..from], &line[from + digits..])
+            }
+            _ => line.to_string(),
+        };
+        out.push_str(&masked);
+    }
+    out
+}

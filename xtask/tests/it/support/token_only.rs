@@ -23,7 +23,10 @@ pub trait TokenOnly {
 pub fn a_failure_mid_batch_then_the_forward_fix(h: &impl TokenOnly) {
     super::connect(h.prod_url()).batch_execute("create table public.sequence_permissions_probe (id int)").unwrap();
     let third = "migrations/20260513042000_ce13_sequence_permissions.sql";
-    h.tree().append(third, "\ncreate table public.sequence_permissions_probe (id int);\n");
+    h.tree().append(
+        third,
+        "\n-- xtask: ack exposure: a probe table\ncreate table public.sequence_permissions_probe (id int);\n",
+    );
     commit(h.tree(), "a file that collides with prod");
     let run = h.run(&["promote", "--target", "prod", "--yes", "--skip-catalog"]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);
