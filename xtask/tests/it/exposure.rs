@@ -202,6 +202,15 @@ fn a_protected_target_refuses_an_unacknowledged_exposure_and_pushes_an_acknowled
     let tree = branch(&CASES[..1]);
     let url = prod_at_its_head(&tree, STAGING_ENV);
     commit_all(&tree);
+    // An unprotected target builds no shadow: its record says so, and which command computes the review.
+    let staging =
+        tree.run_env(&["promote", "--target", "staging", "--dry-run", "--format", "json"], &[(STAGING_ENV, &url)]);
+    assert_eq!(staging.code, 0, "{}", staging.stderr);
+    let json: serde_json::Value = serde_json::from_str(&staging.stdout).unwrap();
+    assert_eq!(
+        json["exposure_not_computed"],
+        "not computed, staging is not protected (no local shadow); `cargo xtask review --base main --target staging` computes it on a local shadow"
+    );
     let before = versions(&url);
     let run = tree.run_env(&["promote", "--target", "prod", "--yes", "--format", "json"], &[("PROD_DB_URL", &url)]);
     assert_eq!(run.code, 1, "{}{}", run.stdout, run.stderr);

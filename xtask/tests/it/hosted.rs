@@ -128,9 +128,19 @@ fn token_only_status_promote_catalog_docs_and_drift() {
             format!("GET /v1/projects/{REF}"),
             format!("POST /v1/projects/{REF}/cli/login-role"),
             format!("POST /v1/projects/{REF}/database/query"),
+            // The exposure review asks which schemas the project's Data API serves.
+            format!("GET /v1/projects/{REF}/postgrest"),
         ] {
             assert!(endpoints.contains(&expected), "{expected} not called: {endpoints:?}");
         }
+        let record = std::fs::read_dir(h.tree.path("docs/database/promotions"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.to_string_lossy().ends_with("-prod.json"))
+            .unwrap();
+        let record: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(record).unwrap()).unwrap();
+        assert_eq!(record["exposure_inputs"]["schemas_from"], "prod's Data API settings (the Management API)");
+        assert_eq!(record["exposure_inputs"]["schemas"], serde_json::json!(["public", "graphql_public"]));
         let lock = String::from_utf8(h.tree.read("migrations/promotion.lock")).unwrap();
         assert!(lock.contains(&format!("[targets.prod]\nhead = \"{EXAMPLE_HEAD}\"")), "{lock}");
         let records = std::fs::read_dir(h.tree.path("docs/database/promotions")).unwrap();
