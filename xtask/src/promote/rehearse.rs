@@ -170,7 +170,8 @@ fn measure(
     let _spinner =
         crate::edges::output::progress::Spinner::start("measuring locks, rewrites and exposure", ctx.options.format);
     let setup = exposure::setup(ctx.repo, ctx.name, Some(target))?;
-    let measured = pg::exposure::measure(at_head.url(), plan.batch(), &setup.inputs.schemas, &setup.grants)?;
+    let inputs = (&setup.inputs.schemas[..], &setup.grants[..]);
+    let measured = pg::exposure::measure(at_head.url(), plan.batch(), inputs, pg::exposure::ReadAfter::Each)?;
     let sized = pg::impact::target_sizes(&mut target.direct(Access::ReadOnly)?.connect()?).and_then(|sizes| {
         let supautils = ctx.repo.baseline()?.supautils();
         let on = (target.role_model()?, &supautils);

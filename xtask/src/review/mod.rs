@@ -103,7 +103,7 @@ pub fn review(sh: &Shell, repo: &Repo, base: &str, name: &str) -> anyhow::Result
     report.roles = format!("{} ({source})", model.describe());
     let readable = readable(sh, repo, name);
     let setup = exposure::setup(repo, name, readable.as_ref().ok())?;
-    let measured = measure(sh, repo, (major, model), (&applied, &pending), &setup)?;
+    let measured = measure(sh, repo, (major, model), (&applied, &pending), (&setup, &changed))?;
     (report.impact, report.stand_ins) = (measured.impact, measured.stand_ins);
     if let Some(review) = measured.exposure {
         let acks = exposure_acks(&pending)?;
@@ -161,12 +161,13 @@ fn measure(
     repo: &Repo,
     shadow_of: (Major, RoleModel),
     (applied, pending): (&[&Migration], &[&Migration]),
-    setup: &exposure::Setup,
+    (setup, ours): (&exposure::Setup, &BTreeSet<&str>),
 ) -> anyhow::Result<Measured> {
     let cli = Cli::locate(sh, &repo.root)?;
     let (shadow, _) = Shadow::at_history(sh, repo, &cli, shadow_of, applied, "review")
         .context("building a local shadow at the target's recorded head (the applied files, replayed)")?;
-    match pg::exposure::measure(shadow.url(), pending, &setup.inputs.schemas, &setup.grants) {
+    let inputs = (&setup.inputs.schemas[..], &setup.grants[..]);
+    match pg::exposure::measure(shadow.url(), pending, inputs, pg::exposure::ReadAfter::Around(ours)) {
         Ok(measured) => {
             let stand_ins = pg::connect(shadow.url()).and_then(|mut c| pg::standins::in_database(&mut c))?;
             let review = crate::domain::exposure::judge(setup.inputs.clone(), &measured.before, &measured.after);

@@ -43,29 +43,54 @@ pub fn apply_grants(client: &mut postgres::Client, statements: &[String]) -> any
     Ok(())
 }
 
-/// The lock report of a batch with what the API roles reach before it and after each of its files.
+/// The lock report of a batch with what the API roles reach before it and after its files.
 pub struct Measured {
     pub impacts: Vec<super::impact::FileImpact>,
     pub before: Snapshot,
-    /// Per batch file (its path relative to the repository), what they reach after it.
+    /// After batch files (their paths relative to the repository), in order, what they reach.
     pub after: Vec<(String, Snapshot)>,
 }
 
+/// Which batch files the exposure is read after.
+#[derive(Clone, Copy)]
+pub enum ReadAfter<'a> {
+    /// Every file: each finding is named with its own file.
+    Each,
+    /// The files of a branch (paths), and the file before each: a change is named with the branch's file that
+    /// made it, or with the last of the other files before it (which the review does not show).
+    Around(&'a std::collections::BTreeSet<&'a str>),
+}
+
+impl ReadAfter<'_> {
+    fn wanted(self, batch: &[&crate::domain::history::migrations::Migration], i: usize) -> bool {
+        match self {
+            ReadAfter::Each => true,
+            ReadAfter::Around(ours) => {
+                let is_ours = |j: usize| batch.get(j).is_some_and(|m| ours.contains(m.rel_path.as_str()));
+                is_ours(i) || is_ours(i + 1) || i + 1 == batch.len()
+            }
+        }
+    }
+}
+
 /// Gives the shadow at `url` (at the target's head) the target's `grants`, then applies `batch` one file per
-/// transaction as `impact::measure` does, reading what the API roles reach in `schemas` before and after each.
+/// transaction as `impact::measure` does, reading what the API roles reach in `schemas` before it and after the
+/// files `read_after` wants.
 pub fn measure(
     url: &str,
     batch: &[&crate::domain::history::migrations::Migration],
-    schemas: &[String],
-    grants: &[String],
+    (schemas, grants): (&[String], &[String]),
+    read_after: ReadAfter,
 ) -> anyhow::Result<Measured> {
     let mut client = super::connect(url)?;
     apply_grants(&mut client, grants)?;
     let before = snapshot(&mut client, schemas)?;
     let mut measured = Measured { impacts: Vec::new(), before, after: Vec::new() };
-    for m in batch {
+    for (i, m) in batch.iter().enumerate() {
         measured.impacts.push(super::impact::measure_file(&mut client, m)?);
-        measured.after.push((m.rel_path.clone(), snapshot(&mut client, schemas)?));
+        if read_after.wanted(batch, i) {
+            measured.after.push((m.rel_path.clone(), snapshot(&mut client, schemas)?));
+        }
     }
     Ok(measured)
 }
