@@ -172,12 +172,14 @@ fn measure(
     let setup = exposure::setup(ctx.repo, ctx.name, Some(target))?;
     let inputs = (&setup.inputs.schemas[..], &setup.grants[..]);
     let measured = pg::exposure::measure(at_head.url(), plan.batch(), inputs, pg::exposure::ReadAfter::Each)?;
-    let sized = pg::impact::target_sizes(&mut target.direct(Access::ReadOnly)?.connect()?).and_then(|sizes| {
+    let sized = || -> anyhow::Result<Vec<pg::impact::FileImpact>> {
+        let sizes = pg::impact::target_sizes(&mut target.direct(Access::ReadOnly)?.connect()?)?;
         let supautils = ctx.repo.baseline()?.supautils();
         let on = (target.role_model()?, &supautils);
         let impacts = pg::impact::with_sizes(measured.impacts.clone(), &sizes);
         Ok(pg::impact::for_target(impacts, on, plan.analysed()))
-    });
+    };
+    let sized = sized();
     learned.impact = sized.unwrap_or_else(|err| {
         eprintln!(
             "warning: the lock report could not be made: {}",

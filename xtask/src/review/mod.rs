@@ -110,10 +110,9 @@ pub fn review(sh: &Shell, repo: &Repo, base: &str, name: &str) -> anyhow::Result
         report.exposure = Some(review.acknowledge(&acks).only_files(&changed));
     }
     if let Impact::Measured { files } = &mut report.impact {
+        // The files the branch does not touch went first, as in the push; their locks are not shown.
         let names: BTreeSet<String> = ours.iter().map(|m| m.file_name.clone()).collect();
         files.retain(|f| names.contains(&f.file));
-    }
-    if let Impact::Measured { files } = &mut report.impact {
         let analyses = ours.iter().map(|m| Ok(sql::analyze(m.text()?, &LintSettings { squawk_rules: &[] })));
         let analyses: Vec<sql::Analysis> = analyses.collect::<anyhow::Result<_>>()?;
         let supautils = repo.baseline()?.supautils();
