@@ -351,7 +351,13 @@ fn the_lock_budget_holds_through_the_pooler_and_without_its_options() {
         let record: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
         let attempt = &record["lock_budget"]["attempts"][0];
         assert!(attempt["cancelled_pid"].is_i64(), "{attempt}");
-        assert!(attempt["duration_ms"].as_u64().unwrap() < 1000 + 2000 + 7000, "bounded, not the blocker's: {attempt}");
+        // Bounded by the xtask, not by the blocker: the blocker still holds its transaction now that the attempt
+        // has ended (a wall-clock bound failed on a loaded machine).
+        let state: Option<String> = crate::support::connect(&h.prod_url)
+            .query_one("select state from pg_stat_activity where pid = $1", &[&pid])
+            .unwrap()
+            .get(0);
+        assert_eq!(state.as_deref(), Some("idle in transaction"), "the blocker still holds: {attempt}");
         assert_eq!(versions(&h.prod_url), example_versions());
         h.sessions_in_session_mode();
         drop(held);
