@@ -68,7 +68,8 @@ pub fn review(sh: &Shell, repo: &Repo, base: &str, name: &str) -> anyhow::Result
     let files = changed_files(sh, &merge_base, &dir)?;
     // Every file read once: the check, the shadow, the lock report and the rewrites work from these bytes.
     let discovery = repo.discover()?;
-    let checked = check::check_files(repo, &discovery, LintScope::Pending, LintCacheUse::On)?.report;
+    let check::Checked { report: checked, analyses } =
+        check::check_files(repo, &discovery, LintScope::Pending, LintCacheUse::On)?;
     let changed: BTreeSet<&str> = files.iter().map(|f| f.file.as_str()).collect();
     let findings: Vec<Finding> = checked.findings.into_iter().filter(|f| changed.contains(f.file.as_str())).collect();
     let all = discovery.migrations;
@@ -106,17 +107,17 @@ pub fn review(sh: &Shell, repo: &Repo, base: &str, name: &str) -> anyhow::Result
     let measured = measure(sh, repo, (major, model), (&applied, &pending), (&setup, &changed))?;
     (report.impact, report.stand_ins) = (measured.impact, measured.stand_ins);
     if let Some(review) = measured.exposure {
-        let acks = exposure_acks(&pending)?;
+        let acks = exposure_acks(&pending, &analyses)?;
         report.exposure = Some(review.acknowledge(&acks).only_files(&changed));
     }
     if let Impact::Measured { files } = &mut report.impact {
         // The files the branch does not touch went first, as in the push; their locks are not shown.
         let names: BTreeSet<String> = ours.iter().map(|m| m.file_name.clone()).collect();
         files.retain(|f| names.contains(&f.file));
-        let analyses = ours.iter().map(|m| Ok(sql::analyze(m.text()?, &LintSettings { squawk_rules: &[] })));
-        let analyses: Vec<sql::Analysis> = analyses.collect::<anyhow::Result<_>>()?;
+        let analysed = ours.iter().map(|m| analysis(m, &analyses)).collect::<anyhow::Result<Vec<_>>>()?;
         let supautils = repo.baseline()?.supautils();
-        *files = impact::for_target(std::mem::take(files), (model, &supautils), ours.iter().copied().zip(&analyses));
+        let analysed = ours.iter().copied().zip(analysed.iter().map(|a| &**a));
+        *files = impact::for_target(std::mem::take(files), (model, &supautils), analysed);
     }
     report.sizes = match readable.and_then(|target| target_sizes(&target)) {
         Ok((from, sizes)) => {
@@ -180,16 +181,19 @@ fn measure(
     }
 }
 
-/// The `ack exposure` reasons of the batch's files, by path (only files that hold one are parsed).
-fn exposure_acks(pending: &[&Migration]) -> anyhow::Result<BTreeMap<String, String>> {
-    let mut analyses = Vec::new();
-    for m in pending {
-        let text = m.text()?;
-        if text.contains("ack exposure") {
-            analyses.push((m.rel_path.as_str(), sql::analyze(text, &LintSettings { squawk_rules: &[] })));
-        }
-    }
-    Ok(crate::domain::exposure::acks(analyses.iter().map(|(f, a)| (*f, &a.directives))))
+/// A pending file's analysis: the one `check` made, else (a file it did not lint) made here.
+fn analysis<'a>(m: &Migration, analyses: &'a check::Analyses) -> anyhow::Result<std::borrow::Cow<'a, sql::Analysis>> {
+    Ok(match analyses.get(&m.file_name) {
+        Some(analysis) => std::borrow::Cow::Borrowed(analysis),
+        None => std::borrow::Cow::Owned(sql::analyze(m.text()?, &LintSettings { squawk_rules: &[] })),
+    })
+}
+
+/// The `ack exposure` reasons of the batch's files, by path, from their analyses.
+fn exposure_acks(pending: &[&Migration], analyses: &check::Analyses) -> anyhow::Result<BTreeMap<String, String>> {
+    let analysed = pending.iter().map(|m| Ok((m.rel_path.as_str(), analysis(m, analyses)?)));
+    let analysed = analysed.collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(crate::domain::exposure::acks(analysed.iter().map(|(f, a)| (*f, &a.directives))))
 }
 
 /// The role model the review's shadow runs under without reading the target: the one recorded for it in the
