@@ -96,28 +96,26 @@ impl Platform {
             "the target's profile has no `pooler_host`, so the project's pooler cannot be checked; add it to the profile file",
         )?;
         let path = format!("/v1/projects/{project_ref}/config/database/pooler");
-        let (status, text) = request(&self.api_url, "GET", &path, token, None)?;
-        if status != 200 {
-            bail!("{}", api_error("reading the project's pooler configuration", status, &text));
-        }
-        let answer: serde_json::Value =
-            serde_json::from_str(&text).context("the pooler configuration answer is not JSON")?;
+        let answer =
+            self.get_json(&path, token, ("reading the project's pooler configuration", "pooler configuration"))?;
         pooler::parse_config(&answer, pooler_host)
     }
-}
 
-impl Platform {
     /// The schemas the project's Data API serves (`GET /v1/projects/{ref}/postgrest`, its `db_schema`).
     pub fn exposed_schemas(&self, project_ref: &str, token: &str) -> anyhow::Result<Vec<String>> {
         let path = format!("/v1/projects/{project_ref}/postgrest");
-        let (status, text) = request(&self.api_url, "GET", &path, token, None)?;
-        if status != 200 {
-            bail!("{}", api_error("reading the project's Data API settings", status, &text));
-        }
-        let answer: serde_json::Value =
-            serde_json::from_str(&text).context("the Data API settings answer is not JSON")?;
+        let answer = self.get_json(&path, token, ("reading the project's Data API settings", "Data API settings"))?;
         let schemas = answer["db_schema"].as_str().context("the Data API settings answer has no `db_schema`")?;
         Ok(schemas.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect())
+    }
+
+    /// `GET path` as JSON; `doing` says what for (in an error), `what` names the answer.
+    fn get_json(&self, path: &str, token: &str, (doing, what): (&str, &str)) -> anyhow::Result<serde_json::Value> {
+        let (status, text) = request(&self.api_url, "GET", path, token, None)?;
+        if status != 200 {
+            bail!("{}", api_error(doing, status, &text));
+        }
+        serde_json::from_str(&text).with_context(|| format!("the {what} answer is not JSON"))
     }
 }
 
