@@ -181,6 +181,42 @@ pub enum Template {
 }
 
 /// The URL of shadow `name` as the role its target's migrations run as.
+/// Runs `work` while watching `stop`: once it says so, every session on this process's shadows
+/// (`xtask_<what>_<pid>` on `cluster`) is ended, and again every tick while `work` goes on. What runs there (the
+/// CLI's replay, the lock report's transactions, a long index build) then fails at once instead of running to
+/// its end before the interruption is seen; the databases themselves are dropped by their guards as usual.
+pub fn ended_when<T>(cluster: Option<pg::Cluster>, stop: impl Fn() -> bool + Sync, work: impl FnOnce() -> T) -> T {
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            let mut said = false;
+            while !done.load(std::sync::atomic::Ordering::SeqCst) {
+                if stop() {
+                    if !std::mem::replace(&mut said, true) {
+                        eprintln!("interrupted: ending what runs on this run's local shadow databases");
+                    }
+                    let admin_url = cluster.as_ref().and_then(|c| c.admin_url("postgres").ok());
+                    let _ = admin_url.map(|url| end_sessions(&url));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        });
+        let out = work();
+        done.store(true, std::sync::atomic::Ordering::SeqCst);
+        out
+    })
+}
+
+/// Ends the sessions on this process's shadow databases (the admin session itself is on `postgres`).
+fn end_sessions(admin_url: &str) -> anyhow::Result<()> {
+    let suffix = format!("%\\_{}", std::process::id());
+    pg::connect(admin_url)?.query(
+        "select pg_terminate_backend(pid) from pg_stat_activity where datname like 'xtask\\_' || $1 and pid <> pg_backend_pid()",
+        &[&suffix],
+    )?;
+    Ok(())
+}
+
 fn url_for(admin_url: &str, name: &str, model: RoleModel) -> String {
     match model {
         RoleModel::PlainSuperuser => pg::replace_database(admin_url, name),

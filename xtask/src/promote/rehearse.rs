@@ -46,14 +46,21 @@ pub(super) fn rehearse(
     rollbacks: &[CutoverFile],
 ) -> (Rehearsal, anyhow::Result<()>) {
     let mut learned = Rehearsal::default();
-    let result = match target.config.rehearse_on.as_deref() {
-        None | Some("local") => locally(ctx, (cli, target), plan, rollbacks, &mut learned),
-        Some(other) => rehearsed_on(ctx, other, plan).and_then(|summary| {
-            learned.summary = Some(summary);
-            learned.rollback = rollbacks_locally(ctx, (cli, target), plan, rollbacks)?;
-            Ok(())
-        }),
-    };
+    // Ctrl-C during the rehearsal ends the work on its shadows now, not when a slow file has run to its end there.
+    let cluster = target.shadow_of().ok().and_then(|(major, _)| ctx.repo.cluster(major).ok());
+    let interrupt = ctx.options.interrupt.clone();
+    let result = crate::edges::shadow::ended_when(
+        cluster,
+        move || interrupt.requested(),
+        || match target.config.rehearse_on.as_deref() {
+            None | Some("local") => locally(ctx, (cli, target), plan, rollbacks, &mut learned),
+            Some(other) => rehearsed_on(ctx, other, plan).and_then(|summary| {
+                learned.summary = Some(summary);
+                learned.rollback = rollbacks_locally(ctx, (cli, target), plan, rollbacks)?;
+                Ok(())
+            }),
+        },
+    );
     (learned, result)
 }
 

@@ -184,7 +184,18 @@ fn an_interruption_before_the_push_pushes_nothing() {
     );
     assert_eq!(versions(&prod).len(), 9, "nothing pushed");
     assert!(stages(&tree).is_empty(), "no stage left: {:?}", stages(&tree));
+    // The interruption ended the slow file on the shadow, instead of waiting for it and the lock report's run of it.
+    assert!(stderr.contains("interrupted: ending what runs on this run's local shadow databases"), "{stderr}");
+    // Nothing of this run still runs anywhere.
+    let running = connect(&tree.admin_url("postgres"))
+        .query(
+            "select datname from pg_stat_activity where query like '%pg_sleep(20)%' and pid <> pg_backend_pid()",
+            &[],
+        )
+        .unwrap();
+    assert!(running.is_empty(), "still running after the run ended: {:?}", running.len());
     // A stage a killed run left behind (its process gone) is removed by the next run.
+    tree.write(SLOW, "create table public.slow_one (id int);\n");
     std::fs::create_dir_all(tree.path("target/xtask/stage/prod-999999999/supabase")).unwrap();
     let run = tree.run_env(&["promote", "--target", "prod", "--dry-run"], &[("PROD_DB_URL", prod.as_str())]);
     assert!(stages(&tree).is_empty(), "{:?}: {}", stages(&tree), run.stderr);
