@@ -93,6 +93,12 @@ pub struct Fix {
     /// Show the diff of what would be written; write nothing.
     #[arg(long)]
     pub dry_run: bool,
+
+    /// Only this: give each out-of-order file (pending, but at or before a recorded head, so the CLI refuses the
+    /// push) a new version after every version and head, keeping its name. A file the lock or a promotion record
+    /// says a target applied is refused. Default: every out-of-order file.
+    #[arg(long)]
+    pub renumber: bool,
 }
 
 /// The recorded head of a target and the pending batch after it, as the runbook lists it.

@@ -87,6 +87,10 @@ pub enum Refusal {
     )]
     HistoryChangedDuringPush { why: String, target: String },
 
+    // --- history_applied: a change to what a target's history holds (a file's version) is refused.
+    #[error("fix --renumber: nothing renamed:\n  - {}", refused.join("\n  - "))]
+    RenumberRefused { refused: Vec<String> },
+
     // --- preconditions: tools, credentials, the pinned target, a clean checkout (every problem listed).
     #[error("promote: preconditions not met; nothing was pushed:\n  - {}", problems.join("\n  - "))]
     Preconditions { problems: Vec<String> },
@@ -232,6 +236,7 @@ impl Refusal {
             | HistoryMismatch { .. }
             | HistoryDiffers { .. }
             | HistoryChangedDuringPush { .. } => "history_mismatch",
+            RenumberRefused { .. } => "history_applied",
             Preconditions { .. } => "preconditions",
             LockWaitExpired { .. } | LoginRoleRemoved { .. } | LeftoverCliSession { .. } | RollbackLockHeld { .. } => {
                 "lock_held"

@@ -22,9 +22,14 @@ use crate::edges::repo::Repo;
 use crate::edges::target::history;
 use crate::flags;
 
+mod renumber;
+
 impl flags::Fix {
     pub fn run(self, sh: &Shell, repo: &Repo) -> anyhow::Result<()> {
         let mode = if self.dry_run { Mode::DryRun } else { Mode::Write };
+        if self.renumber {
+            return renumber::run(sh, repo, &self.files, mode);
+        }
         let plans = plan(repo, &self.files)?;
         match mode {
             Mode::DryRun => plans.iter().for_each(|p| print!("{}", p.diff())),
@@ -128,17 +133,10 @@ fn choose<'a>(repo: &Repo, all: &'a [Migration], lock: &Lock, named: &[PathBuf])
     if named.is_empty() {
         return Ok(all.iter().filter(|m| !lock.files.contains_key(&m.file_name)).collect());
     }
-    let cwd = std::env::current_dir().context("reading the current directory")?;
     let (mut chosen, mut problems) = (Vec::new(), Vec::new());
-    for path in named {
-        let full = std::fs::canonicalize(cwd.join(path)).or_else(|_| std::fs::canonicalize(repo.root.join(path)));
-        let found = full.ok().and_then(|full| all.iter().find(|m| same_file(&m.path, &full)));
+    for (path, found) in resolve(repo, all, named)? {
         match found {
-            None => problems.push(format!(
-                "{}: not a migration in {}/ (a `<version>_<name>.sql` file there)",
-                path.display(),
-                repo.migrations_rel()
-            )),
+            None => problems.push(not_a_migration(repo, &path)),
             Some(m) if lock.files.contains_key(&m.file_name) => problems.push(format!(
                 "{}: applied (its checksum is recorded in {}/promotion.lock), so it is never rewritten: the database will not run new text. Put the safe form in a new migration (`cargo xtask new <name>`)",
                 m.rel_path,
@@ -151,6 +149,41 @@ fn choose<'a>(repo: &Repo, all: &'a [Migration], lock: &Lock, named: &[PathBuf])
         bail!("fix: nothing written:\n  {}", problems.join("\n  "));
     }
     Ok(chosen)
+}
+
+/// The file names of the files named on the command line; every one that is no migration here is named.
+fn choose_names(repo: &Repo, all: &[Migration], named: &[PathBuf]) -> anyhow::Result<Vec<String>> {
+    let (mut names, mut problems) = (Vec::new(), Vec::new());
+    for (path, found) in resolve(repo, all, named)? {
+        match found {
+            Some(m) => names.push(m.file_name.clone()),
+            None => problems.push(not_a_migration(repo, &path)),
+        }
+    }
+    if !problems.is_empty() {
+        bail!("fix: nothing written:\n  {}", problems.join("\n  "));
+    }
+    Ok(names)
+}
+
+/// Each path named (from the current directory, else from the repository's root) with its migration, if any.
+fn resolve<'a>(
+    repo: &Repo,
+    all: &'a [Migration],
+    named: &[PathBuf],
+) -> anyhow::Result<Vec<(PathBuf, Option<&'a Migration>)>> {
+    let cwd = std::env::current_dir().context("reading the current directory")?;
+    Ok(named
+        .iter()
+        .map(|path| {
+            let full = std::fs::canonicalize(cwd.join(path)).or_else(|_| std::fs::canonicalize(repo.root.join(path)));
+            (path.clone(), full.ok().and_then(|full| all.iter().find(|m| same_file(&m.path, &full))))
+        })
+        .collect())
+}
+
+fn not_a_migration(repo: &Repo, path: &Path) -> String {
+    format!("{}: not a migration in {}/ (a `<version>_<name>.sql` file there)", path.display(), repo.migrations_rel())
 }
 
 fn same_file(a: &Path, b: &Path) -> bool {

@@ -707,6 +707,27 @@ rows! {
         code: 2,
         says: "xtask.toml: not a migration in migrations/",
     },
+    renumber_naming_a_file_that_is_no_migration: Case {
+        input: "`fix --renumber` naming a file that is no migration",
+        setup: nothing,
+        args: &["fix", "--renumber", "xtask.toml"],
+        code: 2,
+        says: "xtask.toml: not a migration in migrations/",
+    },
+    renumber_naming_an_applied_file: Case {
+        input: "`fix --renumber` naming an applied file",
+        setup: nothing,
+        args: &["fix", "--renumber", "migrations/20260202141500_problems.sql"],
+        code: 1,
+        says: "applied (migrations/promotion.lock records it), so its version is history and never changes",
+    },
+    renumber_with_a_corrupt_promotion_record: Case {
+        input: "`fix --renumber` with a promotion record that is not one",
+        setup: |t| write(t, "docs/database/promotions/2026-05-13T180000Z-prod.json", "{ not json"),
+        args: &["fix", "--renumber"],
+        code: 2,
+        says: "docs/database/promotions/2026-05-13T180000Z-prod.json is not a promotion record; restore it from git",
+    },
     new_with_a_path: Case { input: "`new ../x`", setup: nothing, args: &["new", "../x"], code: 2, says: "../x" },
     new_with_an_upper_case_name: Case {
         input: "`new` with an upper-case name",

@@ -25,6 +25,7 @@ mod platform_check;
 mod pooler;
 mod promote;
 mod rehearsal;
+mod renumber;
 mod review;
 mod roles;
 mod setup;

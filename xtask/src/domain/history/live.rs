@@ -25,8 +25,8 @@ pub struct Applied {
 pub enum Mismatch {
     /// Versions the target has that no file here has.
     Unknown { versions: Vec<String> },
-    /// Files that sort before the head but were never applied; `new_name` for the file to move them into.
-    OutOfOrder { files: Vec<String>, head: String, new_name: String },
+    /// Files that sort before the head but were never applied (`cargo xtask fix --renumber` moves them).
+    OutOfOrder { files: Vec<String>, head: String },
     /// Files the lock records as applied that the target lacks.
     Missing { files: Vec<String>, head: String },
     /// Versions after the head that are not the next pending files.
@@ -41,14 +41,14 @@ impl std::fmt::Display for Mismatch {
                 "the target has migration(s) {} that no file here has (pushed from another branch, or by hand): merge them into this branch first",
                 versions.join(", ")
             ),
-            Mismatch::OutOfOrder { files, head, new_name } if files.len() == 1 => write!(
+            Mismatch::OutOfOrder { files, head } if files.len() == 1 => write!(
                 f,
-                "{} sorts before the target's head {head} but was never applied (out-of-order, as `cargo xtask check` says): the CLI refuses to push a file there. Move its SQL into a new file after the head (`cargo xtask new {new_name}`) and delete it",
+                "{} sorts before the target's head {head} but was never applied (out-of-order, as `cargo xtask check` says): the CLI refuses to push a file there. Give it a version after the head, keeping its name and SQL: `cargo xtask fix --renumber`",
                 files.join(", ")
             ),
             Mismatch::OutOfOrder { files, head, .. } => write!(
                 f,
-                "{} sort before the target's head {head} but were never applied (out-of-order, as `cargo xtask check` says): the CLI refuses to push a file there. Move the SQL of each into a new file after the head (`cargo xtask new <name>` for each; `cargo xtask check` names them) and delete them",
+                "{} sort before the target's head {head} but were never applied (out-of-order, as `cargo xtask check` says): the CLI refuses to push a file there. Give each a version after the head, keeping its name and SQL: `cargo xtask fix --renumber`",
                 files.join(", ")
             ),
             Mismatch::Missing { files, head } => write!(
@@ -214,13 +214,10 @@ pub fn reconcile(
         .iter()
         .filter(|m| head.is_some_and(|h| m.version.as_str() <= h) && !live_versions.contains(m.version.as_str()))
         .partition(|m| recorded(m));
-    if let Some(first) = out_of_order.first() {
-        let names: Vec<&str> = out_of_order.iter().map(|m| m.file_name.as_str()).collect();
-        let name = snake_case(&first.name).chars().take(60).collect::<String>().trim_matches('_').to_string();
+    if !out_of_order.is_empty() {
         return Err(Mismatch::OutOfOrder {
-            files: names.iter().map(|n| n.to_string()).collect(),
+            files: out_of_order.iter().map(|m| m.file_name.clone()).collect(),
             head: head.unwrap_or_default().to_string(),
-            new_name: name,
         });
     }
     let missing: Vec<&str> = missing.iter().map(|m| m.file_name.as_str()).collect();
@@ -386,11 +383,11 @@ mod tests {
     #[test]
     fn out_of_order_only_on_the_embedded_database_is_a_db_reset() {
         let protected = protected();
-        let own = Mismatch::OutOfOrder { files: vec!["4_d.sql".into()], head: "5".into(), new_name: "d".into() };
+        let own = Mismatch::OutOfOrder { files: vec!["4_d.sql".into()], head: "5".into() };
         expect![[r#"4_d.sql sorts before the embedded database's head 5 but it never ran it (a merge or a branch switch brought it in), and no protected target has applied the files past it without it: the embedded database is disposable; rebuild it from the files with `cargo xtask db reset`"#]]
             .assert_eq(&own.explain(&Owner::Embedded(&protected)));
         // Before prod's head and never applied: out of order for prod too, so the file must move.
-        let prods = Mismatch::OutOfOrder { files: vec!["1_x.sql".into()], head: "5".into(), new_name: "x".into() };
+        let prods = Mismatch::OutOfOrder { files: vec!["1_x.sql".into()], head: "5".into() };
         assert_eq!(prods.explain(&Owner::Embedded(&protected)), prods.to_string());
     }
 

@@ -138,16 +138,20 @@ pub fn out_of_order(migrations: &[&MigrationFile], lock: &Lock) -> Vec<Finding> 
             continue;
         }
         let heads = if behind.len() == 1 { "head" } else { "heads" };
-        let new_name = migrations::snake_case(&m.name);
-        let new_name = if new_name.is_empty() { "<name>".to_string() } else { new_name };
         out.push(
             Finding::new(
                 Code::OutOfOrder,
                 Severity::Error,
                 &m.rel_path,
-                format!("not applied, but its version is at or before the recorded {heads} of {}: the CLI refuses the push", and_list(&behind)),
+                format!(
+                    "not applied, but its version is at or before the recorded {heads} of {}: the CLI refuses the push",
+                    and_list(&behind)
+                ),
             )
-            .fix(format!("re-create it after the {heads} with `cargo xtask new {new_name}`, move the SQL there, and delete this file")),
+            .fix(format!(
+                "give it a version after the {heads}, keeping its name and SQL: `cargo xtask fix --renumber {}`",
+                m.rel_path
+            )),
         );
     }
     out

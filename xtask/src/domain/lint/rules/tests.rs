@@ -100,12 +100,12 @@ fn out_of_order_names_every_file_and_every_head_it_is_behind() {
             (
                 "migrations/20260101000000_late_a.sql".to_string(),
                 "not applied, but its version is at or before the recorded heads of dev (head 20260102000000) and prod (head 20260103000000): the CLI refuses the push".to_string(),
-                "re-create it after the heads with `cargo xtask new late_a`, move the SQL there, and delete this file".to_string()
+                "give it a version after the heads, keeping its name and SQL: `cargo xtask fix --renumber migrations/20260101000000_late_a.sql`".to_string()
             ),
             (
                 "migrations/20260102000000_late_b.sql".to_string(),
                 "not applied, but its version is at or before the recorded heads of dev (head 20260102000000) and prod (head 20260103000000): the CLI refuses the push".to_string(),
-                "re-create it after the heads with `cargo xtask new late_b`, move the SQL there, and delete this file".to_string()
+                "give it a version after the heads, keeping its name and SQL: `cargo xtask fix --renumber migrations/20260102000000_late_b.sql`".to_string()
             ),
         ]
     );
