@@ -29,7 +29,7 @@ fn a_new_file_sorting_before_the_head_is_out_of_order_not_a_wrong_database() {
         (
             "20260101000000_AddThing.sql",
             "error[out-of-order]: not applied, but its version is at or before the recorded head of prod",
-            "with `cargo xtask new add_thing`",
+            "`cargo xtask fix --renumber migrations/20260101000000_AddThing.sql`",
         ),
         // Out of order on the embedded database only, which is disposable.
         (
