@@ -12,6 +12,7 @@ use anyhow::{Context, bail};
 use xshell::Shell;
 
 use crate::check;
+use crate::domain::history::live::Applied;
 use crate::domain::history::lock::Lock;
 use crate::domain::history::migrations::Migration;
 use crate::domain::lint::sql::{LintCacheUse, LintScope};
@@ -42,17 +43,13 @@ impl flags::Fix {
 }
 
 /// A rewritten file the embedded database has run no longer matches its history (the next `promote` there refuses
-/// it). Read only when the cluster already runs: `fix` needs no database, and never starts one for a warning.
+/// it).
 fn warn_embedded_ran(sh: &Shell, repo: &Repo, plans: &[FilePlan]) {
     let changed: Vec<&FilePlan> = plans.iter().filter(|p| p.changed()).collect();
-    let cluster = repo.default_major().and_then(|(major, _)| repo.cluster(major));
-    let Some(cluster) = cluster.ok().filter(|_| !changed.is_empty()) else { return };
-    if !matches!(cluster.state(sh), Ok(State::Running)) {
-        return;
-    }
-    let applied = match cluster.url("postgres").and_then(|url| history::read_direct(&url)) {
-        Ok(applied) => applied,
-        Err(err) => {
+    let applied = match embedded_history(sh, repo).filter(|_| !changed.is_empty()) {
+        None => return,
+        Some(Ok(applied)) => applied,
+        Some(Err(err)) => {
             let err = crate::edges::output::redact::redact(&format!("{err:#}"));
             return eprintln!(
                 "note: fix could not read the embedded database's history ({err}); if it ran these files, rebuild it with `cargo xtask db reset`"
@@ -65,6 +62,14 @@ fn warn_embedded_ran(sh: &Shell, repo: &Repo, plans: &[FilePlan]) {
             p.migration.rel_path
         );
     }
+}
+
+/// The embedded database's history, read only when its cluster already runs (`fix` needs no database, and never
+/// starts one for a warning); `None` when it does not run.
+fn embedded_history(sh: &Shell, repo: &Repo) -> Option<anyhow::Result<Vec<Applied>>> {
+    let cluster = repo.default_major().and_then(|(major, _)| repo.cluster(major)).ok()?;
+    let running = matches!(cluster.state(sh), Ok(State::Running));
+    running.then(|| cluster.url("postgres").and_then(|url| history::read_direct(&url)))
 }
 
 /// What `fix` does to one file.

@@ -12,9 +12,7 @@ use crate::domain::history::migrations::{Migration, MigrationFile};
 use crate::domain::history::renumber::{self, AppliedByRecords, Move};
 use crate::domain::refusal::Refusal;
 use crate::edges::os::fsutil::Mode;
-use crate::edges::postgres::State;
 use crate::edges::repo::{RecordPlace, Repo};
-use crate::edges::target::history;
 
 pub fn run(sh: &Shell, repo: &Repo, named: &[PathBuf], mode: Mode) -> anyhow::Result<()> {
     let discovery = repo.discover()?;
@@ -88,12 +86,7 @@ fn applied_by_records(repo: &Repo) -> anyhow::Result<AppliedByRecords> {
 
 /// The embedded database is disposable: a moved file it ran is named, with the reset that rebuilds it.
 fn warn_embedded_ran(sh: &Shell, repo: &Repo, all: &[Migration], moves: &[Move]) {
-    let cluster = repo.default_major().and_then(|(major, _)| repo.cluster(major));
-    let Some(cluster) = cluster.ok().filter(|_| !moves.is_empty()) else { return };
-    if !matches!(cluster.state(sh), Ok(State::Running)) {
-        return;
-    }
-    let Ok(applied) = cluster.url("postgres").and_then(|url| history::read_direct(&url)) else { return };
+    let Some(Ok(applied)) = super::embedded_history(sh, repo).filter(|_| !moves.is_empty()) else { return };
     for m in moves {
         let ran = all.iter().any(|f| f.rel_path == m.from && applied.iter().any(|a| a.version == f.version));
         if ran {

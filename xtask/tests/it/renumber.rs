@@ -1,7 +1,7 @@
 //! `fix --renumber`: an out-of-order file (a late merge) gets a version after every head, keeping its name and
 //! SQL; `check` is then clean, and the promotion builds the schema the file's own order would have built.
 
-use crate::support::{PROD_HEAD, Tree, commit_all, prod_at_its_head, versions};
+use crate::support::{PROD_HEAD, Tree, commit_all, connect, prod_at_its_head, versions};
 
 const STAGING_ENV: &str = "XTASK_TEST_STAGING_URL";
 const LATE: &str = "migrations/20260401000000_late_arrival.sql";
@@ -32,8 +32,22 @@ fn an_out_of_order_file_renumbered_passes_check_and_promotes_to_the_schema_its_o
     assert!(run.stdout.ends_with("fix --renumber: 1 file(s) (dry run: nothing renamed)\n"), "{}", run.stdout);
     assert_eq!(tree.contents(), before, "a dry run renames nothing");
 
+    // The embedded database ran it before a merge moved prod's head past it (as its history says).
+    connect(&tree.admin_url("postgres"))
+        .batch_execute(
+            "create schema if not exists supabase_migrations;
+             create table if not exists supabase_migrations.schema_migrations (version text primary key, statements text[], name text);
+             insert into supabase_migrations.schema_migrations values ('20260401000000', null, 'late_arrival');",
+        )
+        .unwrap();
     let run = tree.run(&["fix", "--renumber"]);
     assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "warning: the embedded database ran {LATE} under its old version; it is disposable: `cargo xtask db reset` rebuilds it from the files\n"
+        )
+    );
     let renamed = renamed_to(&tree);
     let version = &renamed[..14];
     assert!(version > PROD_HEAD && renamed.ends_with("_late_arrival.sql"), "{renamed}");
