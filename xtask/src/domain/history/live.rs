@@ -329,15 +329,7 @@ mod tests {
         for file in ["1_a.sql", "2_b.sql", "3_c.sql"] {
             lock.files.insert(file.into(), "00".into());
         }
-        let state = |head: &str| TargetState {
-            head: head.into(),
-            recorded_at: Default::default(),
-            recorded_by: "promote".into(),
-            identity: None,
-            server: None,
-            major: None,
-            role_model: None,
-        };
+        let state = |head: &str| TargetState::at(head, "promote");
         lock.targets.insert("prod".into(), state("2"));
         lock.targets.insert("dev".into(), state("3"));
         Protected::new(&lock, [("local", false), ("prod", true), ("dev", false)], "migrations")

@@ -55,6 +55,20 @@ pub struct TargetState {
 }
 
 impl TargetState {
+    /// A head recorded by `by`, nothing pinned: the tests' target.
+    #[cfg(test)]
+    pub fn at(head: &str, by: &str) -> TargetState {
+        TargetState {
+            head: head.into(),
+            recorded_at: Default::default(),
+            recorded_by: by.into(),
+            identity: None,
+            server: None,
+            major: None,
+            role_model: None,
+        }
+    }
+
     /// The pinned identity, if any.
     pub fn pinned(&self) -> Option<crate::domain::history::identity::Identity> {
         let place = self.identity.clone()?;

@@ -126,18 +126,7 @@ mod tests {
         for f in applied {
             lock.files.insert(f.to_string(), "00".into());
         }
-        lock.targets.insert(
-            "prod".into(),
-            TargetState {
-                head: head.into(),
-                recorded_at: Default::default(),
-                recorded_by: "promote".into(),
-                identity: None,
-                server: None,
-                major: None,
-                role_model: None,
-            },
-        );
+        lock.targets.insert("prod".into(), TargetState::at(head, "promote"));
         lock
     }
 

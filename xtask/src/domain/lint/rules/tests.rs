@@ -25,18 +25,7 @@ fn lock_with_head(head_file: &str) -> Lock {
     let mut lock = Lock::default();
     lock.files.insert(head_file.into(), "x".into());
     let (head, _) = migrations::parse_file_name(head_file).unwrap();
-    lock.targets.insert(
-        "prod".into(),
-        TargetState {
-            head: head.into(),
-            recorded_at: Default::default(),
-            recorded_by: "baseline".into(),
-            identity: None,
-            server: None,
-            major: None,
-            role_model: None,
-        },
-    );
+    lock.targets.insert("prod".into(), TargetState::at(head, "baseline"));
     lock
 }
 
