@@ -310,17 +310,7 @@ mod tests {
     use crate::domain::history::migrations::MigrationFile;
 
     fn m(file_name: &str) -> Migration {
-        let (version, name) = parse_file_name(file_name).unwrap();
-        Migration::new(
-            MigrationFile {
-                version: version.into(),
-                name: name.into(),
-                file_name: file_name.into(),
-                rel_path: format!("migrations/{file_name}"),
-                path: Default::default(),
-            },
-            Vec::new(),
-        )
+        Migration::new(MigrationFile::named(file_name), Vec::new())
     }
 
     /// prod (protected) has applied up to 2; dev (not protected) up to 3.

@@ -111,14 +111,7 @@ mod tests {
     use crate::domain::history::lock::TargetState;
 
     fn file(file_name: &str) -> MigrationFile {
-        let (version, name) = crate::domain::history::migrations::parse_file_name(file_name).unwrap();
-        MigrationFile {
-            version: version.into(),
-            name: name.into(),
-            file_name: file_name.into(),
-            rel_path: format!("migrations/{file_name}"),
-            path: Default::default(),
-        }
+        MigrationFile::named(file_name)
     }
 
     fn lock(head: &str, applied: &[&str]) -> Lock {
