@@ -36,7 +36,7 @@ pub fn run(sh: &Shell, repo: &Repo, named: &[PathBuf], mode: Mode) -> anyhow::Re
 
 /// Every move, or none: a rename that fails undoes the ones before it.
 fn rename_all(repo: &Repo, moves: &[Move]) -> anyhow::Result<()> {
-    let paths = |m: &Move| (repo.root.join(&m.from), repo.migrations_dir().join(&m.to));
+    let paths = |m: &Move| (repo.root.join(&m.from), repo.root.join(&m.to));
     let mut done = Vec::new();
     for m in moves {
         let (from, to) = paths(m);

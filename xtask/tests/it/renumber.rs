@@ -49,6 +49,12 @@ fn an_out_of_order_file_renumbered_passes_check_and_promotes_to_the_schema_its_o
         )
     );
     let renamed = renamed_to(&tree);
+    assert_eq!(
+        run.stdout,
+        format!(
+            "fix --renumber: renamed {LATE} to migrations/{renamed} (it sorted at or before prod (head {PROD_HEAD}), staging (head {PROD_HEAD}))\nfix --renumber: 1 file(s); run `cargo xtask check`\n"
+        )
+    );
     let version = &renamed[..14];
     assert!(version > PROD_HEAD && renamed.ends_with("_late_arrival.sql"), "{renamed}");
     assert!(!tree.path(LATE).exists());

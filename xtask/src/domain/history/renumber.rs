@@ -14,7 +14,7 @@ use crate::domain::history::migrations::MigrationFile;
 pub struct Move {
     /// The file as it is, relative to the repository (`migrations/<old>_<name>.sql`).
     pub from: String,
-    /// Its new file name in the same folder (`<new>_<name>.sql`).
+    /// Its new path in the same folder (`migrations/<new>_<name>.sql`).
     pub to: String,
     /// The heads it sorted at or before (`prod (head 20260601000000)`).
     pub behind: Vec<String>,
@@ -97,7 +97,9 @@ pub fn plan(
     let mut moves = Vec::new();
     for m in chosen {
         let version = next_version(now, taken.iter().map(String::as_str))?;
-        moves.push(Move { from: m.rel_path.clone(), to: format!("{version}_{}.sql", m.name), behind: behind(m) });
+        let dir = m.rel_path.rsplit_once('/').map_or("", |(dir, _)| dir);
+        let to = format!("{dir}/{version}_{}.sql", m.name).trim_start_matches('/').to_string();
+        moves.push(Move { from: m.rel_path.clone(), to, behind: behind(m) });
         taken.push(version);
     }
     Ok(Ok(moves))
@@ -143,7 +145,7 @@ mod tests {
             [
                 Move {
                     from: "migrations/20260102000000_late_merge.sql",
-                    to: "20260105000001_late_merge.sql",
+                    to: "migrations/20260105000001_late_merge.sql",
                     behind: [
                         "prod (head 20260103000000)",
                     ],
