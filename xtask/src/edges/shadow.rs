@@ -180,7 +180,6 @@ pub enum Template {
     Built,
 }
 
-/// The URL of shadow `name` as the role its target's migrations run as.
 /// Runs `work` while watching `stop`: once it says so, every session on this process's shadows
 /// (`xtask_<what>_<pid>` on `cluster`) is ended, and again every tick while `work` goes on. What runs there (the
 /// CLI's replay, the lock report's transactions, a long index build) then fails at once instead of running to
@@ -217,6 +216,7 @@ fn end_sessions(admin_url: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The URL of shadow `name` as the role its target's migrations run as.
 fn url_for(admin_url: &str, name: &str, model: RoleModel) -> String {
     match model {
         RoleModel::PlainSuperuser => pg::replace_database(admin_url, name),
