@@ -548,7 +548,8 @@ pub fn mask_durations(text: &str) -> String {
     for line in text.split_inclusive('\n') {
         let masked = match (line.find(" ms on the shadow"), line.find("\"held_ms\": ")) {
             (Some(end), _) => {
-                let start = line[..end].trim_end_matches(|c: char| c.is_ascii_digit()).len();
+                // A sub-millisecond hold is said with a decimal (`0.2 ms`).
+                let start = line[..end].trim_end_matches(|c: char| c.is_ascii_digit() || c == '.').len();
                 format!("{}<ms>{}", &line[..start], &line[end..])
             }
             (None, Some(at)) => {
