@@ -88,6 +88,16 @@ struct OnDisk {
 }
 
 impl Lock {
+    /// The recorded heads at or after `version`, each said as `name (head V)`: where a file of that version that
+    /// was never applied is out of order (the CLI refuses the push).
+    pub fn heads_not_before(&self, version: &str) -> Vec<String> {
+        self.targets
+            .iter()
+            .filter(|(_, state)| version <= state.head.as_str())
+            .map(|(name, state)| format!("{name} (head {})", state.head))
+            .collect()
+    }
+
     /// The lowest head recorded for the targets `protected` names: the files at or before it ran on every
     /// protected database, under the platform's rules of their day.
     pub fn lowest_head_of(&self, protected: impl Fn(&str) -> bool) -> Option<&str> {

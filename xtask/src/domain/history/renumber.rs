@@ -63,13 +63,6 @@ pub fn plan(
     named: &[String],
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Result<Vec<Move>, Vec<Refused>>> {
-    let behind = |m: &MigrationFile| -> Vec<String> {
-        lock.targets
-            .iter()
-            .filter(|(_, state)| m.version.as_str() <= state.head.as_str())
-            .map(|(name, state)| format!("{name} (head {})", state.head))
-            .collect()
-    };
     let mut refused = Vec::new();
     let mut chosen = Vec::new();
     for m in files.iter().filter(|m| named.is_empty() || named.contains(&m.file_name)) {
@@ -79,7 +72,7 @@ pub fn plan(
             if !named.is_empty() {
                 refused.push(Refused::InLock { file });
             }
-        } else if behind(m).is_empty() {
+        } else if lock.heads_not_before(&m.version).is_empty() {
             if !named.is_empty() {
                 refused.push(Refused::InOrder { file });
             }
@@ -99,7 +92,7 @@ pub fn plan(
         let version = next_version(now, taken.iter().map(String::as_str))?;
         let dir = m.rel_path.rsplit_once('/').map_or("", |(dir, _)| dir);
         let to = format!("{dir}/{version}_{}.sql", m.name).trim_start_matches('/').to_string();
-        moves.push(Move { from: m.rel_path.clone(), to, behind: behind(m) });
+        moves.push(Move { from: m.rel_path.clone(), to, behind: lock.heads_not_before(&m.version) });
         taken.push(version);
     }
     Ok(Ok(moves))

@@ -124,16 +124,11 @@ pub fn duplicate_versions(migrations: &[&MigrationFile]) -> Vec<Finding> {
 }
 
 /// Files the lock does not know that sort at or before a recorded head: the CLI refuses the whole push. One
-/// finding per file, naming every head it is behind and the `cargo xtask new` that re-creates it.
+/// finding per file, naming every head it is behind and the `cargo xtask fix --renumber` that moves it.
 pub fn out_of_order(migrations: &[&MigrationFile], lock: &Lock) -> Vec<Finding> {
     let mut out = Vec::new();
     for m in migrations.iter().filter(|m| !lock.files.contains_key(&m.file_name)) {
-        let behind: Vec<String> = lock
-            .targets
-            .iter()
-            .filter(|(_, state)| m.version.as_str() <= state.head.as_str())
-            .map(|(name, state)| format!("{name} (head {})", state.head))
-            .collect();
+        let behind = lock.heads_not_before(&m.version);
         if behind.is_empty() {
             continue;
         }
