@@ -177,10 +177,15 @@ fn live_check(
     let verdicts = history::verify_on(&target, &applied, &live)?;
     let unverifiable = history::unverifiable(&verdicts);
     let differs = history::describe_differences(name, &verdicts);
-    let recorded = |m: &Migration| !target.config.embedded && lock.files.contains_key(&m.file_name);
+    let records = crate::edges::records::read(repo, target.record_place())?;
+    let pushed = crate::edges::records::pushed_to(&records, name);
+    let known = history::Known {
+        recorded: |m: &Migration| !target.config.embedded && lock.files.contains_key(&m.file_name),
+        pushed_by_us: |m: &Migration| pushed.contains(&m.file_name),
+    };
     let protected = crate::edges::target::protected_history(&repo.config, lock);
     let owner = if target.config.embedded { Owner::Embedded(&protected) } else { Owner::Kept };
-    let (matches, verdict) = match history::reconcile(files, head.as_deref(), &live, &pending, recorded) {
+    let (matches, verdict) = match history::reconcile(name, (files, head.as_deref()), &live, &pending, known) {
         _ if differs.is_some() => {
             (false, format!("{}: {}", differs.unwrap_or_default(), live::fix_differences(&verdicts, &owner)))
         }

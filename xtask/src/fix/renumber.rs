@@ -56,32 +56,9 @@ fn rename_all(repo: &Repo, moves: &[Move]) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// What the committed promotion records say each target applied (`applied` and `reconciled`, by file name).
+/// What the committed records say each target applied (`applied`, `reconciled`, `recorded`), by file name.
 fn applied_by_records(repo: &Repo) -> anyhow::Result<AppliedByRecords> {
-    #[derive(serde::Deserialize)]
-    struct Record {
-        target: String,
-        #[serde(default)]
-        applied: Vec<String>,
-        #[serde(default)]
-        reconciled: Vec<String>,
-    }
-    let dir = repo.promotions_dir(RecordPlace::Committed);
-    let mut out = AppliedByRecords::new();
-    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(out) };
-    for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-        if path.extension().is_none_or(|e| e != "json") {
-            continue;
-        }
-        let text = std::fs::read_to_string(&path).with_context(|| format!("reading {}", repo.rel(&path)))?;
-        let record: Record = serde_json::from_str(&text).with_context(|| {
-            format!("{} is not a promotion record; restore it from git (`git checkout -- {0}`)", repo.rel(&path))
-        })?;
-        for file in record.applied.into_iter().chain(record.reconciled) {
-            out.entry(file).or_default().insert(record.target.clone());
-        }
-    }
-    Ok(out)
+    Ok(crate::edges::records::applied(&crate::edges::records::read(repo, RecordPlace::Committed)?))
 }
 
 /// The embedded database is disposable: a moved file it ran is named, with the reset that rebuilds it.

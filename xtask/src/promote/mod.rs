@@ -144,6 +144,11 @@ fn runbook(ctx: &Ctx, learned: &mut Learned) -> anyhow::Result<()> {
     gates::confirm(ctx, &target, plan.batch().len())?;
 
     learned.step(&ctx.options.interrupt, 7, "push and verify")?;
+    // The record first: a run killed during the push (nothing else is said then) leaves one saying the batch
+    // was ours, so the next promotion takes what it finds applied for this run's work, not another tool's.
+    learned.outcome = Some(Outcome::Pushing);
+    learned.write(ctx, &target)?;
+    learned.outcome = None;
     history_phase::push(ctx, &cli, &target, &cli_target, &plan)?;
     let pushed = push::push(ctx, (&cli, &target, &cli_target), &stage, &plan, &mut guard)?;
     // The lock first: a login role is removed only when no promotion holds it.

@@ -47,8 +47,14 @@ pub(super) fn read<'f>(ctx: &Ctx, cli: &Cli, target: &Resolved, files: &'f [Migr
     };
     let recorded_head = history::head(ctx.name, target.config, &lock, live.last().map(|a| a.version.as_str()));
     let pending = batch::pending(files, recorded_head.as_deref(), None)?;
-    let recorded = |m: &Migration| !target.config.embedded && lock.files.contains_key(&m.file_name);
-    let reconciled = match history::reconcile(files, recorded_head.as_deref(), &live, &pending, recorded) {
+    // Pending files found applied are an interrupted promotion's only when its record says it pushed them.
+    let pushed =
+        crate::edges::records::pushed_to(&crate::edges::records::read(ctx.repo, target.record_place())?, ctx.name);
+    let known = history::Known {
+        recorded: |m: &Migration| !target.config.embedded && lock.files.contains_key(&m.file_name),
+        pushed_by_us: |m: &Migration| pushed.contains(&m.file_name),
+    };
+    let reconciled = match history::reconcile(ctx.name, (files, recorded_head.as_deref()), &live, &pending, known) {
         Ok(Reconcile::InSync) => 0,
         Ok(Reconcile::Interrupted(n)) => n,
         Err(why) => return Err(super::ran::refuse_mismatch(ctx, target, &lock, &why)),

@@ -132,6 +132,9 @@ pub enum Outcome {
     /// Refused (exit 1): `error` says why.
     Blocked,
     Error,
+    /// Written just before the push begins and replaced when the promotion ends: a record that still says so
+    /// is a run killed during its push (SIGKILL, a lost runner). It says the batch was ours to push.
+    Pushing,
 }
 
 impl Outcome {
@@ -146,6 +149,7 @@ impl Outcome {
             Outcome::Interrupted => "interrupted",
             Outcome::Blocked => "blocked",
             Outcome::Error => "error",
+            Outcome::Pushing => "pushing",
         }
     }
 
@@ -153,7 +157,12 @@ impl Outcome {
     pub fn pushed(self) -> bool {
         matches!(
             self,
-            Outcome::Interrupted | Outcome::Promoted | Outcome::Failed | Outcome::Unverified | Outcome::Unknown
+            Outcome::Interrupted
+                | Outcome::Promoted
+                | Outcome::Failed
+                | Outcome::Unverified
+                | Outcome::Unknown
+                | Outcome::Pushing
         )
     }
 }

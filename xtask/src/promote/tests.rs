@@ -12,7 +12,7 @@ use crate::domain::history::migrations::{Migration, MigrationFile};
 use crate::edges::output::report::Format;
 use crate::edges::output::report::render;
 use crate::edges::supabase::cli::Remote;
-use crate::edges::target::history::{Applied, Mismatch, Reconcile, outcome, reconcile};
+use crate::edges::target::history::{Applied, Known, Mismatch, Reconcile, outcome, reconcile};
 
 fn m(version: &str) -> Migration {
     Migration::new(
@@ -31,33 +31,45 @@ fn live(versions: &[&str]) -> Vec<Applied> {
     versions.iter().map(|v| Applied { version: v.to_string(), name: String::new(), fingerprint: None }).collect()
 }
 
+fn known(recorded: bool, ours: bool) -> Known<impl Fn(&Migration) -> bool, impl Fn(&Migration) -> bool> {
+    Known { recorded: move |_: &Migration| recorded, pushed_by_us: move |_: &Migration| ours }
+}
+
 #[test]
 fn reconcile_accepts_sync_and_interrupted_prefixes_only() {
     let files = [m("1"), m("2"), m("3"), m("4")];
     let pending: Vec<&Migration> = files[2..].iter().collect();
-    assert_eq!(reconcile(&files, Some("2"), &live(&["1", "2"]), &pending, |_| true), Ok(Reconcile::InSync));
     assert_eq!(
-        reconcile(&files, Some("2"), &live(&["1", "2", "3"]), &pending, |_| true),
+        reconcile("prod", (&files, Some("2")), &live(&["1", "2"]), &pending, known(true, true)),
+        Ok(Reconcile::InSync)
+    );
+    assert_eq!(
+        reconcile("prod", (&files, Some("2")), &live(&["1", "2", "3"]), &pending, known(true, true)),
         Ok(Reconcile::Interrupted(1))
     );
-    let err = reconcile(&files, Some("2"), &live(&["1", "2", "4"]), &pending, |_| true).unwrap_err();
+    let err = reconcile("prod", (&files, Some("2")), &live(&["1", "2", "4"]), &pending, known(true, true)).unwrap_err();
     assert_eq!(err, Mismatch::Ahead { head: Some("2".into()), versions: vec!["4".into()] });
     let err = err.to_string();
     assert!(err.contains("ahead of the recorded head 2 by 4"), "{err}");
-    let err = reconcile(&files, Some("2"), &live(&["1", "2", "9"]), &pending, |_| true).unwrap_err();
+    let err = reconcile("prod", (&files, Some("2")), &live(&["1", "2", "9"]), &pending, known(true, true)).unwrap_err();
     assert_eq!(err, Mismatch::Unknown { versions: vec!["9".into()] });
     let err = err.to_string();
     assert!(err.starts_with("the target has migration(s) 9 that no file here has"), "{err}");
-    let err = reconcile(&files, Some("2"), &live(&["2"]), &pending, |_| true).unwrap_err();
+    let err = reconcile("prod", (&files, Some("2")), &live(&["2"]), &pending, known(true, true)).unwrap_err();
     assert_eq!(err, Mismatch::Missing { files: vec!["1_m.sql".into()], head: "2".into() });
     let err = err.to_string();
     assert!(err.starts_with("1_m.sql recorded as applied"), "{err}");
     // Never recorded anywhere: not a wrong database, a file out of order, with the command that fixes it.
-    let err = reconcile(&files, Some("2"), &live(&["2"]), &pending, |_| false).unwrap_err();
+    let err = reconcile("prod", (&files, Some("2")), &live(&["2"]), &pending, known(false, true)).unwrap_err();
     assert_eq!(err, Mismatch::OutOfOrder { files: vec!["1_m.sql".into()], head: "2".into() });
     let err = err.to_string();
     assert!(err.starts_with("1_m.sql sorts before the target's head 2 but was never applied (out-of-order"), "{err}");
     assert!(err.ends_with("keeping its name and SQL: `cargo xtask fix --renumber`"), "{err}");
+    // The next pending file is on the target, but no record of ours pushed it: another tool's, named.
+    let err =
+        reconcile("prod", (&files, Some("2")), &live(&["1", "2", "3"]), &pending, known(true, false)).unwrap_err();
+    assert_eq!(err, Mismatch::Unrecorded { target: "prod".into(), applied: vec![("3".into(), "m3".into())] });
+    expect!["3 `m3` is on prod but no promotion recorded it (applied by another tool: the dashboard, the SQL editor, an assistant's apply_migration, the platform's GitHub integration?): `cargo xtask reconcile --target prod` compares what ran with the files and records it"].assert_eq(&err.to_string());
 }
 
 #[test]

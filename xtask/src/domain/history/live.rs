@@ -31,6 +31,10 @@ pub enum Mismatch {
     Missing { files: Vec<String>, head: String },
     /// Versions after the head that are not the next pending files.
     Ahead { head: Option<String>, versions: Vec<String> },
+    /// The next pending files are on the target, but no promotion of ours recorded pushing them: another tool
+    /// applied them (the dashboard, the SQL editor, an assistant's `apply_migration`, the platform's GitHub
+    /// integration). Named, never absorbed: `cargo xtask reconcile` proves and records them.
+    Unrecorded { target: String, applied: Vec<(String, String)> },
 }
 
 impl std::fmt::Display for Mismatch {
@@ -38,7 +42,7 @@ impl std::fmt::Display for Mismatch {
         match self {
             Mismatch::Unknown { versions } => write!(
                 f,
-                "the target has migration(s) {} that no file here has (pushed from another branch, or by hand): merge them into this branch first",
+                "the target has migration(s) {} that no file here has (pushed from another branch, or by hand): merge them into this branch first, or let `cargo xtask reconcile` compare what ran with the files",
                 versions.join(", ")
             ),
             Mismatch::OutOfOrder { files, head } if files.len() == 1 => write!(
@@ -58,10 +62,19 @@ impl std::fmt::Display for Mismatch {
             ),
             Mismatch::Ahead { head, versions } => write!(
                 f,
-                "the target's history is ahead of the recorded head {} by {}, which are not the next pending files: push order was broken; inspect with `cargo xtask status --live`",
+                "the target's history is ahead of the recorded head {} by {}, which are not the next pending files: push order was broken; `cargo xtask reconcile` compares what ran with the files and says what repairs it",
                 head.as_deref().unwrap_or("(none)"),
                 versions.join(", ")
             ),
+            Mismatch::Unrecorded { target, applied } => {
+                let named: Vec<String> = applied.iter().map(|(v, n)| format!("{v} `{n}`")).collect();
+                let (is, them) = if applied.len() == 1 { ("is", "it") } else { ("are", "them") };
+                write!(
+                    f,
+                    "{} {is} on {target} but no promotion recorded {them} (applied by another tool: the dashboard, the SQL editor, an assistant's apply_migration, the platform's GitHub integration?): `cargo xtask reconcile --target {target}` compares what ran with the files and records {them}",
+                    named.join(", ")
+                )
+            }
         }
     }
 }
@@ -188,22 +201,32 @@ fn join(items: &[impl AsRef<str>]) -> String {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Reconcile {
     InSync,
-    /// The first `n` pending files are already applied: an earlier promotion was interrupted after them.
+    /// The first `n` pending files are already applied: an earlier promotion of ours was interrupted after them
+    /// (its record says it pushed them).
     Interrupted(usize),
 }
 
-/// Compares the target's live history with what the lock (or, for an embedded target, the history itself)
-/// says is applied. `Err` is a history this checkout cannot account for.
-/// `recorded` says whether the lock records a file as applied somewhere: a file at or before the head that the
-/// target lacks is then missing from it (a wrong database?); one never recorded was never applied (out of order,
-/// as `check` says), and gets that diagnosis and its fix.
-pub fn reconcile(
-    files: &[Migration],
-    head: Option<&str>,
+/// What the lock and the records say about the files, for `reconcile`.
+pub struct Known<R, E> {
+    /// Whether the lock records a file as applied somewhere: a file at or before the head that the target lacks
+    /// is then missing from it (a wrong database?); one never recorded was never applied (out of order, as
+    /// `check` says), and gets that diagnosis and its fix.
+    pub recorded: R,
+    /// Whether a record of ours says a promotion pushed the file (its `batch`): only then is a pending file found
+    /// applied taken for an interrupted promotion's work.
+    pub pushed_by_us: E,
+}
+
+/// Compares the target's live history (of `target`) with what the lock (or, for an embedded target, the
+/// history itself) says is applied. `Err` is a history this checkout cannot account for.
+pub fn reconcile<R: Fn(&Migration) -> bool, E: Fn(&Migration) -> bool>(
+    target: &str,
+    (files, head): (&[Migration], Option<&str>),
     live: &[Applied],
     pending: &[&Migration],
-    recorded: impl Fn(&Migration) -> bool,
+    said: Known<R, E>,
 ) -> Result<Reconcile, Mismatch> {
+    let recorded = &said.recorded;
     let known: BTreeSet<&str> = files.iter().map(|m| m.version.as_str()).collect();
     let live_versions: BTreeSet<&str> = live.iter().map(|a| a.version.as_str()).collect();
     let unknown: Vec<&str> = live_versions.iter().copied().filter(|v| !known.contains(v)).collect();
@@ -229,9 +252,16 @@ pub fn reconcile(
     }
     let ahead: Vec<&str> = live_versions.iter().copied().filter(|v| head.is_none_or(|h| *v > h)).collect();
     let prefix: Vec<&str> = pending.iter().take(ahead.len()).map(|m| m.version.as_str()).collect();
+    let unrecorded: Vec<(String, String)> = pending
+        .iter()
+        .take(ahead.len())
+        .filter(|m| !(said.pushed_by_us)(m))
+        .map(|m| (m.version.clone(), m.name.clone()))
+        .collect();
     match (ahead.is_empty(), ahead == prefix) {
         (true, _) => Ok(Reconcile::InSync),
-        (false, true) => Ok(Reconcile::Interrupted(ahead.len())),
+        (false, true) if unrecorded.is_empty() => Ok(Reconcile::Interrupted(ahead.len())),
+        (false, true) => Err(Mismatch::Unrecorded { target: target.to_string(), applied: unrecorded }),
         (false, false) => Err(Mismatch::Ahead {
             head: head.map(str::to_string),
             versions: ahead.iter().map(|v| v.to_string()).collect(),

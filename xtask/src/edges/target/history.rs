@@ -8,7 +8,7 @@ use xshell::Shell;
 
 use crate::domain::config::Target;
 pub use crate::domain::history::live::{
-    Applied, Mismatch, Reconcile, describe_differences, outcome, reconcile, unverifiable,
+    Applied, Known, Mismatch, Reconcile, describe_differences, outcome, reconcile, unverifiable,
 };
 use crate::domain::history::lock::Lock;
 use crate::domain::history::migrations::Migration;

@@ -1,0 +1,75 @@
+//! The records the xtask wrote (`<utc>-<target>.json` for promotions, `<utc>-<target>-reconcile.json` for
+//! reconciliations), read back for what they say a target was pushed and applied: `fix --renumber` keeps what
+//! a target applied where it is, and a file found applied on a target is an interrupted promotion's work only
+//! when a record of ours says it pushed it (anything else is another tool's, `domain::history::live`).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use anyhow::Context;
+
+use crate::edges::repo::{RecordPlace, Repo};
+
+/// What one record says, as far as the history goes.
+#[derive(Debug, serde::Deserialize)]
+pub struct Said {
+    pub target: String,
+    /// A promotion's files, pushed or about to be (absent from a reconcile's record).
+    #[serde(default)]
+    pub batch: Vec<BatchFile>,
+    #[serde(default)]
+    pub applied: Vec<String>,
+    #[serde(default)]
+    pub reconciled: Vec<String>,
+    /// A reconciliation's files recorded as applied (history only, or in the lock only).
+    #[serde(default)]
+    pub recorded: Vec<String>,
+    #[serde(default)]
+    pub outcome: Option<String>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct BatchFile {
+    pub file: String,
+}
+
+/// Every record under `place`, oldest first. A file there that is not a record is an error naming it.
+pub fn read(repo: &Repo, place: RecordPlace) -> anyhow::Result<Vec<Said>> {
+    let dir = repo.promotions_dir(place);
+    let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(Vec::new()) };
+    let mut paths: Vec<_> = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|path| {
+            let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", repo.rel(path)))?;
+            serde_json::from_str(&text).with_context(|| {
+                format!("{} is not a promotion record; restore it from git (`git checkout -- {0}`)", repo.rel(path))
+            })
+        })
+        .collect()
+}
+
+/// What the records say each target applied (`applied`, `reconciled`, `recorded`), by file name.
+pub fn applied(records: &[Said]) -> BTreeMap<String, BTreeSet<String>> {
+    let mut out: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for said in records {
+        for file in said.applied.iter().chain(&said.reconciled).chain(&said.recorded) {
+            out.entry(file.clone()).or_default().insert(said.target.clone());
+        }
+    }
+    out
+}
+
+/// The files a promotion of ours began to push to `target`: a record's batch, once it says the push began
+/// (every outcome but a dry run and a refusal or error before it).
+pub fn pushed_to(records: &[Said], target: &str) -> BTreeSet<String> {
+    let began = |o: &Option<String>| !matches!(o.as_deref(), Some("dry-run" | "blocked" | "error" | "up-to-date"));
+    records
+        .iter()
+        .filter(|r| r.target == target && began(&r.outcome))
+        .flat_map(|r| r.batch.iter().map(|b| b.file.clone()).chain(r.applied.iter().cloned()))
+        .collect()
+}
