@@ -35,6 +35,7 @@ pub enum Cmd {
     Baseline(Baseline),
     Db(Db),
     Promote(Promote),
+    Reconcile(Reconcile),
     Catalog(Catalog),
     DocsRefresh(DocsRefresh),
     Diff(Diff),
@@ -198,6 +199,39 @@ pub struct Promote {
 
     /// How long to wait for another promotion of the same target to finish (it holds the target's lock from its
     /// CLI dry-run to its record); then this one plans again from the target's new history.
+    #[arg(long, value_name = "SPAN", default_value = "10m")]
+    pub wait: Span,
+
+    #[command(flatten)]
+    pub confirm: ConfirmArgs,
+
+    #[command(flatten)]
+    pub output: OutputArgs,
+}
+
+/// When a target's history and the files disagree, find out why and repair the history only: a version the
+/// target ran under its own timestamp is matched to its file by its statements (the file is renamed to it), a
+/// version after the recorded head whose statements equal its file's is recorded (the lock), a pending file
+/// whose effect is already on the target (DDL run by hand) is proven on a shadow and its history row written;
+/// anything else is refused with what was found. Never any DDL on the target.
+///
+/// Exits 0 when in sync or repaired (or, with `--dry-run`, repairable), 1 when a disagreement has no safe
+/// repair, 2 on an error.
+#[derive(Debug, Args)]
+pub struct Reconcile {
+    #[command(flatten)]
+    pub target: TargetArgs,
+
+    /// Show what was found and the repairs; write nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Write `migrations/<VERSION>_<name>.sql` from the statements the target stored for this version (one no
+    /// file has), for review, and record it.
+    #[arg(long, value_name = "VERSION")]
+    pub adopt: Option<String>,
+
+    /// How long to wait for a promotion of the same target to finish (it holds the target's lock).
     #[arg(long, value_name = "SPAN", default_value = "10m")]
     pub wait: Span,
 

@@ -42,6 +42,7 @@ pub fn run(flags: flags::Xtask) -> anyhow::Result<()> {
         flags::Cmd::Baseline(cmd) => cmd.run(&sh, repo),
         flags::Cmd::Db(cmd) => cmd.run(&sh, repo),
         flags::Cmd::Promote(cmd) => cmd.run(&sh, repo),
+        flags::Cmd::Reconcile(cmd) => cmd.run(&sh, repo),
         flags::Cmd::Catalog(cmd) => cmd.run(&sh, repo),
         flags::Cmd::DocsRefresh(cmd) => cmd.run(&sh, repo),
         flags::Cmd::Diff(cmd) => cmd.run(&sh, repo),

@@ -206,6 +206,22 @@ pub enum Refusal {
     #[error("parity: {failed} window(s) failed; do not cut over. Evidence: {evidence}")]
     ParityFailed { failed: usize, evidence: String },
 
+    // --- no_safe_repair / history_moved / not_confirmed: `reconcile`.
+    #[error(
+        "reconcile: {count} disagreement(s) between {target} and the files have no safe repair; nothing was written:\n{listed}"
+    )]
+    NoSafeRepair { count: usize, target: String, listed: String },
+    #[error(
+        "reconcile: {target}'s history moved while reconcile waited for its lock (now applied: {appeared}); nothing was written: run `cargo xtask reconcile --target {target}` again"
+    )]
+    ReconcileMoved { target: String, appeared: String },
+    #[error(
+        "reconcile: confirmation required and there is no terminal: re-run with --yes (CI) or interactively. Nothing was written"
+    )]
+    ReconcileNoTerminal,
+    #[error("reconcile: not confirmed; nothing was written")]
+    ReconcileNotConfirmed,
+
     // --- not_running: `db url` does not start a stopped database.
     #[error(
         "db url: the embedded database (PostgreSQL {major}) is not running; start it with `cargo xtask db start{flag}`"
@@ -241,8 +257,10 @@ impl Refusal {
             LockWaitExpired { .. } | LoginRoleRemoved { .. } | LeftoverCliSession { .. } | RollbackLockHeld { .. } => {
                 "lock_held"
             }
-            PromoteNoTerminal | RollbackNoTerminal => "no_terminal",
-            PromoteNotConfirmed | RollbackNotConfirmed => "not_confirmed",
+            PromoteNoTerminal | RollbackNoTerminal | ReconcileNoTerminal => "no_terminal",
+            PromoteNotConfirmed | RollbackNotConfirmed | ReconcileNotConfirmed => "not_confirmed",
+            NoSafeRepair { .. } => "no_safe_repair",
+            ReconcileMoved { .. } => "history_moved",
             DryRunFailed { .. } => "dry_run_failed",
             DryRunList { .. } | DryRunTarget { .. } => "dry_run_mismatch",
             MissingExtensions { .. } => "missing_extension",

@@ -322,7 +322,7 @@ fn refresh_catalog(ctx: &Ctx, target: &Resolved) {
 /// Moves the target's head to `head` (and the heads of its other names for the same database, which must share
 /// it), records the checksum of every file up to it, and pins the database seen in step 1. Returns the major and
 /// role model recorded (read from the target when no earlier step knew them).
-fn record_head(
+pub(super) fn record_head(
     ctx: &Ctx,
     (lock, target): (&mut Lock, &Resolved),
     files: &[Migration],

@@ -20,6 +20,7 @@ mod ownership;
 mod plan;
 mod push;
 mod ran;
+mod reconcile;
 pub mod record;
 mod rehearse;
 mod review;

@@ -728,6 +728,30 @@ rows! {
         code: 2,
         says: "docs/database/promotions/2026-05-13T180000Z-prod.json is not a promotion record; restore it from git",
     },
+    reconcile_of_the_embedded_target: Case {
+        input: "`reconcile` of the embedded target",
+        setup: nothing,
+        args: &["reconcile", "--target", "local"],
+        code: 2,
+        says: "`local` is the embedded database, which is disposable: rebuild it from the files with `cargo xtask db reset`",
+    },
+    reconcile_adopting_a_version_the_target_lacks: Case {
+        input: "`reconcile --adopt` of a version the target lacks, or one a file has",
+        setup: running,
+        args: &["reconcile", "--target", "bad", "--adopt", "20260101000001"],
+        code: 2,
+        says: "--adopt 20260101000001: bad has no version 20260101000001 that no file here has",
+    },
+    reconcile_with_a_corrupt_promotion_record: Case {
+        input: "`reconcile` with a promotion record that is not one",
+        setup: |t| {
+            t.write("docs/database/promotions/2026-05-13T180000Z-bad.json", "{ not json");
+            running(t)
+        },
+        args: &["reconcile", "--target", "bad", "--dry-run"],
+        code: 2,
+        says: "docs/database/promotions/2026-05-13T180000Z-bad.json is not a promotion record; restore it from git",
+    },
     new_with_a_path: Case { input: "`new ../x`", setup: nothing, args: &["new", "../x"], code: 2, says: "../x" },
     new_with_an_upper_case_name: Case {
         input: "`new` with an upper-case name",

@@ -24,6 +24,7 @@ mod platform;
 mod platform_check;
 mod pooler;
 mod promote;
+mod reconcile;
 mod rehearsal;
 mod renumber;
 mod review;

@@ -363,3 +363,39 @@ fn the_lock_budget_holds_through_the_pooler_and_without_its_options() {
         drop(held);
     });
 }
+
+#[test]
+fn a_history_only_write_through_the_session_pooler() {
+    in_ipv4_namespace("a_history_only_write_through_the_session_pooler", || {
+        let h = Ipv4::new(Prod::AtHead, true);
+        // The next pending file, run by hand on production as a hotfix: its DDL, no history row.
+        let hotfix = "migrations/20260512231500_cl46_fix_problem_permission_helper.sql";
+        let sql = String::from_utf8(h.tree.read(hotfix)).unwrap();
+        crate::support::connect(&h.prod_url).batch_execute(&sql).unwrap();
+        let mut expected = versions(&h.prod_url);
+
+        let run = h.run(&["reconcile", "--target", "prod", "--yes"]);
+        assert_eq!(run.code, 0, "{}{}", run.stdout, run.stderr);
+        assert!(
+            run.stdout.contains(&format!(
+                "{hotfix} is pending, but its effect is on prod with no history row (run by hand?)"
+            )),
+            "{}",
+            run.stdout
+        );
+        expected.push("20260512231500".into());
+        assert_eq!(versions(&h.prod_url), expected, "one history row, and nothing else");
+        let lock = String::from_utf8(h.tree.read("migrations/promotion.lock")).unwrap();
+        assert!(lock.contains("[targets.prod]\nhead = \"20260512231500\""), "{lock}");
+        let (ours, cli) = h.sessions_in_session_mode();
+        assert!(ours > 0 && cli > 0, "the xtask's ({ours}) and the CLI's repair ({cli}) went through the session port");
+        assert!(live_login_roles(&h.prod_url).is_empty(), "no login role left behind");
+
+        // The row holds the statements as the CLI splits them: the live history matches the files.
+        commit(&h.tree, "reconciled prod");
+        let status = h.run(&["status", "--target", "prod", "--live", "--format", "json"]);
+        assert_eq!(status.code, 0, "{}{}", status.stdout, status.stderr);
+        let json: serde_json::Value = serde_json::from_str(&status.stdout).unwrap();
+        assert_eq!(json["live"]["matches"], true, "{}", status.stdout);
+    });
+}

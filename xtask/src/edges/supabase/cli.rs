@@ -273,7 +273,12 @@ impl Cli {
     }
 
     /// `env` (a password among it) reaches the child in its environment, never on its command line.
-    fn run(&self, sh: &Shell, args: &[String], env: &[(&str, String)]) -> anyhow::Result<std::process::Output> {
+    pub(super) fn run(
+        &self,
+        sh: &Shell,
+        args: &[String],
+        env: &[(&str, String)],
+    ) -> anyhow::Result<std::process::Output> {
         let path = &self.path;
         let global = self.global_args();
         let mut cmd = cmd!(sh, "{path} {global...} {args...}");
@@ -339,7 +344,7 @@ pub fn link_args(version: Version, workdir: &Path, project_ref: &str) -> Vec<Str
     args
 }
 
-fn cli_error(json: &serde_json::Value) -> Option<CliError> {
+pub(super) fn cli_error(json: &serde_json::Value) -> Option<CliError> {
     serde_json::from_value(json.get("error")?.clone()).ok()
 }
 

@@ -43,8 +43,9 @@ impl Stage {
         // checked even if a file is edited in place meanwhile.
         for m in applied {
             let to = migrations_dir.join(&m.file_name);
+            // Not linkable (another file system, or a file `reconcile` has yet to write): its bytes, as read.
             if std::fs::hard_link(&m.path, &to).is_err() {
-                std::fs::copy(&m.path, &to).with_context(|| format!("staging {}", m.rel_path))?;
+                std::fs::write(&to, m.bytes()).with_context(|| format!("staging {}", m.rel_path))?;
             }
         }
         for m in batch {
