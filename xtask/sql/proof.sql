@@ -4,8 +4,8 @@
 --
 -- Every schema is read but pg_catalog, information_schema, pg_toast, temporary schemas, supabase_migrations and
 -- supabase_xtask; Supabase's own schemas are read. Objects that belong to an extension, and what hangs off them
--- (indexes, constraints, triggers, policies of an extension's table), are left out, and so is an extension's
--- version, so that two platforms with other versions of an extension do not differ. Nothing that differs between
+-- (indexes, constraints, triggers, policies of an extension's table), are left out but for their owners and
+-- ACLs, and so is an extension's version, so that two platforms with other versions of an extension do not differ. Nothing that differs between
 -- two databases built identically is read (no oids, no statistics): names, ACLs sorted, definitions deparsed.
 --
 -- Deparsed text qualifies a name only when the search_path does not reach it, and renders constants by the
@@ -107,6 +107,28 @@ owned as (
   select 'event trigger ' || quote_ident(e.evtname), e.evtowner, null from evt e
   union all
   select 'publication ' || quote_ident(p.pubname), p.pubowner, null from pg_publication p
+  union all
+  -- An extension's members are left out above, but not who owns them and who may use them: a migration's
+  -- `grant usage on schema cron` or `revoke execute on function net.http_get` changes only these.
+  select 'schema ' || quote_ident(n.nspname), n.nspowner, coalesce(n.nspacl, acldefault('n', n.nspowner))
+  from nsp n
+  where exists (select from excl x where x.classid = 'pg_namespace'::regclass and x.objid = n.oid)
+  union all
+  select case when c.relkind in ('r', 'p') then 'table ' when c.relkind = 'v' then 'view '
+              when c.relkind = 'm' then 'materialized view ' when c.relkind = 'S' then 'sequence '
+              else 'foreign table ' end || format('%I.%I', n.nspname, c.relname),
+         c.relowner, coalesce(c.relacl, acldefault(case when c.relkind = 'S' then 's' else 'r' end::"char", c.relowner))
+  from pg_class c
+  join nsp n on n.oid = c.relnamespace
+  where c.relkind in ('r', 'p', 'v', 'm', 'S', 'f')
+    and exists (select from excl x where x.classid = 'pg_class'::regclass and x.objid = c.oid)
+  union all
+  select case p.prokind when 'p' then 'procedure ' when 'a' then 'aggregate ' else 'function ' end
+         || format('%I.%I(%s)', n.nspname, p.proname, pg_get_function_identity_arguments(p.oid)),
+         p.proowner, coalesce(p.proacl, acldefault('f', p.proowner))
+  from pg_proc p
+  join nsp n on n.oid = p.pronamespace
+  where exists (select from excl x where x.classid = 'pg_proc'::regclass and x.objid = p.oid)
 ),
 cat as (
   select 'owner' as kind, o.object, pg_get_userbyid(o.owner)::text as description

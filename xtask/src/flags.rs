@@ -227,9 +227,9 @@ pub struct Reconcile {
     pub dry_run: bool,
 
     /// Write `migrations/<VERSION>_<name>.sql` from the statements the target stored for this version (one no
-    /// file has), for review, and record it.
+    /// file has), for review, and record it. Repeat it for several versions.
     #[arg(long, value_name = "VERSION")]
-    pub adopt: Option<String>,
+    pub adopt: Vec<String>,
 
     /// How long to wait for a promotion of the same target to finish (it holds the target's lock).
     #[arg(long, value_name = "SPAN", default_value = "10m")]

@@ -63,13 +63,18 @@ pub fn applied(records: &[Said]) -> BTreeMap<String, BTreeSet<String>> {
     out
 }
 
-/// The files a promotion of ours began to push to `target`: a record's batch, once it says the push began
-/// (every outcome but a dry run and a refusal or error before it).
+/// The files a promotion of ours pushed to `target`: what its record says it applied, and, where the record
+/// cannot say what the target holds (the push began and the run was killed, or the target could not be read
+/// back: `pushing`, `unknown`, `unverified`), its whole batch. A failed or interrupted push's other files were
+/// rolled back: they are not ours to find applied.
 pub fn pushed_to(records: &[Said], target: &str) -> BTreeSet<String> {
-    let began = |o: &Option<String>| !matches!(o.as_deref(), Some("dry-run" | "blocked" | "error" | "up-to-date"));
+    let unsure = |o: &Option<String>| matches!(o.as_deref(), Some("pushing" | "unknown" | "unverified"));
     records
         .iter()
-        .filter(|r| r.target == target && began(&r.outcome))
-        .flat_map(|r| r.batch.iter().map(|b| b.file.clone()).chain(r.applied.iter().cloned()))
+        .filter(|r| r.target == target)
+        .flat_map(|r| {
+            let batch = if unsure(&r.outcome) { &r.batch[..] } else { &[] };
+            batch.iter().map(|b| b.file.clone()).chain(r.applied.iter().cloned())
+        })
         .collect()
 }

@@ -150,8 +150,18 @@ fn runbook(ctx: &Ctx, learned: &mut Learned) -> anyhow::Result<()> {
     learned.outcome = Some(Outcome::Pushing);
     learned.write(ctx, &target)?;
     learned.outcome = None;
-    history_phase::push(ctx, &cli, &target, &cli_target, &plan)?;
-    let pushed = push::push(ctx, (&cli, &target, &cli_target), &stage, &plan, &mut guard)?;
+    let pushed = history_phase::push(ctx, &cli, &target, &cli_target, &plan)
+        .and_then(|()| push::push(ctx, (&cli, &target, &cli_target), &stage, &plan, &mut guard));
+    let pushed = match pushed {
+        Ok(pushed) => pushed,
+        Err(err) => {
+            // The record on disk says `pushing` until it says how the push ended.
+            learned.outcome = Some(ended_before_a_push(ctx, &err));
+            learned.write(ctx, &target)?;
+            learned.outcome = None;
+            return Err(err);
+        }
+    };
     // The lock first: a login role is removed only when no promotion holds it.
     drop(guard);
     drop(cli_target);
@@ -178,7 +188,9 @@ fn prepare<'f>(
 ) -> anyhow::Result<Option<(Plan<'f>, Stage)>> {
     learned.step(&ctx.options.interrupt, 2, "batch: recorded head vs live history")?;
     gates::push_breaking_gate(ctx, checked, files)?;
-    let plan = plan::read(ctx, cli, target, files)?;
+    // What appeared while this promotion waited for another one's lock is that promotion's work.
+    let appeared = learned.waited.as_ref().map_or(&[][..], |w| &w.appeared[..]);
+    let plan = plan::read(ctx, cli, target, files, appeared)?;
     learned.reconciled = plan.reconciled().iter().map(|m| m.file_name.clone()).collect();
     let (unverifiable, ran) = ran::verify(ctx, target, &plan.applied, &plan.live, ran::When::BeforePush);
     learned.unverifiable = unverifiable;
@@ -247,6 +259,17 @@ fn report(ctx: &Ctx, learned: &Learned, result: anyhow::Result<()>) -> anyhow::R
     }
     report::emit(&record::PromoteReport(&record), ctx.options.format)?;
     result
+}
+
+/// How a push that returned an error ended, for the record on disk: interrupted, refused, or an error.
+fn ended_before_a_push(ctx: &Ctx, err: &anyhow::Error) -> Outcome {
+    if ctx.options.interrupt.requested() || err.downcast_ref::<Interrupted>().is_some() {
+        Outcome::Interrupted
+    } else if crate::blocked::refusal(err).is_some() {
+        Outcome::Blocked
+    } else {
+        Outcome::Error
+    }
 }
 
 /// What an interruption before step 7's push leaves: nothing on the target, nothing held, nothing staged.

@@ -39,7 +39,15 @@ pub(super) struct Plan<'f> {
 
 /// The recorded head, the live history and the reconciled prefix; the batch is everything pending until
 /// `Plan::until` cuts it. A history this checkout cannot account for is refused (`super::ran::refuse_mismatch`).
-pub(super) fn read<'f>(ctx: &Ctx, cli: &Cli, target: &Resolved, files: &'f [Migration]) -> anyhow::Result<Plan<'f>> {
+/// `appeared`: versions another promotion of ours applied while this one waited for its lock (its record is in
+/// its own checkout).
+pub(super) fn read<'f>(
+    ctx: &Ctx,
+    cli: &Cli,
+    target: &Resolved,
+    files: &'f [Migration],
+    appeared: &[String],
+) -> anyhow::Result<Plan<'f>> {
     let lock = ctx.repo.lock()?;
     let live = {
         let workdir = Stage::empty(ctx.repo.stage_dir(&format!("{}-history", ctx.name)))?;
@@ -52,7 +60,7 @@ pub(super) fn read<'f>(ctx: &Ctx, cli: &Cli, target: &Resolved, files: &'f [Migr
         crate::edges::records::pushed_to(&crate::edges::records::read(ctx.repo, target.record_place())?, ctx.name);
     let known = history::Known {
         recorded: |m: &Migration| !target.config.embedded && lock.files.contains_key(&m.file_name),
-        pushed_by_us: |m: &Migration| pushed.contains(&m.file_name),
+        pushed_by_us: |m: &Migration| pushed.contains(&m.file_name) || appeared.contains(&m.version),
     };
     let reconciled = match history::reconcile(ctx.name, (files, recorded_head.as_deref()), &live, &pending, known) {
         Ok(Reconcile::InSync) => 0,

@@ -46,6 +46,11 @@ pub fn unseen(text: &str) -> Vec<Unseen> {
     out
 }
 
+/// Whether a node holds a `USING` keyword (an `ALTER COLUMN ... TYPE ... USING expr`).
+fn has_using(node: &SyntaxNode) -> bool {
+    node.descendants_with_tokens().any(|t| t.kind() == SyntaxKind::USING_KW)
+}
+
 /// `None`: the statement's effect is all in the compared catalog rows (or it has none that lasts).
 fn judge(stmt: &ast::Stmt) -> Option<String> {
     use ast::Stmt as S;
@@ -112,6 +117,10 @@ fn judge(stmt: &ast::Stmt) -> Option<String> {
                 }
                 A::MergePartitions(_) => Some("ALTER TABLE MERGE PARTITIONS".to_string()),
                 A::SplitPartition(_) => Some("ALTER TABLE SPLIT PARTITION".to_string()),
+                // The rows' new values come from the expression: data the catalog does not show.
+                A::AlterColumn(c) if has_using(c.syntax()) => {
+                    Some("ALTER COLUMN TYPE ... USING (rewrites data)".to_string())
+                }
                 _ => None,
             })
         }
@@ -352,7 +361,8 @@ grant billing to postgres;
              alter extension pg_trgm update to '1.6';\nalter extension pg_trgm set schema extensions;\n\
              alter sequence s restart with 10;\nalter table t alter column id restart;\n\
              create index i on t (a) tablespace fast;\nalter table t disable rule r;\n\
-             comment on role anon is 'x';\ncomment on column t.a is 'x';\nalter index i alter column 1 set statistics 100;\n",
+             comment on role anon is 'x';\ncomment on column t.a is 'x';\nalter index i alter column 1 set statistics 100;\n\
+             alter table t alter column a type bigint using a * 100;\nalter table t alter column a type bigint;\n",
             expect![[r#"
                 line 2: GRANT ON DATABASE
                 line 4: REVOKE ON FOREIGN SERVER
@@ -362,7 +372,8 @@ grant billing to postgres;
                 line 9: CREATE INDEX TABLESPACE (placement is not compared)
                 line 10: ALTER TABLE ENABLE/DISABLE RULE
                 line 11: COMMENT ON ROLE
-                line 13: ALTER INDEX SET STATISTICS"#]],
+                line 13: ALTER INDEX SET STATISTICS
+                line 14: ALTER COLUMN TYPE ... USING (rewrites data)"#]],
         );
     }
 

@@ -11,7 +11,7 @@ use serde::Serialize;
 
 use crate::domain::history::batch::next_version;
 use crate::domain::history::live::Applied;
-use crate::domain::history::migrations::Migration;
+use crate::domain::history::migrations::{Migration, snake_case};
 use crate::domain::history::statements::{self, Verdict};
 
 /// What `diagnose` reads: the target, the files, what the lock and the records say, and what the target holds.
@@ -30,10 +30,11 @@ pub struct Facts<'a> {
     pub pushed_by_us: &'a BTreeSet<String>,
     /// Whether the lock records the file as applied somewhere.
     pub recorded: &'a dyn Fn(&Migration) -> bool,
-    /// `--adopt V`.
-    pub adopt: Option<&'a str>,
-    /// Every target's recorded head, and the time a renumbered file's new version is taken from (`new`'s rule).
-    pub heads: &'a [String],
+    /// `--adopt V` (each V given).
+    pub adopt: &'a [String],
+    /// Every target's recorded head (target, head), and the time a renumbered file's new version is taken from
+    /// (`new`'s rule).
+    pub heads: &'a [(String, String)],
     pub now: chrono::DateTime<chrono::Utc>,
 }
 
@@ -95,7 +96,7 @@ impl Diagnosis {
 pub fn diagnose(facts: &Facts) -> Diagnosis {
     let live: BTreeSet<&str> = facts.live.iter().map(|a| a.version.as_str()).collect();
     let by_version: BTreeMap<&str, &Migration> = facts.files.iter().map(|m| (m.version.as_str(), m)).collect();
-    let mut found = Vec::new();
+    let mut found = before_head(facts, &live);
     // Each file's version once the renames are made; adopted files join them.
     let mut moved: BTreeMap<String, String> = BTreeMap::new();
     for applied in facts.live.iter().filter(|a| !by_version.contains_key(a.version.as_str())) {
@@ -128,19 +129,59 @@ pub fn diagnose(facts: &Facts) -> Diagnosis {
     Diagnosis { found, head_after, to_prove }
 }
 
+/// Files at or before the recorded head that the target lacks: missing (the lock records them: a wrong database,
+/// a restored backup) or out of order (never applied: `fix --renumber` moves them). Neither is a history repair.
+fn before_head(facts: &Facts, live: &BTreeSet<&str>) -> Vec<Found> {
+    let Some(head) = facts.head else { return Vec::new() };
+    let lacking = facts.files.iter().filter(|m| m.version.as_str() <= head && !live.contains(m.version.as_str()));
+    lacking
+        .map(|m| {
+            let what = format!("{} is at or before {}'s head {head} but not on it", m.rel_path, facts.target);
+            if (facts.recorded)(m) {
+                let fix = format!(
+                    "it is recorded as applied (migrations/promotion.lock): is `{}` the database it was? `cargo xtask status --target {} --live`",
+                    facts.target, facts.target
+                );
+                refused(&m.version, what, vec!["recorded as applied, missing from the target's history".into()], "missing", fix)
+            } else {
+                let fix = format!("give it a version after the head, keeping its name and SQL: `cargo xtask fix --renumber {}`", m.rel_path);
+                refused(&m.version, what, vec!["never applied anywhere (the lock)".into()], "out_of_order", fix)
+            }
+        })
+        .collect()
+}
+
 /// A version the target has that no file has: (a) a pending file with its statements is renamed to it; with
 /// `--adopt` it becomes a file; otherwise (c) refused, beside the nearest file.
 fn unknown(facts: &Facts, applied: &Applied, live: &BTreeSet<&str>, moved: &BTreeMap<String, String>) -> Found {
     let v = &applied.version;
     let stored = facts.stored.get(v).filter(|s| !s.is_empty());
-    let name = if applied.name.is_empty() { "adopted".to_string() } else { applied.name.clone() };
+    // The name becomes part of a path: `new`'s rule (lower-case snake_case), whatever the tool that ran it wrote.
+    let name = match snake_case(&applied.name) {
+        n if n.is_empty() => "adopted".to_string(),
+        n => n,
+    };
     let what = format!("{v} `{}` is on {} but no file here has it", applied.name, facts.target);
     let fingerprint = applied.fingerprint.as_deref();
-    if facts.adopt == Some(v.as_str()) {
+    // A file recorded at V says every target whose head is at or past V ran it.
+    let past: Vec<&str> = facts
+        .heads
+        .iter()
+        .filter(|(t, h)| t != facts.target && h.as_str() >= v.as_str())
+        .map(|(t, _)| t.as_str())
+        .collect();
+    let adopting = facts.adopt.iter().any(|a| a == v);
+    if adopting {
         let Some(stored) = stored else {
-            let fix = "nothing to adopt: restore the file that ran from where it was written, as `migrations/<version>_<name>.sql`".to_string();
+            let fix = format!(
+                "nothing to adopt: restore the file that ran from where it was written, as `{}/{v}_{name}.sql`",
+                facts.dir
+            );
             return refused(v, what, vec![NONE_STORED.into()], "nothing_stored", fix);
         };
+        if !past.is_empty() {
+            return past_another_head(v, what, &past);
+        }
         let file = format!("{}/{v}_{name}.sql", facts.dir);
         let evidence = vec![format!("{} statement(s) stored, fingerprint {}", stored.len(), short(fingerprint))];
         return Found { version: v.clone(), what, evidence, repair: Repair::Adopt { file, sql: adopted_sql(stored) } };
@@ -174,6 +215,9 @@ fn unknown(facts: &Facts, applied: &Applied, live: &BTreeSet<&str>, moved: &BTre
             );
             return refused(v, what, evidence, "applied_elsewhere", fix);
         }
+        if !past.is_empty() {
+            return past_another_head(v, what, &past);
+        }
         let to = format!("{}/{v}_{name}.sql", facts.dir);
         return Found { version: v.clone(), what, evidence, repair: Repair::Rename { from: m.rel_path.clone(), to } };
     }
@@ -190,6 +234,16 @@ fn unknown(facts: &Facts, applied: &Applied, live: &BTreeSet<&str>, moved: &BTre
         facts.target, facts.dir
     );
     refused(v, what, evidence, "statements_differ", fix)
+}
+
+/// A file cannot be recorded at `v` while another target's head is at or past it without having run it.
+fn past_another_head(v: &str, what: String, past: &[&str]) -> Found {
+    let evidence = vec![format!("{} recorded at or past {v} (migrations/promotion.lock)", past.join(", "))];
+    let fix = format!(
+        "a file at {v} would be recorded as run on {} too, which never ran it: decide by hand which history is right; nothing here rewrites an applied one",
+        past.join(", ")
+    );
+    refused(v, what, evidence, "out_of_order", fix)
 }
 
 const NONE_STORED: &str =
@@ -233,7 +287,7 @@ fn walk(
 ) -> (Option<String>, Vec<Found>) {
     let renamed: BTreeSet<String> = moved.keys().cloned().collect();
     let mut taken: Vec<String> = facts.files.iter().map(|m| m.version.clone()).collect();
-    taken.extend(live.iter().map(|v| v.to_string()).chain(facts.heads.iter().cloned()));
+    taken.extend(live.iter().map(|v| v.to_string()).chain(facts.heads.iter().map(|(_, h)| h.clone())));
     let mut head = facts.head.map(str::to_string);
     let mut out = Vec::new();
     for applied in facts.live.iter().filter(|a| facts.head.is_none_or(|h| a.version.as_str() > h)) {

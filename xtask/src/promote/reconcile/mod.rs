@@ -49,13 +49,13 @@ impl flags::Reconcile {
         };
         let ctx = Ctx { sh, repo, name: &self.target.target, options };
         let mut record = ReconcileRecord::new(ctx.name, self.adopt.clone());
-        let result = reconcile(&ctx, self.adopt.as_deref(), &mut record);
+        let result = reconcile(&ctx, &self.adopt, &mut record);
         report::emit(&ctx, &mut record, result)
     }
 }
 
 /// Reads, decides, proves, shows; then, unless this is a dry run or something is refused, writes.
-fn reconcile(ctx: &Ctx, adopt: Option<&str>, record: &mut ReconcileRecord) -> anyhow::Result<()> {
+fn reconcile(ctx: &Ctx, adopt: &[String], record: &mut ReconcileRecord) -> anyhow::Result<()> {
     let (endpoint, ready) = gates::preconditions(ctx);
     record.endpoint = endpoint;
     let Ready { cli, target, files, tools, .. } = ready?;
@@ -72,8 +72,8 @@ fn reconcile(ctx: &Ctx, adopt: Option<&str>, record: &mut ReconcileRecord) -> an
     connected?;
     let lock = ctx.repo.lock()?;
     let live = read_history(ctx, &cli, &target)?;
-    if let Some(v) = adopt
-        && (files.iter().any(|m| m.version == v) || !live.iter().any(|a| a.version == v))
+    if let Some(v) =
+        adopt.iter().find(|v| files.iter().any(|m| m.version == **v) || !live.iter().any(|a| a.version == **v))
     {
         anyhow::bail!(
             "--adopt {v}: {} has no version {v} that no file here has (only such a version is adopted); `cargo xtask status --target {} --live` compares its history with the files",
@@ -94,7 +94,7 @@ fn reconcile(ctx: &Ctx, adopt: Option<&str>, record: &mut ReconcileRecord) -> an
     record.found = found.clone();
     record.head_after = head_after_repairs(head_after, &found);
     if ctx.options.format != output::Format::Json {
-        print!("{}", report::render_found(ctx.name, &found));
+        print!("{}", crate::edges::output::redact::redact(&report::render_found(ctx.name, &found)));
     }
     let refused: Vec<&Found> = found.iter().filter(|f| matches!(f.repair, Repair::Refused { .. })).collect();
     if !refused.is_empty() {
@@ -126,7 +126,7 @@ fn diagnose(
     target: &Resolved,
     (files, lock): (&[Migration], &Lock),
     live: &[Applied],
-    adopt: Option<&str>,
+    adopt: &[String],
 ) -> anyhow::Result<Diagnosis> {
     let head = lock.head(ctx.name);
     let known: BTreeSet<&str> = files.iter().map(|m| m.version.as_str()).collect();
@@ -155,7 +155,7 @@ fn diagnose(
         pushed_by_us: &pushed_by_us,
         recorded: &recorded,
         adopt,
-        heads: &lock.targets.values().map(|t| t.head.clone()).collect::<Vec<_>>(),
+        heads: &lock.targets.iter().map(|(t, s)| (t.clone(), s.head.clone())).collect::<Vec<_>>(),
         now: crate::edges::os::clock::now(),
     }))
 }
@@ -250,10 +250,13 @@ fn write(
         return Err(Interrupted(NOTHING_WRITTEN.into()).into());
     }
     let found = record.found.clone();
+    // By the names the repairs give them: a proven file may be renumbered too, and its row is written under its
+    // new version before the file moves.
+    let effective = renamed(files, &found);
     let rows: Vec<&Migration> = found
         .iter()
         .filter_map(|f| match &f.repair {
-            Repair::WriteHistory { file } => files.iter().find(|m| m.file_name == *file),
+            Repair::WriteHistory { file } => effective.iter().find(|m| m.file_name == *file),
             _ => None,
         })
         .collect();
@@ -310,7 +313,7 @@ fn write_rows(
             Err(Interrupted(NOTHING_WRITTEN.into()).into())
         }
         (result, false) => anyhow::bail!(
-            "the history rows read back are not what was written ({} of {} there{}): run `cargo xtask status --live --target {}`",
+            "the history rows read back are not what was written ({} of {} there{}): nothing else was changed; see `cargo xtask status --live --target {}`, then run `cargo xtask reconcile` again",
             there.len(),
             rows.len(),
             result.err().map(|e| format!("; {e:#}")).unwrap_or_default(),
@@ -334,7 +337,9 @@ fn move_files(repo: &Repo, found: &[Found]) -> anyhow::Result<Moved> {
             for (done_from, done_to) in renamed.iter().rev() {
                 let _ = std::fs::rename(repo.root.join(done_to), repo.root.join(done_from));
             }
-            return Err(anyhow::Error::new(err).context(format!("renaming {from} to {to}; nothing was renamed")));
+            return Err(anyhow::Error::new(err).context(format!(
+                "renaming {from} to {to}; nothing was renamed (any history rows are written: run `cargo xtask reconcile` again to finish)"
+            )));
         }
         renamed.push((from.clone(), to.clone()));
     }

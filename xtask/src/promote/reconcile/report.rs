@@ -35,7 +35,7 @@ pub struct ReconcileRecord {
     pub by: String,
     pub cli_version: String,
     pub git_commit: Option<String>,
-    pub adopt: Option<String>,
+    pub adopt: Vec<String>,
     pub head_before: Option<String>,
     pub head_after: Option<String>,
     pub outcome: Outcome,
@@ -66,7 +66,7 @@ pub struct Written {
 }
 
 impl ReconcileRecord {
-    pub fn new(target: &str, adopt: Option<String>) -> ReconcileRecord {
+    pub fn new(target: &str, adopt: Vec<String>) -> ReconcileRecord {
         ReconcileRecord {
             kind: "reconcile",
             target: target.to_string(),

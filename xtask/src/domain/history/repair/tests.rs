@@ -44,6 +44,7 @@ fn world() -> World {
 
 impl World {
     fn diagnose(&self, adopt: Option<&str>) -> Diagnosis {
+        let adopt: Vec<String> = adopt.into_iter().map(str::to_string).collect();
         let recorded = |m: &Migration| m.file_name == "20260101000001_core.sql";
         diagnose(&Facts {
             target: "prod",
@@ -55,8 +56,8 @@ impl World {
             applied_on: &self.applied_on,
             pushed_by_us: &self.pushed,
             recorded: &recorded,
-            adopt,
-            heads: &["20260101000001".to_string()],
+            adopt: &adopt,
+            heads: &[("prod".to_string(), "20260101000001".to_string())],
             now: "2026-12-01T00:00:00Z".parse().unwrap(),
         })
     }
@@ -140,7 +141,7 @@ fn a_version_with_nothing_stored_cannot_be_proven_or_adopted() {
     let mut w = world();
     w.live.push(Applied { version: "20260702000000".into(), name: "x".into(), fingerprint: None });
     let d = w.diagnose(Some("20260702000000"));
-    expect![[r#"Refused { refusal: "nothing_stored", fix: "nothing to adopt: restore the file that ran from where it was written, as `migrations/<version>_<name>.sql`" }"#]]
+    expect![[r#"Refused { refusal: "nothing_stored", fix: "nothing to adopt: restore the file that ran from where it was written, as `migrations/20260702000000_x.sql`" }"#]]
         .assert_eq(&format!("{:?}", d.found[0].repair));
 }
 
@@ -206,4 +207,39 @@ fn in_sync_finds_nothing_and_offers_the_pending_files_for_proof() {
     let d = world().diagnose(None);
     assert!(d.found.is_empty());
     assert_eq!(d.to_prove, ["20260101000002_hotfix.sql", "20260101000003_labels.sql"]);
+}
+
+#[test]
+fn a_rename_to_a_version_another_target_is_past_is_refused() {
+    let mut w = world();
+    w.live.push(ran("20260101000009", "hotfix_index", HOTFIX));
+    let adopt: Vec<String> = Vec::new();
+    let recorded = |m: &Migration| m.file_name == "20260101000001_core.sql";
+    let heads = [("prod".to_string(), "20260101000001".to_string()), ("dev".to_string(), "20260101000010".to_string())];
+    let d = diagnose(&Facts {
+        target: "prod",
+        dir: "migrations",
+        files: &w.files,
+        head: Some("20260101000001"),
+        live: &w.live,
+        stored: &w.stored,
+        applied_on: &w.applied_on,
+        pushed_by_us: &w.pushed,
+        recorded: &recorded,
+        adopt: &adopt,
+        heads: &heads,
+        now: "2026-12-01T00:00:00Z".parse().unwrap(),
+    });
+    expect![[r#"Refused { refusal: "out_of_order", fix: "a file at 20260101000009 would be recorded as run on dev too, which never ran it: decide by hand which history is right; nothing here rewrites an applied one" }"#]]
+        .assert_eq(&format!("{:?}", d.found[0].repair));
+}
+
+#[test]
+fn a_recorded_file_the_target_lacks_is_missing_not_repaired() {
+    let mut w = world();
+    w.live.clear();
+    let d = w.diagnose(None);
+    let Repair::Refused { refusal, fix } = &d.found[0].repair else { panic!("{d:?}") };
+    assert_eq!(*refusal, "missing");
+    assert!(fix.contains("`cargo xtask status --target prod --live`"), "{fix}");
 }
