@@ -197,10 +197,8 @@ pub struct Promote {
     #[arg(long, value_name = "WHY")]
     pub maintenance_window: Option<String>,
 
-    /// How long to wait for another promotion of the same target to finish (it holds the target's lock from its
-    /// CLI dry-run to its record); then this one plans again from the target's new history.
-    #[arg(long, value_name = "SPAN", default_value = "10m")]
-    pub wait: Span,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 
     #[command(flatten)]
     pub confirm: ConfirmArgs,
@@ -231,15 +229,23 @@ pub struct Reconcile {
     #[arg(long, value_name = "VERSION")]
     pub adopt: Vec<String>,
 
-    /// How long to wait for a promotion of the same target to finish (it holds the target's lock).
-    #[arg(long, value_name = "SPAN", default_value = "10m")]
-    pub wait: Span,
+    #[command(flatten)]
+    pub wait: WaitArgs,
 
     #[command(flatten)]
     pub confirm: ConfirmArgs,
 
     #[command(flatten)]
     pub output: OutputArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// How long to wait for another promotion of the same target to finish (it holds the target's lock from its
+    /// CLI dry-run to its record); then this one reads the target's history again (`promote` plans anew from it;
+    /// `reconcile`, finding it moved, stops and says so).
+    #[arg(long, value_name = "SPAN", default_value = "10m")]
+    pub wait: Span,
 }
 
 #[derive(Debug, Args)]

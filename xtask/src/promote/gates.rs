@@ -337,6 +337,13 @@ pub(super) fn judge_dry_run(out: &PushOutput, batch: &[&Migration], remote: &Rem
 /// Default No; `--yes` for CI; protected targets ask for the project ref to be typed; the embedded target asks
 /// nothing (it is the xtask's own database, recreated by `db reset`).
 pub(super) fn confirm(ctx: &Ctx, target: &Resolved, count: usize) -> anyhow::Result<()> {
+    let what = format!("push {count} migration(s) to {}", target.name);
+    ask(ctx, target, &what, (Refusal::PromoteNoTerminal, Refusal::PromoteNotConfirmed))
+}
+
+/// The confirmation of `what` (`push 3 migration(s) to prod`): the project ref (or the name) typed on a protected
+/// target, `y` on another; `refused` says which refusal answers no terminal, and which a no.
+pub(super) fn ask(ctx: &Ctx, target: &Resolved, what: &str, refused: (Refusal, Refusal)) -> anyhow::Result<()> {
     if ctx.options.yes || target.config.embedded {
         return Ok(());
     }
@@ -346,18 +353,18 @@ pub(super) fn confirm(ctx: &Ctx, target: &Resolved, count: usize) -> anyhow::Res
         (false, _) => "y".to_string(),
     };
     let prompt = if target.config.protected {
-        format!("Type `{expected}` to push {count} migration(s) to {}: ", target.name)
+        format!("Type `{expected}` to {what}: ")
     } else {
-        format!("Push {count} migration(s) to {}? [y/N] ", target.name)
+        let mut chars = what.chars();
+        let first = chars.next().map(|c| c.to_uppercase().collect::<String>()).unwrap_or_default();
+        format!("{first}{}? [y/N] ", chars.as_str())
     };
+    let (no_terminal, not_confirmed) = refused;
     match confirm::ask(&prompt, &expected)? {
-        Answer::Confirmed => {}
-        Answer::NoTerminal => {
-            return Err(blocked(Refusal::PromoteNoTerminal));
-        }
-        Answer::Refused => return Err(blocked(Refusal::PromoteNotConfirmed)),
+        Answer::Confirmed => Ok(()),
+        Answer::NoTerminal => Err(blocked(no_terminal)),
+        Answer::Refused => Err(blocked(not_confirmed)),
     }
-    Ok(())
 }
 
 /// Problems with the checkout a protected target is promoted from.

@@ -52,7 +52,7 @@ impl flags::Promote {
             format: self.output.format,
             repin: self.repin,
             maintenance_window: self.maintenance_window,
-            wait: self.wait,
+            wait: self.wait.wait,
             interrupt: Interrupt::install()?,
         };
         crate::edges::supabase::stage::remove_orphans(&repo.scratch_dir().join("stage"));

@@ -20,7 +20,6 @@ use crate::domain::history::repair::{self, Diagnosis, Facts, Found, Repair};
 use crate::domain::refusal::Refusal;
 use crate::edges::os::fsutil::{self, Mode};
 use crate::edges::os::interrupt::{Interrupt, Interrupted};
-use crate::edges::output::confirm::{self, Answer};
 use crate::edges::output::report as output;
 use crate::edges::repo::Repo;
 use crate::edges::supabase::cli::Cli;
@@ -44,7 +43,7 @@ impl flags::Reconcile {
             format: self.output.format,
             repin: None,
             maintenance_window: None,
-            wait: self.wait,
+            wait: self.wait.wait,
             interrupt: Interrupt::install()?,
         };
         let ctx = Ctx { sh, repo, name: &self.target.target, options };
@@ -110,7 +109,8 @@ fn reconcile(ctx: &Ctx, adopt: &[String], record: &mut ReconcileRecord) -> anyho
         eprintln!("dry run: nothing written");
         return Ok(());
     }
-    confirm_repairs(ctx, &target, found.len())?;
+    let what = format!("make {} history repair(s) for {}", found.len(), target.name);
+    gates::ask(ctx, &target, &what, (Refusal::ReconcileNoTerminal, Refusal::ReconcileNotConfirmed))?;
     write(ctx, (&cli, &target), (&files, &lock), &live, record)
 }
 
@@ -207,28 +207,6 @@ fn with_name(rel_path: &str, bytes: Vec<u8>) -> Option<Migration> {
 fn head_after_repairs(head: Option<String>, found: &[Found]) -> Option<String> {
     let written = found.iter().filter(|f| matches!(f.repair, Repair::WriteHistory { .. })).map(|f| f.version.clone());
     written.max().or(head)
-}
-
-/// Protected targets ask for the project ref (or the name) to be typed; others for `y`; `--yes` for CI.
-fn confirm_repairs(ctx: &Ctx, target: &Resolved, count: usize) -> anyhow::Result<()> {
-    if ctx.options.yes {
-        return Ok(());
-    }
-    let expected = match (target.config.protected, &target.config.project_ref) {
-        (true, Some(project_ref)) => project_ref.clone(),
-        (true, None) => target.name.clone(),
-        (false, _) => "y".to_string(),
-    };
-    let prompt = if target.config.protected {
-        format!("Type `{expected}` to make {count} history repair(s) for {}: ", target.name)
-    } else {
-        format!("Make {count} history repair(s) for {}? [y/N] ", target.name)
-    };
-    match confirm::ask(&prompt, &expected)? {
-        Answer::Confirmed => Ok(()),
-        Answer::NoTerminal => Err(blocked(Refusal::ReconcileNoTerminal)),
-        Answer::Refused => Err(blocked(Refusal::ReconcileNotConfirmed)),
-    }
 }
 
 /// The repairs, under the promotion's locks: the history rows (one transaction, by the CLI), read back; then the
