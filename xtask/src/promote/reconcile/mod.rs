@@ -167,7 +167,11 @@ fn stored_statements(target: &Resolved, versions: &[&str]) -> anyhow::Result<BTr
     }
     let direct = target.direct(Access::ReadOnly)?;
     let mut client = direct.connect().context("reading the statements the target stored")?;
-    Ok(versions.iter().filter_map(|v| history::statements_of(&mut client, v).map(|s| (v.to_string(), s))).collect())
+    let sql =
+        "select version, coalesce(statements, '{}') from supabase_migrations.schema_migrations where version = any($1)";
+    // A failed read is an error, never "nothing stored".
+    let rows = client.query(sql, &[&versions]).context("reading the statements the target stored")?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
 /// The files as they are once the renames are made (and adopted files written): what a shadow at the new head
@@ -241,6 +245,8 @@ fn write(
     if !rows.is_empty() {
         write_rows(ctx, (cli, target), &rows, &mut guard.session, record)?;
     }
+    // What is left is local and short: a second signal now changes nothing, so the repair is finished and recorded.
+    ctx.options.interrupt.ending();
     let moved = move_files(ctx.repo, &found)?;
     record.renamed = moved.renamed;
     record.adopted = moved.adopted;
