@@ -177,7 +177,7 @@ fn live_check(
     let verdicts = history::verify_on(&target, &applied, &live)?;
     let unverifiable = history::unverifiable(&verdicts);
     let differs = history::describe_differences(name, &verdicts);
-    let records = crate::edges::records::read(repo, target.record_place())?;
+    let records = crate::edges::records::read_promotions_of(repo, target.record_place(), name)?;
     let pushed = crate::edges::records::pushed_to(&records, name);
     let known = history::Known {
         recorded: |m: &Migration| !target.config.embedded && lock.files.contains_key(&m.file_name),

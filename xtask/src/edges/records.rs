@@ -34,11 +34,22 @@ pub struct BatchFile {
 
 /// Every record under `place`, oldest first. A file there that is not a record is an error naming it.
 pub fn read(repo: &Repo, place: RecordPlace) -> anyhow::Result<Vec<Said>> {
+    read_matching(repo, place, |name| name.ends_with(".json"))
+}
+
+/// The promotion records of `target` only (`<utc>-<target>.json`): what `pushed_to` needs, read at every
+/// promotion's step 2 without parsing every other target's records and every reconciliation.
+pub fn read_promotions_of(repo: &Repo, place: RecordPlace, target: &str) -> anyhow::Result<Vec<Said>> {
+    let suffix = format!("-{target}.json");
+    read_matching(repo, place, |name| name.ends_with(&suffix))
+}
+
+fn read_matching(repo: &Repo, place: RecordPlace, keep: impl Fn(&str) -> bool) -> anyhow::Result<Vec<Said>> {
     let dir = repo.promotions_dir(place);
     let Ok(entries) = std::fs::read_dir(&dir) else { return Ok(Vec::new()) };
     let mut paths: Vec<_> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .filter(|p| p.file_name().and_then(|n| n.to_str()).is_some_and(&keep))
         .collect();
     paths.sort();
     paths

@@ -49,15 +49,14 @@ pub(super) fn read<'f>(
     appeared: &[String],
 ) -> anyhow::Result<Plan<'f>> {
     let lock = ctx.repo.lock()?;
-    let live = {
-        let workdir = Stage::empty(ctx.repo.stage_dir(&format!("{}-history", ctx.name)))?;
-        history::read(ctx.sh, target, Some(cli), workdir.path())?
-    };
+    let live = read_live(ctx, cli, target)?;
     let recorded_head = history::head(ctx.name, target.config, &lock, live.last().map(|a| a.version.as_str()));
     let pending = batch::pending(files, recorded_head.as_deref(), None)?;
     // Pending files found applied are an interrupted promotion's only when its record says it pushed them.
-    let pushed =
-        crate::edges::records::pushed_to(&crate::edges::records::read(ctx.repo, target.record_place())?, ctx.name);
+    let pushed = crate::edges::records::pushed_to(
+        &crate::edges::records::read_promotions_of(ctx.repo, target.record_place(), ctx.name)?,
+        ctx.name,
+    );
     let known = history::Known {
         recorded: |m: &Migration| !target.config.embedded && lock.files.contains_key(&m.file_name),
         pushed_by_us: |m: &Migration| pushed.contains(&m.file_name) || appeared.contains(&m.version),
@@ -72,6 +71,12 @@ pub(super) fn read<'f>(
     let applied = files.iter().filter(|m| head.as_deref().is_some_and(|h| m.version.as_str() <= h)).collect();
     let cut = pending.len();
     Ok(Plan { files, lock, live, head, applied, pending, reconciled, cut, analyses: Vec::new() })
+}
+
+/// The target's live history, read directly or through the CLI from a scratch workdir (`reconcile` reads it so too).
+pub(super) fn read_live(ctx: &Ctx, cli: &Cli, target: &Resolved) -> anyhow::Result<Vec<Applied>> {
+    let workdir = Stage::empty(ctx.repo.stage_dir(&format!("{}-history", ctx.name)))?;
+    history::read(ctx.sh, target, Some(cli), workdir.path())
 }
 
 impl<'f> Plan<'f> {

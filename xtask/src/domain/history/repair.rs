@@ -68,6 +68,13 @@ pub enum Repair {
     Refused { refusal: &'static str, fix: String },
 }
 
+impl Found {
+    /// No repair is safe for it.
+    pub fn refused(&self) -> bool {
+        matches!(self.repair, Repair::Refused { .. })
+    }
+}
+
 /// Who applied a version that no promotion of ours recorded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -89,7 +96,7 @@ pub struct Diagnosis {
 
 impl Diagnosis {
     pub fn refused(&self) -> bool {
-        self.found.iter().any(|f| matches!(f.repair, Repair::Refused { .. }))
+        self.found.iter().any(Found::refused)
     }
 }
 
@@ -109,9 +116,9 @@ pub fn diagnose(facts: &Facts) -> Diagnosis {
     let adopted: Vec<&str> =
         found.iter().filter(|f| matches!(f.repair, Repair::Adopt { .. })).map(|f| f.version.as_str()).collect();
     let renamed: BTreeSet<String> = moved.keys().cloned().collect();
-    let (head_after, walked) = walk(facts, &live, &mut moved, &adopted);
+    let (head_after, walked) = walk(facts, &live, (&renamed, &mut moved), &adopted);
     found.extend(walked);
-    let refused = found.iter().any(|f| matches!(f.repair, Repair::Refused { .. }));
+    let refused = found.iter().any(Found::refused);
     let to_prove = if refused {
         Vec::new()
     } else {
@@ -278,14 +285,14 @@ fn nearest(facts: &Facts, stored: &[String], live: &BTreeSet<&str>) -> String {
 }
 
 /// The versions after the recorded head, in order: each recorded when its statements equal its file's and no
-/// file before it is missing from the target. Returns the head the lock then records.
+/// file before it is missing from the target. Returns the head the lock then records. `renamed`: the files
+/// renamed to a version the target ran; `moved`: every file's new version, renumbered ones added here.
 fn walk(
     facts: &Facts,
     live: &BTreeSet<&str>,
-    moved: &mut BTreeMap<String, String>,
+    (renamed, moved): (&BTreeSet<String>, &mut BTreeMap<String, String>),
     adopted: &[&str],
 ) -> (Option<String>, Vec<Found>) {
-    let renamed: BTreeSet<String> = moved.keys().cloned().collect();
     let mut taken: Vec<String> = facts.files.iter().map(|m| m.version.clone()).collect();
     taken.extend(live.iter().map(|v| v.to_string()).chain(facts.heads.iter().map(|(_, h)| h.clone())));
     let mut head = facts.head.map(str::to_string);

@@ -70,7 +70,7 @@ fn reconcile(ctx: &Ctx, adopt: &[String], record: &mut ReconcileRecord) -> anyho
     record.identity = pinned.as_ref().and_then(|p| p.seen.as_ref()).map(ToString::to_string);
     connected?;
     let lock = ctx.repo.lock()?;
-    let live = read_history(ctx, &cli, &target)?;
+    let live = super::plan::read_live(ctx, &cli, &target)?;
     if let Some(v) =
         adopt.iter().find(|v| files.iter().any(|m| m.version == **v) || !live.iter().any(|a| a.version == **v))
     {
@@ -83,19 +83,17 @@ fn reconcile(ctx: &Ctx, adopt: &[String], record: &mut ReconcileRecord) -> anyho
     let diagnosis = diagnose(ctx, &target, (&files, &lock), &live, adopt)?;
     record.head_before = lock.head(ctx.name).map(str::to_string);
     let Diagnosis { mut found, head_after, to_prove } = diagnosis;
-    let proven = if to_prove.is_empty() {
-        Vec::new()
-    } else {
-        let moved = renamed(&files, &found);
-        prove::prove(ctx, (&cli, &target), &moved, head_after.as_deref(), &to_prove)?
-    };
-    found.extend(proven);
+    // The files as the repairs leave them: what the proof replays, and what history rows are written for.
+    let effective = renamed(&files, &found);
+    if !to_prove.is_empty() {
+        found.extend(prove::prove(ctx, (&cli, &target), &effective, head_after.as_deref(), &to_prove)?);
+    }
     record.found = found.clone();
     record.head_after = head_after_repairs(head_after, &found);
     if ctx.options.format != output::Format::Json {
         print!("{}", crate::edges::output::redact::redact(&report::render_found(ctx.name, &found)));
     }
-    let refused: Vec<&Found> = found.iter().filter(|f| matches!(f.repair, Repair::Refused { .. })).collect();
+    let refused: Vec<&Found> = found.iter().filter(|f| f.refused()).collect();
     if !refused.is_empty() {
         let listed = refused.iter().map(|f| report::one_line(f)).collect::<Vec<_>>().join("\n");
         return Err(blocked(Refusal::NoSafeRepair { count: refused.len(), target: ctx.name.to_string(), listed }));
@@ -111,13 +109,7 @@ fn reconcile(ctx: &Ctx, adopt: &[String], record: &mut ReconcileRecord) -> anyho
     }
     let what = format!("make {} history repair(s) for {}", found.len(), target.name);
     gates::ask(ctx, &target, &what, (Refusal::ReconcileNoTerminal, Refusal::ReconcileNotConfirmed))?;
-    write(ctx, (&cli, &target), (&files, &lock), &live, record)
-}
-
-/// The live history, read as `promote`'s step 2 reads it.
-fn read_history(ctx: &Ctx, cli: &Cli, target: &Resolved) -> anyhow::Result<Vec<Applied>> {
-    let workdir = Stage::empty(ctx.repo.stage_dir(&format!("{}-history", ctx.name)))?;
-    history::read(ctx.sh, target, Some(cli), workdir.path())
+    write(ctx, (&cli, &target), (&effective, &lock), &live, record)
 }
 
 /// `domain::history::repair::diagnose` over what the target, the lock and the records say.
@@ -214,11 +206,11 @@ fn head_after_repairs(head: Option<String>, found: &[Found]) -> Option<String> {
 }
 
 /// The repairs, under the promotion's locks: the history rows (one transaction, by the CLI), read back; then the
-/// files renamed or adopted, the lock moved, the record written.
+/// files renamed or adopted, the lock moved, the record written. `effective`: the files as the repairs leave them.
 fn write(
     ctx: &Ctx,
     (cli, target): (&Cli, &Resolved),
-    (files, lock): (&[Migration], &Lock),
+    (effective, lock): (&[Migration], &Lock),
     live: &[Applied],
     record: &mut ReconcileRecord,
 ) -> anyhow::Result<()> {
@@ -234,7 +226,6 @@ fn write(
     let found = record.found.clone();
     // By the names the repairs give them: a proven file may be renumbered too, and its row is written under its
     // new version before the file moves.
-    let effective = renamed(files, &found);
     let rows: Vec<&Migration> = found
         .iter()
         .filter_map(|f| match &f.repair {
@@ -290,11 +281,12 @@ fn write_rows(
     record.history_through = Some(format!("supabase migration repair --status applied (CLI {})", cli.version));
     match (written, there.len() == rows.len() && differs.is_empty()) {
         (_, true) => Ok(()),
+        // The CLI was ended with the group: whatever it said, the history is as it was.
+        (_, false) if there.is_empty() && ctx.options.interrupt.requested() => {
+            Err(Interrupted(NOTHING_WRITTEN.into()).into())
+        }
         (Err(err), false) if there.is_empty() => {
             Err(err.context("no history row was written: the history is as it was"))
-        }
-        (Ok(()), false) if there.is_empty() && ctx.options.interrupt.requested() => {
-            Err(Interrupted(NOTHING_WRITTEN.into()).into())
         }
         (result, false) => anyhow::bail!(
             "the history rows read back are not what was written ({} of {} there{}): nothing else was changed; see `cargo xtask status --live --target {}`, then run `cargo xtask reconcile` again",

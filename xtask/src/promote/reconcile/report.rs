@@ -229,40 +229,33 @@ pub fn emit(ctx: &Ctx, record: &mut ReconcileRecord, result: anyhow::Result<()>)
     record.by = actor(ctx.sh);
     let mut result = result;
     if let Err(err) = &result {
-        let refusal = crate::blocked::refusal(err);
-        record.outcome = match (err.downcast_ref::<crate::edges::os::interrupt::Interrupted>(), refusal.is_some()) {
+        let refused = crate::blocked::refusal(err).is_some();
+        record.outcome = match (err.downcast_ref::<crate::edges::os::interrupt::Interrupted>(), refused) {
             (Some(_), _) => Outcome::Interrupted,
             (None, true) => Outcome::Refused,
             (None, false) => Outcome::Error,
         };
-        record.refusal = refusal.map(crate::domain::refusal::Refusal::kind);
     }
+    // Written before `error` and `refusal` are set: records on disk never hold an error.
     if record.wrote_something() {
         record.finished_at = Some(clock::now());
-        let (error, refusal) = (record.error.take(), record.refusal.take());
-        let written = write(ctx, record);
-        record.refusal = refusal;
-        record.error = error;
-        match written {
+        match write(ctx, record) {
             Ok(w) => record.written = Some(w.md),
             Err(e) if result.is_ok() => result = Err(e),
             Err(e) => eprintln!("warning: the record could not be written: {e:#}"),
         }
     }
     if let Err(err) = &result {
+        record.refusal = crate::blocked::refusal(err).map(crate::domain::refusal::Refusal::kind);
         record.error = Some(crate::edges::output::redact::redact(&format!("{err:#}")));
     }
     output::emit(record, ctx.options.format)?;
     result
 }
 
+/// Beside the promotions: reconcile refuses the embedded database, so this is always a committed place.
 fn write(ctx: &Ctx, record: &ReconcileRecord) -> anyhow::Result<Written> {
-    let place = if ctx.repo.config.target(ctx.name)?.embedded {
-        crate::edges::repo::RecordPlace::Scratch
-    } else {
-        crate::edges::repo::RecordPlace::Committed
-    };
-    let dir = ctx.repo.promotions_dir(place);
+    let dir = ctx.repo.promotions_dir(crate::edges::repo::RecordPlace::Committed);
     let stem = format!("{}-{}-reconcile", clock::file_stamp(record.started_at), record.target);
     let written = evidence::write(&dir, &stem, record, &record.render_md())?;
     Ok(Written { md: ctx.repo.rel(&written.md) })
